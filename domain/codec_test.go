@@ -1,0 +1,110 @@
+package domain_test
+
+import (
+	"errors"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// oneOfEach has one populated value of every event type.
+func oneOfEach() []domain.Event {
+	key := domain.SigningKey{KeyID: "whk_1", Secret: secretA, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	return []domain.Event{
+		domain.ApplicationCreated{ApplicationID: "app_1", Name: "Shop", CreatedAt: t0},
+		domain.ApplicationUpdated{ApplicationID: "app_1", Name: "Store"},
+		domain.SubscriptionCreated{SubscriptionID: "sub_1", ApplicationID: "app_1", URL: "https://e.x/h", EventTypes: domain.Filters{"a.*"}, Description: "d", Headers: map[string]string{"X-A": "1"}, RetryScheduleMS: []int64{0, 10}, Key: key, CreatedAt: t0},
+		domain.SubscriptionUpdated{SubscriptionID: "sub_1", URL: "https://e.x/h2", EventTypes: domain.Filters{"b"}, Headers: map[string]string{"X-B": "2"}, UpdatedAt: t0},
+		domain.SubscriptionPaused{SubscriptionID: "sub_1", PausedAt: t0},
+		domain.SubscriptionResumed{SubscriptionID: "sub_1", ResumedAt: t0},
+		domain.SubscriptionSecretRotated{SubscriptionID: "sub_1", Key: key, PreviousKeyID: "whk_0", PreviousExpiresAt: t0},
+		domain.SubscriptionDisabled{SubscriptionID: "sub_1", Reason: domain.DisabledFailing, Detail: "5 days", DisabledAt: t0},
+		domain.SubscriptionDeleted{SubscriptionID: "sub_1", DeletedAt: t0},
+		domain.MessagePublished{MessageID: "msg_1", ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{"x":1}`), PayloadHash: "sha256:00", IdempotencyKey: "k", PublishedAt: t0},
+		domain.DeliveryScheduled{DeliveryID: "dlv_1", MessageID: "msg_1", SubscriptionID: "sub_1", ApplicationID: "app_1", EventType: "a.b", SubscriptionRevision: 2, MatchedPattern: "a.*", MessagePosition: 9, DueAt: t0},
+		domain.AttemptStarted{DeliveryID: "dlv_1", Attempt: 1, Worker: "w", StartedAt: t0},
+		domain.AttemptAcknowledged{DeliveryID: "dlv_1", Attempt: 1, StatusCode: 200, LatencyUS: 5, ResponseExcerpt: "ok", KeyIDs: []string{"whk_1"}, AcknowledgedAt: t0},
+		domain.AttemptFailed{DeliveryID: "dlv_1", Attempt: 1, StatusCode: 503, ErrorClass: domain.ErrorClassThrottled, Error: "e", LatencyUS: 5, ResponseExcerpt: "busy", KeyIDs: []string{"whk_1"}, RetryAfterMS: 1000, FailedAt: t0},
+		domain.AttemptOutcomeUnknown{DeliveryID: "dlv_1", Attempt: 2, Reason: "crash", ClosedAt: t0},
+		domain.RetryScheduled{DeliveryID: "dlv_1", NextAttempt: 2, DueAt: t0, DelayMS: 5000, Reason: "timeout", RetryAfterHonoured: true},
+		domain.DeliveryExhausted{DeliveryID: "dlv_1", Attempts: 8, Reason: "r", ExhaustedAt: t0},
+		domain.RedeliveryRequested{DeliveryID: "dlv_1", By: "key_1", Reason: "r", DueAt: t0},
+		domain.DeliveryCancelled{DeliveryID: "dlv_1", Reason: "r", CancelledAt: t0},
+	}
+}
+
+func TestCodecRoundTripsEveryEventType(t *testing.T) {
+	events := oneOfEach()
+	var types []string
+	md := domain.Metadata{RecordedAt: t0, Actor: "key_1", CorrelationID: "msg_1", CausationID: "evt-0"}
+	for i, ev := range events {
+		types = append(types, ev.Type())
+		data, err := domain.Encode(domain.DerivedEventID("t", ev.Type()), ev, md)
+		if err != nil {
+			t.Fatalf("%s: %v", ev.Type(), err)
+		}
+		back, gotMD, err := domain.Decode(domain.RecordedEvent{ID: data.ID, Type: data.Type, Data: data.Data, Metadata: data.Metadata, Position: domain.Position(i)})
+		if err != nil {
+			t.Fatalf("%s: %v", ev.Type(), err)
+		}
+		if !reflect.DeepEqual(back, ev) {
+			t.Errorf("%s round trip:\n got %#v\nwant %#v", ev.Type(), back, ev)
+		}
+		want := md
+		want.Schema = domain.SchemaVersion
+		if !reflect.DeepEqual(gotMD, want) {
+			t.Errorf("%s metadata: got %+v want %+v", ev.Type(), gotMD, want)
+		}
+	}
+	all := domain.EventTypes()
+	sort.Strings(all)
+	sort.Strings(types)
+	if !reflect.DeepEqual(all, types) {
+		t.Fatalf("the test covers %v but the codec knows %v", types, all)
+	}
+}
+
+func TestDecodeRejectsUnknownTypesAndNewerSchemas(t *testing.T) {
+	_, _, err := domain.Decode(domain.RecordedEvent{Type: "order.teleported", Data: []byte(`{}`)})
+	if !errors.Is(err, domain.ErrUnknownEventType) {
+		t.Fatalf("unknown type: %v", err)
+	}
+	_, _, err = domain.Decode(domain.RecordedEvent{Type: domain.TypeSubscriptionPaused, Data: []byte(`{}`), Metadata: []byte(`{"schema":99}`)})
+	if !errors.Is(err, domain.ErrUnknownEventType) {
+		t.Fatalf("newer schema: %v", err)
+	}
+	_, _, err = domain.Decode(domain.RecordedEvent{Type: domain.TypeSubscriptionPaused, Data: []byte(`{`)})
+	if err == nil {
+		t.Fatal("malformed data must not decode")
+	}
+}
+
+func TestValidateAppend(t *testing.T) {
+	ok := domain.EventData{ID: "1", Type: "t"}
+	cases := []struct {
+		stream string
+		events []domain.EventData
+		want   error
+	}{
+		{"s", []domain.EventData{ok}, nil},
+		{"commandes-café-☕", []domain.EventData{ok}, nil},
+		{"", []domain.EventData{ok}, domain.ErrInvalidArgument},
+		{"$all", []domain.EventData{ok}, domain.ErrInvalidArgument},
+		{"a\nb", []domain.EventData{ok}, domain.ErrInvalidArgument},
+		{"bad\xffutf8", []domain.EventData{ok}, domain.ErrInvalidArgument},
+		{"s", nil, domain.ErrInvalidArgument},
+		{"s", []domain.EventData{{ID: "1"}}, domain.ErrInvalidArgument},
+		{"s", []domain.EventData{{Type: "t"}}, domain.ErrInvalidArgument},
+		{"s", []domain.EventData{ok, ok}, domain.ErrInvalidArgument},
+		{"s", []domain.EventData{{ID: "1", Type: "t", Data: make([]byte, domain.MaxEventSize+1)}}, domain.ErrEventTooLarge},
+	}
+	for _, c := range cases {
+		err := domain.ValidateAppend(c.stream, c.events)
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("ValidateAppend(%q, %d events) = %v, want %v", c.stream, len(c.events), err, c.want)
+		}
+	}
+}

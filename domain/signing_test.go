@@ -1,0 +1,93 @@
+package domain_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// The known-answer vector of the Standard Webhooks reference libraries.
+const (
+	kaSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	kaID     = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+	kaTS     = 1614265330
+	kaBody   = `{"test": 2432232314}`
+	kaSig    = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+)
+
+func TestSignKnownAnswer(t *testing.T) {
+	got, err := domain.Sign(kaSecret, kaID, kaTS, []byte(kaBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != kaSig {
+		t.Fatalf("Sign = %q, want %q", got, kaSig)
+	}
+}
+
+func TestSignerOneSignaturePerSecret(t *testing.T) {
+	other := domain.NewSecret(make([]byte, 32))
+	s, err := domain.NewSigner(kaSecret, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := strings.Fields(s.Sign(kaID, kaTS, []byte(kaBody)))
+	if len(sigs) != 2 || sigs[0] != kaSig {
+		t.Fatalf("signatures = %q, want 2 with the first %q", sigs, kaSig)
+	}
+	now := time.Unix(kaTS, 0)
+	// A receiver that only knows the second secret accepts the header too.
+	if err := domain.Verify(other, kaID, "1614265330", strings.Join(sigs, " "), []byte(kaBody), now); err != nil {
+		t.Fatalf("verify with the rotated-in secret: %v", err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Unix(kaTS, 0)
+	cases := []struct {
+		name string
+		ts   string
+		sig  string
+		body string
+		now  time.Time
+		ok   bool
+	}{
+		{"valid", "1614265330", kaSig, kaBody, now, true},
+		{"valid among unknown versions", "1614265330", "v2,abc " + kaSig + " v1a,xyz", kaBody, now, true},
+		{"body changed", "1614265330", kaSig, `{"test": 2432232315}`, now, false},
+		{"timestamp changed", "1614265331", kaSig, kaBody, now, false},
+		{"too old", "1614265330", kaSig, kaBody, now.Add(6 * time.Minute), false},
+		{"in the future", "1614265330", kaSig, kaBody, now.Add(-6 * time.Minute), false},
+		{"not a number", "abc", kaSig, kaBody, now, false},
+		{"no signature", "1614265330", "", kaBody, now, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := domain.Verify(kaSecret, kaID, c.ts, c.sig, []byte(c.body), c.now)
+			if c.ok && err != nil {
+				t.Fatalf("want valid, got %v", err)
+			}
+			if !c.ok && !errors.Is(err, domain.ErrInvalidArgument) {
+				t.Fatalf("want ErrInvalidArgument, got %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateSecret(t *testing.T) {
+	for secret, ok := range map[string]bool{
+		kaSecret:                           true,
+		domain.NewSecret(make([]byte, 64)): true,
+		domain.NewSecret(make([]byte, 23)): false,
+		domain.NewSecret(make([]byte, 65)): false,
+		"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw": false,
+		"whsec_not base64!!":               false,
+	} {
+		if err := domain.ValidateSecret(secret); (err == nil) != ok {
+			t.Errorf("ValidateSecret(%q) = %v, want ok=%v", secret, err, ok)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// Position is an event's place in the total order of the whole ledger ($all).
+// Positions increase strictly with commit order; they may be sparse (the
+// EventStoreDB adapter uses log offsets), so never assume consecutive numbers.
+// Position 0 is "before the first event".
+type Position uint64
+
+// AllStream names the total order of the ledger in reads and logs. It is not a
+// stream that can be appended to.
+const AllStream = "$all"
+
+// RevisionEnd, as the start of a backward stream read, means "from the last event".
+const RevisionEnd = math.MaxUint64
+
+// ExpectedRevision is the optimistic-concurrency condition of an append.
+type ExpectedRevision struct {
+	kind expectKind
+	rev  uint64
+}
+
+type expectKind uint8
+
+const (
+	expectAny expectKind = iota
+	expectNoStream
+	expectExists
+	expectExact
+)
+
+// The expected-revision conditions.
+var (
+	// Any appends whatever the stream's state.
+	Any = ExpectedRevision{kind: expectAny}
+	// NoStream appends only if the stream has no events yet.
+	NoStream = ExpectedRevision{kind: expectNoStream}
+	// StreamExists appends only if the stream has at least one event.
+	StreamExists = ExpectedRevision{kind: expectExists}
+)
+
+// Exact appends only if the stream's last event has revision rev.
+func Exact(rev uint64) ExpectedRevision { return ExpectedRevision{kind: expectExact, rev: rev} }
+
+// IsAny, IsNoStream, IsStreamExists report the condition's kind; Revision
+// returns (rev, true) for Exact conditions.
+func (e ExpectedRevision) IsAny() bool          { return e.kind == expectAny }
+func (e ExpectedRevision) IsNoStream() bool     { return e.kind == expectNoStream }
+func (e ExpectedRevision) IsStreamExists() bool { return e.kind == expectExists }
+func (e ExpectedRevision) Revision() (uint64, bool) {
+	return e.rev, e.kind == expectExact
+}
+
+// Check reports whether the condition holds for a stream whose last revision
+// is last (exists false when the stream has no events).
+func (e ExpectedRevision) Check(last uint64, exists bool) bool {
+	switch e.kind {
+	case expectNoStream:
+		return !exists
+	case expectExists:
+		return exists
+	case expectExact:
+		return exists && last == e.rev
+	default:
+		return true
+	}
+}
+
+func (e ExpectedRevision) String() string {
+	switch e.kind {
+	case expectNoStream:
+		return "no stream"
+	case expectExists:
+		return "stream exists"
+	case expectExact:
+		return fmt.Sprintf("revision %d", e.rev)
+	default:
+		return "any"
+	}
+}
+
+// EventData is an event proposed for appending. ID is unique per event (a UUID
+// string: EventStoreDB requires one). Data and Metadata are opaque bytes to the
+// store (JSON in hookledger).
+type EventData struct {
+	ID       string
+	Type     string
+	Data     []byte
+	Metadata []byte
+}
+
+// RecordedEvent is an event as stored, with its place in its stream and in $all.
+type RecordedEvent struct {
+	ID       string
+	Stream   string
+	Revision uint64
+	Position Position
+	Type     string
+	Data     []byte
+	Metadata []byte
+	// Created is when the store committed the event (store clock, UTC).
+	Created time.Time
+}
+
+// AppendResult describes a successful append: the revision and position of
+// the last event written.
+type AppendResult struct {
+	Revision uint64
+	Position Position
+}
+
+// Direction of a stream read.
+type Direction uint8
+
+const (
+	Forward Direction = iota
+	Backward
+)
+
+// Limits every store enforces, so that a ledger written on one store can be
+// copied to another.
+const (
+	// MaxEventSize bounds data+metadata of one event.
+	MaxEventSize = 1<<20 + 64<<10
+	// MaxStreamNameLen bounds a stream name, in bytes.
+	MaxStreamNameLen = 512
+)
+
+// EventStore is the one shared port: an append-only log of streams with a total
+// order. Every adapter runs the conformance suite in adapters/storetest.
+//
+// Guarantees every implementation gives:
+//   - Append is atomic (all events or none) and, on success, durable.
+//   - Revisions in a stream start at 0 and are consecutive; positions increase
+//     strictly in commit order across all streams.
+//   - Readers and subscribers never see an event that is not yet durable, and
+//     never see a later position before an earlier one.
+type EventStore interface {
+	// Append writes events to the end of stream if expected holds; otherwise it
+	// returns a *WrongRevisionError. Invalid input returns ErrInvalidArgument or
+	// ErrEventTooLarge and writes nothing.
+	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
+	// ReadStream returns up to max events of stream starting at revision from
+	// (inclusive), forward or backward (from RevisionEnd = the last event).
+	// A stream with no events returns ErrStreamNotFound.
+	ReadStream(ctx context.Context, stream string, from uint64, dir Direction, max int) ([]RecordedEvent, error)
+	// ReadAll returns up to max events of $all with position >= from, in order.
+	ReadAll(ctx context.Context, from Position, max int) ([]RecordedEvent, error)
+	// SubscribeAll calls handle for every event with position > after, in
+	// order: first the history, then live events as they are committed, with no
+	// gap and no duplicate. It returns when ctx ends (ctx.Err()) or handle
+	// returns an error (that error).
+	SubscribeAll(ctx context.Context, after Position, handle func(RecordedEvent) error) error
+	// Head returns the position of the last committed event (0 if none).
+	Head(ctx context.Context) (Position, error)
+	// Close releases the store; later calls return ErrClosed.
+	Close() error
+}
+
+// ValidateAppend checks an append's arguments the same way on every store.
+func ValidateAppend(stream string, events []EventData) error {
+	if err := ValidateStreamName(stream); err != nil {
+		return err
+	}
+	if len(events) == 0 {
+		return invalid("events", "an append needs at least one event")
+	}
+	seen := make(map[string]struct{}, len(events))
+	for i, e := range events {
+		if e.ID == "" {
+			return invalid("events", "event %d has no id", i)
+		}
+		if _, dup := seen[e.ID]; dup {
+			return invalid("events", "event id %q appears twice in one append", e.ID)
+		}
+		seen[e.ID] = struct{}{}
+		if e.Type == "" {
+			return invalid("events", "event %d has no type", i)
+		}
+		if len(e.Type) > 256 {
+			return invalid("events", "event %d type is longer than 256 bytes", i)
+		}
+		if size := len(e.Data) + len(e.Metadata); size > MaxEventSize {
+			return fmt.Errorf("%w: event %d is %d bytes, the limit is %d", ErrEventTooLarge, i, size, MaxEventSize)
+		}
+	}
+	return nil
+}
+
+// ValidateStreamName rejects names no store can hold faithfully.
+func ValidateStreamName(stream string) error {
+	switch {
+	case stream == "":
+		return invalid("stream", "empty stream name")
+	case len(stream) > MaxStreamNameLen:
+		return invalid("stream", "longer than %d bytes", MaxStreamNameLen)
+	case stream[0] == '$':
+		return invalid("stream", "names starting with '$' are reserved for the store")
+	}
+	for i := 0; i < len(stream); i++ {
+		if stream[i] < 0x20 || stream[i] == 0x7f {
+			return invalid("stream", "control characters are not allowed")
+		}
+	}
+	if !utf8.ValidString(stream) {
+		return invalid("stream", "not valid UTF-8")
+	}
+	return nil
+}
