@@ -1,0 +1,177 @@
+// Package config parses hookledger's settings from flags and HOOKLEDGER_*
+// environment variables and validates them, reporting every problem at once.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything `hookledger serve` needs.
+type Config struct {
+	Listen              string
+	DataDir             string
+	StoreURL            string
+	AllowPrivateTargets bool
+	LogLevel            string
+	LogFormat           string
+	MaxPayloadBytes     int
+	Workers             int
+	PerSubscription     int
+	RequestTimeout      time.Duration
+	ConnectTimeout      time.Duration
+	MaxResponseBytes    int64
+	FailureWindow       time.Duration
+	AdminKey            string
+}
+
+// Defaults returns the configuration `make run` uses.
+func Defaults() Config {
+	return Config{
+		Listen: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", LogFormat: "console",
+		MaxPayloadBytes: 256 << 10, Workers: 64, PerSubscription: 16,
+		RequestTimeout: 15 * time.Second, ConnectTimeout: 5 * time.Second,
+		MaxResponseBytes: 64 << 10, FailureWindow: 5 * 24 * time.Hour,
+	}
+}
+
+// envName maps a flag name to its environment variable: listen -> HOOKLEDGER_LISTEN.
+func envName(flagName string) string {
+	return "HOOKLEDGER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse reads flags from args, with HOOKLEDGER_* environment variables as
+// fallbacks (a flag given on the command line wins), then validates.
+func Parse(name string, args []string, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory of the embedded store")
+	fs.StringVar(&c.StoreURL, "store-url", c.StoreURL, "EventStoreDB/KurrentDB connection string (esdb://...); empty = embedded store")
+	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", c.AllowPrivateTargets, "allow webhooks to loopback, private and link-local addresses")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "console or json")
+	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", c.MaxPayloadBytes, "largest accepted message payload")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "concurrent delivery attempts in total")
+	fs.IntVar(&c.PerSubscription, "per-subscription", c.PerSubscription, "concurrent delivery attempts per subscription")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "total timeout of one delivery attempt")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", c.ConnectTimeout, "connect timeout of one delivery attempt")
+	fs.Int64Var(&c.MaxResponseBytes, "max-response-bytes", c.MaxResponseBytes, "response body bytes read per attempt")
+	fs.DurationVar(&c.FailureWindow, "failure-window", c.FailureWindow, "disable a subscription whose attempts all failed for this long")
+	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "first admin API key on a fresh ledger (prefer the environment variable)")
+
+	var problems []string
+	// Environment first, so that flags given on the command line override it.
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				problems = append(problems, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	fs.SetOutput(os.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments: %q", fs.Args()))
+	}
+	problems = append(problems, c.problems()...)
+	if len(problems) > 0 {
+		return c, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Error lists every configuration problem found.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// Validate reports every problem of c at once.
+func (c Config) Validate() error {
+	if p := c.problems(); len(p) > 0 {
+		return &Error{Problems: p}
+	}
+	return nil
+}
+
+func (c Config) problems() []string {
+	var p []string
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		p = append(p, fmt.Sprintf("--listen %q: want host:port (%v)", c.Listen, err))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p = append(p, fmt.Sprintf("--listen %q: bad port", c.Listen))
+	}
+	if c.StoreURL == "" && strings.TrimSpace(c.DataDir) == "" {
+		p = append(p, "--data-dir: required for the embedded store")
+	}
+	if c.StoreURL != "" {
+		u, err := url.Parse(c.StoreURL)
+		if err != nil || (u.Scheme != "esdb" && u.Scheme != "esdb+discover" && u.Scheme != "kurrentdb" && u.Scheme != "kurrentdb+discover") {
+			p = append(p, fmt.Sprintf("--store-url %q: want esdb://host:port?... or esdb+discover://...", redactURL(c.StoreURL)))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "console", "json":
+	default:
+		p = append(p, fmt.Sprintf("--log-format %q: want console or json", c.LogFormat))
+	}
+	if c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > 1<<20 {
+		p = append(p, fmt.Sprintf("--max-payload-bytes %d: want 1 to 1048576", c.MaxPayloadBytes))
+	}
+	if c.Workers < 1 || c.Workers > 4096 {
+		p = append(p, fmt.Sprintf("--workers %d: want 1 to 4096", c.Workers))
+	}
+	if c.PerSubscription < 1 || c.PerSubscription > c.Workers {
+		p = append(p, fmt.Sprintf("--per-subscription %d: want 1 to --workers (%d)", c.PerSubscription, c.Workers))
+	}
+	if c.RequestTimeout <= 0 || c.RequestTimeout > 5*time.Minute {
+		p = append(p, fmt.Sprintf("--request-timeout %s: want more than 0 and at most 5m", c.RequestTimeout))
+	}
+	if c.ConnectTimeout <= 0 || c.ConnectTimeout > c.RequestTimeout {
+		p = append(p, fmt.Sprintf("--connect-timeout %s: want more than 0 and at most --request-timeout", c.ConnectTimeout))
+	}
+	if c.MaxResponseBytes < 0 || c.MaxResponseBytes > 16<<20 {
+		p = append(p, fmt.Sprintf("--max-response-bytes %d: want 0 to 16 MiB", c.MaxResponseBytes))
+	}
+	if c.FailureWindow < time.Minute {
+		p = append(p, fmt.Sprintf("--failure-window %s: want at least 1m", c.FailureWindow))
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < 24 {
+		p = append(p, "--admin-key: want at least 24 characters")
+	}
+	return p
+}
+
+// redactURL hides a password in a connection string for messages and logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+// Redacted returns the store URL safe to log.
+func (c Config) RedactedStoreURL() string { return redactURL(c.StoreURL) }
+
+// ErrHelp is returned when -h was asked for.
+var ErrHelp = flag.ErrHelp
+
+// IsHelp reports whether err is a request for help.
+func IsHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }

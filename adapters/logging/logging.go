@@ -1,0 +1,26 @@
+// Package logging builds the one zerolog logger of the process.
+package logging
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// New returns a logger writing to w at level ("debug", "info", "warn",
+// "error") in format ("console" or "json").
+func New(w io.Writer, level, format string) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// Stderr is New on standard error.
+func Stderr(level, format string) zerolog.Logger { return New(os.Stderr, level, format) }

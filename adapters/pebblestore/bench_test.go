@@ -1,0 +1,106 @@
+package pebblestore_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// event1K is a ~1 KiB JSON event, like a delivery attempt with an excerpt.
+func event1K(n uint64) domain.EventData {
+	id := domain.FormatUUID(fmt.Appendf(nil, "%016d", n))
+	data := fmt.Appendf(nil, `{"delivery_id":"dlv_%d","attempt":1,"status_code":200,"latency_us":%d,"response_excerpt":"%0900d"}`, n, n%9973, n)
+	return domain.EventData{ID: id, Type: domain.TypeAttemptAcknowledged, Data: data, Metadata: []byte(`{"schema":1,"actor":"bench"}`)}
+}
+
+// benchAppends runs b.N single-event durable appends from `writers`
+// goroutines, each on its own streams, and reports appends/s and latency.
+func benchAppends(b *testing.B, writers int) {
+	s := openTemp(b)
+	ctx := context.Background()
+	var seq atomic.Uint64
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.SetBytes(1024)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	per := b.N / writers
+	for w := 0; w < writers; w++ {
+		n := per
+		if w == 0 {
+			n += b.N % writers
+		}
+		wg.Add(1)
+		go func(w, n int) {
+			defer wg.Done()
+			local := make([]time.Duration, 0, n)
+			for i := 0; i < n; i++ {
+				k := seq.Add(1)
+				t0 := time.Now()
+				if _, err := s.Append(ctx, fmt.Sprintf("bench-%d-%d", w, i%100), domain.Any, event1K(k)); err != nil {
+					b.Error(err)
+					return
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}(w, n)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "appends/s")
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
+	}
+}
+
+func BenchmarkAppendDurable1Writer(b *testing.B)    { benchAppends(b, 1) }
+func BenchmarkAppendDurable64Writers(b *testing.B)  { benchAppends(b, 64) }
+func BenchmarkAppendDurable256Writers(b *testing.B) { benchAppends(b, 256) }
+
+// BenchmarkReadAll reads a ledger of 200,000 ~1 KiB events forward in pages of
+// 1,000 (warm: the data was just written) and reports events/s.
+func BenchmarkReadAll(b *testing.B) {
+	s := openTemp(b)
+	ctx := context.Background()
+	const total = 200_000
+	batch := make([]domain.EventData, 0, 100)
+	for i := uint64(0); i < total; i++ {
+		batch = append(batch, event1K(i))
+		if len(batch) == cap(batch) {
+			if _, err := s.Append(ctx, fmt.Sprintf("stream-%d", i%1000), domain.Any, batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	b.ResetTimer()
+	read := 0
+	start := time.Now()
+	from := domain.Position(0)
+	for read < b.N {
+		page, err := s.ReadAll(ctx, from, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(page) == 0 {
+			from = 0
+			continue
+		}
+		read += len(page)
+		from = page[len(page)-1].Position + 1
+	}
+	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "events/s")
+}

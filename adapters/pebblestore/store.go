@@ -1,0 +1,496 @@
+package pebblestore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/storekit"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Options tune the store. The zero value is usable.
+type Options struct {
+	// Logger receives the store's and Pebble's logs (default: discarded).
+	Logger zerolog.Logger
+	// CacheSize is Pebble's block cache in bytes (default 64 MiB).
+	CacheSize int64
+	// MaxBatchEvents bounds the events of one group commit (default 4096).
+	MaxBatchEvents int
+	// Now is the store clock for RecordedEvent.Created (default time.Now).
+	Now func() time.Time
+}
+
+// Store is the embedded EventStore. It is safe for concurrent use.
+type Store struct {
+	db     *pebble.DB
+	log    zerolog.Logger
+	now    func() time.Time
+	reqs   chan *appendReq
+	head   atomic.Uint64 // durable high-water mark: last synced position
+	notify storekit.Notifier
+
+	// closeMu: readers hold it shared for the length of one page, Close holds
+	// it exclusively, so the database is never closed under a reader.
+	closeMu  sync.RWMutex
+	closed   atomic.Bool
+	stop     chan struct{}
+	stopped  chan struct{}
+	failed   atomic.Pointer[error] // set when a commit fails: the store refuses appends after that
+	maxBatch int
+}
+
+type appendReq struct {
+	ctx      context.Context
+	stream   string
+	expected domain.ExpectedRevision
+	events   []domain.EventData
+	res      domain.AppendResult
+	err      error
+	done     chan struct{}
+}
+
+var _ domain.EventStore = (*Store)(nil)
+
+// Open opens (or creates) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 64 << 20
+	}
+	if opts.MaxBatchEvents == 0 {
+		opts.MaxBatchEvents = 4096
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	popts := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                32 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       32,
+		Logger:                      pebbleLogger{opts.Logger},
+		FormatMajorVersion:          pebble.FormatNewest,
+	}
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+	}
+	s := &Store{
+		db: db, log: opts.Logger, now: opts.Now,
+		reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
+		maxBatch: opts.MaxBatchEvents,
+	}
+	head, err := s.lastPosition()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.head.Store(uint64(head))
+	s.log.Info().Str("dir", dir).Uint64("head", uint64(head)).Msg("embedded store opened")
+	go s.commitLoop()
+	return s, nil
+}
+
+func (s *Store) lastPosition() (domain.Position, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEvent}, UpperBound: []byte{prefixEvent + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	return domain.Position(binary.BigEndian.Uint64(it.Key()[1:])), nil
+}
+
+// Append implements domain.EventStore. It returns after the events are synced.
+func (s *Store) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if err := domain.ValidateAppend(stream, events); err != nil {
+		return domain.AppendResult{}, err
+	}
+	if errp := s.failed.Load(); errp != nil {
+		return domain.AppendResult{}, *errp
+	}
+	req := &appendReq{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	// The shared lock keeps Close from stopping the committer between the
+	// closed check and the send, which would strand the request.
+	s.closeMu.RLock()
+	if s.closed.Load() {
+		s.closeMu.RUnlock()
+		return domain.AppendResult{}, domain.ErrClosed
+	}
+	select {
+	case s.reqs <- req:
+		s.closeMu.RUnlock()
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return domain.AppendResult{}, ctx.Err()
+	}
+	// Once queued, wait for the verdict even if ctx ends: the append may
+	// already be in a batch being synced, and the caller must learn its fate.
+	<-req.done
+	return req.res, req.err
+}
+
+// commitLoop is the only writer. Each turn takes every append waiting at that
+// moment, decides them in arrival order against the state left by the ones
+// before, writes one batch, syncs it once, then publishes the new head.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	batch := make([]*appendReq, 0, 256)
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.reqs:
+		case <-s.stop:
+			s.drainClosed()
+			return
+		}
+		batch = append(batch[:0], first)
+		n := len(first.events)
+	gather:
+		for n < s.maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+				n += len(r.events)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) drainClosed() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.err = domain.ErrClosed
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+type streamHead struct {
+	rev    uint64
+	exists bool
+}
+
+func (s *Store) commit(reqs []*appendReq) {
+	if errp := s.failed.Load(); errp != nil {
+		for _, r := range reqs {
+			r.err = *errp
+			close(r.done)
+		}
+		return
+	}
+	size := 0
+	for _, r := range reqs {
+		for i := range r.events {
+			size += recordSize(r.stream, &r.events[i]) + 2*len(r.stream) + 64
+		}
+	}
+	b := s.db.NewBatchWithSize(size)
+	defer b.Close()
+	heads := make(map[string]streamHead, len(reqs))
+	pos := domain.Position(s.head.Load())
+	created := s.now().UnixNano()
+	var rec, key []byte
+	var written []*appendReq
+	for _, r := range reqs {
+		if r.ctx.Err() != nil {
+			r.err = r.ctx.Err()
+			continue
+		}
+		h, ok := heads[r.stream]
+		if !ok {
+			var err error
+			if h, err = s.readHead(r.stream); err != nil {
+				r.err = err
+				continue
+			}
+		}
+		if !r.expected.Check(h.rev, h.exists) {
+			r.err = &domain.WrongRevisionError{Stream: r.stream, Expected: r.expected, Actual: h.rev, HasActual: h.exists}
+			continue
+		}
+		rev := h.rev + 1
+		if !h.exists {
+			rev = 0
+		}
+		for i := range r.events {
+			pos++
+			rec = appendRecord(rec[:0], pos, rev, created, r.stream, &r.events[i])
+			b.Set(eventKey(pos), rec, nil)
+			key = appendStreamKey(key[:0], r.stream, rev)
+			var pv [8]byte
+			binary.BigEndian.PutUint64(pv[:], uint64(pos))
+			b.Set(key, pv[:], nil)
+			r.res = domain.AppendResult{Revision: rev, Position: pos}
+			rev++
+		}
+		heads[r.stream] = streamHead{rev: rev - 1, exists: true}
+		written = append(written, r)
+	}
+	if len(written) > 0 {
+		for stream, h := range heads {
+			if h.exists {
+				var rv [8]byte
+				binary.BigEndian.PutUint64(rv[:], h.rev)
+				b.Set(headKey(stream), rv[:], nil)
+			}
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			// A failed sync leaves the on-disk state unknown: refuse every later
+			// append rather than risk acknowledging on top of a hole.
+			err = fmt.Errorf("embedded store: commit failed, store is read-only until restarted: %w", err)
+			s.failed.Store(&err)
+			s.log.Error().Err(err).Msg("commit failed")
+			for _, r := range written {
+				r.err, r.res = err, domain.AppendResult{}
+			}
+		} else {
+			s.head.Store(uint64(pos))
+			s.notify.Broadcast()
+		}
+	}
+	for _, r := range reqs {
+		close(r.done)
+	}
+}
+
+// readHead returns a stream's last revision. Only the committer calls it, and
+// the committer is the only writer, so the answer is current.
+func (s *Store) readHead(stream string) (streamHead, error) {
+	v, closer, err := s.db.Get(headKey(stream))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return streamHead{}, nil
+	}
+	if err != nil {
+		return streamHead{}, translate(err, 0)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return streamHead{}, &domain.CorruptError{Detail: "stream head of " + stream + " is malformed"}
+	}
+	return streamHead{rev: binary.BigEndian.Uint64(v), exists: true}, nil
+}
+
+// translate maps Pebble errors to domain errors.
+func translate(err error, pos domain.Position) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pebble.ErrCorruption) {
+		return &domain.CorruptError{Position: pos, Detail: err.Error()}
+	}
+	if errors.Is(err, pebble.ErrClosed) {
+		return domain.ErrClosed
+	}
+	return err
+}
+
+// reading runs fn with the database guaranteed open.
+func (s *Store) reading(fn func() error) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed.Load() {
+		return domain.ErrClosed
+	}
+	return fn()
+}
+
+// ReadAll implements domain.EventStore.
+func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]domain.RecordedEvent, error) {
+	if max <= 0 {
+		return nil, &domain.ValidationError{Field: "max", Reason: "must be positive"}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if from == 0 {
+		from = 1
+	}
+	head := domain.Position(s.head.Load())
+	if from > head {
+		if s.closed.Load() {
+			return nil, domain.ErrClosed
+		}
+		return nil, nil
+	}
+	if n := uint64(head-from) + 1; n < uint64(max) {
+		max = int(n)
+	}
+	out := make([]domain.RecordedEvent, 0, max)
+	err := s.reading(func() error {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(head + 1)})
+		if err != nil {
+			return translate(err, from)
+		}
+		defer it.Close()
+		types := &interner{m: map[string]string{}}
+		var arena arena
+		for ok := it.First(); ok && len(out) < max; ok = it.Next() {
+			pos := domain.Position(binary.BigEndian.Uint64(it.Key()[1:]))
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return translate(err, pos)
+			}
+			ev, err := decodeRecord(arena.copy(v), pos, types)
+			if err != nil {
+				return err
+			}
+			out = append(out, ev)
+		}
+		return translate(it.Error(), from)
+	})
+	return out, err
+}
+
+// ReadStream implements domain.EventStore.
+func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir domain.Direction, max int) ([]domain.RecordedEvent, error) {
+	if err := domain.ValidateStreamName(stream); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, &domain.ValidationError{Field: "max", Reason: "must be positive"}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	head := domain.Position(s.head.Load())
+	var out []domain.RecordedEvent
+	err := s.reading(func() error {
+		lower, upper := streamBounds(stream)
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			return translate(err, 0)
+		}
+		defer it.Close()
+		var positions []domain.Position
+		collect := func(ok bool, step func() bool) error {
+			for ; ok && len(positions) < max; ok = step() {
+				v, err := it.ValueAndErr()
+				if err != nil {
+					return translate(err, 0)
+				}
+				if len(v) != 8 {
+					return &domain.CorruptError{Detail: "stream index entry of " + stream + " is malformed"}
+				}
+				if p := domain.Position(binary.BigEndian.Uint64(v)); p <= head {
+					positions = append(positions, p)
+				}
+			}
+			return it.Error()
+		}
+		if dir == domain.Forward {
+			if err := collect(it.SeekGE(appendStreamKey(nil, stream, from)), it.Next); err != nil {
+				return err
+			}
+		} else {
+			var ok bool
+			if from == domain.RevisionEnd {
+				ok = it.Last()
+			} else {
+				ok = it.SeekLT(append(appendStreamKey(nil, stream, from), 0))
+			}
+			if err := collect(ok, it.Prev); err != nil {
+				return err
+			}
+		}
+		if len(positions) == 0 {
+			// Empty result: a missing stream is an error, a read past the end is not.
+			if !it.First() {
+				if err := it.Error(); err != nil {
+					return translate(err, 0)
+				}
+				return domain.ErrStreamNotFound
+			}
+			if v := it.Value(); len(v) == 8 && domain.Position(binary.BigEndian.Uint64(v)) > head {
+				return domain.ErrStreamNotFound
+			}
+			return nil
+		}
+		types := &interner{m: map[string]string{}}
+		out = make([]domain.RecordedEvent, 0, len(positions))
+		for _, p := range positions {
+			v, closer, err := s.db.Get(eventKey(p))
+			if err != nil {
+				if errors.Is(err, pebble.ErrNotFound) {
+					return &domain.CorruptError{Position: p, Detail: "indexed event is missing"}
+				}
+				return translate(err, p)
+			}
+			ev, err := decodeRecord(append([]byte(nil), v...), p, types)
+			closer.Close()
+			if err != nil {
+				return err
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SubscribeAll implements domain.EventStore.
+func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle func(domain.RecordedEvent) error) error {
+	if s.closed.Load() {
+		return domain.ErrClosed
+	}
+	return storekit.CatchUp(ctx, after, s.ReadAll, &s.notify, handle)
+}
+
+// Head implements domain.EventStore.
+func (s *Store) Head(ctx context.Context) (domain.Position, error) {
+	if s.closed.Load() {
+		return 0, domain.ErrClosed
+	}
+	return domain.Position(s.head.Load()), nil
+}
+
+// Close stops the committer (appends already queued are refused with
+// ErrClosed), waits for readers, and closes the database. It is idempotent.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	close(s.stop)
+	<-s.stopped
+	s.notify.Broadcast()
+	s.log.Info().Uint64("head", s.head.Load()).Msg("embedded store closed")
+	return s.db.Close()
+}
+
+// pebbleLogger sends Pebble's logs to zerolog.
+type pebbleLogger struct{ l zerolog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug().Str("component", "pebble").Msgf(format, args...)
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error().Str("component", "pebble").Msgf(format, args...)
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error().Str("component", "pebble").Msgf(format, args...)
+	os.Exit(1)
+}

@@ -1,0 +1,5 @@
+// Package storekit holds the pieces every event-store adapter shares: the
+// catch-up subscription loop and the broadcast that wakes it. Keeping them in
+// one place means every store gives the same no-gap, no-duplicate guarantee
+// the same way.
+package storekit

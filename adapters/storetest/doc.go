@@ -1,0 +1,12 @@
+// Package storetest is the conformance suite of the event-store port. Every
+// store adapter runs it in a few lines:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t testing.TB) domain.EventStore { return openFresh(t) })
+//	}
+//
+// It covers revision semantics, ordering, inclusive reads and exclusive
+// subscription starts, paging, catch-up to live with concurrent writers,
+// cancellation, a 50-goroutine race on one stream, 1 MiB events, unicode
+// stream names, and invalid input refused with typed errors.
+package storetest

@@ -1,0 +1,63 @@
+// Command hookledger runs the webhook delivery ledger and its tools.
+//
+//	hookledger serve [flags]     run the ledger (default)
+//	hookledger help              list the commands
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hookledger/hookledger/adapters/app"
+	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/logging"
+)
+
+const usage = `usage: hookledger <command> [flags]
+
+commands:
+  serve     run the ledger: store, delivery pipeline and HTTP API (default)
+  help      show this text
+
+Run "hookledger <command> -h" for the flags of a command. Every flag can also
+be given as an environment variable HOOKLEDGER_<FLAG> (e.g. HOOKLEDGER_DATA_DIR).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "serve":
+		cfg, err := config.Parse("serve", args, os.Getenv)
+		if err != nil {
+			if config.IsHelp(err) {
+				return 0
+			}
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		log := logging.Stderr(cfg.LogLevel, cfg.LogFormat)
+		if err := app.Serve(ctx, cfg, log); err != nil {
+			log.Error().Err(err).Msg("hookledger stopped")
+			return 1
+		}
+		return 0
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
