@@ -1,0 +1,234 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Commands executes commands against the ledger: it folds an aggregate from
+// its stream, decides, and appends the resulting events at the revision it
+// read (optimistic concurrency; a lost race is retried on fresh state). It is
+// the one way state changes, for the HTTP API and the delivery pipeline alike.
+type Commands struct {
+	Store EventStore
+	// Now is the clock; NewEventID draws a UUID for each ledger event.
+	Now        func() time.Time
+	NewEventID func() string
+}
+
+// maxCommandRetries bounds retries after a lost optimistic-concurrency race.
+const maxCommandRetries = 8
+
+// Outcome is the result of a command: the events appended (none when the
+// command changed nothing) and where the last one landed.
+type Outcome struct {
+	Events []Event
+	Result AppendResult
+	// Revision of the aggregate's stream after the command (or before, when
+	// nothing was appended); Existed is false if the stream had no events.
+	Revision uint64
+	Existed  bool
+}
+
+// execute runs load-decide-append for one stream.
+func execute[S any](ctx context.Context, c *Commands, stream string, evolve func(S, Event) S,
+	decide func(S, time.Time, *Metadata) ([]Event, error), md Metadata) (S, Outcome, error) {
+	for try := 0; ; try++ {
+		state, rev, exists, err := Load(ctx, c.Store, stream, evolve)
+		if err != nil {
+			return state, Outcome{}, err
+		}
+		now := c.Now().UTC()
+		events, err := decide(state, now, &md)
+		if err != nil || len(events) == 0 {
+			return state, Outcome{Revision: rev, Existed: exists}, err
+		}
+		expected := NoStream
+		if exists {
+			expected = Exact(rev)
+		}
+		md.RecordedAt = now
+		res, err := c.append(ctx, stream, expected, events, md)
+		if errors.Is(err, ErrWrongRevision) && try < maxCommandRetries {
+			continue
+		}
+		if err != nil {
+			return state, Outcome{}, err
+		}
+		for _, e := range events {
+			state = evolve(state, e)
+		}
+		return state, Outcome{Events: events, Result: res, Revision: res.Revision, Existed: true}, nil
+	}
+}
+
+// append encodes events with metadata md and appends them.
+func (c *Commands) append(ctx context.Context, stream string, expected ExpectedRevision, events []Event, md Metadata) (AppendResult, error) {
+	data := make([]EventData, len(events))
+	for i, e := range events {
+		d, err := Encode(c.NewEventID(), e, md)
+		if err != nil {
+			return AppendResult{}, err
+		}
+		data[i] = d
+	}
+	return c.Store.Append(ctx, stream, expected, data...)
+}
+
+// AppendDecided appends events already decided on a known state at revision
+// (exists false: the stream must not exist yet). It is for callers that keep
+// aggregate state in a projection (the delivery process) and so skip the read.
+func (c *Commands) AppendDecided(ctx context.Context, stream string, rev uint64, exists bool, events []Event, md Metadata) (AppendResult, error) {
+	expected := NoStream
+	if exists {
+		expected = Exact(rev)
+	}
+	if md.RecordedAt.IsZero() {
+		md.RecordedAt = c.Now().UTC()
+	}
+	return c.append(ctx, stream, expected, events, md)
+}
+
+// Load folds a stream into state; exists is false when the stream has no events.
+func Load[S any](ctx context.Context, store EventStore, stream string, evolve func(S, Event) S) (S, uint64, bool, error) {
+	var state S
+	var rev uint64
+	exists := false
+	for from := uint64(0); ; {
+		page, err := store.ReadStream(ctx, stream, from, Forward, 256)
+		if errors.Is(err, ErrStreamNotFound) {
+			return state, 0, false, nil
+		}
+		if err != nil {
+			return state, 0, false, fmt.Errorf("read %s: %w", stream, err)
+		}
+		for _, rec := range page {
+			ev, _, err := Decode(rec)
+			if err != nil {
+				return state, 0, false, err
+			}
+			state = evolve(state, ev)
+			rev, exists = rec.Revision, true
+		}
+		if len(page) < 256 {
+			return state, rev, exists, nil
+		}
+		from = rev + 1
+	}
+}
+
+// CreateApplication registers a tenant.
+func (c *Commands) CreateApplication(ctx context.Context, cmd CreateApplication, md Metadata) (Application, Outcome, error) {
+	return execute(ctx, c, ApplicationStream(cmd.ApplicationID), EvolveApplication,
+		func(s Application, now time.Time, _ *Metadata) ([]Event, error) {
+			return DecideApplication(s, cmd, now)
+		}, md)
+}
+
+// RenameApplication renames a tenant.
+func (c *Commands) RenameApplication(ctx context.Context, id string, cmd RenameApplication, md Metadata) (Application, Outcome, error) {
+	if err := ValidateID("id", id); err != nil {
+		return Application{}, Outcome{}, err
+	}
+	return execute(ctx, c, ApplicationStream(id), EvolveApplication,
+		func(s Application, now time.Time, _ *Metadata) ([]Event, error) {
+			return DecideApplication(s, cmd, now)
+		}, md)
+}
+
+// GetApplication folds a tenant's stream.
+func (c *Commands) GetApplication(ctx context.Context, id string) (Application, error) {
+	if err := ValidateID("id", id); err != nil {
+		return Application{}, err
+	}
+	a, _, _, err := Load(ctx, c.Store, ApplicationStream(id), EvolveApplication)
+	if err == nil && !a.Exists {
+		err = ErrNotFound
+	}
+	return a, err
+}
+
+// CreateSubscription registers an endpoint of an existing application.
+func (c *Commands) CreateSubscription(ctx context.Context, cmd CreateSubscription, md Metadata) (Subscription, Outcome, error) {
+	if err := ValidateID("application_id", cmd.ApplicationID); err != nil {
+		return Subscription{}, Outcome{}, err
+	}
+	if _, err := c.GetApplication(ctx, cmd.ApplicationID); err != nil {
+		return Subscription{}, Outcome{}, fmt.Errorf("application %s: %w", cmd.ApplicationID, err)
+	}
+	if err := ValidateID("id", cmd.SubscriptionID); err != nil {
+		return Subscription{}, Outcome{}, err
+	}
+	return execute(ctx, c, SubscriptionStream(cmd.SubscriptionID), EvolveSubscription,
+		func(s Subscription, now time.Time, _ *Metadata) ([]Event, error) {
+			return DecideSubscription(s, cmd, now)
+		}, md)
+}
+
+// ChangeSubscription runs any subscription command other than create. When
+// applicationID is not empty, a subscription of another application is
+// reported as not found.
+func (c *Commands) ChangeSubscription(ctx context.Context, applicationID, id string, cmd any, md Metadata) (Subscription, Outcome, error) {
+	if err := ValidateID("id", id); err != nil {
+		return Subscription{}, Outcome{}, err
+	}
+	return execute(ctx, c, SubscriptionStream(id), EvolveSubscription,
+		func(s Subscription, now time.Time, _ *Metadata) ([]Event, error) {
+			if applicationID != "" && s.Exists() && s.ApplicationID != applicationID {
+				return nil, ErrNotFound
+			}
+			return DecideSubscription(s, cmd, now)
+		}, md)
+}
+
+// Publish publishes a message. A duplicate (same idempotency key and payload)
+// returns the first message with Outcome.Events empty.
+func (c *Commands) Publish(ctx context.Context, cmd PublishMessage, md Metadata) (Message, Outcome, error) {
+	if md.CorrelationID == "" {
+		md.CorrelationID = cmd.MessageID
+	}
+	if err := ValidateID("id", cmd.MessageID); err != nil {
+		return Message{}, Outcome{}, err
+	}
+	return execute(ctx, c, MessageStream(cmd.MessageID), EvolveMessage,
+		func(s Message, now time.Time, _ *Metadata) ([]Event, error) { return DecidePublish(s, cmd, now) }, md)
+}
+
+// PublishNew publishes a message whose id the caller just drew (no
+// idempotency key): the stream cannot exist, so the read is skipped.
+func (c *Commands) PublishNew(ctx context.Context, cmd PublishMessage, md Metadata) (MessagePublished, AppendResult, error) {
+	if cmd.IdempotencyKey != "" {
+		return MessagePublished{}, AppendResult{}, invalid("idempotency_key", "use Publish for messages with an idempotency key")
+	}
+	now := c.Now().UTC()
+	events, err := DecidePublish(Message{}, cmd, now)
+	if err != nil {
+		return MessagePublished{}, AppendResult{}, err
+	}
+	md.RecordedAt = now
+	if md.CorrelationID == "" {
+		md.CorrelationID = cmd.MessageID
+	}
+	res, err := c.append(ctx, MessageStream(cmd.MessageID), NoStream, events, md)
+	if err != nil {
+		return MessagePublished{}, AppendResult{}, err
+	}
+	return events[0].(MessagePublished), res, nil
+}
+
+// ChangeDelivery runs a delivery command (redeliver, cancel, ...) on the
+// delivery's current stream state.
+func (c *Commands) ChangeDelivery(ctx context.Context, id string, cmd any, md Metadata) (Delivery, Outcome, error) {
+	if err := ValidateID("id", id); err != nil {
+		return Delivery{}, Outcome{}, err
+	}
+	return execute(ctx, c, DeliveryStream(id), EvolveDelivery,
+		func(d Delivery, now time.Time, md *Metadata) ([]Event, error) {
+			if md.CorrelationID == "" {
+				md.CorrelationID = d.MessageID
+			}
+			return DecideDelivery(d, cmd, now)
+		}, md)
+}

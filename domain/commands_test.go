@@ -1,0 +1,159 @@
+package domain_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// fakeStore is a minimal in-memory EventStore for the command tests (domain
+// tests may not import adapters). raceOnce makes the next append lose an
+// optimistic-concurrency race, as if another writer got there first.
+type fakeStore struct {
+	mu       sync.Mutex
+	streams  map[string][]domain.RecordedEvent
+	pos      domain.Position
+	raceOnce bool
+	appends  int
+}
+
+func newFakeStore() *fakeStore { return &fakeStore{streams: map[string][]domain.RecordedEvent{}} }
+
+func (f *fakeStore) Append(_ context.Context, stream string, exp domain.ExpectedRevision, evs ...domain.EventData) (domain.AppendResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := domain.ValidateAppend(stream, evs); err != nil {
+		return domain.AppendResult{}, err
+	}
+	s := f.streams[stream]
+	if f.raceOnce {
+		f.raceOnce = false
+		return domain.AppendResult{}, &domain.WrongRevisionError{Stream: stream, Expected: exp}
+	}
+	if !exp.Check(uint64(len(s))-1, len(s) > 0) {
+		return domain.AppendResult{}, &domain.WrongRevisionError{Stream: stream, Expected: exp, Actual: uint64(len(s)) - 1, HasActual: len(s) > 0}
+	}
+	var res domain.AppendResult
+	for _, e := range evs {
+		f.pos++
+		rec := domain.RecordedEvent{ID: e.ID, Stream: stream, Revision: uint64(len(s)), Position: f.pos, Type: e.Type, Data: e.Data, Metadata: e.Metadata}
+		s = append(s, rec)
+		res = domain.AppendResult{Revision: rec.Revision, Position: rec.Position}
+	}
+	f.streams[stream] = s
+	f.appends++
+	return res, nil
+}
+
+func (f *fakeStore) ReadStream(_ context.Context, stream string, from uint64, dir domain.Direction, max int) ([]domain.RecordedEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.streams[stream]
+	if len(s) == 0 {
+		return nil, domain.ErrStreamNotFound
+	}
+	if from >= uint64(len(s)) {
+		return nil, nil
+	}
+	end := min(len(s), int(from)+max)
+	return append([]domain.RecordedEvent(nil), s[from:end]...), nil
+}
+
+func (f *fakeStore) ReadAll(context.Context, domain.Position, int) ([]domain.RecordedEvent, error) {
+	return nil, errors.New("not used")
+}
+func (f *fakeStore) SubscribeAll(context.Context, domain.Position, func(domain.RecordedEvent) error) error {
+	return errors.New("not used")
+}
+func (f *fakeStore) Head(context.Context) (domain.Position, error) { return f.pos, nil }
+func (f *fakeStore) Close() error                                  { return nil }
+
+func newCommands(store domain.EventStore) *domain.Commands {
+	n := 0
+	var mu sync.Mutex
+	return &domain.Commands{Store: store, Now: func() time.Time { return t0 }, NewEventID: func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return domain.DerivedEventID("test", fmt.Sprint(n))
+	}}
+}
+
+func TestCommandsSubscriptionLifecycle(t *testing.T) {
+	ctx := context.Background()
+	store := newFakeStore()
+	c := newCommands(store)
+	md := domain.Metadata{Actor: "key_admin"}
+	create := domain.CreateSubscription{SubscriptionID: "sub_1", ApplicationID: "app_1", URL: "https://example.com/h", EventTypes: domain.Filters{"*"}, Secret: secretA}
+	if _, _, err := c.CreateSubscription(ctx, create, md); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("subscription for a missing application: %v, want ErrNotFound", err)
+	}
+	if _, _, err := c.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "Shop"}, md); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "Shop"}, md); !errors.Is(err, domain.ErrAlreadyExists) {
+		t.Fatalf("second create: %v", err)
+	}
+	sub, out, err := c.CreateSubscription(ctx, create, md)
+	if err != nil || sub.Status != domain.StatusActive || out.Revision != 0 {
+		t.Fatalf("create: %+v %+v %v", sub, out, err)
+	}
+	if _, _, err := c.ChangeSubscription(ctx, "app_2", "sub_1", domain.PauseSubscription{}, md); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("another application's subscription must look missing: %v", err)
+	}
+	store.raceOnce = true
+	sub, out, err = c.ChangeSubscription(ctx, "app_1", "sub_1", domain.PauseSubscription{}, md)
+	if err != nil || sub.Status != domain.StatusPaused || out.Revision != 1 {
+		t.Fatalf("pause after a lost race must retry and succeed: %+v %v", sub, err)
+	}
+	// The metadata of every appended event names the actor.
+	recs, _ := store.ReadStream(ctx, domain.SubscriptionStream("sub_1"), 0, domain.Forward, 10)
+	for _, r := range recs {
+		_, got, _ := domain.Decode(r)
+		if got.Actor != "key_admin" || !got.RecordedAt.Equal(t0) {
+			t.Fatalf("metadata %+v", got)
+		}
+	}
+}
+
+func TestCommandsPublishIdempotency(t *testing.T) {
+	ctx := context.Background()
+	store := newFakeStore()
+	c := newCommands(store)
+	id := domain.MessageIDForKey("app_1", "k1")
+	cmd := domain.PublishMessage{MessageID: id, ApplicationID: "app_1", EventType: "order.paid", Payload: []byte(`{"a":1}`), IdempotencyKey: "k1"}
+	m1, out1, err := c.Publish(ctx, cmd, domain.Metadata{Actor: "k"})
+	if err != nil || len(out1.Events) != 1 {
+		t.Fatalf("first publish: %v %+v", err, out1)
+	}
+	m2, out2, err := c.Publish(ctx, cmd, domain.Metadata{Actor: "k"})
+	if err != nil || len(out2.Events) != 0 || m2.MessageID != m1.MessageID || store.appends != 1 {
+		t.Fatalf("duplicate publish must append nothing and return the first: %v %+v appends=%d", err, out2, store.appends)
+	}
+	cmd.Payload = []byte(`{"a":2}`)
+	if _, _, err := c.Publish(ctx, cmd, domain.Metadata{}); !errors.Is(err, domain.ErrConflict) {
+		t.Fatalf("same key, other payload: %v", err)
+	}
+	recs, _ := store.ReadStream(ctx, domain.MessageStream(id), 0, domain.Forward, 10)
+	_, md, _ := domain.Decode(recs[0])
+	if md.CorrelationID != id {
+		t.Fatalf("a message's correlation id is its own id, got %q", md.CorrelationID)
+	}
+}
+
+func TestCommandsPublishNewRefusesAnExistingStream(t *testing.T) {
+	ctx := context.Background()
+	c := newCommands(newFakeStore())
+	cmd := domain.PublishMessage{MessageID: "msg_a", ApplicationID: "app_1", EventType: "x", Payload: []byte(`1`)}
+	if _, _, err := c.PublishNew(ctx, cmd, domain.Metadata{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.PublishNew(ctx, cmd, domain.Metadata{}); !errors.Is(err, domain.ErrWrongRevision) {
+		t.Fatalf("a second publish with the same id: %v", err)
+	}
+}
