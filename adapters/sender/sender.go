@@ -1,0 +1,215 @@
+package sender
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Options configure a Sender. Zero values take the defaults.
+type Options struct {
+	Timeout          time.Duration // total per attempt (default 15 s)
+	ConnectTimeout   time.Duration // TCP connect + TLS handshake (default 5 s)
+	MaxResponseBytes int64         // response body bytes read (default 64 KiB)
+	AllowPrivate     bool          // let webhooks reach private/loopback addresses
+	MaxIdlePerHost   int           // idle keep-alive connections per host (default 256)
+	UserAgent        string
+	// TLSConfig, when set, is used for https targets (tests use it to trust a
+	// test certificate authority).
+	TLSConfig *tls.Config
+}
+
+// Request is one attempt to send.
+type Request struct {
+	URL       string
+	MessageID string
+	Body      []byte
+	Headers   map[string]string
+	Signer    *domain.Signer
+	Timestamp time.Time
+}
+
+// Sender sends webhook requests. It is safe for concurrent use.
+type Sender struct {
+	client *http.Client
+	opts   Options
+}
+
+// New builds a Sender with its own connection pool.
+func New(opts Options) *Sender {
+	if opts.Timeout == 0 {
+		opts.Timeout = 15 * time.Second
+	}
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = 5 * time.Second
+	}
+	if opts.MaxResponseBytes == 0 {
+		opts.MaxResponseBytes = 64 << 10
+	}
+	if opts.MaxIdlePerHost == 0 {
+		opts.MaxIdlePerHost = 256
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "hookledger/1"
+	}
+	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+	if !opts.AllowPrivate {
+		dialer.Control = control
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // never route webhooks through an environment proxy
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   opts.ConnectTimeout,
+		TLSClientConfig:       opts.TLSConfig,
+		MaxIdleConns:          4 * opts.MaxIdlePerHost,
+		MaxIdleConnsPerHost:   opts.MaxIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: opts.Timeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     true,
+	}
+	return &Sender{
+		opts: opts,
+		client: &http.Client{
+			Transport: transport,
+			// A redirect is a failure: never follow it (the target could be
+			// internal, and the receiver must fix its URL).
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+// Close releases idle connections.
+func (s *Sender) Close() { s.client.CloseIdleConnections() }
+
+// Send makes one attempt and classifies its outcome. It never returns an
+// error: every failure is an AttemptResult with an ErrorClass.
+func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(string(r.Body)))
+	if err != nil {
+		return domain.AttemptResult{ErrorClass: domain.ErrorClassNetwork, Error: "bad request: " + err.Error(), Latency: time.Since(start)}
+	}
+	ts := r.Timestamp.Unix()
+	req.Header = make(http.Header, 8+len(r.Headers))
+	for k, v := range r.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", s.opts.UserAgent)
+	req.Header.Set(domain.HeaderWebhookID, r.MessageID)
+	req.Header.Set(domain.HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+	if r.Signer != nil {
+		req.Header.Set(domain.HeaderWebhookSignature, r.Signer.Sign(r.MessageID, ts, r.Body))
+	}
+	req.ContentLength = int64(len(r.Body))
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		class := Classify(err)
+		return domain.AttemptResult{ErrorClass: class, Error: describe(err), Latency: time.Since(start)}
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, s.opts.MaxResponseBytes))
+	// Drain a little more so the connection can be reused; past that, closing
+	// is cheaper than reading a huge body we will not keep.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	res := domain.AttemptResult{StatusCode: resp.StatusCode, Latency: time.Since(start), ResponseExcerpt: string(body)}
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
+			// The status arrived: the endpoint accepted the message.
+			res.Error = "response body: " + readErr.Error()
+		}
+		return res
+	case code >= 300 && code < 400:
+		res.ErrorClass = domain.ErrorClassRedirect
+		res.Error = "redirects are not followed (Location: " + resp.Header.Get("Location") + ")"
+	case code == http.StatusGone:
+		res.ErrorClass = domain.ErrorClassGone
+	case code == http.StatusTooManyRequests || code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout:
+		res.ErrorClass = domain.ErrorClassThrottled
+		res.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	default:
+		res.ErrorClass = domain.ErrorClassHTTPStatus
+	}
+	if res.Error == "" {
+		res.Error = resp.Status
+	}
+	return res
+}
+
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// It returns 0 when absent or unparseable.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0
+		}
+		if n > 365*24*3600 {
+			n = 365 * 24 * 3600
+		}
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now).Round(time.Second)
+	}
+	return 0
+}
+
+// Classify maps a transport error to a domain error class.
+func Classify(err error) string {
+	var blocked *BlockedError
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var recordErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &blocked):
+		return domain.ErrorClassBlockedTarget
+	case errors.As(err, &dnsErr):
+		return domain.ErrorClassDNS
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
+		errors.As(err, &invalidCert), errors.As(err, &recordErr), errors.As(err, &alert):
+		return domain.ErrorClassTLS
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return domain.ErrorClassTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return domain.ErrorClassConnectionRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return domain.ErrorClassConnectionReset
+	case strings.Contains(err.Error(), "tls:"):
+		return domain.ErrorClassTLS
+	}
+	return domain.ErrorClassNetwork
+}
+
+// describe keeps the error message short and free of the full URL's query.
+func describe(err error) string {
+	msg := err.Error()
+	if len(msg) > 512 {
+		msg = msg[:512]
+	}
+	return msg
+}
