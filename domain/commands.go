@@ -50,7 +50,7 @@ func execute[S any](ctx context.Context, c *Commands, stream string, evolve func
 			expected = Exact(rev)
 		}
 		md.RecordedAt = now
-		res, err := c.append(ctx, stream, expected, events, md)
+		res, _, err := c.append(ctx, stream, expected, events, md)
 		if errors.Is(err, ErrWrongRevision) && try < maxCommandRetries {
 			continue
 		}
@@ -64,23 +64,26 @@ func execute[S any](ctx context.Context, c *Commands, stream string, evolve func
 	}
 }
 
-// append encodes events with metadata md and appends them.
-func (c *Commands) append(ctx context.Context, stream string, expected ExpectedRevision, events []Event, md Metadata) (AppendResult, error) {
+// append encodes events with metadata md and appends them; it returns the
+// ledger ids given to the events.
+func (c *Commands) append(ctx context.Context, stream string, expected ExpectedRevision, events []Event, md Metadata) (AppendResult, []string, error) {
 	data := make([]EventData, len(events))
+	ids := make([]string, len(events))
 	for i, e := range events {
 		d, err := Encode(c.NewEventID(), e, md)
 		if err != nil {
-			return AppendResult{}, err
+			return AppendResult{}, nil, err
 		}
-		data[i] = d
+		data[i], ids[i] = d, d.ID
 	}
-	return c.Store.Append(ctx, stream, expected, data...)
+	res, err := c.Store.Append(ctx, stream, expected, data...)
+	return res, ids, err
 }
 
 // AppendDecided appends events already decided on a known state at revision
 // (exists false: the stream must not exist yet). It is for callers that keep
 // aggregate state in a projection (the delivery process) and so skip the read.
-func (c *Commands) AppendDecided(ctx context.Context, stream string, rev uint64, exists bool, events []Event, md Metadata) (AppendResult, error) {
+func (c *Commands) AppendDecided(ctx context.Context, stream string, rev uint64, exists bool, events []Event, md Metadata) (AppendResult, []string, error) {
 	expected := NoStream
 	if exists {
 		expected = Exact(rev)
@@ -211,7 +214,7 @@ func (c *Commands) PublishNew(ctx context.Context, cmd PublishMessage, md Metada
 	if md.CorrelationID == "" {
 		md.CorrelationID = cmd.MessageID
 	}
-	res, err := c.append(ctx, MessageStream(cmd.MessageID), NoStream, events, md)
+	res, _, err := c.append(ctx, MessageStream(cmd.MessageID), NoStream, events, md)
 	if err != nil {
 		return MessagePublished{}, AppendResult{}, err
 	}

@@ -18,6 +18,7 @@ const (
 	ErrorClassTLS               = "tls"                // handshake or certificate failure
 	ErrorClassBlockedTarget     = "blocked_target"     // the network guard refused the address
 	ErrorClassNetwork           = "network"            // any other transport error
+	ErrorClassInternal          = "internal"           // hookledger could not build the request (e.g. payload unreadable)
 )
 
 // MaxResponseExcerpt bounds the response body excerpt recorded in the ledger.

@@ -65,7 +65,10 @@ type DeliveryView struct {
 	domain.Delivery
 	ScheduledPosition domain.Position `json:"scheduled_position"`
 	Position          domain.Position `json:"position"`
-	UpdatedAt         time.Time       `json:"updated_at"`
+	// LastEventID is the ledger id of the delivery's last event: the causation
+	// id of the next one.
+	LastEventID string    `json:"last_event_id"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // New returns empty views.
@@ -136,7 +139,7 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		}
 		v.messagesByApp[e.ApplicationID] = append(v.messagesByApp[e.ApplicationID], e.MessageID)
 	case domain.DeliveryScheduled:
-		d := &DeliveryView{Delivery: domain.EvolveDelivery(domain.Delivery{}, e), ScheduledPosition: rec.Position, Position: rec.Position, UpdatedAt: e.DueAt}
+		d := &DeliveryView{Delivery: domain.EvolveDelivery(domain.Delivery{}, e), ScheduledPosition: rec.Position, Position: rec.Position, LastEventID: rec.ID, UpdatedAt: e.DueAt}
 		v.Deliveries[e.DeliveryID] = d
 		v.deliveriesByApp[e.ApplicationID] = append(v.deliveriesByApp[e.ApplicationID], e.DeliveryID)
 		v.deliveriesBySub[e.SubscriptionID] = append(v.deliveriesBySub[e.SubscriptionID], e.DeliveryID)
@@ -153,7 +156,7 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 			return
 		}
 		d.Delivery = domain.EvolveDelivery(d.Delivery, ev)
-		d.Position = rec.Position
+		d.Position, d.LastEventID = rec.Position, rec.ID
 		if !at.IsZero() {
 			d.UpdatedAt = at
 		}

@@ -1,0 +1,30 @@
+// Package ids draws the random identifiers the domain takes as arguments:
+// ledger event ids (UUIDs), aggregate ids, secrets and jitter.
+package ids
+
+import (
+	"crypto/rand"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// NewEventID returns a random (version 4) UUID for a ledger event.
+func NewEventID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return domain.FormatUUID(b[:])
+}
+
+// New returns a random id with the given prefix (domain.PrefixMessage, ...).
+func New(prefix string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return domain.NewIDFromBytes(prefix, b)
+}
+
+// NewSecret returns a fresh whsec_ signing secret of 32 random bytes.
+func NewSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return domain.NewSecret(b)
+}

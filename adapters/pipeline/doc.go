@@ -1,0 +1,19 @@
+// Package pipeline runs hookledger's delivery flow next to the store:
+//
+//   - one catch-up subscription to $all folds every event into the views
+//     (projections.Views), from the last snapshot's checkpoint;
+//   - fan-out: a published message is matched, at its own position, against
+//     the subscriptions as they stood there; each match appends
+//     `delivery.scheduled` expecting no stream (so replays schedule nothing
+//     twice);
+//   - a dispatcher takes due deliveries in due-time order with bounded total
+//     and per-subscription concurrency, and parks those whose subscription is
+//     paused or disabled (they stay pending, visible and recoverable);
+//   - workers append `attempt started` at the delivery's expected revision (a
+//     lost race means another owner: skip), send the signed POST, and append
+//     the outcome and the next step;
+//   - at start-up, an attempt started with no outcome is closed as outcome
+//     unknown and retried (at-least-once: nothing is silently lost);
+//   - views are snapshotted with their checkpoint, so a restart catches up
+//     from there instead of replaying everything.
+package pipeline

@@ -1,0 +1,124 @@
+// Package receiver is a webhook endpoint that verifies every request with the
+// Standard Webhooks reference library and records what it received. The
+// benchmark harness and the end-to-end tests use it as the other side.
+package receiver
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// Receipt is one verified request.
+type Receipt struct {
+	Endpoint  string
+	MessageID string
+	At        time.Time
+}
+
+// Receiver serves endpoints at /<name>, each with its own secret.
+type Receiver struct {
+	// IgnoreTimestamp skips the 5-minute timestamp check (for tests whose
+	// ledger runs on a fake clock).
+	IgnoreTimestamp bool
+	// OnReceipt, when set, is called for every verified request.
+	OnReceipt func(Receipt)
+
+	mu        sync.RWMutex
+	endpoints map[string]*standardwebhooks.Webhook
+	counts    map[[2]string]int
+	unique    atomic.Int64
+	total     atomic.Int64
+	rejected  atomic.Int64
+}
+
+// New returns a receiver with no endpoints.
+func New() *Receiver {
+	return &Receiver{endpoints: map[string]*standardwebhooks.Webhook{}, counts: map[[2]string]int{}}
+}
+
+// Add registers endpoint name with its whsec_ secret.
+func (r *Receiver) Add(name, secret string) error {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.endpoints[name] = wh
+	r.mu.Unlock()
+	return nil
+}
+
+// ServeHTTP verifies and records a request: 200 when the signature verifies,
+// 401 when it does not, 404 for an unknown endpoint.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	name := strings.TrimPrefix(req.URL.Path, "/")
+	r.mu.RLock()
+	wh := r.endpoints[name]
+	r.mu.RUnlock()
+	if wh == nil {
+		http.NotFound(w, req)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, 8<<20))
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return
+	}
+	if r.IgnoreTimestamp {
+		err = wh.VerifyIgnoringTimestamp(body, req.Header)
+	} else {
+		err = wh.Verify(body, req.Header)
+	}
+	if err != nil {
+		r.rejected.Add(1)
+		http.Error(w, "signature: "+err.Error(), http.StatusUnauthorized)
+		return
+	}
+	rc := Receipt{Endpoint: name, MessageID: req.Header.Get("webhook-id"), At: time.Now()}
+	key := [2]string{name, rc.MessageID}
+	r.mu.Lock()
+	r.counts[key]++
+	first := r.counts[key] == 1
+	r.mu.Unlock()
+	if first {
+		r.unique.Add(1)
+	}
+	r.total.Add(1)
+	if r.OnReceipt != nil {
+		r.OnReceipt(rc)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// Count is how many verified requests endpoint got for message id.
+func (r *Receiver) Count(endpoint, messageID string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.counts[[2]string{endpoint, messageID}]
+}
+
+// Pairs returns every (endpoint, message id) received, with its count.
+func (r *Receiver) Pairs() map[[2]string]int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make(map[[2]string]int, len(r.counts))
+	for k, v := range r.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Unique is the number of distinct (endpoint, message) pairs received.
+func (r *Receiver) Unique() int64 { return r.unique.Load() }
+
+// Total is the number of verified requests, retries included.
+func (r *Receiver) Total() int64 { return r.total.Load() }
+
+// Rejected is the number of requests whose signature did not verify.
+func (r *Receiver) Rejected() int64 { return r.rejected.Load() }
