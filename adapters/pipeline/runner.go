@@ -201,7 +201,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		case err != nil:
 			r.log.Warn().Err(err).Msg("snapshot unreadable: rebuilding the views from position 0")
 		case v != nil:
+			r.mu.Lock()
 			r.views, restartFanout = v, fan
+			r.mu.Unlock()
 			r.log.Info().Uint64("checkpoint", uint64(v.Checkpoint)).Int("unfinished_fanouts", len(fan)).Msg("views loaded from snapshot")
 		}
 	}
@@ -210,7 +212,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("pipeline: read the ledger head: %w", err)
 	}
 	r.startHead = head
-	if r.views.Checkpoint >= head {
+	if r.Checkpoint() >= head {
 		r.markCaughtUp()
 	}
 
@@ -248,7 +250,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}()
 
 	subErr := make(chan error, 1)
-	from := r.views.Checkpoint
+	from := r.Checkpoint()
 	go func() {
 		subErr <- r.opts.Store.SubscribeAll(subCtx, from, func(rec domain.RecordedEvent) error {
 			return r.handle(fanCtx, rec)
