@@ -333,7 +333,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	r.views.ApplyDecoded(rec, ev)
 	switch e := ev.(type) {
 	case domain.MessagePublished:
-		if cmds := r.match(e, rec.Position); len(cmds) > 0 {
+		if cmds := Match(r.views, e, rec.Position); len(cmds) > 0 {
 			fan = &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
 			r.fanPending[rec.Position] = fan
 		}
@@ -373,12 +373,13 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	return nil
 }
 
-// match returns the schedules for a message: every active subscription of the
-// message's application whose filters match, as the views stand right now,
-// which is at the message's own position.
-func (r *Runner) match(m domain.MessagePublished, pos domain.Position) []domain.ScheduleDelivery {
+// Match returns the schedules for a message: every active subscription of the
+// message's application whose filters match, as the views stand. Called with
+// views folded up to the message's own position, it matches against the
+// subscriptions as they stood there.
+func Match(v *projections.Views, m domain.MessagePublished, pos domain.Position) []domain.ScheduleDelivery {
 	var out []domain.ScheduleDelivery
-	for _, sv := range r.views.SubscriptionsOf(m.ApplicationID) {
+	for _, sv := range v.SubscriptionsOf(m.ApplicationID) {
 		if sv.Status != domain.StatusActive {
 			continue
 		}

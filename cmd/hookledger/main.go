@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hookledger/hookledger/adapters/app"
 	"github.com/hookledger/hookledger/adapters/config"
@@ -20,6 +21,7 @@ const usage = `usage: hookledger <command> [flags]
 
 commands:
   serve     run the ledger: store, delivery pipeline and HTTP API (default)
+  rebuild   replay the ledger from position 0 into fresh views (server stopped)
   help      show this text
 
 Run "hookledger <command> -h" for the flags of a command. Every flag can also
@@ -51,6 +53,32 @@ func run(args []string) int {
 		if err := app.Serve(ctx, cfg, log); err != nil {
 			log.Error().Err(err).Msg("hookledger stopped")
 			return 1
+		}
+		return 0
+	case "rebuild":
+		cfg, err := config.Parse("rebuild", args, os.Getenv)
+		if err != nil {
+			if config.IsHelp(err) {
+				return 0
+			}
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		log := logging.Stderr(cfg.LogLevel, cfg.LogFormat)
+		rep, err := app.Rebuild(ctx, cfg, log)
+		if err != nil {
+			log.Error().Err(err).Msg("rebuild failed")
+			return 1
+		}
+		rate := float64(rep.Events) / rep.Elapsed.Seconds()
+		fmt.Printf("rebuilt %d events up to position %d in %s (%.0f events/s): %d deliveries, %d pending, %d unfinished fan-outs\n",
+			rep.Events, rep.Checkpoint, rep.Elapsed.Round(time.Millisecond), rate, rep.Deliveries, rep.Pending, rep.Unscheduled)
+		if rep.Compared {
+			if !rep.Identical {
+				fmt.Printf("the previous snapshot DIFFERS from a rebuild at its checkpoint %d; it was replaced\n", rep.ComparedAt)
+				return 1
+			}
+			fmt.Printf("the previous snapshot is identical to a rebuild at its checkpoint %d\n", rep.ComparedAt)
 		}
 		return 0
 	case "help", "-h", "--help":

@@ -1,0 +1,101 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// RebuildResult is what Rebuild folded.
+type RebuildResult struct {
+	Views *projections.Views
+	// Unscheduled lists fan-outs whose deliveries are not in the ledger yet
+	// (the process stopped mid fan-out); the next start appends them.
+	Unscheduled []*fanoutJob
+}
+
+// Rebuild folds the ledger from position 0 up to upTo (0: the head) into fresh
+// views, recomputing each message's matches at its own position so that a
+// fan-out cut short by a crash is found and finished on the next start.
+func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position, progress func(domain.Position)) (RebuildResult, error) {
+	if upTo == 0 {
+		h, err := store.Head(ctx)
+		if err != nil {
+			return RebuildResult{}, err
+		}
+		upTo = h
+	}
+	v := projections.New()
+	var fans []*fanoutJob
+	from := domain.Position(0)
+	for from <= upTo {
+		page, err := store.ReadAll(ctx, from, 4096)
+		if err != nil {
+			return RebuildResult{}, err
+		}
+		for _, rec := range page {
+			if rec.Position > upTo {
+				break
+			}
+			ev, _, err := domain.Decode(rec)
+			if err != nil {
+				return RebuildResult{}, fmt.Errorf("fold position %d: %w", rec.Position, err)
+			}
+			v.ApplyDecoded(rec, ev)
+			if m, ok := ev.(domain.MessagePublished); ok {
+				if cmds := Match(v, m, rec.Position); len(cmds) > 0 {
+					fans = append(fans, &fanoutJob{MessageID: m.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds})
+				}
+			}
+		}
+		if len(page) == 0 {
+			break
+		}
+		from = page[len(page)-1].Position + 1
+		if progress != nil {
+			progress(page[len(page)-1].Position)
+		}
+	}
+	var missing []*fanoutJob
+	for _, f := range fans {
+		var left []domain.ScheduleDelivery
+		for _, c := range f.Schedules {
+			if v.Deliveries[domain.DeliveryIDFor(c.MessageID, c.SubscriptionID)] == nil {
+				left = append(left, c)
+			}
+		}
+		if len(left) > 0 {
+			f.Schedules = left
+			missing = append(missing, f)
+		}
+	}
+	return RebuildResult{Views: v, Unscheduled: missing}, nil
+}
+
+// WriteSnapshot writes a rebuild's result where the pipeline reads it at start.
+func (r RebuildResult) WriteSnapshot(path string) error {
+	fan := make(map[domain.Position]*fanoutJob, len(r.Unscheduled))
+	for _, f := range r.Unscheduled {
+		fan[f.Position] = f
+	}
+	b, err := encodeSnapshot(r.Views, fan)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b)
+}
+
+// ReadSnapshotViews reads the views of a snapshot file (nil, nil if none).
+func ReadSnapshotViews(path string) (*projections.Views, error) {
+	v, _, err := readSnapshot(path)
+	if err != nil && os.IsNotExist(err) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// SnapshotPath is where the pipeline keeps its snapshot in a data directory.
+func SnapshotPath(dataDir string) string { return dataDir + "/views/snapshot.json" }
