@@ -204,7 +204,9 @@ func TestFailingSubscriptionDisabledAfterWindow(t *testing.T) {
 	h.start()
 	msg, _ := h.publish("app", "a.b", `{}`)
 	id := domain.DeliveryIDFor(msg, "sub_down")
-	waitUntil(t, 5*time.Second, "first failure", func() bool { return h.delivery(id).Attempts == 1 && h.delivery(id).Status == domain.DeliveryStatusFailed })
+	waitUntil(t, 5*time.Second, "first failure", func() bool {
+		return h.delivery(id).Attempts == 1 && h.delivery(id).Status == domain.DeliveryStatusFailed
+	})
 	for _, step := range []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour} {
 		n := h.delivery(id).Attempts
 		fake.Advance(step)
