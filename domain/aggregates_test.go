@@ -292,3 +292,19 @@ func TestExcerptTruncatedAtRuneBoundary(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIKey(t *testing.T) {
+	hash := domain.HashAPIKey("secret-key")
+	created := domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleAuditor, Hash: hash, CreatedAt: t0}
+	run(t, []scenario{
+		{name: "create", when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleAuditor, Hash: hash}, then: []domain.Event{created}},
+		{name: "create twice", given: []domain.Event{created}, when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleAuditor, Hash: hash}, err: domain.ErrAlreadyExists},
+		{name: "unknown role", when: domain.CreateAPIKey{KeyID: "key_1", Role: "root", Hash: hash}, err: domain.ErrInvalidArgument},
+		{name: "application key without application", when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleApplication, Hash: hash}, err: domain.ErrInvalidArgument},
+		{name: "admin key naming an application", when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleAdmin, ApplicationID: "app_1", Hash: hash}, err: domain.ErrInvalidArgument},
+		{name: "not a hash", when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleAdmin, Hash: "plain"}, err: domain.ErrInvalidArgument},
+		{name: "revoke", given: []domain.Event{created}, when: domain.RevokeAPIKey{}, then: []domain.Event{domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0}}},
+		{name: "revoke revoked changes nothing", given: []domain.Event{created, domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0}}, when: domain.RevokeAPIKey{}},
+		{name: "revoke unknown", when: domain.RevokeAPIKey{}, err: domain.ErrNotFound},
+	}, domain.EvolveAPIKey, domain.DecideAPIKey)
+}

@@ -33,6 +33,8 @@ func oneOfEach() []domain.Event {
 		domain.DeliveryExhausted{DeliveryID: "dlv_1", Attempts: 8, Reason: "r", ExhaustedAt: t0},
 		domain.RedeliveryRequested{DeliveryID: "dlv_1", By: "key_1", Reason: "r", DueAt: t0},
 		domain.DeliveryCancelled{DeliveryID: "dlv_1", Reason: "r", CancelledAt: t0},
+		domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleApplication, ApplicationID: "app_1", Hash: domain.HashAPIKey("k"), Name: "ci", CreatedAt: t0},
+		domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0},
 	}
 }
 

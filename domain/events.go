@@ -36,6 +36,9 @@ const (
 	TypeDeliveryExhausted     = "delivery.exhausted"
 	TypeRedeliveryRequested   = "delivery.redelivery_requested"
 	TypeDeliveryCancelled     = "delivery.cancelled"
+
+	TypeAPIKeyCreated = "apikey.created"
+	TypeAPIKeyRevoked = "apikey.revoked"
 )
 
 // SchemaVersion is written into every event's metadata. Decoders accept every
@@ -78,6 +81,8 @@ var decoders = map[string]func() Event{
 	TypeDeliveryExhausted:         func() Event { return &DeliveryExhausted{} },
 	TypeRedeliveryRequested:       func() Event { return &RedeliveryRequested{} },
 	TypeDeliveryCancelled:         func() Event { return &DeliveryCancelled{} },
+	TypeAPIKeyCreated:             func() Event { return &APIKeyCreated{} },
+	TypeAPIKeyRevoked:             func() Event { return &APIKeyRevoked{} },
 }
 
 // EventTypes lists every known event type string.
@@ -173,6 +178,10 @@ func derefEvent(ev Event) Event {
 	case *RedeliveryRequested:
 		return *e
 	case *DeliveryCancelled:
+		return *e
+	case *APIKeyCreated:
+		return *e
+	case *APIKeyRevoked:
 		return *e
 	}
 	return ev

@@ -89,3 +89,6 @@ func FormatUUID(b []byte) string {
 	}
 	return string(out)
 }
+
+// EncodeToken encodes random bytes in the id alphabet.
+func EncodeToken(b []byte) string { return idEncoding.EncodeToString(b) }

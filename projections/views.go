@@ -27,12 +27,14 @@ type Views struct {
 	Subscriptions map[string]*SubscriptionView  `json:"subscriptions"`
 	Messages      map[string]*MessageView       `json:"messages"`
 	Deliveries    map[string]*DeliveryView      `json:"deliveries"`
+	Keys          map[string]*domain.APIKey     `json:"keys"`
 
 	// Derived indexes, rebuilt on load (not part of the snapshot).
 	subsByApp       map[string][]string
 	deliveriesByApp map[string][]string
 	deliveriesBySub map[string][]string
 	messagesByApp   map[string][]string
+	keysByHash      map[string]string
 }
 
 // SubscriptionView is a subscription's current state plus its delivery health.
@@ -79,6 +81,7 @@ func New() *Views {
 		Subscriptions: map[string]*SubscriptionView{},
 		Messages:      map[string]*MessageView{},
 		Deliveries:    map[string]*DeliveryView{},
+		Keys:          map[string]*domain.APIKey{},
 	}
 	v.resetIndexes()
 	return v
@@ -89,6 +92,7 @@ func (v *Views) resetIndexes() {
 	v.deliveriesByApp = map[string][]string{}
 	v.deliveriesBySub = map[string][]string{}
 	v.messagesByApp = map[string][]string{}
+	v.keysByHash = map[string]string{}
 }
 
 // Apply folds one recorded event. Events at or before the checkpoint are
@@ -131,6 +135,14 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		sv.Position = rec.Position
 		if _, ok := e.(domain.SubscriptionResumed); ok {
 			sv.FailingSince = time.Time{}
+		}
+	case domain.APIKeyCreated:
+		k := domain.EvolveAPIKey(domain.APIKey{}, e)
+		v.Keys[e.KeyID] = &k
+		v.keysByHash[e.Hash] = e.KeyID
+	case domain.APIKeyRevoked:
+		if k := v.Keys[e.KeyID]; k != nil {
+			*k = domain.EvolveAPIKey(*k, e)
 		}
 	case domain.MessagePublished:
 		v.Messages[e.MessageID] = &MessageView{
@@ -276,6 +288,14 @@ func (v *Views) DeliveryIDsOfSubscription(sub string) []string { return v.delive
 // MessageIDsOfApp returns an application's messages in publishing order.
 func (v *Views) MessageIDsOfApp(app string) []string { return v.messagesByApp[app] }
 
+// KeyByHash returns the API key with that hash (revoked keys included), or nil.
+func (v *Views) KeyByHash(hash string) *domain.APIKey {
+	if id, ok := v.keysByHash[hash]; ok {
+		return v.Keys[id]
+	}
+	return nil
+}
+
 // Snapshot encodes the views deterministically (JSON sorts map keys).
 func (v *Views) Snapshot() ([]byte, error) {
 	var buf bytes.Buffer
@@ -295,10 +315,13 @@ func LoadSnapshot(b []byte) (*Views, error) {
 	if v.Format != SnapshotFormat {
 		return nil, fmt.Errorf("views snapshot format %d, this build reads %d", v.Format, SnapshotFormat)
 	}
-	if v.Applications == nil || v.Subscriptions == nil || v.Messages == nil || v.Deliveries == nil {
+	if v.Applications == nil || v.Subscriptions == nil || v.Messages == nil || v.Deliveries == nil || v.Keys == nil {
 		return nil, fmt.Errorf("views snapshot is incomplete")
 	}
 	v.resetIndexes()
+	for id, k := range v.Keys {
+		v.keysByHash[k.Hash] = id
+	}
 	subs := make([]*SubscriptionView, 0, len(v.Subscriptions))
 	for _, s := range v.Subscriptions {
 		subs = append(subs, s)

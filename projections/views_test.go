@@ -68,6 +68,8 @@ func history() []domain.RecordedEvent {
 		{"delivery-" + d1, domain.RedeliveryRequested{DeliveryID: d1, By: "key_1", Reason: "fixed", DueAt: at(11)}},
 		{"delivery-" + d4, domain.DeliveryCancelled{DeliveryID: d4, Reason: "operator", CancelledAt: at(12)}},
 		{"subscription-sub_b", domain.SubscriptionDeleted{SubscriptionID: "sub_b", DeletedAt: at(13)}},
+		{"apikey-key_1", domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleApplication, ApplicationID: "app_1", Hash: domain.HashAPIKey("k1"), CreatedAt: at(14)}},
+		{"apikey-key_1", domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: at(15)}},
 	}
 	revs := map[string]uint64{}
 	out := make([]domain.RecordedEvent, len(es))
@@ -143,6 +145,9 @@ func TestSnapshotPlusTailEqualsFullFold(t *testing.T) {
 		if got := snapshot(t, v); !bytes.Equal(got, full) {
 			t.Fatalf("snapshot at %d + tail differs from the full fold", cut)
 		}
+		if cut == len(recs) && v.KeyByHash(domain.HashAPIKey("k1")) == nil {
+			t.Fatal("key index not rebuilt from the snapshot")
+		}
 		if len(v.DeliveryIDsOfApp("app_1")) != 3 || len(v.SubscriptionsOf("app_1")) != 2 || len(v.MessageIDsOfApp("app_2")) != 1 {
 			t.Fatalf("indexes not rebuilt from the snapshot at %d", cut)
 		}
@@ -201,6 +206,9 @@ func TestStateAtEachPoint(t *testing.T) {
 			}
 			if v.Subscriptions["sub_b"].Status != domain.StatusDeleted || v.Subscriptions["sub_c"].DisabledReason != domain.DisabledGone {
 				return "sub_b deleted, sub_c disabled (gone)"
+			}
+			if k := v.KeyByHash(domain.HashAPIKey("k1")); k == nil || !k.Revoked || k.ApplicationID != "app_1" {
+				return fmt.Sprintf("key_1 revoked and found by hash: %+v", k)
 			}
 			if m := v.Messages["msg_1"]; len(m.Deliveries) != 2 || m.Position != 6 {
 				return fmt.Sprintf("msg_1 index: %+v", m)

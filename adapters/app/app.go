@@ -5,17 +5,22 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 )
 
 // OpenStore opens the store the configuration names.
@@ -52,7 +57,9 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger) (*Led
 	return &Ledger{Store: store, Commands: cmds, Pipeline: r, Sender: snd}, nil
 }
 
-// Serve runs the ledger until ctx ends.
+// Serve runs the ledger and its HTTP API until ctx ends, then shuts down in
+// order: stop accepting requests and finish those in flight, then stop the
+// pipeline (in-flight attempts finish or are recorded), then close the store.
 func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	store, err := OpenStore(cfg, log)
 	if err != nil {
@@ -67,10 +74,78 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if !cfg.AllowPrivateTargets {
 		log.Info().Msg("webhooks to loopback, private and link-local addresses are refused (--allow-private-targets to allow)")
 	}
-	log.Info().Str("data_dir", cfg.DataDir).Msg("hookledger starting on the embedded store; stop with Ctrl-C")
-	err = l.Pipeline.Run(ctx)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	api := httpapi.New(httpapi.Deps{
+		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets,
+	})
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	defer stopPipe()
+	pipeErr := make(chan error, 1)
+	go func() { pipeErr <- l.Pipeline.Run(pipeCtx) }()
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	go bootstrapAdminKey(ctx, cfg, l, log)
+	log.Info().Str("url", "http://"+ln.Addr().String()).Str("data_dir", cfg.DataDir).Msg("hookledger is serving; stop with Ctrl-C")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-pipeErr:
+		runErr = err
+		pipeErr <- err
+	case err := <-httpErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	log.Info().Msg("shutting down: no new requests")
+	shCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	srv.Shutdown(shCtx)
+	stopPipe()
+	if err := <-pipeErr; err != nil && runErr == nil {
+		runErr = err
+	}
 	log.Info().Msg("hookledger stopped")
-	return err
+	return runErr
+}
+
+// bootstrapAdminKey issues the admin key given in the environment on a ledger
+// that has no keys yet.
+func bootstrapAdminKey(ctx context.Context, cfg config.Config, l *Ledger, log zerolog.Logger) {
+	for !l.Pipeline.Ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	hash := domain.HashAPIKey(cfg.AdminKey)
+	var keys int
+	var known bool
+	l.Pipeline.Read(func(v *projections.Views) {
+		keys = len(v.Keys)
+		known = cfg.AdminKey != "" && v.KeyByHash(hash) != nil
+	})
+	switch {
+	case keys == 0 && cfg.AdminKey == "":
+		log.Warn().Msg("this ledger has no API keys: set HOOKLEDGER_ADMIN_KEY (24+ characters) and restart to create the first admin key")
+	case keys == 0:
+		_, out, err := l.Commands.CreateAPIKey(ctx, domain.CreateAPIKey{KeyID: domain.KeyIDForHash(hash), Role: domain.RoleAdmin, Hash: hash, Name: "bootstrap (HOOKLEDGER_ADMIN_KEY)"},
+			domain.Metadata{Actor: "bootstrap"})
+		if err != nil && !errors.Is(err, domain.ErrAlreadyExists) {
+			log.Error().Err(err).Msg("could not create the bootstrap admin key")
+			return
+		}
+		l.Pipeline.WaitFor(ctx, out.Result.Position)
+		log.Info().Str("key_id", domain.KeyIDForHash(hash)).Msg("admin key from HOOKLEDGER_ADMIN_KEY created")
+	case cfg.AdminKey != "" && !known:
+		log.Warn().Msg("HOOKLEDGER_ADMIN_KEY is ignored: this ledger already has keys (create more with POST /v1/keys)")
+	}
 }
 
 // Rebuild replays the ledger in dataDir from position 0 into fresh views and

@@ -28,3 +28,10 @@ func NewSecret() string {
 	rand.Read(b)
 	return domain.NewSecret(b)
 }
+
+// NewToken returns prefix and n random bytes in the id alphabet (for API keys).
+func NewToken(prefix string, n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return prefix + domain.EncodeToken(b)
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// decodeJSON reads a JSON object strictly: size-limited, unknown fields and
+// trailing data refused, every error a precise problem.
+func decodeJSON(c *gin.Context, limit int64, dst any) error {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return bad(CodeUnsupportedMedia, "", "send the body as application/json")
+		}
+	}
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err, limit)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return jsonError(err, limit)
+		}
+		return bad(CodeInvalidJSON, "", "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error, limit int64) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return bad(CodePayloadTooLarge, "", fmt.Sprintf("the request body is over %d bytes", limit))
+	case errors.Is(err, io.EOF):
+		return bad(CodeInvalidJSON, "", "the request body is empty; send a JSON object")
+	case errors.As(err, &syn):
+		return bad(CodeInvalidJSON, "", fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, err))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return bad(CodeInvalidJSON, "", "the JSON body ends too early")
+	case errors.As(err, &typ):
+		field := typ.Field
+		return bad(CodeInvalidType, field, fmt.Sprintf("field %q must be %s, not %s", field, typ.Type.String(), typ.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return bad(CodeUnknownField, name, fmt.Sprintf("unknown field %q", name))
+	}
+	return bad(CodeInvalidJSON, "", err.Error())
+}

@@ -1,0 +1,132 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/httpapi"
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/memstore"
+	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// env is a running ledger (in-memory store, real pipeline) behind the API.
+type env struct {
+	t      *testing.T
+	api    *httpapi.Server
+	srv    *httptest.Server
+	store  domain.EventStore
+	cmds   *domain.Commands
+	runner *pipeline.Runner
+	admin  string
+}
+
+const adminKey = "test-admin-key-0123456789abcdef"
+
+func newEnv(t *testing.T, opts ...func(*httpapi.Deps)) *env {
+	t.Helper()
+	store := memstore.New()
+	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
+	r, err := pipeline.New(pipeline.Options{Store: store, Commands: cmds,
+		Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 2 * time.Second}), Log: zerolog.Nop(), Workers: 64, PerSubscription: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; store.Close() })
+	for !r.Ready() {
+		time.Sleep(time.Millisecond)
+	}
+	hash := domain.HashAPIKey(adminKey)
+	_, out, err := cmds.CreateAPIKey(ctx, domain.CreateAPIKey{KeyID: domain.KeyIDForHash(hash), Role: domain.RoleAdmin, Hash: hash}, domain.Metadata{Actor: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.WaitFor(ctx, out.Result.Position)
+	d := httpapi.Deps{Store: store, Commands: cmds, Views: r, Log: zerolog.Nop(), AllowPrivateTargets: true}
+	for _, o := range opts {
+		o(&d)
+	}
+	api := httpapi.New(d)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return &env{t: t, api: api, srv: srv, store: store, cmds: cmds, runner: r, admin: adminKey}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) json() map[string]any {
+	var m map[string]any
+	json.Unmarshal(r.body, &m)
+	return m
+}
+
+func (r resp) str(k string) string { s, _ := r.json()[k].(string); return s }
+
+func (r resp) items() []map[string]any {
+	var p struct {
+		Items []map[string]any `json:"items"`
+	}
+	json.Unmarshal(r.body, &p)
+	return p.Items
+}
+
+// do sends a request. body may be nil, a string (sent as is) or a value (JSON).
+func (e *env) do(method, path, key string, body any) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewBuffer(j)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (e *env) must(want int, method, path, key string, body any) resp {
+	e.t.Helper()
+	r := e.do(method, path, key, body)
+	if r.status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.body)
+	}
+	return r
+}
+
+// key creates an API key through the API and returns it.
+func (e *env) key(role, app string) string {
+	e.t.Helper()
+	r := e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": role, "application": app})
+	return r.str("key")
+}

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Problem is an RFC 9457 problem document with hookledger's stable code.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Code     string `json:"code"`
+	Detail   string `json:"detail,omitempty"`
+	Field    string `json:"field,omitempty"`
+	Instance string `json:"instance,omitempty"`
+}
+
+// Stable problem codes (clients switch on these).
+const (
+	CodeInvalidJSON         = "invalid_json"
+	CodeUnknownField        = "unknown_field"
+	CodeInvalidType         = "invalid_type"
+	CodeInvalidID           = "invalid_id"
+	CodeInvalidParameter    = "invalid_parameter"
+	CodeValidationFailed    = "validation_failed"
+	CodeForbiddenTarget     = "forbidden_target"
+	CodePayloadTooLarge     = "payload_too_large"
+	CodeUnsupportedMedia    = "unsupported_media_type"
+	CodeUnauthorized        = "unauthorized"
+	CodeForbidden           = "forbidden"
+	CodeNotFound            = "not_found"
+	CodeRouteNotFound       = "route_not_found"
+	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeAlreadyExists       = "already_exists"
+	CodeConflict            = "conflict"
+	CodeIdempotencyConflict = "idempotency_conflict"
+	CodeConcurrent          = "concurrent_modification"
+	CodeUnavailable         = "unavailable"
+	CodeInternal            = "internal"
+)
+
+var titles = map[string]string{
+	CodeInvalidJSON: "Malformed JSON", CodeUnknownField: "Unknown field", CodeInvalidType: "Wrong type",
+	CodeInvalidID: "Invalid id", CodeInvalidParameter: "Invalid query parameter", CodeValidationFailed: "Validation failed",
+	CodeForbiddenTarget: "Forbidden webhook target", CodePayloadTooLarge: "Payload too large",
+	CodeUnsupportedMedia: "Unsupported media type", CodeUnauthorized: "Unauthorized", CodeForbidden: "Forbidden",
+	CodeNotFound: "Not found", CodeRouteNotFound: "No such route", CodeMethodNotAllowed: "Method not allowed",
+	CodeAlreadyExists: "Already exists", CodeConflict: "Conflict", CodeIdempotencyConflict: "Idempotency key reused",
+	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeInternal: "Internal error",
+}
+
+// writeProblem answers with a problem document and aborts the chain.
+func writeProblem(c *gin.Context, status int, code, detail, field string) {
+	p := Problem{Type: "https://hookledger.dev/problems/" + code, Title: titles[code], Status: status, Code: code,
+		Detail: detail, Field: field, Instance: c.Request.URL.Path}
+	b, _ := json.Marshal(p)
+	c.Header("Content-Type", "application/problem+json")
+	if status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="hookledger"`)
+	}
+	c.Data(status, "application/problem+json", b)
+	c.Abort()
+}
+
+// fail maps an error to its problem: the one place where domain and adapter
+// errors become HTTP statuses and codes.
+func (s *Server) fail(c *gin.Context, err error) {
+	var ve *domain.ValidationError
+	var ice *domain.IdempotencyConflictError
+	var blocked *sender.BlockedError
+	var be *badInput
+	switch {
+	case errors.As(err, &be):
+		writeProblem(c, be.status, be.code, be.detail, be.field)
+	case errors.As(err, &blocked):
+		writeProblem(c, http.StatusUnprocessableEntity, CodeForbiddenTarget, blocked.Error(), "url")
+	case errors.As(err, &ve):
+		writeProblem(c, http.StatusUnprocessableEntity, CodeValidationFailed, ve.Error(), ve.Field)
+	case errors.Is(err, domain.ErrEventTooLarge):
+		writeProblem(c, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, err.Error(), "")
+	case errors.Is(err, domain.ErrNotFound):
+		writeProblem(c, http.StatusNotFound, CodeNotFound, err.Error(), "")
+	case errors.Is(err, domain.ErrAlreadyExists):
+		writeProblem(c, http.StatusConflict, CodeAlreadyExists, err.Error(), "")
+	case errors.As(err, &ice):
+		writeProblem(c, http.StatusConflict, CodeIdempotencyConflict, ice.Error(), "idempotency_key")
+	case errors.Is(err, domain.ErrConflict):
+		writeProblem(c, http.StatusConflict, CodeConflict, err.Error(), "")
+	case errors.Is(err, domain.ErrWrongRevision):
+		writeProblem(c, http.StatusConflict, CodeConcurrent, "the resource changed concurrently; retry", "")
+	case errors.Is(err, domain.ErrInvalidArgument):
+		writeProblem(c, http.StatusUnprocessableEntity, CodeValidationFailed, err.Error(), "")
+	case errors.Is(err, domain.ErrClosed):
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the ledger is shutting down", "")
+	default:
+		s.log.Error().Err(err).Str("path", c.Request.URL.Path).Msg("request failed")
+		writeProblem(c, http.StatusInternalServerError, CodeInternal, "internal error; see the server log", "")
+	}
+}
+
+// badInput is a request error found by the HTTP layer itself.
+type badInput struct {
+	status              int
+	code, detail, field string
+}
+
+func (b *badInput) Error() string { return b.detail }
+
+func bad(code, field, detail string) error {
+	status := http.StatusBadRequest
+	switch code {
+	case CodePayloadTooLarge:
+		status = http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMedia:
+		status = http.StatusUnsupportedMediaType
+	case CodeValidationFailed:
+		status = http.StatusUnprocessableEntity
+	}
+	return &badInput{status: status, code: code, detail: detail, field: field}
+}

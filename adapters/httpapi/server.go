@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// Views is what the API needs of the pipeline's read models.
+type Views interface {
+	Read(fn func(v *projections.Views))
+	WaitFor(ctx context.Context, pos domain.Position) error
+	Ready() bool
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Store    domain.EventStore
+	Commands *domain.Commands
+	Views    Views
+	Log      zerolog.Logger
+	// MaxPayload bounds a message payload in bytes.
+	MaxPayload int
+	// AllowPrivateTargets lets subscriptions point at private addresses.
+	AllowPrivateTargets bool
+	// WriteWait bounds how long a write waits for the views to show it.
+	WriteWait time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	log    zerolog.Logger
+	engine *gin.Engine
+}
+
+// Route is one served route, for the OpenAPI check.
+type Route struct{ Method, Path string }
+
+// New builds the API.
+func New(d Deps) *Server {
+	if d.MaxPayload <= 0 {
+		d.MaxPayload = domain.DefaultMaxPayload
+	}
+	if d.WriteWait <= 0 {
+		d.WriteWait = 5 * time.Second
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{Deps: d, log: d.Log.With().Str("component", "http").Logger()}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.Use(s.requestLog, s.recover)
+	e.NoRoute(func(c *gin.Context) {
+		writeProblem(c, http.StatusNotFound, CodeRouteNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path, "")
+	})
+	e.NoMethod(func(c *gin.Context) {
+		writeProblem(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, c.Request.Method+" is not allowed here", "")
+	})
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	v1 := e.Group("/v1", s.authenticate)
+	v1.POST("/keys", s.adminOnly, s.createKey)
+	v1.GET("/keys", s.adminOnly, s.listKeys)
+	v1.DELETE("/keys/:key", s.adminOnly, s.revokeKey)
+
+	v1.POST("/applications", s.adminOnly, s.createApplication)
+	v1.GET("/applications", s.readAll, s.listApplications)
+	app := v1.Group("/applications/:app", s.appScope)
+	app.GET("", s.getApplication)
+	app.POST("/subscriptions", s.canWrite, s.createSubscription)
+	app.GET("/subscriptions", s.listSubscriptions)
+	app.GET("/subscriptions/:sub", s.getSubscription)
+	app.PATCH("/subscriptions/:sub", s.canWrite, s.updateSubscription)
+	app.DELETE("/subscriptions/:sub", s.canWrite, s.deleteSubscription)
+	app.POST("/subscriptions/:sub/pause", s.canWrite, s.pauseSubscription)
+	app.POST("/subscriptions/:sub/resume", s.canWrite, s.resumeSubscription)
+	app.POST("/subscriptions/:sub/rotate-secret", s.canWrite, s.rotateSecret)
+	app.POST("/subscriptions/:sub/recover", s.canWrite, s.recoverSubscription)
+	app.POST("/messages", s.canWrite, s.publish)
+	app.GET("/messages", s.listMessages)
+	app.GET("/messages/:msg", s.getMessage)
+	app.GET("/deliveries", s.listDeliveries)
+
+	v1.GET("/deliveries/:dlv", s.getDelivery)
+	v1.GET("/deliveries/:dlv/timeline", s.deliveryTimeline)
+	v1.POST("/deliveries/:dlv/redeliver", s.canWrite, s.redeliver)
+
+	v1.GET("/ledger/events", s.readAll, s.ledgerEvents)
+	v1.GET("/ledger/streams/:stream", s.readAll, s.ledgerStream)
+	s.engine = e
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Routes lists the served routes in OpenAPI path syntax ({param}).
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.engine.Routes() {
+		parts := strings.Split(r.Path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		out = append(out, Route{Method: r.Method, Path: strings.Join(parts, "/")})
+	}
+	return out
+}
+
+// requestLog logs one line per request: never secrets or payloads.
+func (s *Server) requestLog(c *gin.Context) {
+	start := time.Now()
+	rid := c.GetHeader("X-Request-Id")
+	if rid == "" || len(rid) > 128 || strings.ContainsAny(rid, "\r\n") {
+		rid = ids.New("req_")
+	}
+	c.Set("request_id", rid)
+	c.Header("X-Request-Id", rid)
+	c.Next()
+	status := c.Writer.Status()
+	ev := s.log.Info()
+	if status >= 500 {
+		ev = s.log.Error()
+	} else if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" {
+		ev = s.log.Debug()
+	}
+	route := c.FullPath()
+	if route == "" {
+		route = "(no route)"
+	}
+	var keyID string
+	if p, ok := c.Get("principal"); ok {
+		keyID = p.(principal).keyID
+	}
+	ev.Str("method", c.Request.Method).Str("route", route).Int("status", status).
+		Float64("latency_ms", float64(time.Since(start).Microseconds())/1000).
+		Str("key_id", keyID).Str("request_id", rid).Msg("request")
+}
+
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error().Interface("panic", v).Str("path", c.Request.URL.Path).Msg("handler panicked")
+			writeProblem(c, http.StatusInternalServerError, CodeInternal, "internal error; see the server log", "")
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Store.Head(ctx); err != nil {
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "store unreachable: "+err.Error(), "")
+		return
+	}
+	if !s.Views.Ready() {
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the views are still catching up with the ledger", "")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

@@ -1,0 +1,149 @@
+package domain
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Roles of API keys.
+const (
+	RoleAdmin       = "admin"       // everything
+	RoleAuditor     = "auditor"     // read everything, change nothing
+	RoleApplication = "application" // its own application only
+)
+
+// APIKeyCreated: a key was issued. Only the SHA-256 of the key is stored.
+type APIKeyCreated struct {
+	KeyID         string    `json:"key_id"`
+	Role          string    `json:"role"`
+	ApplicationID string    `json:"application_id,omitempty"`
+	Hash          string    `json:"hash"`
+	Name          string    `json:"name,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// APIKeyRevoked: a key no longer authenticates.
+type APIKeyRevoked struct {
+	KeyID     string    `json:"key_id"`
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
+func (APIKeyCreated) Type() string { return TypeAPIKeyCreated }
+func (APIKeyRevoked) Type() string { return TypeAPIKeyRevoked }
+
+// APIKey is a key's state.
+type APIKey struct {
+	ID            string    `json:"id"`
+	Role          string    `json:"role"`
+	ApplicationID string    `json:"application_id,omitempty"`
+	Hash          string    `json:"hash"`
+	Name          string    `json:"name,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	Revoked       bool      `json:"revoked"`
+	RevokedAt     time.Time `json:"revoked_at,omitzero"`
+}
+
+// HashAPIKey is how keys are stored and looked up.
+func HashAPIKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// KeyIDForHash derives a key's id from its hash, so that the same bootstrap
+// key always gets the same id (and appending it twice is refused).
+func KeyIDForHash(hash string) string { return derive(PrefixKey, "apikey", hash) }
+
+// APIKeyStream names a key's stream.
+func APIKeyStream(id string) string { return "apikey-" + id }
+
+// CreateAPIKey issues a key whose hash the caller computed.
+type CreateAPIKey struct {
+	KeyID         string
+	Role          string
+	ApplicationID string
+	Hash          string
+	Name          string
+}
+
+// RevokeAPIKey revokes a key.
+type RevokeAPIKey struct{}
+
+// DecideAPIKey returns the events a command produces, or why it cannot.
+func DecideAPIKey(s APIKey, cmd any, now time.Time) ([]Event, error) {
+	switch c := cmd.(type) {
+	case CreateAPIKey:
+		if s.ID != "" {
+			return nil, ErrAlreadyExists
+		}
+		if err := ValidateID("id", c.KeyID); err != nil {
+			return nil, err
+		}
+		switch c.Role {
+		case RoleAdmin, RoleAuditor:
+			if c.ApplicationID != "" {
+				return nil, invalid("application", "only application keys name an application")
+			}
+		case RoleApplication:
+			if err := ValidateID("application", c.ApplicationID); err != nil {
+				return nil, invalid("application", "an application key needs the application it belongs to")
+			}
+		default:
+			return nil, invalid("role", "must be admin, auditor or application")
+		}
+		if len(c.Name) > 256 {
+			return nil, invalid("name", "longer than 256 characters")
+		}
+		if len(c.Hash) != len("sha256:")+64 {
+			return nil, invalid("hash", "not a key hash")
+		}
+		return []Event{APIKeyCreated{KeyID: c.KeyID, Role: c.Role, ApplicationID: c.ApplicationID, Hash: c.Hash, Name: c.Name, CreatedAt: now.UTC()}}, nil
+	case RevokeAPIKey:
+		if s.ID == "" {
+			return nil, ErrNotFound
+		}
+		if s.Revoked {
+			return nil, nil
+		}
+		return []Event{APIKeyRevoked{KeyID: s.ID, RevokedAt: now.UTC()}}, nil
+	}
+	return nil, invalid("command", "unknown api key command %T", cmd)
+}
+
+// EvolveAPIKey applies one event of a key's stream.
+func EvolveAPIKey(s APIKey, ev Event) APIKey {
+	switch e := ev.(type) {
+	case APIKeyCreated:
+		return APIKey{ID: e.KeyID, Role: e.Role, ApplicationID: e.ApplicationID, Hash: e.Hash, Name: e.Name, CreatedAt: e.CreatedAt}
+	case APIKeyRevoked:
+		s.Revoked, s.RevokedAt = true, e.RevokedAt
+	}
+	return s
+}
+
+// CreateAPIKey issues a key (the caller drew the key and hashed it).
+func (c *Commands) CreateAPIKey(ctx context.Context, cmd CreateAPIKey, md Metadata) (APIKey, Outcome, error) {
+	if cmd.Role == RoleApplication {
+		if _, err := c.GetApplication(ctx, cmd.ApplicationID); err != nil {
+			return APIKey{}, Outcome{}, fmt.Errorf("application %s: %w", cmd.ApplicationID, err)
+		}
+	}
+	if err := ValidateID("id", cmd.KeyID); err != nil {
+		return APIKey{}, Outcome{}, err
+	}
+	return execute(ctx, c, APIKeyStream(cmd.KeyID), EvolveAPIKey,
+		func(s APIKey, now time.Time, _ *Metadata) ([]Event, error) { return DecideAPIKey(s, cmd, now) }, md)
+}
+
+// RevokeAPIKey revokes a key.
+func (c *Commands) RevokeAPIKey(ctx context.Context, id string, md Metadata) (APIKey, Outcome, error) {
+	if err := ValidateID("id", id); err != nil {
+		return APIKey{}, Outcome{}, err
+	}
+	return execute(ctx, c, APIKeyStream(id), EvolveAPIKey,
+		func(s APIKey, now time.Time, _ *Metadata) ([]Event, error) {
+			return DecideAPIKey(s, RevokeAPIKey{}, now)
+		}, md)
+}
