@@ -130,3 +130,18 @@ func (e *env) key(role, app string) string {
 	r := e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": role, "application": app})
 	return r.str("key")
 }
+
+// doRaw sends a body with a chosen content type.
+func (e *env) doRaw(method, path, key, contentType, body string) resp {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewBufferString(body))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}

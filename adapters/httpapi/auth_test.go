@@ -1,0 +1,113 @@
+package httpapi_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hookledger/hookledger/adapters/receiver"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// TestAuthMatrix checks every route against every kind of caller: no key,
+// admin, auditor, a key of the application the route is about, and a key of
+// another application.
+func TestAuthMatrix(t *testing.T) {
+	e := newEnv(t)
+	hook := httptest.NewServer(receiver.New())
+	defer hook.Close()
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_b", "name": "B"})
+	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": hook.URL + "/a", "event_types": []string{"*"}})
+	msg := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": 1}).str("id")
+	dlv := domain.DeliveryIDFor(msg, "sub_a")
+	waitFor(t, "delivery scheduled", func() bool { return e.do("GET", "/v1/deliveries/"+dlv, A, nil).status == 200 })
+	revocable := e.key("auditor", "")
+
+	keys := map[string]string{
+		"admin":   A,
+		"auditor": e.key("auditor", ""),
+		"own":     e.key("application", "app_a"),
+		"other":   e.key("application", "app_b"),
+	}
+	// rule: who may call the route. "admin": admin only. "read": admin and
+	// auditor. "app-read": admin, auditor and the application's own key.
+	// "app-write": admin and the application's own key.
+	routes := []struct {
+		method, path string
+		body         any
+		rule         string
+	}{
+		{"POST", "/v1/keys", map[string]any{"role": "auditor"}, "admin"},
+		{"GET", "/v1/keys", nil, "admin"},
+		{"DELETE", "/v1/keys/" + domain.KeyIDForHash(domain.HashAPIKey(revocable)), nil, "admin"},
+		{"POST", "/v1/applications", map[string]any{"name": "x"}, "admin"},
+		{"GET", "/v1/applications", nil, "read"},
+		{"GET", "/v1/applications/app_a", nil, "app-read"},
+		{"POST", "/v1/applications/app_a/subscriptions", map[string]any{"url": hook.URL + "/n", "event_types": []string{"*"}}, "app-write"},
+		{"GET", "/v1/applications/app_a/subscriptions", nil, "app-read"},
+		{"GET", "/v1/applications/app_a/subscriptions/sub_a", nil, "app-read"},
+		{"PATCH", "/v1/applications/app_a/subscriptions/sub_a", map[string]any{"description": "d"}, "app-write"},
+		{"POST", "/v1/applications/app_a/subscriptions/sub_a/pause", nil, "app-write"},
+		{"POST", "/v1/applications/app_a/subscriptions/sub_a/resume", nil, "app-write"},
+		{"POST", "/v1/applications/app_a/subscriptions/sub_a/rotate-secret", nil, "app-write"},
+		{"POST", "/v1/applications/app_a/subscriptions/sub_a/recover", map[string]any{"since": "2020-01-01T00:00:00Z"}, "app-write"},
+		{"DELETE", "/v1/applications/app_a/subscriptions/sub_missing", nil, "app-write"},
+		{"POST", "/v1/applications/app_a/messages", map[string]any{"event_type": "a.b", "payload": 1}, "app-write"},
+		{"GET", "/v1/applications/app_a/messages", nil, "app-read"},
+		{"GET", "/v1/applications/app_a/messages/" + msg, nil, "app-read"},
+		{"GET", "/v1/applications/app_a/deliveries", nil, "app-read"},
+		{"GET", "/v1/deliveries/" + dlv, nil, "app-read"},
+		{"GET", "/v1/deliveries/" + dlv + "/timeline", nil, "app-read"},
+		{"POST", "/v1/deliveries/" + dlv + "/redeliver", nil, "app-write"},
+		{"GET", "/v1/ledger/events", nil, "read"},
+		{"GET", "/v1/ledger/streams/message-" + msg, nil, "read"},
+	}
+	allowed := map[string]map[string]bool{
+		"admin":     {"admin": true},
+		"read":      {"admin": true, "auditor": true},
+		"app-read":  {"admin": true, "auditor": true, "own": true},
+		"app-write": {"admin": true, "own": true},
+	}
+	for _, r := range routes {
+		if got := e.do(r.method, r.path, "", r.body); got.status != 401 || got.str("code") != "unauthorized" {
+			t.Errorf("%s %s without a key: %d %s", r.method, r.path, got.status, got.body)
+		}
+		if got := e.do(r.method, r.path, "hlk_not_a_key", r.body); got.status != 401 {
+			t.Errorf("%s %s with a wrong key: %d", r.method, r.path, got.status)
+		}
+		for _, role := range []string{"auditor", "own", "other", "admin"} { // admin last: its writes change state
+			got := e.do(r.method, r.path, keys[role], r.body)
+			ok := allowed[r.rule][role]
+			appScoped := strings.HasPrefix(r.rule, "app-")
+			switch {
+			case ok && (got.status == 401 || got.status == 403 || got.status >= 500):
+				t.Errorf("%s %s as %s: %d, want allowed: %s", r.method, r.path, role, got.status, got.body)
+			case ok && got.status == 404 && !strings.Contains(r.path, "missing"):
+				t.Errorf("%s %s as %s: 404, want allowed: %s", r.method, r.path, role, got.body)
+			case !ok && role == "other" && appScoped && got.status != 404:
+				t.Errorf("%s %s with another application's key: %d, want 404 (no hint that it exists)", r.method, r.path, got.status)
+			case !ok && !(role == "other" && appScoped) && got.status != 403:
+				t.Errorf("%s %s as %s: %d, want 403: %s", r.method, r.path, role, got.status, got.body)
+			}
+		}
+	}
+	// An application key cannot create keys for itself nor see other tenants' listings.
+	if got := e.do("GET", "/v1/applications/app_b/deliveries", keys["own"], nil); got.status != 404 {
+		t.Fatalf("own key on app_b: %d", got.status)
+	}
+}
+
+// TestActorRecorded: the key id of the caller is the actor in the metadata
+// of the events its changes append.
+func TestActorRecorded(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/v1/applications", e.admin, map[string]any{"id": "app_a", "name": "A"})
+	k := e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": "application", "application": "app_a"})
+	e.must(201, "POST", "/v1/applications/app_a/subscriptions", k.str("key"), map[string]any{"id": "sub_1", "url": "http://127.0.0.1:1/", "event_types": []string{"*"}})
+	ev := e.must(200, "GET", "/v1/ledger/streams/subscription-sub_1", e.admin, nil).items()[0]
+	if ev["actor"] != k.str("id") {
+		t.Fatalf("actor %v, want the key id %s", ev["actor"], k.str("id"))
+	}
+}

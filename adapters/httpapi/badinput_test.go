@@ -1,0 +1,90 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hookledger/hookledger/adapters/httpapi"
+)
+
+// TestBadInputIsRefusedPrecisely: each bad request gets a 4xx problem+json
+// with a precise code, and nothing is appended to the ledger.
+func TestBadInputIsRefusedPrecisely(t *testing.T) {
+	e := newEnv(t, func(d *httpapi.Deps) { d.MaxPayload = 1024; d.AllowPrivateTargets = false })
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": "https://hooks.example.com/a", "event_types": []string{"*"}})
+	sub := "/v1/applications/app_a/subscriptions"
+	msgs := "/v1/applications/app_a/messages"
+	big := `{"event_type":"a.b","payload":"` + strings.Repeat("x", 2048) + `"}`
+	huge := `{"event_type":"a.b","payload":"` + strings.Repeat("x", 200<<10) + `"}`
+	cases := []struct {
+		name, method, path, key string
+		body                    any
+		status                  int
+		code, field             string
+	}{
+		{"malformed JSON", "POST", msgs, A, `{"event_type":`, 400, "invalid_json", ""},
+		{"not an object", "POST", msgs, A, `[1,2]`, 400, "invalid_type", ""},
+		{"trailing data", "POST", msgs, A, `{"event_type":"a.b","payload":1} {}`, 400, "invalid_json", ""},
+		{"empty body", "POST", msgs, A, ``, 400, "invalid_json", ""},
+		{"unknown field", "POST", msgs, A, `{"event_type":"a.b","payload":1,"priority":9}`, 400, "unknown_field", "priority"},
+		{"wrong type", "POST", msgs, A, `{"event_type":["a"],"payload":1}`, 400, "invalid_type", "event_type"},
+		{"missing payload", "POST", msgs, A, `{"event_type":"a.b"}`, 422, "validation_failed", "payload"},
+		{"bad event type", "POST", msgs, A, `{"event_type":"a b","payload":1}`, 422, "validation_failed", "event_type"},
+		{"payload over the configured limit", "POST", msgs, A, big, 422, "validation_failed", "payload"},
+		{"body far over the limit", "POST", msgs, A, huge, 413, "payload_too_large", ""},
+		{"invalid URL", "POST", sub, A, map[string]any{"url": "not a url", "event_types": []string{"*"}}, 422, "validation_failed", "url"},
+		{"ftp URL", "POST", sub, A, map[string]any{"url": "ftp://example.com/x", "event_types": []string{"*"}}, 422, "validation_failed", "url"},
+		{"loopback target", "POST", sub, A, map[string]any{"url": "http://127.0.0.1:9000/x", "event_types": []string{"*"}}, 422, "forbidden_target", "url"},
+		{"metadata target", "POST", sub, A, map[string]any{"url": "http://169.254.169.254/latest", "event_types": []string{"*"}}, 422, "forbidden_target", "url"},
+		{"mapped loopback target", "POST", sub, A, map[string]any{"url": "http://[::ffff:127.0.0.1]/x", "event_types": []string{"*"}}, 422, "forbidden_target", "url"},
+		{"localhost target", "POST", sub, A, map[string]any{"url": "http://localhost:9000/x", "event_types": []string{"*"}}, 422, "forbidden_target", "url"},
+		{"patch to a forbidden target", "PATCH", sub + "/sub_a", A, map[string]any{"url": "http://10.0.0.1/x"}, 422, "forbidden_target", "url"},
+		{"unknown pattern", "POST", sub, A, map[string]any{"url": "https://e.example/x", "event_types": []string{"order*"}}, 422, "validation_failed", "event_types"},
+		{"no patterns", "POST", sub, A, map[string]any{"url": "https://e.example/x", "event_types": []string{}}, 422, "validation_failed", "event_types"},
+		{"bad secret", "POST", sub, A, map[string]any{"url": "https://e.example/x", "event_types": []string{"*"}, "secret": "hunter2"}, 422, "validation_failed", "secret"},
+		{"reserved header", "POST", sub, A, map[string]any{"url": "https://e.example/x", "event_types": []string{"*"}, "headers": map[string]string{"Webhook-Signature": "x"}}, 422, "validation_failed", "headers"},
+		{"id with path tricks", "GET", sub + "/..%2F..%2Fetc", A, nil, 404, "route_not_found", ""},
+		{"id with bad characters", "GET", sub + "/sub;drop", A, nil, 400, "invalid_id", "sub"},
+		{"application id with bad characters", "GET", "/v1/applications/app%20a", A, nil, 400, "invalid_id", "app"},
+		{"application id in body", "POST", "/v1/applications", A, map[string]any{"id": "../x", "name": "x"}, 422, "validation_failed", "id"},
+		{"bad limit", "GET", sub + "?limit=0", A, nil, 400, "invalid_parameter", "limit"},
+		{"limit too large", "GET", sub + "?limit=5000", A, nil, 400, "invalid_parameter", "limit"},
+		{"forged cursor", "GET", "/v1/applications/app_a/deliveries?cursor=abc", A, nil, 400, "invalid_parameter", "cursor"},
+		{"bad status filter", "GET", "/v1/applications/app_a/deliveries?status=lost", A, nil, 400, "invalid_parameter", "status"},
+		{"bad time filter", "GET", "/v1/applications/app_a/deliveries?since=yesterday", A, nil, 400, "invalid_parameter", "since"},
+		{"bad ledger position", "GET", "/v1/ledger/events?from=-1", A, nil, 400, "invalid_parameter", "from"},
+		{"missing key", "GET", sub, "", nil, 401, "unauthorized", ""},
+		{"wrong key", "GET", sub, "hlk_wrong", nil, 401, "unauthorized", ""},
+		{"unknown role", "POST", "/v1/keys", A, map[string]any{"role": "root"}, 422, "validation_failed", "role"},
+		{"application key for a missing application", "POST", "/v1/keys", A, map[string]any{"role": "application", "application": "app_zz"}, 404, "not_found", ""},
+		{"recover without since", "POST", sub + "/sub_a/recover", A, map[string]any{}, 422, "validation_failed", "since"},
+		{"grace too long", "POST", sub + "/sub_a/rotate-secret", A, map[string]any{"grace_seconds": 999999999}, 422, "validation_failed", "grace_seconds"},
+		{"resume deleted", "POST", sub + "/sub_missing/resume", A, nil, 404, "not_found", ""},
+		{"wrong method", "PUT", sub, A, nil, 405, "method_not_allowed", ""},
+		{"unknown route", "GET", "/v2/anything", A, nil, 404, "route_not_found", ""},
+	}
+	for _, c := range cases {
+		before, _ := e.store.Head(context.Background())
+		got := e.do(c.method, c.path, c.key, c.body)
+		if got.status != c.status || got.str("code") != c.code || (c.field != "" && got.str("field") != c.field) {
+			t.Errorf("%s: %d %s (field %q), want %d %s (field %q): %s", c.name, got.status, got.str("code"), got.str("field"), c.status, c.code, c.field, got.body)
+			continue
+		}
+		if ct := got.header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Errorf("%s: content type %q", c.name, ct)
+		}
+		if got.str("title") == "" || got.str("detail") == "" {
+			t.Errorf("%s: problem without title or detail: %s", c.name, got.body)
+		}
+		if after, _ := e.store.Head(context.Background()); after != before {
+			t.Errorf("%s: the refused request appended %d events", c.name, after-before)
+		}
+	}
+	// Wrong content type.
+	if got := e.doRaw("POST", msgs, A, "text/plain", `{"event_type":"a.b","payload":1}`); got.status != 415 || got.str("code") != "unsupported_media_type" {
+		t.Errorf("text/plain body: %d %s", got.status, got.body)
+	}
+}
