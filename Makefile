@@ -4,6 +4,11 @@
 GO      ?= go
 BIN     := bin/hookledger
 ARGS    ?=
+# Development defaults of `make run`: a known admin key and webhooks allowed
+# to loopback/private addresses (so `hookledger receive` on 127.0.0.1 works).
+# Never use them in production: set HOOKLEDGER_ADMIN_KEY to a secret of your
+# own and leave private targets refused.
+DEV_ADMIN_KEY ?= dev-admin-key-change-me-0123456789
 
 .PHONY: run build test test-short bench vet fmt-check clean
 
@@ -11,7 +16,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/hookledger
 
 run: build
-	./$(BIN) serve --data-dir ./data $(ARGS)
+	HOOKLEDGER_ADMIN_KEY="$${HOOKLEDGER_ADMIN_KEY:-$(DEV_ADMIN_KEY)}" ./$(BIN) serve --data-dir ./data --allow-private-targets $(ARGS)
 
 # Every test, with the race detector. gofmt and vet first: they are cheap.
 test: fmt-check vet

@@ -91,7 +91,10 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	go bootstrapAdminKey(ctx, cfg, l, log)
-	log.Info().Str("url", "http://"+ln.Addr().String()).Str("data_dir", cfg.DataDir).Msg("hookledger is serving; stop with Ctrl-C")
+	url := "http://" + ln.Addr().String()
+	log.Info().Str("url", url).Str("data_dir", cfg.DataDir).Msg("hookledger is serving; stop with Ctrl-C")
+	log.Info().Msg("first steps: POST " + url + "/v1/applications {\"name\":\"Shop\"}, then POST " + url +
+		"/v1/applications/<app>/subscriptions {\"url\":...,\"event_types\":[\"order.*\"]} with Authorization: Bearer $HOOKLEDGER_ADMIN_KEY (README: \"Try it\")")
 
 	var runErr error
 	select {

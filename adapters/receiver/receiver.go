@@ -19,6 +19,7 @@ type Receipt struct {
 	Endpoint  string
 	MessageID string
 	At        time.Time
+	Body      []byte
 }
 
 // Receiver serves endpoints at /<name>, each with its own secret.
@@ -30,6 +31,7 @@ type Receiver struct {
 	OnReceipt func(Receipt)
 
 	mu        sync.RWMutex
+	fallback  *standardwebhooks.Webhook
 	endpoints map[string]*standardwebhooks.Webhook
 	counts    map[[2]string]int
 	unique    atomic.Int64
@@ -54,12 +56,27 @@ func (r *Receiver) Add(name, secret string) error {
 	return nil
 }
 
+// AddDefault sets the secret for paths with no endpoint of their own.
+func (r *Receiver) AddDefault(secret string) error {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.fallback = wh
+	r.mu.Unlock()
+	return nil
+}
+
 // ServeHTTP verifies and records a request: 200 when the signature verifies,
 // 401 when it does not, 404 for an unknown endpoint.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	name := strings.TrimPrefix(req.URL.Path, "/")
 	r.mu.RLock()
 	wh := r.endpoints[name]
+	if wh == nil {
+		wh = r.fallback
+	}
 	r.mu.RUnlock()
 	if wh == nil {
 		http.NotFound(w, req)
@@ -80,7 +97,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "signature: "+err.Error(), http.StatusUnauthorized)
 		return
 	}
-	rc := Receipt{Endpoint: name, MessageID: req.Header.Get("webhook-id"), At: time.Now()}
+	rc := Receipt{Endpoint: name, MessageID: req.Header.Get("webhook-id"), At: time.Now(), Body: body}
 	key := [2]string{name, rc.MessageID}
 	r.mu.Lock()
 	r.counts[key]++

@@ -22,6 +22,7 @@ const usage = `usage: hookledger <command> [flags]
 commands:
   serve     run the ledger: store, delivery pipeline and HTTP API (default)
   rebuild   replay the ledger from position 0 into fresh views (server stopped)
+  receive   a local webhook endpoint that verifies signatures and prints what it gets
   help      show this text
 
 Run "hookledger <command> -h" for the flags of a command. Every flag can also
@@ -81,6 +82,8 @@ func run(args []string) int {
 			fmt.Printf("the previous snapshot is identical to a rebuild at its checkpoint %d\n", rep.ComparedAt)
 		}
 		return 0
+	case "receive":
+		return receive(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
