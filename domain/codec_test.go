@@ -35,6 +35,7 @@ func oneOfEach() []domain.Event {
 		domain.DeliveryCancelled{DeliveryID: "dlv_1", Reason: "r", CancelledAt: t0},
 		domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleApplication, ApplicationID: "app_1", Hash: domain.HashAPIKey("k"), Name: "ci", CreatedAt: t0},
 		domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0},
+		domain.AuditSealed{Index: 1, FromSeq: 1, ToSeq: 2, Count: 2, FromPosition: 1, ToPosition: 2, ChainHash: "00", PrevSealHash: "00", Digests: make([]byte, 32), SealedAt: t0, KeyID: "ed25519:00", SealHash: "00", Signature: []byte{1, 2}},
 	}
 }
 

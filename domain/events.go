@@ -82,6 +82,7 @@ var decoders = map[string]func() Event{
 	TypeRedeliveryRequested:       func() Event { return &RedeliveryRequested{} },
 	TypeDeliveryCancelled:         func() Event { return &DeliveryCancelled{} },
 	TypeAPIKeyCreated:             func() Event { return &APIKeyCreated{} },
+	TypeAuditSealed:               func() Event { return &AuditSealed{} },
 	TypeAPIKeyRevoked:             func() Event { return &APIKeyRevoked{} },
 }
 
@@ -182,6 +183,8 @@ func derefEvent(ev Event) Event {
 	case *APIKeyCreated:
 		return *e
 	case *APIKeyRevoked:
+		return *e
+	case *AuditSealed:
 		return *e
 	}
 	return ev

@@ -1,0 +1,204 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Sealer folds $all into the hash chain and appends a seal every Every events
+// or Interval (whichever comes first, when there is anything to seal).
+type Sealer struct {
+	Store      domain.EventStore
+	Key        ed25519.PrivateKey
+	Every      int           // default 10,000 (at most domain.MaxSealEvents)
+	Interval   time.Duration // default 10 s
+	Now        func() time.Time
+	NewEventID func() string
+	Log        zerolog.Logger
+
+	mu sync.Mutex
+	st sealState
+}
+
+// sealState is the chain as far as the sealer has folded it.
+type sealState struct {
+	index    uint64 // index of the last seal (0: none)
+	seq      uint64 // last sequence number folded
+	chain    domain.Hash
+	sealHash domain.Hash
+	sealedTo uint64 // ToSeq of the last seal
+	rev      uint64 // revision of the last seal in AuditStream
+	hasRev   bool
+	pending  []byte // digests of seqs sealedTo+1 .. seq
+	fromPos  domain.Position
+	toPos    domain.Position
+}
+
+var errForeignSeal = errors.New("another sealer appended a seal")
+
+// Run seals until ctx ends; at the end it seals what is pending.
+func (s *Sealer) Run(ctx context.Context) error {
+	if s.Every <= 0 || s.Every > domain.MaxSealEvents {
+		s.Every = 10_000
+	}
+	if s.Interval <= 0 {
+		s.Interval = 10 * time.Second
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	for {
+		err := s.runOnce(ctx)
+		if ctx.Err() != nil {
+			s.mu.Lock()
+			if err := s.sealLocked(context.Background()); err != nil {
+				s.Log.Error().Err(err).Msg("final seal failed")
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		s.Log.Warn().Err(err).Msg("sealer restarting from the last seal")
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// LastSeal returns the newest seal, or ok false when there is none.
+func LastSeal(ctx context.Context, store domain.EventStore) (domain.AuditSealed, uint64, bool, error) {
+	recs, err := store.ReadStream(ctx, domain.AuditStream, domain.RevisionEnd, domain.Backward, 1)
+	if errors.Is(err, domain.ErrStreamNotFound) {
+		return domain.AuditSealed{}, 0, false, nil
+	}
+	if err != nil {
+		return domain.AuditSealed{}, 0, false, err
+	}
+	ev, _, err := domain.Decode(recs[0])
+	if err != nil {
+		return domain.AuditSealed{}, 0, false, err
+	}
+	seal, ok := ev.(domain.AuditSealed)
+	if !ok {
+		return domain.AuditSealed{}, 0, false, fmt.Errorf("%s holds a %s", domain.AuditStream, recs[0].Type)
+	}
+	return seal, recs[0].Revision, true, nil
+}
+
+func (s *Sealer) runOnce(ctx context.Context) error {
+	last, rev, ok, err := LastSeal(ctx, s.Store)
+	if err != nil {
+		return err
+	}
+	st := sealState{}
+	from := domain.Position(0)
+	if ok {
+		chain, err1 := domain.ParseHash(last.ChainHash)
+		sh, err2 := domain.ParseHash(last.SealHash)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("last seal is malformed")
+		}
+		st = sealState{index: last.Index, seq: last.ToSeq, chain: chain, sealHash: sh, sealedTo: last.ToSeq, rev: rev, hasRev: true}
+		from = last.ToPosition
+	}
+	s.mu.Lock()
+	s.st = st
+	s.mu.Unlock()
+
+	subCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tickErr := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(s.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-subCtx.Done():
+				return
+			case <-t.C:
+				s.mu.Lock()
+				err := s.sealLocked(subCtx)
+				s.mu.Unlock()
+				if err != nil {
+					tickErr <- err
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err = s.Store.SubscribeAll(subCtx, from, func(rec domain.RecordedEvent) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if rec.Stream == domain.AuditStream {
+			if !s.st.hasRev || rec.Revision > s.st.rev {
+				return errForeignSeal
+			}
+			return nil
+		}
+		s.st.seq++
+		leaf := domain.LeafOf(rec)
+		s.st.chain = domain.ChainNext(s.st.chain, s.st.seq, leaf)
+		if len(s.st.pending) == 0 {
+			s.st.fromPos = rec.Position
+		}
+		s.st.toPos = rec.Position
+		s.st.pending = append(s.st.pending, leaf[:domain.DigestSize]...)
+		if len(s.st.pending)/domain.DigestSize >= s.Every {
+			return s.sealLocked(subCtx)
+		}
+		return nil
+	})
+	select {
+	case e := <-tickErr:
+		return e
+	default:
+	}
+	return err
+}
+
+// sealLocked appends a seal over the pending events (s.mu held).
+func (s *Sealer) sealLocked(ctx context.Context) error {
+	n := uint64(len(s.st.pending) / domain.DigestSize)
+	if n == 0 {
+		return nil
+	}
+	seal := domain.AuditSealed{
+		Index: s.st.index + 1, FromSeq: s.st.sealedTo + 1, ToSeq: s.st.seq, Count: n,
+		FromPosition: s.st.fromPos, ToPosition: s.st.toPos, ChainHash: s.st.chain.String(),
+		PrevSealHash: s.st.sealHash.String(), Digests: append([]byte(nil), s.st.pending...), SealedAt: s.Now().UTC(),
+	}
+	seal, err := domain.SignSeal(seal, s.Key)
+	if err != nil {
+		return err
+	}
+	data, err := domain.Encode(s.NewEventID(), seal, domain.Metadata{RecordedAt: seal.SealedAt, Actor: "sealer"})
+	if err != nil {
+		return err
+	}
+	exp := domain.NoStream
+	if s.st.hasRev {
+		exp = domain.Exact(s.st.rev)
+	}
+	res, err := s.Store.Append(ctx, domain.AuditStream, exp, data)
+	if errors.Is(err, domain.ErrWrongRevision) {
+		return errForeignSeal
+	}
+	if err != nil {
+		return fmt.Errorf("append seal: %w", err)
+	}
+	sh, _ := domain.ParseHash(seal.SealHash)
+	s.st.index, s.st.sealHash, s.st.sealedTo = seal.Index, sh, seal.ToSeq
+	s.st.rev, s.st.hasRev = res.Revision, true
+	s.st.pending = s.st.pending[:0]
+	s.Log.Debug().Uint64("index", seal.Index).Uint64("events", n).Uint64("to_seq", seal.ToSeq).Msg("ledger sealed")
+	return nil
+}

@@ -1,0 +1,269 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Problem kinds (stable strings for reports and exit codes).
+const (
+	KindChanged     = "event_changed"
+	KindRemoved     = "event_removed"
+	KindInserted    = "event_inserted"
+	KindReordered   = "events_reordered"
+	KindSealForged  = "seal_invalid"
+	KindSealMissing = "seal_missing"
+	KindSealKey     = "seal_key_mismatch"
+	KindUnreadable  = "ledger_unreadable"
+)
+
+// Problem is the first disagreement between the ledger and its seals.
+type Problem struct {
+	Kind     string          `json:"kind"`
+	Position domain.Position `json:"position"`
+	Seq      uint64          `json:"seq,omitempty"`
+	Seal     uint64          `json:"seal,omitempty"`
+	Detail   string          `json:"detail"`
+}
+
+func (p *Problem) Error() string {
+	return fmt.Sprintf("%s at position %d: %s", p.Kind, p.Position, p.Detail)
+}
+
+// Report is the outcome of a verification.
+type Report struct {
+	OK       bool            `json:"ok"`
+	Events   uint64          `json:"events"`   // ledger events read (seals excluded)
+	Sealed   uint64          `json:"sealed"`   // of which covered by a valid seal
+	Unsealed uint64          `json:"unsealed"` // after the last seal (not yet sealed)
+	Seals    uint64          `json:"seals"`
+	KeyID    string          `json:"key_id"`
+	Head     domain.Position `json:"head"`
+	Problem  *Problem        `json:"problem,omitempty"`
+}
+
+type pendingLeaf struct {
+	seq    uint64
+	pos    domain.Position
+	digest [domain.DigestSize]byte
+	chain  domain.Hash
+}
+
+// verifier checks a ledger read in order: events and seals as they come.
+type verifier struct {
+	pub      ed25519.PublicKey
+	rep      Report
+	seq      uint64
+	chain    domain.Hash
+	pending  []pendingLeaf
+	index    uint64
+	sealHash domain.Hash
+	sealedTo uint64
+}
+
+func newVerifier(pub ed25519.PublicKey) *verifier {
+	return &verifier{pub: pub, rep: Report{KeyID: domain.KeyIDFor(pub)}}
+}
+
+func (v *verifier) fail(p *Problem) *Problem {
+	v.rep.Problem = p
+	return p
+}
+
+// event folds one non-seal event given its leaf hash.
+func (v *verifier) event(pos domain.Position, leaf domain.Hash) {
+	v.seq++
+	v.rep.Events++
+	v.rep.Head = pos
+	v.chain = domain.ChainNext(v.chain, v.seq, leaf)
+	var d [domain.DigestSize]byte
+	copy(d[:], leaf[:domain.DigestSize])
+	v.pending = append(v.pending, pendingLeaf{seq: v.seq, pos: pos, digest: d, chain: v.chain})
+}
+
+// seal checks one seal against the events read since the previous one.
+func (v *verifier) seal(pos domain.Position, s domain.AuditSealed) *Problem {
+	v.rep.Head = pos
+	if s.Index != v.index+1 {
+		return v.fail(&Problem{Kind: KindSealMissing, Position: pos, Seal: s.Index,
+			Detail: fmt.Sprintf("seal #%d follows seal #%d: a seal was removed or reordered", s.Index, v.index)})
+	}
+	if err := domain.CheckSeal(s, v.pub); err != nil {
+		kind := KindSealForged
+		if errors.Is(err, domain.ErrSealKey) {
+			kind = KindSealKey
+		}
+		return v.fail(&Problem{Kind: kind, Position: pos, Seal: s.Index, Detail: fmt.Sprintf("seal #%d: %v", s.Index, err)})
+	}
+	if s.PrevSealHash != v.sealHash.String() || s.FromSeq != v.sealedTo+1 {
+		return v.fail(&Problem{Kind: KindSealMissing, Position: pos, Seal: s.Index,
+			Detail: fmt.Sprintf("seal #%d does not continue seal #%d (previous hash or range)", s.Index, v.index)})
+	}
+	n := int(s.Count)
+	for i := 0; i < n; i++ {
+		want := s.Digests[i*domain.DigestSize : (i+1)*domain.DigestSize]
+		if i >= len(v.pending) {
+			at := v.rep.Head
+			if len(v.pending) > 0 {
+				at = v.pending[len(v.pending)-1].pos
+			}
+			return v.fail(&Problem{Kind: KindRemoved, Position: at, Seq: s.FromSeq + uint64(i), Seal: s.Index,
+				Detail: fmt.Sprintf("seal #%d covers %d events, the ledger has %d before it: events were removed", s.Index, n, len(v.pending))})
+		}
+		got := v.pending[i]
+		if string(got.digest[:]) == string(want) {
+			continue
+		}
+		digestAt := func(k int) string {
+			if k < 0 || k >= n {
+				return ""
+			}
+			return string(s.Digests[k*domain.DigestSize : (k+1)*domain.DigestSize])
+		}
+		pendingAt := func(k int) string {
+			if k < 0 || k >= len(v.pending) {
+				return "-"
+			}
+			return string(v.pending[k].digest[:])
+		}
+		p := &Problem{Position: got.pos, Seq: got.seq, Seal: s.Index}
+		switch {
+		case pendingAt(i) == digestAt(i+1) && pendingAt(i+1) == string(want):
+			p.Kind = KindReordered
+			p.Detail = fmt.Sprintf("the events at positions %d and %d are in each other's place", got.pos, v.pending[i+1].pos)
+		case pendingAt(i) == digestAt(i+1):
+			p.Kind = KindRemoved
+			p.Detail = fmt.Sprintf("the event sealed as number %d is missing before position %d", got.seq, got.pos)
+		case pendingAt(i+1) == string(want):
+			p.Kind = KindInserted
+			p.Detail = fmt.Sprintf("the event at position %d was not in the sealed ledger", got.pos)
+		default:
+			p.Kind = KindChanged
+			p.Detail = fmt.Sprintf("the event at position %d differs from the sealed one (stream, revision, id, type, data or metadata)", got.pos)
+		}
+		return v.fail(p)
+	}
+	last := v.pending[n-1]
+	if last.chain.String() != s.ChainHash || last.seq != s.ToSeq {
+		return v.fail(&Problem{Kind: KindChanged, Position: last.pos, Seq: last.seq, Seal: s.Index,
+			Detail: fmt.Sprintf("the chain hash at seal #%d does not match", s.Index)})
+	}
+	v.pending = append(v.pending[:0], v.pending[n:]...)
+	v.index, v.sealedTo = s.Index, s.ToSeq
+	v.sealHash, _ = domain.ParseHash(s.SealHash)
+	v.rep.Seals++
+	v.rep.Sealed += uint64(n)
+	return nil
+}
+
+func (v *verifier) finish() Report {
+	v.rep.Unsealed = uint64(len(v.pending))
+	v.rep.OK = v.rep.Problem == nil
+	return v.rep
+}
+
+// Progress receives the report so far every so many events (may be nil).
+type Progress func(Report)
+
+// Verify replays the store's whole ledger from position 0 and checks it
+// against its seals with the trusted public key. It stops at the first
+// problem. Events after the last seal are counted as unsealed.
+func Verify(ctx context.Context, store domain.EventStore, pub ed25519.PublicKey, progress Progress) (Report, error) {
+	v := newVerifier(pub)
+	pages := make(chan []domain.RecordedEvent, 4)
+	readErr := make(chan error, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(pages)
+		from := domain.Position(0)
+		for {
+			page, err := store.ReadAll(rctx, from, 2048)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if len(page) == 0 {
+				return
+			}
+			select {
+			case pages <- page:
+			case <-rctx.Done():
+				return
+			}
+			from = page[len(page)-1].Position + 1
+		}
+	}()
+	leaves := make([]domain.Hash, 0, 2048)
+	for page := range pages {
+		leaves = leafHashes(page, leaves[:0])
+		for i, rec := range page {
+			if rec.Stream != domain.AuditStream {
+				v.event(rec.Position, leaves[i])
+				continue
+			}
+			ev, _, err := domain.Decode(rec)
+			s, ok := ev.(domain.AuditSealed)
+			if err != nil || !ok {
+				v.fail(&Problem{Kind: KindSealForged, Position: rec.Position, Detail: fmt.Sprintf("undecodable seal event %s: %v", rec.Type, err)})
+				return v.finish(), nil
+			}
+			if p := v.seal(rec.Position, s); p != nil {
+				return v.finish(), nil
+			}
+		}
+		if progress != nil {
+			progress(v.rep)
+		}
+	}
+	select {
+	case err := <-readErr:
+		var ce *domain.CorruptError
+		if errors.As(err, &ce) {
+			v.fail(&Problem{Kind: KindUnreadable, Position: ce.Position, Detail: err.Error()})
+			return v.finish(), nil
+		}
+		return v.finish(), err
+	default:
+	}
+	return v.finish(), ctx.Err()
+}
+
+// leafHashes computes the leaf hash of every event of a page, spreading the
+// work over the machine's cores (the chain itself is sequential and cheap).
+func leafHashes(page []domain.RecordedEvent, out []domain.Hash) []domain.Hash {
+	out = append(out, make([]domain.Hash, len(page))...)
+	workers := runtime.GOMAXPROCS(0)
+	if workers > 8 {
+		workers = 8
+	}
+	if len(page) < 256 || workers == 1 {
+		for i, rec := range page {
+			out[i] = domain.LeafOf(rec)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	chunk := (len(page) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(page))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				out[i] = domain.LeafOf(page[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
