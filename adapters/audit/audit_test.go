@@ -352,3 +352,24 @@ func TestTamperedExportIsReported(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyRangeStartsAtASignedCheckpoint(t *testing.T) {
+	store, key, n := sealedLedger(t)
+	evs := allEvents(t, store)
+	mid := evs[len(evs)/2].Position
+	rep, err := audit.VerifyRange(context.Background(), store, pub(key), mid, 0, nil)
+	if err != nil || !rep.OK || rep.Events == 0 || rep.Events >= uint64(n) {
+		t.Fatalf("range from %d: %+v %v", mid, rep, err)
+	}
+	// Tampering after the checkpoint is still found; before it, it is out of range.
+	i := nth(evs, n-3)
+	evs[i].Data = []byte(`{"changed":true}`)
+	rep, _ = audit.VerifyRange(context.Background(), &tampered{EventStore: store, events: evs}, pub(key), mid, 0, nil)
+	if rep.OK || rep.Problem.Position != evs[i].Position {
+		t.Fatalf("tampering in range: %+v", rep.Problem)
+	}
+	rep, _ = audit.VerifyRange(context.Background(), &tampered{EventStore: store, events: evs}, pub(key), 0, evs[i].Position-1, nil)
+	if !rep.OK {
+		t.Fatalf("a range that ends before the change verifies: %+v", rep.Problem)
+	}
+}

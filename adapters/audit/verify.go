@@ -65,6 +65,8 @@ type verifier struct {
 	index    uint64
 	sealHash domain.Hash
 	sealedTo uint64
+	// checkpoint is the index of the seal a range verification starts from.
+	checkpoint uint64
 }
 
 func newVerifier(pub ed25519.PublicKey) *verifier {
@@ -175,14 +177,17 @@ type Progress func(Report)
 // against its seals with the trusted public key. It stops at the first
 // problem. Events after the last seal are counted as unsealed.
 func Verify(ctx context.Context, store domain.EventStore, pub ed25519.PublicKey, progress Progress) (Report, error) {
-	v := newVerifier(pub)
+	return newVerifier(pub).run(ctx, store, 0, progress)
+}
+
+// run reads $all from position from and folds it into the verifier.
+func (v *verifier) run(ctx context.Context, store domain.EventStore, from domain.Position, progress Progress) (Report, error) {
 	pages := make(chan []domain.RecordedEvent, 4)
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		defer close(pages)
-		from := domain.Position(0)
 		for {
 			page, err := store.ReadAll(rctx, from, 2048)
 			if err != nil {
@@ -213,6 +218,9 @@ func Verify(ctx context.Context, store domain.EventStore, pub ed25519.PublicKey,
 			if err != nil || !ok {
 				v.fail(&Problem{Kind: KindSealForged, Position: rec.Position, Detail: fmt.Sprintf("undecodable seal event %s: %v", rec.Type, err)})
 				return v.finish(), nil
+			}
+			if s.Index <= v.checkpoint {
+				continue // at or before the checkpoint seal of a range verification
 			}
 			if p := v.seal(rec.Position, s); p != nil {
 				return v.finish(), nil
@@ -266,4 +274,72 @@ func leafHashes(page []domain.RecordedEvent, out []domain.Hash) []domain.Hash {
 	}
 	wg.Wait()
 	return out
+}
+
+// bounded serves a store's $all only up to position to.
+type bounded struct {
+	domain.EventStore
+	to domain.Position
+}
+
+func (b bounded) ReadAll(ctx context.Context, from domain.Position, max int) ([]domain.RecordedEvent, error) {
+	if from > b.to {
+		return nil, nil
+	}
+	page, err := b.EventStore.ReadAll(ctx, from, max)
+	for i, e := range page {
+		if e.Position > b.to {
+			return page[:i], err
+		}
+	}
+	return page, err
+}
+
+// VerifyRange verifies the ledger from position from to position to (0: the
+// head). The chain needs everything before from, so it starts at the last
+// seal that ends before from, trusting it only after checking its signature:
+// a signed seal is a checkpoint of the whole chain up to it.
+func VerifyRange(ctx context.Context, store domain.EventStore, pub ed25519.PublicKey, from, to domain.Position, progress Progress) (Report, error) {
+	if to != 0 {
+		store = bounded{EventStore: store, to: to}
+	}
+	if from <= 1 {
+		return Verify(ctx, store, pub, progress)
+	}
+	var start *domain.AuditSealed
+	var startPos domain.Position
+	for rev := uint64(0); ; {
+		recs, err := store.ReadStream(ctx, domain.AuditStream, rev, domain.Forward, 256)
+		if errors.Is(err, domain.ErrStreamNotFound) {
+			break
+		}
+		if err != nil {
+			return Report{}, err
+		}
+		for _, r := range recs {
+			ev, _, err := domain.Decode(r)
+			s, ok := ev.(domain.AuditSealed)
+			if err != nil || !ok || s.ToPosition >= from {
+				goto found
+			}
+			start, startPos = &s, r.Position
+		}
+		if len(recs) < 256 {
+			break
+		}
+		rev = recs[len(recs)-1].Revision + 1
+	}
+found:
+	if start == nil {
+		return Verify(ctx, store, pub, progress)
+	}
+	v := newVerifier(pub)
+	if err := domain.CheckSeal(*start, pub); err != nil {
+		v.fail(&Problem{Kind: KindSealForged, Position: startPos, Seal: start.Index, Detail: fmt.Sprintf("checkpoint seal #%d: %v", start.Index, err)})
+		return v.finish(), nil
+	}
+	v.seq, v.sealedTo, v.index, v.checkpoint = start.ToSeq, start.ToSeq, start.Index, start.Index
+	v.chain, _ = domain.ParseHash(start.ChainHash)
+	v.sealHash, _ = domain.ParseHash(start.SealHash)
+	return v.run(ctx, store, start.ToPosition+1, progress)
 }

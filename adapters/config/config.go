@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type Config struct {
 	MaxResponseBytes    int64
 	FailureWindow       time.Duration
 	AdminKey            string
+	SealEvery           int
+	SealInterval        time.Duration
+	SealKeyFile         string
 }
 
 // Defaults returns the configuration `make run` uses.
@@ -39,6 +43,7 @@ func Defaults() Config {
 		MaxPayloadBytes: 256 << 10, Workers: 64, PerSubscription: 16,
 		RequestTimeout: 15 * time.Second, ConnectTimeout: 5 * time.Second,
 		MaxResponseBytes: 64 << 10, FailureWindow: 5 * 24 * time.Hour,
+		SealEvery: 10_000, SealInterval: 10 * time.Second,
 	}
 }
 
@@ -66,6 +71,9 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.Int64Var(&c.MaxResponseBytes, "max-response-bytes", c.MaxResponseBytes, "response body bytes read per attempt")
 	fs.DurationVar(&c.FailureWindow, "failure-window", c.FailureWindow, "disable a subscription whose attempts all failed for this long")
 	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "first admin API key on a fresh ledger (prefer the environment variable)")
+	fs.IntVar(&c.SealEvery, "seal-every", c.SealEvery, "seal the ledger every this many events")
+	fs.DurationVar(&c.SealInterval, "seal-interval", c.SealInterval, "seal the ledger at least this often when there are new events")
+	fs.StringVar(&c.SealKeyFile, "seal-key-file", c.SealKeyFile, "ed25519 seal signing key (default <data-dir>/audit/seal.key, created on first start)")
 
 	var problems []string
 	// Environment first, so that flags given on the command line override it.
@@ -152,6 +160,12 @@ func (c Config) problems() []string {
 	if c.FailureWindow < time.Minute {
 		p = append(p, fmt.Sprintf("--failure-window %s: want at least 1m", c.FailureWindow))
 	}
+	if c.SealEvery < 1 || c.SealEvery > 40_000 {
+		p = append(p, fmt.Sprintf("--seal-every %d: want 1 to 40000", c.SealEvery))
+	}
+	if c.SealInterval < 100*time.Millisecond || c.SealInterval > 24*time.Hour {
+		p = append(p, fmt.Sprintf("--seal-interval %s: want 100ms to 24h", c.SealInterval))
+	}
 	if c.AdminKey != "" && len(c.AdminKey) < 24 {
 		p = append(p, "--admin-key: want at least 24 characters")
 	}
@@ -165,6 +179,14 @@ func redactURL(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// SealKeyPath is where the seal signing key is read (and created).
+func (c Config) SealKeyPath() string {
+	if c.SealKeyFile != "" {
+		return c.SealKeyFile
+	}
+	return filepath.Join(c.DataDir, "audit", "seal.key")
 }
 
 // Redacted returns the store URL safe to log.

@@ -255,7 +255,22 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 		return
 	}
 	out := page[subscriptionJSON]{Items: []subscriptionJSON{}}
-	s.Views.Read(func(v *projections.Views) {
+	pos, at, asOf, err := parseAsOf(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	read := s.Views.Read
+	if asOf {
+		v, err := s.asOf(c.Request.Context(), pos, at)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		read = func(fn func(*projections.Views)) { fn(v) }
+		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(v.Checkpoint), 10))
+	}
+	read(func(v *projections.Views) {
 		for _, sv := range v.SubscriptionsOf(c.Param("app")) {
 			if sv.Status == domain.StatusDeleted || (status != "" && string(sv.Status) != status) {
 				continue
@@ -279,6 +294,28 @@ func (s *Server) getSubscription(c *gin.Context) {
 	id, err := pathID(c, "sub")
 	if err != nil {
 		s.fail(c, err)
+		return
+	}
+	pos, at, asOf, err := parseAsOf(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if asOf {
+		v, err := s.asOf(c.Request.Context(), pos, at)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		sv := v.Subscriptions[id]
+		if sv == nil || sv.ApplicationID != c.Param("app") {
+			s.fail(c, domain.ErrNotFound)
+			return
+		}
+		o := subscriptionOut(*sv)
+		o.AsOfPosition = uint64(v.Checkpoint)
+		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(v.Checkpoint), 10))
+		c.JSON(http.StatusOK, o)
 		return
 	}
 	sv, ok := s.subscriptionView(c.Param("app"), id)

@@ -34,6 +34,7 @@ type subscriptionJSON struct {
 	FailingSince     *time.Time        `json:"failing_since,omitempty"`
 	LastAcknowledged *time.Time        `json:"last_acknowledged_at,omitempty"`
 	Secret           string            `json:"secret,omitempty"`
+	AsOfPosition     uint64            `json:"as_of_position,omitempty"`
 	createdPos       uint64
 }
 

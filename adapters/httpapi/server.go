@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"net/http"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type Deps struct {
 	AllowPrivateTargets bool
 	// WriteWait bounds how long a write waits for the views to show it.
 	WriteWait time.Duration
+	// SealPublicKey verifies the ledger's seals (nil: audit routes answer 503).
+	SealPublicKey ed25519.PublicKey
 }
 
 // Server is the HTTP API.
@@ -90,12 +93,16 @@ func New(d Deps) *Server {
 	app.POST("/messages", s.canWrite, s.publish)
 	app.GET("/messages", s.listMessages)
 	app.GET("/messages/:msg", s.getMessage)
+	app.GET("/messages/:msg/explain", s.explain)
 	app.GET("/deliveries", s.listDeliveries)
 
 	v1.GET("/deliveries/:dlv", s.getDelivery)
 	v1.GET("/deliveries/:dlv/timeline", s.deliveryTimeline)
 	v1.POST("/deliveries/:dlv/redeliver", s.canWrite, s.redeliver)
 
+	v1.GET("/audit/public-key", s.publicKey)
+	v1.GET("/audit/verify", s.readAll, s.auditVerify)
+	v1.GET("/audit/export", s.auditExport)
 	v1.GET("/ledger/events", s.readAll, s.ledgerEvents)
 	v1.GET("/ledger/streams/:stream", s.readAll, s.ledgerStream)
 	s.engine = e

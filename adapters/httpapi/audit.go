@@ -1,0 +1,280 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+func (s *Server) publicKey(c *gin.Context) {
+	if s.SealPublicKey == nil {
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "sealing is not configured on this server", "")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"key_id": domain.KeyIDFor(s.SealPublicKey), "algorithm": "ed25519", "public_key": audit.EncodePublicKey(s.SealPublicKey)})
+}
+
+func parsePosition(c *gin.Context, name string) (domain.Position, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, bad(CodeInvalidParameter, name, name+" must be a ledger position (an unsigned integer)")
+	}
+	return domain.Position(n), nil
+}
+
+// auditVerify streams the verification as NDJSON: progress lines, then the
+// report.
+func (s *Server) auditVerify(c *gin.Context) {
+	if s.SealPublicKey == nil {
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "sealing is not configured on this server", "")
+		return
+	}
+	from, err := parsePosition(c, "from")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	to, err := parsePosition(c, "to")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if to != 0 && to < from {
+		s.fail(c, bad(CodeInvalidParameter, "to", "to is before from"))
+		return
+	}
+	c.Header("Content-Type", "application/x-ndjson")
+	c.Status(http.StatusOK)
+	enc := json.NewEncoder(c.Writer)
+	last := time.Now()
+	rep, err := audit.VerifyRange(c.Request.Context(), s.Store, s.SealPublicKey, from, to, func(r audit.Report) {
+		if time.Since(last) > 250*time.Millisecond {
+			last = time.Now()
+			enc.Encode(gin.H{"kind": "progress", "events": r.Events, "seals": r.Seals, "head": r.Head})
+			c.Writer.Flush()
+		}
+	})
+	if err != nil {
+		enc.Encode(gin.H{"kind": "error", "error": err.Error()})
+		return
+	}
+	enc.Encode(struct {
+		Kind string `json:"kind"`
+		audit.Report
+	}{"result", rep})
+}
+
+// auditExport streams a verifiable export. Application keys may export only
+// their own application.
+func (s *Server) auditExport(c *gin.Context) {
+	if s.SealPublicKey == nil {
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "sealing is not configured on this server", "")
+		return
+	}
+	scope := audit.Scope{Application: c.Query("application"), Subscription: c.Query("subscription")}
+	if scope.Application != "" && scope.Subscription != "" {
+		s.fail(c, bad(CodeInvalidParameter, "subscription", "give application or subscription, not both"))
+		return
+	}
+	for name, v := range map[string]string{"application": scope.Application, "subscription": scope.Subscription} {
+		if v != "" {
+			if err := domain.ValidateID(name, v); err != nil {
+				s.fail(c, bad(CodeInvalidParameter, name, err.Error()))
+				return
+			}
+		}
+	}
+	p := who(c)
+	if p.role == domain.RoleApplication {
+		if scope.Subscription != "" {
+			var owner string
+			s.Views.Read(func(v *projections.Views) {
+				if sv := v.Subscriptions[scope.Subscription]; sv != nil {
+					owner = sv.ApplicationID
+				}
+			})
+			if owner != p.app {
+				s.fail(c, domain.ErrNotFound)
+				return
+			}
+		} else if scope.Application != p.app {
+			writeProblem(c, http.StatusForbidden, CodeForbidden, "an application key exports its own application only (application="+p.app+")", "application")
+			return
+		}
+	}
+	c.Header("Content-Type", "application/x-ndjson")
+	c.Header("Content-Disposition", `attachment; filename="hookledger-export.ndjson"`)
+	c.Status(http.StatusOK)
+	if _, err := audit.Export(c.Request.Context(), s.Store, s.SealPublicKey, scope, c.Writer); err != nil {
+		s.log.Error().Err(err).Msg("export failed midway")
+	}
+}
+
+// parseAsOf reads as_of: a ledger position or an RFC 3339 time.
+func parseAsOf(c *gin.Context) (domain.Position, time.Time, bool, error) {
+	v := c.Query("as_of")
+	if v == "" {
+		return 0, time.Time{}, false, nil
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if n == 0 {
+			return 0, time.Time{}, false, bad(CodeInvalidParameter, "as_of", "as_of must be a position >= 1 or an RFC 3339 time")
+		}
+		return domain.Position(n), time.Time{}, true, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return 0, time.Time{}, false, bad(CodeInvalidParameter, "as_of", "as_of must be a ledger position or an RFC 3339 time")
+	}
+	return 0, t, true, nil
+}
+
+// asOf answers fn from the views as they stood at the as_of point.
+func (s *Server) asOf(ctx context.Context, pos domain.Position, at time.Time) (*projections.Views, error) {
+	return pipeline.ViewsAsOf(ctx, s.Store, pos, at)
+}
+
+type explainAttempt struct {
+	Type       string    `json:"type"`
+	Position   uint64    `json:"position"`
+	At         time.Time `json:"at"`
+	Attempt    int       `json:"attempt,omitempty"`
+	StatusCode int       `json:"status_code,omitempty"`
+	ErrorClass string    `json:"error_class,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+}
+
+// explain says, from the state at the message's position, why the message was
+// or was not delivered to a subscription, then what became of the delivery.
+func (s *Server) explain(c *gin.Context) {
+	msgID, err := pathID(c, "msg")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	subID := c.Query("subscription_id")
+	if err := domain.ValidateID("subscription_id", subID); err != nil {
+		s.fail(c, bad(CodeInvalidParameter, "subscription_id", "subscription_id is required: "+err.Error()))
+		return
+	}
+	ctx := c.Request.Context()
+	recs, err := s.Store.ReadStream(ctx, domain.MessageStream(msgID), 0, domain.Forward, 1)
+	if errors.Is(err, domain.ErrStreamNotFound) {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ev, _, err := domain.Decode(recs[0])
+	m, ok := ev.(domain.MessagePublished)
+	if err != nil || !ok || m.ApplicationID != c.Param("app") {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	pos := recs[0].Position
+	var nowSub *projections.SubscriptionView
+	s.Views.Read(func(v *projections.Views) {
+		if sv := v.Subscriptions[subID]; sv != nil {
+			cp := *sv
+			nowSub = &cp
+		}
+	})
+	p := who(c)
+	if nowSub == nil || (p.role == domain.RoleApplication && nowSub.ApplicationID != p.app) {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	then, err := s.asOf(ctx, pos, time.Time{})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := gin.H{"message_id": m.MessageID, "event_type": m.EventType, "position": uint64(pos), "subscription_id": subID}
+	decision, reason, detail := "not_scheduled", "", ""
+	sv := then.Subscriptions[subID]
+	switch {
+	case sv == nil:
+		reason, detail = "not_created_yet", "the subscription was created after the message (at position "+strconv.FormatUint(uint64(nowSub.CreatedPosition), 10)+")"
+	case sv.ApplicationID != m.ApplicationID:
+		reason, detail = "other_application", "the subscription belongs to application "+sv.ApplicationID
+	case sv.Status == domain.StatusDeleted:
+		reason, detail = "deleted", "the subscription was deleted before the message"
+	case sv.Status == domain.StatusPaused:
+		reason, detail = "paused", "the subscription was paused when the message was published"
+	case sv.Status == domain.StatusDisabled:
+		reason, detail = "disabled", "the subscription was disabled ("+sv.DisabledReason+") when the message was published"
+	default:
+		if pattern, ok := sv.EventTypes.Match(m.EventType); ok {
+			decision, reason, detail = "scheduled", "matched", "event type "+m.EventType+" matched the pattern "+pattern
+			out["matched_pattern"] = pattern
+		} else {
+			reason, detail = "no_filter_match", "event type "+m.EventType+" matches none of the subscription's patterns"
+		}
+	}
+	if sv != nil {
+		out["subscription_as_of"] = subscriptionOut(*sv)
+	}
+	out["decision"], out["reason"], out["detail"] = decision, reason, detail
+	dlvID := domain.DeliveryIDFor(msgID, subID)
+	var d *projections.DeliveryView
+	s.Views.Read(func(v *projections.Views) {
+		if x := v.Deliveries[dlvID]; x != nil {
+			cp := *x
+			d = &cp
+		}
+	})
+	out["delivery"] = nil
+	attempts := []explainAttempt{}
+	if d != nil {
+		out["delivery"] = deliveryOut(*d)
+		tl, err := s.Store.ReadStream(ctx, domain.DeliveryStream(dlvID), 0, domain.Forward, 10_000)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for _, r := range tl {
+			ev, _, err := domain.Decode(r)
+			if err != nil {
+				continue
+			}
+			a := explainAttempt{Type: r.Type, Position: uint64(r.Position), At: r.Created}
+			switch e := ev.(type) {
+			case domain.AttemptStarted:
+				a.Attempt = e.Attempt
+			case domain.AttemptAcknowledged:
+				a.Attempt, a.StatusCode = e.Attempt, e.StatusCode
+			case domain.AttemptFailed:
+				a.Attempt, a.StatusCode, a.ErrorClass, a.Detail = e.Attempt, e.StatusCode, e.ErrorClass, e.Error
+			case domain.AttemptOutcomeUnknown:
+				a.Attempt, a.Detail = e.Attempt, e.Reason
+			case domain.RetryScheduled:
+				a.Attempt, a.Detail = e.NextAttempt, "next attempt due "+e.DueAt.Format(time.RFC3339)
+			case domain.DeliveryExhausted:
+				a.Detail = e.Reason
+			case domain.RedeliveryRequested:
+				a.Detail = "by " + e.By + ": " + e.Reason
+			case domain.DeliveryCancelled:
+				a.Detail = e.Reason
+			}
+			attempts = append(attempts, a)
+		}
+	}
+	out["timeline"] = attempts
+	c.JSON(http.StatusOK, out)
+}
