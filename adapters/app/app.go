@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
@@ -74,14 +76,28 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if !cfg.AllowPrivateTargets {
 		log.Info().Msg("webhooks to loopback, private and link-local addresses are refused (--allow-private-targets to allow)")
 	}
+	sealKey, created, err := audit.LoadOrCreateKey(cfg.SealKeyPath())
+	if err != nil {
+		return fmt.Errorf("seal signing key: %w", err)
+	}
+	sealPub := sealKey.Public().(ed25519.PublicKey)
+	if created {
+		log.Info().Str("path", cfg.SealKeyPath()).Str("key_id", domain.KeyIDFor(sealPub)).Msg("created the seal signing key; auditors should keep a copy of its public key (GET /v1/audit/public-key)")
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	api := httpapi.New(httpapi.Deps{
 		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
-		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets,
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealPub,
 	})
+	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
+		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger()}
+	sealCtx, stopSealer := context.WithCancel(context.Background())
+	defer stopSealer()
+	sealDone := make(chan error, 1)
+	go func() { sealDone <- sealer.Run(sealCtx) }()
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 
 	pipeCtx, stopPipe := context.WithCancel(context.Background())
@@ -113,6 +129,8 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err := <-pipeErr; err != nil && runErr == nil {
 		runErr = err
 	}
+	stopSealer() // after the pipeline: its last events get sealed too
+	<-sealDone
 	log.Info().Msg("hookledger stopped")
 	return runErr
 }

@@ -23,6 +23,10 @@ commands:
   serve     run the ledger: store, delivery pipeline and HTTP API (default)
   rebuild   replay the ledger from position 0 into fresh views (server stopped)
   receive   a local webhook endpoint that verifies signatures and prints what it gets
+  verify    check the ledger (or an export, --export FILE) against its signed seals
+  export    write a verifiable export (all, --application or --subscription)
+  timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
+  history   print a stream's events:     hookledger history <stream> [--json]
   help      show this text
 
 Run "hookledger <command> -h" for the flags of a command. Every flag can also
@@ -84,6 +88,12 @@ func run(args []string) int {
 		return 0
 	case "receive":
 		return receive(ctx, args)
+	case "verify":
+		return verifyCmd(ctx, args)
+	case "export":
+		return exportCmd(ctx, args)
+	case "timeline", "history":
+		return inspect(ctx, cmd, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/receiver"
+	"github.com/hookledger/hookledger/domain"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hookledger-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "hookledger")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Log(string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type apiClient struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+func (c apiClient) call(method, path string, body any) map[string]any {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		c.t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, raw)
+	}
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return m
+}
+
+// TestAuditorCLI runs a server, then the auditor's commands: verify (the
+// ledger and an export, with the pinned key), export, timeline and history
+// (from the store and through the API).
+func TestAuditorCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped under -short")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	const key = "cli-test-admin-key-0123456789"
+	srv := exec.Command(binary(t), "serve", "--data-dir", dir, "--listen", addr, "--allow-private-targets", "--seal-interval", "200ms", "--log-level", "warn")
+	srv.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY="+key)
+	var srvLog bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvLog, &srvLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			srv.Process.Kill()
+			srv.Wait()
+		}
+	}()
+	api := apiClient{t: t, base: "http://" + addr, key: key}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", api.base+"/v1/keys", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready: %s", srvLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	recv := receiver.New()
+	hook := httptest.NewServer(recv)
+	defer hook.Close()
+	api.call("POST", "/v1/applications", map[string]any{"id": "app_cli", "name": "cli"})
+	api.call("POST", "/v1/applications", map[string]any{"id": "app_other", "name": "other"})
+	sub := api.call("POST", "/v1/applications/app_cli/subscriptions", map[string]any{"id": "sub_cli", "url": hook.URL + "/sub_cli", "event_types": []string{"*"}})
+	recv.Add("sub_cli", sub["secret"].(string))
+	msg := api.call("POST", "/v1/applications/app_cli/messages", map[string]any{"event_type": "order.paid", "payload": map[string]any{"n": 1}})["id"].(string)
+	api.call("POST", "/v1/applications/app_other/messages", map[string]any{"event_type": "order.paid", "payload": "other-tenant-data"})
+	dlv := domain.DeliveryIDFor(msg, "sub_cli")
+	for recv.Count("sub_cli", msg) == 0 {
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatal("not delivered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pub := api.call("GET", "/v1/audit/public-key", nil)["public_key"].(string)
+
+	// Through the running server's API.
+	out, code := runCLI(t, "timeline", dlv, "--url", api.base, "--key", key)
+	if code != 0 || !strings.Contains(out, "delivery.scheduled") {
+		t.Fatalf("timeline via API: %d %s", code, out)
+	}
+	// Stop gracefully: the last events are sealed.
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+	stopped = true
+
+	out, code = runCLI(t, "verify", "--data-dir", dir, "--public-key", pub)
+	if code != 0 || !strings.HasPrefix(out, "OK:") || !strings.Contains(out, "0 not sealed yet") {
+		t.Fatalf("verify: %d %s\nserver log: %s", code, out, srvLog.String())
+	}
+	out, code = runCLI(t, "verify", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "pass --public-key") {
+		t.Fatalf("verify without a pinned key: %d %s", code, out)
+	}
+	out, code = runCLI(t, "verify", "--data-dir", dir, "--public-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	if code != 1 || !strings.Contains(out, "FAILED: seal_key_mismatch") {
+		t.Fatalf("verify with another key: %d %s", code, out)
+	}
+	exp := filepath.Join(t.TempDir(), "app.ndjson")
+	if out, code = runCLI(t, "export", "--data-dir", dir, "--application", "app_cli", "--out", exp); code != 0 {
+		t.Fatalf("export: %s", out)
+	}
+	raw, _ := os.ReadFile(exp)
+	if bytes.Contains(raw, []byte("other-tenant-data")) || bytes.Contains(raw, []byte("whsec_")) {
+		t.Fatal("the export holds another tenant's data or a secret")
+	}
+	out, code = runCLI(t, "verify", "--export", exp, "--public-key", pub)
+	if code != 0 || !strings.HasPrefix(out, "OK:") {
+		t.Fatalf("verify export: %d %s", code, out)
+	}
+	tampered := bytes.Replace(raw, []byte(`"type":"message.published"`), []byte(`"type":"message.publishex"`), 1)
+	os.WriteFile(exp, tampered, 0o600)
+	out, code = runCLI(t, "verify", "--export", exp, "--public-key", pub)
+	if code != 1 || !strings.Contains(out, "FAILED: event_changed") {
+		t.Fatalf("verify tampered export: %d %s", code, out)
+	}
+
+	out, code = runCLI(t, "timeline", dlv, "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "delivery.attempt_acknowledged") || !strings.Contains(out, "delivery-worker") {
+		t.Fatalf("timeline: %d %s", code, out)
+	}
+	out, code = runCLI(t, "history", "subscription-sub_cli", "--data-dir", dir, "--json")
+	var h struct {
+		Items []map[string]any `json:"items"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &h) != nil || len(h.Items) != 1 || h.Items[0]["type"] != "subscription.created" {
+		t.Fatalf("history --json: %d %s", code, out)
+	}
+	if strings.Contains(out, "whsec_") || !strings.Contains(out, "[redacted]") {
+		t.Fatalf("history shows a signing secret: %s", out)
+	}
+	if _, code = runCLI(t, "history", "nothing-here", "--data-dir", dir); code != 1 {
+		t.Fatal("history of a missing stream must fail")
+	}
+}

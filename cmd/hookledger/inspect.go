@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/pebblestore"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// openStoreForCLI opens the embedded store of dataDir for a read-only tool.
+func openStoreForCLI(dataDir string) (domain.EventStore, error) {
+	if _, err := os.Stat(dataDir); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
+	}
+	s, err := pebblestore.Open(dataDir, pebblestore.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is a server running on it? then use --url and --key)", err)
+	}
+	return s, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// loadPublicKey reads --public-key (base64, or @file) or, when empty, the
+// public half of the data directory's seal key (not pinned: say so).
+func loadPublicKey(flagValue, dataDir string) (ed25519.PublicKey, bool, error) {
+	if flagValue != "" {
+		v := flagValue
+		if strings.HasPrefix(v, "@") {
+			b, err := os.ReadFile(v[1:])
+			if err != nil {
+				return nil, false, err
+			}
+			v = string(b)
+		}
+		k, err := audit.ParsePublicKey(v)
+		return k, true, err
+	}
+	b, err := os.ReadFile(audit.KeyPath(dataDir))
+	if err != nil {
+		return nil, false, fmt.Errorf("no --public-key given and no seal key in %s: %w", audit.KeyPath(dataDir), err)
+	}
+	priv, err := audit.ParsePrivateKey(string(b))
+	if err != nil {
+		return nil, false, err
+	}
+	return priv.Public().(ed25519.PublicKey), false, nil
+}
+
+func printReport(rep audit.Report, pinned bool, asJSON bool) {
+	if asJSON {
+		json.NewEncoder(os.Stdout).Encode(struct {
+			audit.Report
+			KeyPinned bool `json:"key_pinned"`
+		}{rep, pinned})
+		return
+	}
+	if rep.OK {
+		fmt.Printf("OK: %d events, %d sealed by %d seals, %d not sealed yet (key %s)\n", rep.Events, rep.Sealed, rep.Seals, rep.Unsealed, rep.KeyID)
+	} else {
+		fmt.Printf("FAILED: %s at position %d: %s\n", rep.Problem.Kind, rep.Problem.Position, rep.Problem.Detail)
+		fmt.Printf("  (checked %d events and %d seals before it)\n", rep.Events, rep.Seals)
+	}
+	if !pinned {
+		fmt.Println("note: checked against the data directory's own key; pass --public-key (the copy you trust) to pin it")
+	}
+}
+
+func verifyCmd(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "data directory of the ledger")
+	pubFlag := fs.String("public-key", "", "the trusted seal public key (base64, or @file)")
+	export := fs.String("export", "", "verify this export file offline instead of the ledger")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *export != "" {
+		f, err := os.Open(*export)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		var trusted ed25519.PublicKey
+		if *pubFlag != "" {
+			if trusted, _, err = loadPublicKey(*pubFlag, ""); err != nil {
+				fmt.Fprintln(os.Stderr, "--public-key:", err)
+				return 2
+			}
+		}
+		rep, err := audit.VerifyExport(f, trusted)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "export unreadable:", err)
+			return 1
+		}
+		printReport(rep.Report, rep.KeyPinned, *asJSON)
+		if !rep.OK {
+			return 1
+		}
+		return 0
+	}
+	pub, pinned, err := loadPublicKey(*pubFlag, *dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	store, err := openStoreForCLI(*dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer store.Close()
+	start := time.Now()
+	rep, err := audit.Verify(ctx, store, pub, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "verify:", err)
+		return 1
+	}
+	printReport(rep, pinned, *asJSON)
+	if !*asJSON {
+		fmt.Printf("  %.0f events/s\n", float64(rep.Events)/time.Since(start).Seconds())
+	}
+	if !rep.OK {
+		return 1
+	}
+	return 0
+}
+
+func exportCmd(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "data directory of the ledger")
+	app := fs.String("application", "", "export only this application's events")
+	sub := fs.String("subscription", "", "export only this subscription's events and its deliveries")
+	out := fs.String("out", "", "file to write (default: standard output)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *app != "" && *sub != "" {
+		fmt.Fprintln(os.Stderr, "give --application or --subscription, not both")
+		return 2
+	}
+	pub, _, err := loadPublicKey("", *dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	store, err := openStoreForCLI(*dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer store.Close()
+	var w io.Writer = os.Stdout
+	if *out != "" {
+		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		w = f
+	}
+	sum, err := audit.Export(ctx, store, pub, audit.Scope{Application: *app, Subscription: *sub}, w)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "export:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "exported %d events and %d seals\n", sum.Events, sum.Seals)
+	return 0
+}
+
+// item is one ledger event as the CLI prints it (the API's shape).
+type item struct {
+	Position   uint64          `json:"position"`
+	Stream     string          `json:"stream"`
+	Revision   uint64          `json:"revision"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	RecordedAt *time.Time      `json:"recorded_at,omitempty"`
+	Created    time.Time       `json:"created"`
+	Actor      string          `json:"actor,omitempty"`
+	Metadata   json.RawMessage `json:"metadata"`
+	Data       json.RawMessage `json:"data"`
+}
+
+func itemOf(r domain.RecordedEvent) item {
+	it := item{Position: uint64(r.Position), Stream: r.Stream, Revision: r.Revision, ID: r.ID, Type: r.Type, Created: r.Created,
+		Metadata: json.RawMessage(orNull(r.Metadata)), Data: json.RawMessage(orNull(redactedData(r)))}
+	var md domain.Metadata
+	if json.Unmarshal(r.Metadata, &md) == nil {
+		t := md.RecordedAt
+		it.RecordedAt, it.Actor = &t, md.Actor
+	}
+	return it
+}
+
+func orNull(b []byte) []byte {
+	if len(b) == 0 || !json.Valid(b) {
+		return []byte("null")
+	}
+	return b
+}
+
+// redactedData hides signing secrets, as the API does.
+func redactedData(r domain.RecordedEvent) []byte {
+	if r.Type != domain.TypeSubscriptionCreated && r.Type != domain.TypeSubscriptionSecretRotated {
+		return r.Data
+	}
+	var m map[string]any
+	if json.Unmarshal(r.Data, &m) != nil {
+		return nil
+	}
+	if k, ok := m["key"].(map[string]any); ok {
+		k["secret"] = "[redacted]"
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// inspect prints one stream (history) or one delivery's timeline, read from
+// the store directly or from a running server's API.
+func inspect(ctx context.Context, name string, args []string) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "read the store in this data directory (server stopped)")
+	apiURL := fs.String("url", os.Getenv("HOOKLEDGER_URL"), "read through a running server's API instead (e.g. http://127.0.0.1:8080)")
+	key := fs.String("key", os.Getenv("HOOKLEDGER_KEY"), "API key for --url (auditor or admin)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	// The id may come before or after the flags.
+	var target string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		target, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if target == "" && fs.NArg() > 0 {
+		target = fs.Arg(0)
+	}
+	if target == "" {
+		fmt.Fprintf(os.Stderr, "usage: hookledger %s <%s> [--json] [--data-dir DIR | --url URL --key KEY]\n", name, map[string]string{"timeline": "delivery-id", "history": "stream"}[name])
+		return 2
+	}
+	stream := target
+	if name == "timeline" {
+		if err := domain.ValidateID("delivery id", target); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		stream = domain.DeliveryStream(target)
+	} else if err := domain.ValidateStreamName(stream); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var items []item
+	var err error
+	if *apiURL != "" {
+		items, err = readViaAPI(ctx, *apiURL, *key, name, target, stream)
+	} else {
+		items, err = readViaStore(ctx, *dataDir, stream)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"stream": stream, "items": items})
+		return 0
+	}
+	fmt.Printf("%s: %d events\n", stream, len(items))
+	for _, it := range items {
+		at := it.Created
+		if it.RecordedAt != nil {
+			at = *it.RecordedAt
+		}
+		var compact bytes.Buffer
+		json.Compact(&compact, it.Data)
+		data := compact.String()
+		if len(data) > 200 {
+			data = data[:200] + "..."
+		}
+		fmt.Printf("  rev %-3d pos %-8d %s  %-34s %-28s %s\n", it.Revision, it.Position, at.UTC().Format(time.RFC3339), it.Type, it.Actor, data)
+	}
+	return 0
+}
+
+func readViaStore(ctx context.Context, dataDir, stream string) ([]item, error) {
+	store, err := openStoreForCLI(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	var out []item
+	for from := uint64(0); ; {
+		recs, err := store.ReadStream(ctx, stream, from, domain.Forward, 1000)
+		if errors.Is(err, domain.ErrStreamNotFound) {
+			return nil, fmt.Errorf("stream %s not found", stream)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			out = append(out, itemOf(r))
+		}
+		if len(recs) < 1000 {
+			return out, nil
+		}
+		from = recs[len(recs)-1].Revision + 1
+	}
+}
+
+func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]item, error) {
+	base = strings.TrimRight(base, "/")
+	path := "/v1/ledger/streams/" + url.PathEscape(stream) + "?limit=1000"
+	if name == "timeline" {
+		path = "/v1/deliveries/" + url.PathEscape(target) + "/timeline"
+	}
+	var out []item
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return nil, fmt.Errorf("%s: %s: %s", base+path, res.Status, body)
+		}
+		var page struct {
+			Items      []item `json:"items"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == "" || name == "timeline" {
+			return out, nil
+		}
+		path = "/v1/ledger/streams/" + url.PathEscape(stream) + "?limit=1000&cursor=" + url.QueryEscape(page.NextCursor)
+	}
+}
