@@ -215,13 +215,14 @@ func (s *Server) explain(c *gin.Context) {
 		reason, detail = "other_application", "the subscription belongs to application "+sv.ApplicationID
 	case sv.Status == domain.StatusDeleted:
 		reason, detail = "deleted", "the subscription was deleted before the message"
-	case sv.Status == domain.StatusPaused:
-		reason, detail = "paused", "the subscription was paused when the message was published"
 	case sv.Status == domain.StatusDisabled:
 		reason, detail = "disabled", "the subscription was disabled ("+sv.DisabledReason+") when the message was published"
 	default:
 		if pattern, ok := sv.EventTypes.Match(m.EventType); ok {
 			decision, reason, detail = "scheduled", "matched", "event type "+m.EventType+" matched the pattern "+pattern
+			if sv.Status == domain.StatusPaused {
+				detail += "; the subscription was paused, so the delivery waited for the resume"
+			}
 			out["matched_pattern"] = pattern
 		} else {
 			reason, detail = "no_filter_match", "event type "+m.EventType+" matches none of the subscription's patterns"

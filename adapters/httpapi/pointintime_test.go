@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,7 +100,7 @@ func TestPointInTimeAndExplain(t *testing.T) {
 		{m2, "not_scheduled", "no_filter_match"},
 		{m3, "scheduled", "matched"},
 		{m4, "not_scheduled", "no_filter_match"},
-		{m5, "not_scheduled", "paused"},
+		{m5, "scheduled", "matched"}, // paused subscriptions hold their deliveries
 		{m6, "scheduled", "matched"},
 		{m7, "not_scheduled", "deleted"},
 	} {
@@ -107,6 +108,9 @@ func TestPointInTimeAndExplain(t *testing.T) {
 		j := r.json()
 		if j["decision"] != c.decision || j["reason"] != c.reason {
 			t.Errorf("explain %s: %v/%v (%v), want %s/%s", c.msg, j["decision"], j["reason"], j["detail"], c.decision, c.reason)
+		}
+		if c.msg == m5 && !strings.Contains(fmt.Sprint(j["detail"]), "paused") {
+			t.Errorf("explain %s: the detail does not say the subscription was paused: %v", c.msg, j["detail"])
 		}
 		hasDelivery := j["delivery"] != nil
 		if hasDelivery != (c.decision == "scheduled") {
@@ -149,8 +153,16 @@ func TestAuditRoutes(t *testing.T) {
 	}
 	waitFor(t, "everything sealed", func() bool {
 		last, _, ok, _ := audit.LastSeal(context.Background(), e.store)
-		h, _ := e.store.Head(context.Background())
-		return ok && last.ToPosition >= h-1
+		if !ok {
+			return false
+		}
+		after, _ := e.store.ReadAll(context.Background(), last.ToPosition+1, 1000)
+		for _, ev := range after {
+			if ev.Stream != "audit-seals" {
+				return false
+			}
+		}
+		return true
 	})
 	r := e.must(200, "GET", "/v1/audit/verify", A, nil)
 	var result map[string]any

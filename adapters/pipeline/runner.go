@@ -373,14 +373,17 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	return nil
 }
 
-// Match returns the schedules for a message: every active subscription of the
-// message's application whose filters match, as the views stand. Called with
+// Match returns the schedules for a message: every active or paused
+// subscription of the message's application whose filters match, as the views
+// stand. A paused subscription's deliveries are scheduled and wait (parked) for
+// the resume, so pausing loses nothing; a disabled subscription (gone, failing,
+// or disabled by an operator) gets no new deliveries. Called with
 // views folded up to the message's own position, it matches against the
 // subscriptions as they stood there.
 func Match(v *projections.Views, m domain.MessagePublished, pos domain.Position) []domain.ScheduleDelivery {
 	var out []domain.ScheduleDelivery
 	for _, sv := range v.SubscriptionsOf(m.ApplicationID) {
-		if sv.Status != domain.StatusActive {
+		if sv.Status != domain.StatusActive && sv.Status != domain.StatusPaused {
 			continue
 		}
 		pattern, ok := sv.EventTypes.Match(m.EventType)
