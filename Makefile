@@ -10,7 +10,7 @@ ARGS    ?=
 # own and leave private targets refused.
 DEV_ADMIN_KEY ?= dev-admin-key-change-me-0123456789
 
-.PHONY: run build test test-short bench vet fmt-check clean
+.PHONY: run build test test-short bench bench-micro vet fmt-check clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/hookledger
@@ -32,9 +32,15 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# Store benchmarks (see docs/benchmarks.md for the figures).
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./adapters/pebblestore/
+# The end-to-end harness (all scenarios on loopback; BENCH_ARGS scales them,
+# e.g. BENCH_ARGS="--runs 3" or "--json"). docs/benchmarks.md has the figures.
+BENCH_ARGS ?=
+bench: build
+	./$(BIN) bench $(BENCH_ARGS)
+
+# Micro-benchmarks of the store, the pipeline and audit verification.
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./adapters/pebblestore/ ./adapters/pipeline/ ./adapters/audit/
 
 clean:
 	rm -rf bin

@@ -27,6 +27,7 @@ commands:
   export    write a verifiable export (all, --application or --subscription)
   timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
   history   print a stream's events:     hookledger history <stream> [--json]
+  bench     the benchmark harness on loopback (see docs/benchmarks.md)
   help      show this text
 
 Run "hookledger <command> -h" for the flags of a command. Every flag can also
@@ -92,6 +93,8 @@ func run(args []string) int {
 		return verifyCmd(ctx, args)
 	case "export":
 		return exportCmd(ctx, args)
+	case "bench":
+		return benchCmd(ctx, args, os.Stdout, os.Stderr)
 	case "timeline", "history":
 		return inspect(ctx, cmd, args)
 	case "help", "-h", "--help":

@@ -1,0 +1,354 @@
+// Package bench is hookledger's benchmark harness (`hookledger bench`): it
+// runs the ledger on loopback with the embedded store in a temporary data
+// directory, a receiver that verifies every Standard Webhooks signature, and a
+// load generator that publishes through the HTTP API, and measures what a user
+// would: ingest, deliveries/s, latency, the same sender with no ledger (the
+// machine's ceiling), rebuild speed, and draining a backlog.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/app"
+	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/httpapi"
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/pebblestore"
+	"github.com/hookledger/hookledger/adapters/receiver"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Config scales the scenarios. Defaults finish in about a minute or two on a
+// 2-core machine.
+type Config struct {
+	Messages        int // throughput: messages to 1 subscription
+	FanoutMessages  int // fan-out: messages ...
+	FanoutSubs      int // ... to this many matching subscriptions
+	LatencyRate     int // latency: messages per second ...
+	LatencySeconds  int // ... for this long
+	BacklogMessages int // backlog: messages published while the receiver is down
+	Clients         int // concurrent publishing clients
+	Workers         int // the pipeline's concurrent attempts
+	PayloadBytes    int // approximate payload size
+	Scenarios       []string
+	Progress        io.Writer // progress lines (nil: none)
+}
+
+// Defaults are the issue's scenario sizes.
+func Defaults() Config {
+	return Config{Messages: 20_000, FanoutMessages: 2_000, FanoutSubs: 10, LatencyRate: 500, LatencySeconds: 20,
+		BacklogMessages: 200_000, Clients: 32, Workers: 128, PayloadBytes: 1024,
+		Scenarios: []string{"throughput", "fanout", "latency", "baseline", "rebuild", "backlog"}}
+}
+
+// Result is one scenario's figures (JSON field names are stable).
+type Result struct {
+	Scenario                string  `json:"scenario"`
+	Run                     int     `json:"run,omitempty"` // 1-based, when several runs are made
+	Messages                int     `json:"messages"`
+	Subscriptions           int     `json:"subscriptions"`
+	Deliveries              int     `json:"deliveries"`
+	IngestMsgsPerS          float64 `json:"ingest_msgs_per_s"`
+	DeliveriesPerS          float64 `json:"deliveries_per_s"`
+	LatencyP50Ms            float64 `json:"latency_p50_ms"`
+	LatencyP95Ms            float64 `json:"latency_p95_ms"`
+	LatencyP99Ms            float64 `json:"latency_p99_ms"`
+	LedgerEventsPerDelivery float64 `json:"ledger_events_per_delivery"`
+	BaselineDeliveriesPerS  float64 `json:"baseline_deliveries_per_s"`
+	RatioToBaseline         float64 `json:"ratio_to_baseline"`
+	RebuildEventsPerS       float64 `json:"rebuild_events_per_s"`
+	DrainSeconds            float64 `json:"drain_seconds,omitempty"`
+	PeakRSSMB               float64 `json:"peak_rss_mb"`
+	Received                int64   `json:"received"`     // distinct (endpoint, message) pairs the receiver verified
+	Acknowledged            int64   `json:"acknowledged"` // acknowledgements appended to the ledger
+	Rejected                int64   `json:"rejected"`     // signatures the receiver refused
+}
+
+// stack is a ledger running in-process on loopback.
+type stack struct {
+	dir    string
+	store  *pebblestore.Store
+	ledger *app.Ledger
+	url    string
+	key    string
+	srv    *http.Server
+	stop   func()
+	client *http.Client
+}
+
+const adminKey = "bench-admin-key-0123456789abcdef"
+
+func startStack(dir string, workers, clients int) (*stack, error) {
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.AllowPrivateTargets, cfg.Workers, cfg.PerSubscription = dir, true, workers, workers
+	store, err := pebblestore.Open(dir, pebblestore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	l, err := app.Build(cfg, store, zerolog.Nop())
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	_, sealKey, _ := ed25519.GenerateKey(nil)
+	api := httpapi.New(httpapi.Deps{Store: store, Commands: l.Commands, Views: l.Pipeline, Log: zerolog.Nop(),
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	srv := &http.Server{Handler: api}
+	ctx, cancel := context.WithCancel(context.Background())
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- l.Pipeline.Run(ctx) }()
+	sealer := &audit.Sealer{Store: store, Key: sealKey, NewEventID: ids.NewEventID, Log: zerolog.Nop()}
+	sealDone := make(chan error, 1)
+	go func() { sealDone <- sealer.Run(ctx) }()
+	go srv.Serve(ln)
+	for !l.Pipeline.Ready() {
+		time.Sleep(time.Millisecond)
+	}
+	hash := domain.HashAPIKey(adminKey)
+	_, out, err := l.Commands.CreateAPIKey(ctx, domain.CreateAPIKey{KeyID: domain.KeyIDForHash(hash), Role: domain.RoleAdmin, Hash: hash}, domain.Metadata{Actor: "bench"})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	l.Pipeline.WaitFor(ctx, out.Result.Position)
+	s := &stack{dir: dir, store: store, ledger: l, url: "http://" + ln.Addr().String(), key: adminKey, srv: srv,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2, MaxIdleConns: clients * 4}, Timeout: 30 * time.Second}}
+	s.stop = func() {
+		shCtx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		srv.Shutdown(shCtx)
+		cancel()
+		<-pipeDone
+		<-sealDone
+		l.Sender.Close()
+		store.Close()
+	}
+	return s, nil
+}
+
+func (s *stack) call(method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, res.Status, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// probe measures receipt latency: the payload carries its send time.
+type probe struct {
+	mu    sync.Mutex
+	lat   []time.Duration
+	first atomic.Int64
+	last  atomic.Int64
+}
+
+func (p *probe) onReceipt(r receiver.Receipt) {
+	now := r.At.UnixNano()
+	p.first.CompareAndSwap(0, now)
+	p.last.Store(now)
+	i := bytes.Index(r.Body, []byte(`"sent_ns":`))
+	if i < 0 {
+		return
+	}
+	rest := r.Body[i+len(`"sent_ns":`):]
+	j := bytes.IndexAny(rest, ",}")
+	if j < 0 {
+		return
+	}
+	sent, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	p.lat = append(p.lat, time.Duration(now-sent))
+	p.mu.Unlock()
+}
+
+func (p *probe) percentiles() (p50, p95, p99 float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.lat) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(p.lat)
+	at := func(q float64) float64 {
+		i := int(q * float64(len(p.lat)))
+		if i >= len(p.lat) {
+			i = len(p.lat) - 1
+		}
+		return float64(p.lat[i].Microseconds()) / 1000
+	}
+	return at(0.50), at(0.95), at(0.99)
+}
+
+func payload(size int) string { return strings.Repeat("x", max(0, size-120)) }
+
+// publish sends n messages of eventType to app from `clients` goroutines,
+// paced at rate per second when rate > 0. It returns how long publishing took.
+func (s *stack) publish(ctx context.Context, app, eventType string, n, clients, rate, size int, progress func(int64)) (time.Duration, error) {
+	pad := payload(size)
+	var next atomic.Int64
+	var done atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Second / time.Duration(rate)
+	}
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || ctx.Err() != nil {
+					return
+				}
+				if interval > 0 {
+					if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				body := fmt.Sprintf(`{"event_type":%q,"payload":{"n":%d,"sent_ns":%d,"pad":%q}}`, eventType, i, time.Now().UnixNano(), pad)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/v1/applications/"+app+"/messages", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+s.key)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := s.client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusAccepted {
+						err = fmt.Errorf("publish: %s", res.Status)
+					}
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				if d := done.Add(1); progress != nil && d%500 == 0 {
+					progress(d)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok {
+		return time.Since(start), e
+	}
+	return time.Since(start), ctx.Err()
+}
+
+// setup creates an application with subs subscriptions to recv.
+func (s *stack) setup(recv *receiver.Receiver, recvURL, app string, subs int, filters []string, paused bool) ([]string, error) {
+	if err := s.call("POST", "/v1/applications", map[string]any{"id": app, "name": app}, nil); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := 0; i < subs; i++ {
+		id := fmt.Sprintf("sub_%s_%d", app, i)
+		var out struct {
+			Secret string `json:"secret"`
+		}
+		if err := s.call("POST", "/v1/applications/"+app+"/subscriptions", map[string]any{"id": id, "url": recvURL + "/" + id, "event_types": filters}, &out); err != nil {
+			return nil, err
+		}
+		if err := recv.Add(id, out.Secret); err != nil {
+			return nil, err
+		}
+		if paused {
+			if err := s.call("POST", "/v1/applications/"+app+"/subscriptions/"+id+"/pause", nil, nil); err != nil {
+				return nil, err
+			}
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func (s *stack) head() domain.Position {
+	h, _ := s.store.Head(context.Background())
+	return h
+}
+
+// waitAcked waits until the ledger holds want more acknowledgements than base.
+func (s *stack) waitAcked(ctx context.Context, base, want int64, progress func(int64)) (time.Time, error) {
+	last := time.Now()
+	for {
+		n := s.ledger.Pipeline.Stats().Acknowledged.Load() - base
+		if n >= want {
+			return time.Now(), nil
+		}
+		if ctx.Err() != nil {
+			return time.Now(), ctx.Err()
+		}
+		if progress != nil && time.Since(last) > 500*time.Millisecond {
+			last = time.Now()
+			progress(n)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// peakRSS returns the process's peak resident set (VmHWM) in MiB.
+func peakRSS() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// resetPeakRSS resets VmHWM (Linux: write 5 to clear_refs), so the next
+// scenario's peak is its own.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+var errUnknownScenario = errors.New("unknown scenario")

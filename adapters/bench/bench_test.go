@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEveryScenarioAtTinyScale keeps the harness from rotting: every scenario
+// runs with small numbers, the figures are positive, and what the receiver
+// verified equals what the ledger acknowledged. It does not judge speed.
+func TestEveryScenarioAtTinyScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole harness; skipped under -short")
+	}
+	cfg := Defaults()
+	cfg.Messages, cfg.FanoutMessages, cfg.FanoutSubs = 200, 30, 4
+	cfg.LatencyRate, cfg.LatencySeconds, cfg.BacklogMessages = 100, 1, 300
+	cfg.Clients, cfg.Workers = 8, 16
+	cfg.Progress = testWriter{t}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	results, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 6 {
+		t.Fatalf("%d results, want 6", len(results))
+	}
+	for _, r := range results {
+		if r.Rejected != 0 {
+			t.Errorf("%s: %d signatures rejected", r.Scenario, r.Rejected)
+		}
+		if r.PeakRSSMB <= 0 {
+			t.Errorf("%s: peak RSS %v", r.Scenario, r.PeakRSSMB)
+		}
+		switch r.Scenario {
+		case "throughput", "fanout", "latency", "backlog":
+			if r.DeliveriesPerS <= 0 || r.IngestMsgsPerS <= 0 || r.LatencyP50Ms <= 0 || r.LatencyP99Ms < r.LatencyP50Ms {
+				t.Errorf("%s: figures %+v", r.Scenario, r)
+			}
+			if int(r.Acknowledged) != r.Deliveries || r.Received != r.Acknowledged {
+				t.Errorf("%s: receiver verified %d, ledger acknowledged %d, expected %d", r.Scenario, r.Received, r.Acknowledged, r.Deliveries)
+			}
+			if r.LedgerEventsPerDelivery < 3 {
+				t.Errorf("%s: %.2f ledger events per delivery (scheduled, started, acknowledged at least)", r.Scenario, r.LedgerEventsPerDelivery)
+			}
+			if r.Scenario != "backlog" && (r.BaselineDeliveriesPerS <= 0 || r.RatioToBaseline <= 0) {
+				t.Errorf("%s: no ratio to the baseline: %+v", r.Scenario, r)
+			}
+		case "baseline":
+			if r.DeliveriesPerS <= 0 || int(r.Received) != r.Messages {
+				t.Errorf("baseline: %+v", r)
+			}
+		case "rebuild":
+			if r.RebuildEventsPerS <= 0 || r.Deliveries != 200+30*4+100 {
+				t.Errorf("rebuild: %+v", r)
+			}
+		}
+	}
+	if r := results[0]; r.Subscriptions != 1 || results[1].Subscriptions != 4 || results[1].Deliveries != 120 {
+		t.Errorf("scenario shapes: %+v %+v", r, results[1])
+	}
+}
+
+func TestUnknownScenarioRefused(t *testing.T) {
+	cfg := Defaults()
+	cfg.Scenarios = []string{"throughput", "warp"}
+	if _, err := Run(context.Background(), cfg); !errors.Is(err, errUnknownScenario) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestSummarizeTakesMedianMinMaxPerScenario(t *testing.T) {
+	rs := []Result{
+		{Scenario: "throughput", DeliveriesPerS: 300}, {Scenario: "baseline", DeliveriesPerS: 10},
+		{Scenario: "throughput", DeliveriesPerS: 100}, {Scenario: "baseline", DeliveriesPerS: 30},
+		{Scenario: "throughput", DeliveriesPerS: 200},
+	}
+	sums := Summarize(rs)
+	if len(sums) != 2 || sums[0].Scenario != "throughput" || sums[1].Scenario != "baseline" {
+		t.Fatalf("%+v", sums)
+	}
+	if got := sums[0].Figures["deliveries_per_s"]; got != (Spread{Median: 200, Min: 100, Max: 300}) || sums[0].Runs != 3 {
+		t.Errorf("throughput %+v", got)
+	}
+	if got := sums[1].Figures["deliveries_per_s"]; got != (Spread{Median: 20, Min: 10, Max: 30}) {
+		t.Errorf("baseline (even count: mean of the middle two) %+v", got)
+	}
+}

@@ -1,0 +1,274 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/pebblestore"
+	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/adapters/receiver"
+	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// Run runs the configured scenarios in order and returns their results.
+// Throughput, fan-out and latency share one ledger; rebuild replays it;
+// backlog runs on a ledger of its own.
+func Run(ctx context.Context, cfg Config) ([]Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	root, err := os.MkdirTemp("", "hookledger-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(root)
+	r := &runner{cfg: cfg, root: root}
+	defer r.close()
+	var results []Result
+	for _, name := range cfg.Scenarios {
+		resetPeakRSS()
+		var res Result
+		switch name {
+		case "throughput":
+			res, err = r.deliver(ctx, "throughput", cfg.Messages, 1, 0)
+		case "fanout":
+			res, err = r.deliver(ctx, "fanout", cfg.FanoutMessages, cfg.FanoutSubs, 0)
+		case "latency":
+			res, err = r.deliver(ctx, "latency", cfg.LatencyRate*cfg.LatencySeconds, 1, cfg.LatencyRate)
+		case "baseline":
+			res, err = r.baseline(ctx)
+		case "rebuild":
+			res, err = r.rebuild(ctx)
+		case "backlog":
+			res, err = r.backlog(ctx)
+		}
+		if err != nil {
+			return results, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		res.PeakRSSMB = peakRSS()
+		results = append(results, res)
+		r.say("%-10s done", name)
+	}
+	// The ratio to the machine's ceiling, measured in the same run.
+	var base float64
+	for _, res := range results {
+		if res.Scenario == "baseline" {
+			base = res.DeliveriesPerS
+		}
+	}
+	for i := range results {
+		if base > 0 && results[i].Scenario != "baseline" && results[i].DeliveriesPerS > 0 {
+			results[i].BaselineDeliveriesPerS = base
+			results[i].RatioToBaseline = results[i].DeliveriesPerS / base
+		}
+	}
+	return results, nil
+}
+
+type runner struct {
+	cfg   Config
+	root  string
+	st    *stack
+	dirA  string
+	count int
+}
+
+func (r *runner) say(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, format+"\n", args...)
+	}
+}
+
+func (r *runner) close() {
+	if r.st != nil {
+		r.st.stop()
+		r.st = nil
+	}
+}
+
+func (r *runner) shared() (*stack, error) {
+	if r.st == nil {
+		r.dirA = r.root + "/ledger"
+		st, err := startStack(r.dirA, r.cfg.Workers, r.cfg.Clients)
+		if err != nil {
+			return nil, err
+		}
+		r.st = st
+	}
+	return r.st, nil
+}
+
+// deliver publishes n messages through the API to subs matching
+// subscriptions and waits until every delivery is acknowledged in the ledger.
+func (r *runner) deliver(ctx context.Context, name string, n, subs, rate int) (Result, error) {
+	st, err := r.shared()
+	if err != nil {
+		return Result{}, err
+	}
+	recv := receiver.New()
+	p := &probe{}
+	recv.OnReceipt = p.onReceipt
+	rsrv := httptest.NewServer(recv)
+	defer rsrv.Close()
+	r.count++
+	app := fmt.Sprintf("app_%s_%d", name, r.count)
+	if _, err := st.setup(recv, rsrv.URL, app, subs, []string{"*"}, false); err != nil {
+		return Result{}, err
+	}
+	want := int64(n * subs)
+	base := st.ledger.Pipeline.Stats().Acknowledged.Load()
+	h0 := st.head()
+	elapsed, err := st.publish(ctx, app, "order.paid", n, r.cfg.Clients, rate, r.cfg.PayloadBytes, func(d int64) {
+		if d%5000 == 0 {
+			r.say("%-10s published %d/%d", name, d, n)
+		}
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	done, err := st.waitAcked(ctx, base, want, func(a int64) { r.say("%-10s acknowledged %d/%d", name, a, want) })
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Scenario: name, Messages: n, Subscriptions: subs, Deliveries: int(want),
+		IngestMsgsPerS: float64(n) / elapsed.Seconds(), Acknowledged: st.ledger.Pipeline.Stats().Acknowledged.Load() - base,
+		Received: recv.Unique(), Rejected: recv.Rejected()}
+	if first := p.first.Load(); first > 0 {
+		res.DeliveriesPerS = float64(want) / done.Sub(time.Unix(0, first)).Seconds()
+	}
+	res.LatencyP50Ms, res.LatencyP95Ms, res.LatencyP99Ms = p.percentiles()
+	res.LedgerEventsPerDelivery = float64(st.head()-h0) / float64(want)
+	return res, nil
+}
+
+// baseline sends the same number of signed requests with the same sender
+// code to the same kind of receiver, with no ledger: the machine's ceiling.
+func (r *runner) baseline(ctx context.Context) (Result, error) {
+	recv := receiver.New()
+	secret := ids.NewSecret()
+	recv.Add("base", secret)
+	rsrv := httptest.NewServer(recv)
+	defer rsrv.Close()
+	snd := sender.New(sender.Options{AllowPrivate: true})
+	defer snd.Close()
+	signer, err := domain.NewSigner(secret)
+	if err != nil {
+		return Result{}, err
+	}
+	n := r.cfg.Messages
+	pad := payload(r.cfg.PayloadBytes)
+	var next atomic.Int64
+	var failed atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < r.cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || ctx.Err() != nil {
+					return
+				}
+				body := []byte(fmt.Sprintf(`{"n":%d,"sent_ns":%d,"pad":%q}`, i, time.Now().UnixNano(), pad))
+				res := snd.Send(ctx, sender.Request{URL: rsrv.URL + "/base", MessageID: fmt.Sprintf("msg_base_%d", i), Body: body, Signer: signer, Timestamp: time.Now()})
+				if res.ErrorClass != "" {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if f := failed.Load(); f > 0 {
+		return Result{}, fmt.Errorf("%d baseline requests failed", f)
+	}
+	return Result{Scenario: "baseline", Messages: n, Subscriptions: 1, Deliveries: n, DeliveriesPerS: float64(n) / el.Seconds(),
+		Received: recv.Unique(), Rejected: recv.Rejected()}, nil
+}
+
+// rebuild stops the shared ledger and replays all it holds into fresh views.
+func (r *runner) rebuild(ctx context.Context) (Result, error) {
+	if _, err := r.shared(); err != nil {
+		return Result{}, err
+	}
+	r.close()
+	store, err := pebblestore.Open(r.dirA, pebblestore.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer store.Close()
+	start := time.Now()
+	res, err := pipeline.Rebuild(ctx, store, 0, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	el := time.Since(start)
+	return Result{Scenario: "rebuild", Messages: len(res.Views.Messages), Deliveries: len(res.Views.Deliveries),
+		RebuildEventsPerS: float64(res.Views.Events) / el.Seconds()}, nil
+}
+
+// backlog publishes while the receiver is down (its subscription paused by
+// the operator), then brings it back (resumed) and times the drain.
+func (r *runner) backlog(ctx context.Context) (Result, error) {
+	st, err := startStack(r.root+"/backlog", r.cfg.Workers, r.cfg.Clients)
+	if err != nil {
+		return Result{}, err
+	}
+	defer st.stop()
+	recv := receiver.New()
+	p := &probe{}
+	recv.OnReceipt = p.onReceipt
+	rsrv := httptest.NewServer(recv)
+	defer rsrv.Close()
+	subs, err := st.setup(recv, rsrv.URL, "app_backlog", 1, []string{"*"}, true)
+	if err != nil {
+		return Result{}, err
+	}
+	n := r.cfg.BacklogMessages
+	h0 := st.head()
+	elapsed, err := st.publish(ctx, "app_backlog", "order.paid", n, r.cfg.Clients, 0, r.cfg.PayloadBytes, func(d int64) {
+		if d%20000 == 0 {
+			r.say("%-10s published %d/%d (receiver down)", "backlog", d, n)
+		}
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	// Wait until every delivery is scheduled and waiting.
+	for {
+		var scheduled int
+		st.ledger.Pipeline.Read(func(v *projections.Views) { scheduled = len(v.Deliveries) })
+		if scheduled >= n {
+			break
+		}
+		if ctx.Err() != nil {
+			return Result{}, fmt.Errorf("waiting for %d deliveries to be scheduled (%d so far): %w", n, scheduled, ctx.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	base := st.ledger.Pipeline.Stats().Acknowledged.Load()
+	up := time.Now()
+	if err := st.call("POST", "/v1/applications/app_backlog/subscriptions/"+subs[0]+"/resume", nil, nil); err != nil {
+		return Result{}, err
+	}
+	done, err := st.waitAcked(ctx, base, int64(n), func(a int64) { r.say("%-10s drained %d/%d", "backlog", a, n) })
+	if err != nil {
+		return Result{}, err
+	}
+	drain := done.Sub(up)
+	res := Result{Scenario: "backlog", Messages: n, Subscriptions: 1, Deliveries: n, IngestMsgsPerS: float64(n) / elapsed.Seconds(),
+		DeliveriesPerS: float64(n) / drain.Seconds(), DrainSeconds: drain.Seconds(),
+		Acknowledged: st.ledger.Pipeline.Stats().Acknowledged.Load() - base, Received: recv.Unique(), Rejected: recv.Rejected(),
+		LedgerEventsPerDelivery: float64(st.head()-h0) / float64(n)}
+	res.LatencyP50Ms, res.LatencyP95Ms, res.LatencyP99Ms = p.percentiles()
+	return res, nil
+}

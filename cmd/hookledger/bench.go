@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strings"
+
+	"github.com/hookledger/hookledger/adapters/bench"
+)
+
+// benchCmd runs the benchmark harness (adapters/bench): a table on stdout,
+// progress on stderr, or with --json one object per scenario and run.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := bench.Defaults()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&cfg.Messages, "messages", cfg.Messages, "throughput: messages to 1 subscription")
+	fs.IntVar(&cfg.FanoutMessages, "fanout-messages", cfg.FanoutMessages, "fan-out: messages")
+	fs.IntVar(&cfg.FanoutSubs, "fanout-subs", cfg.FanoutSubs, "fan-out: matching subscriptions")
+	fs.IntVar(&cfg.LatencyRate, "latency-rate", cfg.LatencyRate, "latency: messages per second")
+	fs.IntVar(&cfg.LatencySeconds, "latency-seconds", cfg.LatencySeconds, "latency: seconds")
+	fs.IntVar(&cfg.BacklogMessages, "backlog-messages", cfg.BacklogMessages, "backlog: messages published while the receiver is down")
+	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "concurrent publishing clients")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "the pipeline's concurrent attempts (and the baseline's senders)")
+	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", cfg.PayloadBytes, "approximate payload size")
+	scenarios := fs.String("scenarios", strings.Join(cfg.Scenarios, ","), "comma-separated scenarios to run, in order")
+	runs := fs.Int("runs", 1, "run everything this many times; the table shows the median and min..max")
+	asJSON := fs.Bool("json", false, "print one JSON object per scenario (and run) instead of the table")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg.Scenarios = strings.Split(*scenarios, ",")
+	err := cfg.Validate()
+	if *runs < 1 {
+		err = errors.Join(err, fmt.Errorf("--runs must be at least 1, got %d", *runs))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var all []bench.Result
+	enc := json.NewEncoder(stdout)
+	for i := 1; i <= *runs; i++ {
+		if *runs > 1 && !*quiet {
+			fmt.Fprintf(stderr, "run %d of %d\n", i, *runs)
+		}
+		results, err := bench.Run(ctx, cfg)
+		for j := range results {
+			results[j].Run = i
+			if *asJSON {
+				enc.Encode(results[j])
+			}
+		}
+		all = append(all, results...)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	if !*asJSON {
+		if err := bench.WriteTable(stdout, bench.Summarize(all)); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	return 0
+}
