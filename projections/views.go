@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -299,11 +300,82 @@ func (v *Views) KeyByHash(hash string) *domain.APIKey {
 // Snapshot encodes the views deterministically (JSON sorts map keys).
 func (v *Views) Snapshot() ([]byte, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode views: %w", err)
+	if err := v.WriteSnapshot(&buf); err != nil {
+		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// WriteSnapshot streams the snapshot to w entry by entry, byte for byte what
+// encoding/json makes of the whole value (fields in order, map keys sorted,
+// a final newline), so a large view is never held twice in memory:
+// json.Encoder would build the whole document in a buffer first.
+func (v *Views) WriteSnapshot(w io.Writer) error {
+	sw := &snapWriter{w: w}
+	sw.printf(`{"format":%d,"checkpoint":%d,"events":%d`, v.Format, v.Checkpoint, v.Events)
+	writeMap(sw, "applications", v.Applications)
+	writeMap(sw, "subscriptions", v.Subscriptions)
+	writeMap(sw, "messages", v.Messages)
+	writeMap(sw, "deliveries", v.Deliveries)
+	writeMap(sw, "keys", v.Keys)
+	sw.printf("}\n")
+	if sw.err != nil {
+		return fmt.Errorf("encode views: %w", sw.err)
+	}
+	return nil
+}
+
+type snapWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *snapWriter) printf(format string, args ...any) {
+	if s.err == nil {
+		_, s.err = fmt.Fprintf(s.w, format, args...)
+	}
+}
+
+func (s *snapWriter) write(b []byte) {
+	if s.err == nil {
+		_, s.err = s.w.Write(b)
+	}
+}
+
+func writeMap[V any](s *snapWriter, name string, m map[string]V) {
+	s.printf(`,%q:`, name)
+	if m == nil {
+		s.write([]byte("null"))
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s.write([]byte("{"))
+	for i, k := range keys {
+		if s.err != nil {
+			return
+		}
+		kb, err := json.Marshal(k)
+		if err != nil {
+			s.err = err
+			return
+		}
+		vb, err := json.Marshal(m[k])
+		if err != nil {
+			s.err = err
+			return
+		}
+		if i > 0 {
+			s.write([]byte(","))
+		}
+		s.write(kb)
+		s.write([]byte(":"))
+		s.write(vb)
+	}
+	s.write([]byte("}"))
 }
 
 // LoadSnapshot decodes a snapshot and rebuilds the derived indexes.
@@ -312,11 +384,20 @@ func LoadSnapshot(b []byte) (*Views, error) {
 	if err := json.Unmarshal(b, v); err != nil {
 		return nil, fmt.Errorf("decode views snapshot: %w", err)
 	}
+	if err := v.Restore(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Restore checks views decoded from a snapshot (by LoadSnapshot or as part of
+// a larger document) and rebuilds their derived indexes.
+func (v *Views) Restore() error {
 	if v.Format != SnapshotFormat {
-		return nil, fmt.Errorf("views snapshot format %d, this build reads %d", v.Format, SnapshotFormat)
+		return fmt.Errorf("views snapshot format %d, this build reads %d", v.Format, SnapshotFormat)
 	}
 	if v.Applications == nil || v.Subscriptions == nil || v.Messages == nil || v.Deliveries == nil || v.Keys == nil {
-		return nil, fmt.Errorf("views snapshot is incomplete")
+		return fmt.Errorf("views snapshot is incomplete")
 	}
 	v.resetIndexes()
 	for id, k := range v.Keys {
@@ -347,5 +428,5 @@ func LoadSnapshot(b []byte) (*Views, error) {
 		v.deliveriesByApp[d.ApplicationID] = append(v.deliveriesByApp[d.ApplicationID], d.ID)
 		v.deliveriesBySub[d.SubscriptionID] = append(v.deliveriesBySub[d.SubscriptionID], d.ID)
 	}
-	return v, nil
+	return nil
 }

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -239,5 +240,25 @@ func TestLoadSnapshotRejectsOtherFormats(t *testing.T) {
 	}
 	if _, err := projections.LoadSnapshot([]byte(`{"format":1}`)); err == nil {
 		t.Fatal("incomplete snapshot accepted")
+	}
+}
+
+// TestStreamedSnapshotIsTheJSONEncoding: WriteSnapshot streams entry by
+// entry; the bytes must be exactly encoding/json's for the whole value.
+func TestStreamedSnapshotIsTheJSONEncoding(t *testing.T) {
+	v := fold(t, history())
+	var want bytes.Buffer
+	if err := json.NewEncoder(&want).Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := v.WriteSnapshot(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("streamed snapshot differs from encoding/json:\n%s\n%s", got.Bytes(), want.Bytes())
+	}
+	if len(v.Deliveries) == 0 || len(v.Messages) == 0 {
+		t.Fatal("the history folds to nothing: the comparison proves nothing")
 	}
 }

@@ -178,7 +178,7 @@ func (r *runner) baseline(ctx context.Context) (Result, error) {
 				if i >= int64(n) || ctx.Err() != nil {
 					return
 				}
-				body := []byte(fmt.Sprintf(`{"n":%d,"sent_ns":%d,"pad":%q}`, i, time.Now().UnixNano(), pad))
+				body := appendPayload(nil, i, pad)
 				res := snd.Send(ctx, sender.Request{URL: rsrv.URL + "/base", MessageID: fmt.Sprintf("msg_base_%d", i), Body: body, Signer: signer, Timestamp: time.Now()})
 				if res.ErrorClass != "" {
 					failed.Add(1)

@@ -46,7 +46,15 @@ type Store struct {
 	stopped  chan struct{}
 	failed   atomic.Pointer[error] // set when a commit fails: the store refuses appends after that
 	maxBatch int
+	// heads caches stream heads recently committed. Only the committer
+	// touches it, and it is the only writer, so the cache cannot be stale;
+	// it saves a Pebble read per append to a hot stream (a delivery's
+	// attempt events follow each other closely).
+	heads map[string]streamHead
 }
+
+// headCacheMax bounds the head cache; it is emptied when full.
+const headCacheMax = 1 << 16
 
 type appendReq struct {
 	ctx      context.Context
@@ -221,6 +229,9 @@ func (s *Store) commit(reqs []*appendReq) {
 		}
 		h, ok := heads[r.stream]
 		if !ok {
+			h, ok = s.heads[r.stream]
+		}
+		if !ok {
 			var err error
 			if h, err = s.readHead(r.stream); err != nil {
 				r.err = err
@@ -269,6 +280,14 @@ func (s *Store) commit(reqs []*appendReq) {
 		} else {
 			s.head.Store(uint64(pos))
 			s.notify.Broadcast()
+			if s.heads == nil || len(s.heads)+len(heads) > headCacheMax {
+				s.heads = make(map[string]streamHead, len(heads))
+			}
+			for stream, h := range heads {
+				if h.exists {
+					s.heads[stream] = h
+				}
+			}
 		}
 	}
 	for _, r := range reqs {

@@ -3,7 +3,9 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/hookledger/hookledger/domain"
@@ -30,7 +32,10 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 		upTo = h
 	}
 	v := projections.New()
-	var fans []*fanoutJob
+	// Fan-outs not yet seen complete, by message id. Deliveries follow their
+	// message closely, so this stays small however long the ledger is.
+	open := map[string]*fanoutJob{}
+	var order []*fanoutJob
 	from := domain.Position(0)
 	for from <= upTo {
 		page, err := store.ReadAll(ctx, from, 4096)
@@ -46,10 +51,22 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 				return RebuildResult{}, fmt.Errorf("fold position %d: %w", rec.Position, err)
 			}
 			v.ApplyDecoded(rec, ev)
-			if m, ok := ev.(domain.MessagePublished); ok {
-				if cmds := Match(v, m, rec.Position); len(cmds) > 0 {
-					fans = append(fans, &fanoutJob{MessageID: m.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds})
+			switch e := ev.(type) {
+			case domain.MessagePublished:
+				if cmds := Match(v, e, rec.Position); len(cmds) > 0 {
+					f := &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
+					open[e.MessageID] = f
+					order = append(order, f)
 				}
+			case domain.DeliveryScheduled:
+				if f := open[e.MessageID]; f != nil && slices.ContainsFunc(f.Schedules, func(c domain.ScheduleDelivery) bool { return c.SubscriptionID == e.SubscriptionID }) {
+					if f.remaining--; f.remaining == 0 {
+						delete(open, e.MessageID)
+					}
+				}
+			}
+			if len(order) > 2*len(open)+4096 { // forget the completed ones
+				order = slices.DeleteFunc(order, func(f *fanoutJob) bool { return open[f.MessageID] != f })
 			}
 		}
 		if len(page) == 0 {
@@ -61,7 +78,10 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 		}
 	}
 	var missing []*fanoutJob
-	for _, f := range fans {
+	for _, f := range order {
+		if open[f.MessageID] != f {
+			continue
+		}
 		var left []domain.ScheduleDelivery
 		for _, c := range f.Schedules {
 			if v.Deliveries[domain.DeliveryIDFor(c.MessageID, c.SubscriptionID)] == nil {
@@ -82,11 +102,8 @@ func (r RebuildResult) WriteSnapshot(path string) error {
 	for _, f := range r.Unscheduled {
 		fan[f.Position] = f
 	}
-	b, err := encodeSnapshot(r.Views, fan)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, b)
+	_, err := writeFileAtomic(path, func(w io.Writer) error { return encodeSnapshot(w, r.Views, fan) })
+	return err
 }
 
 // ReadSnapshotViews reads the views of a snapshot file (nil, nil if none).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -336,6 +337,9 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		if cmds := Match(r.views, e, rec.Position); len(cmds) > 0 {
 			fan = &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
 			r.fanPending[rec.Position] = fan
+			// The attempts follow shortly: keep the body the fold just
+			// decoded rather than read the message stream again per attempt.
+			r.payloads.put(e.MessageID, e.Payload)
 		}
 	case domain.SubscriptionResumed:
 		r.unparkLocked(e.SubscriptionID)
@@ -787,18 +791,20 @@ func (r *Runner) writeSnapshot() error {
 	}
 	r.snapMu.Lock()
 	defer r.snapMu.Unlock()
-	r.mu.Lock()
-	b, err := encodeSnapshot(r.views, r.fanPending)
-	checkpoint := r.views.Checkpoint
-	r.sinceSnap = 0
-	r.mu.Unlock()
+	var checkpoint domain.Position
+	n, err := writeFileAtomic(r.opts.SnapshotPath, func(w io.Writer) error {
+		// The views are locked while they are encoded (into the page cache);
+		// the fsync happens after the lock is released.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		checkpoint = r.views.Checkpoint
+		r.sinceSnap = 0
+		return encodeSnapshot(w, r.views, r.fanPending)
+	})
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(r.opts.SnapshotPath, b); err != nil {
-		return err
-	}
-	r.log.Debug().Uint64("checkpoint", uint64(checkpoint)).Int("bytes", len(b)).Msg("views snapshot written")
+	r.log.Debug().Uint64("checkpoint", uint64(checkpoint)).Int64("bytes", n).Msg("views snapshot written")
 	return nil
 }
 

@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -23,80 +25,109 @@ type fanoutJob struct {
 }
 
 type snapshotFile struct {
-	Fanout []*fanoutJob    `json:"fanout"`
-	Views  json.RawMessage `json:"views"`
+	Fanout []*fanoutJob       `json:"fanout"`
+	Views  *projections.Views `json:"views"`
 }
 
-// encodeSnapshot must be called with the views locked.
-func encodeSnapshot(v *projections.Views, fan map[domain.Position]*fanoutJob) ([]byte, error) {
-	views, err := v.Snapshot()
-	if err != nil {
-		return nil, err
-	}
+// encodeSnapshot streams the snapshot to w; it must be called with the views
+// locked. Streaming keeps a large view from being held twice in memory.
+func encodeSnapshot(w io.Writer, v *projections.Views, fan map[domain.Position]*fanoutJob) error {
 	jobs := make([]*fanoutJob, 0, len(fan))
 	for _, j := range fan {
 		jobs = append(jobs, j)
 	}
-	return json.Marshal(snapshotFile{Fanout: jobs, Views: views})
+	head, err := json.Marshal(jobs)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, `{"fanout":%s,"views":`, head); err != nil {
+		return err
+	}
+	if err := v.WriteSnapshot(w); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "}\n")
+	return err
 }
 
-func decodeSnapshot(b []byte) (*projections.Views, []*fanoutJob, error) {
+func decodeSnapshot(r io.Reader) (*projections.Views, []*fanoutJob, error) {
 	var f snapshotFile
-	if err := json.Unmarshal(b, &f); err != nil {
+	if err := json.NewDecoder(r).Decode(&f); err != nil {
 		return nil, nil, fmt.Errorf("decode snapshot: %w", err)
 	}
-	v, err := projections.LoadSnapshot(f.Views)
-	if err != nil {
+	if f.Views == nil {
+		return nil, nil, errors.New("decode snapshot: no views")
+	}
+	if err := f.Views.Restore(); err != nil {
 		return nil, nil, err
 	}
-	return v, f.Fanout, nil
+	return f.Views, f.Fanout, nil
 }
 
 // readSnapshot returns (nil, nil, nil) when there is no snapshot.
 func readSnapshot(path string) (*projections.Views, []*fanoutJob, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return decodeSnapshot(b)
+	defer f.Close()
+	return decodeSnapshot(bufio.NewReaderSize(f, 1<<20))
 }
 
-// writeFileAtomic writes data to path so that a crash leaves either the old
-// file or the new one: temp file, fsync, rename, fsync the directory.
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes what write produces to path so that a crash leaves
+// either the old file or the new one: temp file, fsync, rename, fsync the
+// directory. It returns the bytes written.
+func writeFileAtomic(path string, write func(io.Writer) error) (int64, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
+		return 0, err
 	}
 	tmp, err := os.CreateTemp(dir, ".snapshot-*")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	cw := &countingWriter{w: tmp}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	if err := write(bw); err != nil {
 		tmp.Close()
-		return err
+		return 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return 0, err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return err
+		return 0, err
 	}
 	if err := tmp.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
+		return 0, err
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer d.Close()
-	return d.Sync()
+	return cw.n, d.Sync()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
