@@ -28,6 +28,9 @@ var (
 	ErrCorrupt = errors.New("corrupt record")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrUnavailable: the store cannot be reached now (a remote store's
+	// server is down or leaderless); the call may succeed if retried later.
+	ErrUnavailable = errors.New("store unavailable")
 	// ErrUnknownEventType: the codec met an event type it does not know.
 	ErrUnknownEventType = errors.New("unknown event type")
 )

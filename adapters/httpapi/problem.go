@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -99,6 +100,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 		writeProblem(c, http.StatusUnprocessableEntity, CodeValidationFailed, err.Error(), "")
 	case errors.Is(err, domain.ErrClosed):
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the ledger is shutting down", "")
+	case errors.Is(err, domain.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		s.log.Warn().Err(err).Str("path", c.Request.URL.Path).Msg("store unavailable")
+		c.Header("Retry-After", "1")
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the event store is unavailable; retry shortly", "")
 	default:
 		s.log.Error().Err(err).Str("path", c.Request.URL.Path).Msg("request failed")
 		writeProblem(c, http.StatusInternalServerError, CodeInternal, "internal error; see the server log", "")

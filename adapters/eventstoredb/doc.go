@@ -1,0 +1,28 @@
+// Package eventstoredb is the event-store port on EventStoreDB / KurrentDB
+// (the official Go client, github.com/EventStore/EventStore-Client-Go/v4
+// v4.2.0): hookledger's distributed store, for users who run a replicated
+// cluster. Every client call lives in this package, so moving to the
+// successor client (KurrentDB-Client-Go) touches one place.
+//
+// What it guarantees beyond the port's contract:
+//   - hookledger's streams carry a prefix (default "hookledger-"), so the
+//     ledger can share a server with other applications; $all reads and the
+//     catch-up subscription see only those streams (the subscription filters
+//     on the server; ReadAll, which the protocol cannot filter, on the client)
+//     and never system events.
+//   - Positions are the server's commit positions: sparse, increasing.
+//   - Every read and subscription has a deadline or a watchdog of its own (the
+//     client sets none); a dropped or silent subscription is resumed from the
+//     last position seen, with no gap and no duplicate.
+//   - The client is recreated when it reports its connection closed (v4.2.0
+//     stays closed for ever after a failed first discovery), so a server that
+//     was down at start-up is used as soon as it is up.
+//   - An append over the server's maximum append size is refused before it
+//     is sent, with ErrEventTooLarge.
+//   - Backend errors are translated to the domain's (errors.As on
+//     *esdb.Error and its Code(); esdb.FromError is avoided: it reports
+//     ok == false when there is an error).
+//
+// esdbtest holds an in-process emulator of the server's gRPC protocol that the
+// tests run the conformance suite against through the official client.
+package eventstoredb

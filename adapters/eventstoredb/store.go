@@ -1,0 +1,700 @@
+package eventstoredb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Options configure the adapter.
+type Options struct {
+	// URL is the connection string: esdb://host:2113?tls=false for a single
+	// node, esdb+discover://... or esdb://h1,h2,h3 for a cluster; credentials
+	// as esdb://user:pass@host (they are only sent over TLS).
+	URL string
+	// Prefix is put before every stream name and filters $all (default
+	// "hookledger-"). Two ledgers on one server need different prefixes.
+	Prefix string
+	// MaxAppendSize is the server's maximum append size in bytes (its
+	// MaxAppendSize setting, default 1 MiB); larger appends are refused here.
+	MaxAppendSize int
+	// ReadTimeout bounds every read (default 30 s).
+	ReadTimeout time.Duration
+	// IdleResubscribe resubscribes a subscription that received nothing for
+	// this long, guarding against a Recv blocked on a dead connection
+	// (default 30 s). Resubscribing is cheap and loses nothing.
+	IdleResubscribe time.Duration
+	// RetryFor is how long a call retries while the server is unavailable,
+	// within its context (default 30 s).
+	RetryFor time.Duration
+	// AttemptTimeout bounds one attempt of a call (default 15 s, above the
+	// client's own 10 s append deadline): v4.2.0 can leave a call blocked
+	// for ever behind a failed discovery; such a client is replaced.
+	AttemptTimeout time.Duration
+	Log            zerolog.Logger
+}
+
+// DefaultPrefix is the stream prefix when Options.Prefix is empty.
+const DefaultPrefix = "hookledger-"
+
+// Store is the EventStoreDB adapter. It is safe for concurrent use.
+type Store struct {
+	opts Options
+	cfg  *esdb.Configuration
+	log  zerolog.Logger
+
+	mu     sync.Mutex
+	client *clientRef
+	closed bool
+
+	// known holds recently seen event positions: a real server refuses to
+	// read $all from a position that is not an event's, so ReadAll(p+1)
+	// after an event at p starts at p and skips it.
+	knownMu sync.Mutex
+	known   map[uint64]struct{}
+}
+
+// Open parses the connection string and returns the store. It does not
+// contact the server: the first call does, and calls made while the server
+// is down retry (Options.RetryFor) and then return domain.ErrUnavailable.
+func Open(opts Options) (*Store, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.MaxAppendSize <= 0 {
+		opts.MaxAppendSize = 1 << 20
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 30 * time.Second
+	}
+	if opts.IdleResubscribe <= 0 {
+		opts.IdleResubscribe = 30 * time.Second
+	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = 15 * time.Second
+	}
+	if opts.RetryFor <= 0 {
+		opts.RetryFor = 30 * time.Second
+	}
+	if err := domain.ValidateStreamName(opts.Prefix + "x"); err != nil {
+		return nil, fmt.Errorf("eventstoredb: prefix %q: %w", opts.Prefix, err)
+	}
+	cfg, err := esdb.ParseConnectionString(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("eventstoredb: connection string: %w", err)
+	}
+	log := opts.Log.With().Str("component", "eventstoredb").Logger()
+	cfg.Logger = func(level esdb.LogLevel, format string, args ...interface{}) {
+		var ev *zerolog.Event
+		switch level {
+		case esdb.LogError:
+			ev = log.Warn() // the client logs every failed call as an error; we decide what is one
+		case esdb.LogWarn:
+			ev = log.Info()
+		default:
+			ev = log.Debug()
+		}
+		ev.Str("source", "esdb-client").Msgf(format, args...)
+	}
+	return &Store{opts: opts, cfg: cfg, log: log, known: map[uint64]struct{}{}}, nil
+}
+
+// clientRef counts the calls using a client. v4.2.0 panics when a client is
+// closed while another goroutine asks it for a connection, so a replaced
+// client is closed only once no call of ours uses it.
+type clientRef struct {
+	c       *esdb.Client
+	refs    int
+	retired bool
+}
+
+// acquire returns the client, creating it if needed; release it after use.
+func (s *Store) acquire() (*clientRef, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, domain.ErrClosed
+	}
+	if s.client == nil {
+		c, err := esdb.NewClient(s.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("eventstoredb: client: %w", err)
+		}
+		s.client = &clientRef{c: c}
+	}
+	s.client.refs++
+	return s.client, nil
+}
+
+func (s *Store) release(r *clientRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.refs--
+	if r.retired && r.refs == 0 {
+		r.c.Close()
+	}
+}
+
+// retire replaces r: the next call creates a new client. It is called when
+// the client reports its connection closed, which v4.2.0 never recovers from.
+func (s *Store) retire(r *clientRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == r {
+		s.client = nil
+		s.log.Info().Msg("client connection closed; a new client will be created")
+	}
+	if !r.retired {
+		r.retired = true
+		if r.refs == 0 {
+			r.c.Close()
+		}
+	}
+}
+
+// Close closes the client; later calls return domain.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	r := s.client
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.client = nil
+	s.mu.Unlock()
+	if r != nil {
+		s.retire(r)
+	}
+	return nil
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func esdbCode(err error) (esdb.ErrorCode, bool) {
+	var e *esdb.Error
+	if errors.As(err, &e) {
+		return e.Code(), true
+	}
+	return 0, false
+}
+
+// transient reports whether err is worth retrying with a fresh client.
+func transient(err error) bool {
+	code, ok := esdbCode(err)
+	if errors.Is(err, errStuck) {
+		return true
+	}
+	return ok && (code == esdb.ErrorCodeConnectionClosed || code == esdb.ErrorUnavailable || code == esdb.ErrorCodeNotLeader || code == esdb.ErrorAborted)
+}
+
+// call runs op with a client, recreating the client and retrying while the
+// server is unavailable, up to RetryFor within ctx. Each attempt runs in its
+// own goroutine: v4.2.0 can block a call for ever (a caller queued behind a
+// failed discovery), and the caller must not block with it.
+func (s *Store) call(ctx context.Context, what string, op func(context.Context, *esdb.Client) error) error {
+	deadline := time.Now().Add(s.opts.RetryFor)
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		r, err := s.acquire()
+		if err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() {
+			defer s.release(r)
+			done <- op(ctx, r.c)
+		}()
+		guard := time.NewTimer(min(max(time.Until(deadline), 100*time.Millisecond), s.opts.AttemptTimeout))
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-guard.C:
+			err = errStuck
+			s.retire(r)
+		}
+		guard.Stop()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: %s: %w", domain.ErrUnavailable, what, ctx.Err())
+			}
+		}
+		if !transient(err) {
+			return s.translate(err)
+		}
+		if s.isClosed() {
+			return domain.ErrClosed
+		}
+		if code, _ := esdbCode(err); code == esdb.ErrorCodeConnectionClosed {
+			s.retire(r)
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("%w: %s: %v", domain.ErrUnavailable, what, err)
+		}
+		s.log.Debug().Err(err).Int("attempt", attempt).Str("op", what).Msg("server unavailable, retrying")
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s: %w (last error: %v)", domain.ErrUnavailable, what, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// errStuck: an attempt got no answer within AttemptTimeout.
+var errStuck = errors.New("the client gave no answer in time; it is replaced")
+
+var gotRevision = regexp.MustCompile(`but got '([^']*)'`)
+
+// translate maps client errors to domain errors.
+func (s *Store) translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if s.isClosed() {
+		return domain.ErrClosed
+	}
+	code, ok := esdbCode(err)
+	if !ok {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return fmt.Errorf("eventstoredb: %w", err)
+	}
+	switch code {
+	case esdb.ErrorCodeResourceNotFound, esdb.ErrorCodeStreamDeleted:
+		return fmt.Errorf("%w: %v", domain.ErrStreamNotFound, err)
+	case esdb.ErrorCodeDeadlineExceeded:
+		return fmt.Errorf("eventstoredb: %w: %v", context.DeadlineExceeded, err)
+	case esdb.ErrorCodeConnectionClosed, esdb.ErrorUnavailable, esdb.ErrorCodeNotLeader, esdb.ErrorAborted:
+		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+	case esdb.ErrorCodeUnauthenticated, esdb.ErrorCodeAccessDenied:
+		return fmt.Errorf("eventstoredb: access refused (check the credentials in the connection string): %w", err)
+	}
+	return fmt.Errorf("eventstoredb: %w", err)
+}
+
+func (s *Store) remember(p uint64) {
+	s.knownMu.Lock()
+	if len(s.known) > 1<<16 {
+		s.known = map[uint64]struct{}{}
+	}
+	s.known[p] = struct{}{}
+	s.knownMu.Unlock()
+}
+
+func (s *Store) isKnown(p uint64) bool {
+	s.knownMu.Lock()
+	defer s.knownMu.Unlock()
+	_, ok := s.known[p]
+	return ok
+}
+
+func expected(e domain.ExpectedRevision) esdb.ExpectedRevision {
+	switch {
+	case e.IsNoStream():
+		return esdb.NoStream{}
+	case e.IsStreamExists():
+		return esdb.StreamExists{}
+	}
+	if rev, ok := e.Revision(); ok {
+		return esdb.Revision(rev)
+	}
+	return esdb.Any{}
+}
+
+// Append writes events to the prefixed stream.
+func (s *Store) Append(ctx context.Context, stream string, exp domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if err := domain.ValidateAppend(stream, events); err != nil {
+		return domain.AppendResult{}, err
+	}
+	if err := domain.ValidateStreamName(s.opts.Prefix + stream); err != nil {
+		return domain.AppendResult{}, err
+	}
+	size := 0
+	data := make([]esdb.EventData, len(events))
+	for i, e := range events {
+		id, err := uuid.Parse(e.ID)
+		if err != nil {
+			return domain.AppendResult{}, &domain.ValidationError{Field: "events", Reason: fmt.Sprintf("event %d id %q is not a UUID (EventStoreDB requires one)", i, e.ID)}
+		}
+		size += len(e.Data) + len(e.Metadata)
+		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeBinary, Data: e.Data, Metadata: e.Metadata}
+	}
+	if size > s.opts.MaxAppendSize {
+		return domain.AppendResult{}, fmt.Errorf("%w: the append is %d bytes, over the EventStoreDB server's maximum append size of %d (raise the server's MaxAppendSize and --esdb-max-append-size together)",
+			domain.ErrEventTooLarge, size, s.opts.MaxAppendSize)
+	}
+	if s.isClosed() {
+		return domain.AppendResult{}, domain.ErrClosed
+	}
+	var res *esdb.WriteResult
+	err := s.call(ctx, "append", func(ctx context.Context, c *esdb.Client) error {
+		var err error
+		res, err = c.AppendToStream(ctx, s.opts.Prefix+stream, esdb.AppendToStreamOptions{ExpectedRevision: expected(exp)}, data...)
+		return err
+	})
+	if code, ok := esdbCode(err); ok && code == esdb.ErrorCodeWrongExpectedVersion {
+		return domain.AppendResult{}, s.wrongRevision(ctx, stream, exp, err)
+	}
+	if err != nil {
+		return domain.AppendResult{}, err
+	}
+	s.remember(res.CommitPosition)
+	return domain.AppendResult{Revision: res.NextExpectedVersion, Position: domain.Position(res.CommitPosition)}, nil
+}
+
+// wrongRevision builds the domain error; the client only says the current
+// revision in its message, so it is read from there (or from the stream).
+func (s *Store) wrongRevision(ctx context.Context, stream string, exp domain.ExpectedRevision, err error) error {
+	wre := &domain.WrongRevisionError{Stream: stream, Expected: exp}
+	if m := gotRevision.FindStringSubmatch(err.Error()); m != nil {
+		if m[1] == "no_stream" {
+			return wre
+		}
+		if n, perr := strconv.ParseUint(m[1], 10, 64); perr == nil {
+			wre.Actual, wre.HasActual = n, true
+			return wre
+		}
+	}
+	if last, rerr := s.ReadStream(ctx, stream, domain.RevisionEnd, domain.Backward, 1); rerr == nil && len(last) == 1 {
+		wre.Actual, wre.HasActual = last[0].Revision, true
+	}
+	return wre
+}
+
+// convert maps a client event to the domain's, stripping the prefix.
+func (s *Store) convert(e *esdb.RecordedEvent) domain.RecordedEvent {
+	pos := e.Position.Commit
+	if pos == math.MaxUint64 { // older servers give no $all position on stream reads
+		pos = 0
+	} else {
+		s.remember(pos)
+	}
+	return domain.RecordedEvent{
+		ID: e.EventID.String(), Stream: strings.TrimPrefix(e.StreamID, s.opts.Prefix), Revision: e.EventNumber,
+		Position: domain.Position(pos), Type: e.EventType, Data: e.Data, Metadata: e.UserMetadata, Created: e.CreatedDate,
+	}
+}
+
+func (s *Store) ours(e *esdb.RecordedEvent) bool {
+	return e != nil && strings.HasPrefix(e.StreamID, s.opts.Prefix) && !strings.HasPrefix(e.EventType, "$")
+}
+
+// readEach runs a read and calls fn for every event until the read ends.
+func (s *Store) readEach(ctx context.Context, what string, open func(context.Context, *esdb.Client) (*esdb.ReadStream, error), fn func(*esdb.RecordedEvent)) error {
+	return s.call(ctx, what, func(ctx context.Context, c *esdb.Client) error {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout)
+		defer cancel()
+		rs, err := open(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		var got []*esdb.RecordedEvent
+		for {
+			ev, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if ev.Event != nil {
+				got = append(got, ev.Event)
+			}
+		}
+		// Handed over only once the read completed, so a retried read does
+		// not repeat events.
+		for _, e := range got {
+			fn(e)
+		}
+		return nil
+	})
+}
+
+// ReadStream reads the prefixed stream.
+func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir domain.Direction, max int) ([]domain.RecordedEvent, error) {
+	if err := domain.ValidateStreamName(stream); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, &domain.ValidationError{Field: "max", Reason: "must be positive"}
+	}
+	if s.isClosed() {
+		return nil, domain.ErrClosed
+	}
+	opts := esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(from)}
+	if dir == domain.Backward {
+		opts.Direction = esdb.Backwards
+		if from == domain.RevisionEnd {
+			opts.From = esdb.End{}
+		}
+	}
+	var out []domain.RecordedEvent
+	err := s.readEach(ctx, "read stream", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+		return c.ReadStream(ctx, s.opts.Prefix+stream, opts, uint64(max))
+	}, func(e *esdb.RecordedEvent) { out = append(out, s.convert(e)) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadAll returns up to max of hookledger's events with position >= from.
+// The protocol has no filter on reads, so other streams are skipped here.
+func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]domain.RecordedEvent, error) {
+	if max <= 0 {
+		return nil, &domain.ValidationError{Field: "max", Reason: "must be positive"}
+	}
+	if s.isClosed() {
+		return nil, domain.ErrClosed
+	}
+	var start esdb.AllPosition = esdb.Start{}
+	skipBefore := uint64(from)
+	if from > 0 {
+		p := uint64(from)
+		if s.isKnown(p - 1) {
+			p-- // a real server refuses positions that are not an event's
+		}
+		start = esdb.Position{Commit: p, Prepare: p}
+	}
+	chunk := uint64(min(4096, 2*max+16))
+	var out []domain.RecordedEvent
+	for len(out) < max {
+		var n uint64
+		var last uint64
+		err := s.readEach(ctx, "read $all", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+			return c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: start}, chunk)
+		}, func(e *esdb.RecordedEvent) {
+			n++
+			last = e.Position.Commit
+			if e.Position.Commit < skipBefore || len(out) >= max || !s.ours(e) {
+				return
+			}
+			out = append(out, s.convert(e))
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n < chunk {
+			break
+		}
+		// Continue after the last event read: inclusive reads start at it.
+		start, skipBefore = esdb.Position{Commit: last, Prepare: last}, last+1
+	}
+	return out, nil
+}
+
+// Head returns the position of hookledger's last event (0 if none), reading
+// $all backward from the end.
+func (s *Store) Head(ctx context.Context) (domain.Position, error) {
+	if s.isClosed() {
+		return 0, domain.ErrClosed
+	}
+	var start esdb.AllPosition = esdb.End{}
+	const chunk = 256
+	for {
+		var n uint64
+		var found, oldest uint64
+		err := s.readEach(ctx, "read $all backward", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+			return c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: start}, chunk)
+		}, func(e *esdb.RecordedEvent) {
+			n++
+			oldest = e.Position.Commit
+			if found == 0 && s.ours(e) {
+				found = e.Position.Commit
+			}
+		})
+		if err != nil {
+			return 0, err
+		}
+		if found > 0 {
+			s.remember(found)
+			return domain.Position(found), nil
+		}
+		if n < chunk {
+			return 0, nil
+		}
+		start = esdb.Position{Commit: oldest, Prepare: oldest} // backward reads start before it
+	}
+}
+
+// SubscribeAll delivers hookledger's events after position `after`: history,
+// then live. A subscription that drops, or is silent for IdleResubscribe, is
+// resumed from the last position seen; events at or before it are skipped, so
+// nothing is delivered twice.
+func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle func(domain.RecordedEvent) error) error {
+	if s.isClosed() {
+		return domain.ErrClosed
+	}
+	last := uint64(after)   // last event delivered (dedup threshold)
+	resume := uint64(after) // where to resubscribe from (an event or checkpoint)
+	backoff := 50 * time.Millisecond
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.isClosed() {
+			return domain.ErrClosed
+		}
+		r, err := s.acquire()
+		if err != nil {
+			return err
+		}
+		var from esdb.AllPosition = esdb.Start{}
+		if resume > 0 {
+			from = esdb.Position{Commit: resume, Prepare: resume}
+		}
+		subCtx, cancel := context.WithCancel(ctx)
+		sub, err := s.subscribe(subCtx, r, from)
+		if err != nil {
+			cancel()
+			s.release(r)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Warn().Err(err).Uint64("from", resume).Dur("retry_in", backoff).Msg("subscribe to $all failed; retrying")
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		err = s.pump(subCtx, sub, &last, &resume, handle, &backoff)
+		sub.Close()
+		cancel()
+		s.release(r)
+		var he handlerError
+		if errors.As(err, &he) {
+			return he.err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.log.Info().Err(err).Uint64("resume_after", resume).Msg("subscription ended; resubscribing")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// subscribe opens a filtered subscription on r, retiring r when it reports
+// its connection closed, and giving up on a client stuck for RetryFor.
+func (s *Store) subscribe(ctx context.Context, r *clientRef, from esdb.AllPosition) (*esdb.Subscription, error) {
+	type result struct {
+		sub *esdb.Subscription
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sub, err := r.c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{
+			From:   from,
+			Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{s.opts.Prefix}},
+		})
+		done <- result{sub, err}
+	}()
+	guard := time.NewTimer(s.opts.AttemptTimeout)
+	defer guard.Stop()
+	select {
+	case res := <-done:
+		if code, ok := esdbCode(res.err); ok && code == esdb.ErrorCodeConnectionClosed {
+			s.retire(r)
+		}
+		return res.sub, res.err
+	case <-ctx.Done():
+		go func() { // close it if it opens after all
+			if res := <-done; res.sub != nil {
+				res.sub.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	case <-guard.C:
+		s.retire(r)
+		return nil, errors.New("eventstoredb: subscribing got no answer; the client is replaced")
+	}
+}
+
+type handlerError struct{ err error }
+
+func (h handlerError) Error() string { return h.err.Error() }
+
+// pump reads one subscription until it drops, goes silent, or the handler
+// fails (handlerError).
+func (s *Store) pump(ctx context.Context, sub *esdb.Subscription, last, resume *uint64, handle func(domain.RecordedEvent) error, backoff *time.Duration) error {
+	events := make(chan *esdb.SubscriptionEvent)
+	go func() {
+		defer close(events)
+		for {
+			ev := sub.Recv()
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+				return
+			}
+			if ev.SubscriptionDropped != nil {
+				return
+			}
+		}
+	}()
+	idle := time.NewTimer(s.opts.IdleResubscribe)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle.C:
+			return errors.New("no message from the subscription within the idle limit")
+		case ev, ok := <-events:
+			if !ok {
+				return ctx.Err()
+			}
+			idle.Reset(s.opts.IdleResubscribe)
+			switch {
+			case ev.SubscriptionDropped != nil:
+				return ev.SubscriptionDropped.Error
+			case ev.CheckPointReached != nil:
+				*resume = max(*resume, ev.CheckPointReached.Commit)
+			case ev.EventAppeared != nil && ev.EventAppeared.Event != nil:
+				e := ev.EventAppeared.Event
+				p := e.Position.Commit
+				if p <= *last && *last > 0 || !s.ours(e) {
+					continue
+				}
+				if err := handle(s.convert(e)); err != nil {
+					return handlerError{err}
+				}
+				*last, *resume = p, max(*resume, p)
+				*backoff = 50 * time.Millisecond
+			}
+		}
+	}
+}
+
+var _ domain.EventStore = (*Store)(nil)
