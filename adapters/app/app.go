@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
@@ -28,7 +29,12 @@ import (
 // OpenStore opens the store the configuration names.
 func OpenStore(cfg config.Config, log zerolog.Logger) (domain.EventStore, error) {
 	if cfg.StoreURL != "" {
-		return nil, fmt.Errorf("--store-url %s: the EventStoreDB adapter is not built yet; use the embedded store (--data-dir)", cfg.RedactedStoreURL())
+		s, err := eventstoredb.Open(eventstoredb.Options{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, MaxAppendSize: cfg.ESDBMaxAppendSize, Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("--store-url %s: %w", cfg.RedactedStoreURL(), err)
+		}
+		log.Info().Str("store", cfg.RedactedStoreURL()).Str("prefix", cfg.StorePrefix).Msg("using EventStoreDB")
+		return s, nil
 	}
 	return pebblestore.Open(cfg.DataDir, pebblestore.Options{Logger: log.With().Str("component", "store").Logger()})
 }
@@ -51,7 +57,7 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger) (*Led
 	r, err := pipeline.New(pipeline.Options{
 		Store: store, Commands: cmds, Sender: snd, Log: log,
 		Workers: cfg.Workers, PerSubscription: cfg.PerSubscription, FailureWindow: cfg.FailureWindow,
-		SnapshotPath: pipeline.SnapshotPath(cfg.DataDir),
+		SnapshotPath: cfg.SnapshotPath(),
 	})
 	if err != nil {
 		return nil, err
@@ -180,7 +186,7 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger) (Rebuil
 	}
 	defer store.Close()
 	var rep RebuildReport
-	path := pipeline.SnapshotPath(cfg.DataDir)
+	path := cfg.SnapshotPath()
 	old, err := pipeline.ReadSnapshotViews(path)
 	if err != nil {
 		log.Warn().Err(err).Msg("existing snapshot unreadable; not compared")

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +22,8 @@ type Config struct {
 	Listen              string
 	DataDir             string
 	StoreURL            string
+	StorePrefix         string
+	ESDBMaxAppendSize   int
 	AllowPrivateTargets bool
 	LogLevel            string
 	LogFormat           string
@@ -44,6 +48,7 @@ func Defaults() Config {
 		RequestTimeout: 15 * time.Second, ConnectTimeout: 5 * time.Second,
 		MaxResponseBytes: 64 << 10, FailureWindow: 5 * 24 * time.Hour,
 		SealEvery: 10_000, SealInterval: 10 * time.Second,
+		StorePrefix: "hookledger-", ESDBMaxAppendSize: 1 << 20,
 	}
 }
 
@@ -59,7 +64,9 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory of the embedded store")
-	fs.StringVar(&c.StoreURL, "store-url", c.StoreURL, "EventStoreDB/KurrentDB connection string (esdb://...); empty = embedded store")
+	fs.StringVar(&c.StoreURL, "store-url", c.StoreURL, "EventStoreDB/KurrentDB connection string (esdb://host:2113?tls=false, esdb+discover://...); empty = embedded store")
+	fs.StringVar(&c.StorePrefix, "store-prefix", c.StorePrefix, "EventStoreDB: prefix of hookledger's stream names (two ledgers on one server need different ones)")
+	fs.IntVar(&c.ESDBMaxAppendSize, "esdb-max-append-size", c.ESDBMaxAppendSize, "EventStoreDB: the server's MaxAppendSize in bytes; larger appends are refused before sending")
 	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", c.AllowPrivateTargets, "allow webhooks to loopback, private and link-local addresses")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "console or json")
@@ -125,8 +132,14 @@ func (c Config) problems() []string {
 	}
 	if c.StoreURL != "" {
 		u, err := url.Parse(c.StoreURL)
-		if err != nil || (u.Scheme != "esdb" && u.Scheme != "esdb+discover" && u.Scheme != "kurrentdb" && u.Scheme != "kurrentdb+discover") {
-			p = append(p, fmt.Sprintf("--store-url %q: want esdb://host:port?... or esdb+discover://...", redactURL(c.StoreURL)))
+		if err != nil || (u.Scheme != "esdb" && u.Scheme != "esdb+discover") {
+			p = append(p, fmt.Sprintf("--store-url %q: want esdb://host:port?... or esdb+discover://... (KurrentDB servers too)", redactURL(c.StoreURL)))
+		}
+		if c.StorePrefix == "" || strings.HasPrefix(c.StorePrefix, "$") || strings.ContainsFunc(c.StorePrefix, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			p = append(p, fmt.Sprintf("--store-prefix %q: want a non-empty prefix, not starting with '$', without control characters", c.StorePrefix))
+		}
+		if c.ESDBMaxAppendSize < 64<<10 || c.ESDBMaxAppendSize > 16<<20 {
+			p = append(p, fmt.Sprintf("--esdb-max-append-size %d: want 65536 to 16777216", c.ESDBMaxAppendSize))
 		}
 	}
 	switch c.LogLevel {
@@ -187,6 +200,21 @@ func (c Config) SealKeyPath() string {
 		return c.SealKeyFile
 	}
 	return filepath.Join(c.DataDir, "audit", "seal.key")
+}
+
+// SnapshotPath is where the pipeline keeps its views snapshot. Each store
+// has its own file: positions differ between stores (after a copy, say), so a
+// snapshot of one must never be folded on top of another.
+func (c Config) SnapshotPath() string {
+	if c.StoreURL == "" {
+		return filepath.Join(c.DataDir, "views", "snapshot.json")
+	}
+	ident := c.StoreURL
+	if u, err := url.Parse(c.StoreURL); err == nil {
+		ident = u.Scheme + "://" + u.Host // not the credentials nor the options
+	}
+	sum := sha256.Sum256([]byte(ident + "\x00" + c.StorePrefix))
+	return filepath.Join(c.DataDir, "views", "snapshot-esdb-"+hex.EncodeToString(sum[:6])+".json")
 }
 
 // Redacted returns the store URL safe to log.

@@ -51,3 +51,33 @@ func TestStoreURLPasswordNotEchoed(t *testing.T) {
 		t.Fatalf("error must not echo the password: %v", err)
 	}
 }
+
+func TestEventStoreDBSettings(t *testing.T) {
+	_, err := Parse("serve", []string{"--store-url", "esdb://127.0.0.1:2113?tls=false", "--store-prefix", "$bad", "--esdb-max-append-size", "10"}, env(nil))
+	if err == nil {
+		t.Fatal("bad EventStoreDB settings accepted")
+	}
+	for _, want := range []string{"--store-prefix", "--esdb-max-append-size"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s: %v", want, err)
+		}
+	}
+	c, err := Parse("serve", nil, env(map[string]string{"HOOKLEDGER_STORE_URL": "esdb://u:secret@10.0.0.1:2113?tls=true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := Defaults()
+	if c.SnapshotPath() == embedded.SnapshotPath() {
+		t.Fatal("an EventStoreDB ledger shares the embedded store's snapshot file")
+	}
+	other := c
+	other.StorePrefix = "other-"
+	if other.SnapshotPath() == c.SnapshotPath() {
+		t.Fatal("two prefixes on one server share a snapshot file")
+	}
+	noCreds := c
+	noCreds.StoreURL = "esdb://10.0.0.1:2113?tls=true"
+	if noCreds.SnapshotPath() != c.SnapshotPath() || strings.Contains(c.SnapshotPath(), "secret") {
+		t.Fatal("the snapshot file must depend on the server and prefix only")
+	}
+}

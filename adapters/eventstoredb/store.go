@@ -473,12 +473,17 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 	}
 	var start esdb.AllPosition = esdb.Start{}
 	skipBefore := uint64(from)
+	// A real server refuses to read from a position that is not an event's.
+	// Callers pass an event's position or one past it (paging, or resuming
+	// after a seal or a checkpoint), so when from-1 is not known to be an
+	// event, it is tried first and from second.
+	var fallback esdb.AllPosition
 	if from > 0 {
 		p := uint64(from)
-		if s.isKnown(p - 1) {
-			p-- // a real server refuses positions that are not an event's
+		start = esdb.Position{Commit: p - 1, Prepare: p - 1}
+		if !s.isKnown(p - 1) {
+			fallback = esdb.Position{Commit: p, Prepare: p}
 		}
-		start = esdb.Position{Commit: p, Prepare: p}
 	}
 	chunk := uint64(min(4096, 2*max+16))
 	var out []domain.RecordedEvent
@@ -495,9 +500,14 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 			}
 			out = append(out, s.convert(e))
 		})
+		if err != nil && fallback != nil && !errors.Is(err, domain.ErrUnavailable) && !errors.Is(err, domain.ErrClosed) && ctx.Err() == nil {
+			start, fallback = fallback, nil
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		fallback = nil
 		if n < chunk {
 			break
 		}

@@ -321,3 +321,39 @@ func TestSystemEventsAndOtherStreamsStayOut(t *testing.T) {
 		t.Fatalf("positions %d, %d are not sparse: the emulator does not behave like a server", all[0].Position, all[1].Position)
 	}
 }
+
+// TestReadAllAfterRestartFromOnePastAnEvent: a real server refuses reads
+// from a position that is not an event's; a fresh adapter (nothing seen yet)
+// asked for "after the last sealed event" (its position + 1) must still
+// answer, as it does after a restart.
+func TestReadAllAfterRestartFromOnePastAnEvent(t *testing.T) {
+	srv := emulator(t, esdbtest.Options{})
+	prefix := fmt.Sprintf("restart%d-", time.Now().UnixNano())
+	w := open(t, srv.URL(), func(o *eventstoredb.Options) { o.Prefix = prefix })
+	ctx := context.Background()
+	var res []domain.AppendResult
+	for i := 0; i < 6; i++ {
+		r, err := w.Append(ctx, "p", domain.Any, ev(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r)
+	}
+	r := open(t, srv.URL(), func(o *eventstoredb.Options) { o.Prefix = prefix }) // same streams, nothing remembered
+	for _, from := range []domain.Position{res[2].Position + 1, res[2].Position} {
+		page, err := r.ReadAll(ctx, from, 10)
+		if err != nil {
+			t.Fatalf("read from %d on a fresh adapter: %v", from, err)
+		}
+		want := 3
+		if from == res[2].Position {
+			want = 4
+		}
+		if len(page) != want || page[len(page)-1].Position != res[5].Position {
+			t.Fatalf("from %d: %d events, want %d", from, len(page), want)
+		}
+	}
+	if page, err := r.ReadAll(ctx, res[5].Position+1, 10); err != nil || len(page) != 0 {
+		t.Fatalf("past the end on a fresh adapter: %d events, %v", len(page), err)
+	}
+}

@@ -27,6 +27,7 @@ commands:
   export    write a verifiable export (all, --application or --subscription)
   timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
   history   print a stream's events:     hookledger history <stream> [--json]
+  copy      copy a ledger between stores: hookledger copy --from DIR|esdb://... --to DIR|esdb://...
   bench     the benchmark harness on loopback (see docs/benchmarks.md)
   help      show this text
 
@@ -93,6 +94,8 @@ func run(args []string) int {
 		return verifyCmd(ctx, args)
 	case "export":
 		return exportCmd(ctx, args)
+	case "copy":
+		return copyCmd(ctx, args, os.Stdout, os.Stderr)
 	case "bench":
 		return benchCmd(ctx, args, os.Stdout, os.Stderr)
 	case "timeline", "history":

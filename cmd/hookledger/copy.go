@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/app"
+	"github.com/hookledger/hookledger/adapters/eventstoredb"
+	"github.com/hookledger/hookledger/adapters/pebblestore"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// copyCmd copies a ledger between stores: an embedded data directory or an
+// EventStoreDB URL on either side. The servers using them must be stopped.
+func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("copy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "source: a data directory (embedded store) or esdb://... URL")
+	to := fs.String("to", "", "destination: a data directory (created if missing) or esdb://... URL")
+	fromPrefix := fs.String("from-prefix", eventstoredb.DefaultPrefix, "stream prefix on an EventStoreDB source")
+	toPrefix := fs.String("to-prefix", eventstoredb.DefaultPrefix, "stream prefix on an EventStoreDB destination")
+	maxAppend := fs.Int("esdb-max-append-size", 1<<20, "the EventStoreDB server's MaxAppendSize in bytes")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var problems []string
+	if *from == "" {
+		problems = append(problems, "--from is required")
+	}
+	if *to == "" {
+		problems = append(problems, "--to is required")
+	}
+	if *from != "" && *from == *to && *fromPrefix == *toPrefix {
+		problems = append(problems, "--from and --to are the same ledger")
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, strings.Join(problems, "\n"))
+		return 2
+	}
+	log := zerolog.New(stderr).Level(zerolog.WarnLevel)
+	src, err := openEndpoint(*from, *fromPrefix, *maxAppend, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "--from: %v\n", err)
+		return 1
+	}
+	defer src.Close()
+	dst, err := openEndpoint(*to, *toPrefix, *maxAppend, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "--to: %v\n", err)
+		return 1
+	}
+	defer dst.Close()
+	rep, err := app.Copy(ctx, src, dst, func(n int) { fmt.Fprintf(stderr, "copied %d events\n", n) })
+	if err != nil {
+		fmt.Fprintf(stderr, "copy failed after %d events: %v\n", rep.Copied, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "copied %d events (%d already there) in %s; check it with: hookledger verify on the destination\n",
+		rep.Copied, rep.AlreadyThere, rep.Elapsed.Round(time.Millisecond))
+	return 0
+}
+
+func openEndpoint(where, prefix string, maxAppend int, log zerolog.Logger) (domain.EventStore, error) {
+	if strings.HasPrefix(where, "esdb://") || strings.HasPrefix(where, "esdb+discover://") {
+		return eventstoredb.Open(eventstoredb.Options{URL: where, Prefix: prefix, MaxAppendSize: maxAppend, Log: log})
+	}
+	if strings.Contains(where, "://") {
+		return nil, fmt.Errorf("%q: want a data directory or an esdb:// URL", where)
+	}
+	return pebblestore.Open(where, pebblestore.Options{Logger: log})
+}

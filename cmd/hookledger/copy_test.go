@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/app"
+	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/eventstoredb"
+	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/pebblestore"
+	"github.com/hookledger/hookledger/adapters/receiver"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// runLedger runs a ledger (pipeline and sealer) on store until stop is
+// called; stop waits for the final seal.
+func runLedger(t *testing.T, cfg config.Config, store domain.EventStore, key ed25519.PrivateKey) (*app.Ledger, func()) {
+	t.Helper()
+	l, err := app.Build(cfg, store, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pipeDone, sealDone := make(chan error, 1), make(chan error, 1)
+	go func() { pipeDone <- l.Pipeline.Run(ctx) }()
+	sealer := &audit.Sealer{Store: store, Key: key, Every: 7, Interval: 50 * time.Millisecond, NewEventID: ids.NewEventID, Log: zerolog.Nop()}
+	go func() { sealDone <- sealer.Run(ctx) }()
+	for !l.Pipeline.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return l, func() {
+		cancel()
+		<-pipeDone
+		<-sealDone
+		l.Sender.Close()
+	}
+}
+
+func publishAndWait(t *testing.T, l *app.Ledger, recv *receiver.Receiver, app string, n int) {
+	t.Helper()
+	md := domain.Metadata{Actor: "test"}
+	base := l.Pipeline.Stats().Acknowledged.Load()
+	for i := 0; i < n; i++ {
+		cmd := domain.PublishMessage{MessageID: ids.New(domain.PrefixMessage), ApplicationID: app, EventType: "order.paid", Payload: []byte(fmt.Sprintf(`{"i":%d}`, i))}
+		if _, _, err := l.Commands.PublishNew(context.Background(), cmd, md); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for l.Pipeline.Stats().Acknowledged.Load()-base < int64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged", l.Pipeline.Stats().Acknowledged.Load()-base, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func allEvents(t *testing.T, s domain.EventStore) []domain.RecordedEvent {
+	t.Helper()
+	var out []domain.RecordedEvent
+	from := domain.Position(0)
+	for {
+		page, err := s.ReadAll(context.Background(), from, 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page...)
+		if len(page) < 500 {
+			return out
+		}
+		from = page[len(page)-1].Position + 1
+	}
+}
+
+func sameLedger(t *testing.T, a, b []domain.RecordedEvent) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d events vs %d", len(a), len(b))
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.ID != y.ID || x.Stream != y.Stream || x.Revision != y.Revision || x.Type != y.Type || !bytes.Equal(x.Data, y.Data) || !bytes.Equal(x.Metadata, y.Metadata) {
+			t.Fatalf("event %d differs:\n%+v\n%+v", i, x, y)
+		}
+	}
+}
+
+func verified(t *testing.T, s domain.EventStore, pub ed25519.PublicKey, what string) audit.Report {
+	t.Helper()
+	rep, err := audit.Verify(context.Background(), s, pub, nil)
+	if err != nil {
+		t.Fatalf("%s: verify: %v", what, err)
+	}
+	if !rep.OK || rep.Seals == 0 || rep.Sealed == 0 {
+		t.Fatalf("%s: verify %+v", what, rep)
+	}
+	return rep
+}
+
+// TestCopyEmbeddedToEventStoreDBAndBack: a sealed ledger made by the real
+// pipeline is copied into EventStoreDB (the emulator, through the official
+// client), verifies there, serves there (a new message is delivered through
+// the EventStoreDB store), and is copied back into a new embedded store where
+// it verifies again. Re-running a copy resumes; merging ledgers is refused.
+func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two ledgers; skipped under -short")
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	pub := key.Public().(ed25519.PublicKey)
+	recv := receiver.New()
+	hook := httptest.NewServer(recv)
+	defer hook.Close()
+	ctx := context.Background()
+	md := domain.Metadata{Actor: "test"}
+
+	// 1. An embedded ledger with deliveries and seals.
+	dir1 := t.TempDir()
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.AllowPrivateTargets = dir1, true
+	store1, err := pebblestore.Open(dir1, pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, stop1 := runLedger(t, cfg, store1, key)
+	if _, _, err := l1.Commands.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_c", Name: "c"}, md); err != nil {
+		t.Fatal(err)
+	}
+	secret := ids.NewSecret()
+	if _, _, err := l1.Commands.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: "sub_c", ApplicationID: "app_c", URL: hook.URL + "/sub_c", EventTypes: []string{"*"}, Secret: secret}, md); err != nil {
+		t.Fatal(err)
+	}
+	recv.Add("sub_c", secret)
+	publishAndWait(t, l1, recv, "app_c", 25)
+	stop1()
+	embedded := allEvents(t, store1)
+	verified(t, store1, pub, "source")
+	store1.Close()
+
+	// 2. Copy into EventStoreDB.
+	emu, err := esdbtest.Start(esdbtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	var out, errb bytes.Buffer
+	if rc := copyCmd(ctx, []string{"--from", dir1, "--to", emu.URL()}, &out, &errb); rc != 0 {
+		t.Fatalf("copy to esdb: rc %d: %s", rc, errb.String())
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("copied %d events (0 already there)", len(embedded))) {
+		t.Fatalf("copy said: %s", out.String())
+	}
+	es, err := eventstoredb.Open(eventstoredb.Options{URL: emu.URL(), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	sameLedger(t, embedded, allEvents(t, es))
+	verified(t, es, pub, "EventStoreDB copy")
+	if emu.Events() != len(embedded) {
+		t.Fatalf("the server holds %d events, want %d", emu.Events(), len(embedded))
+	}
+
+	// 3. Serve on EventStoreDB: the views rebuild from the copy and a new
+	// message goes out through the EventStoreDB store.
+	cfg2 := config.Defaults()
+	cfg2.DataDir, cfg2.AllowPrivateTargets, cfg2.StoreURL = t.TempDir(), true, emu.URL()
+	l2, stop2 := runLedger(t, cfg2, es, key)
+	var acked int
+	l2.Pipeline.Read(func(v *projections.Views) {
+		for _, d := range v.Deliveries {
+			if d.Status == domain.DeliveryStatusAcknowledged {
+				acked++
+			}
+		}
+	})
+	if acked != 25 {
+		t.Fatalf("views on EventStoreDB: %d acknowledged deliveries, want 25", acked)
+	}
+	publishAndWait(t, l2, recv, "app_c", 3)
+	stop2()
+	onESDB := allEvents(t, es)
+	verified(t, es, pub, "EventStoreDB after serving")
+	es.Close()
+
+	// 4. And back into a new embedded store.
+	dir2 := t.TempDir() + "/back"
+	out.Reset()
+	if rc := copyCmd(ctx, []string{"--from", emu.URL(), "--to", dir2}, &out, &errb); rc != 0 {
+		t.Fatalf("copy back: rc %d: %s", rc, errb.String())
+	}
+	store2, err := pebblestore.Open(dir2, pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLedger(t, onESDB, allEvents(t, store2))
+	verified(t, store2, pub, "copied back")
+	store2.Close()
+
+	// 5. Again: nothing to do. 6. A different ledger is not merged.
+	out.Reset()
+	if rc := copyCmd(ctx, []string{"--from", emu.URL(), "--to", dir2}, &out, &errb); rc != 0 || !strings.Contains(out.String(), fmt.Sprintf("copied 0 events (%d already there)", len(onESDB))) {
+		t.Fatalf("re-run: rc %d: %s %s", rc, out.String(), errb.String())
+	}
+	errb.Reset()
+	if rc := copyCmd(ctx, []string{"--from", dir1, "--to", dir2}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "not a copy") {
+		t.Fatalf("merging a longer ledger into a shorter one's copy: rc %d: %s", rc, errb.String())
+	}
+	if rc := copyCmd(ctx, []string{"--from", dir1}, &out, &errb); rc != 2 {
+		t.Fatalf("missing --to: rc %d", rc)
+	}
+}
+
+// TestServeOnEventStoreDB: `hookledger serve --store-url` runs the ledger on
+// EventStoreDB (the emulator, reached by the real binary over loopback).
+func TestServeOnEventStoreDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped under -short")
+	}
+	emu, err := esdbtest.Start(esdbtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	addr := freePort(t)
+	const key = "esdb-serve-admin-key-0123456789"
+	srv := exec.Command(binary(t), "serve", "--store-url", emu.URL(), "--data-dir", t.TempDir(), "--listen", addr, "--log-level", "warn")
+	srv.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY="+key)
+	var srvLog bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvLog, &srvLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	api := apiClient{t: t, base: "http://" + addr, key: key}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", api.base+"/v1/keys", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server on EventStoreDB not ready: %s", srvLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := emu.Events()
+	api.call("POST", "/v1/applications", map[string]any{"id": "app_es", "name": "on esdb"})
+	if emu.Events() <= before {
+		t.Fatalf("creating an application wrote nothing to EventStoreDB (%d events)", emu.Events())
+	}
+	if got := api.call("GET", "/v1/applications/app_es", nil)["name"]; got != "on esdb" {
+		t.Fatalf("read back %v", got)
+	}
+}
