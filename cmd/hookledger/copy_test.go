@@ -197,6 +197,10 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	onESDB := allEvents(t, es)
 	verified(t, es, pub, "EventStoreDB after serving")
 	es.Close()
+	// The auditor's command reads the EventStoreDB ledger too.
+	if rc := verifyCmd(ctx, []string{"--store-url", emu.URL(), "--public-key", audit.EncodePublicKey(pub)}); rc != 0 {
+		t.Fatalf("hookledger verify --store-url: rc %d", rc)
+	}
 
 	// 4. And back into a new embedded store.
 	dir2 := t.TempDir() + "/back"

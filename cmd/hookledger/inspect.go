@@ -18,12 +18,27 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/domain"
 )
 
-// openStoreForCLI opens the embedded store of dataDir for a read-only tool.
-func openStoreForCLI(dataDir string) (domain.EventStore, error) {
+// storeFlags are the read-only tools' store settings: the embedded store of
+// --data-dir, or EventStoreDB when --store-url is given.
+type storeFlags struct{ url, prefix *string }
+
+func addStoreFlags(fs *flag.FlagSet) storeFlags {
+	return storeFlags{
+		url:    fs.String("store-url", envOr("HOOKLEDGER_STORE_URL", ""), "read an EventStoreDB/KurrentDB ledger (esdb://...) instead of the data directory's store"),
+		prefix: fs.String("store-prefix", envOr("HOOKLEDGER_STORE_PREFIX", eventstoredb.DefaultPrefix), "EventStoreDB: the ledger's stream prefix"),
+	}
+}
+
+// openStoreForCLI opens the ledger a read-only tool reads.
+func openStoreForCLI(dataDir string, sf storeFlags) (domain.EventStore, error) {
+	if *sf.url != "" {
+		return eventstoredb.Open(eventstoredb.Options{URL: *sf.url, Prefix: *sf.prefix, Log: zerolog.Nop()})
+	}
 	if _, err := os.Stat(dataDir); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
 	}
@@ -92,6 +107,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 	pubFlag := fs.String("public-key", "", "the trusted seal public key (base64, or @file)")
 	export := fs.String("export", "", "verify this export file offline instead of the ledger")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	sf := addStoreFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -125,7 +141,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	store, err := openStoreForCLI(*dataDir)
+	store, err := openStoreForCLI(*dataDir, sf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -153,6 +169,7 @@ func exportCmd(ctx context.Context, args []string) int {
 	app := fs.String("application", "", "export only this application's events")
 	sub := fs.String("subscription", "", "export only this subscription's events and its deliveries")
 	out := fs.String("out", "", "file to write (default: standard output)")
+	sf := addStoreFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -165,7 +182,7 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	store, err := openStoreForCLI(*dataDir)
+	store, err := openStoreForCLI(*dataDir, sf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -246,6 +263,7 @@ func inspect(ctx context.Context, name string, args []string) int {
 	apiURL := fs.String("url", os.Getenv("HOOKLEDGER_URL"), "read through a running server's API instead (e.g. http://127.0.0.1:8080)")
 	key := fs.String("key", os.Getenv("HOOKLEDGER_KEY"), "API key for --url (auditor or admin)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	sf := addStoreFlags(fs)
 	// The id may come before or after the flags.
 	var target string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -277,7 +295,7 @@ func inspect(ctx context.Context, name string, args []string) int {
 	if *apiURL != "" {
 		items, err = readViaAPI(ctx, *apiURL, *key, name, target, stream)
 	} else {
-		items, err = readViaStore(ctx, *dataDir, stream)
+		items, err = readViaStore(ctx, *dataDir, sf, stream)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -306,8 +324,8 @@ func inspect(ctx context.Context, name string, args []string) int {
 	return 0
 }
 
-func readViaStore(ctx context.Context, dataDir, stream string) ([]item, error) {
-	store, err := openStoreForCLI(dataDir)
+func readViaStore(ctx context.Context, dataDir string, sf storeFlags, stream string) ([]item, error) {
+	store, err := openStoreForCLI(dataDir, sf)
 	if err != nil {
 		return nil, err
 	}
