@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,10 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	defer r.close()
 	var results []Result
 	for _, name := range cfg.Scenarios {
+		// Return what earlier scenarios (or runs) freed, so that each peak is
+		// the scenario's own rather than a leftover heap.
+		runtime.GC()
+		debug.FreeOSMemory()
 		resetPeakRSS()
 		var res Result
 		switch name {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"time"
 
@@ -36,20 +37,17 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 	// message closely, so this stays small however long the ledger is.
 	open := map[string]*fanoutJob{}
 	var order []*fanoutJob
-	from := domain.Position(0)
-	for from <= upTo {
-		page, err := store.ReadAll(ctx, from, 4096)
-		if err != nil {
-			return RebuildResult{}, err
+	// Reading and decoding run ahead of the fold, on other goroutines: the
+	// fold is sequential, decoding JSON is most of the work and is not.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the readers if the fold returns early
+	pages := decodedPages(ctx, store, upTo)
+	for pg := range pages {
+		if pg.err != nil {
+			return RebuildResult{}, pg.err
 		}
-		for _, rec := range page {
-			if rec.Position > upTo {
-				break
-			}
-			ev, _, err := domain.Decode(rec)
-			if err != nil {
-				return RebuildResult{}, fmt.Errorf("fold position %d: %w", rec.Position, err)
-			}
+		for i, rec := range pg.recs {
+			ev := pg.events[i]
 			v.ApplyDecoded(rec, ev)
 			switch e := ev.(type) {
 			case domain.MessagePublished:
@@ -69,13 +67,12 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 				order = slices.DeleteFunc(order, func(f *fanoutJob) bool { return open[f.MessageID] != f })
 			}
 		}
-		if len(page) == 0 {
-			break
+		if progress != nil && len(pg.recs) > 0 {
+			progress(pg.recs[len(pg.recs)-1].Position)
 		}
-		from = page[len(page)-1].Position + 1
-		if progress != nil {
-			progress(page[len(page)-1].Position)
-		}
+	}
+	if err := ctx.Err(); err != nil { // the pages stopped because ctx ended
+		return RebuildResult{}, err
 	}
 	var missing []*fanoutJob
 	for _, f := range order {
@@ -94,6 +91,81 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 		}
 	}
 	return RebuildResult{Views: v, Unscheduled: missing}, nil
+}
+
+type decodedPage struct {
+	recs   []domain.RecordedEvent
+	events []domain.Event
+	err    error
+}
+
+// decodedPages reads $all up to upTo in pages and decodes each page on its
+// own goroutine (as many at once as there are CPUs), handing the pages over
+// in order. The channel closes after the last page or the first error.
+func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Position) <-chan decodedPage {
+	out := make(chan decodedPage, 2)
+	workers := max(1, runtime.GOMAXPROCS(0))
+	go func() {
+		defer close(out)
+		// inflight holds the pages being decoded, in read order.
+		inflight := make(chan chan decodedPage, workers)
+		go func() {
+			defer close(inflight)
+			from := domain.Position(0)
+			for from <= upTo {
+				page, err := store.ReadAll(ctx, from, 2048)
+				if err != nil {
+					done := make(chan decodedPage, 1)
+					done <- decodedPage{err: err}
+					select {
+					case inflight <- done:
+					case <-ctx.Done():
+					}
+					return
+				}
+				cut := len(page)
+				for cut > 0 && page[cut-1].Position > upTo {
+					cut--
+				}
+				if cut > 0 {
+					done := make(chan decodedPage, 1)
+					go func(recs []domain.RecordedEvent) {
+						pg := decodedPage{recs: recs, events: make([]domain.Event, len(recs))}
+						for i, rec := range recs {
+							ev, _, err := domain.Decode(rec)
+							if err != nil {
+								pg.err = fmt.Errorf("fold position %d: %w", rec.Position, err)
+								break
+							}
+							pg.events[i] = ev
+						}
+						done <- pg
+					}(page[:cut])
+					select {
+					case inflight <- done:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if len(page) == 0 || cut < len(page) {
+					return
+				}
+				from = page[len(page)-1].Position + 1
+			}
+		}()
+		for done := range inflight {
+			pg := <-done
+			select {
+			case out <- pg:
+			case <-ctx.Done():
+				return
+			}
+			if pg.err != nil {
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // WriteSnapshot writes a rebuild's result where the pipeline reads it at start.

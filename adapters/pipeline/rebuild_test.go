@@ -41,3 +41,26 @@ func TestRebuildFindsUnscheduledFanout(t *testing.T) {
 		t.Fatal("rebuild differs from live views")
 	}
 }
+
+// TestRebuildCancelledReturnsAnError: a rebuild cut short by its context
+// must not return the views folded so far as if they were complete.
+func TestRebuildCancelledReturnsAnError(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.app("app")
+	for i := 0; i < 20; i++ {
+		h.publish("app", "a.b", `{}`)
+	}
+	head, err := h.store.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if res, err := pipeline.Rebuild(ctx, h.store, head, nil); err == nil {
+		t.Fatalf("a cancelled rebuild returned %d events of views and no error", res.Views.Events)
+	}
+	res, err := pipeline.Rebuild(context.Background(), h.store, head, nil)
+	if err != nil || len(res.Views.Messages) != 20 {
+		t.Fatalf("rebuild: %v, %d messages", err, len(res.Views.Messages))
+	}
+}
