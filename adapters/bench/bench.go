@@ -237,63 +237,74 @@ func appendPayload(b []byte, n int64, pad string) []byte {
 	return append(b, '}')
 }
 
-// publish sends n messages of eventType to app from `clients` goroutines,
-// paced at rate per second when rate > 0. It returns how long publishing took.
-func (s *stack) publish(ctx context.Context, app, eventType string, n, clients, rate, size int, progress func(int64)) (time.Duration, error) {
-	pad := payload(size)
-	prefix := []byte(`{"event_type":` + strconv.Quote(eventType))
-	url := s.url + "/v1/applications/" + app + "/messages"
+// spread calls fn(i) for every i in [0, n) from `workers` goroutines. It
+// stops handing out work when ctx ends or fn fails, and returns the first
+// error (or ctx's).
+func spread(ctx context.Context, n, workers int, fn func(i int64) error) error {
 	var next atomic.Int64
-	var done atomic.Int64
 	var firstErr atomic.Value
-	start := time.Now()
-	var interval time.Duration
-	if rate > 0 {
-		interval = time.Second / time.Duration(rate)
-	}
 	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(n) || ctx.Err() != nil {
+				if i >= int64(n) || ctx.Err() != nil || firstErr.Load() != nil {
 					return
 				}
-				if interval > 0 {
-					if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-						time.Sleep(d)
-					}
-				}
-				body := appendPayload(append(prefix[:len(prefix):len(prefix)], `,"payload":`...), i, pad)
-				body = append(body, '}')
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+s.key)
-				req.Header.Set("Content-Type", "application/json")
-				res, err := s.client.Do(req)
-				if err == nil {
-					io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode != http.StatusAccepted {
-						err = fmt.Errorf("publish: %s", res.Status)
-					}
-				}
-				if err != nil {
+				if err := fn(i); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
-				}
-				if d := done.Add(1); progress != nil && d%500 == 0 {
-					progress(d)
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	if e, ok := firstErr.Load().(error); ok {
-		return time.Since(start), e
+		return e
 	}
-	return time.Since(start), ctx.Err()
+	return ctx.Err()
+}
+
+// publish sends n messages of eventType to app from `clients` goroutines,
+// paced at rate per second when rate > 0. It returns how long publishing took.
+func (s *stack) publish(ctx context.Context, app, eventType string, n, clients, rate, size int, progress func(int64)) (time.Duration, error) {
+	pad := payload(size)
+	prefix := []byte(`{"event_type":` + strconv.Quote(eventType))
+	url := s.url + "/v1/applications/" + app + "/messages"
+	var done atomic.Int64
+	start := time.Now()
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Second / time.Duration(rate)
+	}
+	err := spread(ctx, n, clients, func(i int64) error {
+		if interval > 0 {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		body := appendPayload(append(prefix[:len(prefix):len(prefix)], `,"payload":`...), i, pad)
+		body = append(body, '}')
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := s.client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("publish: %s", res.Status)
+		}
+		if d := done.Add(1); progress != nil && d%500 == 0 {
+			progress(d)
+		}
+		return nil
+	})
+	return time.Since(start), err
 }
 
 // setup creates an application with subs subscriptions to recv.

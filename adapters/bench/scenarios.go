@@ -7,8 +7,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/ids"
@@ -171,31 +169,17 @@ func (r *runner) baseline(ctx context.Context) (Result, error) {
 	}
 	n := r.cfg.Messages
 	pad := payload(r.cfg.PayloadBytes)
-	var next atomic.Int64
-	var failed atomic.Int64
 	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < r.cfg.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(n) || ctx.Err() != nil {
-					return
-				}
-				body := appendPayload(nil, i, pad)
-				res := snd.Send(ctx, sender.Request{URL: rsrv.URL + "/base", MessageID: fmt.Sprintf("msg_base_%d", i), Body: body, Signer: signer, Timestamp: time.Now()})
-				if res.ErrorClass != "" {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	err = spread(ctx, n, r.cfg.Workers, func(i int64) error {
+		res := snd.Send(ctx, sender.Request{URL: rsrv.URL + "/base", MessageID: fmt.Sprintf("msg_base_%d", i), Body: appendPayload(nil, i, pad), Signer: signer, Timestamp: time.Now()})
+		if res.ErrorClass != "" {
+			return fmt.Errorf("baseline request %d failed: %s %s", i, res.ErrorClass, res.Error)
+		}
+		return nil
+	})
 	el := time.Since(start)
-	if f := failed.Load(); f > 0 {
-		return Result{}, fmt.Errorf("%d baseline requests failed", f)
+	if err != nil {
+		return Result{}, err
 	}
 	return Result{Scenario: "baseline", Messages: n, Subscriptions: 1, Deliveries: n, DeliveriesPerS: float64(n) / el.Seconds(),
 		Received: recv.Unique(), Rejected: recv.Rejected()}, nil

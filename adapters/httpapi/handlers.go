@@ -516,6 +516,7 @@ func (s *Server) publish(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
+		s.notePublished(res.Position)
 		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(res.Position)})
 		return
 	}
@@ -526,6 +527,7 @@ func (s *Server) publish(c *gin.Context) {
 		return
 	}
 	if len(out.Events) > 0 {
+		s.notePublished(out.Result.Position)
 		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(out.Result.Position)})
 		return
 	}

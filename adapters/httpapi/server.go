@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,6 +44,10 @@ type Server struct {
 	Deps
 	log    zerolog.Logger
 	engine *gin.Engine
+	// published is the highest position a publish through this server
+	// answered. Publishing does not wait for the views (it would slow
+	// ingest); reads wait for it instead, so a client sees its messages.
+	published atomic.Uint64
 }
 
 // Route is one served route, for the OpenAPI check.
@@ -62,7 +67,7 @@ func New(d Deps) *Server {
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
-	e.Use(s.requestLog, s.recover)
+	e.Use(s.requestLog, s.recover, s.readYourPublishes)
 	e.NoRoute(func(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, CodeRouteNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path, "")
 	})
@@ -165,6 +170,24 @@ func (s *Server) recover(c *gin.Context) {
 		}
 	}()
 	c.Next()
+}
+
+// readYourPublishes makes a read wait (up to WriteWait) until the views hold
+// every message this server accepted before the read arrived.
+func (s *Server) readYourPublishes(c *gin.Context) {
+	if c.Request.Method == http.MethodGet {
+		s.settle(c, domain.Position(s.published.Load()))
+	}
+	c.Next()
+}
+
+func (s *Server) notePublished(pos domain.Position) {
+	for {
+		cur := s.published.Load()
+		if uint64(pos) <= cur || s.published.CompareAndSwap(cur, uint64(pos)) {
+			return
+		}
+	}
 }
 
 func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

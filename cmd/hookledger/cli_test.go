@@ -103,6 +103,26 @@ func (c apiClient) call(method, path string, body any) map[string]any {
 // TestAuditorCLI runs a server, then the auditor's commands: verify (the
 // ledger and an export, with the pinned key), export, timeline and history
 // (from the store and through the API).
+// waitReady waits until the server answers an authenticated request.
+func (c apiClient) waitReady(within time.Duration, srvLog *bytes.Buffer) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		req, _ := http.NewRequest("GET", c.base+"/v1/keys", nil)
+		req.Header.Set("Authorization", "Bearer "+c.key)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("server not ready within %s: %s", within, srvLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestAuditorCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped under -short")
@@ -126,20 +146,7 @@ func TestAuditorCLI(t *testing.T) {
 	}()
 	api := apiClient{t: t, base: "http://" + addr, key: key}
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		req, _ := http.NewRequest("GET", api.base+"/v1/keys", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready: %s", srvLog.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	api.waitReady(20*time.Second, &srvLog)
 	recv := receiver.New()
 	hook := httptest.NewServer(recv)
 	defer hook.Close()

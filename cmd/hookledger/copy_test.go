@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -252,21 +251,7 @@ func TestServeOnEventStoreDB(t *testing.T) {
 	}
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 	api := apiClient{t: t, base: "http://" + addr, key: key}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		req, _ := http.NewRequest("GET", api.base+"/v1/keys", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server on EventStoreDB not ready: %s", srvLog.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	api.waitReady(30*time.Second, &srvLog)
 	before := emu.Events()
 	api.call("POST", "/v1/applications", map[string]any{"id": "app_es", "name": "on esdb"})
 	if emu.Events() <= before {
