@@ -21,20 +21,43 @@ func decodeJSON(c *gin.Context, limit int64, dst any) error {
 			return bad(CodeUnsupportedMedia, "", "send the body as application/json")
 		}
 	}
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	body := &limitWatch{r: http.MaxBytesReader(c.Writer, c.Request.Body, limit)}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		if body.hit {
+			return tooLarge(limit)
+		}
 		return jsonError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return jsonError(err, limit)
+		if body.hit {
+			return tooLarge(limit)
 		}
 		return bad(CodeInvalidJSON, "", "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// limitWatch notes that the body limit was hit. The JSON decoder may report
+// the read error as a syntax error without wrapping it (encoding/json built
+// on v2 does), so the limit is recognised here rather than in its error.
+type limitWatch struct {
+	r   io.Reader
+	hit bool
+}
+
+func (l *limitWatch) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		l.hit = true
+	}
+	return n, err
+}
+
+func tooLarge(limit int64) error {
+	return bad(CodePayloadTooLarge, "", fmt.Sprintf("the request body is over %d bytes", limit))
 }
 
 func jsonError(err error, limit int64) error {
@@ -43,7 +66,7 @@ func jsonError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return bad(CodePayloadTooLarge, "", fmt.Sprintf("the request body is over %d bytes", limit))
+		return tooLarge(limit)
 	case errors.Is(err, io.EOF):
 		return bad(CodeInvalidJSON, "", "the request body is empty; send a JSON object")
 	case errors.As(err, &syn):
