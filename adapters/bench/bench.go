@@ -56,7 +56,7 @@ type Config struct {
 // Defaults are the scenario sizes.
 func Defaults() Config {
 	return Config{Messages: 20_000, FanoutMessages: 2_000, FanoutSubs: 10, LatencyRate: 500, LatencySeconds: 20,
-		BacklogMessages: 200_000, Clients: 32, Workers: 128, PayloadBytes: 1024,
+		BacklogMessages: 200_000, Clients: 64, Workers: 128, PayloadBytes: 1024,
 		Scenarios: []string{"throughput", "fanout", "latency", "baseline", "rebuild", "backlog"}}
 }
 
