@@ -31,8 +31,9 @@ commands:
   bench     the benchmark harness on loopback (see docs/benchmarks.md)
   help      show this text
 
-Run "hookledger <command> -h" for the flags of a command. Every flag can also
-be given as an environment variable HOOKLEDGER_<FLAG> (e.g. HOOKLEDGER_DATA_DIR).
+Run "hookledger <command> -h" for the flags of a command. serve and rebuild
+also read every flag from an environment variable HOOKLEDGER_<FLAG> (e.g.
+HOOKLEDGER_DATA_DIR); the tools read HOOKLEDGER_DATA_DIR and HOOKLEDGER_STORE_URL.
 `
 
 func main() {
