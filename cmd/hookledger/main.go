@@ -33,7 +33,8 @@ commands:
 
 Run "hookledger <command> -h" for the flags of a command. serve and rebuild
 also read every flag from an environment variable HOOKLEDGER_<FLAG> (e.g.
-HOOKLEDGER_DATA_DIR); the tools read HOOKLEDGER_DATA_DIR and HOOKLEDGER_STORE_URL.
+HOOKLEDGER_DATA_DIR); verify, export, timeline and history read
+HOOKLEDGER_DATA_DIR and HOOKLEDGER_STORE_URL.
 `
 
 func main() {
