@@ -49,6 +49,20 @@ func openStoreForCLI(dataDir string, sf storeFlags) (domain.EventStore, error) {
 	return s, nil
 }
 
+// openSealedLedger returns the seal public key (pinned when given by flag)
+// and the ledger's store, for verify and export.
+func openSealedLedger(pubFlag, dataDir string, sf storeFlags) (ed25519.PublicKey, bool, domain.EventStore, error) {
+	pub, pinned, err := loadPublicKey(pubFlag, dataDir)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	store, err := openStoreForCLI(dataDir, sf)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return pub, pinned, store, nil
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -136,12 +150,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 		}
 		return 0
 	}
-	pub, pinned, err := loadPublicKey(*pubFlag, *dataDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	store, err := openStoreForCLI(*dataDir, sf)
+	pub, pinned, store, err := openSealedLedger(*pubFlag, *dataDir, sf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -177,12 +186,7 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "give --application or --subscription, not both")
 		return 2
 	}
-	pub, _, err := loadPublicKey("", *dataDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	store, err := openStoreForCLI(*dataDir, sf)
+	pub, _, store, err := openSealedLedger("", *dataDir, sf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
