@@ -16,7 +16,7 @@ ARGS    ?=
 # own and leave private targets refused.
 DEV_ADMIN_KEY ?= dev-admin-key-change-me-0123456789
 
-.PHONY: run build test test-short bench bench-micro vet fmt-check clean
+.PHONY: run build test test-short bench bench-micro vet fmt-check tidy-check hygiene clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/hookledger
@@ -24,8 +24,9 @@ build:
 run: build
 	HOOKLEDGER_ADMIN_KEY="$${HOOKLEDGER_ADMIN_KEY:-$(DEV_ADMIN_KEY)}" ./$(BIN) serve --data-dir ./data --allow-private-targets $(ARGS)
 
-# Every test, with the race detector. gofmt and vet first: they are cheap.
-test: fmt-check vet
+# Every test, with the race detector. gofmt, vet, go.mod tidiness and the
+# repository hygiene checks first: they are cheap.
+test: fmt-check vet tidy-check hygiene
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 test-short:
@@ -47,6 +48,16 @@ bench: build
 # Micro-benchmarks of the store, the pipeline and audit verification.
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./adapters/pebblestore/ ./adapters/pipeline/ ./adapters/audit/
+
+# go.mod must already be what `go mod tidy` makes of it (direct dependencies
+# not marked indirect, nothing unused).
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
+# No build output committed: binaries belong in bin/ (ignored).
+hygiene:
+	@big=$$(git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 5000000 {print $$2}'); \
+	if [ -n "$$big" ]; then echo "files over 5 MB are committed (build output?):"; echo "$$big"; exit 1; fi
 
 clean:
 	rm -rf bin
