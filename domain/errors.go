@@ -104,3 +104,22 @@ func (e *StateError) Error() string {
 
 // Is makes a StateError match ErrConflict.
 func (e *StateError) Is(target error) bool { return target == ErrConflict }
+
+// TruncatedError: the store ends below a position that a durable record
+// outside it says was acknowledged (the store's head mark, the views'
+// checkpoint). Events were lost to a storage fault or removed; the ledger
+// must not be served or verified as if it were whole. It matches ErrCorrupt.
+type TruncatedError struct {
+	// Head is the store's last position; Known the position recorded by Source.
+	Head, Known Position
+	Source      string
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("ledger truncated: the store ends at position %d but %s records position %d: "+
+		"acknowledged events are missing (storage fault or tampering); restore the data directory from a backup",
+		e.Head, e.Source, e.Known)
+}
+
+// Is makes a TruncatedError match ErrCorrupt.
+func (e *TruncatedError) Is(target error) bool { return target == ErrCorrupt }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -21,6 +22,8 @@ const (
 	KindSealMissing = "seal_missing"
 	KindSealKey     = "seal_key_mismatch"
 	KindUnreadable  = "ledger_unreadable"
+	KindTruncated   = "ledger_truncated"
+	KindUnexpected  = "seal_not_found"
 )
 
 // Problem is the first disagreement between the ledger and its seals.
@@ -45,7 +48,43 @@ type Report struct {
 	Seals    uint64          `json:"seals"`
 	KeyID    string          `json:"key_id"`
 	Head     domain.Position `json:"head"`
-	Problem  *Problem        `json:"problem,omitempty"`
+	// LastSeal is the newest valid seal read: an auditor records its hash
+	// and position and later pins them (Expect).
+	LastSeal *SealRef `json:"last_seal,omitempty"`
+	Problem  *Problem `json:"problem,omitempty"`
+}
+
+// SealRef names one seal.
+type SealRef struct {
+	Index      uint64          `json:"index"`
+	Position   domain.Position `json:"position"`    // of the seal event
+	ToPosition domain.Position `json:"to_position"` // last position it covers
+	Hash       string          `json:"hash"`
+	SealedAt   time.Time       `json:"sealed_at"`
+}
+
+// Expect is what an auditor recorded earlier and pins now: the ledger must
+// reach at least Head, and the seal with hash SealHash must be one of its
+// valid seals. A ledger cut short after its last seal, or rolled back to an
+// older copy, passes the seals alone; it does not pass these.
+type Expect struct {
+	Head     domain.Position
+	SealHash string
+}
+
+// check adds the first unmet expectation to rep as its problem.
+func (e Expect) check(rep *Report, sealFound bool) {
+	if rep.Problem != nil {
+		return
+	}
+	if e.Head > 0 && rep.Head < e.Head {
+		rep.Problem = &Problem{Kind: KindTruncated, Position: rep.Head,
+			Detail: fmt.Sprintf("the ledger ends at position %d but the expected head is %d: events were removed or this is an older copy", rep.Head, e.Head)}
+	} else if e.SealHash != "" && !sealFound {
+		rep.Problem = &Problem{Kind: KindUnexpected, Position: rep.Head,
+			Detail: fmt.Sprintf("the expected seal %s is not among the ledger's valid seals: it was removed, or this is another ledger", e.SealHash)}
+	}
+	rep.OK = rep.Problem == nil
 }
 
 type pendingLeaf struct {
@@ -67,6 +106,8 @@ type verifier struct {
 	sealedTo uint64
 	// checkpoint is the index of the seal a range verification starts from.
 	checkpoint uint64
+	expect     Expect
+	sealFound  bool
 }
 
 func newVerifier(pub ed25519.PublicKey) *verifier {
@@ -161,12 +202,17 @@ func (v *verifier) seal(pos domain.Position, s domain.AuditSealed) *Problem {
 	v.sealHash, _ = domain.ParseHash(s.SealHash)
 	v.rep.Seals++
 	v.rep.Sealed += uint64(n)
+	v.rep.LastSeal = &SealRef{Index: s.Index, Position: pos, ToPosition: s.ToPosition, Hash: s.SealHash, SealedAt: s.SealedAt}
+	if v.expect.SealHash != "" && s.SealHash == v.expect.SealHash {
+		v.sealFound = true
+	}
 	return nil
 }
 
 func (v *verifier) finish() Report {
 	v.rep.Unsealed = uint64(len(v.pending))
 	v.rep.OK = v.rep.Problem == nil
+	v.expect.check(&v.rep, v.sealFound)
 	return v.rep
 }
 
@@ -178,6 +224,13 @@ type Progress func(Report)
 // problem. Events after the last seal are counted as unsealed.
 func Verify(ctx context.Context, store domain.EventStore, pub ed25519.PublicKey, progress Progress) (Report, error) {
 	return newVerifier(pub).run(ctx, store, 0, progress)
+}
+
+// VerifyExpecting is Verify that also checks what the auditor pinned.
+func VerifyExpecting(ctx context.Context, store domain.EventStore, pub ed25519.PublicKey, exp Expect, progress Progress) (Report, error) {
+	v := newVerifier(pub)
+	v.expect = exp
+	return v.run(ctx, store, 0, progress)
 }
 
 // run reads $all from position from and folds it into the verifier.

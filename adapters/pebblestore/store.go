@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/storekit"
@@ -27,11 +29,35 @@ type Options struct {
 	MaxBatchEvents int
 	// Now is the store clock for RecordedEvent.Created (default time.Now).
 	Now func() time.Time
+	// ReadOnly opens the store for reading only: nothing in the directory is
+	// created, changed or removed (verify, export and the other inspection
+	// tools; a backup on a read-only mount). Appends answer ErrReadOnly.
+	ReadOnly bool
+	// MinFreeBytes is the free space the data directory's file system must
+	// keep: below it appends are refused with domain.ErrUnavailable instead
+	// of letting Pebble hit "no space left on device", which it cannot
+	// recover from (default 64 MiB; negative: no reserve).
+	MinFreeBytes int64
+	// HeadMarkInterval is the least time between two writes of the head mark
+	// (default 10 ms).
+	HeadMarkInterval time.Duration
+	// FreeBytes measures free space (default: statfs on the data directory);
+	// tests replace it.
+	FreeBytes func(dir string) (int64, error)
 }
+
+// ErrReadOnly: an append to a store opened read-only.
+var ErrReadOnly = errors.New("embedded store opened read-only")
+
+// DefaultMinFreeBytes is the free-space reserve of Options.MinFreeBytes.
+const DefaultMinFreeBytes = 64 << 20
 
 // Store is the embedded EventStore. It is safe for concurrent use.
 type Store struct {
 	db     *pebble.DB
+	dir    string
+	opts   Options
+	mark   *headMarker // nil when read-only
 	log    zerolog.Logger
 	now    func() time.Time
 	reqs   chan *appendReq
@@ -40,12 +66,18 @@ type Store struct {
 
 	// closeMu: readers hold it shared for the length of one page, Close holds
 	// it exclusively, so the database is never closed under a reader.
-	closeMu  sync.RWMutex
-	closed   atomic.Bool
-	stop     chan struct{}
-	stopped  chan struct{}
-	failed   atomic.Pointer[error] // set when a commit fails: the store refuses appends after that
-	maxBatch int
+	closeMu sync.RWMutex
+	closed  atomic.Bool
+	stop    chan struct{}
+	stopped chan struct{}
+	failed  atomic.Pointer[error] // set when a commit fails: the store refuses appends after that
+	// corrupt is the first data corruption Pebble reported (reads of the
+	// damaged data fail on their own; this makes it visible to Health).
+	corrupt atomic.Pointer[error]
+	// low is set while free space is under the reserve.
+	low       atomic.Pointer[error]
+	freeCheck atomic.Int64 // unix nanos of the last free-space check
+	maxBatch  int
 	// heads caches stream heads recently committed. Only the committer
 	// touches it, and it is the only writer, so the cache cannot be stale;
 	// it saves a Pebble read per append to a hot stream (a delivery's
@@ -69,8 +101,18 @@ type appendReq struct {
 var _ domain.EventStore = (*Store)(nil)
 
 // Open opens (or creates) the store in dir.
-func Open(dir string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+//
+// It refuses, with a *domain.TruncatedError, a store whose last event is
+// below the head mark (see HeadMarkFile): events that were acknowledged are
+// gone, and serving or verifying the rest would pass a shorter ledger off as
+// the whole one. Corruption Pebble detects while opening is a
+// *domain.CorruptError.
+func Open(dir string, opts Options) (st *Store, err error) {
+	if opts.ReadOnly {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	if opts.CacheSize == 0 {
@@ -82,6 +124,32 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MinFreeBytes == 0 {
+		opts.MinFreeBytes = DefaultMinFreeBytes
+	}
+	if opts.HeadMarkInterval <= 0 {
+		opts.HeadMarkInterval = 10 * time.Millisecond
+	}
+	if opts.FreeBytes == nil {
+		opts.FreeBytes = freeBytes
+	}
+	s := &Store{
+		dir: dir, opts: opts, log: opts.Logger, now: opts.Now,
+		reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
+		maxBatch: opts.MaxBatchEvents,
+	}
+	if !opts.ReadOnly {
+		// A restart on a full disk must fail once and clearly: Pebble would
+		// otherwise fail to write its new WAL and MANIFEST and may retry
+		// background work for ever.
+		if err := s.checkFree(true); err != nil {
+			return nil, err
+		}
+	}
+	marked, hasMark, err := readHeadMark(dir)
+	if err != nil {
+		return nil, &domain.CorruptError{Detail: err.Error()}
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
@@ -91,26 +159,69 @@ func Open(dir string, opts Options) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       32,
 		Logger:                      pebbleLogger{opts.Logger},
-		FormatMajorVersion:          pebble.FormatNewest,
+		// FormatWALSyncChunks (included in FormatNewest, required here) makes
+		// every WAL chunk carry the offset the log was synced to, so a damaged
+		// record followed by later synced chunks is reported as corruption
+		// instead of being replayed as a torn tail. The head mark covers the
+		// last block, where Pebble cannot tell the two apart.
+		FormatMajorVersion: max(pebble.FormatNewest, pebble.FormatWALSyncChunks),
+		ReadOnly:           opts.ReadOnly,
+		EventListener:      s.eventListener(),
 	}
-	db, err := pebble.Open(dir, popts)
+	if opts.ReadOnly {
+		popts.FS = readOnlyFS{vfs.Default}
+	}
+	db, err := openPebble(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+		return nil, err
 	}
-	s := &Store{
-		db: db, log: opts.Logger, now: opts.Now,
-		reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
-		maxBatch: opts.MaxBatchEvents,
-	}
+	s.db = db
 	head, err := s.lastPosition()
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, translate(err, 0)
+	}
+	if hasMark && uint64(head) < marked {
+		db.Close()
+		return nil, &domain.TruncatedError{Head: head, Known: domain.Position(marked),
+			Source: "the head mark (" + filepath.Join(dir, HeadMarkFile) + ")"}
 	}
 	s.head.Store(uint64(head))
-	s.log.Info().Str("dir", dir).Uint64("head", uint64(head)).Msg("embedded store opened")
-	go s.commitLoop()
+	if !opts.ReadOnly {
+		m, err := openHeadMarker(dir, max(uint64(head), marked), opts.HeadMarkInterval, func(err error) {
+			s.log.Error().Err(err).Msg("head mark not written (truncation after a crash may go unnoticed)")
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		s.mark = m
+	}
+	s.log.Info().Str("dir", dir).Uint64("head", uint64(head)).Bool("read_only", opts.ReadOnly).Msg("embedded store opened")
+	if !opts.ReadOnly {
+		go s.commitLoop()
+	} else {
+		close(s.stopped)
+	}
 	return s, nil
+}
+
+// openPebble opens the database, turning a Pebble fatal error during the
+// open into an error instead of an exit.
+func openPebble(dir string, popts *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if f := recoverFatal(recover()); f != nil {
+			db, err = nil, &domain.CorruptError{Detail: "open " + dir + ": " + f.Error()}
+		}
+	}()
+	db, err = pebble.Open(dir, popts)
+	if err != nil {
+		if pebble.IsCorruptionError(err) {
+			return nil, &domain.CorruptError{Detail: "open " + dir + ": " + err.Error()}
+		}
+		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
+	}
+	return db, nil
 }
 
 func (s *Store) lastPosition() (domain.Position, error) {
@@ -130,8 +241,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 	if err := domain.ValidateAppend(stream, events); err != nil {
 		return domain.AppendResult{}, err
 	}
+	if s.opts.ReadOnly {
+		return domain.AppendResult{}, ErrReadOnly
+	}
 	if errp := s.failed.Load(); errp != nil {
 		return domain.AppendResult{}, *errp
+	}
+	if err := s.checkFree(false); err != nil {
+		return domain.AppendResult{}, err
 	}
 	req := &appendReq{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan struct{})}
 	// The shared lock keeps Close from stopping the committer between the
@@ -268,7 +385,7 @@ func (s *Store) commit(reqs []*appendReq) {
 				b.Set(headKey(stream), rv[:], nil)
 			}
 		}
-		if err := b.Commit(pebble.Sync); err != nil {
+		if err := commitSync(b); err != nil {
 			// A failed sync leaves the on-disk state unknown: refuse every later
 			// append rather than risk acknowledging on top of a hole.
 			err = fmt.Errorf("embedded store: commit failed, store is read-only until restarted: %w", err)
@@ -279,6 +396,7 @@ func (s *Store) commit(reqs []*appendReq) {
 			}
 		} else {
 			s.head.Store(uint64(pos))
+			s.mark.Advance(uint64(pos))
 			s.notify.Broadcast()
 			if s.heads == nil || len(s.heads)+len(heads) > headCacheMax {
 				s.heads = make(map[string]streamHead, len(heads))
@@ -317,7 +435,7 @@ func translate(err error, pos domain.Position) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, pebble.ErrCorruption) {
+	if pebble.IsCorruptionError(err) {
 		return &domain.CorruptError{Position: pos, Detail: err.Error()}
 	}
 	if errors.Is(err, pebble.ErrClosed) {
@@ -487,29 +605,31 @@ func (s *Store) Head(ctx context.Context) (domain.Position, error) {
 
 // Close stops the committer (appends already queued are refused with
 // ErrClosed), waits for readers, and closes the database. It is idempotent.
+//
+// A writable store flushes its memtable first: after a clean stop every event
+// is in checksummed SSTables and the WAL holds nothing, so damage to a log
+// file of a stopped ledger cannot shorten it.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
-	close(s.stop)
+	if !s.opts.ReadOnly {
+		close(s.stop)
+	}
 	<-s.stopped
 	s.notify.Broadcast()
+	var errs []error
+	if !s.opts.ReadOnly && s.failed.Load() == nil {
+		if err := flushDB(s.db); err != nil {
+			errs = append(errs, fmt.Errorf("flush on close: %w", err))
+		}
+	}
+	if s.mark != nil {
+		errs = append(errs, s.mark.Close())
+	}
 	s.log.Info().Uint64("head", s.head.Load()).Msg("embedded store closed")
-	return s.db.Close()
-}
-
-// pebbleLogger sends Pebble's logs to zerolog.
-type pebbleLogger struct{ l zerolog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug().Str("component", "pebble").Msgf(format, args...)
-}
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error().Str("component", "pebble").Msgf(format, args...)
-}
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.l.Error().Str("component", "pebble").Msgf(format, args...)
-	os.Exit(1)
+	errs = append(errs, closeDB(s.db))
+	return errors.Join(errs...)
 }

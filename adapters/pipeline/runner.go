@@ -212,6 +212,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pipeline: read the ledger head: %w", err)
 	}
+	if cp := r.Checkpoint(); cp > head {
+		// The views were folded from events the store no longer has: serving
+		// them would show what the ledger cannot prove, and new events would
+		// land below the checkpoint and never be folded.
+		return &domain.TruncatedError{Head: head, Known: cp, Source: "the views snapshot " + r.opts.SnapshotPath}
+	}
 	r.startHead = head
 	if r.Checkpoint() >= head {
 		r.markCaughtUp()

@@ -34,19 +34,40 @@ func addStoreFlags(fs *flag.FlagSet) storeFlags {
 	}
 }
 
-// openStoreForCLI opens the ledger a read-only tool reads.
+// openStoreForCLI opens the ledger a read-only tool reads. The embedded store
+// is opened read-only: verifying or exporting a backup must not change it
+// (Pebble would otherwise replay its WAL into new files). Pebble's errors go
+// to stderr, never to a silent exit.
 func openStoreForCLI(dataDir string, sf storeFlags) (domain.EventStore, error) {
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: true}).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
 	if *sf.url != "" {
-		return eventstoredb.Open(eventstoredb.Options{URL: *sf.url, Prefix: *sf.prefix, Log: zerolog.Nop()})
+		return eventstoredb.Open(eventstoredb.Options{URL: *sf.url, Prefix: *sf.prefix, Log: log})
 	}
 	if _, err := os.Stat(dataDir); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
 	}
-	s, err := pebblestore.Open(dataDir, pebblestore.Options{Logger: zerolog.Nop()})
+	s, err := pebblestore.Open(dataDir, pebblestore.Options{Logger: log, ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("%w (is a server running on it? then use --url and --key)", err)
+		if errors.Is(err, domain.ErrCorrupt) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (is a server running on it? then read through it: timeline and history take --url and --key; verify and export are served at /v1/audit/verify and /v1/audit/export)", err)
 	}
 	return s, nil
+}
+
+// ledgerProblem turns a store error that means "the ledger is damaged" into
+// the verification problem an auditor reads; nil for other errors.
+func ledgerProblem(err error) *audit.Problem {
+	var te *domain.TruncatedError
+	var ce *domain.CorruptError
+	switch {
+	case errors.As(err, &te):
+		return &audit.Problem{Kind: audit.KindTruncated, Position: te.Head, Detail: te.Error()}
+	case errors.As(err, &ce):
+		return &audit.Problem{Kind: audit.KindUnreadable, Position: ce.Position, Detail: ce.Error()}
+	}
+	return nil
 }
 
 // openSealedLedger returns the seal public key (pinned when given by flag)
@@ -106,6 +127,12 @@ func printReport(rep audit.Report, pinned bool, asJSON bool) {
 	}
 	if rep.OK {
 		fmt.Printf("OK: %d events, %d sealed by %d seals, %d not sealed yet (key %s)\n", rep.Events, rep.Sealed, rep.Seals, rep.Unsealed, rep.KeyID)
+		fmt.Printf("  head: position %d\n", rep.Head)
+		if ls := rep.LastSeal; ls != nil {
+			fmt.Printf("  last seal: #%d at position %d (covers up to %d), hash %s, sealed at %s\n",
+				ls.Index, ls.Position, ls.ToPosition, ls.Hash, ls.SealedAt.UTC().Format(time.RFC3339))
+			fmt.Printf("  record these and pin them next time: --expect-head %d --expect-seal %s\n", rep.Head, ls.Hash)
+		}
 	} else {
 		fmt.Printf("FAILED: %s at position %d: %s\n", rep.Problem.Kind, rep.Problem.Position, rep.Problem.Detail)
 		fmt.Printf("  (checked %d events and %d seals before it)\n", rep.Events, rep.Seals)
@@ -121,9 +148,17 @@ func verifyCmd(ctx context.Context, args []string) int {
 	pubFlag := fs.String("public-key", "", "the trusted seal public key (base64, or @file)")
 	export := fs.String("export", "", "verify this export file offline instead of the ledger")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	expectHead := fs.Uint64("expect-head", 0, "fail unless the ledger reaches at least this position (a head you recorded earlier)")
+	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's valid seals")
 	sf := addStoreFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *expectSeal != "" {
+		if _, err := domain.ParseHash(*expectSeal); err != nil {
+			fmt.Fprintln(os.Stderr, "--expect-seal: not a seal hash (64 hex digits):", err)
+			return 2
+		}
 	}
 	if *export != "" {
 		f, err := os.Open(*export)
@@ -151,16 +186,24 @@ func verifyCmd(ctx context.Context, args []string) int {
 		return 0
 	}
 	pub, pinned, store, err := openSealedLedger(*pubFlag, *dataDir, sf)
+	if p := ledgerProblem(err); p != nil {
+		printReport(audit.Report{Problem: p}, pinned, *asJSON)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	defer store.Close()
 	start := time.Now()
-	rep, err := audit.Verify(ctx, store, pub, nil)
+	rep, err := audit.VerifyExpecting(ctx, store, pub, audit.Expect{Head: domain.Position(*expectHead), SealHash: *expectSeal}, nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
-		return 1
+		if p := ledgerProblem(err); p != nil {
+			rep.OK, rep.Problem = false, p
+		} else {
+			fmt.Fprintln(os.Stderr, "verify:", err)
+			return 1
+		}
 	}
 	printReport(rep, pinned, *asJSON)
 	if !*asJSON {
@@ -187,6 +230,10 @@ func exportCmd(ctx context.Context, args []string) int {
 		return 2
 	}
 	pub, _, store, err := openSealedLedger("", *dataDir, sf)
+	if p := ledgerProblem(err); p != nil {
+		fmt.Fprintf(os.Stderr, "export refused: %s at position %d: %s\n", p.Kind, p.Position, p.Detail)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

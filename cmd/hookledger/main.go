@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/app"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/logging"
+	"github.com/hookledger/hookledger/domain"
 )
 
 const usage = `usage: hookledger <command> [flags]
@@ -36,6 +38,10 @@ also read every flag from an environment variable HOOKLEDGER_<FLAG> (e.g.
 HOOKLEDGER_DATA_DIR); verify, export, timeline and history read
 HOOKLEDGER_DATA_DIR and HOOKLEDGER_STORE_URL.
 `
+
+// exitDamaged is serve's and rebuild's exit code for a ledger that is
+// truncated or corrupt (1 is any other failure, 2 bad usage).
+const exitDamaged = 3
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -60,6 +66,10 @@ func run(args []string) int {
 		}
 		log := logging.Stderr(cfg.LogLevel, cfg.LogFormat)
 		if err := app.Serve(ctx, cfg, log); err != nil {
+			if errors.Is(err, domain.ErrCorrupt) {
+				log.Error().Err(err).Msg("refusing to serve a damaged ledger (docs/operations.md: \"The ledger is damaged\")")
+				return exitDamaged
+			}
 			log.Error().Err(err).Msg("hookledger stopped")
 			return 1
 		}
@@ -77,6 +87,9 @@ func run(args []string) int {
 		rep, err := app.Rebuild(ctx, cfg, log)
 		if err != nil {
 			log.Error().Err(err).Msg("rebuild failed")
+			if errors.Is(err, domain.ErrCorrupt) {
+				return exitDamaged
+			}
 			return 1
 		}
 		rate := float64(rep.Events) / rep.Elapsed.Seconds()
