@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,6 +45,8 @@ const (
 	CodeIdempotencyConflict = "idempotency_conflict"
 	CodeConcurrent          = "concurrent_modification"
 	CodeUnavailable         = "unavailable"
+	CodeStoreUnavailable    = "store_unavailable"
+	CodeLedgerUnreadable    = "ledger_unreadable"
 	CodeInternal            = "internal"
 )
 
@@ -54,7 +57,7 @@ var titles = map[string]string{
 	CodeUnsupportedMedia: "Unsupported media type", CodeUnauthorized: "Unauthorized", CodeForbidden: "Forbidden",
 	CodeNotFound: "Not found", CodeRouteNotFound: "No such route", CodeMethodNotAllowed: "Method not allowed",
 	CodeAlreadyExists: "Already exists", CodeConflict: "Conflict", CodeIdempotencyConflict: "Idempotency key reused",
-	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeInternal: "Internal error",
+	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeInternal: "Internal error",
 }
 
 // writeProblem answers with a problem document and aborts the chain.
@@ -103,7 +106,15 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, domain.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.log.Warn().Err(err).Str("path", c.Request.URL.Path).Msg("store unavailable")
 		c.Header("Retry-After", "1")
-		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the event store is unavailable; retry shortly", "")
+		detail := "the event store is unavailable; retry shortly"
+		if errors.Is(err, syscall.ENOSPC) {
+			c.Header("Retry-After", "30")
+			detail = "the ledger's disk is full; nothing was written; retry after the operator frees space"
+		}
+		writeProblem(c, http.StatusServiceUnavailable, CodeStoreUnavailable, detail, "")
+	case errors.Is(err, domain.ErrCorrupt):
+		s.log.Error().Err(err).Str("path", c.Request.URL.Path).Msg("the ledger is damaged: a record could not be read")
+		writeProblem(c, http.StatusInternalServerError, CodeLedgerUnreadable, err.Error(), "")
 	default:
 		s.log.Error().Err(err).Str("path", c.Request.URL.Path).Msg("request failed")
 		writeProblem(c, http.StatusInternalServerError, CodeInternal, "internal error; see the server log", "")

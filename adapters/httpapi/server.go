@@ -199,6 +199,12 @@ func (s *Server) readyz(c *gin.Context) {
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "store unreachable: "+err.Error(), "")
 		return
 	}
+	if h, ok := s.Store.(interface{ Health() error }); ok {
+		if err := h.Health(); err != nil {
+			writeProblem(c, http.StatusServiceUnavailable, CodeStoreUnavailable, "store cannot take appends: "+err.Error(), "")
+			return
+		}
+	}
 	if !s.Views.Ready() {
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the views are still catching up with the ledger", "")
 		return

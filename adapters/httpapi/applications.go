@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"net/http"
+	"sort"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+type createApplicationIn struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func (s *Server) createApplication(c *gin.Context) {
+	var in createApplicationIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.ID == "" {
+		in.ID = ids.New(domain.PrefixApplication)
+	}
+	a, out, err := s.Commands.CreateApplication(c.Request.Context(), domain.CreateApplication{ApplicationID: in.ID, Name: in.Name}, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	c.JSON(http.StatusCreated, applicationOut(a))
+}
+
+func (s *Server) listApplications(c *gin.Context) {
+	limit, err := parseLimit(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var apps []domain.Application
+	s.Views.Read(func(v *projections.Views) {
+		for _, a := range v.Applications {
+			apps = append(apps, a)
+		}
+	})
+	sort.Slice(apps, func(i, j int) bool { return apps[i].ID < apps[j].ID })
+	after := c.Query("cursor")
+	out := page[applicationJSON]{Items: []applicationJSON{}}
+	for _, a := range apps {
+		if after != "" && a.ID <= after {
+			continue
+		}
+		if len(out.Items) == limit {
+			out.NextCursor = out.Items[len(out.Items)-1].ID
+			break
+		}
+		out.Items = append(out.Items, applicationOut(a))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getApplication(c *gin.Context) {
+	var a domain.Application
+	s.Views.Read(func(v *projections.Views) { a = v.Applications[c.Param("app")] })
+	c.JSON(http.StatusOK, applicationOut(a))
+}

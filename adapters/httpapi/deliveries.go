@@ -1,0 +1,210 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+func (s *Server) listDeliveries(c *gin.Context) {
+	limit, err := parseLimit(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cursor, hasCursor, err := parseCursor(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	since, err := parseTimeParam(c, "since")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	until, err := parseTimeParam(c, "until")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	status := c.Query("status")
+	switch status {
+	case "", "pending", "acknowledged", "failed", "exhausted", "cancelled":
+	default:
+		s.fail(c, bad(CodeInvalidParameter, "status", "status must be pending, acknowledged, failed, exhausted or cancelled"))
+		return
+	}
+	subID, msgID := c.Query("subscription_id"), c.Query("message_id")
+	for name, v := range map[string]string{"subscription_id": subID, "message_id": msgID} {
+		if v != "" {
+			if err := domain.ValidateID(name, v); err != nil {
+				s.fail(c, bad(CodeInvalidParameter, name, err.Error()))
+				return
+			}
+		}
+	}
+	app := c.Param("app")
+	out := page[deliveryJSON]{Items: []deliveryJSON{}}
+	s.Views.Read(func(v *projections.Views) {
+		var ids []string
+		switch {
+		case msgID != "":
+			if m := v.Messages[msgID]; m != nil {
+				ids = m.Deliveries
+			}
+		case subID != "":
+			ids = v.DeliveryIDsOfSubscription(subID)
+		default:
+			ids = v.DeliveryIDsOfApp(app)
+		}
+		for i := len(ids) - 1; i >= 0; i-- { // newest first
+			d := v.Deliveries[ids[i]]
+			if d.ApplicationID != app || (hasCursor && uint64(d.ScheduledPosition) >= cursor) {
+				continue
+			}
+			if (status != "" && apiStatus(d.Status) != status) || (subID != "" && d.SubscriptionID != subID) || (msgID != "" && d.MessageID != msgID) {
+				continue
+			}
+			if (!since.IsZero() && d.ScheduledAt.Before(since)) || (!until.IsZero() && d.ScheduledAt.After(until)) {
+				continue
+			}
+			if len(out.Items) == limit {
+				last := v.Deliveries[out.Items[len(out.Items)-1].ID]
+				out.NextCursor = encodeCursor(uint64(last.ScheduledPosition))
+				break
+			}
+			out.Items = append(out.Items, deliveryOut(*d))
+		}
+	})
+	c.JSON(http.StatusOK, out)
+}
+
+// delivery looks a delivery up for the principal (another application's
+// delivery is not found).
+func (s *Server) delivery(c *gin.Context) (projections.DeliveryView, bool) {
+	id, err := pathID(c, "dlv")
+	if err != nil {
+		s.fail(c, err)
+		return projections.DeliveryView{}, false
+	}
+	var d projections.DeliveryView
+	found := false
+	s.Views.Read(func(v *projections.Views) {
+		if p := v.Deliveries[id]; p != nil {
+			d, found = *p, true
+		}
+	})
+	if !found || !visible(who(c), d.ApplicationID) {
+		s.fail(c, domain.ErrNotFound)
+		return d, false
+	}
+	return d, true
+}
+
+func (s *Server) getDelivery(c *gin.Context) {
+	if d, ok := s.delivery(c); ok {
+		c.JSON(http.StatusOK, deliveryOut(d))
+	}
+}
+
+type eventJSON struct {
+	Position   uint64          `json:"position"`
+	Stream     string          `json:"stream"`
+	Revision   uint64          `json:"revision"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	RecordedAt *time.Time      `json:"recorded_at,omitempty"`
+	Created    time.Time       `json:"created"`
+	Actor      string          `json:"actor,omitempty"`
+	Metadata   json.RawMessage `json:"metadata"`
+	Data       json.RawMessage `json:"data"`
+}
+
+func rawOrString(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	if json.Valid(b) {
+		return json.RawMessage(b)
+	}
+	q, _ := json.Marshal(string(b))
+	return q
+}
+
+// redactSecrets hides signing secrets in the events that carry them: the
+// ledger keeps them (signing needs them after a rebuild), the API never
+// shows them again after creation or rotation.
+func redactSecrets(r domain.RecordedEvent) []byte {
+	if r.Type != domain.TypeSubscriptionCreated && r.Type != domain.TypeSubscriptionSecretRotated {
+		return r.Data
+	}
+	var m map[string]any
+	if json.Unmarshal(r.Data, &m) != nil {
+		return []byte(`"[redacted]"`)
+	}
+	if k, ok := m["key"].(map[string]any); ok {
+		k["secret"] = "[redacted]"
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func eventOut(r domain.RecordedEvent) eventJSON {
+	e := eventJSON{Position: uint64(r.Position), Stream: r.Stream, Revision: r.Revision, ID: r.ID, Type: r.Type,
+		Created: r.Created, Metadata: rawOrString(r.Metadata), Data: rawOrString(redactSecrets(r))}
+	var md domain.Metadata
+	if json.Unmarshal(r.Metadata, &md) == nil {
+		e.RecordedAt, e.Actor = timePtr(md.RecordedAt), md.Actor
+	}
+	return e
+}
+
+func (s *Server) deliveryTimeline(c *gin.Context) {
+	d, ok := s.delivery(c)
+	if !ok {
+		return
+	}
+	recs, err := s.Store.ReadStream(c.Request.Context(), domain.DeliveryStream(d.ID), 0, domain.Forward, 10_000)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := page[eventJSON]{Items: make([]eventJSON, 0, len(recs))}
+	for _, r := range recs {
+		out.Items = append(out.Items, eventOut(r))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type redeliverIn struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) redeliver(c *gin.Context) {
+	d, ok := s.delivery(c)
+	if !ok {
+		return
+	}
+	var in redeliverIn
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, smallBody, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	md := actor(c)
+	md.CorrelationID = d.MessageID
+	_, out, err := s.Commands.ChangeDelivery(c.Request.Context(), d.ID, domain.RequestRedelivery{By: md.Actor, Reason: in.Reason}, md)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	d, _ = s.delivery(c)
+	c.JSON(http.StatusAccepted, deliveryOut(d))
+}

@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+const smallBody = 64 << 10
+
+type createKeyIn struct {
+	Role        string `json:"role"`
+	Application string `json:"application"`
+	Name        string `json:"name"`
+}
+
+type keyOut struct {
+	ID          string     `json:"id"`
+	Key         string     `json:"key,omitempty"`
+	Role        string     `json:"role"`
+	Application string     `json:"application,omitempty"`
+	Name        string     `json:"name,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	Revoked     bool       `json:"revoked"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+}
+
+func keyOutOf(k domain.APIKey) keyOut {
+	return keyOut{ID: k.ID, Role: k.Role, Application: k.ApplicationID, Name: k.Name, CreatedAt: k.CreatedAt, Revoked: k.Revoked, RevokedAt: timePtr(k.RevokedAt)}
+}
+
+func (s *Server) createKey(c *gin.Context) {
+	var in createKeyIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	key := NewAPIKey()
+	hash := domain.HashAPIKey(key)
+	k, out, err := s.Commands.CreateAPIKey(c.Request.Context(), domain.CreateAPIKey{
+		KeyID: domain.KeyIDForHash(hash), Role: in.Role, ApplicationID: in.Application, Hash: hash, Name: in.Name,
+	}, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	o := keyOutOf(k)
+	o.Key = key
+	c.JSON(http.StatusCreated, o)
+}
+
+// NewAPIKey draws a new API key: "hlk_" and 32 random bytes.
+func NewAPIKey() string { return ids.NewToken("hlk_", 32) }
+
+func (s *Server) listKeys(c *gin.Context) {
+	limit, err := parseLimit(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var keys []domain.APIKey
+	s.Views.Read(func(v *projections.Views) {
+		for _, k := range v.Keys {
+			keys = append(keys, *k)
+		}
+	})
+	sort.Slice(keys, func(i, j int) bool { return keys[i].ID < keys[j].ID })
+	after := c.Query("cursor")
+	out := page[keyOut]{Items: []keyOut{}}
+	for _, k := range keys {
+		if after != "" && k.ID <= after {
+			continue
+		}
+		if len(out.Items) == limit {
+			out.NextCursor = out.Items[len(out.Items)-1].ID
+			break
+		}
+		out.Items = append(out.Items, keyOutOf(k))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) revokeKey(c *gin.Context) {
+	id, err := pathID(c, "key")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_, out, err := s.Commands.RevokeAPIKey(c.Request.Context(), id, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+type publishIn struct {
+	EventType      string          `json:"event_type"`
+	Payload        json.RawMessage `json:"payload"`
+	IdempotencyKey string          `json:"idempotency_key"`
+}
+
+func (s *Server) publish(c *gin.Context) {
+	var in publishIn
+	if err := decodeJSON(c, int64(s.MaxPayload)+smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(in.Payload) == 0 || string(in.Payload) == "null" {
+		s.fail(c, bad(CodeValidationFailed, "payload", "payload is required (any JSON value but null)"))
+		return
+	}
+	key := in.IdempotencyKey
+	if h := c.GetHeader("Idempotency-Key"); h != "" {
+		if key != "" && key != h {
+			s.fail(c, bad(CodeValidationFailed, "idempotency_key", "the Idempotency-Key header and the body's idempotency_key differ"))
+			return
+		}
+		key = h
+	}
+	app := c.Param("app")
+	cmd := domain.PublishMessage{ApplicationID: app, EventType: in.EventType, Payload: in.Payload, IdempotencyKey: key, MaxPayload: s.MaxPayload}
+	ctx := c.Request.Context()
+	if key == "" {
+		cmd.MessageID = ids.New(domain.PrefixMessage)
+		_, res, err := s.Commands.PublishNew(ctx, cmd, actor(c))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.notePublished(res.Position)
+		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(res.Position)})
+		return
+	}
+	cmd.MessageID = domain.MessageIDForKey(app, key)
+	_, out, err := s.Commands.Publish(ctx, cmd, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if len(out.Events) > 0 {
+		s.notePublished(out.Result.Position)
+		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(out.Result.Position)})
+		return
+	}
+	// A duplicate: answer with the first message.
+	recs, err := s.Store.ReadStream(ctx, domain.MessageStream(cmd.MessageID), 0, domain.Forward, 1)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"id": cmd.MessageID, "position": uint64(recs[0].Position), "duplicate": true})
+}
+
+func (s *Server) listMessages(c *gin.Context) {
+	limit, err := parseLimit(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cursor, hasCursor, err := parseCursor(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	since, err := parseTimeParam(c, "since")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	until, err := parseTimeParam(c, "until")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	eventType := c.Query("event_type")
+	out := page[messageJSON]{Items: []messageJSON{}}
+	s.Views.Read(func(v *projections.Views) {
+		ids := v.MessageIDsOfApp(c.Param("app"))
+		for i := len(ids) - 1; i >= 0; i-- { // newest first
+			m := v.Messages[ids[i]]
+			if hasCursor && uint64(m.Position) >= cursor {
+				continue
+			}
+			if (eventType != "" && m.EventType != eventType) || (!since.IsZero() && m.PublishedAt.Before(since)) || (!until.IsZero() && m.PublishedAt.After(until)) {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.NextCursor = encodeCursor(out.Items[len(out.Items)-1].Position)
+				break
+			}
+			out.Items = append(out.Items, messageOut(*m))
+		}
+	})
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getMessage(c *gin.Context) {
+	id, err := pathID(c, "msg")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	recs, err := s.Store.ReadStream(c.Request.Context(), domain.MessageStream(id), 0, domain.Forward, 1)
+	if errors.Is(err, domain.ErrStreamNotFound) {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ev, _, err := domain.Decode(recs[0])
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	m, ok := ev.(domain.MessagePublished)
+	if !ok || m.ApplicationID != c.Param("app") {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	out := messageJSON{ID: m.MessageID, ApplicationID: m.ApplicationID, EventType: m.EventType, PayloadHash: m.PayloadHash,
+		IdempotencyKey: m.IdempotencyKey, PublishedAt: m.PublishedAt, Position: uint64(recs[0].Position), Payload: json.RawMessage(m.Payload),
+		Deliveries: []deliveryBrief{}}
+	s.Views.Read(func(v *projections.Views) {
+		if mv := v.Messages[id]; mv != nil {
+			for _, did := range mv.Deliveries {
+				d := v.Deliveries[did]
+				out.Deliveries = append(out.Deliveries, deliveryBrief{ID: d.ID, SubscriptionID: d.SubscriptionID, Status: apiStatus(d.Status), Attempts: d.Attempts})
+			}
+		}
+	})
+	c.JSON(http.StatusOK, out)
+}

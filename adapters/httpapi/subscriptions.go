@@ -1,0 +1,326 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+type createSubscriptionIn struct {
+	ID              string            `json:"id"`
+	URL             string            `json:"url"`
+	EventTypes      []string          `json:"event_types"`
+	Description     string            `json:"description"`
+	Headers         map[string]string `json:"headers"`
+	Secret          string            `json:"secret"`
+	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
+}
+
+func (s *Server) checkTarget(ctx context.Context, url string) error {
+	if s.AllowPrivateTargets {
+		return nil
+	}
+	if err := domain.ValidateEndpointURL(url); err != nil {
+		return err
+	}
+	return sender.CheckURL(ctx, url, nil)
+}
+
+func (s *Server) createSubscription(c *gin.Context) {
+	var in createSubscriptionIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.ID == "" {
+		in.ID = ids.New(domain.PrefixSubscription)
+	}
+	if in.Secret == "" {
+		in.Secret = ids.NewSecret()
+	}
+	if err := s.checkTarget(c.Request.Context(), in.URL); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_, out, err := s.Commands.CreateSubscription(c.Request.Context(), domain.CreateSubscription{
+		SubscriptionID: in.ID, ApplicationID: c.Param("app"), URL: in.URL, EventTypes: in.EventTypes,
+		Description: in.Description, Headers: in.Headers, RetryScheduleMS: in.RetryScheduleMS, Secret: in.Secret,
+	}, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	sv, ok := s.subscriptionView(c.Param("app"), in.ID)
+	if !ok {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	o := subscriptionOut(sv)
+	o.Secret = in.Secret
+	c.JSON(http.StatusCreated, o)
+}
+
+func (s *Server) subscriptionView(app, id string) (projections.SubscriptionView, bool) {
+	var sv projections.SubscriptionView
+	ok := false
+	s.Views.Read(func(v *projections.Views) {
+		if p := v.Subscriptions[id]; p != nil && p.ApplicationID == app && p.Status != domain.StatusDeleted {
+			sv, ok = *p, true
+		}
+	})
+	return sv, ok
+}
+
+func (s *Server) listSubscriptions(c *gin.Context) {
+	limit, err := parseLimit(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	cursor, hasCursor, err := parseCursor(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	status := c.Query("status")
+	switch status {
+	case "", "active", "paused", "disabled":
+	default:
+		s.fail(c, bad(CodeInvalidParameter, "status", "status must be active, paused or disabled"))
+		return
+	}
+	out := page[subscriptionJSON]{Items: []subscriptionJSON{}}
+	pos, at, asOf, err := parseAsOf(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	read := s.Views.Read
+	if asOf {
+		v, err := s.asOf(c.Request.Context(), pos, at)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		read = func(fn func(*projections.Views)) { fn(v) }
+		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(v.Checkpoint), 10))
+	}
+	read(func(v *projections.Views) {
+		for _, sv := range v.SubscriptionsOf(c.Param("app")) {
+			if sv.Status == domain.StatusDeleted || (status != "" && string(sv.Status) != status) {
+				continue
+			}
+			if hasCursor && uint64(sv.CreatedPosition) <= cursor {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.NextCursor = encodeCursor(out.Items[len(out.Items)-1].createdPos)
+				break
+			}
+			o := subscriptionOut(*sv)
+			o.createdPos = uint64(sv.CreatedPosition)
+			out.Items = append(out.Items, o)
+		}
+	})
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getSubscription(c *gin.Context) {
+	id, err := pathID(c, "sub")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	pos, at, asOf, err := parseAsOf(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if asOf {
+		v, err := s.asOf(c.Request.Context(), pos, at)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		sv := v.Subscriptions[id]
+		if sv == nil || sv.ApplicationID != c.Param("app") {
+			s.fail(c, domain.ErrNotFound)
+			return
+		}
+		o := subscriptionOut(*sv)
+		o.AsOfPosition = uint64(v.Checkpoint)
+		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(v.Checkpoint), 10))
+		c.JSON(http.StatusOK, o)
+		return
+	}
+	sv, ok := s.subscriptionView(c.Param("app"), id)
+	if !ok {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	c.JSON(http.StatusOK, subscriptionOut(sv))
+}
+
+type updateSubscriptionIn struct {
+	URL             *string           `json:"url"`
+	EventTypes      []string          `json:"event_types"`
+	Description     *string           `json:"description"`
+	Headers         map[string]string `json:"headers"`
+	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
+}
+
+func (s *Server) updateSubscription(c *gin.Context) {
+	var in updateSubscriptionIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.URL != nil {
+		if err := s.checkTarget(c.Request.Context(), *in.URL); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, RetryScheduleMS: in.RetryScheduleMS}
+	if in.EventTypes != nil {
+		cmd.EventTypes = domain.Filters(in.EventTypes)
+	}
+	s.changeSubscription(c, cmd, http.StatusOK, "")
+}
+
+func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret string) {
+	id, err := pathID(c, "sub")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_, out, err := s.Commands.ChangeSubscription(c.Request.Context(), c.Param("app"), id, cmd, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	if status == http.StatusNoContent {
+		c.Status(status)
+		return
+	}
+	sv, ok := s.subscriptionView(c.Param("app"), id)
+	if !ok {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	o := subscriptionOut(sv)
+	o.Secret = secret
+	c.JSON(status, o)
+}
+
+func (s *Server) deleteSubscription(c *gin.Context) {
+	s.changeSubscription(c, domain.DeleteSubscription{}, http.StatusNoContent, "")
+}
+func (s *Server) pauseSubscription(c *gin.Context) {
+	s.changeSubscription(c, domain.PauseSubscription{}, http.StatusOK, "")
+}
+func (s *Server) resumeSubscription(c *gin.Context) {
+	s.changeSubscription(c, domain.ResumeSubscription{}, http.StatusOK, "")
+}
+
+type rotateIn struct {
+	Secret       string `json:"secret"`
+	GraceSeconds *int64 `json:"grace_seconds"`
+}
+
+func (s *Server) rotateSecret(c *gin.Context) {
+	var in rotateIn
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, smallBody, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+	}
+	if in.Secret == "" {
+		in.Secret = ids.NewSecret()
+	}
+	grace := 24 * time.Hour
+	if in.GraceSeconds != nil {
+		if *in.GraceSeconds < 0 || *in.GraceSeconds > int64(domain.MaxRotationGrace/time.Second) {
+			s.fail(c, bad(CodeValidationFailed, "grace_seconds", "grace_seconds must be from 0 to 604800 (7 days)"))
+			return
+		}
+		grace = time.Duration(*in.GraceSeconds) * time.Second
+	}
+	s.changeSubscription(c, domain.RotateSecret{NewSecret: in.Secret, Grace: grace}, http.StatusOK, in.Secret)
+}
+
+type recoverIn struct {
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"`
+}
+
+// recoverSubscription re-schedules now the failed and exhausted deliveries of
+// a subscription scheduled in [since, until].
+func (s *Server) recoverSubscription(c *gin.Context) {
+	id, err := pathID(c, "sub")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var in recoverIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.Since == nil {
+		s.fail(c, bad(CodeValidationFailed, "since", "since is required (RFC 3339 time)"))
+		return
+	}
+	if in.Until != nil && in.Until.Before(*in.Since) {
+		s.fail(c, bad(CodeValidationFailed, "until", "until is before since"))
+		return
+	}
+	if _, ok := s.subscriptionView(c.Param("app"), id); !ok {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	var targets []string
+	s.Views.Read(func(v *projections.Views) {
+		for _, did := range v.DeliveryIDsOfSubscription(id) {
+			d := v.Deliveries[did]
+			if d.Status != domain.DeliveryStatusFailed && d.Status != domain.DeliveryStatusExhausted {
+				continue
+			}
+			if d.ScheduledAt.Before(*in.Since) || (in.Until != nil && d.ScheduledAt.After(*in.Until)) {
+				continue
+			}
+			targets = append(targets, did)
+		}
+	})
+	md := actor(c)
+	var last domain.Position
+	n := 0
+	for _, did := range targets {
+		_, out, err := s.Commands.ChangeDelivery(c.Request.Context(), did, domain.RequestRedelivery{By: md.Actor, Reason: "subscription recovery"}, md)
+		if errors.Is(err, domain.ErrConflict) {
+			continue // an attempt is in flight right now: it is not lost
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(out.Events) > 0 {
+			n++
+			last = out.Result.Position
+		}
+	}
+	s.settle(c, last)
+	c.JSON(http.StatusOK, gin.H{"recovered": n})
+}
