@@ -111,3 +111,26 @@ func TestActorRecorded(t *testing.T) {
 		t.Fatalf("actor %v, want the key id %s", ev["actor"], k.str("id"))
 	}
 }
+
+// TestLastAdminKeyCannotBeRevoked: revoking the only active admin key would
+// leave the ledger with no one able to manage keys.
+func TestLastAdminKeyCannotBeRevoked(t *testing.T) {
+	e := newEnv(t)
+	first := domain.KeyIDForHash(domain.HashAPIKey(e.admin))
+	r := e.do("DELETE", "/v1/keys/"+first, e.admin, nil)
+	if r.status != 409 || r.str("code") != "last_admin_key" {
+		t.Fatalf("revoking the only admin key: %d %s", r.status, r.body)
+	}
+	second := e.key("admin", "")
+	aud := e.key("auditor", "")
+	e.must(204, "DELETE", "/v1/keys/"+first, second, nil)
+	if r := e.do("GET", "/v1/keys", e.admin, nil); r.status != 401 {
+		t.Fatalf("the revoked key still works: %d", r.status)
+	}
+	r = e.do("DELETE", "/v1/keys/"+domain.KeyIDForHash(domain.HashAPIKey(second)), second, nil)
+	if r.status != 409 || r.str("code") != "last_admin_key" {
+		t.Fatalf("revoking the new only admin key: %d %s", r.status, r.body)
+	}
+	// Auditor and application keys are not affected by the rule.
+	e.must(204, "DELETE", "/v1/keys/"+domain.KeyIDForHash(domain.HashAPIKey(aud)), second, nil)
+}

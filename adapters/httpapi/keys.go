@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"time"
@@ -93,6 +95,15 @@ func (s *Server) revokeKey(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// One revocation at a time, checked against views that hold every key
+	// change before it, so two concurrent revocations cannot both remove
+	// "the other" admin key.
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if err := s.refuseLastAdmin(c.Request.Context(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
 	_, out, err := s.Commands.RevokeAPIKey(c.Request.Context(), id, actor(c))
 	if err != nil {
 		s.fail(c, err)
@@ -100,4 +111,38 @@ func (s *Server) revokeKey(c *gin.Context) {
 	}
 	s.settle(c, out.Result.Position)
 	c.Status(http.StatusNoContent)
+}
+
+// refuseLastAdmin refuses to revoke the only active admin key: without one,
+// nobody can manage keys, and HOOKLEDGER_ADMIN_KEY only bootstraps a ledger
+// with no keys at all. (Recovery is `hookledger keys create-admin` with the
+// server stopped; docs/operations.md.)
+func (s *Server) refuseLastAdmin(ctx context.Context, id string) error {
+	head, err := s.Store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.WriteWait)
+	defer cancel()
+	if err := s.Views.WaitFor(wctx, head); err != nil {
+		return fmt.Errorf("%w: the views are behind the ledger", domain.ErrUnavailable)
+	}
+	var target *domain.APIKey
+	others := 0
+	s.Views.Read(func(v *projections.Views) {
+		for _, k := range v.Keys {
+			switch {
+			case k.ID == id:
+				t := *k
+				target = &t
+			case k.Role == domain.RoleAdmin && !k.Revoked:
+				others++
+			}
+		}
+	})
+	if target != nil && target.Role == domain.RoleAdmin && !target.Revoked && others == 0 {
+		return &badInput{status: http.StatusConflict, code: CodeLastAdmin,
+			detail: "this is the only active admin key: create another admin key first (POST /v1/keys {\"role\":\"admin\"})"}
+	}
+	return nil
 }

@@ -47,6 +47,7 @@ const (
 	CodeUnavailable         = "unavailable"
 	CodeStoreUnavailable    = "store_unavailable"
 	CodeLedgerUnreadable    = "ledger_unreadable"
+	CodeLastAdmin           = "last_admin_key"
 	CodeInternal            = "internal"
 )
 
@@ -57,7 +58,7 @@ var titles = map[string]string{
 	CodeUnsupportedMedia: "Unsupported media type", CodeUnauthorized: "Unauthorized", CodeForbidden: "Forbidden",
 	CodeNotFound: "Not found", CodeRouteNotFound: "No such route", CodeMethodNotAllowed: "Method not allowed",
 	CodeAlreadyExists: "Already exists", CodeConflict: "Conflict", CodeIdempotencyConflict: "Idempotency key reused",
-	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeInternal: "Internal error",
+	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeInternal: "Internal error",
 }
 
 // writeProblem answers with a problem document and aborts the chain.

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,8 @@ type Server struct {
 	// answered. Publishing does not wait for the views (it would slow
 	// ingest); reads wait for it instead, so a client sees its messages.
 	published atomic.Uint64
+	// keysMu serialises key revocations (the last-admin check).
+	keysMu sync.Mutex
 }
 
 // Route is one served route, for the OpenAPI check.

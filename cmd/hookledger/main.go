@@ -30,6 +30,7 @@ commands:
   timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
   history   print a stream's events:     hookledger history <stream> [--json]
   copy      copy a ledger between stores: hookledger copy --from DIR|esdb://... --to DIR|esdb://...
+  keys      recovery: hookledger keys create-admin --data-dir DIR (server stopped) issues an admin key
   bench     the benchmark harness on loopback (see docs/benchmarks.md)
   help      show this text
 
@@ -111,6 +112,8 @@ func run(args []string) int {
 		return exportCmd(ctx, args)
 	case "copy":
 		return copyCmd(ctx, args, os.Stdout, os.Stderr)
+	case "keys":
+		return keysCmd(ctx, args, os.Stdout, os.Stderr)
 	case "bench":
 		return benchCmd(ctx, args, os.Stdout, os.Stderr)
 	case "timeline", "history":

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestKeysCreateAdminRecovers: with the server stopped, `keys create-admin`
+// issues an admin key recorded with actor local-operator; with the server
+// running it refuses (one process per data directory).
+func TestKeysCreateAdminRecovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped under -short")
+	}
+	dir := t.TempDir()
+	srv, _, _ := startServer(t, dir)
+	if out, code := runCLI(t, "keys", "create-admin", "--data-dir", dir); code != 1 || !strings.Contains(out, "stop the server") {
+		t.Fatalf("create-admin with the server running: %d %s", code, out)
+	}
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+
+	out, code := runCLI(t, "keys", "create-admin", "--data-dir", dir)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) < 2 || !strings.HasPrefix(lines[1], "hlk_") {
+		t.Fatalf("create-admin: %d %s", code, out)
+	}
+	key := lines[1]
+	srv2, api, _ := startServer(t, dir)
+	defer func() { srv2.Process.Signal(os.Interrupt); srv2.Wait() }()
+	req, _ := http.NewRequest("GET", api.base+"/v1/keys", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("the recovered key does not work: %v %v", err, res)
+	}
+	res.Body.Close()
+	id := strings.Fields(lines[0])[2]
+	ev := api.call("GET", "/v1/ledger/streams/apikey-"+id, nil)
+	items, _ := ev["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["actor"] != "local-operator" {
+		t.Fatalf("the key's creation is not recorded as local-operator: %v", ev)
+	}
+	if out, code := runCLI(t, "keys", "rotate"); code != 2 || !strings.Contains(out, "usage") {
+		t.Fatalf("unknown keys subcommand: %d %s", code, out)
+	}
+}
