@@ -104,7 +104,10 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	defer stopSealer()
 	sealDone := make(chan error, 1)
 	go func() { sealDone <- sealer.Run(sealCtx) }()
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// ReadTimeout bounds a whole request, body included, so a client
+	// trickling a body cannot hold a connection and a handler for ever; no
+	// WriteTimeout, since an export streams for as long as the ledger is long.
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 
 	pipeCtx, stopPipe := context.WithCancel(context.Background())
 	defer stopPipe()

@@ -1,10 +1,16 @@
 package httpapi_test
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/receiver"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -133,4 +139,97 @@ func TestLastAdminKeyCannotBeRevoked(t *testing.T) {
 	}
 	// Auditor and application keys are not affected by the rule.
 	e.must(204, "DELETE", "/v1/keys/"+domain.KeyIDForHash(domain.HashAPIKey(aud)), second, nil)
+}
+
+// TestAuthFailuresAreThrottled: past the burst of failures, an address gets
+// 429 with Retry-After, whatever key it sends, until its bucket refills.
+func TestAuthFailuresAreThrottled(t *testing.T) {
+	e := newEnv(t, func(d *httpapi.Deps) { d.AuthFailuresPerSecond, d.AuthFailureBurst = 2, 5 })
+	for i := 0; i < 5; i++ {
+		if r := e.do("GET", "/v1/applications", "wrong-key-"+strings.Repeat("x", i), nil); r.status != 401 {
+			t.Fatalf("failure %d: %d", i, r.status)
+		}
+	}
+	r := e.do("GET", "/v1/applications", "wrong-key-again", nil)
+	if r.status != 429 || r.str("code") != "too_many_auth_failures" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("after the burst: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/applications", e.admin, nil); r.status != 429 {
+		t.Fatalf("a throttled address is answered 429 even with a good key (no oracle for guesses): %d", r.status)
+	}
+	time.Sleep(600 * time.Millisecond) // one token back at 2/s
+	e.must(200, "GET", "/v1/applications", e.admin, nil)
+	// Successes spend nothing.
+	for i := 0; i < 20; i++ {
+		e.must(200, "GET", "/v1/applications", e.admin, nil)
+	}
+}
+
+// TestRequestIDIsSanitised: a client's X-Request-Id becomes the causation id
+// of ledger events only when it is short and of safe characters.
+func TestRequestIDIsSanitised(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		sent string
+		kept bool
+	}{
+		{"abc-123_x.y:z", true},
+		{strings.Repeat("a", 65), false},
+		{"has space", false},
+		{"<script>", false},
+		{"caf\u00e9", false},
+	} {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/v1/applications", strings.NewReader(`{"name":"n"}`))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-Id", tc.sent)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		got := res.Header.Get("X-Request-Id")
+		if tc.kept != (got == tc.sent) || (!tc.kept && !strings.HasPrefix(got, "req_")) {
+			t.Fatalf("X-Request-Id %q answered as %q", tc.sent, got)
+		}
+		var app struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(body, &app)
+		evs, err := e.store.ReadStream(context.Background(), domain.ApplicationStream(app.ID), 0, domain.Forward, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var md domain.Metadata
+		json.Unmarshal(evs[0].Metadata, &md)
+		if md.CausationID != got {
+			t.Fatalf("causation id %q, answered request id %q", md.CausationID, got)
+		}
+	}
+}
+
+// TestTakenSubscriptionIDRevealsNoTenant: an application key creating a
+// subscription with an id another tenant uses gets the same answer as for an
+// id of its own, naming nothing about the owner.
+func TestTakenSubscriptionIDRevealsNoTenant(t *testing.T) {
+	e := newEnv(t)
+	hook := httptest.NewServer(receiver.New())
+	defer hook.Close()
+	e.must(201, "POST", "/v1/applications", e.admin, map[string]any{"id": "app_a", "name": "A"})
+	e.must(201, "POST", "/v1/applications", e.admin, map[string]any{"id": "app_b", "name": "B"})
+	a, b := e.key("application", "app_a"), e.key("application", "app_b")
+	body := func(id string) map[string]any {
+		return map[string]any{"id": id, "url": hook.URL + "/x", "event_types": []string{"*"}}
+	}
+	e.must(201, "POST", "/v1/applications/app_a/subscriptions", a, body("sub_secret_a"))
+	e.must(201, "POST", "/v1/applications/app_b/subscriptions", b, body("sub_mine_b"))
+	foreign := e.do("POST", "/v1/applications/app_b/subscriptions", b, body("sub_secret_a"))
+	own := e.do("POST", "/v1/applications/app_b/subscriptions", b, body("sub_mine_b"))
+	if foreign.status != 409 || foreign.str("code") != "id_unavailable" {
+		t.Fatalf("foreign id: %d %s", foreign.status, foreign.body)
+	}
+	if foreign.str("detail") != own.str("detail") || foreign.status != own.status || strings.Contains(string(foreign.body), "app_a") {
+		t.Fatalf("the answers differ or name the owner:\n%s\n%s", foreign.body, own.body)
+	}
 }

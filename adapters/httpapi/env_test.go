@@ -55,7 +55,10 @@ func newEnv(t *testing.T, opts ...func(*httpapi.Deps)) *env {
 		t.Fatal(err)
 	}
 	r.WaitFor(ctx, out.Result.Position)
-	d := httpapi.Deps{Store: store, Commands: cmds, Views: r, Log: zerolog.Nop(), AllowPrivateTargets: true}
+	// The auth throttle is wide open here: the auth matrix fails on purpose
+	// many times from one address. TestAuthFailuresAreThrottled narrows it.
+	d := httpapi.Deps{Store: store, Commands: cmds, Views: r, Log: zerolog.Nop(), AllowPrivateTargets: true,
+		AuthFailuresPerSecond: 1e6, AuthFailureBurst: 1 << 20}
 	for _, o := range opts {
 		o(&d)
 	}

@@ -48,6 +48,8 @@ const (
 	CodeStoreUnavailable    = "store_unavailable"
 	CodeLedgerUnreadable    = "ledger_unreadable"
 	CodeLastAdmin           = "last_admin_key"
+	CodeTooManyAuthFailures = "too_many_auth_failures"
+	CodeIDUnavailable       = "id_unavailable"
 	CodeInternal            = "internal"
 )
 
@@ -58,7 +60,7 @@ var titles = map[string]string{
 	CodeUnsupportedMedia: "Unsupported media type", CodeUnauthorized: "Unauthorized", CodeForbidden: "Forbidden",
 	CodeNotFound: "Not found", CodeRouteNotFound: "No such route", CodeMethodNotAllowed: "Method not allowed",
 	CodeAlreadyExists: "Already exists", CodeConflict: "Conflict", CodeIdempotencyConflict: "Idempotency key reused",
-	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeInternal: "Internal error",
+	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeTooManyAuthFailures: "Too many failed authentications", CodeIDUnavailable: "Id unavailable", CodeInternal: "Internal error",
 }
 
 // writeProblem answers with a problem document and aborts the chain.

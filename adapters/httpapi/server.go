@@ -38,6 +38,11 @@ type Deps struct {
 	WriteWait time.Duration
 	// SealPublicKey verifies the ledger's seals (nil: audit routes answer 503).
 	SealPublicKey ed25519.PublicKey
+	// AuthFailuresPerSecond and AuthFailureBurst bound failed
+	// authentications per client address (default 1/s, burst 20); past them
+	// the address gets 429 until its bucket refills.
+	AuthFailuresPerSecond float64
+	AuthFailureBurst      int
 }
 
 // Server is the HTTP API.
@@ -50,7 +55,8 @@ type Server struct {
 	// ingest); reads wait for it instead, so a client sees its messages.
 	published atomic.Uint64
 	// keysMu serialises key revocations (the last-admin check).
-	keysMu sync.Mutex
+	keysMu   sync.Mutex
+	throttle *authThrottle
 }
 
 // Route is one served route, for the OpenAPI check.
@@ -65,8 +71,15 @@ func New(d Deps) *Server {
 		d.WriteWait = 5 * time.Second
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{Deps: d, log: d.Log.With().Str("component", "http").Logger()}
+	if d.AuthFailuresPerSecond <= 0 {
+		d.AuthFailuresPerSecond, d.AuthFailureBurst = 1, 20
+	}
+	s := &Server{Deps: d, log: d.Log.With().Str("component", "http").Logger(),
+		throttle: newAuthThrottle(d.AuthFailuresPerSecond, d.AuthFailureBurst)}
 	e := gin.New()
+	// The client address is the connection's: X-Forwarded-For is anyone's to
+	// write, and the auth throttle keys on it.
+	e.SetTrustedProxies(nil)
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
@@ -80,7 +93,7 @@ func New(d Deps) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 
-	v1 := e.Group("/v1", s.authenticate)
+	v1 := e.Group("/v1", s.throttleAuth, s.authenticate)
 	v1.POST("/keys", s.adminOnly, s.createKey)
 	v1.GET("/keys", s.adminOnly, s.listKeys)
 	v1.DELETE("/keys/:key", s.adminOnly, s.revokeKey)
@@ -139,7 +152,7 @@ func (s *Server) Routes() []Route {
 func (s *Server) requestLog(c *gin.Context) {
 	start := time.Now()
 	rid := c.GetHeader("X-Request-Id")
-	if rid == "" || len(rid) > 128 || strings.ContainsAny(rid, "\r\n") {
+	if !validRequestID(rid) {
 		rid = ids.New("req_")
 	}
 	c.Set("request_id", rid)
@@ -213,4 +226,20 @@ func (s *Server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// validRequestID accepts a client's X-Request-Id only if it is short and made
+// of safe characters: it is stored in the ledger as the causation id of every
+// event the request appends, and echoed in logs and headers.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }

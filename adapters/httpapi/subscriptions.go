@@ -55,6 +55,14 @@ func (s *Server) createSubscription(c *gin.Context) {
 		SubscriptionID: in.ID, ApplicationID: c.Param("app"), URL: in.URL, EventTypes: in.EventTypes,
 		Description: in.Description, Headers: in.Headers, RetryScheduleMS: in.RetryScheduleMS, Secret: in.Secret,
 	}, actor(c))
+	if errors.Is(err, domain.ErrAlreadyExists) {
+		// Subscription ids are unique across the ledger, not per application.
+		// The answer is the same whether the id is the caller's or another
+		// tenant's, and names neither the owner nor anything about it.
+		s.fail(c, &badInput{status: http.StatusConflict, code: CodeIDUnavailable, field: "id",
+			detail: "this id cannot be used: subscription ids are unique across the ledger; omit \"id\" to get a generated one"})
+		return
+	}
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,7 +28,12 @@ import (
 // pebbleFatal is what Fatalf panics with.
 type pebbleFatal struct{ msg string }
 
-func (f *pebbleFatal) Error() string { return "pebble: " + f.msg }
+func (f *pebbleFatal) Error() string {
+	if strings.HasPrefix(f.msg, "pebble") {
+		return f.msg
+	}
+	return "pebble: " + f.msg
+}
 
 // recoverFatal returns the Pebble fatal error in a recovered value, and
 // re-panics anything else (a real bug must not be swallowed).

@@ -388,7 +388,7 @@ func (s *Store) commit(reqs []*appendReq) {
 		if err := commitSync(b); err != nil {
 			// A failed sync leaves the on-disk state unknown: refuse every later
 			// append rather than risk acknowledging on top of a hole.
-			err = fmt.Errorf("embedded store: commit failed, store is read-only until restarted: %w", err)
+			err = fmt.Errorf("%w: embedded store: commit failed, appends are refused until a restart: %w", domain.ErrUnavailable, err)
 			s.failed.Store(&err)
 			s.log.Error().Err(err).Msg("commit failed")
 			for _, r := range written {
