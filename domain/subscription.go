@@ -42,6 +42,7 @@ type SubscriptionCreated struct {
 	EventTypes      Filters           `json:"event_types"`
 	Description     string            `json:"description,omitempty"`
 	Headers         map[string]string `json:"headers,omitempty"`
+	SecretHeaders   []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
 	Key             SigningKey        `json:"key"`
 	CreatedAt       time.Time         `json:"created_at"`
@@ -55,6 +56,7 @@ type SubscriptionUpdated struct {
 	EventTypes      Filters           `json:"event_types"`
 	Description     string            `json:"description,omitempty"`
 	Headers         map[string]string `json:"headers,omitempty"`
+	SecretHeaders   []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
 	UpdatedAt       time.Time         `json:"updated_at"`
 }
@@ -110,6 +112,7 @@ type Subscription struct {
 	EventTypes      Filters
 	Description     string
 	Headers         map[string]string
+	SecretHeaders   []string
 	RetryScheduleMS []int64
 	Keys            []SigningKey
 	Status          SubscriptionStatus
@@ -156,6 +159,7 @@ type CreateSubscription struct {
 	EventTypes      Filters
 	Description     string
 	Headers         map[string]string
+	SecretHeaders   []string // header names whose values are credentials (redacted when shown)
 	RetryScheduleMS []int64
 	Secret          string
 }
@@ -166,6 +170,7 @@ type UpdateSubscription struct {
 	EventTypes      Filters // nil = unchanged
 	Description     *string
 	Headers         map[string]string // nil = unchanged; empty = remove all
+	SecretHeaders   []string          // nil = unchanged
 	RetryScheduleMS []int64           // nil = unchanged
 }
 
@@ -309,7 +314,16 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 	case UpdateSubscription:
 		ev := SubscriptionUpdated{
 			SubscriptionID: s.ID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-			Headers: s.Headers, RetryScheduleMS: s.RetryScheduleMS, UpdatedAt: now,
+			Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, UpdatedAt: now,
+		}
+		if c.SecretHeaders != nil {
+			if err := ValidateSecretHeaders(c.SecretHeaders); err != nil {
+				return nil, err
+			}
+			ev.SecretHeaders = c.SecretHeaders
+			if len(ev.SecretHeaders) == 0 {
+				ev.SecretHeaders = nil
+			}
 		}
 		if c.URL != nil {
 			if err := ValidateEndpointURL(*c.URL); err != nil {
@@ -333,7 +347,16 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 			if err := ValidateHeaders(c.Headers); err != nil {
 				return nil, err
 			}
-			ev.Headers = cloneHeaders(c.Headers)
+			// A secret value sent back as shown ("[redacted]") keeps the
+			// stored value: a client may PATCH what it read without
+			// overwriting the credential with the placeholder.
+			hs := cloneHeaders(c.Headers)
+			for k, v := range hs {
+				if old, ok := s.Headers[k]; ok && v == RedactedValue && IsSecretHeader(k, ev.SecretHeaders) {
+					hs[k] = old
+				}
+			}
+			ev.Headers = hs
 		}
 		if c.RetryScheduleMS != nil {
 			if err := ValidateRetrySchedule(c.RetryScheduleMS); err != nil {
@@ -412,15 +435,18 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 	if err := ValidateRetrySchedule(c.RetryScheduleMS); err != nil {
 		return nil, err
 	}
+	if err := ValidateSecretHeaders(c.SecretHeaders); err != nil {
+		return nil, err
+	}
 	if err := ValidateSecret(c.Secret); err != nil {
 		return nil, err
 	}
 	return []Event{SubscriptionCreated{
 		SubscriptionID: c.SubscriptionID, ApplicationID: c.ApplicationID, URL: c.URL,
 		EventTypes: c.EventTypes, Description: c.Description, Headers: cloneHeaders(c.Headers),
-		RetryScheduleMS: c.RetryScheduleMS,
-		Key:             SigningKey{KeyID: KeyIDForSecret(c.Secret), Secret: c.Secret, CreatedAt: now},
-		CreatedAt:       now,
+		SecretHeaders: c.SecretHeaders, RetryScheduleMS: c.RetryScheduleMS,
+		Key:       SigningKey{KeyID: KeyIDForSecret(c.Secret), Secret: c.Secret, CreatedAt: now},
+		CreatedAt: now,
 	}}, nil
 }
 
@@ -430,12 +456,12 @@ func EvolveSubscription(s Subscription, ev Event) Subscription {
 	case SubscriptionCreated:
 		s = Subscription{
 			ID: e.SubscriptionID, ApplicationID: e.ApplicationID, URL: e.URL, EventTypes: e.EventTypes,
-			Description: e.Description, Headers: e.Headers, RetryScheduleMS: e.RetryScheduleMS,
+			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS,
 			Keys: []SigningKey{e.Key}, Status: StatusActive, CreatedAt: e.CreatedAt,
 		}
 	case SubscriptionUpdated:
 		s.URL, s.EventTypes, s.Description = e.URL, e.EventTypes, e.Description
-		s.Headers, s.RetryScheduleMS = e.Headers, e.RetryScheduleMS
+		s.Headers, s.SecretHeaders, s.RetryScheduleMS = e.Headers, e.SecretHeaders, e.RetryScheduleMS
 	case SubscriptionPaused:
 		s.Status = StatusPaused
 	case SubscriptionResumed:

@@ -96,7 +96,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	api := httpapi.New(httpapi.Deps{
 		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
-		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealPub,
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealPub, SealKey: sealKey,
 	})
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger()}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -268,7 +269,7 @@ func TestResignedWithAnotherKeyNeedsThePinnedKey(t *testing.T) {
 func exportOf(t *testing.T, store domain.EventStore, key ed25519.PrivateKey, scope audit.Scope) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := audit.Export(context.Background(), store, pub(key), scope, &buf); err != nil {
+	if _, err := audit.Export(context.Background(), store, key, scope, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -297,9 +298,17 @@ func TestExportsVerifyOffline(t *testing.T) {
 	if strings.Contains(string(one), "app_two") {
 		t.Fatal("the export of app_one names app_two")
 	}
+	// A subscription's export: its stream, its 12 deliveries and the 12
+	// messages they delivered (an auditor sees what was sent).
 	sub := exportOf(t, store, key, audit.Scope{Subscription: "sub_app_two"})
-	if rep, err := audit.VerifyExport(bytes.NewReader(sub), pub(key)); err != nil || !rep.OK || rep.Events != 13 {
+	if rep, err := audit.VerifyExport(bytes.NewReader(sub), pub(key)); err != nil || !rep.OK || rep.Events != 25 {
 		t.Fatalf("subscription export: %+v %v", rep, err)
+	}
+	if n := strings.Count(string(sub), `"type":"message.published"`); n != 12 {
+		t.Fatalf("the subscription export holds %d of its 12 messages", n)
+	}
+	if strings.Contains(string(sub), "app_one") {
+		t.Fatal("the subscription export holds another application's events")
 	}
 }
 
@@ -371,5 +380,129 @@ func TestVerifyRangeStartsAtASignedCheckpoint(t *testing.T) {
 	rep, _ = audit.VerifyRange(context.Background(), &tampered{EventStore: store, events: evs}, pub(key), 0, evs[i].Position-1, nil)
 	if !rep.OK {
 		t.Fatalf("a range that ends before the change verifies: %+v", rep.Problem)
+	}
+}
+
+// exportLines splits an export into its lines (no trailing empty line).
+func exportLines(b []byte) []string {
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+func lineInfo(l string) (kind string, pos domain.Position) {
+	var m struct {
+		Kind     string          `json:"kind"`
+		Position domain.Position `json:"position"`
+	}
+	json.Unmarshal([]byte(l), &m)
+	return m.Kind, m.Position
+}
+
+// TestEveryRemovalAndReorderingOfOneLineIsReported removes each line of a
+// full, an application and a subscription export in turn, and swaps each
+// pair of neighbouring lines: every change fails verification, a removed
+// event is reported at its own position, and swapped events as reordered.
+func TestEveryRemovalAndReorderingOfOneLineIsReported(t *testing.T) {
+	store, key, _ := sealedLedger(t)
+	for _, scope := range []audit.Scope{{}, {Application: "app_one"}, {Subscription: "sub_app_two"}} {
+		lines := exportLines(exportOf(t, store, key, scope))
+		verify := func(ls []string) (audit.ExportReport, error) {
+			return audit.VerifyExport(strings.NewReader(strings.Join(ls, "\n")+"\n"), pub(key))
+		}
+		if rep, err := verify(lines); err != nil || !rep.OK {
+			t.Fatalf("scope %+v: untouched: %+v %v", scope, rep.Problem, err)
+		}
+		for i := range lines {
+			cut := append(append([]string{}, lines[:i]...), lines[i+1:]...)
+			rep, err := verify(cut)
+			if err == nil && rep.OK {
+				t.Fatalf("scope %+v: line %d removed (%.80s) and the export still verifies", scope, i+1, lines[i])
+			}
+			if kind, pos := lineInfo(lines[i]); kind == "event" {
+				if err != nil || rep.Problem.Kind != audit.KindRemoved || rep.Problem.Position != pos {
+					t.Fatalf("scope %+v: event at position %d removed, reported as %+v %v", scope, pos, rep.Problem, err)
+				}
+			}
+		}
+		for i := 0; i+1 < len(lines); i++ {
+			if lines[i] == lines[i+1] {
+				continue
+			}
+			sw := append([]string{}, lines...)
+			sw[i], sw[i+1] = sw[i+1], sw[i]
+			rep, err := verify(sw)
+			if err == nil && rep.OK {
+				t.Fatalf("scope %+v: lines %d and %d swapped and the export still verifies", scope, i+1, i+2)
+			}
+			ka, pa := lineInfo(lines[i])
+			kb, _ := lineInfo(lines[i+1])
+			if ka == "event" && kb == "event" && (err != nil || rep.Problem.Kind != audit.KindReordered || rep.Problem.Position != pa) {
+				t.Fatalf("scope %+v: events %d and %d swapped, reported as %+v %v", scope, i+1, i+2, rep.Problem, err)
+			}
+		}
+	}
+}
+
+// TestRemovalWithARewrittenFooterIsReported is the black-box report's attack:
+// an event line removed and the footer's count lowered to match.
+func TestRemovalWithARewrittenFooterIsReported(t *testing.T) {
+	store, key, _ := sealedLedger(t)
+	lines := exportLines(exportOf(t, store, key, audit.Scope{Subscription: "sub_app_two"}))
+	var removed domain.Position
+	for i, l := range lines {
+		if kind, pos := lineInfo(l); kind == "event" && strings.Contains(l, "delivery.scheduled") && i+2 < len(lines) {
+			removed = pos
+			lines = append(lines[:i], lines[i+1:]...)
+			break
+		}
+	}
+	last := len(lines) - 1
+	var f map[string]any
+	json.Unmarshal([]byte(lines[last]), &f)
+	f["events"] = f["events"].(float64) - 1
+	b, _ := json.Marshal(f)
+	lines[last] = string(b)
+	rep, err := audit.VerifyExport(strings.NewReader(strings.Join(lines, "\n")), pub(key))
+	if err != nil || rep.OK || rep.Problem.Kind != audit.KindRemoved || rep.Problem.Position != removed {
+		t.Fatalf("removed at %d with the footer rewritten: %+v %v", removed, rep.Problem, err)
+	}
+	// The footer alone rewritten (an unsealed event's line can only be
+	// bound by it): its signature fails.
+	lines = exportLines(exportOf(t, store, key, audit.Scope{Application: "app_one"}))
+	json.Unmarshal([]byte(lines[len(lines)-1]), &f)
+	f["head"] = f["head"].(float64) + 1
+	b, _ = json.Marshal(f)
+	lines[len(lines)-1] = string(b)
+	rep, _ = audit.VerifyExport(strings.NewReader(strings.Join(lines, "\n")), pub(key))
+	if rep.OK || rep.Problem.Kind != audit.KindFooter {
+		t.Fatalf("forged footer: %+v", rep.Problem)
+	}
+}
+
+// TestUnsealedEventsOfAScopedExportAreBound: an event after the last seal
+// has no seal to prove it; the signed digest of the lines does.
+func TestUnsealedEventsOfAScopedExportAreBound(t *testing.T) {
+	store, key, _ := sealedLedger(t)
+	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
+	if _, _, err := cmds.PublishNew(context.Background(), domain.PublishMessage{MessageID: ids.New(domain.PrefixMessage), ApplicationID: "app_one",
+		EventType: "order.paid", Payload: []byte(`{"late":true}`)}, domain.Metadata{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := exportLines(exportOf(t, store, key, audit.Scope{Application: "app_one"}))
+	rep, err := audit.VerifyExport(strings.NewReader(strings.Join(lines, "\n")), pub(key))
+	if err != nil || !rep.OK || rep.Unsealed != 1 {
+		t.Fatalf("untouched: %+v %v", rep, err)
+	}
+	for i, l := range lines {
+		if strings.Contains(l, `"seal":0,`) && strings.Contains(l, `"kind":"event"`) {
+			var m map[string]any
+			json.Unmarshal([]byte(l), &m)
+			m["data"] = base64.StdEncoding.EncodeToString([]byte(`{"late":false}`))
+			b, _ := json.Marshal(m)
+			lines[i] = string(b)
+		}
+	}
+	rep, _ = audit.VerifyExport(strings.NewReader(strings.Join(lines, "\n")), pub(key))
+	if rep.OK || rep.Problem.Kind != audit.KindChanged {
+		t.Fatalf("changed unsealed event: %+v", rep.Problem)
 	}
 }

@@ -111,7 +111,7 @@ func startStack(dir string, workers, clients int) (*stack, error) {
 	}
 	_, sealKey, _ := ed25519.GenerateKey(nil)
 	api := httpapi.New(httpapi.Deps{Store: store, Commands: l.Commands, Views: l.Pipeline, Log: zerolog.Nop(),
-		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey)})
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		store.Close()

@@ -81,7 +81,7 @@ func (s *Server) auditVerify(c *gin.Context) {
 // auditExport streams a verifiable export. Application keys may export only
 // their own application.
 func (s *Server) auditExport(c *gin.Context) {
-	if s.SealPublicKey == nil {
+	if s.SealKey == nil {
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "sealing is not configured on this server", "")
 		return
 	}
@@ -119,7 +119,7 @@ func (s *Server) auditExport(c *gin.Context) {
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Header("Content-Disposition", `attachment; filename="hookledger-export.ndjson"`)
 	c.Status(http.StatusOK)
-	if _, err := audit.Export(c.Request.Context(), s.Store, s.SealPublicKey, scope, c.Writer); err != nil {
+	if _, err := audit.Export(c.Request.Context(), s.Store, s.SealKey, scope, c.Writer); err != nil {
 		s.log.Error().Err(err).Msg("export failed midway")
 	}
 }

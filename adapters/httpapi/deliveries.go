@@ -136,21 +136,11 @@ func rawOrString(b []byte) json.RawMessage {
 	return q
 }
 
-// redactSecrets hides signing secrets in the events that carry them: the
-// ledger keeps them (signing needs them after a rebuild), the API never
-// shows them again after creation or rotation.
+// redactSecrets hides signing secrets and credential header values in the
+// events that carry them: the ledger keeps them (signing and sending need
+// them after a rebuild), the API never shows them.
 func redactSecrets(r domain.RecordedEvent) []byte {
-	if r.Type != domain.TypeSubscriptionCreated && r.Type != domain.TypeSubscriptionSecretRotated {
-		return r.Data
-	}
-	var m map[string]any
-	if json.Unmarshal(r.Data, &m) != nil {
-		return []byte(`"[redacted]"`)
-	}
-	if k, ok := m["key"].(map[string]any); ok {
-		k["secret"] = "[redacted]"
-	}
-	b, _ := json.Marshal(m)
+	b, _ := domain.RedactEventData(r.Type, r.Data)
 	return b
 }
 

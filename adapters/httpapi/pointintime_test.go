@@ -133,7 +133,7 @@ func TestPointInTimeAndExplain(t *testing.T) {
 func TestAuditRoutes(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(nil)
 	pubKey := key.Public().(ed25519.PublicKey)
-	e := newEnv(t, func(d *httpapi.Deps) { d.SealPublicKey = pubKey })
+	e := newEnv(t, func(d *httpapi.Deps) { d.SealPublicKey, d.SealKey = pubKey, key })
 	ctx, cancel := context.WithCancel(context.Background())
 	sealer := &audit.Sealer{Store: e.store, Key: key, Every: 5, Interval: 20 * time.Millisecond, NewEventID: ids.NewEventID, Log: zerolog.Nop()}
 	done := make(chan error, 1)

@@ -24,6 +24,7 @@ type subscriptionJSON struct {
 	EventTypes       []string          `json:"event_types"`
 	Description      string            `json:"description"`
 	Headers          map[string]string `json:"headers"`
+	SecretHeaders    []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS  []int64           `json:"retry_schedule_ms,omitempty"`
 	Status           string            `json:"status"`
 	DisabledReason   string            `json:"disabled_reason,omitempty"`
@@ -52,13 +53,15 @@ func timePtr(t time.Time) *time.Time {
 }
 
 func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
-	headers := s.Headers
+	// Credentials in custom headers are never shown, to any role: the
+	// sender sends them, nobody reads them back.
+	headers := domain.RedactHeaders(s.Headers, s.SecretHeaders)
 	if headers == nil {
 		headers = map[string]string{}
 	}
 	out := subscriptionJSON{
 		ID: s.ID, ApplicationID: s.ApplicationID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-		Headers: headers, RetryScheduleMS: s.RetryScheduleMS, Status: string(s.Status), DisabledReason: s.DisabledReason,
+		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, Status: string(s.Status), DisabledReason: s.DisabledReason,
 		CurrentKeyID: s.CurrentKeyID(), CreatedAt: s.CreatedAt, Revision: s.Revision(),
 		FailingSince: timePtr(s.FailingSince), LastAcknowledged: timePtr(s.LastAcknowledgedAt),
 	}

@@ -38,6 +38,8 @@ type Deps struct {
 	WriteWait time.Duration
 	// SealPublicKey verifies the ledger's seals (nil: audit routes answer 503).
 	SealPublicKey ed25519.PublicKey
+	// SealKey signs exports' footers (nil: exports answer 503).
+	SealKey ed25519.PrivateKey
 	// AuthFailuresPerSecond and AuthFailureBurst bound failed
 	// authentications per client address (default 1/s, burst 20); past them
 	// the address gets 429 until its bucket refills.

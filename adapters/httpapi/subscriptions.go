@@ -21,6 +21,7 @@ type createSubscriptionIn struct {
 	EventTypes      []string          `json:"event_types"`
 	Description     string            `json:"description"`
 	Headers         map[string]string `json:"headers"`
+	SecretHeaders   []string          `json:"secret_headers"`
 	Secret          string            `json:"secret"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
 }
@@ -53,7 +54,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 	}
 	_, out, err := s.Commands.CreateSubscription(c.Request.Context(), domain.CreateSubscription{
 		SubscriptionID: in.ID, ApplicationID: c.Param("app"), URL: in.URL, EventTypes: in.EventTypes,
-		Description: in.Description, Headers: in.Headers, RetryScheduleMS: in.RetryScheduleMS, Secret: in.Secret,
+		Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, Secret: in.Secret,
 	}, actor(c))
 	if errors.Is(err, domain.ErrAlreadyExists) {
 		// Subscription ids are unique across the ledger, not per application.
@@ -184,6 +185,7 @@ type updateSubscriptionIn struct {
 	EventTypes      []string          `json:"event_types"`
 	Description     *string           `json:"description"`
 	Headers         map[string]string `json:"headers"`
+	SecretHeaders   []string          `json:"secret_headers"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
 }
 
@@ -199,7 +201,7 @@ func (s *Server) updateSubscription(c *gin.Context) {
 			return
 		}
 	}
-	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, RetryScheduleMS: in.RetryScheduleMS}
+	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS}
 	if in.EventTypes != nil {
 		cmd.EventTypes = domain.Filters(in.EventTypes)
 	}

@@ -91,6 +91,18 @@ func envOr(name, def string) string {
 	return def
 }
 
+// loadPrivateKey reads the seal signing key, which signs an export's footer.
+func loadPrivateKey(path, dataDir string) (ed25519.PrivateKey, error) {
+	if path == "" {
+		path = audit.KeyPath(dataDir)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the seal signing key signs exports; none at %s (--seal-key-file): %w", path, err)
+	}
+	return audit.ParsePrivateKey(string(b))
+}
+
 // loadPublicKey reads --public-key (base64, or @file) or, when empty, the
 // public half of the data directory's seal key (not pinned: say so).
 func loadPublicKey(flagValue, dataDir string) (ed25519.PublicKey, bool, error) {
@@ -221,6 +233,7 @@ func exportCmd(ctx context.Context, args []string) int {
 	app := fs.String("application", "", "export only this application's events")
 	sub := fs.String("subscription", "", "export only this subscription's events and its deliveries")
 	out := fs.String("out", "", "file to write (default: standard output)")
+	keyFile := fs.String("seal-key-file", "", "the seal signing key that signs the export's footer (default: <data-dir>/audit/seal.key)")
 	sf := addStoreFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -229,7 +242,12 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "give --application or --subscription, not both")
 		return 2
 	}
-	pub, _, store, err := openSealedLedger("", *dataDir, sf)
+	key, err := loadPrivateKey(*keyFile, *dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	_, _, store, err := openSealedLedger(audit.EncodePublicKey(key.Public().(ed25519.PublicKey)), *dataDir, sf)
 	if p := ledgerProblem(err); p != nil {
 		fmt.Fprintf(os.Stderr, "export refused: %s at position %d: %s\n", p.Kind, p.Position, p.Detail)
 		return 1
@@ -249,7 +267,7 @@ func exportCmd(ctx context.Context, args []string) int {
 		defer f.Close()
 		w = f
 	}
-	sum, err := audit.Export(ctx, store, pub, audit.Scope{Application: *app, Subscription: *sub}, w)
+	sum, err := audit.Export(ctx, store, key, audit.Scope{Application: *app, Subscription: *sub}, w)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
 		return 1
@@ -290,19 +308,10 @@ func orNull(b []byte) []byte {
 	return b
 }
 
-// redactedData hides signing secrets, as the API does.
+// redactedData hides signing secrets and credential header values, as the
+// API does.
 func redactedData(r domain.RecordedEvent) []byte {
-	if r.Type != domain.TypeSubscriptionCreated && r.Type != domain.TypeSubscriptionSecretRotated {
-		return r.Data
-	}
-	var m map[string]any
-	if json.Unmarshal(r.Data, &m) != nil {
-		return nil
-	}
-	if k, ok := m["key"].(map[string]any); ok {
-		k["secret"] = "[redacted]"
-	}
-	b, _ := json.Marshal(m)
+	b, _ := domain.RedactEventData(r.Type, r.Data)
 	return b
 }
 
