@@ -22,7 +22,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/hookledger
 
 run: build
-	HOOKLEDGER_ADMIN_KEY="$${HOOKLEDGER_ADMIN_KEY:-$(DEV_ADMIN_KEY)}" ./$(BIN) serve --data-dir ./data --allow-private-targets $(ARGS)
+	exec env HOOKLEDGER_ADMIN_KEY="$${HOOKLEDGER_ADMIN_KEY:-$(DEV_ADMIN_KEY)}" ./$(BIN) serve --data-dir ./data --allow-private-targets $(ARGS)
 
 # Every test, with the race detector. gofmt, vet, go.mod tidiness and the
 # repository hygiene checks first: they are cheap.

@@ -180,6 +180,9 @@ type ScheduleDelivery struct {
 	SubscriptionRevision uint64
 	MatchedPattern       string
 	MessagePosition      Position
+	// FirstDelay is the subscription's retry schedule[0]: the delay before
+	// the first attempt (RetryPolicy).
+	FirstDelay time.Duration `json:",omitempty"`
 }
 
 // StartAttempt claims the delivery for one attempt.
@@ -250,7 +253,7 @@ func DecideDelivery(d Delivery, cmd any, now time.Time) ([]Event, error) {
 			DeliveryID: DeliveryIDFor(c.MessageID, c.SubscriptionID), MessageID: c.MessageID,
 			SubscriptionID: c.SubscriptionID, ApplicationID: c.ApplicationID, EventType: c.EventType,
 			SubscriptionRevision: c.SubscriptionRevision, MatchedPattern: c.MatchedPattern,
-			MessagePosition: c.MessagePosition, DueAt: now,
+			MessagePosition: c.MessagePosition, DueAt: now.Add(max(c.FirstDelay, 0)),
 		}}, nil
 	}
 	if !d.Exists() {

@@ -4,9 +4,11 @@ import "time"
 
 // RetryPolicy decides when a failed delivery is tried again.
 //
-// Schedule[0] is the delay before the first attempt (normally 0); Schedule[k]
-// is the delay after the k-th failed attempt. After len(Schedule) failed
-// attempts the delivery is exhausted.
+// Schedule[0] is the delay between the message's fan-out and the first
+// attempt (normally 0); Schedule[k], k >= 1, is the delay after the k-th
+// failed attempt before attempt k+1. len(Schedule) is the number of attempts:
+// after that many failures the delivery is exhausted. Jitter applies to the
+// retries (k >= 1), not to the first delay.
 type RetryPolicy struct {
 	Schedule []time.Duration
 	// Jitter spreads each delay uniformly by +-Jitter (0.2 = +-20%), so that

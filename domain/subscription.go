@@ -266,7 +266,9 @@ func ValidateHeaders(h map[string]string) error {
 }
 
 // ValidateRetrySchedule checks a per-subscription schedule: 1 to 20 delays in
-// milliseconds, the first one usually 0 (the first attempt), each at most 7 days.
+// milliseconds, each at most 7 days. Element 0 is the delay before the first
+// attempt (usually 0), element k the delay after the k-th failed attempt; the
+// length is the number of attempts (RetryPolicy).
 func ValidateRetrySchedule(ms []int64) error {
 	if ms == nil {
 		return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/clock"
+	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
@@ -249,4 +250,49 @@ func TestBlockedTargetRecordedAsOutcome(t *testing.T) {
 	if hits != 0 {
 		t.Fatal("the guarded sender reached the loopback endpoint")
 	}
+}
+
+// TestRetryScheduleElementZeroDelaysTheFirstAttempt: with retry_schedule_ms
+// [1000, 2000, 3000] the first attempt waits 1 s, the second 2 s after the
+// first failure, the third 3 s after the second (jitter pinned to the
+// middle), and the delivery is exhausted after 3 attempts.
+func TestRetryScheduleElementZeroDelaysTheFirstAttempt(t *testing.T) {
+	sc := &script{calls: map[string]int{}, plans: map[string][]string{"/down": {"500"}}}
+	srv := httptest.NewServer(sc)
+	defer srv.Close()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(t0)
+	h := newHarness(t, harnessOpts{clock: fake})
+	h.app("app")
+	if _, _, err := h.cmds.CreateSubscription(t.Context(), domain.CreateSubscription{SubscriptionID: "sub_s", ApplicationID: "app",
+		URL: srv.URL + "/down", EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret(), RetryScheduleMS: []int64{1000, 2000, 3000}}, md); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	msg, _ := h.publish("app", "order.paid", `{"id":1}`)
+	dlv := domain.DeliveryIDFor(msg, "sub_s")
+	waitUntil(t, 10*time.Second, "scheduled", func() bool { return h.delivery(dlv).Status != "" })
+	if d := h.delivery(dlv); !d.NextDueAt.Equal(t0.Add(time.Second)) || d.Attempts != 0 {
+		t.Fatalf("first attempt due %v after %d attempts, want t0+1s", d.NextDueAt, d.Attempts)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if sc.count("/down") != 0 {
+		t.Fatal("attempted before schedule[0] elapsed")
+	}
+	fake.Advance(time.Second)
+	waitUntil(t, 10*time.Second, "attempt 1", func() bool { d := h.delivery(dlv); return d.Attempts == 1 && d.Status == domain.DeliveryStatusFailed })
+	if d := h.delivery(dlv); !d.NextDueAt.Equal(t0.Add(3 * time.Second)) {
+		t.Fatalf("second attempt due %v, want 2 s after the first", d.NextDueAt)
+	}
+	fake.Advance(2 * time.Second)
+	waitUntil(t, 10*time.Second, "attempt 2", func() bool { d := h.delivery(dlv); return d.Attempts == 2 && d.Status == domain.DeliveryStatusFailed })
+	if d := h.delivery(dlv); !d.NextDueAt.Equal(t0.Add(6 * time.Second)) {
+		t.Fatalf("third attempt due %v, want 3 s after the second", d.NextDueAt)
+	}
+	fake.Advance(3 * time.Second)
+	waitUntil(t, 10*time.Second, "exhausted", func() bool { return h.delivery(dlv).Status == domain.DeliveryStatusExhausted })
+	if d := h.delivery(dlv); d.Attempts != 3 || sc.count("/down") != 3 {
+		t.Fatalf("exhausted after %d attempts (%d requests), want 3", d.Attempts, sc.count("/down"))
+	}
+	h.stop()
 }

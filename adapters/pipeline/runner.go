@@ -403,6 +403,7 @@ func Match(v *projections.Views, m domain.MessagePublished, pos domain.Position)
 		out = append(out, domain.ScheduleDelivery{
 			MessageID: m.MessageID, SubscriptionID: sv.ID, ApplicationID: m.ApplicationID, EventType: m.EventType,
 			SubscriptionRevision: sv.Revision(), MatchedPattern: pattern, MessagePosition: pos,
+			FirstDelay: domain.PolicyFromMS(sv.RetryScheduleMS).Schedule[0],
 		})
 	}
 	return out
