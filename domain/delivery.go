@@ -48,7 +48,14 @@ type DeliveryScheduled struct {
 	MatchedPattern       string    `json:"matched_pattern"`
 	MessagePosition      Position  `json:"message_position"`
 	DueAt                time.Time `json:"due_at"`
+	// ScheduledBy is "replay" for a delivery scheduled by a replay request
+	// (at ReplayPosition); empty for the fan-out at publish time.
+	ScheduledBy    string   `json:"scheduled_by,omitempty"`
+	ReplayPosition Position `json:"replay_position,omitempty"`
 }
+
+// ScheduledByReplay marks a delivery scheduled by a replay request.
+const ScheduledByReplay = "replay"
 
 // AttemptStarted: a worker took the delivery and is about to send attempt n.
 type AttemptStarted struct {
@@ -183,6 +190,8 @@ type ScheduleDelivery struct {
 	// FirstDelay is the subscription's retry schedule[0]: the delay before
 	// the first attempt (RetryPolicy).
 	FirstDelay time.Duration `json:",omitempty"`
+	// ReplayPosition is set when a replay request schedules the delivery.
+	ReplayPosition Position `json:",omitempty"`
 }
 
 // StartAttempt claims the delivery for one attempt.
@@ -249,12 +258,16 @@ func DecideDelivery(d Delivery, cmd any, now time.Time) ([]Event, error) {
 		if err := ValidateID("subscription_id", c.SubscriptionID); err != nil {
 			return nil, err
 		}
-		return []Event{DeliveryScheduled{
+		ev := DeliveryScheduled{
 			DeliveryID: DeliveryIDFor(c.MessageID, c.SubscriptionID), MessageID: c.MessageID,
 			SubscriptionID: c.SubscriptionID, ApplicationID: c.ApplicationID, EventType: c.EventType,
 			SubscriptionRevision: c.SubscriptionRevision, MatchedPattern: c.MatchedPattern,
 			MessagePosition: c.MessagePosition, DueAt: now.Add(max(c.FirstDelay, 0)),
-		}}, nil
+		}
+		if c.ReplayPosition != 0 {
+			ev.ScheduledBy, ev.ReplayPosition = ScheduledByReplay, c.ReplayPosition
+		}
+		return []Event{ev}, nil
 	}
 	if !d.Exists() {
 		return nil, ErrNotFound

@@ -24,6 +24,7 @@ const (
 	TypeSubscriptionSecretRotated = "subscription.secret_rotated"
 	TypeSubscriptionDisabled      = "subscription.disabled"
 	TypeSubscriptionDeleted       = "subscription.deleted"
+	TypeSubscriptionReplay        = "subscription.replay_requested"
 
 	TypeMessagePublished = "message.published"
 
@@ -59,31 +60,40 @@ type Metadata struct {
 	CausationID string `json:"causation_id,omitempty"`
 }
 
-// decoders maps each stored type string to a constructor of its Go type. It is
-// the whole registry: an event type missing here cannot be decoded.
-var decoders = map[string]func() Event{
-	TypeApplicationCreated:        func() Event { return &ApplicationCreated{} },
-	TypeApplicationUpdated:        func() Event { return &ApplicationUpdated{} },
-	TypeSubscriptionCreated:       func() Event { return &SubscriptionCreated{} },
-	TypeSubscriptionUpdated:       func() Event { return &SubscriptionUpdated{} },
-	TypeSubscriptionPaused:        func() Event { return &SubscriptionPaused{} },
-	TypeSubscriptionResumed:       func() Event { return &SubscriptionResumed{} },
-	TypeSubscriptionSecretRotated: func() Event { return &SubscriptionSecretRotated{} },
-	TypeSubscriptionDisabled:      func() Event { return &SubscriptionDisabled{} },
-	TypeSubscriptionDeleted:       func() Event { return &SubscriptionDeleted{} },
-	TypeMessagePublished:          func() Event { return &MessagePublished{} },
-	TypeDeliveryScheduled:         func() Event { return &DeliveryScheduled{} },
-	TypeAttemptStarted:            func() Event { return &AttemptStarted{} },
-	TypeAttemptAcknowledged:       func() Event { return &AttemptAcknowledged{} },
-	TypeAttemptFailed:             func() Event { return &AttemptFailed{} },
-	TypeAttemptOutcomeUnknown:     func() Event { return &AttemptOutcomeUnknown{} },
-	TypeRetryScheduled:            func() Event { return &RetryScheduled{} },
-	TypeDeliveryExhausted:         func() Event { return &DeliveryExhausted{} },
-	TypeRedeliveryRequested:       func() Event { return &RedeliveryRequested{} },
-	TypeDeliveryCancelled:         func() Event { return &DeliveryCancelled{} },
-	TypeAPIKeyCreated:             func() Event { return &APIKeyCreated{} },
-	TypeAuditSealed:               func() Event { return &AuditSealed{} },
-	TypeAPIKeyRevoked:             func() Event { return &APIKeyRevoked{} },
+// decoders maps each stored type string to the decoder of its Go type. It is
+// the whole registry: an event type missing here cannot be decoded. Events
+// decode as values, so type switches in evolve and projections match on
+// value types only.
+var decoders = map[string]func([]byte) (Event, error){
+	TypeApplicationCreated:        decodeAs[ApplicationCreated],
+	TypeApplicationUpdated:        decodeAs[ApplicationUpdated],
+	TypeSubscriptionCreated:       decodeAs[SubscriptionCreated],
+	TypeSubscriptionUpdated:       decodeAs[SubscriptionUpdated],
+	TypeSubscriptionPaused:        decodeAs[SubscriptionPaused],
+	TypeSubscriptionResumed:       decodeAs[SubscriptionResumed],
+	TypeSubscriptionSecretRotated: decodeAs[SubscriptionSecretRotated],
+	TypeSubscriptionDisabled:      decodeAs[SubscriptionDisabled],
+	TypeSubscriptionDeleted:       decodeAs[SubscriptionDeleted],
+	TypeSubscriptionReplay:        decodeAs[SubscriptionReplayRequested],
+	TypeMessagePublished:          decodeAs[MessagePublished],
+	TypeDeliveryScheduled:         decodeAs[DeliveryScheduled],
+	TypeAttemptStarted:            decodeAs[AttemptStarted],
+	TypeAttemptAcknowledged:       decodeAs[AttemptAcknowledged],
+	TypeAttemptFailed:             decodeAs[AttemptFailed],
+	TypeAttemptOutcomeUnknown:     decodeAs[AttemptOutcomeUnknown],
+	TypeRetryScheduled:            decodeAs[RetryScheduled],
+	TypeDeliveryExhausted:         decodeAs[DeliveryExhausted],
+	TypeRedeliveryRequested:       decodeAs[RedeliveryRequested],
+	TypeDeliveryCancelled:         decodeAs[DeliveryCancelled],
+	TypeAPIKeyCreated:             decodeAs[APIKeyCreated],
+	TypeAuditSealed:               decodeAs[AuditSealed],
+	TypeAPIKeyRevoked:             decodeAs[APIKeyRevoked],
+}
+
+func decodeAs[T Event](data []byte) (Event, error) {
+	var ev T
+	err := json.Unmarshal(data, &ev)
+	return ev, err
 }
 
 // EventTypes lists every known event type string.
@@ -118,12 +128,12 @@ func Encode(id string, ev Event, md Metadata) (EventData, error) {
 
 // Decode turns a recorded event back into its domain event and metadata.
 func Decode(rec RecordedEvent) (Event, Metadata, error) {
-	newEv, ok := decoders[rec.Type]
+	decode, ok := decoders[rec.Type]
 	if !ok {
 		return nil, Metadata{}, fmt.Errorf("%w: %q at position %d", ErrUnknownEventType, rec.Type, rec.Position)
 	}
-	ev := newEv()
-	if err := json.Unmarshal(rec.Data, ev); err != nil {
+	ev, err := decode(rec.Data)
+	if err != nil {
 		return nil, Metadata{}, fmt.Errorf("decode %s at position %d: %w", rec.Type, rec.Position, err)
 	}
 	var md Metadata
@@ -135,59 +145,7 @@ func Decode(rec RecordedEvent) (Event, Metadata, error) {
 	if md.Schema > SchemaVersion {
 		return nil, Metadata{}, fmt.Errorf("%w: %s schema %d is newer than this build (%d)", ErrUnknownEventType, rec.Type, md.Schema, SchemaVersion)
 	}
-	return derefEvent(ev), md, nil
-}
-
-// derefEvent returns events as values, so that type switches in evolve and
-// projections match on value types only.
-func derefEvent(ev Event) Event {
-	switch e := ev.(type) {
-	case *ApplicationCreated:
-		return *e
-	case *ApplicationUpdated:
-		return *e
-	case *SubscriptionCreated:
-		return *e
-	case *SubscriptionUpdated:
-		return *e
-	case *SubscriptionPaused:
-		return *e
-	case *SubscriptionResumed:
-		return *e
-	case *SubscriptionSecretRotated:
-		return *e
-	case *SubscriptionDisabled:
-		return *e
-	case *SubscriptionDeleted:
-		return *e
-	case *MessagePublished:
-		return *e
-	case *DeliveryScheduled:
-		return *e
-	case *AttemptStarted:
-		return *e
-	case *AttemptAcknowledged:
-		return *e
-	case *AttemptFailed:
-		return *e
-	case *AttemptOutcomeUnknown:
-		return *e
-	case *RetryScheduled:
-		return *e
-	case *DeliveryExhausted:
-		return *e
-	case *RedeliveryRequested:
-		return *e
-	case *DeliveryCancelled:
-		return *e
-	case *APIKeyCreated:
-		return *e
-	case *APIKeyRevoked:
-		return *e
-	case *AuditSealed:
-		return *e
-	}
-	return ev
+	return ev, md, nil
 }
 
 // Stream names. The prefix is part of the stored contract.

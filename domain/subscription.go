@@ -90,6 +90,18 @@ type SubscriptionDisabled struct {
 	DisabledAt     time.Time `json:"disabled_at"`
 }
 
+// SubscriptionReplayRequested: someone asked to deliver, now, the messages
+// published between Since and Until that matched the subscription when they
+// were published but were never scheduled to it (it was disabled then). Each
+// delivery it schedules names this event's position (ReplayPosition).
+type SubscriptionReplayRequested struct {
+	SubscriptionID string    `json:"subscription_id"`
+	Since          time.Time `json:"since"`
+	Until          time.Time `json:"until"`
+	Reason         string    `json:"reason,omitempty"`
+	RequestedAt    time.Time `json:"requested_at"`
+}
+
 // SubscriptionDeleted: the endpoint is gone for good; its history stays.
 type SubscriptionDeleted struct {
 	SubscriptionID string    `json:"subscription_id"`
@@ -103,6 +115,9 @@ func (SubscriptionResumed) Type() string       { return TypeSubscriptionResumed 
 func (SubscriptionSecretRotated) Type() string { return TypeSubscriptionSecretRotated }
 func (SubscriptionDisabled) Type() string      { return TypeSubscriptionDisabled }
 func (SubscriptionDeleted) Type() string       { return TypeSubscriptionDeleted }
+func (SubscriptionReplayRequested) Type() string {
+	return TypeSubscriptionReplay
+}
 
 // Subscription is the state of one endpoint, folded from its stream.
 type Subscription struct {
@@ -117,6 +132,7 @@ type Subscription struct {
 	Keys            []SigningKey
 	Status          SubscriptionStatus
 	DisabledReason  string
+	DisabledDetail  string `json:",omitempty"`
 	CreatedAt       time.Time
 	// Version counts the events folded; the stream revision is Version-1.
 	Version uint64
@@ -187,6 +203,16 @@ type DisableSubscription struct {
 	Reason string
 	Detail string
 }
+
+// RequestReplay records a replay of [Since, Until] (see
+// SubscriptionReplayRequested).
+type RequestReplay struct {
+	Since, Until time.Time
+	Reason       string
+}
+
+// MaxReasonLength bounds the free-text reasons of operator commands.
+const MaxReasonLength = 512
 
 // RotateSecret makes NewSecret current; the old key stays valid for Grace.
 type RotateSecret struct {
@@ -380,7 +406,18 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 			return nil, nil
 		}
 		return []Event{SubscriptionResumed{SubscriptionID: s.ID, ResumedAt: now}}, nil
+	case RequestReplay:
+		if c.Since.IsZero() || c.Until.Before(c.Since) {
+			return nil, invalid("until", "the range must have a since, and until must not be before it")
+		}
+		if len(c.Reason) > MaxReasonLength {
+			return nil, invalid("reason", "longer than %d characters", MaxReasonLength)
+		}
+		return []Event{SubscriptionReplayRequested{SubscriptionID: s.ID, Since: c.Since.UTC(), Until: c.Until.UTC(), Reason: c.Reason, RequestedAt: now}}, nil
 	case DisableSubscription:
+		if len(c.Detail) > MaxReasonLength {
+			return nil, invalid("reason", "longer than %d characters", MaxReasonLength)
+		}
 		switch c.Reason {
 		case DisabledByOperator, DisabledGone, DisabledFailing:
 		default:
@@ -467,11 +504,13 @@ func EvolveSubscription(s Subscription, ev Event) Subscription {
 	case SubscriptionPaused:
 		s.Status = StatusPaused
 	case SubscriptionResumed:
-		s.Status, s.DisabledReason = StatusActive, ""
+		s.Status, s.DisabledReason, s.DisabledDetail = StatusActive, "", ""
 	case SubscriptionDisabled:
-		s.Status, s.DisabledReason = StatusDisabled, e.Reason
+		s.Status, s.DisabledReason, s.DisabledDetail = StatusDisabled, e.Reason, e.Detail
 	case SubscriptionDeleted:
 		s.Status = StatusDeleted
+	case SubscriptionReplayRequested:
+		// A record of a request: the deliveries it schedules carry the change.
 	case SubscriptionSecretRotated:
 		rotatedAt := e.Key.CreatedAt
 		keys := make([]SigningKey, 0, len(s.Keys)+1)

@@ -210,6 +210,8 @@ func subID(ev domain.Event) string {
 		return e.SubscriptionID
 	case domain.SubscriptionDeleted:
 		return e.SubscriptionID
+	case domain.SubscriptionReplayRequested:
+		return e.SubscriptionID
 	}
 	return ""
 }

@@ -250,9 +250,15 @@ func (s *Server) explain(c *gin.Context) {
 			return
 		}
 		for _, r := range tl {
-			ev, _, err := domain.Decode(r)
+			ev, md, err := domain.Decode(r)
 			if err != nil {
 				continue
+			}
+			if ds, ok := ev.(domain.DeliveryScheduled); ok && ds.ScheduledBy == domain.ScheduledByReplay {
+				out["decision"], out["reason"] = "scheduled", "replay"
+				out["detail"] = detail + "; scheduled by replay (requested by " + md.Actor + " at ledger position " +
+					strconv.FormatUint(uint64(ds.ReplayPosition), 10) + ")"
+				out["matched_pattern"] = ds.MatchedPattern
 			}
 			a := explainAttempt{Type: r.Type, Position: uint64(r.Position), At: r.Created}
 			switch e := ev.(type) {

@@ -28,6 +28,7 @@ type subscriptionJSON struct {
 	RetryScheduleMS  []int64           `json:"retry_schedule_ms,omitempty"`
 	Status           string            `json:"status"`
 	DisabledReason   string            `json:"disabled_reason,omitempty"`
+	DisabledDetail   string            `json:"disabled_detail,omitempty"`
 	CurrentKeyID     string            `json:"current_key_id"`
 	Keys             []keyJSON         `json:"keys"`
 	CreatedAt        time.Time         `json:"created_at"`
@@ -61,7 +62,7 @@ func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 	}
 	out := subscriptionJSON{
 		ID: s.ID, ApplicationID: s.ApplicationID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, Status: string(s.Status), DisabledReason: s.DisabledReason,
+		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail,
 		CurrentKeyID: s.CurrentKeyID(), CreatedAt: s.CreatedAt, Revision: s.Revision(),
 		FailingSince: timePtr(s.FailingSince), LastAcknowledged: timePtr(s.LastAcknowledgedAt),
 	}

@@ -113,6 +113,8 @@ func New(d Deps) *Server {
 	app.POST("/subscriptions/:sub/resume", s.canWrite, s.resumeSubscription)
 	app.POST("/subscriptions/:sub/rotate-secret", s.canWrite, s.rotateSecret)
 	app.POST("/subscriptions/:sub/recover", s.canWrite, s.recoverSubscription)
+	app.POST("/subscriptions/:sub/replay", s.canWrite, s.replaySubscription)
+	app.POST("/subscriptions/:sub/disable", s.canWrite, s.disableSubscription)
 	app.POST("/messages", s.canWrite, s.publish)
 	app.GET("/messages", s.listMessages)
 	app.GET("/messages/:msg", s.getMessage)
