@@ -173,7 +173,7 @@ func TestPublish(t *testing.T) {
 		{name: "key with a non-derived id", when: with(func(c *domain.PublishMessage) { c.MessageID = "msg_x" }), err: domain.ErrInvalidArgument},
 		{name: "invalid JSON", when: with(func(c *domain.PublishMessage) { c.Payload = []byte(`{"a":`) }), err: domain.ErrInvalidArgument},
 		{name: "empty payload", when: with(func(c *domain.PublishMessage) { c.Payload = nil }), err: domain.ErrInvalidArgument},
-		{name: "over the size limit", when: with(func(c *domain.PublishMessage) { c.MaxPayload = 10 }), err: domain.ErrInvalidArgument},
+		{name: "over the size limit", when: with(func(c *domain.PublishMessage) { c.MaxPayload = 10 }), err: domain.ErrEventTooLarge},
 		{name: "bad event type", when: with(func(c *domain.PublishMessage) { c.EventType = "order paid" }), err: domain.ErrInvalidArgument},
 	}, domain.EvolveMessage, decide)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -86,7 +87,9 @@ func DecidePublish(s Message, c PublishMessage, now time.Time) ([]Event, error) 
 		max = DefaultMaxPayload
 	}
 	if len(c.Payload) > max {
-		return nil, invalid("payload", "payload is %d bytes; the limit is %d", len(c.Payload), max)
+		// The same answer as a request body over the HTTP limit: one code
+		// for "too large", whichever layer noticed.
+		return nil, fmt.Errorf("%w: the payload is %d bytes; the limit is %d", ErrEventTooLarge, len(c.Payload), max)
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, c.Payload); err != nil || len(c.Payload) == 0 {

@@ -33,7 +33,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		{"wrong type", "POST", msgs, A, `{"event_type":["a"],"payload":1}`, 400, "invalid_type", "event_type"},
 		{"missing payload", "POST", msgs, A, `{"event_type":"a.b"}`, 422, "validation_failed", "payload"},
 		{"bad event type", "POST", msgs, A, `{"event_type":"a b","payload":1}`, 422, "validation_failed", "event_type"},
-		{"payload over the configured limit", "POST", msgs, A, big, 422, "validation_failed", "payload"},
+		{"payload over the configured limit", "POST", msgs, A, big, 413, "payload_too_large", ""},
 		{"body far over the limit", "POST", msgs, A, huge, 413, "payload_too_large", ""},
 		{"invalid URL", "POST", sub, A, map[string]any{"url": "not a url", "event_types": []string{"*"}}, 422, "validation_failed", "url"},
 		{"ftp URL", "POST", sub, A, map[string]any{"url": "ftp://example.com/x", "event_types": []string{"*"}}, 422, "validation_failed", "url"},

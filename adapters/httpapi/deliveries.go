@@ -39,6 +39,11 @@ func (s *Server) listDeliveries(c *gin.Context) {
 		s.fail(c, bad(CodeInvalidParameter, "status", "status must be pending, acknowledged, failed, exhausted or cancelled"))
 		return
 	}
+	filter, err := eventTypeFilter(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	subID, msgID := c.Query("subscription_id"), c.Query("message_id")
 	for name, v := range map[string]string{"subscription_id": subID, "message_id": msgID} {
 		if v != "" {
@@ -67,7 +72,7 @@ func (s *Server) listDeliveries(c *gin.Context) {
 			if d.ApplicationID != app || (hasCursor && uint64(d.ScheduledPosition) >= cursor) {
 				continue
 			}
-			if (status != "" && apiStatus(d.Status) != status) || (subID != "" && d.SubscriptionID != subID) || (msgID != "" && d.MessageID != msgID) {
+			if (status != "" && apiStatus(d.Status) != status) || !matches(filter, d.EventType) || (subID != "" && d.SubscriptionID != subID) || (msgID != "" && d.MessageID != msgID) {
 				continue
 			}
 			if (!since.IsZero() && d.ScheduledAt.Before(since)) || (!until.IsZero() && d.ScheduledAt.After(until)) {

@@ -91,7 +91,11 @@ func (s *Server) listMessages(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	eventType := c.Query("event_type")
+	filter, err := eventTypeFilter(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	out := page[messageJSON]{Items: []messageJSON{}}
 	s.Views.Read(func(v *projections.Views) {
 		ids := v.MessageIDsOfApp(c.Param("app"))
@@ -100,7 +104,7 @@ func (s *Server) listMessages(c *gin.Context) {
 			if hasCursor && uint64(m.Position) >= cursor {
 				continue
 			}
-			if (eventType != "" && m.EventType != eventType) || (!since.IsZero() && m.PublishedAt.Before(since)) || (!until.IsZero() && m.PublishedAt.After(until)) {
+			if !matches(filter, m.EventType) || (!since.IsZero() && m.PublishedAt.Before(since)) || (!until.IsZero() && m.PublishedAt.After(until)) {
 				continue
 			}
 			if len(out.Items) == limit {

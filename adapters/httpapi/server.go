@@ -95,7 +95,7 @@ func New(d Deps) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 
-	v1 := e.Group("/v1", s.throttleAuth, s.authenticate)
+	v1 := e.Group("/v1", s.throttleAuth, s.authenticate, s.checkQuery)
 	v1.POST("/keys", s.adminOnly, s.createKey)
 	v1.GET("/keys", s.adminOnly, s.listKeys)
 	v1.DELETE("/keys/:key", s.adminOnly, s.revokeKey)

@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// queryParams lists, per route, the query parameters it reads. Every other
+// parameter is refused with 400 invalid_parameter naming it, so a filter the
+// server does not implement can never be silently ignored (answering
+// unfiltered data as if it were filtered). A route missing here takes none.
+var queryParams = map[string][]string{
+	"GET /v1/keys":                                    {"limit", "cursor"},
+	"GET /v1/applications":                            {"limit", "cursor"},
+	"GET /v1/applications/:app/subscriptions":         {"limit", "cursor", "status", "as_of"},
+	"GET /v1/applications/:app/subscriptions/:sub":    {"as_of"},
+	"GET /v1/applications/:app/messages":              {"limit", "cursor", "since", "until", "event_type"},
+	"GET /v1/applications/:app/messages/:msg/explain": {"subscription_id"},
+	"GET /v1/applications/:app/deliveries":            {"limit", "cursor", "since", "until", "status", "subscription_id", "message_id", "event_type"},
+	"GET /v1/audit/verify":                            {"from", "to"},
+	"GET /v1/audit/export":                            {"application", "subscription"},
+	"GET /v1/ledger/events":                           {"limit", "cursor", "from"},
+	"GET /v1/ledger/streams/:stream":                  {"limit", "cursor"},
+}
+
+// checkQuery refuses query parameters the route does not read, naming every
+// one of them.
+func (s *Server) checkQuery(c *gin.Context) {
+	q := c.Request.URL.Query()
+	if len(q) == 0 {
+		return
+	}
+	allowed := queryParams[c.Request.Method+" "+c.FullPath()]
+	var unknown []string
+	for name := range q {
+		known := false
+		for _, a := range allowed {
+			known = known || a == name
+		}
+		if !known {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return
+	}
+	sort.Strings(unknown)
+	detail := "unknown query parameter " + strings.Join(unknown, ", ") + ": this route takes "
+	if len(allowed) == 0 {
+		detail += "none"
+	} else {
+		detail += strings.Join(allowed, ", ")
+	}
+	s.fail(c, bad(CodeInvalidParameter, unknown[0], detail))
+}
+
+// eventTypeFilter parses an event_type parameter: an exact type or a pattern
+// as subscriptions use them ("invoice.*", "*").
+func eventTypeFilter(c *gin.Context) (domain.Filters, error) {
+	v := c.Query("event_type")
+	if v == "" {
+		return nil, nil
+	}
+	f := domain.Filters{v}
+	if err := f.Validate(); err != nil {
+		return nil, bad(CodeInvalidParameter, "event_type", "event_type must be an event type or a pattern such as invoice.*: "+err.Error())
+	}
+	return f, nil
+}
+
+// matches reports whether eventType passes the filter (nil passes all).
+func matches(f domain.Filters, eventType string) bool {
+	if f == nil {
+		return true
+	}
+	_, ok := f.Match(eventType)
+	return ok
+}
