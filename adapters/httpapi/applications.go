@@ -67,3 +67,23 @@ func (s *Server) getApplication(c *gin.Context) {
 	s.Views.Read(func(v *projections.Views) { a = v.Applications[c.Param("app")] })
 	c.JSON(http.StatusOK, applicationOut(a))
 }
+
+type renameApplicationIn struct {
+	Name string `json:"name"`
+}
+
+// renameApplication changes a tenant's display name (application.updated).
+func (s *Server) renameApplication(c *gin.Context) {
+	var in renameApplicationIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	a, out, err := s.Commands.RenameApplication(c.Request.Context(), c.Param("app"), domain.RenameApplication{Name: trimmed(in.Name)}, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	c.JSON(http.StatusOK, applicationOut(a))
+}

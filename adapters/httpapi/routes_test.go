@@ -174,3 +174,25 @@ func TestEveryRoute(t *testing.T) {
 	}
 	e.must(404, "GET", "/v1/ledger/streams/nothing-here", A, nil)
 }
+
+// TestRenameApplication: PATCH renames (admin only), recorded as
+// application.updated; the same name again changes nothing.
+func TestRenameApplication(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/v1/applications", e.admin, map[string]any{"id": "app_n", "name": "Old"})
+	own := e.key("application", "app_n")
+	e.must(403, "PATCH", "/v1/applications/app_n", own, map[string]any{"name": "Mine"})
+	if r := e.must(200, "PATCH", "/v1/applications/app_n", e.admin, map[string]any{"name": "New"}); r.str("name") != "New" {
+		t.Fatalf("rename: %s", r.body)
+	}
+	e.must(200, "PATCH", "/v1/applications/app_n", e.admin, map[string]any{"name": "New"})
+	e.must(422, "PATCH", "/v1/applications/app_n", e.admin, map[string]any{"name": ""})
+	e.must(404, "PATCH", "/v1/applications/app_none", e.admin, map[string]any{"name": "x"})
+	if e.must(200, "GET", "/v1/applications/app_n", own, nil).str("name") != "New" {
+		t.Fatal("the rename is not shown")
+	}
+	evs := e.must(200, "GET", "/v1/ledger/streams/application-app_n", e.admin, nil).items()
+	if len(evs) != 2 || evs[1]["type"] != "application.updated" {
+		t.Fatalf("the ledger holds %v", evs)
+	}
+}

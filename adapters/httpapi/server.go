@@ -104,6 +104,7 @@ func New(d Deps) *Server {
 	v1.GET("/applications", s.readAll, s.listApplications)
 	app := v1.Group("/applications/:app", s.appScope)
 	app.GET("", s.getApplication)
+	app.PATCH("", s.adminOnly, s.renameApplication)
 	app.POST("/subscriptions", s.canWrite, s.createSubscription)
 	app.GET("/subscriptions", s.listSubscriptions)
 	app.GET("/subscriptions/:sub", s.getSubscription)

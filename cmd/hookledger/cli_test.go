@@ -223,4 +223,11 @@ func TestAuditorCLI(t *testing.T) {
 	if _, code = runCLI(t, "history", "nothing-here", "--data-dir", dir); code != 1 {
 		t.Fatal("history of a missing stream must fail")
 	}
+	// An entity id works as well as its stream name.
+	for id, want := range map[string]string{"sub_cli": "subscription.created", dlv: "delivery.scheduled", msg: "message.published", "app_cli": "application.created"} {
+		out, code = runCLI(t, "history", id, "--data-dir", dir)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("history %s: %d %s", id, code, out)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -352,10 +353,23 @@ func inspect(ctx context.Context, name string, args []string) int {
 	}
 	var items []item
 	var err error
-	if *apiURL != "" {
-		items, err = readViaAPI(ctx, *apiURL, *key, name, target, stream)
-	} else {
-		items, err = readViaStore(ctx, *dataDir, sf, stream)
+	candidates := []string{stream}
+	if name == "history" {
+		candidates = historyStreams(target)
+	}
+	for _, cand := range candidates {
+		if *apiURL != "" {
+			items, err = readViaAPI(ctx, *apiURL, *key, name, target, cand)
+		} else {
+			items, err = readViaStore(ctx, *dataDir, sf, cand)
+		}
+		if !errors.Is(err, errStreamNotFound) {
+			stream = cand
+			break
+		}
+	}
+	if errors.Is(err, errStreamNotFound) && len(candidates) > 1 {
+		err = fmt.Errorf("%s: no such stream, nor a subscription, delivery, message, application or API key with that id", target)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -384,6 +398,40 @@ func inspect(ctx context.Context, name string, args []string) int {
 	return 0
 }
 
+// errStreamNotFound: the stream read has no events.
+var errStreamNotFound = errors.New("stream not found")
+
+// historyStreams lists the streams `history TARGET` may mean, most likely
+// first: the stream of that name, then the stream of the entity whose id it
+// is (by its prefix: sub_, dlv_, msg_, app_, key_), then every kind of
+// entity stream (ids chosen by clients need not carry the prefix).
+func historyStreams(target string) []string {
+	kinds := []struct {
+		prefix string
+		stream func(string) string
+	}{
+		{domain.PrefixSubscription, domain.SubscriptionStream},
+		{domain.PrefixDelivery, domain.DeliveryStream},
+		{domain.PrefixMessage, domain.MessageStream},
+		{domain.PrefixApplication, domain.ApplicationStream},
+		{domain.PrefixKey, domain.APIKeyStream},
+	}
+	out := []string{target}
+	for _, k := range kinds {
+		if strings.HasPrefix(target, k.prefix) {
+			out = append(out, k.stream(target))
+		}
+	}
+	if domain.ValidateID("id", target) == nil {
+		for _, k := range kinds {
+			if s := k.stream(target); !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
 func readViaStore(ctx context.Context, dataDir string, sf storeFlags, stream string) ([]item, error) {
 	store, err := openStoreForCLI(dataDir, sf)
 	if err != nil {
@@ -394,7 +442,7 @@ func readViaStore(ctx context.Context, dataDir string, sf storeFlags, stream str
 	for from := uint64(0); ; {
 		recs, err := store.ReadStream(ctx, stream, from, domain.Forward, 1000)
 		if errors.Is(err, domain.ErrStreamNotFound) {
-			return nil, fmt.Errorf("stream %s not found", stream)
+			return nil, fmt.Errorf("%w: %s", errStreamNotFound, stream)
 		}
 		if err != nil {
 			return nil, err
@@ -425,6 +473,9 @@ func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
+		if res.StatusCode == http.StatusNotFound && name == "history" {
+			return nil, fmt.Errorf("%w: %s", errStreamNotFound, stream)
+		}
 		if res.StatusCode != 200 {
 			return nil, fmt.Errorf("%s: %s: %s", base+path, res.Status, body)
 		}

@@ -28,7 +28,7 @@ commands:
   verify    check the ledger (or an export, --export FILE) against its signed seals
   export    write a verifiable export (all, --application or --subscription)
   timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
-  history   print a stream's events:     hookledger history <stream> [--json]
+  history   print a stream's events:     hookledger history <stream or id> [--json] (sub_, dlv_, msg_, app_, key_ ids too)
   copy      copy a ledger between stores: hookledger copy --from DIR|esdb://... --to DIR|esdb://...
   keys      recovery: hookledger keys create-admin --data-dir DIR (server stopped) issues an admin key
   bench     the benchmark harness on loopback (see docs/benchmarks.md)
