@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/logging"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -52,9 +53,10 @@ const DefaultPrefix = "hookledger-"
 
 // Store is the EventStoreDB adapter. It is safe for concurrent use.
 type Store struct {
-	opts Options
-	cfg  *esdb.Configuration
-	log  zerolog.Logger
+	opts    Options
+	cfg     *esdb.Configuration
+	log     zerolog.Logger
+	repeats *logging.Repeats // quiets the adapter's and the client's repeated lines
 
 	mu     sync.Mutex
 	client *clientRef
@@ -97,19 +99,37 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("eventstoredb: connection string: %w", err)
 	}
 	log := opts.Log.With().Str("component", "eventstoredb").Logger()
-	cfg.Logger = func(level esdb.LogLevel, format string, args ...interface{}) {
+	repeats := logging.NewRepeats(30 * time.Second)
+	cfg.Logger = clientLogger(log, repeats)
+	return &Store{opts: opts, cfg: cfg, log: log, repeats: repeats, known: map[uint64]struct{}{}}, nil
+}
+
+// clientLogger maps the client's levels onto ours: its info and debug lines
+// (connection chatter, repeated on every reconnect) go to debug, its
+// warnings stay warnings, and its errors become warnings (it logs every
+// failed call as an error; the adapter decides what is one). A line that
+// repeats is logged once per window with the count of those left out.
+func clientLogger(log zerolog.Logger, repeats *logging.Repeats) func(esdb.LogLevel, string, ...interface{}) {
+	return func(level esdb.LogLevel, format string, args ...interface{}) {
 		var ev *zerolog.Event
 		switch level {
-		case esdb.LogError:
-			ev = log.Warn() // the client logs every failed call as an error; we decide what is one
-		case esdb.LogWarn:
-			ev = log.Info()
+		case esdb.LogError, esdb.LogWarn:
+			ev = log.Warn()
 		default:
 			ev = log.Debug()
 		}
+		if !ev.Enabled() {
+			return
+		}
+		ok, left := repeats.Allow(format)
+		if !ok {
+			return
+		}
+		if left > 0 {
+			ev = ev.Int("repeats_left_out", left)
+		}
 		ev.Str("source", "esdb-client").Msgf(format, args...)
 	}
-	return &Store{opts: opts, cfg: cfg, log: log, known: map[uint64]struct{}{}}, nil
 }
 
 // clientRef counts the calls using a client. v4.2.0 panics when a client is
@@ -155,7 +175,9 @@ func (s *Store) retire(r *clientRef) {
 	defer s.mu.Unlock()
 	if s.client == r {
 		s.client = nil
-		s.log.Info().Msg("client connection closed; a new client will be created")
+		if ok, left := s.repeats.Allow("client closed"); ok {
+			s.log.Info().Int("repeats_left_out", left).Msg("client connection closed; a new client will be created")
+		}
 	}
 	if !r.retired {
 		r.retired = true
@@ -585,7 +607,9 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			s.log.Warn().Err(err).Uint64("from", resume).Dur("retry_in", backoff).Msg("subscribe to $all failed; retrying")
+			if ok, left := s.repeats.Allow("subscribe failed"); ok {
+				s.log.Warn().Err(err).Uint64("from", resume).Dur("retry_in", backoff).Int("repeats_left_out", left).Msg("subscribe to $all failed; retrying")
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -605,7 +629,9 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.log.Info().Err(err).Uint64("resume_after", resume).Msg("subscription ended; resubscribing")
+		if ok, left := s.repeats.Allow("subscription ended"); ok {
+			s.log.Info().Err(err).Uint64("resume_after", resume).Int("repeats_left_out", left).Msg("subscription ended; resubscribing")
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

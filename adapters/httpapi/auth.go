@@ -38,6 +38,15 @@ func (s *Server) authenticate(c *gin.Context) {
 			p, found = principal{keyID: k.ID, role: k.Role, app: k.ApplicationID}, true
 		}
 	})
+	if !found && !s.Views.Ready() {
+		// The keys are in the ledger: until the views have read it (the
+		// store unreachable, or catching up after a start), "unknown key"
+		// would be a lie that makes clients drop a good key.
+		c.Header("Retry-After", "2")
+		writeProblem(c, http.StatusServiceUnavailable, CodeStoreUnavailable,
+			"the ledger is not read yet (store unreachable or views catching up): the key cannot be checked; retry shortly", "")
+		return
+	}
 	if !found {
 		writeProblem(c, http.StatusUnauthorized, CodeUnauthorized, "unknown or revoked API key", "")
 		return

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -261,3 +264,84 @@ func TestServeOnEventStoreDB(t *testing.T) {
 		t.Fatalf("read back %v", got)
 	}
 }
+
+// TestServeWhileEventStoreDBIsDown: started while its EventStoreDB is down,
+// serve answers 503 store_unavailable to a key it cannot check yet (never
+// 401), keeps its log calm, and serves once the store is reached, with the
+// bootstrap key created then.
+func TestServeWhileEventStoreDBIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped under -short")
+	}
+	emu, err := esdbtest.Start(esdbtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	emu.Stop()
+	addr := freePort(t)
+	const key = "esdb-down-admin-key-0123456789"
+	srv := exec.Command(binary(t), "serve", "--store-url", emu.URL(), "--data-dir", t.TempDir(), "--listen", addr, "--log-format", "json")
+	srv.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY="+key)
+	var srvLog syncBuffer
+	srv.Stdout, srv.Stderr = &srvLog, &srvLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	status := func() (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/keys", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, ""
+		}
+		defer res.Body.Close()
+		var p struct {
+			Code string `json:"code"`
+		}
+		json.NewDecoder(res.Body).Decode(&p)
+		return res.StatusCode, p.Code
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	seen503 := 0
+	for seen503 < 5 {
+		code, pcode := status()
+		switch {
+		case code == 503 && pcode == "store_unavailable":
+			seen503++
+		case code == 401:
+			t.Fatalf("the bootstrap key was answered 401 while the store was down: %s", srvLog.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never answered 503 store_unavailable (last %d %s): %s", code, pcode, srvLog.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // long enough for a flood of reconnect lines
+	if err := emu.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if code, _ := status(); code == 200 {
+			break
+		}
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("never served after the store came back: %s", srvLog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	lines := strings.Count(srvLog.String(), "\n")
+	if lines > 40 {
+		t.Fatalf("%d log lines while the store was down for a few seconds:\n%s", lines, srvLog.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
