@@ -29,6 +29,11 @@ type Receiver struct {
 	IgnoreTimestamp bool
 	// OnReceipt, when set, is called for every verified request.
 	OnReceipt func(Receipt)
+	// OnReject, when set, is called for every request refused, with why.
+	OnReject func(endpoint, messageID string, why error)
+	// Answer, when set, chooses the status of a verified request's answer
+	// (default 200): local testing simulates failing and slow endpoints.
+	Answer func(Receipt) int
 
 	mu        sync.RWMutex
 	fallback  *standardwebhooks.Webhook
@@ -94,6 +99,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if err != nil {
 		r.rejected.Add(1)
+		if r.OnReject != nil {
+			r.OnReject(name, req.Header.Get("webhook-id"), err)
+		}
 		http.Error(w, "signature: "+err.Error(), http.StatusUnauthorized)
 		return
 	}
@@ -110,7 +118,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.OnReceipt != nil {
 		r.OnReceipt(rc)
 	}
-	w.WriteHeader(http.StatusOK)
+	status := http.StatusOK
+	if r.Answer != nil {
+		status = r.Answer(rc)
+	}
+	w.WriteHeader(status)
 }
 
 // Count is how many verified requests endpoint got for message id.

@@ -5,50 +5,111 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/receiver"
 )
 
-// receive runs a webhook endpoint for trying hookledger locally: every
-// request is verified with the Standard Webhooks reference library against
-// the given secret and printed (200), or refused (401).
+// receiveOptions shape the local endpoint's answers.
+type receiveOptions struct {
+	secret   string
+	status   int           // answer to a verified webhook
+	failRate float64       // fraction of verified webhooks answered 500 instead
+	delay    time.Duration // wait before answering
+}
+
+// receiveStats counts what the endpoint saw.
+type receiveStats struct{ verified, rejected, failed atomic.Int64 }
+
+// newReceiveHandler builds the endpoint: every request is verified with the
+// Standard Webhooks reference library and printed to out with its answer,
+// a refused one with the reason.
+func newReceiveHandler(o receiveOptions, out io.Writer, rnd func() float64) (http.Handler, *receiveStats, error) {
+	r := receiver.New()
+	if err := r.AddDefault(o.secret); err != nil {
+		return nil, nil, fmt.Errorf("--secret: %v (want whsec_<base64>)", err)
+	}
+	st := &receiveStats{}
+	r.Answer = func(rc receiver.Receipt) int {
+		st.verified.Add(1)
+		if o.delay > 0 {
+			time.Sleep(o.delay)
+		}
+		status := o.status
+		if o.failRate > 0 && rnd() < o.failRate {
+			status = http.StatusInternalServerError
+		}
+		if status < 200 || status > 299 {
+			st.failed.Add(1)
+		}
+		body := string(rc.Body)
+		if len(body) > 300 {
+			body = body[:300] + "..."
+		}
+		fmt.Fprintf(out, "%s verified webhook %s on /%s, answered %d: %s\n", rc.At.Format(time.RFC3339), rc.MessageID, rc.Endpoint, status, body)
+		return status
+	}
+	r.OnReject = func(endpoint, id string, why error) {
+		n := st.rejected.Add(1)
+		fmt.Fprintf(out, "%s REJECTED webhook %q on /%s (answered 401): %v (%d rejected so far; is --secret the subscription's current secret?)\n",
+			time.Now().Format(time.RFC3339), id, endpoint, why, n)
+	}
+	return r, st, nil
+}
+
+// receive runs a webhook endpoint for trying hookledger locally.
 func receive(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9000", "address to listen on")
-	secret := fs.String("secret", os.Getenv("HOOKLEDGER_RECEIVE_SECRET"), "the subscription's whsec_ secret (or HOOKLEDGER_RECEIVE_SECRET)")
+	var o receiveOptions
+	fs.StringVar(&o.secret, "secret", os.Getenv("HOOKLEDGER_RECEIVE_SECRET"), "the subscription's whsec_ secret (or HOOKLEDGER_RECEIVE_SECRET)")
+	fs.IntVar(&o.status, "status", 200, "HTTP status answered to a verified webhook (e.g. 410 to simulate a gone endpoint, 503 a busy one)")
+	fs.Float64Var(&o.failRate, "fail-rate", 0, "fraction of verified webhooks answered 500 instead, at random (0 to 1)")
+	fs.DurationVar(&o.delay, "delay", 0, "wait this long before answering (a slow endpoint; beyond the ledger's --request-timeout, a timeout)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	r := receiver.New()
-	if err := r.AddDefault(*secret); err != nil {
-		fmt.Fprintf(os.Stderr, "--secret: %v (want whsec_<base64>)\n", err)
-		return 2
+	var problems []string
+	if o.status < 100 || o.status > 599 {
+		problems = append(problems, "--status: want an HTTP status from 100 to 599")
 	}
-	r.OnReceipt = func(rc receiver.Receipt) {
-		body := string(rc.Body)
-		if len(body) > 300 {
-			body = body[:300] + "..."
+	if o.failRate < 0 || o.failRate > 1 {
+		problems = append(problems, "--fail-rate: want a fraction from 0 to 1")
+	}
+	if o.delay < 0 {
+		problems = append(problems, "--delay: must not be negative")
+	}
+	h, st, err := newReceiveHandler(o, os.Stdout, rand.Float64)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(os.Stderr, p)
 		}
-		fmt.Printf("%s verified webhook %s on /%s: %s\n", rc.At.Format(time.RFC3339), rc.MessageID, rc.Endpoint, body)
+		return 2
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); srv.Close() }()
-	fmt.Printf("receiving webhooks on http://%s/ (signatures checked)\n", ln.Addr())
+	fmt.Printf("receiving webhooks on http://%s/ (signatures checked; answering %d, %.0f%% as 500, after %s)\n", ln.Addr(), o.status, o.failRate*100, o.delay)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	fmt.Printf("stopped: %d verified (%d answered with a failure), %d rejected\n", st.verified.Load(), st.failed.Load(), st.rejected.Load())
 	return 0
 }
