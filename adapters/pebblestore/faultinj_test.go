@@ -110,6 +110,9 @@ func checkWholeOrRefused(t *testing.T, dir string, want []written, readOnly bool
 	for from := domain.Position(1); ; {
 		page, err := s.ReadAll(ctx, from, 64)
 		if err != nil {
+			if errors.Is(err, domain.ErrCorrupt) && s.Health() == nil {
+				t.Fatalf("a read met corruption (%v) and Health still says the store is fine", err)
+			}
 			return "refused at read: " + err.Error()
 		}
 		if len(page) == 0 {

@@ -198,3 +198,14 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error().Str("origin", "pebble").Msg(msg)
 	panic(&pebbleFatal{msg: msg})
 }
+
+// noteCorrupt remembers the first corruption a read met, so that Health
+// (and /readyz) report a damaged ledger even when the damage is found by a
+// read long after the start. It returns err unchanged.
+func (s *Store) noteCorrupt(err error) error {
+	if err != nil && errors.Is(err, domain.ErrCorrupt) {
+		s.corrupt.CompareAndSwap(nil, &err)
+		s.log.Error().Err(err).Msg("the ledger is damaged: a read failed its checksum")
+	}
+	return err
+}

@@ -498,7 +498,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 		}
 		return translate(it.Error(), from)
 	})
-	return out, err
+	return out, s.noteCorrupt(err)
 }
 
 // ReadStream implements domain.EventStore.
@@ -584,7 +584,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir 
 		}
 		return nil
 	})
-	return out, err
+	return out, s.noteCorrupt(err)
 }
 
 // SubscribeAll implements domain.EventStore.
