@@ -165,7 +165,9 @@ func (s *Server) requestLog(c *gin.Context) {
 	c.Next()
 	status := c.Writer.Status()
 	ev := s.log.Info()
-	if status >= 500 {
+	if status == http.StatusServiceUnavailable {
+		ev = s.log.Warn() // the store or the views not ready: said once by their own logs
+	} else if status >= 500 {
 		ev = s.log.Error()
 	} else if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" {
 		ev = s.log.Debug()
