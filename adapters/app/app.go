@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -19,6 +21,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/metrics"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/sender"
@@ -26,17 +29,18 @@ import (
 	"github.com/hookledger/hookledger/projections"
 )
 
-// OpenStore opens the store the configuration names.
-func OpenStore(cfg config.Config, log zerolog.Logger) (domain.EventStore, error) {
+// OpenStore opens the store the configuration names. onCommit (may be nil)
+// is told of the embedded store's group commits.
+func OpenStore(cfg config.Config, log zerolog.Logger, onCommit func(int, time.Duration)) (domain.EventStore, error) {
 	if cfg.StoreURL != "" {
 		s, err := eventstoredb.Open(eventstoredb.Options{URL: cfg.StoreURL, Prefix: cfg.StorePrefix, MaxAppendSize: cfg.ESDBMaxAppendSize, Log: log})
 		if err != nil {
 			return nil, fmt.Errorf("--store-url %s: %w", cfg.RedactedStoreURL(), err)
 		}
-		log.Info().Str("store", cfg.RedactedStoreURL()).Str("prefix", cfg.StorePrefix).Msg("using EventStoreDB")
+		log.Info().Str("component", "serve").Str("store", cfg.RedactedStoreURL()).Str("prefix", cfg.StorePrefix).Msg("using EventStoreDB")
 		return s, nil
 	}
-	return pebblestore.Open(cfg.DataDir, pebblestore.Options{Logger: log.With().Str("component", "store").Logger()})
+	return pebblestore.Open(cfg.DataDir, pebblestore.Options{Logger: log.With().Str("component", "store").Logger(), OnCommit: onCommit})
 }
 
 // Ledger is a running hookledger: store, commands and pipeline.
@@ -47,8 +51,9 @@ type Ledger struct {
 	Sender   *sender.Sender
 }
 
-// Build wires a ledger on store from cfg.
-func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger) (*Ledger, error) {
+// Build wires a ledger on store from cfg. observer (may be nil) is told what
+// the delivery process does.
+func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, observer pipeline.Observer) (*Ledger, error) {
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
 	snd := sender.New(sender.Options{
 		Timeout: cfg.RequestTimeout, ConnectTimeout: cfg.ConnectTimeout, MaxResponseBytes: cfg.MaxResponseBytes,
@@ -57,7 +62,7 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger) (*Led
 	r, err := pipeline.New(pipeline.Options{
 		Store: store, Commands: cmds, Sender: snd, Log: log,
 		Workers: cfg.Workers, PerSubscription: cfg.PerSubscription, FailureWindow: cfg.FailureWindow,
-		SnapshotPath: cfg.SnapshotPath(),
+		SnapshotPath: cfg.SnapshotPath(), Observer: observer,
 	})
 	if err != nil {
 		return nil, err
@@ -69,18 +74,44 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger) (*Led
 // order: stop accepting requests and finish those in flight, then stop the
 // pipeline (in-flight attempts finish or are recorded), then close the store.
 func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
-	store, err := OpenStore(cfg, log)
+	slog := log.With().Str("component", "serve").Logger()
+	// The listener first: a busy port must fail before anything is created
+	// on disk (data directory, seal key), and say how to choose another.
+	ln, err := listen("--listen", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	l, err := Build(cfg, store, log)
+	defer ln.Close()
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = listen("--metrics-listen", cfg.MetricsListen); err != nil {
+			return err
+		}
+		defer mln.Close()
+	}
+	var m *metrics.Metrics
+	var onCommit func(int, time.Duration)
+	var observer pipeline.Observer
+	if !cfg.NoMetrics {
+		m = metrics.New()
+		onCommit, observer = m.Committed, m
+	}
+	raw, err := OpenStore(cfg, log, onCommit)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	store := raw
+	if m != nil {
+		store = m.InstrumentStore(raw)
+	}
+	l, err := Build(cfg, store, log, observer)
 	if err != nil {
 		return err
 	}
 	defer l.Sender.Close()
 	if !cfg.AllowPrivateTargets {
-		log.Info().Msg("webhooks to loopback, private and link-local addresses are refused (--allow-private-targets to allow)")
+		slog.Info().Msg("webhooks to loopback, private and link-local addresses are refused (--allow-private-targets to allow)")
 	}
 	sealKey, created, err := audit.LoadOrCreateKey(cfg.SealKeyPath())
 	if err != nil {
@@ -88,25 +119,30 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	sealPub := sealKey.Public().(ed25519.PublicKey)
 	if created {
-		log.Info().Str("path", cfg.SealKeyPath()).Str("key_id", domain.KeyIDFor(sealPub)).Msg("created the seal signing key; auditors should keep a copy of its public key (GET /v1/audit/public-key)")
+		slog.Info().Str("path", cfg.SealKeyPath()).Str("key_id", domain.KeyIDFor(sealPub)).Msg("created the seal signing key; auditors should keep a copy of its public key (GET /v1/audit/public-key)")
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	api := httpapi.New(httpapi.Deps{
+	deps := httpapi.Deps{
 		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
 		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealPub, SealKey: sealKey,
-	})
+		ReadyMaxLag: cfg.ReadyMaxLag,
+	}
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger()}
+	if m != nil {
+		deps.Observer, deps.Metrics = m, m.Handler()
+		watch(m, store, l.Pipeline, sealer, cfg.SnapshotPath())
+	}
+	api := httpapi.New(deps)
 	sealCtx, stopSealer := context.WithCancel(context.Background())
 	defer stopSealer()
 	sealDone := make(chan error, 1)
 	go func() { sealDone <- sealer.Run(sealCtx) }()
-	// ReadTimeout bounds a whole request, body included, so a client
-	// trickling a body cannot hold a connection and a handler for ever; no
-	// WriteTimeout, since an export streams for as long as the ledger is long.
+	if mln != nil {
+		msrv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		slog.Info().Str("url", "http://"+mln.Addr().String()+"/metrics").Msg("metrics served without auth")
+	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 
 	pipeCtx, stopPipe := context.WithCancel(context.Background())
@@ -115,10 +151,10 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	go func() { pipeErr <- l.Pipeline.Run(pipeCtx) }()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
-	go bootstrapAdminKey(ctx, cfg, l, log)
+	go bootstrapAdminKey(ctx, cfg, l, slog)
 	url := "http://" + ln.Addr().String()
-	log.Info().Str("url", url).Str("data_dir", cfg.DataDir).Msg("hookledger is serving; stop with Ctrl-C")
-	log.Info().Msg("first steps: POST " + url + "/v1/applications {\"name\":\"Shop\"}, then POST " + url +
+	slog.Info().Str("url", url).Str("data_dir", cfg.DataDir).Msg("hookledger is serving; stop with Ctrl-C")
+	slog.Info().Msg("first steps: POST " + url + "/v1/applications {\"name\":\"Shop\"}, then POST " + url +
 		"/v1/applications/<app>/subscriptions {\"url\":...,\"event_types\":[\"order.*\"]} with Authorization: Bearer $HOOKLEDGER_ADMIN_KEY (README: \"Try it\")")
 
 	var runErr error
@@ -130,7 +166,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	case err := <-httpErr:
 		runErr = fmt.Errorf("http server: %w", err)
 	}
-	log.Info().Msg("shutting down: no new requests")
+	slog.Info().Msg("shutting down: no new requests")
 	shCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	srv.Shutdown(shCtx)
@@ -140,7 +176,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	stopSealer() // after the pipeline: its last events get sealed too
 	<-sealDone
-	log.Info().Msg("hookledger stopped")
+	slog.Info().Msg("hookledger stopped")
 	return runErr
 }
 
@@ -183,7 +219,7 @@ func bootstrapAdminKey(ctx context.Context, cfg config.Config, l *Ledger, log ze
 // embedded store allows one process). When a snapshot exists, the rebuild is
 // first compared with it at the snapshot's checkpoint.
 func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger) (RebuildReport, error) {
-	store, err := OpenStore(cfg, log)
+	store, err := OpenStore(cfg, log, nil)
 	if err != nil {
 		return RebuildReport{}, err
 	}
@@ -231,4 +267,42 @@ type RebuildReport struct {
 	Compared    bool
 	Identical   bool
 	ComparedAt  domain.Position
+}
+
+// listen binds addr, explaining a busy port.
+func listen(flagName, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s: the port is taken (another hookledger?): choose another, e.g. %s 127.0.0.1:18080 (make run ARGS=\"%s 127.0.0.1:18080\")", flagName, addr, flagName, flagName)
+	}
+	return nil, fmt.Errorf("%s %s: %w", flagName, addr, err)
+}
+
+// watch registers the gauges read at each scrape.
+func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, sealer *audit.Sealer, snapshotPath string) {
+	m.Watch(metrics.State{
+		Head: store.Head,
+		Fold: func() metrics.Fold {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, folded, behind, _ := p.Lag(ctx)
+			return metrics.Fold{Position: folded, Behind: behind}
+		},
+		Backlog: func() metrics.Backlog {
+			b := p.Backlog()
+			return metrics.Backlog{Pending: b.Pending, Parked: b.Parked, InFlight: b.InFlight, OldestScheduled: b.OldestScheduled}
+		},
+		Disabled: p.DisabledByReason,
+		ViewBytes: func() int64 {
+			fi, err := os.Stat(snapshotPath)
+			if err != nil {
+				return 0
+			}
+			return fi.Size()
+		},
+		LastSeal: sealer.Sealed,
+	})
 }

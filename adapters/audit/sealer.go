@@ -40,9 +40,21 @@ type sealState struct {
 	pending  []byte // digests of seqs sealedTo+1 .. seq
 	fromPos  domain.Position
 	toPos    domain.Position
+	// sealedPos and sealedAt describe the newest seal: the last position it
+	// covers and when it was made.
+	sealedPos domain.Position
+	sealedAt  time.Time
 }
 
 var errForeignSeal = errors.New("another sealer appended a seal")
+
+// Sealed reports the newest seal this sealer knows: the last position it
+// covers and when it was made (ok false: none yet).
+func (s *Sealer) Sealed() (domain.Position, time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.sealedPos, s.st.sealedAt, !s.st.sealedAt.IsZero()
+}
 
 // Run seals until ctx ends; at the end it seals what is pending.
 func (s *Sealer) Run(ctx context.Context) error {
@@ -106,7 +118,8 @@ func (s *Sealer) runOnce(ctx context.Context) error {
 		if err1 != nil || err2 != nil {
 			return fmt.Errorf("last seal is malformed")
 		}
-		st = sealState{index: last.Index, seq: last.ToSeq, chain: chain, sealHash: sh, sealedTo: last.ToSeq, rev: rev, hasRev: true}
+		st = sealState{index: last.Index, seq: last.ToSeq, chain: chain, sealHash: sh, sealedTo: last.ToSeq, rev: rev, hasRev: true,
+			sealedPos: last.ToPosition, sealedAt: last.SealedAt}
 		from = last.ToPosition
 	}
 	s.mu.Lock()
@@ -198,6 +211,7 @@ func (s *Sealer) sealLocked(ctx context.Context) error {
 	sh, _ := domain.ParseHash(seal.SealHash)
 	s.st.index, s.st.sealHash, s.st.sealedTo = seal.Index, sh, seal.ToSeq
 	s.st.rev, s.st.hasRev = res.Revision, true
+	s.st.sealedPos, s.st.sealedAt = seal.ToPosition, seal.SealedAt
 	s.st.pending = s.st.pending[:0]
 	s.Log.Debug().Uint64("index", seal.Index).Uint64("events", n).Uint64("to_seq", seal.ToSeq).Msg("ledger sealed")
 	return nil

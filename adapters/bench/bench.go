@@ -32,7 +32,9 @@ import (
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/metrics"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
+	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/receiver"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -40,15 +42,16 @@ import (
 // Config scales the scenarios. Defaults finish in about a minute or two on a
 // 2-core machine.
 type Config struct {
-	Messages        int // throughput: messages to 1 subscription
-	FanoutMessages  int // fan-out: messages ...
-	FanoutSubs      int // ... to this many matching subscriptions
-	LatencyRate     int // latency: messages per second ...
-	LatencySeconds  int // ... for this long
-	BacklogMessages int // backlog: messages published while the receiver is down
-	Clients         int // concurrent publishing clients
-	Workers         int // the pipeline's concurrent attempts
-	PayloadBytes    int // approximate payload size
+	Messages        int  // throughput: messages to 1 subscription
+	FanoutMessages  int  // fan-out: messages ...
+	FanoutSubs      int  // ... to this many matching subscriptions
+	LatencyRate     int  // latency: messages per second ...
+	LatencySeconds  int  // ... for this long
+	BacklogMessages int  // backlog: messages published while the receiver is down
+	Clients         int  // concurrent publishing clients
+	Workers         int  // the pipeline's concurrent attempts
+	PayloadBytes    int  // approximate payload size
+	NoMetrics       bool // run the ledger without its Prometheus metrics (for the overhead comparison)
 	Scenarios       []string
 	Progress        io.Writer // progress lines (nil: none)
 }
@@ -97,21 +100,38 @@ type stack struct {
 
 const adminKey = "bench-admin-key-0123456789abcdef"
 
-func startStack(dir string, workers, clients int) (*stack, error) {
+func startStack(dir string, workers, clients int, withMetrics bool) (*stack, error) {
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.AllowPrivateTargets, cfg.Workers, cfg.PerSubscription = dir, true, workers, workers
-	store, err := pebblestore.Open(dir, pebblestore.Options{})
+	// Metrics as `serve` wires them (on by default there too), so that the
+	// figures include their cost; --no-metrics measures without.
+	var m *metrics.Metrics
+	popts := pebblestore.Options{}
+	if withMetrics {
+		m = metrics.New()
+		popts.OnCommit = m.Committed
+	}
+	store, err := pebblestore.Open(dir, popts)
 	if err != nil {
 		return nil, err
 	}
-	l, err := app.Build(cfg, store, zerolog.Nop())
+	var ledgerStore domain.EventStore = store
+	var observer pipeline.Observer
+	if m != nil {
+		ledgerStore, observer = m.InstrumentStore(store), m
+	}
+	l, err := app.Build(cfg, ledgerStore, zerolog.Nop(), observer)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	_, sealKey, _ := ed25519.GenerateKey(nil)
-	api := httpapi.New(httpapi.Deps{Store: store, Commands: l.Commands, Views: l.Pipeline, Log: zerolog.Nop(),
-		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey})
+	deps := httpapi.Deps{Store: ledgerStore, Commands: l.Commands, Views: l.Pipeline, Log: zerolog.Nop(),
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey}
+	if m != nil {
+		deps.Observer, deps.Metrics = m, m.Handler()
+	}
+	api := httpapi.New(deps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		store.Close()
@@ -121,7 +141,7 @@ func startStack(dir string, workers, clients int) (*stack, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- l.Pipeline.Run(ctx) }()
-	sealer := &audit.Sealer{Store: store, Key: sealKey, NewEventID: ids.NewEventID, Log: zerolog.Nop()}
+	sealer := &audit.Sealer{Store: ledgerStore, Key: sealKey, NewEventID: ids.NewEventID, Log: zerolog.Nop()}
 	sealDone := make(chan error, 1)
 	go func() { sealDone <- sealer.Run(ctx) }()
 	go srv.Serve(ln)

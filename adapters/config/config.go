@@ -38,12 +38,15 @@ type Config struct {
 	SealEvery           int
 	SealInterval        time.Duration
 	SealKeyFile         string
+	MetricsListen       string        // own listener for /metrics, no auth ("" = only on the API listener)
+	NoMetrics           bool          // no /metrics at all (for the overhead comparison)
+	ReadyMaxLag         time.Duration // /readyz fails while the fold is further behind than this
 }
 
 // Defaults returns the configuration `make run` uses.
 func Defaults() Config {
 	return Config{
-		Listen: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", LogFormat: "console",
+		Listen: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", LogFormat: "auto", ReadyMaxLag: 30 * time.Second,
 		MaxPayloadBytes: 256 << 10, Workers: 64, PerSubscription: 16,
 		RequestTimeout: 15 * time.Second, ConnectTimeout: 5 * time.Second,
 		MaxResponseBytes: 64 << 10, FailureWindow: 5 * 24 * time.Hour,
@@ -69,7 +72,7 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.IntVar(&c.ESDBMaxAppendSize, "esdb-max-append-size", c.ESDBMaxAppendSize, "EventStoreDB: the server's MaxAppendSize in bytes; larger appends are refused before sending")
 	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", c.AllowPrivateTargets, "allow webhooks to loopback, private and link-local addresses")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "console or json")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "auto (console on a terminal, JSON otherwise), console or json")
 	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", c.MaxPayloadBytes, "largest accepted message payload")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "concurrent delivery attempts in total")
 	fs.IntVar(&c.PerSubscription, "per-subscription", c.PerSubscription, "concurrent delivery attempts per subscription")
@@ -81,6 +84,9 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.IntVar(&c.SealEvery, "seal-every", c.SealEvery, "seal the ledger every this many events")
 	fs.DurationVar(&c.SealInterval, "seal-interval", c.SealInterval, "seal the ledger at least this often when there are new events")
 	fs.StringVar(&c.SealKeyFile, "seal-key-file", c.SealKeyFile, "ed25519 seal signing key (default <data-dir>/audit/seal.key, created on first start)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "serve /metrics also on this address, without auth (on the API listener it needs an admin or auditor key)")
+	fs.BoolVar(&c.NoMetrics, "no-metrics", c.NoMetrics, "collect and serve no metrics")
+	fs.DurationVar(&c.ReadyMaxLag, "ready-max-lag", c.ReadyMaxLag, "/readyz answers 503 while the views are further behind the ledger than this")
 
 	var problems []string
 	// Environment first, so that flags given on the command line override it.
@@ -148,9 +154,22 @@ func (c Config) problems() []string {
 		p = append(p, fmt.Sprintf("--log-level %q: want debug, info, warn or error", c.LogLevel))
 	}
 	switch c.LogFormat {
-	case "console", "json":
+	case "auto", "console", "json":
 	default:
-		p = append(p, fmt.Sprintf("--log-format %q: want console or json", c.LogFormat))
+		p = append(p, fmt.Sprintf("--log-format %q: want auto, console or json", c.LogFormat))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			p = append(p, fmt.Sprintf("--metrics-listen %q: want host:port (%v)", c.MetricsListen, err))
+		} else if c.MetricsListen == c.Listen {
+			p = append(p, "--metrics-listen: must differ from --listen (the API listener serves /metrics already)")
+		}
+		if c.NoMetrics {
+			p = append(p, "--metrics-listen and --no-metrics contradict each other")
+		}
+	}
+	if c.ReadyMaxLag < time.Second {
+		p = append(p, fmt.Sprintf("--ready-max-lag %s: want at least 1s", c.ReadyMaxLag))
 	}
 	if c.MaxPayloadBytes < 1 || c.MaxPayloadBytes > 1<<20 {
 		p = append(p, fmt.Sprintf("--max-payload-bytes %d: want 1 to 1048576", c.MaxPayloadBytes))

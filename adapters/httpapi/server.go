@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -40,12 +41,35 @@ type Deps struct {
 	SealPublicKey ed25519.PublicKey
 	// SealKey signs exports' footers (nil: exports answer 503).
 	SealKey ed25519.PrivateKey
+	// Observer is told of every request and failed authentication
+	// (metrics); nil: nobody.
+	Observer Observer
+	// Metrics serves /metrics on the API listener, to admin and auditor
+	// keys (nil: no such route).
+	Metrics http.Handler
+	// ReadyMaxLag: /readyz fails while the views are further behind the
+	// ledger than this (0: 30 s).
+	ReadyMaxLag time.Duration
 	// AuthFailuresPerSecond and AuthFailureBurst bound failed
 	// authentications per client address (default 1/s, burst 20); past them
 	// the address gets 429 until its bucket refills.
 	AuthFailuresPerSecond float64
 	AuthFailureBurst      int
 }
+
+// Observer is told what the API does (the metrics adapter implements it).
+type Observer interface {
+	// Request: one request answered, by its route template (never the raw
+	// path), method and status.
+	Request(route, method string, status int, took time.Duration)
+	// AuthFailure: a request refused for its API key.
+	AuthFailure()
+}
+
+type noObserver struct{}
+
+func (noObserver) Request(string, string, int, time.Duration) {}
+func (noObserver) AuthFailure()                               {}
 
 // Server is the HTTP API.
 type Server struct {
@@ -73,6 +97,12 @@ func New(d Deps) *Server {
 		d.WriteWait = 5 * time.Second
 	}
 	gin.SetMode(gin.ReleaseMode)
+	if d.Observer == nil {
+		d.Observer = noObserver{}
+	}
+	if d.ReadyMaxLag <= 0 {
+		d.ReadyMaxLag = 30 * time.Second
+	}
 	if d.AuthFailuresPerSecond <= 0 {
 		d.AuthFailuresPerSecond, d.AuthFailureBurst = 1, 20
 	}
@@ -95,6 +125,9 @@ func New(d Deps) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 
+	if d.Metrics != nil {
+		e.GET("/metrics", s.throttleAuth, s.authenticate, s.readAll, gin.WrapH(d.Metrics))
+	}
 	v1 := e.Group("/v1", s.throttleAuth, s.authenticate, s.checkQuery)
 	v1.POST("/keys", s.adminOnly, s.createKey)
 	v1.GET("/keys", s.adminOnly, s.listKeys)
@@ -180,8 +213,10 @@ func (s *Server) requestLog(c *gin.Context) {
 	if p, ok := c.Get("principal"); ok {
 		keyID = p.(principal).keyID
 	}
+	took := time.Since(start)
+	s.Observer.Request(route, c.Request.Method, status, took)
 	ev.Str("method", c.Request.Method).Str("route", route).Int("status", status).
-		Float64("latency_ms", float64(time.Since(start).Microseconds())/1000).
+		Float64("latency_ms", float64(took.Microseconds())/1000).
 		Str("key_id", keyID).Str("request_id", rid).Msg("request")
 }
 
@@ -219,7 +254,7 @@ func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if _, err := s.Store.Head(ctx); err != nil {
-		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "store unreachable: "+err.Error(), "")
+		writeProblem(c, http.StatusServiceUnavailable, CodeStoreUnavailable, "store unreachable: "+err.Error(), "")
 		return
 	}
 	if h, ok := s.Store.(interface{ Health() error }); ok {
@@ -231,6 +266,16 @@ func (s *Server) readyz(c *gin.Context) {
 	if !s.Views.Ready() {
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the views are still catching up with the ledger", "")
 		return
+	}
+	if l, ok := s.Views.(interface {
+		Lag(context.Context) (domain.Position, domain.Position, time.Duration, error)
+	}); ok {
+		head, folded, behind, err := l.Lag(ctx)
+		if err == nil && behind > s.ReadyMaxLag {
+			writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, fmt.Sprintf(
+				"the views are %d positions and %s behind the ledger (bound %s): reads are stale", head-folded, behind.Round(time.Second), s.ReadyMaxLag), "")
+			return
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

@@ -102,6 +102,7 @@ func (s *Server) throttleAuth(c *gin.Context) {
 	}
 	c.Next()
 	if c.Writer.Status() == http.StatusUnauthorized {
+		s.Observer.AuthFailure()
 		s.throttle.failed(addr)
 		s.log.Warn().Str("client", addr).Str("route", c.FullPath()).Msg("authentication failed")
 	}

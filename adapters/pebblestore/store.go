@@ -44,6 +44,9 @@ type Options struct {
 	// FreeBytes measures free space (default: statfs on the data directory);
 	// tests replace it.
 	FreeBytes func(dir string) (int64, error)
+	// OnCommit, when set, is told of every group commit: its events and how
+	// long writing and syncing it took (metrics). Called by the committer.
+	OnCommit func(events int, took time.Duration)
 }
 
 // ErrReadOnly: an append to a store opened read-only.
@@ -385,7 +388,12 @@ func (s *Store) commit(reqs []*appendReq) {
 				b.Set(headKey(stream), rv[:], nil)
 			}
 		}
-		if err := commitSync(b); err != nil {
+		syncStart := time.Now()
+		err := commitSync(b)
+		if s.opts.OnCommit != nil && err == nil {
+			s.opts.OnCommit(int(pos-domain.Position(s.head.Load())), time.Since(syncStart))
+		}
+		if err != nil {
 			// A failed sync leaves the on-disk state unknown: refuse every later
 			// append rather than risk acknowledging on top of a hole.
 			err = fmt.Errorf("%w: embedded store: commit failed, appends are refused until a restart: %w", domain.ErrUnavailable, err)

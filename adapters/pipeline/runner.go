@@ -45,6 +45,8 @@ type Options struct {
 	SnapshotInterval time.Duration // time between snapshots (default 30 s)
 
 	WorkerName string // actor of delivery events (default "delivery-worker")
+
+	Observer Observer // told of attempts, schedules and retries (default: nobody)
 }
 
 // Runner runs projections, fan-out and the delivery process.
@@ -131,6 +133,9 @@ func New(opts Options) (*Runner, error) {
 	}
 	if opts.WorkerName == "" {
 		opts.WorkerName = "delivery-worker"
+	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
 	}
 	return &Runner{
 		opts: opts, log: opts.Log.With().Str("component", "pipeline").Logger(), clock: opts.Clock,
@@ -353,6 +358,9 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		r.unparkLocked(e.SubscriptionID)
 	case domain.DeliveryScheduled:
 		r.requeueLocked(e.DeliveryID)
+		if r.Ready() {
+			r.opts.Observer.DeliveryScheduled()
+		}
 	default:
 		if id := deliveryID(ev); id != "" {
 			r.requeueLocked(id)
@@ -668,6 +676,12 @@ func (r *Runner) work(hard context.Context, j job) {
 		// Left open: the next start closes it as outcome unknown.
 		log.Error().Err(err).Msg("attempt outcome not recorded")
 		return
+	}
+	r.opts.Observer.AttemptFinished(result.ErrorClass, result.Latency)
+	for _, e := range evs {
+		if _, ok := e.(domain.RetryScheduled); ok {
+			r.opts.Observer.RetryScheduled()
+		}
 	}
 	if result.ErrorClass == "" {
 		r.stats.Acknowledged.Add(1)

@@ -33,7 +33,7 @@ import (
 // called; stop waits for the final seal.
 func runLedger(t *testing.T, cfg config.Config, store domain.EventStore, key ed25519.PrivateKey) (*app.Ledger, func()) {
 	t.Helper()
-	l, err := app.Build(cfg, store, zerolog.Nop())
+	l, err := app.Build(cfg, store, zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
