@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -104,7 +105,7 @@ func (c apiClient) call(method, path string, body any) map[string]any {
 // ledger and an export, with the pinned key), export, timeline and history
 // (from the store and through the API).
 // waitReady waits until the server answers an authenticated request.
-func (c apiClient) waitReady(within time.Duration, srvLog *bytes.Buffer) {
+func (c apiClient) waitReady(within time.Duration, srvLog fmt.Stringer) {
 	c.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -117,7 +118,11 @@ func (c apiClient) waitReady(within time.Duration, srvLog *bytes.Buffer) {
 			}
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("server not ready within %s: %s", within, srvLog.String())
+			log := "(no log)"
+			if srvLog != nil {
+				log = srvLog.String()
+			}
+			c.t.Fatalf("server not ready within %s: %s", within, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
