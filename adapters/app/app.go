@@ -218,12 +218,21 @@ func bootstrapAdminKey(ctx context.Context, cfg config.Config, l *Ledger, log ze
 // writes them as the pipeline's snapshot. The server must be stopped (the
 // embedded store allows one process). When a snapshot exists, the rebuild is
 // first compared with it at the snapshot's checkpoint.
-func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger) (RebuildReport, error) {
+//
+// progress (may be nil) is told, per phase ("compare", "rebuild"), the
+// position reached and the position the phase ends at.
+func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progress func(phase string, pos, end domain.Position)) (RebuildReport, error) {
 	store, err := OpenStore(cfg, log, nil)
 	if err != nil {
 		return RebuildReport{}, err
 	}
 	defer store.Close()
+	tell := func(phase string, end domain.Position) func(domain.Position) {
+		if progress == nil {
+			return nil
+		}
+		return func(pos domain.Position) { progress(phase, pos, end) }
+	}
 	var rep RebuildReport
 	path := cfg.SnapshotPath()
 	old, err := pipeline.ReadSnapshotViews(path)
@@ -231,7 +240,7 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger) (Rebuil
 		log.Warn().Err(err).Msg("existing snapshot unreadable; not compared")
 	}
 	if old != nil && old.Checkpoint > 0 {
-		res, err := pipeline.Rebuild(ctx, store, old.Checkpoint, nil)
+		res, err := pipeline.Rebuild(ctx, store, old.Checkpoint, tell("compare", old.Checkpoint))
 		if err != nil {
 			return rep, err
 		}
@@ -239,8 +248,12 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger) (Rebuil
 		b, _ := old.Snapshot()
 		rep.Compared, rep.Identical, rep.ComparedAt = true, string(a) == string(b), old.Checkpoint
 	}
+	head, err := store.Head(ctx)
+	if err != nil {
+		return rep, err
+	}
 	start := time.Now()
-	res, err := pipeline.Rebuild(ctx, store, 0, nil)
+	res, err := pipeline.Rebuild(ctx, store, head, tell("rebuild", head))
 	if err != nil {
 		return rep, err
 	}

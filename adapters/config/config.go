@@ -41,6 +41,7 @@ type Config struct {
 	MetricsListen       string        // own listener for /metrics, no auth ("" = only on the API listener)
 	NoMetrics           bool          // no /metrics at all (for the overhead comparison)
 	ReadyMaxLag         time.Duration // /readyz fails while the fold is further behind than this
+	Quiet               bool          // rebuild: no progress bar
 }
 
 // Defaults returns the configuration `make run` uses.
@@ -87,6 +88,9 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "serve /metrics also on this address, without auth (on the API listener it needs an admin or auditor key)")
 	fs.BoolVar(&c.NoMetrics, "no-metrics", c.NoMetrics, "collect and serve no metrics")
 	fs.DurationVar(&c.ReadyMaxLag, "ready-max-lag", c.ReadyMaxLag, "/readyz answers 503 while the views are further behind the ledger than this")
+	if name == "rebuild" {
+		fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress bar (there is none off a terminal either)")
+	}
 
 	var problems []string
 	// Environment first, so that flags given on the command line override it.

@@ -27,6 +27,7 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fromPrefix := fs.String("from-prefix", eventstoredb.DefaultPrefix, "stream prefix on an EventStoreDB source")
 	toPrefix := fs.String("to-prefix", eventstoredb.DefaultPrefix, "stream prefix on an EventStoreDB destination")
 	maxAppend := fs.Int("esdb-max-append-size", 1<<20, "the EventStoreDB server's MaxAppendSize in bytes")
+	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -60,7 +61,9 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer dst.Close()
-	rep, err := app.Copy(ctx, src, dst, func(n int) { fmt.Fprintf(stderr, "copied %d events\n", n) })
+	bar := newProgress(stderr, "copy", totalOf(ctx, src), *quiet)
+	rep, err := app.Copy(ctx, src, dst, func(n int) { bar.Set(int64(n)) })
+	bar.Done()
 	if err != nil {
 		fmt.Fprintf(stderr, "copy failed after %d events: %v\n", rep.Copied, err)
 		return 1

@@ -163,6 +163,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	expectHead := fs.Uint64("expect-head", 0, "fail unless the ledger reaches at least this position (a head you recorded earlier)")
 	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's valid seals")
+	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
 	sf := addStoreFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -209,7 +210,10 @@ func verifyCmd(ctx context.Context, args []string) int {
 	}
 	defer store.Close()
 	start := time.Now()
-	rep, err := audit.VerifyExpecting(ctx, store, pub, audit.Expect{Head: domain.Position(*expectHead), SealHash: *expectSeal}, nil)
+	bar := newProgress(os.Stderr, "verify", totalOf(ctx, store), *quiet || *asJSON)
+	rep, err := audit.VerifyExpecting(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, pub,
+		audit.Expect{Head: domain.Position(*expectHead), SealHash: *expectSeal}, nil)
+	bar.Done()
 	if err != nil {
 		if p := ledgerProblem(err); p != nil {
 			rep.OK, rep.Problem = false, p
@@ -235,6 +239,7 @@ func exportCmd(ctx context.Context, args []string) int {
 	sub := fs.String("subscription", "", "export only this subscription's events and its deliveries")
 	out := fs.String("out", "", "file to write (default: standard output)")
 	keyFile := fs.String("seal-key-file", "", "the seal signing key that signs the export's footer (default: <data-dir>/audit/seal.key)")
+	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
 	sf := addStoreFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -268,7 +273,9 @@ func exportCmd(ctx context.Context, args []string) int {
 		defer f.Close()
 		w = f
 	}
-	sum, err := audit.Export(ctx, store, key, audit.Scope{Application: *app, Subscription: *sub}, w)
+	bar := newProgress(os.Stderr, "export", totalOf(ctx, store), *quiet)
+	sum, err := audit.Export(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key, audit.Scope{Application: *app, Subscription: *sub}, w)
+	bar.Done()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
 		return 1

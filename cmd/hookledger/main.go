@@ -90,7 +90,16 @@ func run(args []string) int {
 			return 2
 		}
 		log := logging.Stderr(cfg.LogLevel, cfg.LogFormat)
-		rep, err := app.Rebuild(ctx, cfg, log)
+		var bar *progress
+		phase := ""
+		rep, err := app.Rebuild(ctx, cfg, log, func(p string, pos, end domain.Position) {
+			if p != phase {
+				bar.Done()
+				bar, phase = newProgress(os.Stderr, p, int64(end), cfg.Quiet), p
+			}
+			bar.Set(int64(pos))
+		})
+		bar.Done()
 		if err != nil {
 			log.Error().Err(err).Msg("rebuild failed")
 			if errors.Is(err, domain.ErrCorrupt) {
