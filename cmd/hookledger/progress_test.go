@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/ids"
@@ -30,9 +31,9 @@ func TestProgressOnATerminalOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmds := &domain.Commands{Store: s, Now: time.Now, NewEventID: ids.NewEventID}
 	for i := 0; i < 300; i++ {
-		ev := domain.EventData{ID: ids.NewEventID(), Type: "t", Data: []byte(fmt.Sprintf(`{"i":%d}`, i))}
-		if _, err := s.Append(context.Background(), "s", domain.Any, ev); err != nil {
+		if _, _, err := cmds.CreateApplication(context.Background(), domain.CreateApplication{ApplicationID: fmt.Sprintf("app_%d", i), Name: "n"}, domain.Metadata{Actor: "test"}); err != nil {
 			t.Fatal(err)
 		}
 	}
