@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/receiver"
@@ -187,6 +189,7 @@ func TestMetricsAndLogs(t *testing.T) {
 			}
 		}
 	}
+	checkDashboards(t, m)
 	// On the API listener: admin and auditor keys only.
 	if _, code := scrape(t, api.base+"/metrics", ""); code != 401 {
 		t.Errorf("/metrics without a key: %d", code)
@@ -253,6 +256,79 @@ func TestBusyPortLeavesNothingBehind(t *testing.T) {
 		out, _ := runCLI(t, args...)
 		if !strings.Contains(out, "commands:") || strings.Contains(out, "-max-payload-bytes") {
 			t.Errorf("hookledger %v shows %q, want the list of commands", args, out)
+		}
+	}
+}
+
+// checkDashboards loads docs/grafana/hookledger.json and
+// docs/prometheus/alerts.yml and requires every metric they name to be in
+// the scrape.
+func checkDashboards(t *testing.T, scraped map[string]*dto) {
+	t.Helper()
+	var exprs []string
+	raw, err := os.ReadFile("../../docs/grafana/hookledger.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("docs/grafana/hookledger.json: %v", err)
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	raw, err = os.ReadFile("../../docs/prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil {
+		t.Fatalf("docs/prometheus/alerts.yml: %v", err)
+	}
+	alerts := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" || r.Expr == "" {
+				t.Errorf("an alert rule without a name or an expression: %+v", r)
+			}
+			exprs = append(exprs, r.Expr)
+			alerts++
+		}
+	}
+	if len(dash.Panels) < 8 || alerts < 5 {
+		t.Fatalf("%d panels and %d alerts: the files are not the ones documented", len(dash.Panels), alerts)
+	}
+	name := regexp.MustCompile(`hookledger_[a-z_]+`)
+	if n := len(name.FindAllString(strings.Join(exprs, " "), -1)); n < 15 {
+		t.Fatalf("only %d metric names found in the dashboard and alerts", n)
+	}
+	for _, e := range exprs {
+		for _, n := range name.FindAllString(e, -1) {
+			base := n
+			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+				if strings.HasSuffix(n, suffix) && scraped[n] == nil {
+					base = strings.TrimSuffix(n, suffix)
+				}
+			}
+			if scraped[base] == nil {
+				t.Errorf("%q names %s, which a scrape does not have", e, n)
+			}
 		}
 	}
 }
