@@ -25,11 +25,10 @@ func TestReadmeCurlSession(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
 	}
-	if ln, err := net.Listen("tcp", "127.0.0.1:8080"); err != nil {
-		t.Skip("127.0.0.1:8080 is busy (is `make run` going?); the README session needs it")
-	} else {
-		ln.Close()
-	}
+	// Free ports, passed as the README says (HL, RECV_PORT): the session
+	// runs even where 8080 or 9000 is taken.
+	addr, recv := freePort(t), freePort(t)
+	_, recvPort, _ := net.SplitHostPort(recv)
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +50,7 @@ func TestReadmeCurlSession(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// As `make run`: HOOKLEDGER_ADMIN_KEY=$(DEV_ADMIN_KEY) serve --data-dir ./data --allow-private-targets
-	srv := exec.CommandContext(ctx, bin, "serve", "--data-dir", "./data", "--allow-private-targets", "--log-level", "warn")
+	srv := exec.CommandContext(ctx, bin, "serve", "--data-dir", "./data", "--allow-private-targets", "--log-level", "warn", "--listen", addr)
 	srv.Dir = dir
 	srv.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY="+string(km[1]))
 	var srvLog bytes.Buffer
@@ -62,7 +61,7 @@ func TestReadmeCurlSession(t *testing.T) {
 	defer func() { srv.Process.Signal(os.Interrupt); srv.Wait() }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, _ := exec.Command("curl", "-s", "http://127.0.0.1:8080/readyz").Output()
+		out, _ := exec.Command("curl", "-s", "http://"+addr+"/readyz").Output()
 		if strings.Contains(string(out), "ready") {
 			break
 		}
@@ -72,7 +71,7 @@ func TestReadmeCurlSession(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for { // the bootstrap admin key is appended once the views are ready
-		code, _ := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer "+string(km[1]), "http://127.0.0.1:8080/v1/keys").Output()
+		code, _ := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer "+string(km[1]), "http://"+addr+"/v1/keys").Output()
 		if string(code) == "200" {
 			break
 		}
@@ -83,6 +82,7 @@ func TestReadmeCurlSession(t *testing.T) {
 	}
 	sh := exec.CommandContext(ctx, "bash", "-e", "-c", string(m[1]))
 	sh.Dir = dir
+	sh.Env = append(os.Environ(), "HL=http://"+addr, "RECV_PORT="+recvPort)
 	out, err := sh.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README session failed: %v\n%s\nserver log:\n%s", err, out, srvLog.String())
