@@ -581,8 +581,14 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 	if s.isClosed() {
 		return domain.ErrClosed
 	}
-	last := uint64(after)   // last event delivered (dedup threshold)
-	resume := uint64(after) // where to resubscribe from (an event or checkpoint)
+	last := uint64(after) // last event delivered (dedup threshold)
+	// resume is where to resubscribe from: the position of the last event
+	// delivered or of the last checkpoint, whichever is later, kept whole.
+	// A checkpoint's prepare position matters: servers send post-positions
+	// (P, 0), and 25.0.0 sends the end of the log (E, 0) when going live; the
+	// next event is then written at (P, P), which a resubscription from
+	// (P, P) would skip.
+	resume := esdb.Position{Commit: uint64(after), Prepare: uint64(after)}
 	backoff := 50 * time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {
@@ -596,8 +602,8 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 			return err
 		}
 		var from esdb.AllPosition = esdb.Start{}
-		if resume > 0 {
-			from = esdb.Position{Commit: resume, Prepare: resume}
+		if resume.Commit > 0 {
+			from = resume
 		}
 		subCtx, cancel := context.WithCancel(ctx)
 		sub, err := s.subscribe(subCtx, r, from)
@@ -608,7 +614,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 				return ctx.Err()
 			}
 			if ok, left := s.repeats.Allow("subscribe failed"); ok {
-				s.log.Warn().Err(err).Uint64("from", resume).Dur("retry_in", backoff).Int("repeats_left_out", left).Msg("subscribe to $all failed; retrying")
+				s.log.Warn().Err(err).Uint64("from", resume.Commit).Uint64("from_prepare", resume.Prepare).Dur("retry_in", backoff).Int("repeats_left_out", left).Msg("subscribe to $all failed; retrying")
 			}
 			select {
 			case <-ctx.Done():
@@ -630,7 +636,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 			return ctx.Err()
 		}
 		if ok, left := s.repeats.Allow("subscription ended"); ok {
-			s.log.Info().Err(err).Uint64("resume_after", resume).Int("repeats_left_out", left).Msg("subscription ended; resubscribing")
+			s.log.Info().Err(err).Uint64("resume_after", resume.Commit).Uint64("resume_after_prepare", resume.Prepare).Int("repeats_left_out", left).Msg("subscription ended; resubscribing")
 		}
 		select {
 		case <-ctx.Done():
@@ -683,7 +689,7 @@ func (h handlerError) Error() string { return h.err.Error() }
 
 // pump reads one subscription until it drops, goes silent, or the handler
 // fails (handlerError).
-func (s *Store) pump(ctx context.Context, sub *esdb.Subscription, last, resume *uint64, handle func(domain.RecordedEvent) error, backoff *time.Duration) error {
+func (s *Store) pump(ctx context.Context, sub *esdb.Subscription, last *uint64, resume *esdb.Position, handle func(domain.RecordedEvent) error, backoff *time.Duration) error {
 	events := make(chan *esdb.SubscriptionEvent)
 	go func() {
 		defer close(events)
@@ -716,7 +722,7 @@ func (s *Store) pump(ctx context.Context, sub *esdb.Subscription, last, resume *
 			case ev.SubscriptionDropped != nil:
 				return ev.SubscriptionDropped.Error
 			case ev.CheckPointReached != nil:
-				*resume = max(*resume, ev.CheckPointReached.Commit)
+				*resume = laterPosition(*resume, *ev.CheckPointReached)
 			case ev.EventAppeared != nil && ev.EventAppeared.Event != nil:
 				e := ev.EventAppeared.Event
 				p := e.Position.Commit
@@ -726,11 +732,20 @@ func (s *Store) pump(ctx context.Context, sub *esdb.Subscription, last, resume *
 				if err := handle(s.convert(e)); err != nil {
 					return handlerError{err}
 				}
-				*last, *resume = p, max(*resume, p)
+				*last, *resume = p, laterPosition(*resume, e.Position)
 				*backoff = 50 * time.Millisecond
 			}
 		}
 	}
+}
+
+// laterPosition is the later of two $all positions, compared as the server
+// compares them: by commit, then prepare.
+func laterPosition(a, b esdb.Position) esdb.Position {
+	if b.Commit > a.Commit || (b.Commit == a.Commit && b.Prepare > a.Prepare) {
+		return b
+	}
+	return a
 }
 
 var _ domain.EventStore = (*Store)(nil)

@@ -357,3 +357,66 @@ func TestReadAllAfterRestartFromOnePastAnEvent(t *testing.T) {
 		t.Fatalf("past the end on a fresh adapter: %d events, %v", len(page), err)
 	}
 }
+
+// TestResumeAcrossRealShapedCheckpoints: real servers checkpoint at a
+// record's post-position with prepare 0, and KurrentDB 25.0.0 sends the end
+// of the log (E, 0) when a subscription goes live. The next event is then
+// written at (E, E): a client that resumes from (E, E) skips it. Every drop
+// below comes right after such a checkpoint, with the next event appended
+// before the adapter resubscribes.
+func TestResumeAcrossRealShapedCheckpoints(t *testing.T) {
+	srv := emulator(t, esdbtest.Options{CheckpointEvery: 1, LiveEndCheckpoint: true})
+	s := open(t, srv.URL(), nil)
+	other := open(t, srv.URL(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var got []string
+	done := make(chan error, 1)
+	go func() {
+		done <- s.SubscribeAll(ctx, 0, func(e domain.RecordedEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, e.ID)
+			return nil
+		})
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	const rounds = 12
+	var want []string
+	for i := 0; i < rounds; i++ {
+		e := ev(i)
+		if i%2 == 1 {
+			// A foreign event first: the subscription checkpoints past it at
+			// the post-position of the filtered record.
+			if _, err := other.Append(ctx, "noise", domain.Any, ev(1000+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Append(ctx, "s", domain.Any, e); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e.ID)
+		deadline := time.Now().Add(20 * time.Second)
+		for count() < len(want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d of %d events delivered: an event was skipped on resume", i, count(), len(want))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(30 * time.Millisecond) // let the live checkpoint arrive
+		srv.DropSubscriptions()
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("event %d: got %s, want %s (gap or duplicate)", i, got[i], want[i])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d events delivered, want %d", len(got), len(want))
+	}
+}

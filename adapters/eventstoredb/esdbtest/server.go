@@ -24,6 +24,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,11 @@ type Options struct {
 	// CheckpointEvery is how many events a filtered subscription scans between
 	// checkpoints when the client asks for none (0: 32, the client's window).
 	CheckpointEvery int
+	// LiveEndCheckpoint makes a filtered subscription send the end of the log
+	// as a checkpoint (E, 0) when it goes live, as KurrentDB 25.0.0 does
+	// (KurrentDB#4970; fixed in 25.0.1 and 24.10.5). A client that resumes
+	// from (E, E) instead of (E, 0) skips the next event, written at E.
+	LiveEndCheckpoint bool
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
@@ -515,6 +521,20 @@ func (s *Server) allStartLocked(ao *api.ReadReq_Options_AllOptions, backward boo
 	}
 }
 
+func checkpoint(commit, prepare uint64) *api.ReadResp {
+	return &api.ReadResp{Content: &api.ReadResp_Checkpoint_{Checkpoint: &api.ReadResp_Checkpoint{CommitPosition: commit, PreparePosition: prepare}}}
+}
+
+// postPosition is where the record after r starts (the log's end for the last).
+func (s *Server) postPosition(r *record) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.indexOf(r) + 1; i < len(s.log) {
+		return s.log[i].pos
+	}
+	return s.next
+}
+
 func (s *Server) indexOf(r *record) int {
 	lo, hi := 0, len(s.log)
 	for lo < hi {
@@ -587,15 +607,18 @@ func (st *streams) subscribeAll(o *api.ReadReq_Options, srv api.Streams_ReadServ
 	case *api.ReadReq_Options_AllOptions_End:
 		next = len(s.log)
 	case *api.ReadReq_Options_AllOptions_Position:
-		pos := p.Position.GetCommitPosition()
-		if r, ok := s.byPos[pos]; ok {
-			next = s.indexOf(r) + 1 // subscriptions start after the position
-		} else if pos == s.next {
-			next = len(s.log)
-		} else {
+		// As 24.2+ servers: a subscription starts after the position, comparing
+		// (commit, prepare) pairs; a checkpoint's post-position (P, 0) is
+		// before the event written at P, whose position is (P, P).
+		c, pp := p.Position.GetCommitPosition(), p.Position.GetPreparePosition()
+		if c > s.next || pp > c {
 			s.mu.Unlock()
-			return status.Errorf(codes.InvalidArgument, "Invalid position: %d is not the position of an event", pos)
+			return status.Errorf(codes.InvalidArgument, "Invalid position: %d/%d is beyond the end of the log", c, pp)
 		}
+		next = sort.Search(len(s.log), func(i int) bool {
+			r := s.log[i].pos
+			return r > c || (r == c && r > pp)
+		})
 	default:
 		next = 0
 	}
@@ -626,7 +649,9 @@ func (st *streams) subscribeAll(o *api.ReadReq_Options, srv api.Streams_ReadServ
 			}
 			if f.on && scanned >= f.every {
 				scanned = 0
-				if err := srv.Send(&api.ReadResp{Content: &api.ReadResp_Checkpoint_{Checkpoint: &api.ReadResp_Checkpoint{CommitPosition: r.pos, PreparePosition: r.pos}}}); err != nil {
+				// Real servers checkpoint at the record's post-position with
+				// prepare 0 (AllReader: nextPos = TFPos(RecordPostPosition, 0)).
+				if err := srv.Send(checkpoint(s.postPosition(r), 0)); err != nil {
 					return err
 				}
 			}
@@ -636,6 +661,14 @@ func (st *streams) subscribeAll(o *api.ReadReq_Options, srv api.Streams_ReadServ
 		}
 		if !caughtUp {
 			caughtUp = true
+			if f.on && s.opts.LiveEndCheckpoint {
+				s.mu.Lock()
+				end := s.next
+				s.mu.Unlock()
+				if err := srv.Send(checkpoint(end, 0)); err != nil {
+					return err
+				}
+			}
 			if err := srv.Send(&api.ReadResp{Content: &api.ReadResp_CaughtUp_{CaughtUp: &api.ReadResp_CaughtUp{}}}); err != nil {
 				return err
 			}
