@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookledger/hookledger/adapters/audit"
-	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -143,11 +141,6 @@ func parseAsOf(c *gin.Context) (domain.Position, time.Time, bool, error) {
 	return 0, t, true, nil
 }
 
-// asOf answers fn from the views as they stood at the as_of point.
-func (s *Server) asOf(ctx context.Context, pos domain.Position, at time.Time) (*projections.Views, error) {
-	return pipeline.ViewsAsOf(ctx, s.Store, pos, at)
-}
-
 type explainAttempt struct {
 	Type       string    `json:"type"`
 	Position   uint64    `json:"position"`
@@ -200,14 +193,17 @@ func (s *Server) explain(c *gin.Context) {
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	then, err := s.asOf(ctx, pos, time.Time{})
+	then, existed, err := s.subscriptionAsOf(ctx, subID, asOfPoint{pos: pos})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	out := gin.H{"message_id": m.MessageID, "event_type": m.EventType, "position": uint64(pos), "subscription_id": subID}
 	decision, reason, detail := "not_scheduled", "", ""
-	sv := then.Subscriptions[subID]
+	var sv *projections.SubscriptionView
+	if existed {
+		sv = &then
+	}
 	switch {
 	case sv == nil:
 		reason, detail = "not_created_yet", "the subscription was created after the message (at position "+strconv.FormatUint(uint64(nowSub.CreatedPosition), 10)+")"

@@ -22,7 +22,7 @@ import (
 
 // env is a running ledger (in-memory store, real pipeline) behind the API.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	api    *httpapi.Server
 	srv    *httptest.Server
 	store  domain.EventStore
@@ -33,7 +33,7 @@ type env struct {
 
 const adminKey = "test-admin-key-0123456789abcdef"
 
-func newEnv(t *testing.T, opts ...func(*httpapi.Deps)) *env {
+func newEnv(t testing.TB, opts ...func(*httpapi.Deps)) *env {
 	t.Helper()
 	store := memstore.New()
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}

@@ -114,33 +114,50 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	read := s.Views.Read
+	var subs []projections.SubscriptionView
+	s.Views.Read(func(v *projections.Views) {
+		for _, sv := range v.SubscriptionsOf(c.Param("app")) {
+			subs = append(subs, *sv)
+		}
+	})
 	if asOf {
-		v, err := s.asOf(c.Request.Context(), pos, at)
+		p := asOfPoint{pos: pos, at: at}
+		var then []projections.SubscriptionView
+		var newest domain.Position
+		for _, now := range subs {
+			sv, ok, err := s.subscriptionAsOf(c.Request.Context(), now.ID, p)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			if ok {
+				then, newest = append(then, sv), max(newest, sv.Position)
+			}
+		}
+		subs = then
+		at, err := s.asOfPosition(c.Request.Context(), p, newest)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		read = func(fn func(*projections.Views)) { fn(v) }
-		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(v.Checkpoint), 10))
+		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(at), 10))
 	}
-	read(func(v *projections.Views) {
-		for _, sv := range v.SubscriptionsOf(c.Param("app")) {
-			if sv.Status == domain.StatusDeleted || (status != "" && string(sv.Status) != status) {
-				continue
-			}
-			if hasCursor && uint64(sv.CreatedPosition) <= cursor {
-				continue
-			}
-			if len(out.Items) == limit {
-				out.NextCursor = encodeCursor(out.Items[len(out.Items)-1].createdPos)
-				break
-			}
-			o := subscriptionOut(*sv)
-			o.createdPos = uint64(sv.CreatedPosition)
-			out.Items = append(out.Items, o)
+	for i := range subs {
+		sv := &subs[i]
+		if sv.Status == domain.StatusDeleted || (status != "" && string(sv.Status) != status) {
+			continue
 		}
-	})
+		if hasCursor && uint64(sv.CreatedPosition) <= cursor {
+			continue
+		}
+		if len(out.Items) == limit {
+			out.NextCursor = encodeCursor(out.Items[len(out.Items)-1].createdPos)
+			break
+		}
+		o := subscriptionOut(*sv)
+		o.createdPos = uint64(sv.CreatedPosition)
+		out.Items = append(out.Items, o)
+	}
 	c.JSON(http.StatusOK, out)
 }
 
@@ -156,19 +173,24 @@ func (s *Server) getSubscription(c *gin.Context) {
 		return
 	}
 	if asOf {
-		v, err := s.asOf(c.Request.Context(), pos, at)
+		p := asOfPoint{pos: pos, at: at}
+		sv, ok, err := s.subscriptionAsOf(c.Request.Context(), id, p)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		sv := v.Subscriptions[id]
-		if sv == nil || sv.ApplicationID != c.Param("app") {
+		if !ok || sv.ApplicationID != c.Param("app") {
 			s.fail(c, domain.ErrNotFound)
 			return
 		}
-		o := subscriptionOut(*sv)
-		o.AsOfPosition = uint64(v.Checkpoint)
-		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(v.Checkpoint), 10))
+		at, err := s.asOfPosition(c.Request.Context(), p, sv.Position)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		o := subscriptionOut(sv)
+		o.AsOfPosition = uint64(at)
+		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(at), 10))
 		c.JSON(http.StatusOK, o)
 		return
 	}

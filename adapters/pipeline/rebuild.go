@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"time"
 
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
@@ -189,28 +188,3 @@ func ReadSnapshotViews(path string) (*projections.Views, error) {
 
 // SnapshotPath is where the pipeline keeps its snapshot in a data directory.
 func SnapshotPath(dataDir string) string { return dataDir + "/views/snapshot.json" }
-
-// ViewsAsOf folds the ledger from position 0 into fresh views, stopping after
-// position pos (0: no bound) and, when at is not zero, before the first event
-// the store committed after at. It is the state the ledger knew at that point.
-func ViewsAsOf(ctx context.Context, store domain.EventStore, pos domain.Position, at time.Time) (*projections.Views, error) {
-	v := projections.New()
-	for from := domain.Position(0); ; {
-		page, err := store.ReadAll(ctx, from, 4096)
-		if err != nil {
-			return nil, err
-		}
-		for _, rec := range page {
-			if (pos != 0 && rec.Position > pos) || (!at.IsZero() && rec.Created.After(at)) {
-				return v, nil
-			}
-			if err := v.Apply(rec); err != nil {
-				return nil, err
-			}
-		}
-		if len(page) < 4096 {
-			return v, nil
-		}
-		from = page[len(page)-1].Position + 1
-	}
-}
