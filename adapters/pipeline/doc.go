@@ -16,4 +16,12 @@
 //     unknown and retried (at-least-once: nothing is silently lost);
 //   - views are snapshotted with their checkpoint, so a restart catches up
 //     from there instead of replaying everything.
+//
+// It is application logic over ports (the event store, the sender, the
+// clock, the observer), not an adapter of one. One concern per file:
+// runner.go (options, start and shutdown, read-your-writes), fold.go (the
+// fold and matching), fanout.go, dispatch.go and queue.go (the due queue,
+// parking, limits), worker.go (attempts, health, recovery), payloads.go
+// (the bounded payload cache), snapshot.go, observe.go (what metrics read),
+// rebuild.go.
 package pipeline

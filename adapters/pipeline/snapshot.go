@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
@@ -130,4 +132,45 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+func (r *Runner) snapshotLoop(ctx context.Context) {
+	if r.opts.SnapshotPath == "" {
+		return
+	}
+	t := time.NewTicker(r.opts.SnapshotInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.writeSnapshot(); err != nil {
+				r.log.Error().Err(err).Msg("snapshot failed")
+			}
+		}
+	}
+}
+
+func (r *Runner) writeSnapshot() error {
+	if r.opts.SnapshotPath == "" {
+		return nil
+	}
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	var checkpoint domain.Position
+	n, err := writeFileAtomic(r.opts.SnapshotPath, func(w io.Writer) error {
+		// The views are locked while they are encoded (into the page cache);
+		// the fsync happens after the lock is released.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		checkpoint = r.views.Checkpoint
+		r.sinceSnap = 0
+		return encodeSnapshot(w, r.views, r.fanPending)
+	})
+	if err != nil {
+		return err
+	}
+	r.log.Debug().Uint64("checkpoint", uint64(checkpoint)).Int64("bytes", n).Msg("views snapshot written")
+	return nil
 }

@@ -1,0 +1,120 @@
+package pipeline
+
+// The fold: each ledger event is applied to the views in order; a
+// published message is matched against the subscriptions as they stood at
+// its position, and the matches go to fan-out.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+func (r *Runner) markCaughtUp() { r.caughtMu.Do(func() { close(r.caughtUp) }) }
+
+// handle folds one ledger event and reacts to it.
+func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error {
+	ev, _, err := domain.Decode(rec)
+	if err != nil {
+		return fmt.Errorf("fold position %d: %w", rec.Position, err)
+	}
+	var fan *fanoutJob
+	r.mu.Lock()
+	r.views.ApplyDecoded(rec, ev)
+	switch e := ev.(type) {
+	case domain.MessagePublished:
+		if cmds := Match(r.views, e, rec.Position); len(cmds) > 0 {
+			fan = &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
+			r.fanPending[rec.Position] = fan
+			// The attempts follow shortly: keep the body the fold just
+			// decoded rather than read the message stream again per attempt.
+			r.payloads.put(e.MessageID, e.Payload)
+		}
+	case domain.SubscriptionResumed:
+		r.unparkLocked(e.SubscriptionID)
+	case domain.SubscriptionDeleted:
+		r.unparkLocked(e.SubscriptionID)
+	case domain.DeliveryScheduled:
+		r.requeueLocked(e.DeliveryID)
+		if r.Ready() {
+			r.opts.Observer.DeliveryScheduled()
+		}
+	default:
+		if id := deliveryID(ev); id != "" {
+			r.requeueLocked(id)
+		}
+	}
+	r.sinceSnap++
+	snap := r.sinceSnap >= r.opts.SnapshotEvery
+	r.mu.Unlock()
+	if rec.Position >= r.startHead {
+		r.markCaughtUp()
+	}
+	r.applied.Broadcast()
+	if fan != nil {
+		for _, c := range fan.Schedules {
+			select {
+			case r.fanCh <- fanItem{job: fan, cmd: c}:
+			case <-fanCtx.Done():
+				return fanCtx.Err()
+			}
+		}
+	}
+	r.kick()
+	if snap {
+		if err := r.writeSnapshot(); err != nil {
+			r.log.Error().Err(err).Msg("snapshot failed")
+		}
+	}
+	return nil
+}
+
+// Match returns the schedules for a message: every active or paused
+// subscription of the message's application whose filters match, as the views
+// stand. A paused subscription's deliveries are scheduled and wait (parked) for
+// the resume, so pausing loses nothing; a disabled subscription (gone, failing,
+// or disabled by an operator) gets no new deliveries. Called with
+// views folded up to the message's own position, it matches against the
+// subscriptions as they stood there.
+func Match(v *projections.Views, m domain.MessagePublished, pos domain.Position) []domain.ScheduleDelivery {
+	var out []domain.ScheduleDelivery
+	for _, sv := range v.SubscriptionsOf(m.ApplicationID) {
+		if sv.Status != domain.StatusActive && sv.Status != domain.StatusPaused {
+			continue
+		}
+		pattern, ok := sv.EventTypes.Match(m.EventType)
+		if !ok {
+			continue
+		}
+		out = append(out, domain.ScheduleDelivery{
+			MessageID: m.MessageID, SubscriptionID: sv.ID, ApplicationID: m.ApplicationID, EventType: m.EventType,
+			SubscriptionRevision: sv.Revision(), MatchedPattern: pattern, MessagePosition: pos,
+			FirstDelay: domain.PolicyFromMS(sv.RetryScheduleMS).Schedule[0],
+		})
+	}
+	return out
+}
+
+func deliveryID(ev domain.Event) string {
+	switch e := ev.(type) {
+	case domain.AttemptStarted:
+		return e.DeliveryID
+	case domain.AttemptAcknowledged:
+		return e.DeliveryID
+	case domain.AttemptFailed:
+		return e.DeliveryID
+	case domain.AttemptOutcomeUnknown:
+		return e.DeliveryID
+	case domain.RetryScheduled:
+		return e.DeliveryID
+	case domain.DeliveryExhausted:
+		return e.DeliveryID
+	case domain.RedeliveryRequested:
+		return e.DeliveryID
+	case domain.DeliveryCancelled:
+		return e.DeliveryID
+	}
+	return ""
+}

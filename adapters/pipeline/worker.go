@@ -1,0 +1,199 @@
+package pipeline
+
+// Workers: one attempt of one delivery, recorded in the ledger before and
+// after the POST; subscription health; attempts a dead process left open.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+type job struct {
+	delivery projections.DeliveryView
+	sub      projections.SubscriptionView
+	cancel   bool
+}
+
+func (r *Runner) md(d projections.DeliveryView, causation string) domain.Metadata {
+	return domain.Metadata{Actor: r.opts.WorkerName, CorrelationID: d.MessageID, CausationID: causation}
+}
+
+// appendDelivery appends events decided on d, retrying transient store errors
+// a few times. A wrong-revision error is returned at once: someone else moved
+// the delivery.
+func (r *Runner) appendDelivery(d projections.DeliveryView, events []domain.Event, causation string) ([]string, error) {
+	var err error
+	for try := 0; try < 5; try++ {
+		var ids []string
+		_, ids, err = r.opts.Commands.AppendDecided(context.Background(), domain.DeliveryStream(d.ID), d.Revision(), true, events, r.md(d, causation))
+		if err == nil || errors.Is(err, domain.ErrWrongRevision) || errors.Is(err, domain.ErrInvalidArgument) || errors.Is(err, domain.ErrClosed) {
+			return ids, err
+		}
+		time.Sleep(time.Duration(50<<try) * time.Millisecond)
+	}
+	return nil, err
+}
+
+func evolveAll(d projections.DeliveryView, events []domain.Event, ids []string) projections.DeliveryView {
+	for i, e := range events {
+		d.Delivery = domain.EvolveDelivery(d.Delivery, e)
+		d.LastEventID = ids[i]
+	}
+	return d
+}
+
+// work makes one attempt of one delivery. hard ends in-flight sends when the
+// shutdown grace period is over.
+func (r *Runner) work(hard context.Context, j job) {
+	defer r.finish(j)
+	d := j.delivery
+	log := r.log.With().Str("delivery_id", d.ID).Str("subscription_id", d.SubscriptionID).Logger()
+	if r.stopping.Load() {
+		r.release(d.ID, 0)
+		return
+	}
+	now := r.clock.Now()
+	if j.cancel {
+		evs, err := domain.DecideDelivery(d.Delivery, domain.CancelDelivery{Reason: "subscription deleted"}, now)
+		if err == nil && len(evs) > 0 {
+			_, err = r.appendDelivery(d, evs, d.LastEventID)
+		}
+		if err != nil && !errors.Is(err, domain.ErrWrongRevision) {
+			log.Error().Err(err).Msg("cancel failed")
+			r.release(d.ID, time.Second)
+		}
+		return
+	}
+	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName}, now)
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot start an attempt")
+		r.release(d.ID, time.Second)
+		return
+	}
+	ids, err := r.appendDelivery(d, evs, d.LastEventID)
+	if errors.Is(err, domain.ErrWrongRevision) {
+		return // another owner, or the view is behind: wait for the newer event
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("attempt start not recorded")
+		r.release(d.ID, time.Second)
+		return
+	}
+	r.stats.Attempts.Add(1)
+	d = evolveAll(d, evs, ids)
+	attempt := d.OpenAttempt
+
+	var result domain.AttemptResult
+	payload, perr := r.payload(context.Background(), d.MessageID)
+	keys := j.sub.ValidKeys(now)
+	secrets := make([]string, len(keys))
+	keyIDs := make([]string, len(keys))
+	for i, k := range keys {
+		secrets[i], keyIDs[i] = k.Secret, k.KeyID
+	}
+	signer, serr := domain.NewSigner(secrets...)
+	switch {
+	case perr != nil:
+		result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "payload unavailable: " + perr.Error()}
+	case serr != nil || len(keys) == 0:
+		result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "no valid signing key"}
+	default:
+		result = r.opts.Sender.Send(hard, sender.Request{
+			URL: j.sub.URL, MessageID: d.MessageID, Body: payload, Headers: j.sub.Headers, Signer: signer, Timestamp: now,
+		})
+	}
+	result.Attempt, result.KeyIDs = attempt, keyIDs
+	var cmd any = domain.RecordOutcome{Result: result, Policy: domain.PolicyFromMS(j.sub.RetryScheduleMS), Random: r.opts.Random()}
+	if hard.Err() != nil && result.ErrorClass != "" {
+		// The shutdown cut the attempt short: the endpoint may or may not have
+		// the message. Say so, and retry it at the next start.
+		cmd = domain.CloseUnknownAttempt{Attempt: attempt, Reason: "shutdown interrupted the attempt"}
+	}
+	evs, err = domain.DecideDelivery(d.Delivery, cmd, r.clock.Now())
+	if err != nil {
+		log.Error().Err(err).Msg("cannot record the outcome")
+		return
+	}
+	if _, err := r.appendDelivery(d, evs, d.LastEventID); err != nil {
+		// Left open: the next start closes it as outcome unknown.
+		log.Error().Err(err).Msg("attempt outcome not recorded")
+		return
+	}
+	r.opts.Observer.AttemptFinished(result.ErrorClass, result.Latency)
+	for _, e := range evs {
+		if _, ok := e.(domain.RetryScheduled); ok {
+			r.opts.Observer.RetryScheduled()
+		}
+	}
+	if result.ErrorClass == "" {
+		r.stats.Acknowledged.Add(1)
+		return
+	}
+	r.stats.Failed.Add(1)
+	log.Debug().Str("error_class", result.ErrorClass).Int("status", result.StatusCode).Int("attempt", attempt).Msg("attempt failed")
+	r.checkHealth(j.sub.ID, d, result, r.clock.Now())
+}
+
+// checkHealth disables a subscription that answered 410 Gone, or whose
+// attempts have all failed for the failure window.
+func (r *Runner) checkHealth(subID string, d projections.DeliveryView, result domain.AttemptResult, now time.Time) {
+	var reason, detail string
+	if result.ErrorClass == domain.ErrorClassGone {
+		reason, detail = domain.DisabledGone, "the endpoint answered 410 Gone"
+	} else {
+		r.mu.RLock()
+		var since time.Time
+		if sv := r.views.Subscriptions[subID]; sv != nil {
+			since = sv.FailingSince
+		}
+		r.mu.RUnlock()
+		if since.IsZero() || now.Sub(since) < r.opts.FailureWindow {
+			return
+		}
+		reason, detail = domain.DisabledFailing, fmt.Sprintf("every attempt failed since %s (window %s)", since.UTC().Format(time.RFC3339), r.opts.FailureWindow)
+	}
+	_, out, err := r.opts.Commands.ChangeSubscription(context.Background(), "", subID, domain.DisableSubscription{Reason: reason, Detail: detail},
+		domain.Metadata{Actor: r.opts.WorkerName, CorrelationID: d.MessageID, CausationID: d.LastEventID})
+	if err != nil {
+		r.log.Error().Err(err).Str("subscription_id", subID).Msg("could not disable the subscription")
+		return
+	}
+	if len(out.Events) > 0 {
+		r.log.Warn().Str("subscription_id", subID).Str("reason", reason).Str("detail", detail).Msg("subscription disabled; its pending deliveries wait and can be recovered")
+	}
+}
+
+// recoverOpenAttempts closes every attempt that started before this process
+// and has no outcome: the previous process died during it.
+func (r *Runner) recoverOpenAttempts() {
+	r.mu.Lock()
+	var open []projections.DeliveryView
+	for id, d := range r.views.Deliveries {
+		if d.Status == domain.DeliveryStatusAttempting {
+			open = append(open, *d)
+			r.inflight[id] = d.Version + 1
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(open, func(i, j int) bool { return open[i].ID < open[j].ID })
+	for _, d := range open {
+		evs, err := domain.DecideDelivery(d.Delivery, domain.CloseUnknownAttempt{Attempt: d.OpenAttempt, Reason: "the process stopped before the outcome was recorded"}, r.clock.Now())
+		if err == nil {
+			_, err = r.appendDelivery(d, evs, d.LastEventID)
+		}
+		if err != nil {
+			r.log.Error().Err(err).Str("delivery_id", d.ID).Msg("could not close an interrupted attempt")
+			continue
+		}
+	}
+	if len(open) > 0 {
+		r.log.Warn().Int("attempts", len(open)).Msg("closed attempts interrupted by the last stop as outcome unknown; they are retried")
+	}
+}
