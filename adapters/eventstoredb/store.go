@@ -297,6 +297,11 @@ func (s *Store) translate(err error) error {
 	if s.isClosed() {
 		return domain.ErrClosed
 	}
+	if strings.Contains(err.Error(), "Maximum Append Size") || strings.Contains(err.Error(), "maximum-append-size-exceeded") {
+		// The server's own limit (its trailer "exception:
+		// maximum-append-size-exceeded"): --esdb-max-append-size is above it.
+		return fmt.Errorf("%w: the EventStoreDB server refused the append as over its maximum append size (set --esdb-max-append-size to the server's MaxAppendSize): %v", domain.ErrEventTooLarge, err)
+	}
 	code, ok := esdbCode(err)
 	if !ok {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -361,7 +366,8 @@ func (s *Store) Append(ctx context.Context, stream string, exp domain.ExpectedRe
 		if err != nil {
 			return domain.AppendResult{}, &domain.ValidationError{Field: "events", Reason: fmt.Sprintf("event %d id %q is not a UUID (EventStoreDB requires one)", i, e.ID)}
 		}
-		size += len(e.Data) + len(e.Metadata)
+		// Counted as servers since 24.10.5 count an append.
+		size += len(e.Data) + len(e.Metadata) + 2*len(e.Type)
 		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeBinary, Data: e.Data, Metadata: e.Metadata}
 	}
 	if size > s.opts.MaxAppendSize {
@@ -372,19 +378,52 @@ func (s *Store) Append(ctx context.Context, stream string, exp domain.ExpectedRe
 		return domain.AppendResult{}, domain.ErrClosed
 	}
 	var res *esdb.WriteResult
-	err := s.call(ctx, "append", func(ctx context.Context, c *esdb.Client) error {
-		var err error
-		res, err = c.AppendToStream(ctx, s.opts.Prefix+stream, esdb.AppendToStreamOptions{ExpectedRevision: expected(exp)}, data...)
-		return err
-	})
+	deadline := time.Now().Add(s.opts.RetryFor)
+	var err error
+	for {
+		err = s.call(ctx, "append", func(ctx context.Context, c *esdb.Client) error {
+			var err error
+			res, err = c.AppendToStream(ctx, s.opts.Prefix+stream, esdb.AppendToStreamOptions{ExpectedRevision: expected(exp)}, data...)
+			return err
+		})
+		// A server deadline on a write says nothing about whether it was
+		// committed (it may have timed out waiting for replication). The
+		// same events, with the same ids, are sent again: the server answers
+		// an idempotent success if they were written, or writes them now.
+		// Never report as failed a write that may have succeeded.
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+		s.log.Debug().Err(err).Str("stream", stream).Msg("append deadline exceeded; retrying with the same event ids")
+	}
 	if code, ok := esdbCode(err); ok && code == esdb.ErrorCodeWrongExpectedVersion {
 		return domain.AppendResult{}, s.wrongRevision(ctx, stream, exp, err)
 	}
 	if err != nil {
 		return domain.AppendResult{}, err
 	}
-	s.remember(res.CommitPosition)
-	return domain.AppendResult{Revision: res.NextExpectedVersion, Position: domain.Position(res.CommitPosition)}, nil
+	pos := res.CommitPosition
+	if pos == 0 || pos == math.MaxUint64 {
+		// An idempotent success may carry no position: find the last event
+		// of this append in the stream.
+		if pos, err = s.positionOf(ctx, stream, res.NextExpectedVersion, events[len(events)-1].ID); err != nil {
+			return domain.AppendResult{}, err
+		}
+	}
+	s.remember(pos)
+	return domain.AppendResult{Revision: res.NextExpectedVersion, Position: domain.Position(pos)}, nil
+}
+
+// positionOf reads the position of the event id at revision rev of stream.
+func (s *Store) positionOf(ctx context.Context, stream string, rev uint64, id string) (uint64, error) {
+	recs, err := s.ReadStream(ctx, stream, rev, domain.Forward, 1)
+	if err != nil {
+		return 0, fmt.Errorf("eventstoredb: the append succeeded without a position, and reading it failed: %w", err)
+	}
+	if len(recs) != 1 || recs[0].ID != id || recs[0].Position == 0 {
+		return 0, fmt.Errorf("eventstoredb: the append succeeded without a position, and revision %d of %s is not its event", rev, stream)
+	}
+	return uint64(recs[0].Position), nil
 }
 
 // wrongRevision builds the domain error; the client only says the current

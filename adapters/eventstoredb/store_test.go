@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -418,5 +419,58 @@ func TestResumeAcrossRealShapedCheckpoints(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d events delivered, want %d", len(got), len(want))
+	}
+}
+
+// TestAppendSizeAsTheServerCountsIt: the server counts data, metadata and
+// twice the type's length; an append over the server's limit that the
+// adapter lets through (its limit set higher) is answered ErrEventTooLarge,
+// not a generic error.
+func TestAppendSizeAsTheServerCountsIt(t *testing.T) {
+	srv := emulator(t, esdbtest.Options{MaxAppendSize: 64 << 10})
+	ctx := context.Background()
+	strict := open(t, srv.URL(), func(o *eventstoredb.Options) { o.MaxAppendSize = 64 << 10 })
+	e := ev(0)
+	e.Type = strings.Repeat("t", 100)
+	e.Data = make([]byte, 64<<10-len(e.Metadata)-150) // under the limit without the type, over it with 2 x 100
+	before := srv.Appends()
+	if _, err := strict.Append(ctx, "a", domain.Any, e); !errors.Is(err, domain.ErrEventTooLarge) {
+		t.Fatalf("counted without the type: %v", err)
+	}
+	if srv.Appends() != before {
+		t.Fatal("sent although over the limit as the server counts it")
+	}
+	loose := open(t, srv.URL(), func(o *eventstoredb.Options) { o.MaxAppendSize = 1 << 20 })
+	_, err := loose.Append(ctx, "a", domain.Any, e)
+	if !errors.Is(err, domain.ErrEventTooLarge) || !strings.Contains(err.Error(), "esdb-max-append-size") {
+		t.Fatalf("the server's refusal: %v", err)
+	}
+}
+
+// TestAppendTimedOutAfterTheWriteIsNotAFailure: a write the server committed
+// but answered DeadlineExceeded is retried with the same ids and reported as
+// the success it was, once (no duplicate), with its position, also when the
+// idempotent answer carries no position.
+func TestAppendTimedOutAfterTheWriteIsNotAFailure(t *testing.T) {
+	for _, noPos := range []bool{false, true} {
+		srv := emulator(t, esdbtest.Options{IdempotentNoPosition: noPos})
+		s := open(t, srv.URL(), nil)
+		ctx := context.Background()
+		if _, err := s.Append(ctx, "a", domain.NoStream, ev(0)); err != nil {
+			t.Fatal(err)
+		}
+		srv.TimeoutAfterWrite(1)
+		e := ev(1)
+		res, err := s.Append(ctx, "a", domain.Exact(0), e)
+		if err != nil {
+			t.Fatalf("noPos=%v: a committed write was reported as failed: %v", noPos, err)
+		}
+		recs, err := s.ReadStream(ctx, "a", 0, domain.Forward, 10)
+		if err != nil || len(recs) != 2 || recs[1].ID != e.ID {
+			t.Fatalf("noPos=%v: the stream holds %d events (%v): a duplicate or a loss", noPos, len(recs), err)
+		}
+		if res.Revision != 1 || res.Position != recs[1].Position || res.Position == 0 {
+			t.Fatalf("noPos=%v: answered %+v, the event is at revision 1 position %d", noPos, res, recs[1].Position)
+		}
 	}
 }

@@ -53,6 +53,9 @@ type Options struct {
 	// (KurrentDB#4970; fixed in 25.0.1 and 24.10.5). A client that resumes
 	// from (E, E) instead of (E, 0) skips the next event, written at E.
 	LiveEndCheckpoint bool
+	// IdempotentNoPosition answers an idempotent retry with success but no
+	// position, as servers may: the client must find the events itself.
+	IdempotentNoPosition bool
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
@@ -71,11 +74,12 @@ type Server struct {
 	grpc    *grpc.Server
 	running bool
 
-	unavailable atomic.Bool
-	delay       atomic.Int64
-	dropGen     atomic.Int64
-	appends     atomic.Int64
-	subsOpen    atomic.Int64
+	unavailable        atomic.Bool
+	delay              atomic.Int64
+	dropGen            atomic.Int64
+	timeoutsAfterWrite atomic.Int64
+	appends            atomic.Int64
+	subsOpen           atomic.Int64
 }
 
 type record struct {
@@ -161,6 +165,12 @@ func (s *Server) Restart() error {
 
 // SetUnavailable makes every call answer Unavailable (true) or serve again.
 func (s *Server) SetUnavailable(on bool) { s.unavailable.Store(on) }
+
+// TimeoutAfterWrite makes the next n appends write their events and then
+// answer DeadlineExceeded, as a server whose write timed out waiting for
+// replication although it was committed: a client must retry with the same
+// event ids (idempotent) and never report such a write as failed.
+func (s *Server) TimeoutAfterWrite(n int) { s.timeoutsAfterWrite.Store(int64(n)) }
 
 // SetDelay delays every call by d (0: none).
 func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
@@ -299,7 +309,9 @@ func (st *streams) Append(srv api.Streams_AppendServer) error {
 			return status.Error(codes.InvalidArgument, "esdbtest: an event needs metadata \"type\"")
 		}
 		evs = append(evs, proposed{id: id, typ: typ, ctype: p.GetMetadata()["content-type"], data: p.GetData(), meta: p.GetCustomMetadata()})
-		size += len(p.GetData()) + len(p.GetCustomMetadata())
+		// As servers since 24.10.5 count an append: data, metadata and twice
+		// the event type's length.
+		size += len(p.GetData()) + len(p.GetCustomMetadata()) + 2*len(typ)
 	}
 	if size > s.opts.MaxAppendSize {
 		// As the server does: an RPC exception the client cannot map.
@@ -326,6 +338,12 @@ func (st *streams) Append(srv api.Streams_AppendServer) error {
 		if same {
 			r := revs[int(start)+len(evs)-1]
 			s.mu.Unlock()
+			if s.opts.IdempotentNoPosition {
+				return srv.SendAndClose(&api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
+					CurrentRevisionOption: &api.AppendResp_Success_CurrentRevision{CurrentRevision: r.revision},
+					PositionOption:        &api.AppendResp_Success_NoPosition{NoPosition: &shared.Empty{}},
+				}}})
+			}
 			return srv.SendAndClose(success(r))
 		}
 	}
@@ -343,6 +361,9 @@ func (st *streams) Append(srv api.Streams_AppendServer) error {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
+	if r != nil && s.timeoutsAfterWrite.Add(-1) >= 0 {
+		return status.Error(codes.DeadlineExceeded, "esdbtest: the write timed out waiting for replication (it was committed)")
+	}
 	if r == nil { // an empty append: the real server answers success with no position
 		return srv.SendAndClose(&api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
 			CurrentRevisionOption: &api.AppendResp_Success_NoStream{NoStream: &shared.Empty{}},
