@@ -120,7 +120,9 @@ func (s *Sealer) runOnce(ctx context.Context) error {
 		}
 		st = sealState{index: last.Index, seq: last.ToSeq, chain: chain, sealHash: sh, sealedTo: last.ToSeq, rev: rev, hasRev: true,
 			sealedPos: last.ToPosition, sealedAt: last.SealedAt}
-		from = last.ToPosition
+		if from, err = s.resumePosition(ctx, last); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	s.st = st
@@ -215,4 +217,47 @@ func (s *Sealer) sealLocked(ctx context.Context) error {
 	s.st.pending = s.st.pending[:0]
 	s.Log.Debug().Uint64("index", seal.Index).Uint64("events", n).Uint64("to_seq", seal.ToSeq).Msg("ledger sealed")
 	return nil
+}
+
+// resumePosition is where the chain continues after seal last: the position
+// of its last sealed event. The seal names it (ToPosition), but positions are
+// the store's own: a ledger copied to another store (hookledger copy) keeps
+// its seals byte for byte, with the source's positions in them. So the named
+// position is trusted only if the event there is the one the seal's last
+// digest names; otherwise the event is found by its sequence number, counting
+// the ledger's events from the start (once: the next seal names a position
+// of this store).
+func (s *Sealer) resumePosition(ctx context.Context, last domain.AuditSealed) (domain.Position, error) {
+	want := last.Digests[(last.Count-1)*domain.DigestSize : last.Count*domain.DigestSize]
+	matches := func(rec domain.RecordedEvent) bool {
+		leaf := domain.LeafOf(rec)
+		return string(leaf[:domain.DigestSize]) == string(want)
+	}
+	if recs, err := s.Store.ReadAll(ctx, last.ToPosition, 1); err == nil && len(recs) == 1 &&
+		recs[0].Position == last.ToPosition && recs[0].Stream != domain.AuditStream && matches(recs[0]) {
+		return last.ToPosition, nil
+	}
+	s.Log.Info().Uint64("seal", last.Index).Uint64("to_seq", last.ToSeq).Msg("the last seal's position is not this store's (a copied ledger?): finding its last event by sequence number")
+	var seq uint64
+	for from := domain.Position(0); ; {
+		page, err := s.Store.ReadAll(ctx, from, 2048)
+		if err != nil {
+			return 0, err
+		}
+		if len(page) == 0 {
+			return 0, fmt.Errorf("the ledger holds %d events, the last seal covers %d: events are missing", seq, last.ToSeq)
+		}
+		for _, rec := range page {
+			if rec.Stream == domain.AuditStream {
+				continue
+			}
+			if seq++; seq == last.ToSeq {
+				if !matches(rec) {
+					return 0, fmt.Errorf("event number %d (position %d) is not the one seal #%d sealed: verify the ledger", seq, rec.Position, last.Index)
+				}
+				return rec.Position, nil
+			}
+		}
+		from = page[len(page)-1].Position + 1
+	}
 }

@@ -197,7 +197,11 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	publishAndWait(t, l2, recv, "app_c", 3)
 	stop2()
 	onESDB := allEvents(t, es)
-	verified(t, es, pub, "EventStoreDB after serving")
+	// The sealer went on sealing on the copy (its last seal names positions
+	// of the source store) and sealed the new events at the stop.
+	if rep := verified(t, es, pub, "EventStoreDB after serving"); rep.Unsealed != 0 {
+		t.Fatalf("EventStoreDB after serving: %d events left unsealed: the sealer did not continue on the copy", rep.Unsealed)
+	}
 	es.Close()
 	// The auditor's command reads the EventStoreDB ledger too.
 	if rc := verifyCmd(ctx, []string{"--store-url", emu.URL(), "--public-key", audit.EncodePublicKey(pub)}); rc != 0 {
