@@ -12,22 +12,7 @@ import (
 )
 
 func (s *Server) listDeliveries(c *gin.Context) {
-	limit, err := parseLimit(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	cursor, hasCursor, err := parseCursor(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	since, err := parseTimeParam(c, "since")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	until, err := parseTimeParam(c, "until")
+	q, err := parseListQuery(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -37,11 +22,6 @@ func (s *Server) listDeliveries(c *gin.Context) {
 	case "", "pending", "acknowledged", "failed", "exhausted", "cancelled":
 	default:
 		s.fail(c, bad(CodeInvalidParameter, "status", "status must be pending, acknowledged, failed, exhausted or cancelled"))
-		return
-	}
-	filter, err := eventTypeFilter(c)
-	if err != nil {
-		s.fail(c, err)
 		return
 	}
 	subID, msgID := c.Query("subscription_id"), c.Query("message_id")
@@ -69,16 +49,16 @@ func (s *Server) listDeliveries(c *gin.Context) {
 		}
 		for i := len(ids) - 1; i >= 0; i-- { // newest first
 			d := v.Deliveries[ids[i]]
-			if d.ApplicationID != app || (hasCursor && uint64(d.ScheduledPosition) >= cursor) {
+			if d.ApplicationID != app || (q.hasCursor && uint64(d.ScheduledPosition) >= q.cursor) {
 				continue
 			}
-			if (status != "" && apiStatus(d.Status) != status) || !matches(filter, d.EventType) || (subID != "" && d.SubscriptionID != subID) || (msgID != "" && d.MessageID != msgID) {
+			if (status != "" && apiStatus(d.Status) != status) || !matches(q.eventTypes, d.EventType) || (subID != "" && d.SubscriptionID != subID) || (msgID != "" && d.MessageID != msgID) {
 				continue
 			}
-			if (!since.IsZero() && d.ScheduledAt.Before(since)) || (!until.IsZero() && d.ScheduledAt.After(until)) {
+			if !q.inRange(d.ScheduledAt) {
 				continue
 			}
-			if len(out.Items) == limit {
+			if len(out.Items) == q.limit {
 				last := v.Deliveries[out.Items[len(out.Items)-1].ID]
 				out.NextCursor = encodeCursor(uint64(last.ScheduledPosition))
 				break

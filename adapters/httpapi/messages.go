@@ -71,27 +71,7 @@ func (s *Server) publish(c *gin.Context) {
 }
 
 func (s *Server) listMessages(c *gin.Context) {
-	limit, err := parseLimit(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	cursor, hasCursor, err := parseCursor(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	since, err := parseTimeParam(c, "since")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	until, err := parseTimeParam(c, "until")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	filter, err := eventTypeFilter(c)
+	q, err := parseListQuery(c)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -101,13 +81,13 @@ func (s *Server) listMessages(c *gin.Context) {
 		ids := v.MessageIDsOfApp(c.Param("app"))
 		for i := len(ids) - 1; i >= 0; i-- { // newest first
 			m := v.Messages[ids[i]]
-			if hasCursor && uint64(m.Position) >= cursor {
+			if q.hasCursor && uint64(m.Position) >= q.cursor {
 				continue
 			}
-			if !matches(filter, m.EventType) || (!since.IsZero() && m.PublishedAt.Before(since)) || (!until.IsZero() && m.PublishedAt.After(until)) {
+			if !matches(q.eventTypes, m.EventType) || !q.inRange(m.PublishedAt) {
 				continue
 			}
-			if len(out.Items) == limit {
+			if len(out.Items) == q.limit {
 				out.NextCursor = encodeCursor(out.Items[len(out.Items)-1].Position)
 				break
 			}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -89,3 +90,59 @@ func (s *Server) settle(c *gin.Context, pos domain.Position) {
 }
 
 func trimmed(s string) string { return strings.TrimSpace(s) }
+
+// listQuery is what a listing reads from its query string, parsed by one
+// helper that reports every bad value at once (which parameters a route
+// accepts at all is checkQuery's job).
+type listQuery struct {
+	limit        int
+	cursor       uint64
+	hasCursor    bool
+	since, until time.Time
+	eventTypes   domain.Filters // nil: every type
+}
+
+// parseListQuery reads limit, cursor, since, until and event_type; a route
+// that does not take some of them has them refused by checkQuery first.
+func parseListQuery(c *gin.Context) (listQuery, error) {
+	var q listQuery
+	var problems []*badInput
+	note := func(err error) {
+		var b *badInput
+		if errors.As(err, &b) {
+			problems = append(problems, b)
+		}
+	}
+	var err error
+	if q.limit, err = parseLimit(c); err != nil {
+		note(err)
+	}
+	if q.cursor, q.hasCursor, err = parseCursor(c); err != nil {
+		note(err)
+	}
+	if q.since, err = parseTimeParam(c, "since"); err != nil {
+		note(err)
+	}
+	if q.until, err = parseTimeParam(c, "until"); err != nil {
+		note(err)
+	}
+	if q.eventTypes, err = eventTypeFilter(c); err != nil {
+		note(err)
+	}
+	if !q.since.IsZero() && !q.until.IsZero() && q.until.Before(q.since) {
+		problems = append(problems, bad(CodeInvalidParameter, "until", "until is before since").(*badInput))
+	}
+	if len(problems) == 0 {
+		return q, nil
+	}
+	details := make([]string, len(problems))
+	for i, p := range problems {
+		details[i] = p.detail
+	}
+	return q, bad(CodeInvalidParameter, problems[0].field, strings.Join(details, "; "))
+}
+
+// inRange reports whether t is within the query's since and until.
+func (q listQuery) inRange(t time.Time) bool {
+	return (q.since.IsZero() || !t.Before(q.since)) && (q.until.IsZero() || !t.After(q.until))
+}

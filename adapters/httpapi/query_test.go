@@ -71,3 +71,19 @@ func TestEventTypeFiltersOnListings(t *testing.T) {
 		t.Errorf("a malformed pattern: %d %s", r.status, r.body)
 	}
 }
+
+// TestListingReportsEveryBadValueAtOnce: one answer names all the bad
+// values of a listing's query, not only the first.
+func TestListingReportsEveryBadValueAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/v1/applications", e.admin, map[string]any{"id": "app_v", "name": "V"})
+	r := e.do("GET", "/v1/applications/app_v/deliveries?limit=0&since=yesterday&event_type=a%20b", e.admin, nil)
+	d := r.str("detail")
+	if r.status != 400 || r.str("code") != "invalid_parameter" || !strings.Contains(d, "limit") || !strings.Contains(d, "since") || !strings.Contains(d, "event_type") {
+		t.Fatalf("three bad values: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", "/v1/applications/app_v/messages?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", e.admin, nil)
+	if r.status != 400 || r.str("field") != "until" {
+		t.Fatalf("until before since: %d %s", r.status, r.body)
+	}
+}

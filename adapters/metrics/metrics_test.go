@@ -1,0 +1,88 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/hookledger/hookledger/adapters/memstore"
+	"github.com/hookledger/hookledger/adapters/metrics"
+	"github.com/hookledger/hookledger/domain"
+)
+
+func TestInstrumentedStoreCountsAppends(t *testing.T) {
+	m := metrics.New()
+	store := memstore.New()
+	defer store.Close()
+	s := m.InstrumentStore(store)
+	ctx := context.Background()
+	ev := func(id byte) domain.EventData {
+		return domain.EventData{ID: domain.FormatUUID([]byte{id, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}), Type: "t", Data: []byte(`{}`)}
+	}
+	if _, err := s.Append(ctx, "a", domain.NoStream, ev(1), ev(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "a", domain.NoStream, ev(3)); !errors.Is(err, domain.ErrWrongRevision) {
+		t.Fatalf("a second no-stream append: %v", err)
+	}
+	got, err := testutil.GatherAndCount(m.Registry(), "hookledger_ledger_appends_total", "hookledger_ledger_append_errors_total", "hookledger_ledger_events_appended_total")
+	if err != nil || got != 3 {
+		t.Fatalf("%d series, %v", got, err)
+	}
+	for name, want := range map[string]float64{"hookledger_ledger_appends_total": 2, "hookledger_ledger_append_errors_total": 1, "hookledger_ledger_events_appended_total": 2} {
+		mf, _ := m.Registry().Gather()
+		for _, f := range mf {
+			if f.GetName() == name && f.Metric[0].GetCounter().GetValue() != want {
+				t.Errorf("%s = %v, want %v", name, f.Metric[0].GetCounter().GetValue(), want)
+			}
+		}
+	}
+}
+
+func TestAttemptOutcomesAndState(t *testing.T) {
+	m := metrics.New()
+	m.AttemptFinished("", 20*time.Millisecond)
+	m.AttemptFinished(domain.ErrorClassTimeout, time.Second)
+	m.AttemptFinished(domain.ErrorClassTimeout, time.Second)
+	m.Watch(metrics.State{
+		Backlog:  func() metrics.Backlog { return metrics.Backlog{Pending: 4, Parked: 2, OldestScheduled: time.Now().Add(-time.Minute)} },
+		Disabled: func() map[string]int { return map[string]int{domain.DisabledGone: 3} },
+	})
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]float64{}
+	for _, f := range mfs {
+		for _, mt := range f.Metric {
+			key := f.GetName()
+			for _, l := range mt.Label {
+				key += "{" + l.GetName() + "=" + l.GetValue() + "}"
+			}
+			switch {
+			case mt.Counter != nil:
+				values[key] = mt.Counter.GetValue()
+			case mt.Gauge != nil:
+				values[key] = mt.Gauge.GetValue()
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"hookledger_delivery_attempts_total{outcome=acknowledged}": 1,
+		"hookledger_delivery_attempts_total{outcome=timeout}":      2,
+		"hookledger_deliveries_pending":                            4,
+		"hookledger_deliveries_parked":                             2,
+		"hookledger_subscriptions_disabled{reason=gone}":           3,
+		"hookledger_subscriptions_disabled{reason=failing}":        0,
+	} {
+		if got, ok := values[key]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", key, got, ok, want)
+		}
+	}
+	if age := values["hookledger_deliveries_oldest_pending_age_seconds"]; age < 59 || age > 120 {
+		t.Errorf("oldest pending age %v, want about 60 s", age)
+	}
+}
