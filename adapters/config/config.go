@@ -144,6 +144,10 @@ func (c Config) problems() []string {
 		u, err := url.Parse(c.StoreURL)
 		if err != nil || (u.Scheme != "esdb" && u.Scheme != "esdb+discover") {
 			p = append(p, fmt.Sprintf("--store-url %q: want esdb://host:port?... or esdb+discover://... (KurrentDB servers too)", redactURL(c.StoreURL)))
+		} else if u.User != nil && strings.EqualFold(u.Query().Get("tls"), "false") {
+			// The client sends no credentials over a plain connection, without
+			// a word: the user would silently act as anonymous.
+			p = append(p, fmt.Sprintf("--store-url %q: credentials with tls=false are never sent by the client; use TLS (tls=true, the default) or remove the credentials", redactURL(c.StoreURL)))
 		}
 		if c.StorePrefix == "" || strings.HasPrefix(c.StorePrefix, "$") || strings.ContainsFunc(c.StorePrefix, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			p = append(p, fmt.Sprintf("--store-prefix %q: want a non-empty prefix, not starting with '$', without control characters", c.StorePrefix))

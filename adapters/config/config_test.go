@@ -81,3 +81,18 @@ func TestEventStoreDBSettings(t *testing.T) {
 		t.Fatal("the snapshot file must depend on the server and prefix only")
 	}
 }
+
+// TestCredentialsWithoutTLSRefused: the client drops credentials on a plain
+// connection without a word; the configuration says so instead.
+func TestCredentialsWithoutTLSRefused(t *testing.T) {
+	_, err := Parse("serve", []string{"--store-url", "esdb://admin:changeit@127.0.0.1:2113?tls=false"}, env(nil))
+	if err == nil || !strings.Contains(err.Error(), "tls=false") || strings.Contains(err.Error(), "changeit") {
+		t.Fatalf("credentials with tls=false: %v", err)
+	}
+	if _, err := Parse("serve", []string{"--store-url", "esdb://127.0.0.1:2113?tls=false"}, env(nil)); err != nil {
+		t.Fatalf("no credentials, no TLS: %v", err)
+	}
+	if _, err := Parse("serve", []string{"--store-url", "esdb://admin:changeit@127.0.0.1:2113?tls=true"}, env(nil)); err != nil {
+		t.Fatalf("credentials over TLS: %v", err)
+	}
+}
