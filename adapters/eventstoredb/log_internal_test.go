@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	esdb "github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/logging"
@@ -19,9 +19,9 @@ func TestClientLogsAreQuiet(t *testing.T) {
 	log := zerolog.New(&buf).Level(zerolog.InfoLevel)
 	l := clientLogger(log, logging.NewRepeats(time.Minute))
 	for i := 0; i < 113; i++ {
-		l(esdb.LogInfo, "connecting to node %d", i)
-		l(esdb.LogWarn, "discovery failed: %s", "connection refused")
-		l(esdb.LogError, "read failed")
+		l(kurrentdb.LogInfo, "connecting to node %d", i)
+		l(kurrentdb.LogWarn, "discovery failed: %s", "connection refused")
+		l(kurrentdb.LogError, "read failed")
 	}
 	out := buf.String()
 	if strings.Contains(out, "connecting to node") {

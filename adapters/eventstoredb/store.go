@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
+	"github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/logging"
@@ -42,7 +42,7 @@ type Options struct {
 	// within its context (default 30 s).
 	RetryFor time.Duration
 	// AttemptTimeout bounds one attempt of a call (default 15 s, above the
-	// client's own 10 s append deadline): v4.2.0 can leave a call blocked
+	// client's own 10 s append deadline): a client can leave a call blocked
 	// for ever behind a failed discovery; such a client is replaced.
 	AttemptTimeout time.Duration
 	Log            zerolog.Logger
@@ -54,7 +54,7 @@ const DefaultPrefix = "hookledger-"
 // Store is the EventStoreDB adapter. It is safe for concurrent use.
 type Store struct {
 	opts    Options
-	cfg     *esdb.Configuration
+	cfg     *kurrentdb.Configuration
 	log     zerolog.Logger
 	repeats *logging.Repeats // quiets the adapter's and the client's repeated lines
 
@@ -94,7 +94,7 @@ func Open(opts Options) (*Store, error) {
 	if err := domain.ValidateStreamName(opts.Prefix + "x"); err != nil {
 		return nil, fmt.Errorf("eventstoredb: prefix %q: %w", opts.Prefix, err)
 	}
-	cfg, err := esdb.ParseConnectionString(opts.URL)
+	cfg, err := kurrentdb.ParseConnectionString(opts.URL)
 	if err != nil {
 		return nil, fmt.Errorf("eventstoredb: connection string: %w", err)
 	}
@@ -109,11 +109,11 @@ func Open(opts Options) (*Store, error) {
 // warnings stay warnings, and its errors become warnings (it logs every
 // failed call as an error; the adapter decides what is one). A line that
 // repeats is logged once per window with the count of those left out.
-func clientLogger(log zerolog.Logger, repeats *logging.Repeats) func(esdb.LogLevel, string, ...interface{}) {
-	return func(level esdb.LogLevel, format string, args ...interface{}) {
+func clientLogger(log zerolog.Logger, repeats *logging.Repeats) func(kurrentdb.LogLevel, string, ...interface{}) {
+	return func(level kurrentdb.LogLevel, format string, args ...interface{}) {
 		var ev *zerolog.Event
 		switch level {
-		case esdb.LogError, esdb.LogWarn:
+		case kurrentdb.LogError, kurrentdb.LogWarn:
 			ev = log.Warn()
 		default:
 			ev = log.Debug()
@@ -132,11 +132,12 @@ func clientLogger(log zerolog.Logger, repeats *logging.Repeats) func(esdb.LogLev
 	}
 }
 
-// clientRef counts the calls using a client. v4.2.0 panics when a client is
-// closed while another goroutine asks it for a connection, so a replaced
-// client is closed only once no call of ours uses it.
+// clientRef counts the calls using a client. Clients before v1.4.2 panicked
+// when closed while another goroutine asked for a connection; a replaced
+// client is still closed only once no call of ours uses it (cheap, and safe
+// whichever client is linked).
 type clientRef struct {
-	c       *esdb.Client
+	c       *kurrentdb.Client
 	refs    int
 	retired bool
 }
@@ -149,7 +150,7 @@ func (s *Store) acquire() (*clientRef, error) {
 		return nil, domain.ErrClosed
 	}
 	if s.client == nil {
-		c, err := esdb.NewClient(s.cfg)
+		c, err := kurrentdb.NewClient(s.cfg)
 		if err != nil {
 			return nil, fmt.Errorf("eventstoredb: client: %w", err)
 		}
@@ -169,7 +170,7 @@ func (s *Store) release(r *clientRef) {
 }
 
 // retire replaces r: the next call creates a new client. It is called when
-// the client reports its connection closed, which v4.2.0 never recovers from.
+// the client reports its connection closed, which a client never recovers from.
 func (s *Store) retire(r *clientRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,8 +211,8 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-func esdbCode(err error) (esdb.ErrorCode, bool) {
-	var e *esdb.Error
+func esdbCode(err error) (kurrentdb.ErrorCode, bool) {
+	var e *kurrentdb.Error
 	if errors.As(err, &e) {
 		return e.Code(), true
 	}
@@ -224,14 +225,14 @@ func transient(err error) bool {
 	if errors.Is(err, errStuck) {
 		return true
 	}
-	return ok && (code == esdb.ErrorCodeConnectionClosed || code == esdb.ErrorUnavailable || code == esdb.ErrorCodeNotLeader || code == esdb.ErrorAborted)
+	return ok && (code == kurrentdb.ErrorCodeConnectionClosed || code == kurrentdb.ErrorUnavailable || code == kurrentdb.ErrorCodeNotLeader || code == kurrentdb.ErrorAborted)
 }
 
 // call runs op with a client, recreating the client and retrying while the
 // server is unavailable, up to RetryFor within ctx. Each attempt runs in its
-// own goroutine: v4.2.0 can block a call for ever (a caller queued behind a
+// own goroutine: a client can block a call for ever (a caller queued behind a
 // failed discovery), and the caller must not block with it.
-func (s *Store) call(ctx context.Context, what string, op func(context.Context, *esdb.Client) error) error {
+func (s *Store) call(ctx context.Context, what string, op func(context.Context, *kurrentdb.Client) error) error {
 	deadline := time.Now().Add(s.opts.RetryFor)
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -268,7 +269,7 @@ func (s *Store) call(ctx context.Context, what string, op func(context.Context, 
 		if s.isClosed() {
 			return domain.ErrClosed
 		}
-		if code, _ := esdbCode(err); code == esdb.ErrorCodeConnectionClosed {
+		if code, _ := esdbCode(err); code == kurrentdb.ErrorCodeConnectionClosed {
 			s.retire(r)
 		}
 		if time.Now().Add(backoff).After(deadline) {
@@ -310,13 +311,13 @@ func (s *Store) translate(err error) error {
 		return fmt.Errorf("eventstoredb: %w", err)
 	}
 	switch code {
-	case esdb.ErrorCodeResourceNotFound, esdb.ErrorCodeStreamDeleted:
+	case kurrentdb.ErrorCodeResourceNotFound, kurrentdb.ErrorCodeStreamDeleted:
 		return fmt.Errorf("%w: %v", domain.ErrStreamNotFound, err)
-	case esdb.ErrorCodeDeadlineExceeded:
+	case kurrentdb.ErrorCodeDeadlineExceeded:
 		return fmt.Errorf("eventstoredb: %w: %v", context.DeadlineExceeded, err)
-	case esdb.ErrorCodeConnectionClosed, esdb.ErrorUnavailable, esdb.ErrorCodeNotLeader, esdb.ErrorAborted:
+	case kurrentdb.ErrorCodeConnectionClosed, kurrentdb.ErrorUnavailable, kurrentdb.ErrorCodeNotLeader, kurrentdb.ErrorAborted:
 		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
-	case esdb.ErrorCodeUnauthenticated, esdb.ErrorCodeAccessDenied:
+	case kurrentdb.ErrorCodeUnauthenticated, kurrentdb.ErrorCodeAccessDenied:
 		return fmt.Errorf("eventstoredb: access refused (check the credentials in the connection string): %w", err)
 	}
 	return fmt.Errorf("eventstoredb: %w", err)
@@ -338,17 +339,17 @@ func (s *Store) isKnown(p uint64) bool {
 	return ok
 }
 
-func expected(e domain.ExpectedRevision) esdb.ExpectedRevision {
+func expected(e domain.ExpectedRevision) kurrentdb.StreamState {
 	switch {
 	case e.IsNoStream():
-		return esdb.NoStream{}
+		return kurrentdb.NoStream{}
 	case e.IsStreamExists():
-		return esdb.StreamExists{}
+		return kurrentdb.StreamExists{}
 	}
 	if rev, ok := e.Revision(); ok {
-		return esdb.Revision(rev)
+		return kurrentdb.Revision(rev)
 	}
-	return esdb.Any{}
+	return kurrentdb.Any{}
 }
 
 // Append writes events to the prefixed stream.
@@ -360,7 +361,7 @@ func (s *Store) Append(ctx context.Context, stream string, exp domain.ExpectedRe
 		return domain.AppendResult{}, err
 	}
 	size := 0
-	data := make([]esdb.EventData, len(events))
+	data := make([]kurrentdb.EventData, len(events))
 	for i, e := range events {
 		id, err := uuid.Parse(e.ID)
 		if err != nil {
@@ -368,7 +369,7 @@ func (s *Store) Append(ctx context.Context, stream string, exp domain.ExpectedRe
 		}
 		// Counted as servers since 24.10.5 count an append.
 		size += len(e.Data) + len(e.Metadata) + 2*len(e.Type)
-		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeBinary, Data: e.Data, Metadata: e.Metadata}
+		data[i] = kurrentdb.EventData{EventID: id, EventType: e.Type, ContentType: kurrentdb.ContentTypeBinary, Data: e.Data, Metadata: e.Metadata}
 	}
 	if size > s.opts.MaxAppendSize {
 		return domain.AppendResult{}, fmt.Errorf("%w: the append is %d bytes, over the EventStoreDB server's maximum append size of %d (raise the server's MaxAppendSize and --esdb-max-append-size together)",
@@ -377,13 +378,13 @@ func (s *Store) Append(ctx context.Context, stream string, exp domain.ExpectedRe
 	if s.isClosed() {
 		return domain.AppendResult{}, domain.ErrClosed
 	}
-	var res *esdb.WriteResult
+	var res *kurrentdb.WriteResult
 	deadline := time.Now().Add(s.opts.RetryFor)
 	var err error
 	for {
-		err = s.call(ctx, "append", func(ctx context.Context, c *esdb.Client) error {
+		err = s.call(ctx, "append", func(ctx context.Context, c *kurrentdb.Client) error {
 			var err error
-			res, err = c.AppendToStream(ctx, s.opts.Prefix+stream, esdb.AppendToStreamOptions{ExpectedRevision: expected(exp)}, data...)
+			res, err = c.AppendToStream(ctx, s.opts.Prefix+stream, kurrentdb.AppendToStreamOptions{StreamState: expected(exp)}, data...)
 			return err
 		})
 		// A server deadline on a write says nothing about whether it was
@@ -396,7 +397,7 @@ func (s *Store) Append(ctx context.Context, stream string, exp domain.ExpectedRe
 		}
 		s.log.Debug().Err(err).Str("stream", stream).Msg("append deadline exceeded; retrying with the same event ids")
 	}
-	if code, ok := esdbCode(err); ok && code == esdb.ErrorCodeWrongExpectedVersion {
+	if code, ok := esdbCode(err); ok && code == kurrentdb.ErrorCodeWrongExpectedVersion {
 		return domain.AppendResult{}, s.wrongRevision(ctx, stream, exp, err)
 	}
 	if err != nil {
@@ -446,7 +447,7 @@ func (s *Store) wrongRevision(ctx context.Context, stream string, exp domain.Exp
 }
 
 // convert maps a client event to the domain's, stripping the prefix.
-func (s *Store) convert(e *esdb.RecordedEvent) domain.RecordedEvent {
+func (s *Store) convert(e *kurrentdb.RecordedEvent) domain.RecordedEvent {
 	pos := e.Position.Commit
 	if pos == math.MaxUint64 { // older servers give no $all position on stream reads
 		pos = 0
@@ -459,13 +460,13 @@ func (s *Store) convert(e *esdb.RecordedEvent) domain.RecordedEvent {
 	}
 }
 
-func (s *Store) ours(e *esdb.RecordedEvent) bool {
+func (s *Store) ours(e *kurrentdb.RecordedEvent) bool {
 	return e != nil && strings.HasPrefix(e.StreamID, s.opts.Prefix) && !strings.HasPrefix(e.EventType, "$")
 }
 
 // readEach runs a read and calls fn for every event until the read ends.
-func (s *Store) readEach(ctx context.Context, what string, open func(context.Context, *esdb.Client) (*esdb.ReadStream, error), fn func(*esdb.RecordedEvent)) error {
-	return s.call(ctx, what, func(ctx context.Context, c *esdb.Client) error {
+func (s *Store) readEach(ctx context.Context, what string, open func(context.Context, *kurrentdb.Client) (*kurrentdb.ReadStream, error), fn func(*kurrentdb.RecordedEvent)) error {
+	return s.call(ctx, what, func(ctx context.Context, c *kurrentdb.Client) error {
 		ctx, cancel := context.WithTimeout(ctx, s.opts.ReadTimeout)
 		defer cancel()
 		rs, err := open(ctx, c)
@@ -473,7 +474,7 @@ func (s *Store) readEach(ctx context.Context, what string, open func(context.Con
 			return err
 		}
 		defer rs.Close()
-		var got []*esdb.RecordedEvent
+		var got []*kurrentdb.RecordedEvent
 		for {
 			ev, err := rs.Recv()
 			if errors.Is(err, io.EOF) {
@@ -506,17 +507,17 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir 
 	if s.isClosed() {
 		return nil, domain.ErrClosed
 	}
-	opts := esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Revision(from)}
+	opts := kurrentdb.ReadStreamOptions{Direction: kurrentdb.Forwards, From: kurrentdb.Revision(from)}
 	if dir == domain.Backward {
-		opts.Direction = esdb.Backwards
+		opts.Direction = kurrentdb.Backwards
 		if from == domain.RevisionEnd {
-			opts.From = esdb.End{}
+			opts.From = kurrentdb.End{}
 		}
 	}
 	var out []domain.RecordedEvent
-	err := s.readEach(ctx, "read stream", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
+	err := s.readEach(ctx, "read stream", func(ctx context.Context, c *kurrentdb.Client) (*kurrentdb.ReadStream, error) {
 		return c.ReadStream(ctx, s.opts.Prefix+stream, opts, uint64(max))
-	}, func(e *esdb.RecordedEvent) { out = append(out, s.convert(e)) })
+	}, func(e *kurrentdb.RecordedEvent) { out = append(out, s.convert(e)) })
 	if err != nil {
 		return nil, err
 	}
@@ -532,18 +533,18 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 	if s.isClosed() {
 		return nil, domain.ErrClosed
 	}
-	var start esdb.AllPosition = esdb.Start{}
+	var start kurrentdb.AllPosition = kurrentdb.Start{}
 	skipBefore := uint64(from)
 	// A real server refuses to read from a position that is not an event's.
 	// Callers pass an event's position or one past it (paging, or resuming
 	// after a seal or a checkpoint), so when from-1 is not known to be an
 	// event, it is tried first and from second.
-	var fallback esdb.AllPosition
+	var fallback kurrentdb.AllPosition
 	if from > 0 {
 		p := uint64(from)
-		start = esdb.Position{Commit: p - 1, Prepare: p - 1}
+		start = kurrentdb.Position{Commit: p - 1, Prepare: p - 1}
 		if !s.isKnown(p - 1) {
-			fallback = esdb.Position{Commit: p, Prepare: p}
+			fallback = kurrentdb.Position{Commit: p, Prepare: p}
 		}
 	}
 	chunk := uint64(min(4096, 2*max+16))
@@ -551,9 +552,9 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 	for len(out) < max {
 		var n uint64
 		var last uint64
-		err := s.readEach(ctx, "read $all", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
-			return c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Forwards, From: start}, chunk)
-		}, func(e *esdb.RecordedEvent) {
+		err := s.readEach(ctx, "read $all", func(ctx context.Context, c *kurrentdb.Client) (*kurrentdb.ReadStream, error) {
+			return c.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Forwards, From: start}, chunk)
+		}, func(e *kurrentdb.RecordedEvent) {
 			n++
 			last = e.Position.Commit
 			if e.Position.Commit < skipBefore || len(out) >= max || !s.ours(e) {
@@ -573,7 +574,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 			break
 		}
 		// Continue after the last event read: inclusive reads start at it.
-		start, skipBefore = esdb.Position{Commit: last, Prepare: last}, last+1
+		start, skipBefore = kurrentdb.Position{Commit: last, Prepare: last}, last+1
 	}
 	return out, nil
 }
@@ -584,14 +585,14 @@ func (s *Store) Head(ctx context.Context) (domain.Position, error) {
 	if s.isClosed() {
 		return 0, domain.ErrClosed
 	}
-	var start esdb.AllPosition = esdb.End{}
+	var start kurrentdb.AllPosition = kurrentdb.End{}
 	const chunk = 256
 	for {
 		var n uint64
 		var found, oldest uint64
-		err := s.readEach(ctx, "read $all backward", func(ctx context.Context, c *esdb.Client) (*esdb.ReadStream, error) {
-			return c.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: start}, chunk)
-		}, func(e *esdb.RecordedEvent) {
+		err := s.readEach(ctx, "read $all backward", func(ctx context.Context, c *kurrentdb.Client) (*kurrentdb.ReadStream, error) {
+			return c.ReadAll(ctx, kurrentdb.ReadAllOptions{Direction: kurrentdb.Backwards, From: start}, chunk)
+		}, func(e *kurrentdb.RecordedEvent) {
 			n++
 			oldest = e.Position.Commit
 			if found == 0 && s.ours(e) {
@@ -608,7 +609,7 @@ func (s *Store) Head(ctx context.Context) (domain.Position, error) {
 		if n < chunk {
 			return 0, nil
 		}
-		start = esdb.Position{Commit: oldest, Prepare: oldest} // backward reads start before it
+		start = kurrentdb.Position{Commit: oldest, Prepare: oldest} // backward reads start before it
 	}
 }
 
@@ -627,7 +628,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 	// (P, 0), and 25.0.0 sends the end of the log (E, 0) when going live; the
 	// next event is then written at (P, P), which a resubscription from
 	// (P, P) would skip.
-	resume := esdb.Position{Commit: uint64(after), Prepare: uint64(after)}
+	resume := kurrentdb.Position{Commit: uint64(after), Prepare: uint64(after)}
 	backoff := 50 * time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {
@@ -640,7 +641,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 		if err != nil {
 			return err
 		}
-		var from esdb.AllPosition = esdb.Start{}
+		var from kurrentdb.AllPosition = kurrentdb.Start{}
 		if resume.Commit > 0 {
 			from = resume
 		}
@@ -688,16 +689,16 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 
 // subscribe opens a filtered subscription on r, retiring r when it reports
 // its connection closed, and giving up on a client stuck for RetryFor.
-func (s *Store) subscribe(ctx context.Context, r *clientRef, from esdb.AllPosition) (*esdb.Subscription, error) {
+func (s *Store) subscribe(ctx context.Context, r *clientRef, from kurrentdb.AllPosition) (*kurrentdb.Subscription, error) {
 	type result struct {
-		sub *esdb.Subscription
+		sub *kurrentdb.Subscription
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		sub, err := r.c.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{
+		sub, err := r.c.SubscribeToAll(ctx, kurrentdb.SubscribeToAllOptions{
 			From:   from,
-			Filter: &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{s.opts.Prefix}},
+			Filter: &kurrentdb.SubscriptionFilter{Type: kurrentdb.StreamFilterType, Prefixes: []string{s.opts.Prefix}},
 		})
 		done <- result{sub, err}
 	}()
@@ -705,7 +706,7 @@ func (s *Store) subscribe(ctx context.Context, r *clientRef, from esdb.AllPositi
 	defer guard.Stop()
 	select {
 	case res := <-done:
-		if code, ok := esdbCode(res.err); ok && code == esdb.ErrorCodeConnectionClosed {
+		if code, ok := esdbCode(res.err); ok && code == kurrentdb.ErrorCodeConnectionClosed {
 			s.retire(r)
 		}
 		return res.sub, res.err
@@ -728,8 +729,8 @@ func (h handlerError) Error() string { return h.err.Error() }
 
 // pump reads one subscription until it drops, goes silent, or the handler
 // fails (handlerError).
-func (s *Store) pump(ctx context.Context, sub *esdb.Subscription, last *uint64, resume *esdb.Position, handle func(domain.RecordedEvent) error, backoff *time.Duration) error {
-	events := make(chan *esdb.SubscriptionEvent)
+func (s *Store) pump(ctx context.Context, sub *kurrentdb.Subscription, last *uint64, resume *kurrentdb.Position, handle func(domain.RecordedEvent) error, backoff *time.Duration) error {
+	events := make(chan *kurrentdb.SubscriptionEvent)
 	go func() {
 		defer close(events)
 		for {
@@ -780,7 +781,7 @@ func (s *Store) pump(ctx context.Context, sub *esdb.Subscription, last *uint64, 
 
 // laterPosition is the later of two $all positions, compared as the server
 // compares them: by commit, then prepare.
-func laterPosition(a, b esdb.Position) esdb.Position {
+func laterPosition(a, b kurrentdb.Position) kurrentdb.Position {
 	if b.Commit > a.Commit || (b.Commit == a.Commit && b.Prepare > a.Prepare) {
 		return b
 	}

@@ -48,7 +48,9 @@ func TestAttemptOutcomesAndState(t *testing.T) {
 	m.AttemptFinished(domain.ErrorClassTimeout, time.Second)
 	m.AttemptFinished(domain.ErrorClassTimeout, time.Second)
 	m.Watch(metrics.State{
-		Backlog:  func() metrics.Backlog { return metrics.Backlog{Pending: 4, Parked: 2, OldestScheduled: time.Now().Add(-time.Minute)} },
+		Backlog: func() metrics.Backlog {
+			return metrics.Backlog{Pending: 4, Parked: 2, OldestScheduled: time.Now().Add(-time.Minute)}
+		},
 		Disabled: func() map[string]int { return map[string]int{domain.DisabledGone: 3} },
 	})
 	mfs, err := m.Registry().Gather()
