@@ -37,6 +37,14 @@ func OpenStore(cfg config.Config, log zerolog.Logger, onCommit func(int, time.Du
 		if err != nil {
 			return nil, fmt.Errorf("--store-url %s: %w", cfg.RedactedStoreURL(), err)
 		}
+		// Bounded: a server that is down is not an access problem, and the
+		// API must come up to answer 503 while it is.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := s.CheckAccess(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("--store-url %s: %w", cfg.RedactedStoreURL(), err)
+		}
 		log.Info().Str("component", "serve").Str("store", cfg.RedactedStoreURL()).Str("prefix", cfg.StorePrefix).Msg("using EventStoreDB")
 		return s, nil
 	}

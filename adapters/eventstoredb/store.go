@@ -51,6 +51,24 @@ type Options struct {
 // DefaultPrefix is the stream prefix when Options.Prefix is empty.
 const DefaultPrefix = "hookledger-"
 
+// ErrAccessDenied: the server refused the credentials, or the user lacks the
+// ACL the call needs.
+var ErrAccessDenied = errors.New("eventstoredb: access denied")
+
+// CheckAccess makes sure the configured user can do what hookledger needs:
+// append (any user may) and read $all, which servers allow only to $admins
+// unless an ACL on $all grants it. A user without it could append but the
+// pipeline would never catch up, retrying with warnings only; this says so
+// at start-up instead. A server that cannot be reached is not an access
+// problem: nil is returned and the store's own retries apply.
+func (s *Store) CheckAccess(ctx context.Context) error {
+	_, err := s.ReadAll(ctx, 0, 1)
+	if errors.Is(err, ErrAccessDenied) {
+		return fmt.Errorf("%w\nhookledger reads $all (the pipeline and the audit tools): give the connection string's user the $admins group, or an ACL on $all granting it read ({\"$r\": [\"<user>\"]} in $all's stream metadata)", err)
+	}
+	return nil
+}
+
 // Store is the EventStoreDB adapter. It is safe for concurrent use.
 type Store struct {
 	opts    Options
@@ -317,8 +335,10 @@ func (s *Store) translate(err error) error {
 		return fmt.Errorf("eventstoredb: %w: %v", context.DeadlineExceeded, err)
 	case kurrentdb.ErrorCodeConnectionClosed, kurrentdb.ErrorUnavailable, kurrentdb.ErrorCodeNotLeader, kurrentdb.ErrorAborted:
 		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
-	case kurrentdb.ErrorCodeUnauthenticated, kurrentdb.ErrorCodeAccessDenied:
-		return fmt.Errorf("eventstoredb: access refused (check the credentials in the connection string): %w", err)
+	case kurrentdb.ErrorCodeUnauthenticated:
+		return fmt.Errorf("%w: the server refused the credentials (check the user and password in the connection string): %v", ErrAccessDenied, err)
+	case kurrentdb.ErrorCodeAccessDenied:
+		return fmt.Errorf("%w: %v", ErrAccessDenied, err)
 	}
 	return fmt.Errorf("eventstoredb: %w", err)
 }

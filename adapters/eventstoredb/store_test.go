@@ -474,3 +474,32 @@ func TestAppendTimedOutAfterTheWriteIsNotAFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestSecureServer runs the conformance suite over TLS with credentials (the
+// certificate trusted through tlsCAFile), and checks what a user without
+// read access to $all gets: a clear start-up error naming the ACL, while
+// appending still works; wrong credentials are refused as such.
+func TestSecureServer(t *testing.T) {
+	srv := emulator(t, esdbtest.Options{TLS: true, TLSDir: t.TempDir(),
+		Users: map[string]string{"admin": "changeit", "writer": "w-pass"}})
+	t.Run("conformance over TLS as admin", func(t *testing.T) {
+		storetest.Run(t, func(t testing.TB) domain.EventStore { return open(t, srv.URLAs("admin", "changeit"), nil) })
+	})
+	ctx := context.Background()
+	admin := open(t, srv.URLAs("admin", "changeit"), nil)
+	if err := admin.CheckAccess(ctx); err != nil {
+		t.Fatalf("admin: %v", err)
+	}
+	writer := open(t, srv.URLAs("writer", "w-pass"), func(o *eventstoredb.Options) { o.RetryFor = time.Second })
+	if _, err := writer.Append(ctx, "w", domain.Any, ev(1)); err != nil {
+		t.Fatalf("a non-admin user appends: %v", err)
+	}
+	err := writer.CheckAccess(ctx)
+	if !errors.Is(err, eventstoredb.ErrAccessDenied) || !strings.Contains(err.Error(), "$admins") || !strings.Contains(err.Error(), "$all") {
+		t.Fatalf("a user who cannot read $all: %v", err)
+	}
+	wrong := open(t, srv.URLAs("admin", "nope"), func(o *eventstoredb.Options) { o.RetryFor = time.Second })
+	if _, err := wrong.Append(ctx, "w", domain.Any, ev(2)); !errors.Is(err, eventstoredb.ErrAccessDenied) || !strings.Contains(err.Error(), "credentials") {
+		t.Fatalf("wrong password: %v", err)
+	}
+}

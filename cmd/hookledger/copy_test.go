@@ -358,3 +358,21 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestServeRefusesAUserWhoCannotReadAll: serve stops at start-up, naming
+// the ACL, when its EventStoreDB user cannot read $all (it could append,
+// but the pipeline would never catch up).
+func TestServeRefusesAUserWhoCannotReadAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped under -short")
+	}
+	emu, err := esdbtest.Start(esdbtest.Options{TLS: true, TLSDir: t.TempDir(), Users: map[string]string{"admin": "changeit", "writer": "w-pass"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	out, code := runCLI(t, "serve", "--store-url", emu.URLAs("writer", "w-pass"), "--data-dir", t.TempDir(), "--listen", freePort(t))
+	if code == 0 || !strings.Contains(out, "$admins") || strings.Contains(out, "w-pass") {
+		t.Fatalf("serve as a user without $all: %d %s", code, out)
+	}
+}

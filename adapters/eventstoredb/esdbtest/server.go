@@ -18,11 +18,14 @@ package esdbtest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -56,12 +59,24 @@ type Options struct {
 	// IdempotentNoPosition answers an idempotent retry with success but no
 	// position, as servers may: the client must find the events itself.
 	IdempotentNoPosition bool
+	// TLS serves over TLS with a self-signed certificate (CAFile); TLSDir is
+	// where the certificate is written (default: a temporary directory).
+	TLS    bool
+	TLSDir string
+	// Users, when set, requires HTTP basic credentials (user -> password) on
+	// every streams call (the client sends them over TLS only).
+	Users map[string]string
+	// AllReaders are the users who may read and subscribe to $all (a real
+	// server: $admins by default). Default: "admin".
+	AllReaders []string
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
 type Server struct {
-	opts Options
-	addr string
+	opts      Options
+	addr      string
+	tlsConfig *tls.Config
+	caFile    string
 
 	mu      sync.Mutex
 	log     []*record
@@ -106,6 +121,21 @@ func Start(opts Options) (*Server, error) {
 	// A real $all starts with system records; clients must filter them out.
 	s.appendLocked("$epoch-information", "$epoch", []byte(`{"epochNumber":0}`), nil, [16]byte{1})
 	s.appendLocked("$settings", "$settings", []byte(`{"$userStreamAcl":{}}`), nil, [16]byte{2})
+	if opts.TLS {
+		dir := opts.TLSDir
+		if dir == "" {
+			d, err := os.MkdirTemp("", "esdbtest-tls")
+			if err != nil {
+				return nil, err
+			}
+			dir = d
+		}
+		cfg, ca, err := newTLS(dir)
+		if err != nil {
+			return nil, err
+		}
+		s.tlsConfig, s.caFile = cfg, ca
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -117,14 +147,25 @@ func Start(opts Options) (*Server, error) {
 
 // URL is the connection string for the official client.
 func (s *Server) URL() string {
+	if s.tlsConfig != nil {
+		return "esdb://" + s.addr + "?tls=true&tlsCAFile=" + url.QueryEscape(s.caFile) + "&maxDiscoverAttempts=3&discoveryInterval=100&gossipTimeout=2"
+	}
 	return "esdb://" + s.addr + "?tls=false&maxDiscoverAttempts=3&discoveryInterval=100&gossipTimeout=2"
 }
+
+// URLAs is URL with the credentials of user.
+func (s *Server) URLAs(user, password string) string {
+	return strings.Replace(s.URL(), "esdb://", "esdb://"+url.PathEscape(user)+":"+url.PathEscape(password)+"@", 1)
+}
+
+// CAFile is the certificate a TLS emulator serves ("" without TLS).
+func (s *Server) CAFile() string { return s.caFile }
 
 // Addr is the host:port the emulator listens on (kept across restarts).
 func (s *Server) Addr() string { return s.addr }
 
 func (s *Server) serve(ln net.Listener) {
-	g := grpc.NewServer()
+	g := grpc.NewServer(s.serverOptions()...)
 	api.RegisterStreamsServer(g, &streams{s: s})
 	serverfeatures.RegisterServerFeaturesServer(g, &features{})
 	s.grpcMu.Lock()
@@ -269,6 +310,9 @@ func protoUUID(id [16]byte) *shared.UUID {
 func (st *streams) Append(srv api.Streams_AppendServer) error {
 	s := st.s
 	if err := s.gate(srv.Context()); err != nil {
+		return err
+	}
+	if err := s.authorize(srv.Context(), false); err != nil {
 		return err
 	}
 	s.appends.Add(1)
@@ -448,6 +492,9 @@ func (st *streams) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 	o := req.GetOptions()
 	if o == nil {
 		return status.Error(codes.InvalidArgument, "esdbtest: read without options")
+	}
+	if err := s.authorize(srv.Context(), o.GetAll() != nil); err != nil {
+		return err
 	}
 	if o.GetSubscription() != nil {
 		if o.GetAll() == nil {
