@@ -142,8 +142,8 @@ func (c Config) problems() []string {
 	}
 	if c.StoreURL != "" {
 		u, err := url.Parse(c.StoreURL)
-		if err != nil || (u.Scheme != "esdb" && u.Scheme != "esdb+discover") {
-			p = append(p, fmt.Sprintf("--store-url %q: want esdb://host:port?... or esdb+discover://... (KurrentDB servers too)", redactURL(c.StoreURL)))
+		if err != nil || !storeSchemes[strings.ToLower(u.Scheme)] {
+			p = append(p, fmt.Sprintf("--store-url %q: want esdb://host:port?... or kurrentdb://... (+discover for DNS discovery)", redactURL(c.StoreURL)))
 		} else if u.User != nil && strings.EqualFold(u.Query().Get("tls"), "false") {
 			// The client sends no credentials over a plain connection, without
 			// a word: the user would silently act as anonymous.
@@ -210,6 +210,12 @@ func (c Config) problems() []string {
 		p = append(p, "--admin-key: want at least 24 characters")
 	}
 	return p
+}
+
+// storeSchemes are the connection-string schemes the KurrentDB client takes.
+var storeSchemes = map[string]bool{
+	"esdb": true, "esdb+discover": true, "kurrentdb": true, "kurrentdb+discover": true,
+	"kurrent": true, "kurrent+discover": true, "kdb": true, "kdb+discover": true,
 }
 
 // redactURL hides a password in a connection string for messages and logs.

@@ -96,3 +96,15 @@ func TestCredentialsWithoutTLSRefused(t *testing.T) {
 		t.Fatalf("credentials over TLS: %v", err)
 	}
 }
+
+// TestKurrentDBSchemes: the schemes the client accepts are accepted.
+func TestKurrentDBSchemes(t *testing.T) {
+	for _, u := range []string{"esdb://h:2113?tls=false", "kurrentdb://h:2113?tls=false", "kurrentdb+discover://h:2113", "kdb://h:2113?tls=false", "esdb+discover://h:2113"} {
+		if _, err := Parse("serve", []string{"--store-url", u}, env(nil)); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if _, err := Parse("serve", []string{"--store-url", "postgres://h"}, env(nil)); err == nil {
+		t.Error("postgres:// accepted")
+	}
+}

@@ -51,6 +51,20 @@ type Options struct {
 // DefaultPrefix is the stream prefix when Options.Prefix is empty.
 const DefaultPrefix = "hookledger-"
 
+// IsURL reports whether s is a connection string the client accepts: the
+// schemes esdb, kurrentdb, kurrent and kdb, each with or without +discover.
+func IsURL(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok {
+		return false
+	}
+	switch strings.TrimSuffix(strings.ToLower(scheme), "+discover") {
+	case "esdb", "kurrentdb", "kurrent", "kdb":
+		return true
+	}
+	return false
+}
+
 // ErrAccessDenied: the server refused the credentials, or the user lacks the
 // ACL the call needs.
 var ErrAccessDenied = errors.New("eventstoredb: access denied")

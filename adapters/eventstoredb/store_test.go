@@ -503,3 +503,72 @@ func TestSecureServer(t *testing.T) {
 		t.Fatalf("wrong password: %v", err)
 	}
 }
+
+// TestLeaderChange: on a 3-node cluster (discovered by gossip, leader
+// preferred), appends and the subscription go on across two leader changes:
+// a write that reaches the old leader is refused "not leader", the client
+// reconnects to the new one, and the subscription resumes with no gap and no
+// duplicate.
+func TestLeaderChange(t *testing.T) {
+	c, err := esdbtest.StartCluster(3, esdbtest.Options{MaxAppendSize: 2 << 20, CheckpointEvery: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	s := open(t, c.URL(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const total = 90
+	var mu sync.Mutex
+	var got []string
+	done := make(chan error, 1)
+	go func() {
+		done <- s.SubscribeAll(ctx, 0, func(e domain.RecordedEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, e.ID)
+			if len(got) == total {
+				return errEnough
+			}
+			return nil
+		})
+	}()
+	var want []string
+	for i := 0; i < total; i++ {
+		if i == 30 {
+			c.ElectLeader(1)
+		}
+		if i == 60 {
+			c.ElectLeader(2)
+		}
+		e := ev(i)
+		if _, err := s.Append(ctx, fmt.Sprintf("s-%d", i%3), domain.Any, e); err != nil {
+			t.Fatalf("append %d after a leader change: %v", i, err)
+		}
+		want = append(want, e.ID)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, errEnough) {
+			t.Fatalf("subscription ended with %v", err)
+		}
+	case <-ctx.Done():
+		mu.Lock()
+		t.Fatalf("%d of %d events after two leader changes", len(got), total)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("event %d: got %s, want %s (gap or duplicate)", i, got[i], want[i])
+		}
+	}
+	if c.NotLeaderRefusals() == 0 {
+		t.Error("no write reached a follower: the not-leader path was not exercised")
+	}
+	for i, n := range c.Nodes {
+		if i != 0 && n.Appends() == 0 {
+			t.Errorf("node %d, a leader after a change, received no append: the client never moved", i)
+		}
+	}
+}

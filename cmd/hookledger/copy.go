@@ -74,11 +74,11 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func openEndpoint(where, prefix string, maxAppend int, log zerolog.Logger) (domain.EventStore, error) {
-	if strings.HasPrefix(where, "esdb://") || strings.HasPrefix(where, "esdb+discover://") {
+	if eventstoredb.IsURL(where) {
 		return eventstoredb.Open(eventstoredb.Options{URL: where, Prefix: prefix, MaxAppendSize: maxAppend, Log: log})
 	}
 	if strings.Contains(where, "://") {
-		return nil, fmt.Errorf("%q: want a data directory or an esdb:// URL", where)
+		return nil, fmt.Errorf("%q: want a data directory or an esdb:// or kurrentdb:// URL", where)
 	}
 	return pebblestore.Open(where, pebblestore.Options{Logger: log})
 }

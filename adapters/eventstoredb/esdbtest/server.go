@@ -34,6 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v1/gossip"
 	"github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v1/serverfeatures"
 	"github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v1/shared"
 	api "github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v1/streams"
@@ -71,6 +72,25 @@ type Options struct {
 	AllReaders []string
 }
 
+// ledger is the emulated database: one per server, or one for all the nodes
+// of a cluster (replication is instantaneous here).
+type ledger struct {
+	mu      sync.Mutex
+	log     []*record
+	streams map[string][]*record
+	byPos   map[uint64]*record
+	next    uint64
+	changed chan struct{} // closed and replaced on every append
+}
+
+func newLedger() *ledger {
+	l := &ledger{streams: map[string][]*record{}, byPos: map[uint64]*record{}, changed: make(chan struct{})}
+	// A real $all starts with system records; clients must filter them out.
+	l.appendLocked("$epoch-information", "$epoch", []byte(`{"epochNumber":0}`), nil, [16]byte{1})
+	l.appendLocked("$settings", "$settings", []byte(`{"$userStreamAcl":{}}`), nil, [16]byte{2})
+	return l
+}
+
 // Server is a running emulator. Its methods are safe for concurrent use.
 type Server struct {
 	opts      Options
@@ -78,12 +98,9 @@ type Server struct {
 	tlsConfig *tls.Config
 	caFile    string
 
-	mu      sync.Mutex
-	log     []*record
-	streams map[string][]*record
-	byPos   map[uint64]*record
-	next    uint64
-	changed chan struct{} // closed and replaced on every append
+	*ledger // the log; shared by the nodes of a Cluster
+	cluster *Cluster
+	node    int
 
 	grpcMu  sync.Mutex
 	grpc    *grpc.Server
@@ -117,10 +134,17 @@ func Start(opts Options) (*Server, error) {
 	if opts.CheckpointEvery <= 0 {
 		opts.CheckpointEvery = 32
 	}
-	s := &Server{opts: opts, streams: map[string][]*record{}, byPos: map[uint64]*record{}, changed: make(chan struct{})}
-	// A real $all starts with system records; clients must filter them out.
-	s.appendLocked("$epoch-information", "$epoch", []byte(`{"epochNumber":0}`), nil, [16]byte{1})
-	s.appendLocked("$settings", "$settings", []byte(`{"$userStreamAcl":{}}`), nil, [16]byte{2})
+	return start(opts, newLedger(), nil, 0)
+}
+
+func start(opts Options, l *ledger, c *Cluster, node int) (*Server, error) {
+	if opts.MaxAppendSize <= 0 {
+		opts.MaxAppendSize = 1 << 20
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = 32
+	}
+	s := &Server{opts: opts, ledger: l, cluster: c, node: node}
 	if opts.TLS {
 		dir := opts.TLSDir
 		if dir == "" {
@@ -168,6 +192,9 @@ func (s *Server) serve(ln net.Listener) {
 	g := grpc.NewServer(s.serverOptions()...)
 	api.RegisterStreamsServer(g, &streams{s: s})
 	serverfeatures.RegisterServerFeaturesServer(g, &features{})
+	if s.cluster != nil {
+		gossip.RegisterGossipServer(g, &gossipService{s: s})
+	}
 	s.grpcMu.Lock()
 	s.grpc, s.running = g, true
 	s.grpcMu.Unlock()
@@ -248,7 +275,7 @@ func (s *Server) kick() {
 
 // appendLocked writes one event; positions are sparse log offsets, as on a
 // real server (a record's size past the previous one).
-func (s *Server) appendLocked(stream, typ string, data, meta []byte, id [16]byte) *record {
+func (s *ledger) appendLocked(stream, typ string, data, meta []byte, id [16]byte) *record {
 	revs := s.streams[stream]
 	r := &record{id: id, stream: stream, revision: uint64(len(revs)), pos: s.next, typ: typ, contentType: "application/octet-stream",
 		created: time.Now().UnixNano() / 100, data: data, meta: meta}
@@ -316,6 +343,9 @@ func (st *streams) Append(srv api.Streams_AppendServer) error {
 		return err
 	}
 	s.appends.Add(1)
+	if err := s.notLeader(srv.Context()); err != nil {
+		return err
+	}
 	first, err := srv.Recv()
 	if err != nil {
 		return err
