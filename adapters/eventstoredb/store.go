@@ -498,6 +498,18 @@ func (s *Store) ours(e *kurrentdb.RecordedEvent) bool {
 	return e != nil && strings.HasPrefix(e.StreamID, s.opts.Prefix) && !strings.HasPrefix(e.EventType, "$")
 }
 
+// recvSafe is ReadStream.Recv without its panic: the client panics
+// ("unreachable code") on a read message it does not know, which a newer
+// server may send; that must fail one read, not kill the process.
+func recvSafe(rs *kurrentdb.ReadStream) (ev *kurrentdb.ResolvedEvent, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ev, err = nil, fmt.Errorf("eventstoredb: the client met a read message it does not know (%v): is the server newer than the client?", r)
+		}
+	}()
+	return rs.Recv()
+}
+
 // readEach runs a read and calls fn for every event until the read ends.
 func (s *Store) readEach(ctx context.Context, what string, open func(context.Context, *kurrentdb.Client) (*kurrentdb.ReadStream, error), fn func(*kurrentdb.RecordedEvent)) error {
 	return s.call(ctx, what, func(ctx context.Context, c *kurrentdb.Client) error {
@@ -510,7 +522,7 @@ func (s *Store) readEach(ctx context.Context, what string, open func(context.Con
 		defer rs.Close()
 		var got []*kurrentdb.RecordedEvent
 		for {
-			ev, err := rs.Recv()
+			ev, err := recvSafe(rs)
 			if errors.Is(err, io.EOF) {
 				break
 			}

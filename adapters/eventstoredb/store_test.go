@@ -572,3 +572,18 @@ func TestLeaderChange(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownReadMessageFailsTheReadNotTheProcess: the client panics on a
+// read message it does not know; the adapter turns that into an error.
+func TestUnknownReadMessageFailsTheReadNotTheProcess(t *testing.T) {
+	srv := emulator(t, esdbtest.Options{LastStreamPositionOnReads: true})
+	s := open(t, srv.URL(), func(o *eventstoredb.Options) { o.RetryFor = time.Second })
+	ctx := context.Background()
+	if _, err := s.Append(ctx, "a", domain.NoStream, ev(0)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.ReadStream(ctx, "a", 0, domain.Forward, 10)
+	if err == nil || !strings.Contains(err.Error(), "does not know") {
+		t.Fatalf("a read ending with an unknown message: %v", err)
+	}
+}

@@ -70,6 +70,10 @@ type Options struct {
 	// AllReaders are the users who may read and subscribe to $all (a real
 	// server: $admins by default). Default: "admin".
 	AllReaders []string
+	// LastStreamPositionOnReads ends every read with a last-stream-position
+	// message, which the client does not know (it panics "unreachable
+	// code"): a server newer than its client.
+	LastStreamPositionOnReads bool
 }
 
 // ledger is the emulated database: one per server, or one for all the nodes
@@ -588,6 +592,9 @@ func (st *streams) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 		if err := srv.Send(readEvent(r)); err != nil {
 			return err
 		}
+	}
+	if s.opts.LastStreamPositionOnReads {
+		return srv.Send(&api.ReadResp{Content: &api.ReadResp_LastStreamPosition{LastStreamPosition: 0}})
 	}
 	return nil
 }
