@@ -63,3 +63,28 @@ func TestUpdateKeepsRedactedSecretHeaders(t *testing.T) {
 		t.Fatal("a new value must replace the stored one")
 	}
 }
+
+func TestNonCanonicalIPv4HostsRefused(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://2130706433/", false},
+		{"http://0x7f000001/", false},
+		{"http://017700000001/", false},
+		{"http://127.1/", false},
+		{"http://0127.0.0.1/", false},
+		{"http://0x7f.0.0.1/", false},
+		{"http://127.0.0.1/", true},
+		{"http://10.1.2.3:8080/x", true},
+		{"https://example.com/", true},
+		{"https://123.example.com/", true},
+		{"http://[::1]/", true},
+		{"http://user:pass@example.com/", false},
+	} {
+		err := ValidateEndpointURL(c.url)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok=%v", c.url, err, c.ok)
+		}
+	}
+}

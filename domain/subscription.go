@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -251,12 +252,49 @@ func ValidateEndpointURL(raw string) error {
 		return invalid("url", "must have a host")
 	}
 	if u.User != nil {
-		return invalid("url", "credentials in the URL are not allowed (use headers)")
+		return invalid("url", "credentials in the URL are not allowed: send them as a header (e.g. Authorization), which is stored redacted")
+	}
+	if nonCanonicalIPv4(u.Hostname()) {
+		return invalid("url", "the host %q is an IPv4 address in a non-standard form (decimal, octal, hex or shortened): write it as a.b.c.d", u.Hostname())
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return invalid("url", "a fragment is not allowed")
 	}
 	return nil
+}
+
+// nonCanonicalIPv4 reports whether host is a number, or dotted numbers, that
+// some resolvers (inet_aton) read as an IPv4 address although it is not the
+// dotted-decimal form: 2130706433, 0x7f000001, 017700000001, 127.1,
+// 0127.0.0.1. Such hosts hide an address from checks that parse a.b.c.d,
+// so they are refused outright.
+func nonCanonicalIPv4(host string) bool {
+	if host == "" || strings.Contains(host, ":") {
+		return false
+	}
+	parts := strings.Split(strings.TrimSuffix(host, "."), ".")
+	canonical := len(parts) == 4
+	for _, p := range parts {
+		lp := strings.ToLower(p)
+		switch {
+		case p == "":
+			return false
+		case strings.HasPrefix(lp, "0x"):
+			if strings.Trim(lp[2:], "0123456789abcdef") != "" {
+				return false
+			}
+			canonical = false
+		case strings.Trim(p, "0123456789") == "":
+			if (len(p) > 1 && p[0] == '0') || len(p) > 3 {
+				canonical = false
+			} else if n, _ := strconv.Atoi(p); n > 255 {
+				canonical = false
+			}
+		default:
+			return false // a name
+		}
+	}
+	return !canonical
 }
 
 // reservedHeaders are set by the sender and cannot be overridden.

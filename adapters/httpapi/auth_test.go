@@ -26,7 +26,7 @@ func TestAuthMatrix(t *testing.T) {
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_b", "name": "B"})
 	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": hook.URL + "/a", "event_types": []string{"*"}})
-	msg := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": 1}).str("id")
+	msg := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}}).str("id")
 	dlv := domain.DeliveryIDFor(msg, "sub_a")
 	waitFor(t, "delivery scheduled", func() bool { return e.do("GET", "/v1/deliveries/"+dlv, A, nil).status == 200 })
 	revocable := e.key("auditor", "")
@@ -60,7 +60,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"POST", "/v1/applications/app_a/subscriptions/sub_a/rotate-secret", nil, "app-write"},
 		{"POST", "/v1/applications/app_a/subscriptions/sub_a/recover", map[string]any{"since": "2020-01-01T00:00:00Z"}, "app-write"},
 		{"DELETE", "/v1/applications/app_a/subscriptions/sub_missing", nil, "app-write"},
-		{"POST", "/v1/applications/app_a/messages", map[string]any{"event_type": "a.b", "payload": 1}, "app-write"},
+		{"POST", "/v1/applications/app_a/messages", map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}}, "app-write"},
 		{"GET", "/v1/applications/app_a/messages", nil, "app-read"},
 		{"GET", "/v1/applications/app_a/messages/" + msg, nil, "app-read"},
 		{"GET", "/v1/applications/app_a/deliveries", nil, "app-read"},

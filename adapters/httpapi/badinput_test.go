@@ -17,8 +17,8 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": "https://hooks.example.com/a", "event_types": []string{"*"}})
 	sub := "/v1/applications/app_a/subscriptions"
 	msgs := "/v1/applications/app_a/messages"
-	big := `{"event_type":"a.b","payload":"` + strings.Repeat("x", 2048) + `"}`
-	huge := `{"event_type":"a.b","payload":"` + strings.Repeat("x", 200<<10) + `"}`
+	big := `{"event_type":"a.b","payload":{"x":"` + strings.Repeat("x", 2048) + `"}}`
+	huge := `{"event_type":"a.b","payload":{"x":"` + strings.Repeat("x", 200<<10) + `"}}`
 	cases := []struct {
 		name, method, path, key string
 		body                    any
@@ -27,12 +27,20 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 	}{
 		{"malformed JSON", "POST", msgs, A, `{"event_type":`, 400, "invalid_json", ""},
 		{"not an object", "POST", msgs, A, `[1,2]`, 400, "invalid_type", ""},
-		{"trailing data", "POST", msgs, A, `{"event_type":"a.b","payload":1} {}`, 400, "invalid_json", ""},
+		{"payload an array", "POST", msgs, A, `{"event_type":"a.b","payload":[1]}`, 400, "invalid_type", "payload"},
+		{"payload a string", "POST", msgs, A, `{"event_type":"a.b","payload":"x"}`, 400, "invalid_type", "payload"},
+		{"payload a number", "POST", msgs, A, `{"event_type":"a.b","payload":7}`, 400, "invalid_type", "payload"},
+		{"url decimal IPv4", "POST", sub, A, `{"url":"http://2130706433/","event_types":["*"]}`, 422, "validation_failed", "url"},
+		{"url hex IPv4", "POST", sub, A, `{"url":"http://0x7f000001/","event_types":["*"]}`, 422, "validation_failed", "url"},
+		{"url octal IPv4", "POST", sub, A, `{"url":"http://017700000001/","event_types":["*"]}`, 422, "validation_failed", "url"},
+		{"url short IPv4", "POST", sub, A, `{"url":"http://127.1/","event_types":["*"]}`, 422, "validation_failed", "url"},
+		{"url with credentials", "POST", sub, A, `{"url":"http://user:pass@example.com/","event_types":["*"]}`, 422, "validation_failed", "url"},
+		{"trailing data", "POST", msgs, A, `{"event_type":"a.b","payload":{}} {}`, 400, "invalid_json", ""},
 		{"empty body", "POST", msgs, A, ``, 400, "invalid_json", ""},
-		{"unknown field", "POST", msgs, A, `{"event_type":"a.b","payload":1,"priority":9}`, 400, "unknown_field", "priority"},
-		{"wrong type", "POST", msgs, A, `{"event_type":["a"],"payload":1}`, 400, "invalid_type", "event_type"},
+		{"unknown field", "POST", msgs, A, `{"event_type":"a.b","payload":{},"priority":9}`, 400, "unknown_field", "priority"},
+		{"wrong type", "POST", msgs, A, `{"event_type":["a"],"payload":{}}`, 400, "invalid_type", "event_type"},
 		{"missing payload", "POST", msgs, A, `{"event_type":"a.b"}`, 422, "validation_failed", "payload"},
-		{"bad event type", "POST", msgs, A, `{"event_type":"a b","payload":1}`, 422, "validation_failed", "event_type"},
+		{"bad event type", "POST", msgs, A, `{"event_type":"a b","payload":{}}`, 422, "validation_failed", "event_type"},
 		{"payload over the configured limit", "POST", msgs, A, big, 413, "payload_too_large", ""},
 		{"body far over the limit", "POST", msgs, A, huge, 413, "payload_too_large", ""},
 		{"invalid URL", "POST", sub, A, map[string]any{"url": "not a url", "event_types": []string{"*"}}, 422, "validation_failed", "url"},
@@ -84,7 +92,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		}
 	}
 	// Wrong content type.
-	if got := e.doRaw("POST", msgs, A, "text/plain", `{"event_type":"a.b","payload":1}`); got.status != 415 || got.str("code") != "unsupported_media_type" {
+	if got := e.doRaw("POST", msgs, A, "text/plain", `{"event_type":"a.b","payload":{}}`); got.status != 415 || got.str("code") != "unsupported_media_type" {
 		t.Errorf("text/plain body: %d %s", got.status, got.body)
 	}
 }

@@ -46,7 +46,7 @@ func TestDiskFullAnswers503(t *testing.T) {
 	e.must(201, "POST", "/v1/applications", e.admin, map[string]any{"id": "app_a", "name": "A"})
 	e.must(200, "GET", "/readyz", "", nil)
 	fd.full.Store(true)
-	r := e.do("POST", "/v1/applications/app_a/messages", e.admin, map[string]any{"event_type": "a.b", "payload": 1})
+	r := e.do("POST", "/v1/applications/app_a/messages", e.admin, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}})
 	if r.status != 503 || r.str("code") != "store_unavailable" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("publish on a full disk: %d %s", r.status, r.body)
 	}
@@ -55,6 +55,6 @@ func TestDiskFullAnswers503(t *testing.T) {
 		t.Fatalf("readyz on a full disk: %d %s", r.status, r.body)
 	}
 	fd.full.Store(false)
-	e.must(202, "POST", "/v1/applications/app_a/messages", e.admin, map[string]any{"event_type": "a.b", "payload": 1})
+	e.must(202, "POST", "/v1/applications/app_a/messages", e.admin, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}})
 	e.must(200, "GET", "/readyz", "", nil)
 }

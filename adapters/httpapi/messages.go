@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -25,7 +26,13 @@ func (s *Server) publish(c *gin.Context) {
 		return
 	}
 	if len(in.Payload) == 0 || string(in.Payload) == "null" {
-		s.fail(c, bad(CodeValidationFailed, "payload", "payload is required (any JSON value but null)"))
+		s.fail(c, bad(CodeValidationFailed, "payload", "payload is required: a JSON object"))
+		return
+	}
+	// Standard Webhooks payloads are objects, and receivers' libraries
+	// expect one: an array, a string, a number or a boolean is refused.
+	if p := bytes.TrimLeft(in.Payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		s.fail(c, bad(CodeInvalidType, "payload", "payload must be a JSON object ({...}), not an array, string, number or boolean"))
 		return
 	}
 	key := in.IdempotencyKey

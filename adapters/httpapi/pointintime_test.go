@@ -143,8 +143,8 @@ func TestAuditRoutes(t *testing.T) {
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_b", "name": "B"})
 	for i := 0; i < 6; i++ {
-		e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": i})
-		e.must(202, "POST", "/v1/applications/app_b/messages", A, map[string]any{"event_type": "a.b", "payload": "b-only"})
+		e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"i": i}})
+		e.must(202, "POST", "/v1/applications/app_b/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"note": "b-only"}})
 	}
 	pk := e.must(200, "GET", "/v1/audit/public-key", A, nil)
 	trusted, err := audit.ParsePublicKey(pk.str("public_key"))

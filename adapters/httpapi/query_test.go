@@ -18,7 +18,7 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	A := e.admin
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_q", "name": "Q"})
 	e.must(201, "POST", "/v1/applications/app_q/subscriptions", A, map[string]any{"id": "sub_q", "url": hook.URL, "event_types": []string{"*"}})
-	msg := e.must(202, "POST", "/v1/applications/app_q/messages", A, map[string]any{"event_type": "invoice.paid", "payload": 1}).str("id")
+	msg := e.must(202, "POST", "/v1/applications/app_q/messages", A, map[string]any{"event_type": "invoice.paid", "payload": map[string]any{"n": 1}}).str("id")
 	dlv := domain.DeliveryIDFor(msg, "sub_q")
 	waitFor(t, "scheduled", func() bool { return e.do("GET", "/v1/deliveries/"+dlv, A, nil).status == 200 })
 	for _, path := range []string{
@@ -40,7 +40,7 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	if r := e.do("GET", "/v1/applications/app_q/deliveries?as_of=1", A, nil); r.status != 400 || r.str("field") != "as_of" {
 		t.Errorf("deliveries?as_of: %d %s", r.status, r.body)
 	}
-	if r := e.do("POST", "/v1/applications/app_q/messages?dry_run=1", A, map[string]any{"event_type": "a.b", "payload": 1}); r.status != 400 {
+	if r := e.do("POST", "/v1/applications/app_q/messages?dry_run=1", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}}); r.status != 400 {
 		t.Errorf("publish with an unknown parameter: %d %s", r.status, r.body)
 	}
 }
@@ -55,7 +55,7 @@ func TestEventTypeFiltersOnListings(t *testing.T) {
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_f", "name": "F"})
 	e.must(201, "POST", "/v1/applications/app_f/subscriptions", A, map[string]any{"id": "sub_f", "url": hook.URL, "event_types": []string{"*"}})
 	for _, typ := range []string{"invoice.paid", "invoice.voided", "order.paid"} {
-		e.must(202, "POST", "/v1/applications/app_f/messages", A, map[string]any{"event_type": typ, "payload": 1})
+		e.must(202, "POST", "/v1/applications/app_f/messages", A, map[string]any{"event_type": typ, "payload": map[string]any{"n": 1}})
 	}
 	waitFor(t, "three deliveries", func() bool { return len(e.must(200, "GET", "/v1/applications/app_f/deliveries", A, nil).items()) == 3 })
 	for query, want := range map[string]int{"invoice.*": 2, "invoice.paid": 1, "order.*": 1, "*": 3, "user.*": 0} {

@@ -43,7 +43,7 @@ func TestReadsSeeEarlierPublishes(t *testing.T) {
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_r", "name": "r"})
 	var last domain.Position
 	for i := 0; i < 20; i++ {
-		pub := e.must(202, "POST", "/v1/applications/app_r/messages", A, map[string]any{"event_type": "a.b", "payload": i})
+		pub := e.must(202, "POST", "/v1/applications/app_r/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"i": i}})
 		last = domain.Position(pub.json()["position"].(float64))
 	}
 	listed := e.must(200, "GET", "/v1/applications/app_r/messages?limit=100", A, nil)

@@ -44,7 +44,7 @@ func TestDisableThenReplayDeliversWhatWasMissed(t *testing.T) {
 	since := time.Now().UTC().Add(-time.Second)
 	var msgs []string
 	for _, typ := range []string{"order.paid", "order.shipped", "user.created"} {
-		msgs = append(msgs, e.must(202, "POST", "/v1/applications/app_r/messages", A, map[string]any{"event_type": typ, "payload": 1}).str("id"))
+		msgs = append(msgs, e.must(202, "POST", "/v1/applications/app_r/messages", A, map[string]any{"event_type": typ, "payload": map[string]any{"n": 1}}).str("id"))
 	}
 	e.must(200, "POST", base+"/resume", own, nil)
 	time.Sleep(200 * time.Millisecond)

@@ -116,7 +116,11 @@ func TestEveryRoute(t *testing.T) {
 	if r := e.must(409, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "order.paid", "payload": map[string]any{"order": 2}, "idempotency_key": "ord-1"}); r.str("code") != "idempotency_conflict" {
 		t.Fatal(string(r.body))
 	}
-	e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "user.created", "payload": "plain string"})
+	for _, notObject := range []any{"plain string", 1, []int{1}, true} {
+		if r := e.must(400, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "user.created", "payload": notObject}); r.str("code") != "invalid_type" || r.str("field") != "payload" {
+			t.Fatalf("payload %v: %s", notObject, r.body)
+		}
+	}
 	msg := e.must(200, "GET", "/v1/applications/app_a/messages/"+msgID, A, nil)
 	if fmt.Sprint(msg.json()["payload"]) != "map[order:1]" || msg.str("payload_hash") == "" {
 		t.Fatalf("message %s", msg.body)

@@ -64,7 +64,7 @@ func TestCredentialHeadersAreNeverShown(t *testing.T) {
 	check("the raw ledger", e.must(200, "GET", "/v1/ledger/events", auditor, nil).body)
 	check("the export", e.must(200, "GET", "/v1/audit/export?subscription=sub_s", auditor, nil).body)
 
-	e.must(202, "POST", "/v1/applications/app_s/messages", A, map[string]any{"event_type": "a.b", "payload": 1})
+	e.must(202, "POST", "/v1/applications/app_s/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}})
 	waitFor(t, "delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) > 0 })
 	mu.Lock()
 	h := seen[0]

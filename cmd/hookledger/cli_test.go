@@ -160,7 +160,7 @@ func TestAuditorCLI(t *testing.T) {
 	sub := api.call("POST", "/v1/applications/app_cli/subscriptions", map[string]any{"id": "sub_cli", "url": hook.URL + "/sub_cli", "event_types": []string{"*"}})
 	recv.Add("sub_cli", sub["secret"].(string))
 	msg := api.call("POST", "/v1/applications/app_cli/messages", map[string]any{"event_type": "order.paid", "payload": map[string]any{"n": 1}})["id"].(string)
-	api.call("POST", "/v1/applications/app_other/messages", map[string]any{"event_type": "order.paid", "payload": "other-tenant-data"})
+	api.call("POST", "/v1/applications/app_other/messages", map[string]any{"event_type": "order.paid", "payload": map[string]any{"note": "other-tenant-data"}})
 	dlv := domain.DeliveryIDFor(msg, "sub_cli")
 	for recv.Count("sub_cli", msg) == 0 {
 		if time.Now().After(deadline.Add(20 * time.Second)) {
