@@ -15,9 +15,8 @@ import (
 )
 
 type replayIn struct {
-	Since  *time.Time `json:"since"`
-	Until  *time.Time `json:"until"`
-	Reason string     `json:"reason"`
+	timeRange
+	Reason string `json:"reason"`
 }
 
 // replaySubscription schedules the messages published in [since, until] that
@@ -37,24 +36,21 @@ func (s *Server) replaySubscription(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if in.Since == nil {
-		s.fail(c, bad(CodeValidationFailed, "since", "since is required (RFC 3339 time)"))
+	since, until, err := in.check()
+	if err != nil {
+		s.fail(c, err)
 		return
-	}
-	until := time.Now().UTC()
-	if in.Until != nil {
-		until = *in.Until
 	}
 	app := c.Param("app")
 	ctx := c.Request.Context()
 	md := actor(c)
-	_, rec, err := s.Commands.ChangeSubscription(ctx, app, id, domain.RequestReplay{Since: *in.Since, Until: until, Reason: strings.TrimSpace(in.Reason)}, md)
+	_, rec, err := s.Commands.ChangeSubscription(ctx, app, id, domain.RequestReplay{Since: since, Until: until, Reason: strings.TrimSpace(in.Reason)}, md)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.settle(c, rec.Result.Position)
-	candidates := s.unscheduledMessages(app, id, *in.Since, until)
+	candidates := s.unscheduledMessages(app, id, since, until)
 	history, err := subscriptionHistory(ctx, s.Store, id)
 	if err != nil {
 		s.fail(c, err)

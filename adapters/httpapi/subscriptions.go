@@ -293,10 +293,29 @@ func (s *Server) rotateSecret(c *gin.Context) {
 	s.changeSubscription(c, domain.RotateSecret{NewSecret: in.Secret, Grace: grace}, http.StatusOK, in.Secret)
 }
 
-type recoverIn struct {
+// timeRange is the body of the routes that act on a subscription's history
+// between two times (recover, replay).
+type timeRange struct {
 	Since *time.Time `json:"since"`
 	Until *time.Time `json:"until"`
 }
+
+// check requires since, and until (default now) not before it.
+func (r timeRange) check() (since, until time.Time, err error) {
+	if r.Since == nil {
+		return since, until, bad(CodeValidationFailed, "since", "since is required (RFC 3339 time)")
+	}
+	until = time.Now().UTC()
+	if r.Until != nil {
+		until = *r.Until
+	}
+	if until.Before(*r.Since) {
+		return since, until, bad(CodeValidationFailed, "until", "until is before since")
+	}
+	return *r.Since, until, nil
+}
+
+type recoverIn struct{ timeRange }
 
 // recoverSubscription re-schedules now the failed and exhausted deliveries of
 // a subscription scheduled in [since, until].
@@ -311,12 +330,9 @@ func (s *Server) recoverSubscription(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if in.Since == nil {
-		s.fail(c, bad(CodeValidationFailed, "since", "since is required (RFC 3339 time)"))
-		return
-	}
-	if in.Until != nil && in.Until.Before(*in.Since) {
-		s.fail(c, bad(CodeValidationFailed, "until", "until is before since"))
+	since, until, err := in.check()
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	if _, ok := s.subscriptionView(c.Param("app"), id); !ok {
@@ -330,7 +346,7 @@ func (s *Server) recoverSubscription(c *gin.Context) {
 			if d.Status != domain.DeliveryStatusFailed && d.Status != domain.DeliveryStatusExhausted {
 				continue
 			}
-			if d.ScheduledAt.Before(*in.Since) || (in.Until != nil && d.ScheduledAt.After(*in.Until)) {
+			if d.ScheduledAt.Before(since) || d.ScheduledAt.After(until) {
 				continue
 			}
 			targets = append(targets, did)
