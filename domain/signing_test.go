@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -89,5 +91,50 @@ func TestValidateSecret(t *testing.T) {
 		if err := domain.ValidateSecret(secret); (err == nil) != ok {
 			t.Errorf("ValidateSecret(%q) = %v, want ok=%v", secret, err, ok)
 		}
+	}
+}
+
+// TestEd25519SignaturesVerifyIndependently: a v1a signature is the ed25519
+// signature of "{id}.{timestamp}.{body}", checked here with crypto/ed25519
+// alone (what a receiver holding only the public key does).
+func TestEd25519SignaturesVerifyIndependently(t *testing.T) {
+	seed := make([]byte, 32)
+	for i := range seed {
+		seed[i] = byte(i)
+	}
+	secret, public := domain.NewSigningKeyPair(seed)
+	if !strings.HasPrefix(secret, "whsk_") || !strings.HasPrefix(public, "whpk_") || domain.ValidateSecret(secret) != nil {
+		t.Fatalf("key pair %s %s", secret, public)
+	}
+	if pub, ok := domain.PublicKeyOf(secret); !ok || pub != public {
+		t.Fatalf("PublicKeyOf: %s %v", pub, ok)
+	}
+	s, err := domain.NewSigner(secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"order":"1001"}`)
+	header := s.Sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
+	parts := strings.Fields(header)
+	if len(parts) != 2 || !strings.HasPrefix(parts[0], "v1a,") || !strings.HasPrefix(parts[1], "v1,") {
+		t.Fatalf("header %q", header)
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(parts[0], "v1a,"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(public, "whpk_"))
+	if !ed25519.Verify(ed25519.PublicKey(pub), []byte("msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330."+string(body)), sig) {
+		t.Fatal("crypto/ed25519 does not verify the v1a signature over id.timestamp.body")
+	}
+	if ed25519.Verify(ed25519.PublicKey(pub), []byte("msg_p5jXN8AQM9LWM0D4loKWxJek.1614265331."+string(body)), sig) {
+		t.Fatal("the signature verifies another timestamp")
+	}
+	now := time.Unix(1614265330, 0)
+	if err := domain.VerifyAsym(public, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", header, body, now); err != nil {
+		t.Fatalf("VerifyAsym: %v", err)
+	}
+	if err := domain.VerifyAsym(public, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", header, []byte(`{"order":"1002"}`), now); err == nil {
+		t.Fatal("VerifyAsym accepted another body")
 	}
 }

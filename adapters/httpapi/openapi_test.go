@@ -135,6 +135,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	base := "/v1/applications/app_o/subscriptions"
 	note("Subscription", e.must(201, "POST", base, A, map[string]any{"id": "sub_o", "url": hook.URL, "event_types": []string{"*"},
 		"headers": map[string]string{"X-Api-Key": "k"}, "secret_headers": []string{"X-Other"}, "retry_schedule_ms": []int64{0, 60000}}).json())
+	note("Subscription", e.must(201, "POST", base, A, map[string]any{"id": "sub_ed", "url": hook.URL, "event_types": []string{"none.*"}, "signing": "ed25519"}).json())
 	msg := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}, "idempotency_key": "k1"}).str("id")
 	msg2 := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 2}}).str("id")
 	d1, d2 := domain.DeliveryIDFor(msg, "sub_o"), domain.DeliveryIDFor(msg2, "sub_o")

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"net/http"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -29,6 +31,8 @@ type subscriptionJSON struct {
 	Status           string            `json:"status"`
 	DisabledReason   string            `json:"disabled_reason,omitempty"`
 	DisabledDetail   string            `json:"disabled_detail,omitempty"`
+	Signing          string            `json:"signing"`
+	PublicKey        string            `json:"public_key,omitempty"`
 	CurrentKeyID     string            `json:"current_key_id"`
 	Keys             []keyJSON         `json:"keys"`
 	CreatedAt        time.Time         `json:"created_at"`
@@ -42,6 +46,7 @@ type subscriptionJSON struct {
 
 type keyJSON struct {
 	KeyID     string     `json:"key_id"`
+	PublicKey string     `json:"public_key,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
@@ -66,10 +71,52 @@ func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 		CurrentKeyID: s.CurrentKeyID(), CreatedAt: s.CreatedAt, Revision: s.Revision(),
 		FailingSince: timePtr(s.FailingSince), LastAcknowledged: timePtr(s.LastAcknowledgedAt),
 	}
+	out.Signing = domain.SigningHMAC
 	for _, k := range s.Keys {
-		out.Keys = append(out.Keys, keyJSON{KeyID: k.KeyID, CreatedAt: k.CreatedAt, ExpiresAt: timePtr(k.ExpiresAt)})
+		pub, _ := domain.PublicKeyOf(k.Secret)
+		out.Keys = append(out.Keys, keyJSON{KeyID: k.KeyID, PublicKey: pub, CreatedAt: k.CreatedAt, ExpiresAt: timePtr(k.ExpiresAt)})
+		if k.KeyID == out.CurrentKeyID {
+			out.Signing, out.PublicKey = domain.SchemeOf(k.Secret), pub
+		}
 	}
 	return out
+}
+
+// showSecret adds a new secret to the answer that created or rotated it: a
+// shared (whsec_) secret is shown this once; an ed25519 private key never
+// is — receivers need its public key, which every answer carries.
+func (o *subscriptionJSON) showSecret(secret string) {
+	if domain.SchemeOf(secret) == domain.SigningHMAC {
+		o.Secret = secret
+	}
+}
+
+// signingKey answers the public keys of an ed25519 subscription: the
+// current one and any rotated out but still signing (grace period).
+func (s *Server) signingKey(c *gin.Context) {
+	id, err := pathID(c, "sub")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	sv, ok := s.subscriptionView(c.Param("app"), id)
+	if !ok {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	o := subscriptionOut(sv)
+	if o.Signing != domain.SigningEd25519 {
+		s.fail(c, &badInput{status: http.StatusConflict, code: CodeConflict,
+			detail: "this subscription signs with a shared secret (v1, HMAC-SHA256): it has no public key; create it with \"signing\": \"ed25519\" for v1a signatures"})
+		return
+	}
+	keys := []keyJSON{}
+	now := time.Now()
+	for _, k := range sv.ValidKeys(now) {
+		pub, _ := domain.PublicKeyOf(k.Secret)
+		keys = append(keys, keyJSON{KeyID: k.KeyID, PublicKey: pub, CreatedAt: k.CreatedAt, ExpiresAt: timePtr(k.ExpiresAt)})
+	}
+	c.JSON(http.StatusOK, gin.H{"algorithm": "ed25519", "signature_version": "v1a", "current_key_id": o.CurrentKeyID, "keys": keys})
 }
 
 type deliveryJSON struct {

@@ -141,6 +141,7 @@ func New(d Deps) *Server {
 	app.POST("/subscriptions", s.canWrite, s.createSubscription)
 	app.GET("/subscriptions", s.listSubscriptions)
 	app.GET("/subscriptions/:sub", s.getSubscription)
+	app.GET("/subscriptions/:sub/signing-key", s.signingKey)
 	app.PATCH("/subscriptions/:sub", s.canWrite, s.updateSubscription)
 	app.DELETE("/subscriptions/:sub", s.canWrite, s.deleteSubscription)
 	app.POST("/subscriptions/:sub/pause", s.canWrite, s.pauseSubscription)

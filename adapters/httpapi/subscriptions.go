@@ -23,6 +23,7 @@ type createSubscriptionIn struct {
 	Headers         map[string]string `json:"headers"`
 	SecretHeaders   []string          `json:"secret_headers"`
 	Secret          string            `json:"secret"`
+	Signing         string            `json:"signing"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
 }
 
@@ -45,8 +46,9 @@ func (s *Server) createSubscription(c *gin.Context) {
 	if in.ID == "" {
 		in.ID = ids.New(domain.PrefixSubscription)
 	}
-	if in.Secret == "" {
-		in.Secret = ids.NewSecret()
+	if err := newSigningSecret(&in.Secret, in.Signing); err != nil {
+		s.fail(c, err)
+		return
 	}
 	if err := s.checkTarget(c.Request.Context(), in.URL); err != nil {
 		s.fail(c, err)
@@ -75,8 +77,30 @@ func (s *Server) createSubscription(c *gin.Context) {
 		return
 	}
 	o := subscriptionOut(sv)
-	o.Secret = in.Secret
+	o.showSecret(in.Secret)
 	c.JSON(http.StatusCreated, o)
+}
+
+// newSigningSecret checks or draws a subscription's secret for its signing
+// scheme: "v1" (HMAC, whsec_, the default) or "ed25519" (whsk_).
+func newSigningSecret(secret *string, signing string) error {
+	switch signing {
+	case "", domain.SigningHMAC, domain.SigningEd25519:
+	default:
+		return bad(CodeValidationFailed, "signing", `signing must be "v1" (HMAC-SHA256, the default) or "ed25519" (v1a signatures)`)
+	}
+	if *secret == "" {
+		if signing == domain.SigningEd25519 {
+			*secret, _ = ids.NewSigningKeyPair()
+		} else {
+			*secret = ids.NewSecret()
+		}
+		return nil
+	}
+	if signing != "" && domain.SchemeOf(*secret) != signing {
+		return bad(CodeValidationFailed, "secret", "the secret's kind ("+domain.SchemeOf(*secret)+") is not the signing asked for ("+signing+"): whsec_ secrets sign v1, whsk_ keys ed25519")
+	}
+	return nil
 }
 
 func (s *Server) subscriptionView(app, id string) (projections.SubscriptionView, bool) {
@@ -252,7 +276,7 @@ func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret 
 		return
 	}
 	o := subscriptionOut(sv)
-	o.Secret = secret
+	o.showSecret(secret)
 	c.JSON(status, o)
 }
 
@@ -279,8 +303,23 @@ func (s *Server) rotateSecret(c *gin.Context) {
 			return
 		}
 	}
-	if in.Secret == "" {
-		in.Secret = ids.NewSecret()
+	id, err := pathID(c, "sub")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	scheme := domain.SigningHMAC
+	if sv, ok := s.subscriptionView(c.Param("app"), id); ok {
+		for _, k := range sv.Keys {
+			if k.KeyID == sv.CurrentKeyID() {
+				scheme = domain.SchemeOf(k.Secret)
+			}
+		}
+	}
+	// A rotation keeps the subscription's signing scheme.
+	if err := newSigningSecret(&in.Secret, scheme); err != nil {
+		s.fail(c, err)
+		return
 	}
 	grace := 24 * time.Hour
 	if in.GraceSeconds != nil {

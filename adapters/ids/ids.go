@@ -29,6 +29,14 @@ func NewSecret() string {
 	return domain.NewSecret(b)
 }
 
+// NewSigningKeyPair draws an ed25519 key pair for "v1a" signatures: the
+// whsk_ secret (kept in the ledger) and its whpk_ public key.
+func NewSigningKeyPair() (secret, public string) {
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	return domain.NewSigningKeyPair(seed)
+}
+
 // NewToken returns prefix and n random bytes in the id alphabet (for API keys).
 func NewToken(prefix string, n int) string {
 	b := make([]byte, n)
