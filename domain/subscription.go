@@ -45,6 +45,7 @@ type SubscriptionCreated struct {
 	Headers         map[string]string `json:"headers,omitempty"`
 	SecretHeaders   []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
+	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
 	Key             SigningKey        `json:"key"`
 	CreatedAt       time.Time         `json:"created_at"`
 }
@@ -59,6 +60,7 @@ type SubscriptionUpdated struct {
 	Headers         map[string]string `json:"headers,omitempty"`
 	SecretHeaders   []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
+	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
 	UpdatedAt       time.Time         `json:"updated_at"`
 }
 
@@ -130,6 +132,7 @@ type Subscription struct {
 	Headers         map[string]string
 	SecretHeaders   []string
 	RetryScheduleMS []int64
+	RateLimit       *RateLimit `json:",omitempty"`
 	Keys            []SigningKey
 	Status          SubscriptionStatus
 	DisabledReason  string
@@ -178,6 +181,7 @@ type CreateSubscription struct {
 	Headers         map[string]string
 	SecretHeaders   []string // header names whose values are credentials (redacted when shown)
 	RetryScheduleMS []int64
+	RateLimit       *RateLimit // nil: no limit
 	Secret          string
 }
 
@@ -189,6 +193,28 @@ type UpdateSubscription struct {
 	Headers         map[string]string // nil = unchanged; empty = remove all
 	SecretHeaders   []string          // nil = unchanged
 	RetryScheduleMS []int64           // nil = unchanged
+	RateLimit       *RateLimit        // nil = unchanged; PerSecond 0 = remove the limit
+}
+
+// RateLimit bounds a subscription's attempts: a token bucket of Burst tokens
+// refilled at PerSecond. Deliveries beyond it wait, pending.
+type RateLimit struct {
+	PerSecond float64 `json:"per_second"`
+	Burst     int     `json:"burst"`
+}
+
+// ValidateRateLimit checks a rate limit (a zero PerSecond removes it).
+func ValidateRateLimit(r *RateLimit) error {
+	if r == nil || r.PerSecond == 0 {
+		return nil
+	}
+	if r.PerSecond < 0.01 || r.PerSecond > 100_000 {
+		return invalid("rate_limit", "per_second must be from 0.01 to 100000")
+	}
+	if r.Burst < 1 || r.Burst > 100_000 {
+		return invalid("rate_limit", "burst must be from 1 to 100000")
+	}
+	return nil
 }
 
 // PauseSubscription, ResumeSubscription, DeleteSubscription change the status.
@@ -380,7 +406,16 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 	case UpdateSubscription:
 		ev := SubscriptionUpdated{
 			SubscriptionID: s.ID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-			Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, UpdatedAt: now,
+			Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, UpdatedAt: now,
+		}
+		if c.RateLimit != nil {
+			if err := ValidateRateLimit(c.RateLimit); err != nil {
+				return nil, err
+			}
+			ev.RateLimit = c.RateLimit
+			if c.RateLimit.PerSecond == 0 {
+				ev.RateLimit = nil
+			}
 		}
 		if c.SecretHeaders != nil {
 			if err := ValidateSecretHeaders(c.SecretHeaders); err != nil {
@@ -515,13 +550,19 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 	if err := ValidateSecretHeaders(c.SecretHeaders); err != nil {
 		return nil, err
 	}
+	if err := ValidateRateLimit(c.RateLimit); err != nil {
+		return nil, err
+	}
+	if c.RateLimit != nil && c.RateLimit.PerSecond == 0 {
+		c.RateLimit = nil
+	}
 	if err := ValidateSecret(c.Secret); err != nil {
 		return nil, err
 	}
 	return []Event{SubscriptionCreated{
 		SubscriptionID: c.SubscriptionID, ApplicationID: c.ApplicationID, URL: c.URL,
 		EventTypes: c.EventTypes, Description: c.Description, Headers: cloneHeaders(c.Headers),
-		SecretHeaders: c.SecretHeaders, RetryScheduleMS: c.RetryScheduleMS,
+		SecretHeaders: c.SecretHeaders, RetryScheduleMS: c.RetryScheduleMS, RateLimit: c.RateLimit,
 		Key:       SigningKey{KeyID: KeyIDForSecret(c.Secret), Secret: c.Secret, CreatedAt: now},
 		CreatedAt: now,
 	}}, nil
@@ -533,12 +574,12 @@ func EvolveSubscription(s Subscription, ev Event) Subscription {
 	case SubscriptionCreated:
 		s = Subscription{
 			ID: e.SubscriptionID, ApplicationID: e.ApplicationID, URL: e.URL, EventTypes: e.EventTypes,
-			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS,
+			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS, RateLimit: e.RateLimit,
 			Keys: []SigningKey{e.Key}, Status: StatusActive, CreatedAt: e.CreatedAt,
 		}
 	case SubscriptionUpdated:
 		s.URL, s.EventTypes, s.Description = e.URL, e.EventTypes, e.Description
-		s.Headers, s.SecretHeaders, s.RetryScheduleMS = e.Headers, e.SecretHeaders, e.RetryScheduleMS
+		s.Headers, s.SecretHeaders, s.RetryScheduleMS, s.RateLimit = e.Headers, e.SecretHeaders, e.RetryScheduleMS, e.RateLimit
 	case SubscriptionPaused:
 		s.Status = StatusPaused
 	case SubscriptionResumed:

@@ -66,7 +66,17 @@ func (s *Server) listDeliveries(c *gin.Context) {
 			out.Items = append(out.Items, deliveryOut(*d))
 		}
 	})
+	for i := range out.Items { // outside Read: the reason takes the pipeline's lock
+		s.explainWait(&out.Items[i])
+	}
 	c.JSON(http.StatusOK, out)
+}
+
+// explainWait adds why a due delivery is held, when the pipeline knows.
+func (s *Server) explainWait(d *deliveryJSON) {
+	if w, ok := s.Views.(interface{ WaitingReason(string) string }); ok && d.Status == "pending" {
+		d.WaitingReason = w.WaitingReason(d.ID)
+	}
 }
 
 // delivery looks a delivery up for the principal (another application's
@@ -93,7 +103,9 @@ func (s *Server) delivery(c *gin.Context) (projections.DeliveryView, bool) {
 
 func (s *Server) getDelivery(c *gin.Context) {
 	if d, ok := s.delivery(c); ok {
-		c.JSON(http.StatusOK, deliveryOut(d))
+		o := deliveryOut(d)
+		s.explainWait(&o)
+		c.JSON(http.StatusOK, o)
 	}
 }
 

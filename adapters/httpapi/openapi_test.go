@@ -135,7 +135,10 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	base := "/v1/applications/app_o/subscriptions"
 	note("Subscription", e.must(201, "POST", base, A, map[string]any{"id": "sub_o", "url": hook.URL, "event_types": []string{"*"},
 		"headers": map[string]string{"X-Api-Key": "k"}, "secret_headers": []string{"X-Other"}, "retry_schedule_ms": []int64{0, 60000}}).json())
-	note("Subscription", e.must(201, "POST", base, A, map[string]any{"id": "sub_ed", "url": hook.URL, "event_types": []string{"none.*"}, "signing": "ed25519"}).json())
+	ed := e.must(201, "POST", base, A, map[string]any{"id": "sub_ed", "url": hook.URL, "event_types": []string{"none.*"}, "signing": "ed25519",
+		"rate_limit": map[string]any{"per_second": 5, "burst": 5}}).json()
+	note("Subscription", ed)
+	note("RateLimit", ed["rate_limit"])
 	msg := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}, "idempotency_key": "k1"}).str("id")
 	msg2 := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 2}}).str("id")
 	d1, d2 := domain.DeliveryIDFor(msg, "sub_o"), domain.DeliveryIDFor(msg2, "sub_o")
@@ -144,6 +147,15 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 		done := func(m map[string]any) bool { return m["status"] == "acknowledged" || m["status"] == "failed" }
 		return done(a) && done(b) && a["status"] != b["status"]
 	})
+	// A paused subscription with a due delivery: held, and it says why.
+	e.must(201, "POST", base, A, map[string]any{"id": "sub_p", "url": hook.URL, "event_types": []string{"p.*"}})
+	e.must(200, "POST", base+"/sub_p/pause", A, nil)
+	pm := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "p.x", "payload": map[string]any{"p": 1}}).str("id")
+	held := domain.DeliveryIDFor(pm, "sub_p")
+	waitFor(t, "the paused subscription's delivery held", func() bool {
+		return e.do("GET", "/v1/deliveries/"+held, A, nil).str("waiting_reason") == "subscription_paused"
+	})
+	note("Delivery", e.must(200, "GET", "/v1/deliveries/"+held, A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o", A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o?as_of=1000000", A, nil).json())
 	note("Subscription", e.must(200, "POST", base+"/sub_o/disable", A, map[string]any{"reason": "r"}).json())

@@ -28,6 +28,7 @@ type subscriptionJSON struct {
 	Headers          map[string]string `json:"headers"`
 	SecretHeaders    []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS  []int64           `json:"retry_schedule_ms,omitempty"`
+	RateLimit        *domain.RateLimit `json:"rate_limit,omitempty"`
 	Status           string            `json:"status"`
 	DisabledReason   string            `json:"disabled_reason,omitempty"`
 	DisabledDetail   string            `json:"disabled_detail,omitempty"`
@@ -67,7 +68,7 @@ func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 	}
 	out := subscriptionJSON{
 		ID: s.ID, ApplicationID: s.ApplicationID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail,
+		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail,
 		CurrentKeyID: s.CurrentKeyID(), CreatedAt: s.CreatedAt, Revision: s.Revision(),
 		FailingSince: timePtr(s.FailingSince), LastAcknowledged: timePtr(s.LastAcknowledgedAt),
 	}
@@ -136,6 +137,7 @@ type deliveryJSON struct {
 	UpdatedAt            time.Time  `json:"updated_at"`
 	SubscriptionRevision uint64     `json:"subscription_revision"`
 	Position             uint64     `json:"position"`
+	WaitingReason        string     `json:"waiting_reason,omitempty"`
 }
 
 // apiStatus maps the internal status to the API's: an attempt in flight is

@@ -24,6 +24,7 @@ type createSubscriptionIn struct {
 	SecretHeaders   []string          `json:"secret_headers"`
 	Secret          string            `json:"secret"`
 	Signing         string            `json:"signing"`
+	RateLimit       *domain.RateLimit `json:"rate_limit"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
 }
 
@@ -56,7 +57,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 	}
 	_, out, err := s.Commands.CreateSubscription(c.Request.Context(), domain.CreateSubscription{
 		SubscriptionID: in.ID, ApplicationID: c.Param("app"), URL: in.URL, EventTypes: in.EventTypes,
-		Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, Secret: in.Secret,
+		Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Secret: in.Secret,
 	}, actor(c))
 	if errors.Is(err, domain.ErrAlreadyExists) {
 		// Subscription ids are unique across the ledger, not per application.
@@ -233,6 +234,7 @@ type updateSubscriptionIn struct {
 	Headers         map[string]string `json:"headers"`
 	SecretHeaders   []string          `json:"secret_headers"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
+	RateLimit       *domain.RateLimit `json:"rate_limit"`
 }
 
 func (s *Server) updateSubscription(c *gin.Context) {
@@ -247,7 +249,7 @@ func (s *Server) updateSubscription(c *gin.Context) {
 			return
 		}
 	}
-	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS}
+	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit}
 	if in.EventTypes != nil {
 		cmd.EventTypes = domain.Filters(in.EventTypes)
 	}

@@ -84,12 +84,22 @@ func (r *Runner) dispatch(ctx context.Context) {
 				j.cancel = true
 			case domain.StatusPaused, domain.StatusDisabled:
 				r.parked[sv.ID] = append(r.parked[sv.ID], d.ID)
+				r.waitReason[d.ID] = map[domain.SubscriptionStatus]string{domain.StatusPaused: WaitPaused, domain.StatusDisabled: WaitDisabled}[sv.Status]
 				continue
 			}
 			if !j.cancel && r.running[sv.ID] >= r.opts.PerSubscription {
 				r.waiting[sv.ID] = append(r.waiting[sv.ID], d.ID)
+				r.waitReason[d.ID] = WaitConcurrency
 				continue
 			}
+			if !j.cancel {
+				if wait, why := r.paceLocked(sv, now); wait > 0 {
+					r.waitReason[d.ID] = why
+					r.queue.push(dueEntry{due: now.Add(wait), id: d.ID, version: d.Version})
+					continue
+				}
+			}
+			delete(r.waitReason, d.ID)
 			r.inflight[d.ID] = d.Version + 1
 			r.running[sv.ID]++
 			r.active++

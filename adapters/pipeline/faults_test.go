@@ -296,3 +296,36 @@ func TestRetryScheduleElementZeroDelaysTheFirstAttempt(t *testing.T) {
 	}
 	h.stop()
 }
+
+// TestEndpointRetryAfterHoldsTheWholeSubscription: a 429 with Retry-After
+// holds every delivery of the subscription until it passes, not only the
+// one answered, and the held ones say why.
+func TestEndpointRetryAfterHoldsTheWholeSubscription(t *testing.T) {
+	sc := &script{calls: map[string]int{}, plans: map[string][]string{"/busy": {"429", "200"}}}
+	srv := httptest.NewServer(sc)
+	defer srv.Close()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(t0)
+	h := newHarness(t, harnessOpts{clock: fake, options: func(o *pipeline.Options) { o.PerSubscription = 1 }})
+	h.app("app")
+	h.sub("app", "sub_busy", srv.URL+"/busy", "*")
+	h.start()
+	m1, _ := h.publish("app", "order.paid", `{"id":1}`)
+	waitUntil(t, 10*time.Second, "first attempt answered 429", func() bool {
+		d := h.delivery(domain.DeliveryIDFor(m1, "sub_busy"))
+		return d.Attempts == 1 && d.Status == domain.DeliveryStatusFailed
+	})
+	m2, _ := h.publish("app", "order.paid", `{"id":2}`)
+	d2 := domain.DeliveryIDFor(m2, "sub_busy")
+	waitUntil(t, 10*time.Second, "the second delivery held", func() bool { return h.runner.WaitingReason(d2) == pipeline.WaitThrottled })
+	time.Sleep(100 * time.Millisecond)
+	if n := sc.count("/busy"); n != 1 {
+		t.Fatalf("%d requests before the Retry-After passed", n)
+	}
+	fake.Advance(121 * time.Second)
+	waitUntil(t, 10*time.Second, "both delivered after Retry-After", func() bool {
+		return h.delivery(d2).Status == domain.DeliveryStatusAcknowledged &&
+			h.delivery(domain.DeliveryIDFor(m1, "sub_busy")).Status == domain.DeliveryStatusAcknowledged
+	})
+	h.stop()
+}

@@ -76,6 +76,10 @@ type Runner struct {
 
 	payloads payloadCache
 	stats    Stats
+
+	limiters   map[string]*subLimiter // subscription id -> its rate limit's bucket
+	throttled  map[string]time.Time   // subscription id -> held until (endpoint's Retry-After)
+	waitReason map[string]string      // delivery id -> why it is held (WaitingReason)
 }
 
 // Stats are counters for logs and benchmarks.
@@ -131,6 +135,7 @@ func New(opts Options) (*Runner, error) {
 		caughtUp: make(chan struct{}), wake: make(chan struct{}, 1),
 		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers),
 		payloads: payloadCache{m: map[string][]byte{}},
+		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
 	}, nil
 }
 

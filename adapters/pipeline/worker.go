@@ -127,6 +127,12 @@ func (r *Runner) work(hard context.Context, j job) {
 		return
 	}
 	r.opts.Observer.AttemptFinished(result.ErrorClass, result.Latency)
+	if result.ErrorClass == domain.ErrorClassThrottled && result.RetryAfter > 0 {
+		// The endpoint asked to slow down: every delivery of the
+		// subscription waits, not only this one (its Retry-After is in the
+		// attempt_failed event).
+		r.slowDown(j.sub.ID, r.clock.Now().Add(result.RetryAfter))
+	}
 	for _, e := range evs {
 		if _, ok := e.(domain.RetryScheduled); ok {
 			r.opts.Observer.RetryScheduled()

@@ -1,0 +1,77 @@
+package pipeline
+
+// Per-subscription pacing: a subscription's rate limit (a token bucket,
+// golang.org/x/time/rate) and an endpoint's own "slow down" (429 with
+// Retry-After), which holds every delivery of that subscription, not only
+// the one answered. Deliveries held stay pending and say why
+// (WaitingReason).
+
+import (
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// Reasons a due delivery is not being attempted.
+const (
+	WaitRateLimited = "rate_limited"          // the subscription's rate limit
+	WaitThrottled   = "throttled_by_endpoint" // the endpoint answered 429 with Retry-After
+	WaitConcurrency = "concurrency_limit"     // --per-subscription attempts already in flight
+	WaitPaused      = "subscription_paused"   // held until the resume
+	WaitDisabled    = "subscription_disabled" // held until the resume
+)
+
+type subLimiter struct {
+	limit domain.RateLimit
+	lim   *rate.Limiter
+}
+
+// paceLocked says how long a delivery of sv due now must wait for the
+// subscription's pacing, and why (0: it may go; a token is taken).
+func (r *Runner) paceLocked(sv *projections.SubscriptionView, now time.Time) (time.Duration, string) {
+	if until, ok := r.throttled[sv.ID]; ok {
+		if now.Before(until) {
+			return until.Sub(now), WaitThrottled
+		}
+		delete(r.throttled, sv.ID)
+	}
+	if sv.RateLimit == nil {
+		delete(r.limiters, sv.ID)
+		return 0, ""
+	}
+	l := r.limiters[sv.ID]
+	if l == nil || l.limit != *sv.RateLimit {
+		l = &subLimiter{limit: *sv.RateLimit, lim: rate.NewLimiter(rate.Limit(sv.RateLimit.PerSecond), sv.RateLimit.Burst)}
+		r.limiters[sv.ID] = l
+	}
+	res := l.lim.ReserveN(now, 1)
+	if !res.OK() {
+		return time.Second, WaitRateLimited
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, WaitRateLimited
+	}
+	return 0, ""
+}
+
+// slowDown holds a subscription's deliveries until the endpoint's
+// Retry-After has passed.
+func (r *Runner) slowDown(sub string, until time.Time) {
+	r.mu.Lock()
+	if until.After(r.throttled[sub]) {
+		r.throttled[sub] = until
+	}
+	r.mu.Unlock()
+}
+
+// WaitingReason says why an open, due delivery is not being attempted ("":
+// it is not held, or not due yet).
+func (r *Runner) WaitingReason(deliveryID string) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.waitReason[deliveryID]
+}
