@@ -46,6 +46,7 @@ type SubscriptionCreated struct {
 	SecretHeaders   []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
 	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
+	Ordering        string            `json:"ordering,omitempty"`
 	Key             SigningKey        `json:"key"`
 	CreatedAt       time.Time         `json:"created_at"`
 }
@@ -61,6 +62,7 @@ type SubscriptionUpdated struct {
 	SecretHeaders   []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
 	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
+	Ordering        string            `json:"ordering,omitempty"`
 	UpdatedAt       time.Time         `json:"updated_at"`
 }
 
@@ -133,6 +135,7 @@ type Subscription struct {
 	SecretHeaders   []string
 	RetryScheduleMS []int64
 	RateLimit       *RateLimit `json:",omitempty"`
+	Ordering        string     `json:",omitempty"`
 	Keys            []SigningKey
 	Status          SubscriptionStatus
 	DisabledReason  string
@@ -182,6 +185,7 @@ type CreateSubscription struct {
 	SecretHeaders   []string // header names whose values are credentials (redacted when shown)
 	RetryScheduleMS []int64
 	RateLimit       *RateLimit // nil: no limit
+	Ordering        string     // OrderingFIFO, or "" (concurrent)
 	Secret          string
 }
 
@@ -194,6 +198,30 @@ type UpdateSubscription struct {
 	SecretHeaders   []string          // nil = unchanged
 	RetryScheduleMS []int64           // nil = unchanged
 	RateLimit       *RateLimit        // nil = unchanged; PerSecond 0 = remove the limit
+	Ordering        *string           // nil = unchanged
+}
+
+// Delivery orderings of a subscription.
+const (
+	OrderingConcurrent = "concurrent" // the default: deliveries go out in parallel
+	OrderingFIFO       = "fifo"       // one at a time, in publish order; a failing one holds those behind it
+)
+
+// ValidateOrdering checks an ordering ("" is the default, concurrent).
+func ValidateOrdering(o string) error {
+	switch o {
+	case "", OrderingConcurrent, OrderingFIFO:
+		return nil
+	}
+	return invalid("ordering", `must be "concurrent" or "fifo"`)
+}
+
+// normalOrdering stores the default as "".
+func normalOrdering(o string) string {
+	if o == OrderingConcurrent {
+		return ""
+	}
+	return o
 }
 
 // RateLimit bounds a subscription's attempts: a token bucket of Burst tokens
@@ -406,7 +434,14 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 	case UpdateSubscription:
 		ev := SubscriptionUpdated{
 			SubscriptionID: s.ID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-			Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, UpdatedAt: now,
+			Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit,
+			Ordering: s.Ordering, UpdatedAt: now,
+		}
+		if c.Ordering != nil {
+			if err := ValidateOrdering(*c.Ordering); err != nil {
+				return nil, err
+			}
+			ev.Ordering = normalOrdering(*c.Ordering)
 		}
 		if c.RateLimit != nil {
 			if err := ValidateRateLimit(c.RateLimit); err != nil {
@@ -553,6 +588,9 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 	if err := ValidateRateLimit(c.RateLimit); err != nil {
 		return nil, err
 	}
+	if err := ValidateOrdering(c.Ordering); err != nil {
+		return nil, err
+	}
 	if c.RateLimit != nil && c.RateLimit.PerSecond == 0 {
 		c.RateLimit = nil
 	}
@@ -562,7 +600,7 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 	return []Event{SubscriptionCreated{
 		SubscriptionID: c.SubscriptionID, ApplicationID: c.ApplicationID, URL: c.URL,
 		EventTypes: c.EventTypes, Description: c.Description, Headers: cloneHeaders(c.Headers),
-		SecretHeaders: c.SecretHeaders, RetryScheduleMS: c.RetryScheduleMS, RateLimit: c.RateLimit,
+		SecretHeaders: c.SecretHeaders, RetryScheduleMS: c.RetryScheduleMS, RateLimit: c.RateLimit, Ordering: normalOrdering(c.Ordering),
 		Key:       SigningKey{KeyID: KeyIDForSecret(c.Secret), Secret: c.Secret, CreatedAt: now},
 		CreatedAt: now,
 	}}, nil
@@ -574,12 +612,12 @@ func EvolveSubscription(s Subscription, ev Event) Subscription {
 	case SubscriptionCreated:
 		s = Subscription{
 			ID: e.SubscriptionID, ApplicationID: e.ApplicationID, URL: e.URL, EventTypes: e.EventTypes,
-			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS, RateLimit: e.RateLimit,
+			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS, RateLimit: e.RateLimit, Ordering: e.Ordering,
 			Keys: []SigningKey{e.Key}, Status: StatusActive, CreatedAt: e.CreatedAt,
 		}
 	case SubscriptionUpdated:
 		s.URL, s.EventTypes, s.Description = e.URL, e.EventTypes, e.Description
-		s.Headers, s.SecretHeaders, s.RetryScheduleMS, s.RateLimit = e.Headers, e.SecretHeaders, e.RetryScheduleMS, e.RateLimit
+		s.Headers, s.SecretHeaders, s.RetryScheduleMS, s.RateLimit, s.Ordering = e.Headers, e.SecretHeaders, e.RetryScheduleMS, e.RateLimit, e.Ordering
 	case SubscriptionPaused:
 		s.Status = StatusPaused
 	case SubscriptionResumed:

@@ -239,7 +239,12 @@ func (s *Server) explain(c *gin.Context) {
 	out["delivery"] = nil
 	attempts := []explainAttempt{}
 	if d != nil {
-		out["delivery"] = deliveryOut(*d)
+		do := deliveryOut(*d)
+		s.explainWait(&do)
+		out["delivery"] = do
+		if do.HeldBehind != "" {
+			out["held"] = "the subscription delivers in order (fifo): this delivery waits for " + do.HeldBehind + ", an earlier message, to be acknowledged or given up"
+		}
 		tl, err := s.Store.ReadStream(ctx, domain.DeliveryStream(dlvID), 0, domain.Forward, 10_000)
 		if err != nil {
 			s.fail(c, err)

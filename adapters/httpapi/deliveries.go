@@ -77,6 +77,9 @@ func (s *Server) explainWait(d *deliveryJSON) {
 	if w, ok := s.Views.(interface{ WaitingReason(string) string }); ok && d.Status == "pending" {
 		d.WaitingReason = w.WaitingReason(d.ID)
 	}
+	if h, ok := s.Views.(interface{ HeldBehind(string) string }); ok && d.WaitingReason != "" {
+		d.HeldBehind = h.HeldBehind(d.ID)
+	}
 }
 
 // delivery looks a delivery up for the principal (another application's

@@ -156,6 +156,15 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 		return e.do("GET", "/v1/deliveries/"+held, A, nil).str("waiting_reason") == "subscription_paused"
 	})
 	note("Delivery", e.must(200, "GET", "/v1/deliveries/"+held, A, nil).json())
+	// A FIFO subscription whose endpoint fails: the second message waits behind the first.
+	e.must(201, "POST", base, A, map[string]any{"id": "sub_fifo", "url": hook.URL, "event_types": []string{"f.*"}, "ordering": "fifo"})
+	f1 := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "f.x", "payload": map[string]any{"f": 1}}).str("id")
+	f2 := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "f.x", "payload": map[string]any{"f": 2}}).str("id")
+	behind := domain.DeliveryIDFor(f2, "sub_fifo")
+	waitFor(t, "the second FIFO delivery held behind the first", func() bool {
+		return e.do("GET", "/v1/deliveries/"+behind, A, nil).str("held_behind") == domain.DeliveryIDFor(f1, "sub_fifo")
+	})
+	note("Delivery", e.must(200, "GET", "/v1/deliveries/"+behind, A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o", A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o?as_of=1000000", A, nil).json())
 	note("Subscription", e.must(200, "POST", base+"/sub_o/disable", A, map[string]any{"reason": "r"}).json())

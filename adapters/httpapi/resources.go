@@ -29,6 +29,7 @@ type subscriptionJSON struct {
 	SecretHeaders    []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS  []int64           `json:"retry_schedule_ms,omitempty"`
 	RateLimit        *domain.RateLimit `json:"rate_limit,omitempty"`
+	Ordering         string            `json:"ordering"`
 	Status           string            `json:"status"`
 	DisabledReason   string            `json:"disabled_reason,omitempty"`
 	DisabledDetail   string            `json:"disabled_detail,omitempty"`
@@ -68,7 +69,7 @@ func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 	}
 	out := subscriptionJSON{
 		ID: s.ID, ApplicationID: s.ApplicationID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail,
+		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, Ordering: orderingOf(s.Ordering), Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail,
 		CurrentKeyID: s.CurrentKeyID(), CreatedAt: s.CreatedAt, Revision: s.Revision(),
 		FailingSince: timePtr(s.FailingSince), LastAcknowledged: timePtr(s.LastAcknowledgedAt),
 	}
@@ -81,6 +82,13 @@ func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 		}
 	}
 	return out
+}
+
+func orderingOf(o string) string {
+	if o == "" {
+		return domain.OrderingConcurrent
+	}
+	return o
 }
 
 // showSecret adds a new secret to the answer that created or rotated it: a
@@ -138,6 +146,7 @@ type deliveryJSON struct {
 	SubscriptionRevision uint64     `json:"subscription_revision"`
 	Position             uint64     `json:"position"`
 	WaitingReason        string     `json:"waiting_reason,omitempty"`
+	HeldBehind           string     `json:"held_behind,omitempty"`
 }
 
 // apiStatus maps the internal status to the API's: an attempt in flight is

@@ -25,6 +25,7 @@ type createSubscriptionIn struct {
 	Secret          string            `json:"secret"`
 	Signing         string            `json:"signing"`
 	RateLimit       *domain.RateLimit `json:"rate_limit"`
+	Ordering        string            `json:"ordering"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
 }
 
@@ -57,7 +58,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 	}
 	_, out, err := s.Commands.CreateSubscription(c.Request.Context(), domain.CreateSubscription{
 		SubscriptionID: in.ID, ApplicationID: c.Param("app"), URL: in.URL, EventTypes: in.EventTypes,
-		Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Secret: in.Secret,
+		Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Ordering: in.Ordering, Secret: in.Secret,
 	}, actor(c))
 	if errors.Is(err, domain.ErrAlreadyExists) {
 		// Subscription ids are unique across the ledger, not per application.
@@ -235,6 +236,7 @@ type updateSubscriptionIn struct {
 	SecretHeaders   []string          `json:"secret_headers"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms"`
 	RateLimit       *domain.RateLimit `json:"rate_limit"`
+	Ordering        *string           `json:"ordering"`
 }
 
 func (s *Server) updateSubscription(c *gin.Context) {
@@ -249,7 +251,7 @@ func (s *Server) updateSubscription(c *gin.Context) {
 			return
 		}
 	}
-	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit}
+	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Ordering: in.Ordering}
 	if in.EventTypes != nil {
 		cmd.EventTypes = domain.Filters(in.EventTypes)
 	}

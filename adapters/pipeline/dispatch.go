@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 )
 
 func dispatchable(s domain.DeliveryStatus) bool {
@@ -28,6 +29,15 @@ func (r *Runner) requeueLocked(id string) {
 		}
 		delete(r.inflight, id)
 	}
+	if sv := r.views.Subscriptions[d.SubscriptionID]; isFIFO(sv) {
+		if projections.IsOpen(d.Status) {
+			r.fifoTrackLocked(d)
+		} else {
+			delete(r.waitReason, id)
+			r.fifoNextLocked(d.SubscriptionID) // the head is final: the next goes
+			return
+		}
+	}
 	if dispatchable(d.Status) {
 		r.queue.push(dueEntry{due: d.NextDueAt, id: id, version: d.Version})
 	}
@@ -46,7 +56,11 @@ func (r *Runner) rebuildQueue() {
 	defer r.mu.Unlock()
 	r.queue = r.queue[:0]
 	r.parked = map[string][]string{}
+	r.fifo = map[string]*fifoQueue{}
 	for id, d := range r.views.Deliveries {
+		if projections.IsOpen(d.Status) && isFIFO(r.views.Subscriptions[d.SubscriptionID]) {
+			r.fifoTrackLocked(d)
+		}
 		if dispatchable(d.Status) {
 			if _, busy := r.inflight[id]; !busy {
 				r.queue.push(dueEntry{due: d.NextDueAt, id: id, version: d.Version})
@@ -85,6 +99,13 @@ func (r *Runner) dispatch(ctx context.Context) {
 			case domain.StatusPaused, domain.StatusDisabled:
 				r.parked[sv.ID] = append(r.parked[sv.ID], d.ID)
 				r.waitReason[d.ID] = map[domain.SubscriptionStatus]string{domain.StatusPaused: WaitPaused, domain.StatusDisabled: WaitDisabled}[sv.Status]
+				continue
+			}
+			if !j.cancel && isFIFO(sv) && !r.fifoMayGoLocked(d, sv) {
+				// Held outside the due queue: it is queued again when it
+				// becomes the head (fifoNextLocked).
+				r.fifoTrackLocked(d)
+				r.waitReason[d.ID] = WaitOrdering
 				continue
 			}
 			if !j.cancel && r.running[sv.ID] >= r.opts.PerSubscription {
@@ -129,6 +150,9 @@ func (r *Runner) finish(j job) {
 		delete(r.running, sub)
 	}
 	r.active--
+	if isFIFO(r.views.Subscriptions[sub]) {
+		r.fifoNextLocked(sub)
+	}
 	if w := r.waiting[sub]; len(w) > 0 {
 		id := w[0]
 		if len(w) == 1 {

@@ -49,8 +49,10 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 		it.job.remaining--
 		if it.job.remaining <= 0 {
 			delete(r.fanPending, it.job.Position)
+			r.fifoReleaseAllLocked() // a FIFO head held behind this message may go
 		}
 		r.mu.Unlock()
+		r.kick()
 	next:
 	}
 }

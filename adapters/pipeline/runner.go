@@ -80,6 +80,7 @@ type Runner struct {
 	limiters   map[string]*subLimiter // subscription id -> its rate limit's bucket
 	throttled  map[string]time.Time   // subscription id -> held until (endpoint's Retry-After)
 	waitReason map[string]string      // delivery id -> why it is held (WaitingReason)
+	fifo       map[string]*fifoQueue  // FIFO subscription id -> its open deliveries by message position
 }
 
 // Stats are counters for logs and benchmarks.
@@ -136,6 +137,7 @@ func New(opts Options) (*Runner, error) {
 		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers),
 		payloads: payloadCache{m: map[string][]byte{}},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
+		fifo: map[string]*fifoQueue{},
 	}, nil
 }
 

@@ -1,0 +1,122 @@
+package pipeline_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/clock"
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// orderedReceiver fails the first attempts of some sequence numbers and
+// checks the FIFO promise on every request: it never sees message n+1
+// before it has acknowledged message n.
+type orderedReceiver struct {
+	mu        sync.Mutex
+	failFirst map[int]int // seq -> attempts to fail
+	acked     int         // highest seq acknowledged (all below too)
+	seen      []int
+	violation string
+}
+
+func (o *orderedReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		Seq int `json:"seq"`
+	}
+	b, _ := io.ReadAll(r.Body)
+	json.Unmarshal(b, &p)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen = append(o.seen, p.Seq)
+	if p.Seq > o.acked+1 && o.violation == "" {
+		o.violation = "message " + itoa(p.Seq) + " arrived before message " + itoa(o.acked+1) + " was acknowledged"
+	}
+	if o.failFirst[p.Seq] > 0 {
+		o.failFirst[p.Seq]--
+		w.WriteHeader(500)
+		return
+	}
+	if p.Seq == o.acked+1 {
+		o.acked = p.Seq
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func (o *orderedReceiver) state() (int, string, []int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.acked, o.violation, append([]int(nil), o.seen...)
+}
+
+// TestFIFODeliversInPublishOrderThroughRetriesAndARestart: a FIFO
+// subscription's deliveries go one at a time in publish order; a failing
+// one holds those behind it (visible: waiting_reason "ordering", naming the
+// head) until it succeeds; a restart in the middle keeps the order.
+func TestFIFODeliversInPublishOrderThroughRetriesAndARestart(t *testing.T) {
+	recv := &orderedReceiver{failFirst: map[int]int{1: 2, 4: 1}}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(t0)
+	h := newHarness(t, harnessOpts{clock: fake})
+	h.app("app")
+	if _, _, err := h.cmds.CreateSubscription(t.Context(), domain.CreateSubscription{SubscriptionID: "sub_f", ApplicationID: "app",
+		URL: srv.URL, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret(), Ordering: domain.OrderingFIFO,
+		RetryScheduleMS: []int64{0, 1000, 1000, 1000, 1000}}, md); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	var msgs []string
+	for i := 1; i <= 8; i++ {
+		m, _ := h.publish("app", "order.paid", `{"seq":`+itoa(i)+`}`)
+		msgs = append(msgs, m)
+	}
+	dlv := func(i int) string { return domain.DeliveryIDFor(msgs[i-1], "sub_f") }
+	waitUntil(t, 10*time.Second, "message 1 failed once", func() bool { return h.delivery(dlv(1)).Attempts >= 1 })
+	waitUntil(t, 10*time.Second, "message 2 held behind message 1", func() bool {
+		return h.runner.WaitingReason(dlv(2)) == pipeline.WaitOrdering && h.runner.HeldBehind(dlv(2)) == dlv(1)
+	})
+	if acked, _, _ := recv.state(); acked != 0 {
+		t.Fatalf("acknowledged %d while message 1 fails", acked)
+	}
+	for i := 0; i < 3; i++ { // message 1's retries, then 2 and 3
+		fake.Advance(1100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitUntil(t, 10*time.Second, "messages up to 3 acknowledged", func() bool { a, _, _ := recv.state(); return a >= 3 })
+
+	// Restart: a new runner on the same ledger.
+	h.stop()
+	r2, err := pipeline.New(pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}), Clock: fake,
+		Random: func() float64 { return 0.5 }, SnapshotPath: h.dir + "/views/snapshot.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runner = r2
+	h.start()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if a, _, _ := recv.state(); a == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			a, v, seen := recv.state()
+			t.Fatalf("acknowledged up to %d of 8 (%s); seen %v", a, v, seen)
+		}
+		fake.Advance(1100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, v, seen := recv.state(); v != "" {
+		t.Fatalf("%s (arrivals %v)", v, seen)
+	}
+	h.stop()
+}
