@@ -12,10 +12,12 @@ type ApplicationCreated struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
-// ApplicationUpdated: a tenant was renamed.
+// ApplicationUpdated: a tenant's settings changed (the event holds their new
+// values: name, and whether publishes must use catalog event types).
 type ApplicationUpdated struct {
-	ApplicationID string `json:"application_id"`
-	Name          string `json:"name"`
+	ApplicationID    string `json:"application_id"`
+	Name             string `json:"name"`
+	StrictEventTypes bool   `json:"strict_event_types,omitempty"`
 }
 
 func (ApplicationCreated) Type() string { return TypeApplicationCreated }
@@ -23,10 +25,11 @@ func (ApplicationUpdated) Type() string { return TypeApplicationUpdated }
 
 // Application is the state of one tenant, folded from its stream.
 type Application struct {
-	ID        string
-	Name      string
-	CreatedAt time.Time
-	Exists    bool
+	ID               string
+	Name             string
+	StrictEventTypes bool `json:",omitempty"`
+	CreatedAt        time.Time
+	Exists           bool
 }
 
 // CreateApplication registers a tenant.
@@ -35,9 +38,11 @@ type CreateApplication struct {
 	Name          string
 }
 
-// RenameApplication changes a tenant's display name.
+// RenameApplication changes a tenant's settings: its display name, and
+// whether it may publish only event types of the catalog (nil: unchanged).
 type RenameApplication struct {
-	Name string
+	Name             string
+	StrictEventTypes *bool
 }
 
 func validateName(name string) error {
@@ -68,13 +73,20 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 		if !s.Exists {
 			return nil, ErrNotFound
 		}
-		if err := validateName(c.Name); err != nil {
-			return nil, err
+		ev := ApplicationUpdated{ApplicationID: s.ID, Name: s.Name, StrictEventTypes: s.StrictEventTypes}
+		if c.Name != "" {
+			if err := validateName(c.Name); err != nil {
+				return nil, err
+			}
+			ev.Name = c.Name
 		}
-		if c.Name == s.Name {
+		if c.StrictEventTypes != nil {
+			ev.StrictEventTypes = *c.StrictEventTypes
+		}
+		if ev.Name == s.Name && ev.StrictEventTypes == s.StrictEventTypes {
 			return nil, nil
 		}
-		return []Event{ApplicationUpdated{ApplicationID: s.ID, Name: c.Name}}, nil
+		return []Event{ev}, nil
 	}
 	return nil, invalid("command", "unknown application command %T", cmd)
 }
@@ -85,7 +97,7 @@ func EvolveApplication(s Application, ev Event) Application {
 	case ApplicationCreated:
 		return Application{ID: e.ApplicationID, Name: e.Name, CreatedAt: e.CreatedAt, Exists: true}
 	case ApplicationUpdated:
-		s.Name = e.Name
+		s.Name, s.StrictEventTypes = e.Name, e.StrictEventTypes
 	}
 	return s
 }

@@ -38,6 +38,8 @@ const (
 	TypeRedeliveryRequested   = "delivery.redelivery_requested"
 	TypeDeliveryCancelled     = "delivery.cancelled"
 
+	TypeEventTypeDefined = "event_type.defined"
+
 	TypeAPIKeyCreated = "apikey.created"
 	TypeAPIKeyRevoked = "apikey.revoked"
 )
@@ -85,6 +87,7 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeDeliveryExhausted:         decodeAs[DeliveryExhausted],
 	TypeRedeliveryRequested:       decodeAs[RedeliveryRequested],
 	TypeDeliveryCancelled:         decodeAs[DeliveryCancelled],
+	TypeEventTypeDefined:          decodeAs[EventTypeDefined],
 	TypeAPIKeyCreated:             decodeAs[APIKeyCreated],
 	TypeAuditSealed:               decodeAs[AuditSealed],
 	TypeAPIKeyRevoked:             decodeAs[APIKeyRevoked],

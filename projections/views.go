@@ -29,6 +29,8 @@ type Views struct {
 	Messages      map[string]*MessageView       `json:"messages"`
 	Deliveries    map[string]*DeliveryView      `json:"deliveries"`
 	Keys          map[string]*domain.APIKey     `json:"keys"`
+	// EventTypes is the catalog (absent from snapshots made before it).
+	EventTypes map[string]domain.EventTypeDef `json:"event_types"`
 
 	// Derived indexes, rebuilt on load (not part of the snapshot).
 	subsByApp       map[string][]string
@@ -83,6 +85,7 @@ func New() *Views {
 		Messages:      map[string]*MessageView{},
 		Deliveries:    map[string]*DeliveryView{},
 		Keys:          map[string]*domain.APIKey{},
+		EventTypes:    map[string]domain.EventTypeDef{},
 	}
 	v.resetIndexes()
 	return v
@@ -137,6 +140,8 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		if _, ok := e.(domain.SubscriptionResumed); ok {
 			sv.FailingSince = time.Time{}
 		}
+	case domain.EventTypeDefined:
+		v.EventTypes[e.Name] = domain.EvolveEventType(v.EventTypes[e.Name], e)
 	case domain.APIKeyCreated:
 		k := domain.EvolveAPIKey(domain.APIKey{}, e)
 		v.Keys[e.KeyID] = &k
@@ -320,6 +325,7 @@ func (v *Views) WriteSnapshot(w io.Writer) error {
 	writeMap(sw, "messages", v.Messages)
 	writeMap(sw, "deliveries", v.Deliveries)
 	writeMap(sw, "keys", v.Keys)
+	writeMap(sw, "event_types", v.EventTypes)
 	sw.printf("}\n")
 	if sw.err != nil {
 		return fmt.Errorf("encode views: %w", sw.err)
@@ -400,6 +406,13 @@ func (v *Views) Restore() error {
 	}
 	if v.Applications == nil || v.Subscriptions == nil || v.Messages == nil || v.Deliveries == nil || v.Keys == nil {
 		return fmt.Errorf("views snapshot is incomplete")
+	}
+	if v.EventTypes == nil {
+		v.EventTypes = map[string]domain.EventTypeDef{}
+	}
+	for name, et := range v.EventTypes {
+		et.Exists = true
+		v.EventTypes[name] = et
 	}
 	v.resetIndexes()
 	for id, k := range v.Keys {

@@ -69,17 +69,26 @@ func (s *Server) getApplication(c *gin.Context) {
 }
 
 type renameApplicationIn struct {
-	Name string `json:"name"`
+	Name             *string `json:"name"`
+	StrictEventTypes *bool   `json:"strict_event_types"`
 }
 
-// renameApplication changes a tenant's display name (application.updated).
+// renameApplication changes a tenant's name or its strict_event_types
+// setting (application.updated).
 func (s *Server) renameApplication(c *gin.Context) {
 	var in renameApplicationIn
 	if err := decodeJSON(c, smallBody, &in); err != nil {
 		s.fail(c, err)
 		return
 	}
-	a, out, err := s.Commands.RenameApplication(c.Request.Context(), c.Param("app"), domain.RenameApplication{Name: trimmed(in.Name)}, actor(c))
+	cmd := domain.RenameApplication{StrictEventTypes: in.StrictEventTypes}
+	if in.Name != nil {
+		if cmd.Name = trimmed(*in.Name); cmd.Name == "" {
+			s.fail(c, bad(CodeValidationFailed, "name", "a name is required"))
+			return
+		}
+	}
+	a, out, err := s.Commands.RenameApplication(c.Request.Context(), c.Param("app"), cmd, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return

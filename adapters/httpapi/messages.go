@@ -44,6 +44,14 @@ func (s *Server) publish(c *gin.Context) {
 		key = h
 	}
 	app := c.Param("app")
+	deprecated, err := s.checkCatalog(app, in.EventType, in.Payload)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if deprecated {
+		c.Header("Warning", `299 hookledger "event type `+in.EventType+` is deprecated"`)
+	}
 	cmd := domain.PublishMessage{ApplicationID: app, EventType: in.EventType, Payload: in.Payload, IdempotencyKey: key, MaxPayload: s.MaxPayload}
 	ctx := c.Request.Context()
 	if key == "" {

@@ -131,6 +131,9 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	note("Application", e.must(200, "GET", "/v1/applications/app_o", A, nil).json())
 	items("Application", e.must(200, "GET", "/v1/applications", A, nil))
 	note("APIKey", e.must(201, "POST", "/v1/keys", A, map[string]any{"role": "application", "application": "app_o"}).json())
+	note("EventType", e.must(201, "POST", "/v1/event-types", A, map[string]any{"name": "cat.x", "description": "d", "schema": map[string]any{"type": "object"}, "deprecated": true}).json())
+	note("EventType", e.must(200, "GET", "/v1/event-types/cat.x", A, nil).json())
+	items("EventType", e.must(200, "GET", "/v1/event-types", A, nil))
 
 	base := "/v1/applications/app_o/subscriptions"
 	note("Subscription", e.must(201, "POST", base, A, map[string]any{"id": "sub_o", "url": hook.URL, "event_types": []string{"*"},

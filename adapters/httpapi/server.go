@@ -83,6 +83,7 @@ type Server struct {
 	// keysMu serialises key revocations (the last-admin check).
 	keysMu   sync.Mutex
 	throttle *authThrottle
+	schemas  schemaCache
 }
 
 // Route is one served route, for the OpenAPI check.
@@ -132,6 +133,11 @@ func New(d Deps) *Server {
 	v1.POST("/keys", s.adminOnly, s.createKey)
 	v1.GET("/keys", s.adminOnly, s.listKeys)
 	v1.DELETE("/keys/:key", s.adminOnly, s.revokeKey)
+
+	v1.POST("/event-types", s.adminOnly, s.createEventType)
+	v1.GET("/event-types", s.listEventTypes)
+	v1.GET("/event-types/:name", s.getEventType)
+	v1.PATCH("/event-types/:name", s.adminOnly, s.updateEventType)
 
 	v1.POST("/applications", s.adminOnly, s.createApplication)
 	v1.GET("/applications", s.readAll, s.listApplications)

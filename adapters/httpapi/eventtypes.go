@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// The event-type catalog: names, descriptions, optional JSON Schemas the
+// payloads must satisfy, and a deprecated flag, kept as ledger events. An
+// application with strict_event_types publishes only catalog types.
+// Schemas are compiled with github.com/santhosh-tekuri/jsonschema/v6 (no
+// remote $ref is ever fetched) and cached by their bytes.
+
+type eventTypeIn struct {
+	Name        string          `json:"name"`
+	Description *string         `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Deprecated  *bool           `json:"deprecated"`
+}
+
+type eventTypeJSON struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema,omitempty"`
+	Deprecated  bool            `json:"deprecated"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+func eventTypeOut(d domain.EventTypeDef) eventTypeJSON {
+	return eventTypeJSON{Name: d.Name, Description: d.Description, Schema: d.Schema, Deprecated: d.Deprecated, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+func (s *Server) createEventType(c *gin.Context) {
+	var in eventTypeIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.defineEventType(c, in.Name, in, true, http.StatusCreated)
+}
+
+func (s *Server) updateEventType(c *gin.Context) {
+	var in eventTypeIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.Name != "" && in.Name != c.Param("name") {
+		s.fail(c, bad(CodeValidationFailed, "name", "an event type cannot be renamed: define the new name"))
+		return
+	}
+	s.defineEventType(c, c.Param("name"), in, false, http.StatusOK)
+}
+
+func (s *Server) defineEventType(c *gin.Context, name string, in eventTypeIn, create bool, status int) {
+	if in.Schema != nil && string(bytes.TrimSpace(in.Schema)) != "null" {
+		if _, err := s.schemas.compile(in.Schema); err != nil {
+			s.fail(c, bad(CodeValidationFailed, "schema", "not a usable JSON Schema: "+err.Error()))
+			return
+		}
+	}
+	d, out, err := s.Commands.DefineEventType(c.Request.Context(), domain.DefineEventType{
+		Name: name, Create: create, Description: in.Description, Schema: in.Schema, Deprecated: in.Deprecated}, actor(c))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.settle(c, out.Result.Position)
+	c.JSON(status, eventTypeOut(d))
+}
+
+func (s *Server) listEventTypes(c *gin.Context) {
+	var out []eventTypeJSON
+	s.Views.Read(func(v *projections.Views) {
+		for _, d := range v.EventTypes {
+			out = append(out, eventTypeOut(d))
+		}
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if out == nil {
+		out = []eventTypeJSON{}
+	}
+	c.JSON(http.StatusOK, page[eventTypeJSON]{Items: out})
+}
+
+func (s *Server) getEventType(c *gin.Context) {
+	var d domain.EventTypeDef
+	var ok bool
+	s.Views.Read(func(v *projections.Views) { d, ok = v.EventTypes[c.Param("name")] })
+	if !ok {
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	c.JSON(http.StatusOK, eventTypeOut(d))
+}
+
+// checkCatalog applies the catalog to a publish: a strict application may
+// publish only catalog types, and a payload must satisfy its type's schema.
+// It answers whether the type is deprecated (a warning for the client).
+func (s *Server) checkCatalog(app, eventType string, payload []byte) (deprecated bool, err error) {
+	var def domain.EventTypeDef
+	var known, strict bool
+	s.Views.Read(func(v *projections.Views) {
+		def, known = v.EventTypes[eventType]
+		strict = v.Applications[app].StrictEventTypes
+	})
+	if !known {
+		if strict {
+			return false, bad(CodeValidationFailed, "event_type", "event type "+eventType+" is not in the catalog, and this application publishes catalog types only (GET /v1/event-types)")
+		}
+		return false, nil
+	}
+	if len(def.Schema) == 0 {
+		return def.Deprecated, nil
+	}
+	sch, err := s.schemas.compile(def.Schema)
+	if err != nil {
+		return false, nil // defined before this check existed; never blocks a publish
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
+	if err != nil {
+		return false, bad(CodeInvalidJSON, "payload", err.Error())
+	}
+	if err := sch.Validate(inst); err != nil {
+		path, why := schemaFailure(err)
+		return false, bad(CodeValidationFailed, "payload"+path, "the payload does not satisfy the schema of "+eventType+" at "+orRoot(path)+": "+why)
+	}
+	return def.Deprecated, nil
+}
+
+// schemaFailure is the JSON pointer and message of the deepest first cause.
+func schemaFailure(err error) (string, string) {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return "", err.Error()
+	}
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	path := ""
+	for _, p := range ve.InstanceLocation {
+		path += "/" + p
+	}
+	msg := ve.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 && !strings.Contains(msg[i:], "jsonschema") {
+		msg = msg[i+2:]
+	}
+	return path, msg
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// schemaCache compiles each distinct schema once.
+type schemaCache struct {
+	mu sync.Mutex
+	m  map[string]*jsonschema.Schema
+}
+
+func (c *schemaCache) compile(raw []byte) (*jsonschema.Schema, error) {
+	key := string(raw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sch, ok := c.m[key]; ok {
+		return sch, nil
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	comp := jsonschema.NewCompiler()
+	if err := comp.AddResource("hookledger:event-type.json", doc); err != nil {
+		return nil, err
+	}
+	sch, err := comp.Compile("hookledger:event-type.json")
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil || len(c.m) > 1024 {
+		c.m = map[string]*jsonschema.Schema{}
+	}
+	c.m[key] = sch
+	return sch, nil
+}

@@ -1,0 +1,63 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestEventTypeCatalog: types are defined as ledger events, listed to every
+// key, enforced for strict applications, and their schemas refuse payloads
+// naming the failing path; deprecated types warn; nothing refused is
+// appended.
+func TestEventTypeCatalog(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_c", "name": "C"})
+	own := e.key("application", "app_c")
+	schema := map[string]any{"type": "object", "required": []string{"order"}, "properties": map[string]any{
+		"order":  map[string]any{"type": "string"},
+		"amount": map[string]any{"type": "integer", "minimum": 0},
+	}}
+	e.must(403, "POST", "/v1/event-types", own, map[string]any{"name": "order.paid"})
+	e.must(201, "POST", "/v1/event-types", A, map[string]any{"name": "order.paid", "description": "an order was paid", "schema": schema})
+	e.must(409, "POST", "/v1/event-types", A, map[string]any{"name": "order.paid"})
+	e.must(422, "POST", "/v1/event-types", A, map[string]any{"name": "bad.schema", "schema": map[string]any{"type": 12}})
+	e.must(422, "POST", "/v1/event-types", A, map[string]any{"name": "bad name"})
+	if items := e.must(200, "GET", "/v1/event-types", own, nil).items(); len(items) != 1 || items[0]["name"] != "order.paid" {
+		t.Fatalf("the catalog as an application key sees it: %v", items)
+	}
+	msgs := "/v1/applications/app_c/messages"
+	before, _ := e.store.Head(context.Background())
+	r := e.do("POST", msgs, own, map[string]any{"event_type": "order.paid", "payload": map[string]any{"order": "1", "amount": -5}})
+	if r.status != 422 || r.str("field") != "payload/amount" || !strings.Contains(r.str("detail"), "/amount") {
+		t.Fatalf("a payload against the schema: %d %s", r.status, r.body)
+	}
+	r = e.do("POST", msgs, own, map[string]any{"event_type": "order.paid", "payload": map[string]any{"amount": 5}})
+	if r.status != 422 || !strings.Contains(r.str("detail"), "order") {
+		t.Fatalf("a payload missing a required property: %d %s", r.status, r.body)
+	}
+	if after, _ := e.store.Head(context.Background()); after != before {
+		t.Fatalf("refused publishes appended %d events", after-before)
+	}
+	e.must(202, "POST", msgs, own, map[string]any{"event_type": "order.paid", "payload": map[string]any{"order": "1", "amount": 5}})
+	e.must(202, "POST", msgs, own, map[string]any{"event_type": "user.created", "payload": map[string]any{}}) // not strict yet
+
+	e.must(403, "PATCH", "/v1/applications/app_c", own, map[string]any{"strict_event_types": true})
+	if e.must(200, "PATCH", "/v1/applications/app_c", A, map[string]any{"strict_event_types": true}).json()["strict_event_types"] != true {
+		t.Fatal("strict_event_types not set")
+	}
+	r = e.do("POST", msgs, own, map[string]any{"event_type": "user.created", "payload": map[string]any{}})
+	if r.status != 422 || r.str("field") != "event_type" {
+		t.Fatalf("a strict application publishing an unknown type: %d %s", r.status, r.body)
+	}
+	e.must(200, "PATCH", "/v1/event-types/order.paid", A, map[string]any{"deprecated": true, "schema": nil})
+	r = e.must(202, "POST", msgs, own, map[string]any{"event_type": "order.paid", "payload": map[string]any{"anything": true}})
+	if !strings.Contains(r.header.Get("Warning"), "deprecated") {
+		t.Fatalf("a deprecated type publishes with a warning: %v", r.header)
+	}
+	hist := string(e.must(200, "GET", "/v1/ledger/streams/eventtype-order.paid", A, nil).body)
+	if strings.Count(hist, "event_type.defined") != 2 {
+		t.Fatalf("the catalog's history is not in the ledger: %s", hist)
+	}
+}
