@@ -184,8 +184,9 @@ type CreateSubscription struct {
 	Headers         map[string]string
 	SecretHeaders   []string // header names whose values are credentials (redacted when shown)
 	RetryScheduleMS []int64
-	RateLimit       *RateLimit // nil: no limit
-	Ordering        string     // OrderingFIFO, or "" (concurrent)
+	RateLimit       *RateLimit    // nil: no limit
+	Ordering        string        // OrderingFIFO, or "" (concurrent)
+	Auth            *EndpointAuth // nil: none; recorded as the Authorization header
 	Secret          string
 }
 
@@ -199,6 +200,7 @@ type UpdateSubscription struct {
 	RetryScheduleMS []int64           // nil = unchanged
 	RateLimit       *RateLimit        // nil = unchanged; PerSecond 0 = remove the limit
 	Ordering        *string           // nil = unchanged
+	Auth            *EndpointAuth     // nil = unchanged; Type none removes the credential
 }
 
 // Delivery orderings of a subscription.
@@ -479,6 +481,17 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 			}
 			ev.Description = *c.Description
 		}
+		if c.Auth != nil {
+			base := c.Headers
+			if base == nil {
+				base = s.Headers
+			}
+			hs, err := withAuth(base, c.Headers, *c.Auth)
+			if err != nil {
+				return nil, err
+			}
+			c.Headers = hs
+		}
 		if c.Headers != nil {
 			if err := ValidateHeaders(c.Headers); err != nil {
 				return nil, err
@@ -575,6 +588,16 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 	}
 	if len(c.Description) > 1024 {
 		return nil, invalid("description", "longer than 1024 characters")
+	}
+	if c.Auth != nil {
+		if c.Auth.Type == AuthNone {
+			return nil, invalid("auth.type", "must be %q or %q", AuthBasic, AuthBearer)
+		}
+		hs, err := withAuth(c.Headers, c.Headers, *c.Auth)
+		if err != nil {
+			return nil, err
+		}
+		c.Headers = hs
 	}
 	if err := ValidateHeaders(c.Headers); err != nil {
 		return nil, err
