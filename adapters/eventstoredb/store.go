@@ -257,7 +257,18 @@ func transient(err error) bool {
 	if errors.Is(err, errStuck) {
 		return true
 	}
-	return ok && (code == kurrentdb.ErrorCodeConnectionClosed || code == kurrentdb.ErrorUnavailable || code == kurrentdb.ErrorCodeNotLeader || code == kurrentdb.ErrorAborted)
+	return ok && (code == kurrentdb.ErrorCodeConnectionClosed || code == kurrentdb.ErrorUnavailable || code == kurrentdb.ErrorCodeNotLeader || code == kurrentdb.ErrorAborted) ||
+		brokenStream(err)
+}
+
+// brokenStream: the client's send on a request stream failed with io.EOF,
+// which gRPC returns when the stream died (the server went away); the
+// client reports it as an unknown error without reading the status. Nothing
+// of such an append was committed (a server writes only after the whole
+// request), and a retry carries the same event ids, so retrying is safe.
+func brokenStream(err error) bool {
+	code, ok := esdbCode(err)
+	return ok && code == kurrentdb.ErrorCodeUnknown && errors.Is(err, io.EOF)
 }
 
 // call runs op with a client, recreating the client and retrying while the
@@ -301,7 +312,7 @@ func (s *Store) call(ctx context.Context, what string, op func(context.Context, 
 		if s.isClosed() {
 			return domain.ErrClosed
 		}
-		if code, _ := esdbCode(err); code == kurrentdb.ErrorCodeConnectionClosed {
+		if code, _ := esdbCode(err); code == kurrentdb.ErrorCodeConnectionClosed || brokenStream(err) {
 			s.retire(r)
 		}
 		if time.Now().Add(backoff).After(deadline) {

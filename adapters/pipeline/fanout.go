@@ -27,16 +27,24 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 		}
 		for try := 0; ; try++ {
 			evs, err := domain.DecideDelivery(domain.Delivery{}, it.cmd, r.clock.Now())
+			var res domain.AppendResult
 			if err == nil {
-				_, _, err = r.opts.Commands.AppendDecided(context.Background(), domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), 0, false, evs,
+				res, _, err = r.opts.Commands.AppendDecided(context.Background(), domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), 0, false, evs,
 					domain.Metadata{Actor: "fanout", CorrelationID: it.job.MessageID, CausationID: it.job.CausationID})
 			}
 			if err == nil {
 				r.stats.Scheduled.Add(1)
+				r.fanAppendedAt(it.job, res.Position)
 				break
 			}
 			if errors.Is(err, domain.ErrWrongRevision) {
-				break // already scheduled: a replay after a restart
+				// Already scheduled (a replay after a restart): its first
+				// event is the schedule the fold must have seen.
+				stream := domain.DeliveryStream(domain.DeliveryIDFor(it.cmd.MessageID, it.cmd.SubscriptionID))
+				if recs, rerr := r.opts.Store.ReadStream(ctx, stream, 0, domain.Forward, 1); rerr == nil && len(recs) == 1 {
+					r.fanAppendedAt(it.job, recs[0].Position)
+				}
+				break
 			}
 			if errors.Is(err, domain.ErrInvalidArgument) || try >= 5 || ctx.Err() != nil {
 				// Left in the pending fan-out set: the next start retries it.
@@ -48,11 +56,44 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 		r.mu.Lock()
 		it.job.remaining--
 		if it.job.remaining <= 0 {
-			delete(r.fanPending, it.job.Position)
-			r.fifoReleaseAllLocked() // a FIFO head held behind this message may go
+			// Done once the fold has also seen what was appended: until then
+			// a FIFO delivery of a later message could look like its
+			// subscription's head and go first.
+			if it.job.settleAt <= r.foldedAt {
+				delete(r.fanPending, it.job.Position)
+				r.fifoReleaseAllLocked() // a FIFO head held behind this message may go
+			} else {
+				r.settling[it.job.Position] = it.job
+			}
 		}
 		r.mu.Unlock()
 		r.kick()
 	next:
+	}
+}
+
+// fanAppendedAt notes that a schedule of j is in the ledger at or before pos.
+func (r *Runner) fanAppendedAt(j *fanoutJob, pos domain.Position) {
+	r.mu.Lock()
+	j.settleAt = max(j.settleAt, pos)
+	r.mu.Unlock()
+}
+
+// settleLocked ends the fan-outs whose appends the fold has now seen.
+func (r *Runner) settleLocked(folded domain.Position) {
+	r.foldedAt = folded
+	if len(r.settling) == 0 {
+		return
+	}
+	released := false
+	for pos, j := range r.settling {
+		if j.settleAt <= folded {
+			delete(r.settling, pos)
+			delete(r.fanPending, pos)
+			released = true
+		}
+	}
+	if released {
+		r.fifoReleaseAllLocked()
 	}
 }

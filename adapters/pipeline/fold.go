@@ -46,6 +46,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 			r.requeueLocked(id)
 		}
 	}
+	r.settleLocked(rec.Position)
 	r.sinceSnap++
 	snap := r.sinceSnap >= r.opts.SnapshotEvery
 	r.mu.Unlock()

@@ -62,6 +62,8 @@ type Runner struct {
 	running    map[string]int      // subscription id -> attempts in flight
 	active     int
 	fanPending map[domain.Position]*fanoutJob
+	settling   map[domain.Position]*fanoutJob // appended, not yet all folded
+	foldedAt   domain.Position
 	sinceSnap  int
 
 	startHead domain.Position
@@ -132,7 +134,7 @@ func New(opts Options) (*Runner, error) {
 	return &Runner{
 		opts: opts, log: opts.Log.With().Str("component", "pipeline").Logger(), clock: opts.Clock,
 		views: projections.New(), inflight: map[string]uint64{}, parked: map[string][]string{},
-		waiting: map[string][]string{}, running: map[string]int{}, fanPending: map[domain.Position]*fanoutJob{},
+		waiting: map[string][]string{}, running: map[string]int{}, fanPending: map[domain.Position]*fanoutJob{}, settling: map[domain.Position]*fanoutJob{},
 		caughtUp: make(chan struct{}), wake: make(chan struct{}, 1),
 		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers),
 		payloads: payloadCache{m: map[string][]byte{}},

@@ -24,6 +24,7 @@ type fanoutJob struct {
 	CausationID string                    `json:"causation_id"`
 	Schedules   []domain.ScheduleDelivery `json:"schedules"`
 	remaining   int
+	settleAt    domain.Position // the last of its appends (fan-out done once folded)
 }
 
 type snapshotFile struct {
