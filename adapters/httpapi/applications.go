@@ -25,6 +25,10 @@ func (s *Server) createApplication(c *gin.Context) {
 	if in.ID == "" {
 		in.ID = ids.New(domain.PrefixApplication)
 	}
+	if err := refuseSystemApplication(in.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
 	a, out, err := s.Commands.CreateApplication(c.Request.Context(), domain.CreateApplication{ApplicationID: in.ID, Name: in.Name}, actor(c))
 	if err != nil {
 		s.fail(c, err)

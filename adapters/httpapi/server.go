@@ -134,6 +134,9 @@ func New(d Deps) *Server {
 	v1.GET("/keys", s.adminOnly, s.listKeys)
 	v1.DELETE("/keys/:key", s.adminOnly, s.revokeKey)
 
+	v1.POST("/operational-subscriptions", s.adminOnly, s.createOperationalSubscription)
+	v1.GET("/operational-subscriptions", s.adminOnly, s.listOperationalSubscriptions)
+
 	v1.POST("/event-types", s.adminOnly, s.createEventType)
 	v1.GET("/event-types", s.listEventTypes)
 	v1.GET("/event-types/:name", s.getEventType)

@@ -22,6 +22,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	}
 	var fan *fanoutJob
 	r.mu.Lock()
+	op := r.operationalLocked(rec, ev)
 	r.views.ApplyDecoded(rec, ev)
 	switch e := ev.(type) {
 	case domain.MessagePublished:
@@ -54,6 +55,13 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		r.markCaughtUp()
 	}
 	r.applied.Broadcast()
+	if op != nil {
+		select {
+		case r.opsCh <- op:
+		case <-fanCtx.Done():
+			return fanCtx.Err()
+		}
+	}
 	if fan != nil {
 		for _, c := range fan.Schedules {
 			select {

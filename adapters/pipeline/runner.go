@@ -73,6 +73,7 @@ type Runner struct {
 	wake      chan struct{}
 	jobs      chan job
 	fanCh     chan fanItem
+	opsCh     chan *opAnnouncement
 	stopping  atomic.Bool
 	snapMu    sync.Mutex
 
@@ -136,7 +137,7 @@ func New(opts Options) (*Runner, error) {
 		views: projections.New(), inflight: map[string]uint64{}, parked: map[string][]string{},
 		waiting: map[string][]string{}, running: map[string]int{}, fanPending: map[domain.Position]*fanoutJob{}, settling: map[domain.Position]*fanoutJob{},
 		caughtUp: make(chan struct{}), wake: make(chan struct{}, 1),
-		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers),
+		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers), opsCh: make(chan *opAnnouncement, 64),
 		payloads: payloadCache{m: map[string][]byte{}},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
 		fifo: map[string]*fifoQueue{},
@@ -239,6 +240,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		fanWG.Add(1)
 		go func() { defer fanWG.Done(); r.fanoutWorker(fanCtx) }()
 	}
+	go r.opsWorker(fanCtx)
 	r.mu.Lock()
 	for _, j := range restartFanout {
 		j.remaining = len(j.Schedules)
