@@ -26,19 +26,9 @@ type replayIn struct {
 // delivery it schedules names that record's position. A second identical
 // request schedules nothing: the deliveries exist.
 func (s *Server) replaySubscription(c *gin.Context) {
-	id, err := pathID(c, "sub")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var in replayIn
-	if err := decodeJSON(c, smallBody, &in); err != nil {
-		s.fail(c, err)
-		return
-	}
-	since, until, err := in.check()
-	if err != nil {
-		s.fail(c, err)
+	id, since, until, ok := s.rangeRequest(c, &in)
+	if !ok {
 		return
 	}
 	app := c.Param("app")

@@ -360,24 +360,36 @@ func (r timeRange) check() (since, until time.Time, err error) {
 	return *r.Since, until, nil
 }
 
+// ranged is a body holding a timeRange (recover, replay).
+type ranged interface {
+	check() (time.Time, time.Time, error)
+}
+
+// rangeRequest reads the subscription id from the path and a body holding a
+// time range into in; on a bad request it has answered and ok is false.
+func (s *Server) rangeRequest(c *gin.Context, in ranged) (id string, since, until time.Time, ok bool) {
+	id, err := pathID(c, "sub")
+	if err == nil {
+		err = decodeJSON(c, smallBody, in)
+	}
+	if err == nil {
+		since, until, err = in.check()
+	}
+	if err != nil {
+		s.fail(c, err)
+		return "", since, until, false
+	}
+	return id, since, until, true
+}
+
 type recoverIn struct{ timeRange }
 
 // recoverSubscription re-schedules now the failed and exhausted deliveries of
 // a subscription scheduled in [since, until].
 func (s *Server) recoverSubscription(c *gin.Context) {
-	id, err := pathID(c, "sub")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var in recoverIn
-	if err := decodeJSON(c, smallBody, &in); err != nil {
-		s.fail(c, err)
-		return
-	}
-	since, until, err := in.check()
-	if err != nil {
-		s.fail(c, err)
+	id, since, until, ok := s.rangeRequest(c, &in)
+	if !ok {
 		return
 	}
 	if _, ok := s.subscriptionView(c.Param("app"), id); !ok {
