@@ -12,7 +12,6 @@ import (
 	"github.com/hookledger/hookledger/adapters/clock"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/pipeline"
-	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -96,13 +95,7 @@ func TestFIFODeliversInPublishOrderThroughRetriesAndARestart(t *testing.T) {
 
 	// Restart: a new runner on the same ledger.
 	h.stop()
-	r2, err := pipeline.New(pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}), Clock: fake,
-		Random: func() float64 { return 0.5 }, SnapshotPath: h.dir + "/views/snapshot.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.runner = r2
-	h.start()
+	h.restart(fake)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if a, _, _ := recv.state(); a == 8 {

@@ -85,6 +85,20 @@ func (h *harness) stop() error {
 	}
 }
 
+// restart stops the runner and starts a new one on the same ledger and
+// snapshot path, as a restarted process would (clk nil: the real clock).
+func (h *harness) restart(clk clock.Clock) {
+	h.t.Helper()
+	h.stop()
+	r, err := pipeline.New(pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}),
+		Clock: clk, Random: func() float64 { return 0.5 }, SnapshotPath: h.dir + "/views/snapshot.json"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.runner = r
+	h.start()
+}
+
 var md = domain.Metadata{Actor: "test"}
 
 func (h *harness) app(id string) {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/ids"
-	"github.com/hookledger/hookledger/adapters/pipeline"
-	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -49,13 +47,7 @@ func TestOperationalAnnouncementsAreOncePerEvent(t *testing.T) {
 
 	h.stop()
 	os.RemoveAll(h.dir + "/views")
-	r2, err := pipeline.New(pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}),
-		Random: func() float64 { return 0.5 }, SnapshotPath: h.dir + "/views/snapshot.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.runner = r2
-	h.start()
+	h.restart(nil)
 	time.Sleep(300 * time.Millisecond)
 	if n := announcements(t, h.store); n != 2 || opsCalls.Load() != 2 {
 		t.Fatalf("after folding the ledger again: %d operational messages, %d deliveries; want 2 and 2", n, opsCalls.Load())

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/ids"
-	"github.com/hookledger/hookledger/adapters/pipeline"
-	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -40,13 +38,7 @@ func TestRateLimitHoldsAcrossARestart(t *testing.T) {
 	h.start()
 	waitUntil(t, 10*time.Second, "a third delivered", func() bool { return count() >= n/3 })
 	h.stop()
-	r2, err := pipeline.New(pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}),
-		Random: func() float64 { return 0.5 }, SnapshotPath: h.dir + "/views/snapshot.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.runner = r2
-	h.start()
+	h.restart(nil)
 	waitUntil(t, 20*time.Second, "all delivered", func() bool { return count() >= n })
 	mu.Lock()
 	defer mu.Unlock()
