@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKeysCreateAdminRecovers: with the server stopped, `keys create-admin`
@@ -30,9 +31,19 @@ func TestKeysCreateAdminRecovers(t *testing.T) {
 	key := lines[1]
 	srv2, api, _ := startServer(t, dir)
 	defer func() { srv2.Process.Signal(os.Interrupt); srv2.Wait() }()
-	req, _ := http.NewRequest("GET", api.base+"/v1/keys", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
+	// The bootstrap key answers as soon as the server listens; a key from the
+	// ledger answers 503 (Retry-After) until the views are read.
+	var res *http.Response
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", api.base+"/v1/keys", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err = http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+		res.Body.Close()
+	}
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("the recovered key does not work: %v %v", err, res)
 	}
