@@ -1,22 +1,18 @@
 package projections
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"sort"
 	"time"
 
 	"github.com/hookledger/hookledger/domain"
 )
 
-// SnapshotFormat versions the snapshot encoding. A snapshot of another format
-// is ignored and the views are rebuilt from the ledger.
-const SnapshotFormat = 1
-
 // Views are hookledger's read models, folded from $all in order. The same fold
 // stopped at position P gives the state as of P.
+//
+// The views that grow with configuration (applications, subscriptions, API
+// keys, event types) are maps held in memory; the ones that grow with the
+// history (messages, deliveries) live behind the Records port.
 //
 // Guarantee: folding the same events gives byte-identical snapshots. The fold
 // reads time only from the events, never from the clock.
@@ -26,18 +22,31 @@ type Views struct {
 	Events        uint64                        `json:"events"`
 	Applications  map[string]domain.Application `json:"applications"`
 	Subscriptions map[string]*SubscriptionView  `json:"subscriptions"`
-	Messages      map[string]*MessageView       `json:"messages"`
-	Deliveries    map[string]*DeliveryView      `json:"deliveries"`
 	Keys          map[string]*domain.APIKey     `json:"keys"`
 	// EventTypes is the catalog (absent from snapshots made before it).
 	EventTypes map[string]domain.EventTypeDef `json:"event_types"`
 
+	records Records
+	changed Changed
+
 	// Derived indexes, rebuilt on load (not part of the snapshot).
-	subsByApp       map[string][]string
-	deliveriesByApp map[string][]string
-	deliveriesBySub map[string][]string
-	messagesByApp   map[string][]string
-	keysByHash      map[string]string
+	subsByApp  map[string][]string
+	keysByHash map[string]string
+}
+
+// Changed names the configuration views changed since the last TakeChanged:
+// what a store of the views must write with the next checkpoint.
+type Changed struct {
+	Applications, Subscriptions, Keys, EventTypes map[string]bool
+}
+
+func newChanged() Changed {
+	return Changed{Applications: map[string]bool{}, Subscriptions: map[string]bool{}, Keys: map[string]bool{}, EventTypes: map[string]bool{}}
+}
+
+// Empty reports whether nothing changed.
+func (c Changed) Empty() bool {
+	return len(c.Applications)+len(c.Subscriptions)+len(c.Keys)+len(c.EventTypes) == 0
 }
 
 // SubscriptionView is a subscription's current state plus its delivery health.
@@ -76,16 +85,19 @@ type DeliveryView struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// New returns empty views.
-func New() *Views {
+// New returns empty views whose records are held in memory.
+func New() *Views { return NewOver(NewMemRecords()) }
+
+// NewOver returns empty views folding messages and deliveries into r.
+func NewOver(r Records) *Views {
 	v := &Views{
 		Format:        SnapshotFormat,
 		Applications:  map[string]domain.Application{},
 		Subscriptions: map[string]*SubscriptionView{},
-		Messages:      map[string]*MessageView{},
-		Deliveries:    map[string]*DeliveryView{},
 		Keys:          map[string]*domain.APIKey{},
 		EventTypes:    map[string]domain.EventTypeDef{},
+		records:       r,
+		changed:       newChanged(),
 	}
 	v.resetIndexes()
 	return v
@@ -93,10 +105,24 @@ func New() *Views {
 
 func (v *Views) resetIndexes() {
 	v.subsByApp = map[string][]string{}
-	v.deliveriesByApp = map[string][]string{}
-	v.deliveriesBySub = map[string][]string{}
-	v.messagesByApp = map[string][]string{}
 	v.keysByHash = map[string]string{}
+}
+
+// Records returns the port holding messages and deliveries.
+func (v *Views) Records() Records { return v.records }
+
+// Message returns a message's record (nil if unknown).
+func (v *Views) Message(id string) *MessageView { return v.records.Message(id) }
+
+// Delivery returns a delivery's record (nil if unknown).
+func (v *Views) Delivery(id string) *DeliveryView { return v.records.Delivery(id) }
+
+// TakeChanged returns the configuration views changed since the last call
+// and starts a new set.
+func (v *Views) TakeChanged() Changed {
+	c := v.changed
+	v.changed = newChanged()
+	return c
 }
 
 // Apply folds one recorded event. Events at or before the checkpoint are
@@ -125,10 +151,12 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 	case domain.ApplicationCreated, domain.ApplicationUpdated:
 		id := appID(e)
 		v.Applications[id] = domain.EvolveApplication(v.Applications[id], e)
+		v.changed.Applications[id] = true
 	case domain.SubscriptionCreated:
 		sv := &SubscriptionView{Subscription: domain.EvolveSubscription(domain.Subscription{}, e), Position: rec.Position, CreatedPosition: rec.Position}
 		v.Subscriptions[e.SubscriptionID] = sv
 		v.subsByApp[e.ApplicationID] = append(v.subsByApp[e.ApplicationID], e.SubscriptionID)
+		v.changed.Subscriptions[e.SubscriptionID] = true
 	case domain.SubscriptionUpdated, domain.SubscriptionPaused, domain.SubscriptionResumed,
 		domain.SubscriptionSecretRotated, domain.SubscriptionDisabled, domain.SubscriptionDeleted:
 		sv := v.Subscriptions[subID(e)]
@@ -140,36 +168,37 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		if _, ok := e.(domain.SubscriptionResumed); ok {
 			sv.FailingSince = time.Time{}
 		}
+		v.changed.Subscriptions[sv.ID] = true
 	case domain.EventTypeDefined:
 		v.EventTypes[e.Name] = domain.EvolveEventType(v.EventTypes[e.Name], e)
+		v.changed.EventTypes[e.Name] = true
 	case domain.APIKeyCreated:
 		k := domain.EvolveAPIKey(domain.APIKey{}, e)
 		v.Keys[e.KeyID] = &k
 		v.keysByHash[e.Hash] = e.KeyID
+		v.changed.Keys[e.KeyID] = true
 	case domain.APIKeyRevoked:
 		if k := v.Keys[e.KeyID]; k != nil {
 			*k = domain.EvolveAPIKey(*k, e)
+			v.changed.Keys[e.KeyID] = true
 		}
 	case domain.MessagePublished:
-		v.Messages[e.MessageID] = &MessageView{
+		v.records.AddMessage(&MessageView{
 			ID: e.MessageID, ApplicationID: e.ApplicationID, EventType: e.EventType, PayloadHash: e.PayloadHash,
 			IdempotencyKey: e.IdempotencyKey, PublishedAt: e.PublishedAt, Position: rec.Position,
-		}
-		v.messagesByApp[e.ApplicationID] = append(v.messagesByApp[e.ApplicationID], e.MessageID)
+		})
 	case domain.DeliveryScheduled:
-		d := &DeliveryView{Delivery: domain.EvolveDelivery(domain.Delivery{}, e), ScheduledPosition: rec.Position, Position: rec.Position, LastEventID: rec.ID, UpdatedAt: e.DueAt}
-		v.Deliveries[e.DeliveryID] = d
-		v.deliveriesByApp[e.ApplicationID] = append(v.deliveriesByApp[e.ApplicationID], e.DeliveryID)
-		v.deliveriesBySub[e.SubscriptionID] = append(v.deliveriesBySub[e.SubscriptionID], e.DeliveryID)
-		if m := v.Messages[e.MessageID]; m != nil {
+		v.records.AddDelivery(&DeliveryView{Delivery: domain.EvolveDelivery(domain.Delivery{}, e), ScheduledPosition: rec.Position, Position: rec.Position, LastEventID: rec.ID, UpdatedAt: e.DueAt})
+		if m := v.records.Message(e.MessageID); m != nil {
 			m.Deliveries = append(m.Deliveries, e.DeliveryID)
+			v.records.PutMessage(m)
 		}
 	default:
 		id, at, ok := deliveryEvent(ev)
 		if !ok {
 			return
 		}
-		d := v.Deliveries[id]
+		d := v.records.Delivery(id)
 		if d == nil {
 			return
 		}
@@ -178,14 +207,17 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		if !at.IsZero() {
 			d.UpdatedAt = at
 		}
+		v.records.PutDelivery(d)
 		if sv := v.Subscriptions[d.SubscriptionID]; sv != nil {
 			switch e := ev.(type) {
 			case domain.AttemptFailed:
 				if sv.FailingSince.IsZero() {
 					sv.FailingSince = e.FailedAt
+					v.changed.Subscriptions[sv.ID] = true
 				}
 			case domain.AttemptAcknowledged:
 				sv.FailingSince, sv.LastAcknowledgedAt = time.Time{}, e.AcknowledgedAt
+				v.changed.Subscriptions[sv.ID] = true
 			}
 		}
 	}
@@ -258,14 +290,16 @@ type PendingItem struct {
 	Status         domain.DeliveryStatus `json:"status"`
 }
 
-// Pending lists the deliveries that may still be attempted, by due time then id.
+// Pending lists the deliveries that may still be attempted, by due time then
+// id. It walks every delivery: for tests and offline reports only.
 func (v *Views) Pending() []PendingItem {
 	var out []PendingItem
-	for _, d := range v.Deliveries {
+	_ = v.records.WalkDeliveries(func(d *DeliveryView) error {
 		if IsOpen(d.Status) {
 			out = append(out, PendingItem{DeliveryID: d.ID, SubscriptionID: d.SubscriptionID, DueAt: d.NextDueAt, NextAttempt: d.Attempts + 1, Status: d.Status})
 		}
-	}
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].DueAt.Equal(out[j].DueAt) {
 			return out[i].DueAt.Before(out[j].DueAt)
@@ -286,162 +320,10 @@ func (v *Views) SubscriptionsOf(app string) []*SubscriptionView {
 	return out
 }
 
-// DeliveryIDsOfApp returns an application's deliveries in scheduling order.
-// The slice is the view's own: do not modify it.
-func (v *Views) DeliveryIDsOfApp(app string) []string { return v.deliveriesByApp[app] }
-
-// DeliveryIDsOfSubscription returns a subscription's deliveries in scheduling order.
-func (v *Views) DeliveryIDsOfSubscription(sub string) []string { return v.deliveriesBySub[sub] }
-
-// MessageIDsOfApp returns an application's messages in publishing order.
-func (v *Views) MessageIDsOfApp(app string) []string { return v.messagesByApp[app] }
-
 // KeyByHash returns the API key with that hash (revoked keys included), or nil.
 func (v *Views) KeyByHash(hash string) *domain.APIKey {
 	if id, ok := v.keysByHash[hash]; ok {
 		return v.Keys[id]
-	}
-	return nil
-}
-
-// Snapshot encodes the views deterministically (JSON sorts map keys).
-func (v *Views) Snapshot() ([]byte, error) {
-	var buf bytes.Buffer
-	if err := v.WriteSnapshot(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// WriteSnapshot streams the snapshot to w entry by entry, byte for byte what
-// encoding/json makes of the whole value (fields in order, map keys sorted,
-// a final newline), so a large view is never held twice in memory:
-// json.Encoder would build the whole document in a buffer first.
-func (v *Views) WriteSnapshot(w io.Writer) error {
-	sw := &snapWriter{w: w}
-	sw.printf(`{"format":%d,"checkpoint":%d,"events":%d`, v.Format, v.Checkpoint, v.Events)
-	writeMap(sw, "applications", v.Applications)
-	writeMap(sw, "subscriptions", v.Subscriptions)
-	writeMap(sw, "messages", v.Messages)
-	writeMap(sw, "deliveries", v.Deliveries)
-	writeMap(sw, "keys", v.Keys)
-	writeMap(sw, "event_types", v.EventTypes)
-	sw.printf("}\n")
-	if sw.err != nil {
-		return fmt.Errorf("encode views: %w", sw.err)
-	}
-	return nil
-}
-
-type snapWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (s *snapWriter) printf(format string, args ...any) {
-	if s.err == nil {
-		_, s.err = fmt.Fprintf(s.w, format, args...)
-	}
-}
-
-func (s *snapWriter) write(b []byte) {
-	if s.err == nil {
-		_, s.err = s.w.Write(b)
-	}
-}
-
-func writeMap[V any](s *snapWriter, name string, m map[string]V) {
-	s.printf(`,%q:`, name)
-	if m == nil {
-		s.write([]byte("null"))
-		return
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	s.write([]byte("{"))
-	for i, k := range keys {
-		if s.err != nil {
-			return
-		}
-		kb, err := json.Marshal(k)
-		if err != nil {
-			s.err = err
-			return
-		}
-		vb, err := json.Marshal(m[k])
-		if err != nil {
-			s.err = err
-			return
-		}
-		if i > 0 {
-			s.write([]byte(","))
-		}
-		s.write(kb)
-		s.write([]byte(":"))
-		s.write(vb)
-	}
-	s.write([]byte("}"))
-}
-
-// LoadSnapshot decodes a snapshot and rebuilds the derived indexes.
-func LoadSnapshot(b []byte) (*Views, error) {
-	v := &Views{}
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("decode views snapshot: %w", err)
-	}
-	if err := v.Restore(); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// Restore checks views decoded from a snapshot (by LoadSnapshot or as part of
-// a larger document) and rebuilds their derived indexes.
-func (v *Views) Restore() error {
-	if v.Format != SnapshotFormat {
-		return fmt.Errorf("views snapshot format %d, this build reads %d", v.Format, SnapshotFormat)
-	}
-	if v.Applications == nil || v.Subscriptions == nil || v.Messages == nil || v.Deliveries == nil || v.Keys == nil {
-		return fmt.Errorf("views snapshot is incomplete")
-	}
-	if v.EventTypes == nil {
-		v.EventTypes = map[string]domain.EventTypeDef{}
-	}
-	for name, et := range v.EventTypes {
-		et.Exists = true
-		v.EventTypes[name] = et
-	}
-	v.resetIndexes()
-	for id, k := range v.Keys {
-		v.keysByHash[k.Hash] = id
-	}
-	subs := make([]*SubscriptionView, 0, len(v.Subscriptions))
-	for _, s := range v.Subscriptions {
-		subs = append(subs, s)
-	}
-	sort.Slice(subs, func(i, j int) bool { return subs[i].CreatedPosition < subs[j].CreatedPosition })
-	for _, s := range subs {
-		v.subsByApp[s.ApplicationID] = append(v.subsByApp[s.ApplicationID], s.ID)
-	}
-	msgs := make([]*MessageView, 0, len(v.Messages))
-	for _, m := range v.Messages {
-		msgs = append(msgs, m)
-	}
-	sort.Slice(msgs, func(i, j int) bool { return msgs[i].Position < msgs[j].Position })
-	for _, m := range msgs {
-		v.messagesByApp[m.ApplicationID] = append(v.messagesByApp[m.ApplicationID], m.ID)
-	}
-	ds := make([]*DeliveryView, 0, len(v.Deliveries))
-	for _, d := range v.Deliveries {
-		ds = append(ds, d)
-	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i].ScheduledPosition < ds[j].ScheduledPosition })
-	for _, d := range ds {
-		v.deliveriesByApp[d.ApplicationID] = append(v.deliveriesByApp[d.ApplicationID], d.ID)
-		v.deliveriesBySub[d.SubscriptionID] = append(v.deliveriesBySub[d.SubscriptionID], d.ID)
 	}
 	return nil
 }

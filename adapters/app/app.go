@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/adapters/viewstore"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -51,18 +53,29 @@ func OpenStore(cfg config.Config, log zerolog.Logger, onCommit func(int, time.Du
 	return pebblestore.Open(cfg.DataDir, pebblestore.Options{Logger: log.With().Str("component", "store").Logger(), OnCommit: onCommit})
 }
 
-// Ledger is a running hookledger: store, commands and pipeline.
+// Ledger is a running hookledger: store, commands, view store and pipeline.
 type Ledger struct {
 	Store    domain.EventStore
 	Commands *domain.Commands
+	Views    *viewstore.Store
 	Pipeline *pipeline.Runner
 	Sender   *sender.Sender
+}
+
+// Close releases what Build opened (after the pipeline stopped).
+func (l *Ledger) Close() error {
+	l.Sender.Close()
+	return l.Views.Close()
 }
 
 // Build wires a ledger on store from cfg. observer (may be nil) is told what
 // the delivery process does.
 func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, observer pipeline.Observer) (*Ledger, error) {
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
+	views, err := OpenViews(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	snd := sender.New(sender.Options{
 		Timeout: cfg.RequestTimeout, ConnectTimeout: cfg.ConnectTimeout, MaxResponseBytes: cfg.MaxResponseBytes,
 		AllowPrivate: cfg.AllowPrivateTargets,
@@ -70,12 +83,27 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, obser
 	r, err := pipeline.New(pipeline.Options{
 		Store: store, Commands: cmds, Sender: snd, Log: log,
 		Workers: cfg.Workers, PerSubscription: cfg.PerSubscription, FailureWindow: cfg.FailureWindow,
-		SnapshotPath: cfg.SnapshotPath(), Observer: observer,
+		ViewStore: views, Observer: observer,
 	})
 	if err != nil {
+		views.Close()
+		snd.Close()
 		return nil, err
 	}
-	return &Ledger{Store: store, Commands: cmds, Pipeline: r, Sender: snd}, nil
+	return &Ledger{Store: store, Commands: cmds, Views: views, Pipeline: r, Sender: snd}, nil
+}
+
+// OpenViews opens the ledger's view store, removing the whole-views JSON
+// snapshot that builds before the view store kept (the views are folded
+// again from the ledger).
+func OpenViews(cfg config.Config, log zerolog.Logger) (*viewstore.Store, error) {
+	for _, old := range []string{"snapshot.json"} {
+		p := filepath.Join(cfg.DataDir, "views", old)
+		if err := os.Remove(p); err == nil {
+			log.Info().Str("path", p).Msg("removed the views snapshot of an earlier version: the view store replaces it")
+		}
+	}
+	return viewstore.Open(cfg.ViewsDir(), viewstore.Options{Logger: log.With().Str("component", "views").Logger()})
 }
 
 // Serve runs the ledger and its HTTP API until ctx ends, then shuts down in
@@ -117,7 +145,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer l.Sender.Close()
+	defer l.Close()
 	if !cfg.AllowPrivateTargets {
 		slog.Info().Msg("webhooks to loopback, private and link-local addresses are refused (--allow-private-targets to allow)")
 	}
@@ -138,7 +166,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger()}
 	if m != nil {
 		deps.Observer, deps.Metrics = m, m.Handler()
-		watch(m, store, l.Pipeline, sealer, cfg.SnapshotPath())
+		watch(m, store, l.Pipeline, sealer, cfg.ViewsDir())
 	}
 	api := httpapi.New(deps)
 	sealCtx, stopSealer := context.WithCancel(context.Background())
@@ -222,12 +250,12 @@ func bootstrapAdminKey(ctx context.Context, cfg config.Config, l *Ledger, log ze
 	}
 }
 
-// Rebuild replays the ledger in dataDir from position 0 into fresh views and
-// writes them as the pipeline's snapshot. The server must be stopped (the
-// embedded store allows one process). When a snapshot exists, the rebuild is
-// first compared with it at the snapshot's checkpoint.
+// Rebuild replays the ledger from position 0 into a fresh view store,
+// compares it with the live one (brought to the same position) by digest,
+// and swaps it in. The server must be stopped (the embedded store allows one
+// process; the view store is one process's).
 //
-// progress (may be nil) is told, per phase ("compare", "rebuild"), the
+// progress (may be nil) is told, per phase ("rebuild", "compare"), the
 // position reached and the position the phase ends at.
 func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progress func(phase string, pos, end domain.Position)) (RebuildReport, error) {
 	store, err := OpenStore(cfg, log, nil)
@@ -242,39 +270,93 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progres
 		return func(pos domain.Position) { progress(phase, pos, end) }
 	}
 	var rep RebuildReport
-	path := cfg.SnapshotPath()
-	old, err := pipeline.ReadSnapshotViews(path)
-	if err != nil {
-		log.Warn().Err(err).Msg("existing snapshot unreadable; not compared")
-	}
-	if old != nil && old.Checkpoint > 0 {
-		res, err := pipeline.Rebuild(ctx, store, old.Checkpoint, tell("compare", old.Checkpoint))
-		if err != nil {
-			return rep, err
-		}
-		a, _ := res.Views.Snapshot()
-		b, _ := old.Snapshot()
-		rep.Compared, rep.Identical, rep.ComparedAt = true, string(a) == string(b), old.Checkpoint
-	}
 	head, err := store.Head(ctx)
 	if err != nil {
 		return rep, err
 	}
+	live := cfg.ViewsDir()
+	fresh := live + ".rebuild"
+	if err := os.RemoveAll(fresh); err != nil {
+		return rep, err
+	}
+	vopts := viewstore.Options{Logger: log.With().Str("component", "views").Logger()}
+	next, err := viewstore.Open(fresh, vopts)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		if next != nil {
+			next.Close()
+			os.RemoveAll(fresh)
+		}
+	}()
 	start := time.Now()
-	res, err := pipeline.Rebuild(ctx, store, head, tell("rebuild", head))
+	res, err := pipeline.RebuildInto(ctx, store, next, head, tell("rebuild", head))
 	if err != nil {
 		return rep, err
 	}
 	rep.Elapsed = time.Since(start)
 	rep.Events = res.Views.Events
 	rep.Checkpoint = res.Views.Checkpoint
-	rep.Deliveries = len(res.Views.Deliveries)
-	rep.Pending = len(res.Views.Pending())
+	rep.Deliveries = res.Deliveries
+	res.Views.Records().OpenDeliveries(func(*projections.DeliveryView) bool { rep.Pending++; return true })
 	rep.Unscheduled = len(res.Unscheduled)
-	if err := res.WriteSnapshot(path); err != nil {
-		return rep, fmt.Errorf("write snapshot: %w", err)
+	rep.ViewBytes = dirBytes(fresh)
+
+	if _, err := os.Stat(live); err == nil {
+		old, err := viewstore.Open(live, vopts)
+		if err != nil {
+			log.Warn().Err(err).Msg("the live view store is unreadable; not compared")
+		} else {
+			if progress != nil {
+				progress("compare", 0, head)
+			}
+			if ov, err := pipeline.CatchUp(ctx, store, old, head); err != nil {
+				log.Warn().Err(err).Msg("the live view store could not be brought to the head; not compared")
+			} else if ov.Checkpoint > 0 {
+				rep.Compared, rep.ComparedAt = true, head
+				if rep.Difference, err = viewstore.FirstDifference(old, next); err != nil {
+					old.Close()
+					return rep, err
+				}
+				rep.Identical = rep.Difference == ""
+				rep.Digest, _ = next.Digest()
+			}
+			if progress != nil {
+				progress("compare", head, head)
+			}
+			old.Close()
+		}
 	}
-	return rep, nil
+	if err := next.Close(); err != nil {
+		return rep, err
+	}
+	next = nil
+	// The swap: a crash between the renames leaves no live store, and the
+	// next start folds the ledger from position 0 (slow, never wrong).
+	retired := live + ".old"
+	os.RemoveAll(retired)
+	if err := os.Rename(live, retired); err != nil && !os.IsNotExist(err) {
+		return rep, err
+	}
+	if err := os.Rename(fresh, live); err != nil {
+		return rep, err
+	}
+	return rep, os.RemoveAll(retired)
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // RebuildReport says what a rebuild did.
@@ -288,6 +370,9 @@ type RebuildReport struct {
 	Compared    bool
 	Identical   bool
 	ComparedAt  domain.Position
+	Difference  string // the first differing key, when not identical
+	Digest      string // of the rebuilt views
+	ViewBytes   int64  // the rebuilt view store on disk
 }
 
 // listen binds addr, explaining a busy port.
@@ -303,7 +388,7 @@ func listen(flagName, addr string) (net.Listener, error) {
 }
 
 // watch registers the gauges read at each scrape.
-func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, sealer *audit.Sealer, snapshotPath string) {
+func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, sealer *audit.Sealer, viewsDir string) {
 	m.Watch(metrics.State{
 		Head: store.Head,
 		Fold: func() metrics.Fold {
@@ -316,14 +401,8 @@ func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, seal
 			b := p.Backlog()
 			return metrics.Backlog{Pending: b.Pending, Parked: b.Parked, InFlight: b.InFlight, OldestScheduled: b.OldestScheduled}
 		},
-		Disabled: p.DisabledByReason,
-		ViewBytes: func() int64 {
-			fi, err := os.Stat(snapshotPath)
-			if err != nil {
-				return 0
-			}
-			return fi.Size()
-		},
-		LastSeal: sealer.Sealed,
+		Disabled:  p.DisabledByReason,
+		ViewBytes: func() int64 { return dirBytes(viewsDir) },
+		LastSeal:  sealer.Sealed,
 	})
 }

@@ -164,7 +164,7 @@ func startStack(dir string, workers, clients int, withMetrics bool) (*stack, err
 		cancel()
 		<-pipeDone
 		<-sealDone
-		l.Sender.Close()
+		l.Close()
 		store.Close()
 	}
 	return s, nil

@@ -14,8 +14,8 @@ import (
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/receiver"
 	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/adapters/viewstore"
 	"github.com/hookledger/hookledger/domain"
-	"github.com/hookledger/hookledger/projections"
 )
 
 // Run runs the configured scenarios in order and returns their results.
@@ -196,13 +196,18 @@ func (r *runner) rebuild(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer store.Close()
+	views, err := viewstore.Open(r.root+"/rebuild-views", viewstore.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer views.Close()
 	start := time.Now()
-	res, err := pipeline.Rebuild(ctx, store, 0, nil)
+	res, err := pipeline.RebuildInto(ctx, store, views, 0, nil)
 	if err != nil {
 		return Result{}, err
 	}
 	el := time.Since(start)
-	return Result{Scenario: "rebuild", Messages: len(res.Views.Messages), Deliveries: len(res.Views.Deliveries),
+	return Result{Scenario: "rebuild", Messages: res.Messages, Deliveries: res.Deliveries,
 		RebuildEventsPerS: float64(res.Views.Events) / el.Seconds()}, nil
 }
 
@@ -235,9 +240,11 @@ func (r *runner) backlog(ctx context.Context) (Result, error) {
 	}
 	// Wait until every delivery is scheduled and waiting.
 	for {
-		var scheduled int
-		st.ledger.Pipeline.Read(func(v *projections.Views) { scheduled = len(v.Deliveries) })
+		scheduled := int(st.ledger.Pipeline.Stats().Scheduled.Load())
 		if scheduled >= n {
+			if err := st.ledger.Pipeline.WaitFor(ctx, st.head()); err != nil {
+				return Result{}, err
+			}
 			break
 		}
 		if ctx.Err() != nil {

@@ -235,19 +235,19 @@ func (c Config) SealKeyPath() string {
 	return filepath.Join(c.DataDir, "audit", "seal.key")
 }
 
-// SnapshotPath is where the pipeline keeps its views snapshot. Each store
-// has its own file: positions differ between stores (after a copy, say), so a
-// snapshot of one must never be folded on top of another.
-func (c Config) SnapshotPath() string {
+// ViewsDir is where the view store lives. Each ledger has its own: positions
+// differ between stores (after a copy, say), so the views of one must never
+// be folded on top of another.
+func (c Config) ViewsDir() string {
 	if c.StoreURL == "" {
-		return filepath.Join(c.DataDir, "views", "snapshot.json")
+		return filepath.Join(c.DataDir, "views", "embedded")
 	}
 	ident := c.StoreURL
 	if u, err := url.Parse(c.StoreURL); err == nil {
 		ident = u.Scheme + "://" + u.Host // not the credentials nor the options
 	}
 	sum := sha256.Sum256([]byte(ident + "\x00" + c.StorePrefix))
-	return filepath.Join(c.DataDir, "views", "snapshot-esdb-"+hex.EncodeToString(sum[:6])+".json")
+	return filepath.Join(c.DataDir, "views", "esdb-"+hex.EncodeToString(sum[:6]))
 }
 
 // Redacted returns the store URL safe to log.

@@ -67,18 +67,18 @@ func TestEventStoreDBSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	embedded := Defaults()
-	if c.SnapshotPath() == embedded.SnapshotPath() {
-		t.Fatal("an EventStoreDB ledger shares the embedded store's snapshot file")
+	if c.ViewsDir() == embedded.ViewsDir() {
+		t.Fatal("an EventStoreDB ledger shares the embedded store's view store")
 	}
 	other := c
 	other.StorePrefix = "other-"
-	if other.SnapshotPath() == c.SnapshotPath() {
-		t.Fatal("two prefixes on one server share a snapshot file")
+	if other.ViewsDir() == c.ViewsDir() {
+		t.Fatal("two prefixes on one server share a view store")
 	}
 	noCreds := c
 	noCreds.StoreURL = "esdb://10.0.0.1:2113?tls=true"
-	if noCreds.SnapshotPath() != c.SnapshotPath() || strings.Contains(c.SnapshotPath(), "secret") {
-		t.Fatal("the snapshot file must depend on the server and prefix only")
+	if noCreds.ViewsDir() != c.ViewsDir() || strings.Contains(c.ViewsDir(), "secret") {
+		t.Fatal("the view store must depend on the server and prefix only")
 	}
 }
 

@@ -231,7 +231,7 @@ func (s *Server) explain(c *gin.Context) {
 	dlvID := domain.DeliveryIDFor(msgID, subID)
 	var d *projections.DeliveryView
 	s.Views.Read(func(v *projections.Views) {
-		if x := v.Deliveries[dlvID]; x != nil {
+		if x := v.Delivery(dlvID); x != nil {
 			cp := *x
 			d = &cp
 		}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -36,35 +37,48 @@ func (s *Server) listDeliveries(c *gin.Context) {
 	app := c.Param("app")
 	out := page[deliveryJSON]{Items: []deliveryJSON{}}
 	s.Views.Read(func(v *projections.Views) {
-		var ids []string
-		switch {
-		case msgID != "":
-			if m := v.Messages[msgID]; m != nil {
-				ids = m.Deliveries
-			}
-		case subID != "":
-			ids = v.DeliveryIDsOfSubscription(subID)
-		default:
-			ids = v.DeliveryIDsOfApp(app)
+		var before domain.Position
+		if q.hasCursor {
+			before = domain.Position(q.cursor)
 		}
-		for i := len(ids) - 1; i >= 0; i-- { // newest first
-			d := v.Deliveries[ids[i]]
-			if d.ApplicationID != app || (q.hasCursor && uint64(d.ScheduledPosition) >= q.cursor) {
-				continue
+		sc := scan{budget: scanBudget}
+		visit := func(d *projections.DeliveryView) bool {
+			if d.ApplicationID != app || (before > 0 && d.ScheduledPosition >= before) {
+				return sc.next(d.ScheduledPosition)
 			}
-			if (status != "" && apiStatus(d.Status) != status) || !matches(q.eventTypes, d.EventType) || (subID != "" && d.SubscriptionID != subID) || (msgID != "" && d.MessageID != msgID) {
-				continue
-			}
-			if !q.inRange(d.ScheduledAt) {
-				continue
+			if (status != "" && apiStatus(d.Status) != status) || !matches(q.eventTypes, d.EventType) || (subID != "" && d.SubscriptionID != subID) || (msgID != "" && d.MessageID != msgID) || !q.inRange(d.ScheduledAt) {
+				return sc.next(d.ScheduledPosition)
 			}
 			if len(out.Items) == q.limit {
-				last := v.Deliveries[out.Items[len(out.Items)-1].ID]
-				out.NextCursor = encodeCursor(uint64(last.ScheduledPosition))
-				break
+				sc.full = true
+				return false
 			}
 			out.Items = append(out.Items, deliveryOut(*d))
+			sc.last = d.ScheduledPosition
+			return sc.next(d.ScheduledPosition)
 		}
+		switch {
+		case msgID != "":
+			if m := v.Message(msgID); m != nil {
+				ds := make([]*projections.DeliveryView, 0, len(m.Deliveries))
+				for _, id := range m.Deliveries {
+					if d := v.Delivery(id); d != nil {
+						ds = append(ds, d)
+					}
+				}
+				sort.Slice(ds, func(i, j int) bool { return ds[i].ScheduledPosition > ds[j].ScheduledPosition }) // newest first
+				for _, d := range ds {
+					if !visit(d) {
+						break
+					}
+				}
+			}
+		case subID != "":
+			v.Records().DeliveriesOfSubscription(subID, before, visit)
+		default:
+			v.Records().DeliveriesOfApp(app, before, visit)
+		}
+		out.NextCursor = sc.cursor()
 	})
 	for i := range out.Items { // outside Read: the reason takes the pipeline's lock
 		s.explainWait(&out.Items[i])
@@ -93,7 +107,7 @@ func (s *Server) delivery(c *gin.Context) (projections.DeliveryView, bool) {
 	var d projections.DeliveryView
 	found := false
 	s.Views.Read(func(v *projections.Views) {
-		if p := v.Deliveries[id]; p != nil {
+		if p := v.Delivery(id); p != nil {
 			d, found = *p, true
 		}
 	})

@@ -93,21 +93,24 @@ func (s *Server) listMessages(c *gin.Context) {
 	}
 	out := page[messageJSON]{Items: []messageJSON{}}
 	s.Views.Read(func(v *projections.Views) {
-		ids := v.MessageIDsOfApp(c.Param("app"))
-		for i := len(ids) - 1; i >= 0; i-- { // newest first
-			m := v.Messages[ids[i]]
-			if q.hasCursor && uint64(m.Position) >= q.cursor {
-				continue
-			}
+		var before domain.Position
+		if q.hasCursor {
+			before = domain.Position(q.cursor)
+		}
+		sc := scan{budget: scanBudget}
+		v.Records().MessagesOfApp(c.Param("app"), before, func(m *projections.MessageView) bool {
 			if !matches(q.eventTypes, m.EventType) || !q.inRange(m.PublishedAt) {
-				continue
+				return sc.next(m.Position)
 			}
 			if len(out.Items) == q.limit {
-				out.NextCursor = encodeCursor(out.Items[len(out.Items)-1].Position)
-				break
+				sc.full = true
+				return false
 			}
 			out.Items = append(out.Items, messageOut(*m))
-		}
+			sc.last = m.Position
+			return sc.next(m.Position)
+		})
+		out.NextCursor = sc.cursor()
 	})
 	c.JSON(http.StatusOK, out)
 }
@@ -141,9 +144,12 @@ func (s *Server) getMessage(c *gin.Context) {
 		IdempotencyKey: m.IdempotencyKey, PublishedAt: m.PublishedAt, Position: uint64(recs[0].Position), Payload: json.RawMessage(m.Payload),
 		Deliveries: []deliveryBrief{}}
 	s.Views.Read(func(v *projections.Views) {
-		if mv := v.Messages[id]; mv != nil {
+		if mv := v.Message(id); mv != nil {
 			for _, did := range mv.Deliveries {
-				d := v.Deliveries[did]
+				d := v.Delivery(did)
+				if d == nil {
+					continue
+				}
 				out.Deliveries = append(out.Deliveries, deliveryBrief{ID: d.ID, SubscriptionID: d.SubscriptionID, Status: apiStatus(d.Status), Attempts: d.Attempts})
 			}
 		}

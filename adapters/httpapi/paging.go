@@ -146,3 +146,43 @@ func parseListQuery(c *gin.Context) (listQuery, error) {
 func (q listQuery) inRange(t time.Time) bool {
 	return (q.since.IsZero() || !t.Before(q.since)) && (q.until.IsZero() || !t.After(q.until))
 }
+
+// scanBudget bounds the records one listing page examines: a filter that
+// matches little answers a short (even empty) page with a next_cursor to
+// continue from, rather than scan the whole history under one request.
+const scanBudget = 5000
+
+// timeSlack: listings run newest position first, and an event's own time is
+// taken moments before it is appended, so a record older than a time bound
+// by more than this means every further one is older too.
+const timeSlack = time.Hour
+
+// scan tracks one listing page: what was examined and where to resume.
+type scan struct {
+	budget  int
+	seen    int
+	last    domain.Position // of the last item taken
+	full    bool            // the page is full: resume after the last item
+	stopped domain.Position // the budget ran out at this record: resume before it
+}
+
+// next counts a record examined at pos and says whether to go on.
+func (s *scan) next(pos domain.Position) bool {
+	s.seen++
+	if s.seen >= s.budget {
+		s.stopped = pos
+		return false
+	}
+	return true
+}
+
+// cursor is the page's next_cursor ("" when the listing is complete).
+func (s *scan) cursor() string {
+	switch {
+	case s.full:
+		return encodeCursor(uint64(s.last))
+	case s.stopped > 0:
+		return encodeCursor(uint64(s.stopped))
+	}
+	return ""
+}

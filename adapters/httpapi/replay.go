@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -82,16 +83,16 @@ func (s *Server) replaySubscription(c *gin.Context) {
 func (s *Server) unscheduledMessages(app, sub string, since, until time.Time) []projections.MessageView {
 	var out []projections.MessageView
 	s.Views.Read(func(v *projections.Views) {
-		for _, mid := range v.MessageIDsOfApp(app) {
-			m := v.Messages[mid]
-			if m == nil || m.PublishedAt.Before(since) || m.PublishedAt.After(until) {
-				continue
+		v.Records().MessagesOfApp(app, 0, func(m *projections.MessageView) bool {
+			if m.PublishedAt.Before(since.Add(-timeSlack)) {
+				return false // newest first: everything further is older
 			}
-			if _, has := v.Deliveries[domain.DeliveryIDFor(mid, sub)]; has {
-				continue
+			if m.PublishedAt.Before(since) || m.PublishedAt.After(until) || slices.Contains(m.Deliveries, domain.DeliveryIDFor(m.ID, sub)) {
+				return true
 			}
 			out = append(out, *m)
-		}
+			return true
+		})
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Position < out[j].Position })
 	return out

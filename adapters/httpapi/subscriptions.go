@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -398,16 +399,16 @@ func (s *Server) recoverSubscription(c *gin.Context) {
 	}
 	var targets []string
 	s.Views.Read(func(v *projections.Views) {
-		for _, did := range v.DeliveryIDsOfSubscription(id) {
-			d := v.Deliveries[did]
-			if d.Status != domain.DeliveryStatusFailed && d.Status != domain.DeliveryStatusExhausted {
-				continue
+		v.Records().DeliveriesOfSubscription(id, 0, func(d *projections.DeliveryView) bool {
+			if d.ScheduledAt.Before(since.Add(-timeSlack)) {
+				return false // newest first: everything further is older
 			}
-			if d.ScheduledAt.Before(since) || d.ScheduledAt.After(until) {
-				continue
+			if (d.Status == domain.DeliveryStatusFailed || d.Status == domain.DeliveryStatusExhausted) && !d.ScheduledAt.Before(since) && !d.ScheduledAt.After(until) {
+				targets = append(targets, d.ID)
 			}
-			targets = append(targets, did)
-		}
+			return true
+		})
+		slices.Reverse(targets) // in scheduling order
 	})
 	md := actor(c)
 	var last domain.Position

@@ -19,7 +19,7 @@ func dispatchable(s domain.DeliveryStatus) bool {
 // requeueLocked queues a delivery whose state changed, unless a worker still
 // owns it and the view has not yet seen that worker's events.
 func (r *Runner) requeueLocked(id string) {
-	d := r.views.Deliveries[id]
+	d := r.views.Delivery(id)
 	if d == nil {
 		return
 	}
@@ -57,16 +57,17 @@ func (r *Runner) rebuildQueue() {
 	r.queue = r.queue[:0]
 	r.parked = map[string][]string{}
 	r.fifo = map[string]*fifoQueue{}
-	for id, d := range r.views.Deliveries {
-		if projections.IsOpen(d.Status) && isFIFO(r.views.Subscriptions[d.SubscriptionID]) {
+	r.views.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
+		if isFIFO(r.views.Subscriptions[d.SubscriptionID]) {
 			r.fifoTrackLocked(d)
 		}
 		if dispatchable(d.Status) {
-			if _, busy := r.inflight[id]; !busy {
-				r.queue.push(dueEntry{due: d.NextDueAt, id: id, version: d.Version})
+			if _, busy := r.inflight[d.ID]; !busy {
+				r.queue.push(dueEntry{due: d.NextDueAt, id: d.ID, version: d.Version})
 			}
 		}
-	}
+		return true
+	})
 	r.kick()
 }
 
@@ -81,7 +82,7 @@ func (r *Runner) dispatch(ctx context.Context) {
 				break
 			}
 			r.queue.pop()
-			d := r.views.Deliveries[top.id]
+			d := r.views.Delivery(top.id)
 			if d == nil || d.Version != top.version || !dispatchable(d.Status) {
 				continue
 			}
@@ -171,7 +172,7 @@ func (r *Runner) finish(j job) {
 func (r *Runner) release(id string, retryIn time.Duration) {
 	r.mu.Lock()
 	delete(r.inflight, id)
-	if d := r.views.Deliveries[id]; d != nil && dispatchable(d.Status) {
+	if d := r.views.Delivery(id); d != nil && dispatchable(d.Status) {
 		r.queue.push(dueEntry{due: r.clock.Now().Add(retryIn), id: id, version: d.Version})
 	}
 	r.mu.Unlock()

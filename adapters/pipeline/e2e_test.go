@@ -66,11 +66,12 @@ func TestEndToEnd(t *testing.T) {
 	acked := func() int {
 		n := 0
 		h.runner.Read(func(v *projections.Views) {
-			for _, d := range v.Deliveries {
+			v.Records().WalkDeliveries(func(d *projections.DeliveryView) error {
 				if d.Status == domain.DeliveryStatusAcknowledged {
 					n++
 				}
-			}
+				return nil
+			})
 		})
 		return n
 	}
@@ -91,7 +92,9 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	var deliveries int
-	h.runner.Read(func(v *projections.Views) { deliveries = len(v.Deliveries) })
+	h.runner.Read(func(v *projections.Views) {
+		v.Records().WalkDeliveries(func(*projections.DeliveryView) error { deliveries++; return nil })
+	})
 	if deliveries != len(expected) {
 		t.Fatalf("%d deliveries scheduled, %d pairs match", deliveries, len(expected))
 	}

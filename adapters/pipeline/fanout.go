@@ -60,7 +60,7 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 			// a FIFO delivery of a later message could look like its
 			// subscription's head and go first.
 			if it.job.settleAt <= r.foldedAt {
-				delete(r.fanPending, it.job.Position)
+				r.fanDoneLocked(it.job.Position)
 				r.fifoReleaseAllLocked() // a FIFO head held behind this message may go
 			} else {
 				r.settling[it.job.Position] = it.job
@@ -89,7 +89,7 @@ func (r *Runner) settleLocked(folded domain.Position) {
 	for pos, j := range r.settling {
 		if j.settleAt <= folded {
 			delete(r.settling, pos)
-			delete(r.fanPending, pos)
+			r.fanDoneLocked(pos)
 			released = true
 		}
 	}

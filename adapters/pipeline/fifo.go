@@ -73,7 +73,7 @@ func (r *Runner) fifoHeadLocked(sub string) string {
 	}
 	for q.heap.Len() > 0 {
 		top := q.heap[0]
-		if d := r.views.Deliveries[top.id]; d != nil && projections.IsOpen(d.Status) {
+		if d := r.views.Delivery(top.id); d != nil && projections.IsOpen(d.Status) {
 			return top.id
 		}
 		heap.Pop(&q.heap)
@@ -102,7 +102,7 @@ func (r *Runner) fifoMayGoLocked(d *projections.DeliveryView, sv *projections.Su
 // head became final, or a fan-out before it finished).
 func (r *Runner) fifoNextLocked(sub string) {
 	if id := r.fifoHeadLocked(sub); id != "" {
-		if d := r.views.Deliveries[id]; d != nil && dispatchable(d.Status) {
+		if d := r.views.Delivery(id); d != nil && dispatchable(d.Status) {
 			if _, busy := r.inflight[id]; !busy {
 				r.queue.push(dueEntry{due: d.NextDueAt, id: id, version: d.Version})
 			}
@@ -126,7 +126,7 @@ func (r *Runner) HeldBehind(deliveryID string) string {
 	if r.waitReason[deliveryID] != WaitOrdering {
 		return ""
 	}
-	d := r.views.Deliveries[deliveryID]
+	d := r.views.Delivery(deliveryID)
 	if d == nil {
 		return ""
 	}

@@ -28,7 +28,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	case domain.MessagePublished:
 		if cmds := Match(r.views, e, rec.Position); len(cmds) > 0 {
 			fan = &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
-			r.fanPending[rec.Position] = fan
+			r.fanOpenedLocked(fan)
 			// The attempts follow shortly: keep the body the fold just
 			// decoded rather than read the message stream again per attempt.
 			r.payloads.put(e.MessageID, e.Payload)
@@ -48,9 +48,15 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		}
 	}
 	r.settleLocked(rec.Position)
-	r.sinceSnap++
-	snap := r.sinceSnap >= r.opts.SnapshotEvery
+	r.sinceCommit++
+	var commitErr error
+	if r.sinceCommit >= r.opts.CommitEvery {
+		commitErr = r.commitLocked()
+	}
 	r.mu.Unlock()
+	if commitErr != nil {
+		r.log.Error().Err(commitErr).Msg("views not committed (the next start replays more)")
+	}
 	if rec.Position >= r.startHead {
 		r.markCaughtUp()
 	}
@@ -72,11 +78,6 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		}
 	}
 	r.kick()
-	if snap {
-		if err := r.writeSnapshot(); err != nil {
-			r.log.Error().Err(err).Msg("snapshot failed")
-		}
-	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/adapters/viewstore"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -27,6 +28,22 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	dir    string
+	views  *viewstore.Store
+}
+
+// openViews opens the harness's view store, closing the last one (a
+// restarted process opens it again).
+func (h *harness) openViews() *viewstore.Store {
+	h.t.Helper()
+	if h.views != nil {
+		h.views.Close()
+	}
+	v, err := viewstore.Open(h.dir+"/views", viewstore.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.views = v
+	return v
 }
 
 type harnessOpts struct {
@@ -47,9 +64,10 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	cmds := &domain.Commands{Store: store, Now: o.clock.Now, NewEventID: ids.NewEventID}
 	o.sender.AllowPrivate = true
+	h := &harness{t: t, store: store, cmds: cmds, dir: dir}
 	opts := pipeline.Options{
 		Store: store, Commands: cmds, Sender: sender.New(o.sender), Clock: o.clock,
-		Random: func() float64 { return 0.5 }, Log: zerolog.Nop(), SnapshotPath: dir + "/views/snapshot.json",
+		Random: func() float64 { return 0.5 }, Log: zerolog.Nop(), ViewStore: h.openViews(),
 	}
 	if o.options != nil {
 		o.options(&opts)
@@ -58,8 +76,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, cmds: cmds, runner: r, dir: dir}
-	t.Cleanup(func() { h.stop(); store.Close() })
+	h.runner = r
+	t.Cleanup(func() { h.stop(); h.views.Close(); store.Close() })
 	return h
 }
 
@@ -86,12 +104,12 @@ func (h *harness) stop() error {
 }
 
 // restart stops the runner and starts a new one on the same ledger and
-// snapshot path, as a restarted process would (clk nil: the real clock).
+// view store, as a restarted process would (clk nil: the real clock).
 func (h *harness) restart(clk clock.Clock) {
 	h.t.Helper()
 	h.stop()
 	r, err := pipeline.New(pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}),
-		Clock: clk, Random: func() float64 { return 0.5 }, SnapshotPath: h.dir + "/views/snapshot.json"})
+		Clock: clk, Random: func() float64 { return 0.5 }, ViewStore: h.openViews()})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -133,7 +151,7 @@ func (h *harness) publish(app, eventType string, payload string) (string, domain
 func (h *harness) delivery(id string) projections.DeliveryView {
 	var d projections.DeliveryView
 	h.runner.Read(func(v *projections.Views) {
-		if p := v.Deliveries[id]; p != nil {
+		if p := v.Delivery(id); p != nil {
 			d = *p
 		}
 	})

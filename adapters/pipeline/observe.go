@@ -46,7 +46,7 @@ func (r *Runner) Backlog() Backlog {
 		if seen[id] {
 			return
 		}
-		d := r.views.Deliveries[id]
+		d := r.views.Delivery(id)
 		if d == nil || !projections.IsOpen(d.Status) {
 			return
 		}

@@ -48,7 +48,7 @@ func (r *Runner) operationalLocked(rec domain.RecordedEvent, ev domain.Event) *o
 		typ, body = domain.OpSubscriptionEnabled, map[string]any{"application_id": sv.ApplicationID, "subscription_id": sv.ID,
 			"url": sv.URL, "was_disabled_for": sv.DisabledReason, "enabled_at": e.ResumedAt}
 	case domain.DeliveryExhausted:
-		d := r.views.Deliveries[e.DeliveryID]
+		d := r.views.Delivery(e.DeliveryID)
 		if d == nil || d.ApplicationID == domain.SystemApplicationID {
 			return nil
 		}

@@ -2,9 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"runtime"
 	"slices"
 
@@ -18,12 +17,30 @@ type RebuildResult struct {
 	// Unscheduled lists fan-outs whose deliveries are not in the ledger yet
 	// (the process stopped mid fan-out); the next start appends them.
 	Unscheduled []*fanoutJob
+	// Messages and Deliveries count what was published and scheduled.
+	Messages, Deliveries int
 }
 
+// rebuildCommitEvery is how many events a rebuild folds between commits to
+// the view store: large batches, few of them.
+const rebuildCommitEvery = 65536
+
 // Rebuild folds the ledger from position 0 up to upTo (0: the head) into fresh
-// views, recomputing each message's matches at its own position so that a
-// fan-out cut short by a crash is found and finished on the next start.
+// views held in memory, recomputing each message's matches at its own
+// position so that a fan-out cut short by a crash is found and finished on
+// the next start.
 func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position, progress func(domain.Position)) (RebuildResult, error) {
+	return rebuild(ctx, store, nil, upTo, progress)
+}
+
+// RebuildInto does what Rebuild does into an empty view store, committing in
+// large batches; the last commit saves the unfinished fan-outs for the next
+// start.
+func RebuildInto(ctx context.Context, store domain.EventStore, into ViewStore, upTo domain.Position, progress func(domain.Position)) (RebuildResult, error) {
+	return rebuild(ctx, store, into, upTo, progress)
+}
+
+func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo domain.Position, progress func(domain.Position)) (RebuildResult, error) {
 	if upTo == 0 {
 		h, err := store.Head(ctx)
 		if err != nil {
@@ -32,6 +49,16 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 		upTo = h
 	}
 	v := projections.New()
+	if into != nil {
+		var err error
+		if v, _, err = into.Load(); err != nil {
+			return RebuildResult{}, err
+		}
+		if v.Checkpoint != 0 {
+			return RebuildResult{}, fmt.Errorf("rebuild: the target view store is not empty (checkpoint %d)", v.Checkpoint)
+		}
+	}
+	sinceCommit, messages, deliveries := 0, 0, 0
 	// Fan-outs not yet seen complete, by message id. Deliveries follow their
 	// message closely, so this stays small however long the ledger is.
 	open := map[string]*fanoutJob{}
@@ -50,12 +77,14 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 			v.ApplyDecoded(rec, ev)
 			switch e := ev.(type) {
 			case domain.MessagePublished:
+				messages++
 				if cmds := Match(v, e, rec.Position); len(cmds) > 0 {
 					f := &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
 					open[e.MessageID] = f
 					order = append(order, f)
 				}
 			case domain.DeliveryScheduled:
+				deliveries++
 				if f := open[e.MessageID]; f != nil && slices.ContainsFunc(f.Schedules, func(c domain.ScheduleDelivery) bool { return c.SubscriptionID == e.SubscriptionID }) {
 					if f.remaining--; f.remaining == 0 {
 						delete(open, e.MessageID)
@@ -65,6 +94,12 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 			if len(order) > 2*len(open)+4096 { // forget the completed ones
 				order = slices.DeleteFunc(order, func(f *fanoutJob) bool { return open[f.MessageID] != f })
 			}
+		}
+		if sinceCommit += len(pg.recs); into != nil && sinceCommit >= rebuildCommitEvery {
+			if err := into.Commit(v, nil); err != nil {
+				return RebuildResult{}, err
+			}
+			sinceCommit = 0
 		}
 		if progress != nil && len(pg.recs) > 0 {
 			progress(pg.recs[len(pg.recs)-1].Position)
@@ -80,7 +115,7 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 		}
 		var left []domain.ScheduleDelivery
 		for _, c := range f.Schedules {
-			if v.Deliveries[domain.DeliveryIDFor(c.MessageID, c.SubscriptionID)] == nil {
+			if v.Delivery(domain.DeliveryIDFor(c.MessageID, c.SubscriptionID)) == nil {
 				left = append(left, c)
 			}
 		}
@@ -89,7 +124,23 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 			missing = append(missing, f)
 		}
 	}
-	return RebuildResult{Views: v, Unscheduled: missing}, nil
+	if into != nil {
+		state := map[string][]byte{}
+		for _, f := range missing {
+			b, err := json.Marshal(f)
+			if err != nil {
+				return RebuildResult{}, err
+			}
+			state[fanKey(f.Position)] = b
+		}
+		if err := into.Commit(v, state); err != nil {
+			return RebuildResult{}, err
+		}
+		if err := into.Sync(); err != nil {
+			return RebuildResult{}, err
+		}
+	}
+	return RebuildResult{Views: v, Unscheduled: missing, Messages: messages, Deliveries: deliveries}, nil
 }
 
 type decodedPage struct {
@@ -167,24 +218,35 @@ func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Posi
 	return out
 }
 
-// WriteSnapshot writes a rebuild's result where the pipeline reads it at start.
-func (r RebuildResult) WriteSnapshot(path string) error {
-	fan := make(map[domain.Position]*fanoutJob, len(r.Unscheduled))
-	for _, f := range r.Unscheduled {
-		fan[f.Position] = f
+// CatchUp folds the ledger from the view store's checkpoint up to upTo and
+// commits: a stopped ledger's views brought to a position (rebuild compares
+// at the same position).
+func CatchUp(ctx context.Context, store domain.EventStore, vs ViewStore, upTo domain.Position) (*projections.Views, error) {
+	v, state, err := vs.Load()
+	if err != nil {
+		return nil, err
 	}
-	_, err := writeFileAtomic(path, func(w io.Writer) error { return encodeSnapshot(w, r.Views, fan) })
-	return err
-}
-
-// ReadSnapshotViews reads the views of a snapshot file (nil, nil if none).
-func ReadSnapshotViews(path string) (*projections.Views, error) {
-	v, _, err := readSnapshot(path)
-	if err != nil && os.IsNotExist(err) {
-		return nil, nil
+	for from := v.Checkpoint + 1; from <= upTo; {
+		page, err := store.ReadAll(ctx, from, 2048)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range page {
+			if rec.Position > upTo {
+				break
+			}
+			if err := v.Apply(rec); err != nil {
+				return nil, fmt.Errorf("fold position %d: %w", rec.Position, err)
+			}
+		}
+		if len(page) == 0 {
+			break
+		}
+		from = page[len(page)-1].Position + 1
 	}
-	return v, err
+	_ = state // kept as it is: the pipeline's, not the fold's
+	if err := vs.Commit(v, nil); err != nil {
+		return nil, err
+	}
+	return v, vs.Sync()
 }
-
-// SnapshotPath is where the pipeline keeps its snapshot in a data directory.
-func SnapshotPath(dataDir string) string { return dataDir + "/views/snapshot.json" }

@@ -38,9 +38,11 @@ type Options struct {
 	FailureWindow   time.Duration // disable a subscription failing this long (default 5 days)
 	ShutdownGrace   time.Duration // in-flight attempts may finish this long at shutdown (default 10 s)
 
-	SnapshotPath     string        // "" = no snapshots
-	SnapshotEvery    int           // events between snapshots (default 100,000)
-	SnapshotInterval time.Duration // time between snapshots (default 30 s)
+	// ViewStore keeps the views between runs (nil: in memory only, for
+	// tests; a start then folds the whole ledger).
+	ViewStore      ViewStore
+	CommitEvery    int           // events folded between view commits (default 4,096)
+	CommitInterval time.Duration // time between view commits (default 50 ms)
 
 	WorkerName string // actor of delivery events (default "delivery-worker")
 
@@ -53,18 +55,19 @@ type Runner struct {
 	log   zerolog.Logger
 	clock clock.Clock
 
-	mu         sync.RWMutex
-	views      *projections.Views
-	queue      dueQueue
-	inflight   map[string]uint64   // delivery id -> view version to reach before it may be dispatched again
-	parked     map[string][]string // subscription id -> due deliveries held while paused/disabled
-	waiting    map[string][]string // subscription id -> due deliveries held by the per-subscription limit
-	running    map[string]int      // subscription id -> attempts in flight
-	active     int
-	fanPending map[domain.Position]*fanoutJob
-	settling   map[domain.Position]*fanoutJob // appended, not yet all folded
-	foldedAt   domain.Position
-	sinceSnap  int
+	mu          sync.RWMutex
+	views       *projections.Views
+	queue       dueQueue
+	inflight    map[string]uint64   // delivery id -> view version to reach before it may be dispatched again
+	parked      map[string][]string // subscription id -> due deliveries held while paused/disabled
+	waiting     map[string][]string // subscription id -> due deliveries held by the per-subscription limit
+	running     map[string]int      // subscription id -> attempts in flight
+	active      int
+	fanPending  map[domain.Position]*fanoutJob
+	settling    map[domain.Position]*fanoutJob // appended, not yet all folded
+	foldedAt    domain.Position
+	sinceCommit int
+	state       map[string][]byte // saved-state changes for the next commit
 
 	startHead domain.Position
 	caughtUp  chan struct{}
@@ -75,7 +78,6 @@ type Runner struct {
 	fanCh     chan fanItem
 	opsCh     chan *opAnnouncement
 	stopping  atomic.Bool
-	snapMu    sync.Mutex
 
 	payloads payloadCache
 	stats    Stats
@@ -120,11 +122,11 @@ func New(opts Options) (*Runner, error) {
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
 	}
-	if opts.SnapshotEvery <= 0 {
-		opts.SnapshotEvery = 100_000
+	if opts.CommitEvery <= 0 {
+		opts.CommitEvery = 4096
 	}
-	if opts.SnapshotInterval <= 0 {
-		opts.SnapshotInterval = 30 * time.Second
+	if opts.CommitInterval <= 0 {
+		opts.CommitInterval = 50 * time.Millisecond
 	}
 	if opts.WorkerName == "" {
 		opts.WorkerName = "delivery-worker"
@@ -140,7 +142,7 @@ func New(opts Options) (*Runner, error) {
 		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers), opsCh: make(chan *opAnnouncement, 64),
 		payloads: payloadCache{m: map[string][]byte{}},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
-		fifo: map[string]*fifoQueue{},
+		fifo: map[string]*fifoQueue{}, state: map[string][]byte{},
 	}, nil
 }
 
@@ -197,18 +199,9 @@ func (r *Runner) kick() {
 // Run starts the pipeline and blocks until ctx ends (graceful shutdown) or
 // the ledger subscription fails.
 func (r *Runner) Run(ctx context.Context) error {
-	var restartFanout []*fanoutJob
-	if r.opts.SnapshotPath != "" {
-		v, fan, err := readSnapshot(r.opts.SnapshotPath)
-		switch {
-		case err != nil:
-			r.log.Warn().Err(err).Msg("snapshot unreadable: rebuilding the views from position 0")
-		case v != nil:
-			r.mu.Lock()
-			r.views, restartFanout = v, fan
-			r.mu.Unlock()
-			r.log.Info().Uint64("checkpoint", uint64(v.Checkpoint)).Int("unfinished_fanouts", len(fan)).Msg("views loaded from snapshot")
-		}
+	restartFanout, err := r.loadViews()
+	if err != nil {
+		return err
 	}
 	head, err := r.opts.Store.Head(ctx)
 	if err != nil {
@@ -218,7 +211,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		// The views were folded from events the store no longer has: serving
 		// them would show what the ledger cannot prove, and new events would
 		// land below the checkpoint and never be folded.
-		return &domain.TruncatedError{Head: head, Known: cp, Source: "the views snapshot " + r.opts.SnapshotPath}
+		return &domain.TruncatedError{Head: head, Known: cp, Source: "the view store"}
 	}
 	r.startHead = head
 	if r.Checkpoint() >= head {
@@ -244,7 +237,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.mu.Lock()
 	for _, j := range restartFanout {
 		j.remaining = len(j.Schedules)
-		r.fanPending[j.Position] = j
+		r.fanPending[j.Position] = j // already in the saved state
 	}
 	r.mu.Unlock()
 	go func() {
@@ -293,8 +286,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	dispatchDone := make(chan struct{})
 	go func() { defer close(dispatchDone); r.dispatch(dispatchCtx) }()
-	snapDone := make(chan struct{})
-	go func() { defer close(snapDone); r.snapshotLoop(dispatchCtx) }()
+	commitDone := make(chan struct{})
+	go func() { defer close(commitDone); r.commitLoop(dispatchCtx) }()
 
 	var runErr error
 	select {
@@ -306,12 +299,12 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	// Shutdown: stop taking work, let in-flight attempts finish (up to the
 	// grace period, after which they are recorded as outcome unknown), then
-	// stop folding, stop fan-out, and write a last snapshot.
+	// stop folding, stop fan-out, and commit the views.
 	r.log.Info().Msg("pipeline stopping: no new attempts")
 	r.stopping.Store(true)
 	cancelDispatch()
 	<-dispatchDone
-	<-snapDone
+	<-commitDone
 	close(r.jobs)
 	grace := time.AfterFunc(r.opts.ShutdownGrace, func() {
 		r.log.Warn().Dur("grace", r.opts.ShutdownGrace).Msg("in-flight attempts interrupted: recording them as outcome unknown")
@@ -323,8 +316,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	<-subErr
 	cancelFan()
 	fanWG.Wait()
-	if err := r.writeSnapshot(); err != nil {
-		r.log.Error().Err(err).Msg("final snapshot failed (the next start replays more)")
+	if err := r.commit(); err == nil && r.opts.ViewStore != nil {
+		err = r.opts.ViewStore.Sync()
+	} else if err != nil {
+		r.log.Error().Err(err).Msg("last views commit failed (the next start replays more)")
 	}
 	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("pipeline stopped")
 	return runErr

@@ -181,12 +181,13 @@ func (r *Runner) checkHealth(subID string, d projections.DeliveryView, result do
 func (r *Runner) recoverOpenAttempts() {
 	r.mu.Lock()
 	var open []projections.DeliveryView
-	for id, d := range r.views.Deliveries {
+	r.views.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
 		if d.Status == domain.DeliveryStatusAttempting {
 			open = append(open, *d)
-			r.inflight[id] = d.Version + 1
+			r.inflight[d.ID] = d.Version + 1
 		}
-	}
+		return true
+	})
 	r.mu.Unlock()
 	sort.Slice(open, func(i, j int) bool { return open[i].ID < open[j].ID })
 	for _, d := range open {

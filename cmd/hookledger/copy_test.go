@@ -185,11 +185,12 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	l2, stop2 := runLedger(t, cfg2, es, key)
 	var acked int
 	l2.Pipeline.Read(func(v *projections.Views) {
-		for _, d := range v.Deliveries {
+		v.Records().WalkDeliveries(func(d *projections.DeliveryView) error {
 			if d.Status == domain.DeliveryStatusAcknowledged {
 				acked++
 			}
-		}
+			return nil
+		})
 	})
 	if acked != 25 {
 		t.Fatalf("views on EventStoreDB: %d acknowledged deliveries, want 25", acked)

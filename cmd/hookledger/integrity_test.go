@@ -208,22 +208,20 @@ func TestDamagedLedgerIsNeverPassedOff(t *testing.T) {
 	srv2, _, _ := startServer(t, clean)
 	srv2.Process.Signal(os.Interrupt)
 	srv2.Wait()
-	// A views snapshot ahead of the store (folded from events the store no
+	// A view store ahead of the store (folded from events the store no
 	// longer has): serve refuses it rather than serving views it cannot prove.
 	ahead := filepath.Join(t.TempDir(), "ahead")
-	os.MkdirAll(filepath.Join(ahead, "views"), 0o750)
-	snap, err := os.ReadFile(filepath.Join(clean, "views", "snapshot.json"))
-	if err != nil {
-		t.Fatalf("no views snapshot after a clean stop: %v", err)
+	if _, err := os.Stat(filepath.Join(clean, "views", "embedded")); err != nil {
+		t.Fatalf("no view store after a clean stop: %v", err)
 	}
 	{
-		os.WriteFile(filepath.Join(ahead, "views", "snapshot.json"), snap, 0o640)
+		copyTree(t, filepath.Join(clean, "views"), filepath.Join(ahead, "views"))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, binary(t), "serve", "--data-dir", ahead, "--listen", freePort(t))
 		cmd.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY=integrity-test-admin-key-0123456789")
 		sout, _ := cmd.CombinedOutput()
 		cancel()
-		if cmd.ProcessState.ExitCode() != exitDamaged || !strings.Contains(string(sout), "views snapshot") {
+		if cmd.ProcessState.ExitCode() != exitDamaged || !strings.Contains(string(sout), "view store") {
 			t.Fatalf("serve with views ahead of the store: exit %d: %s", cmd.ProcessState.ExitCode(), sout)
 		}
 	}

@@ -108,14 +108,14 @@ func run(args []string) int {
 			return 1
 		}
 		rate := float64(rep.Events) / rep.Elapsed.Seconds()
-		fmt.Printf("rebuilt %d events up to position %d in %s (%.0f events/s): %d deliveries, %d pending, %d unfinished fan-outs\n",
-			rep.Events, rep.Checkpoint, rep.Elapsed.Round(time.Millisecond), rate, rep.Deliveries, rep.Pending, rep.Unscheduled)
+		fmt.Printf("rebuilt %d events up to position %d in %s (%.0f events/s): %d deliveries, %d pending, %d unfinished fan-outs; view store %d bytes\n",
+			rep.Events, rep.Checkpoint, rep.Elapsed.Round(time.Millisecond), rate, rep.Deliveries, rep.Pending, rep.Unscheduled, rep.ViewBytes)
 		if rep.Compared {
 			if !rep.Identical {
-				fmt.Printf("the previous snapshot DIFFERS from a rebuild at its checkpoint %d; it was replaced\n", rep.ComparedAt)
+				fmt.Printf("the previous view store DIFFERS from the rebuild at position %d (first difference: %s); it was replaced\n", rep.ComparedAt, rep.Difference)
 				return 1
 			}
-			fmt.Printf("the previous snapshot is identical to a rebuild at its checkpoint %d\n", rep.ComparedAt)
+			fmt.Printf("the previous view store is identical to the rebuild at position %d (digest %s)\n", rep.ComparedAt, rep.Digest)
 		}
 		return 0
 	case "receive":

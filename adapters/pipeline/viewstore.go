@@ -1,0 +1,134 @@
+package pipeline
+
+// Keeping the views: the fold's changes are committed to the view store in
+// batches, each with the checkpoint it covers and the fan-outs still open
+// at that point, so that a start resumes from the checkpoint and finishes
+// those fan-outs (appends are idempotent).
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// ViewStore keeps the views on disk between runs (adapters/viewstore). Its
+// Records methods and Commit are called under the runner's views lock.
+type ViewStore interface {
+	// Load returns the views as of the store's checkpoint, their records
+	// kept in the store, and the pipeline state saved with them.
+	Load() (*projections.Views, map[string][]byte, error)
+	// Commit writes what the fold changed since the last Commit, the state
+	// changes (a nil value deletes a key) and v's checkpoint atomically.
+	Commit(v *projections.Views, state map[string][]byte) error
+	// Sync makes the commits durable (at a clean stop).
+	Sync() error
+}
+
+// fanoutJob is the fan-out of one message: the schedules decided at its
+// position, and how many are not yet appended. An unfinished fan-out is kept
+// with the views' checkpoint so that a restart finishes it.
+type fanoutJob struct {
+	MessageID   string                    `json:"message_id"`
+	Position    domain.Position           `json:"position"`
+	CausationID string                    `json:"causation_id"`
+	Schedules   []domain.ScheduleDelivery `json:"schedules"`
+	remaining   int
+	settleAt    domain.Position // the last of its appends (fan-out done once folded)
+}
+
+// fanKey is a fan-out's key in the saved state: its position, in hex so that
+// keys sort by position.
+func fanKey(pos domain.Position) string {
+	return "fan/" + hex.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(pos)))
+}
+
+// fanOpenedLocked records a new fan-out in the state committed next.
+func (r *Runner) fanOpenedLocked(j *fanoutJob) {
+	r.fanPending[j.Position] = j
+	if r.opts.ViewStore == nil {
+		return
+	}
+	b, err := json.Marshal(j)
+	if err != nil { // plain data: cannot happen
+		r.log.Error().Err(err).Msg("fan-out not saved")
+		return
+	}
+	r.state[fanKey(j.Position)] = b
+}
+
+// fanDoneLocked forgets a finished fan-out.
+func (r *Runner) fanDoneLocked(pos domain.Position) {
+	delete(r.fanPending, pos)
+	if r.opts.ViewStore != nil {
+		r.state[fanKey(pos)] = nil
+	}
+}
+
+// loadViews reads the views and the open fan-outs from the view store.
+func (r *Runner) loadViews() ([]*fanoutJob, error) {
+	if r.opts.ViewStore == nil {
+		return nil, nil
+	}
+	v, state, err := r.opts.ViewStore.Load()
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: load the views: %w", err)
+	}
+	var fan []*fanoutJob
+	for k, b := range state {
+		j := &fanoutJob{}
+		if err := json.Unmarshal(b, j); err != nil {
+			return nil, fmt.Errorf("pipeline: saved fan-out %s: %w", k, err)
+		}
+		fan = append(fan, j)
+	}
+	r.mu.Lock()
+	r.views = v
+	r.mu.Unlock()
+	r.log.Info().Uint64("checkpoint", uint64(v.Checkpoint)).Uint64("events", v.Events).Int("unfinished_fanouts", len(fan)).Msg("views opened")
+	return fan, nil
+}
+
+// commitLocked writes the fold's changes since the last commit.
+func (r *Runner) commitLocked() error {
+	if r.opts.ViewStore == nil || r.sinceCommit == 0 {
+		return nil
+	}
+	if err := r.opts.ViewStore.Commit(r.views, r.state); err != nil {
+		return err
+	}
+	r.sinceCommit = 0
+	r.state = map[string][]byte{}
+	return nil
+}
+
+func (r *Runner) commit() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.commitLocked()
+}
+
+// commitLoop commits what the fold did at least every CommitInterval, so
+// that a quiet ledger's views are on disk too.
+func (r *Runner) commitLoop(ctx context.Context) {
+	if r.opts.ViewStore == nil {
+		return
+	}
+	t := time.NewTicker(r.opts.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.commit(); err != nil {
+				r.log.Error().Err(err).Msg("views not committed (the next start replays more)")
+			}
+		}
+	}
+}

@@ -1,0 +1,409 @@
+package viewstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// Format versions the key layout. A store of another format is discarded at
+// open and rebuilt from the ledger (it is a cache).
+const Format = 1
+
+// Options configure a Store.
+type Options struct {
+	Logger zerolog.Logger
+	// CacheSize is Pebble's block cache in bytes (default 32 MiB): with the
+	// memtables, the bound on what the view store holds in memory.
+	CacheSize int64
+}
+
+// Store is the on-disk view store. It implements projections.Records: the
+// fold's changes collect in memory until Commit writes them, with the
+// checkpoint, in one batch; reads see them before that.
+//
+// A Store is not safe for concurrent use on its own: the pipeline calls the
+// Records methods and Commit under its views lock (readers under the read
+// lock, the fold and Commit under the write lock).
+type Store struct {
+	db  *pebble.DB
+	dir string
+	log zerolog.Logger
+
+	// What the fold changed since the last Commit.
+	msgs    map[string]*projections.MessageView
+	newMsgs []*projections.MessageView
+	dels    map[string]*changedDelivery
+	newDels []*projections.DeliveryView
+}
+
+type changedDelivery struct {
+	d    *projections.DeliveryView
+	base openState // as on disk before this batch
+}
+
+// openState is what the open index holds for a delivery.
+type openState struct {
+	open bool
+	due  int64 // unix nanoseconds
+}
+
+func openStateOf(d *projections.DeliveryView) openState {
+	return openState{open: projections.IsOpen(d.Status), due: d.NextDueAt.UnixNano()}
+}
+
+type meta struct {
+	Format     int             `json:"format"`
+	Checkpoint domain.Position `json:"checkpoint"`
+	Events     uint64          `json:"events"`
+}
+
+var metaKey = []byte("_meta") // "_" is no record kind
+
+// Open opens (or creates) the view store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 32 << 20
+	}
+	db, err := openDB(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readMeta(db)
+	if err == nil && m != nil && m.Format != Format {
+		opts.Logger.Warn().Str("dir", dir).Int("format", m.Format).Int("want", Format).Msg("view store of another format: discarded, rebuilding from the ledger")
+		db.Close()
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("view store: remove %s: %w", dir, err)
+		}
+		if db, err = openDB(dir, opts); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, dir: dir, log: opts.Logger}
+	s.reset()
+	return s, nil
+}
+
+func openDB(dir string, opts Options) (*pebble.DB, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("view store: %w", err)
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	db, err := pebble.Open(dir, &pebble.Options{
+		Cache:        cache,
+		MemTableSize: 8 << 20,
+		Logger:       pebbleLogger{opts.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("view store %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+func readMeta(db *pebble.DB) (*meta, error) {
+	b, closer, err := db.Get(metaKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("view store: read meta: %w", err)
+	}
+	defer closer.Close()
+	var m meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("view store: decode meta: %w", err)
+	}
+	return &m, nil
+}
+
+func (s *Store) reset() {
+	s.msgs = map[string]*projections.MessageView{}
+	s.newMsgs = nil
+	s.dels = map[string]*changedDelivery{}
+	s.newDels = nil
+}
+
+// Dir is where the store lives.
+func (s *Store) Dir() string { return s.dir }
+
+// Close closes the store; uncommitted changes are dropped (the fold
+// replays them from the checkpoint).
+func (s *Store) Close() error { return s.db.Close() }
+
+// Load returns the views as of the store's checkpoint, folding messages and
+// deliveries into this store, and the pipeline state saved with them (key
+// without its kind byte -> value). The configuration views are read into
+// memory; records stay on disk.
+func (s *Store) Load() (*projections.Views, map[string][]byte, error) {
+	v := projections.NewOver(s)
+	m, err := readMeta(s.db)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m != nil {
+		v.Checkpoint, v.Events = m.Checkpoint, m.Events
+	}
+	if err := loadKind(s.db, 'a', func(id string, b []byte) error {
+		var a domain.Application
+		err := json.Unmarshal(b, &a)
+		v.Applications[id] = a
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := loadKind(s.db, 's', func(id string, b []byte) error {
+		sv := &projections.SubscriptionView{}
+		err := json.Unmarshal(b, sv)
+		v.Subscriptions[id] = sv
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := loadKind(s.db, 'k', func(id string, b []byte) error {
+		k := &domain.APIKey{}
+		err := json.Unmarshal(b, k)
+		v.Keys[id] = k
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	if err := loadKind(s.db, 't', func(id string, b []byte) error {
+		var et domain.EventTypeDef
+		err := json.Unmarshal(b, &et)
+		v.EventTypes[id] = et
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	v.Restore()
+	state := map[string][]byte{}
+	if err := loadKind(s.db, 'f', func(k string, b []byte) error {
+		state[k] = append([]byte(nil), b...)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return v, state, nil
+}
+
+func loadKind(db *pebble.DB, kind byte, fn func(id string, b []byte) error) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(string(it.Key()[1:]), it.Value()); err != nil {
+			return fmt.Errorf("view store: decode %q: %w", it.Key(), err)
+		}
+	}
+	return it.Error()
+}
+
+// Commit writes, in one atomic batch: the records and configuration views
+// the fold changed since the last Commit, their index entries, the pipeline
+// state changes (a nil value deletes the key), and v's checkpoint. The batch
+// is not fsynced (see the package comment).
+func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	var err error
+	put := func(k []byte, val any) {
+		if err != nil {
+			return
+		}
+		var raw []byte
+		if raw, err = json.Marshal(val); err == nil {
+			err = b.Set(k, raw, nil)
+		}
+	}
+	changed := v.TakeChanged()
+	for id := range changed.Applications {
+		put(key('a', id), v.Applications[id])
+	}
+	for id := range changed.Subscriptions {
+		put(key('s', id), v.Subscriptions[id])
+	}
+	for id := range changed.Keys {
+		put(key('k', id), v.Keys[id])
+	}
+	for name := range changed.EventTypes {
+		put(key('t', name), v.EventTypes[name])
+	}
+	for _, m := range s.newMsgs {
+		if err == nil {
+			err = b.Set(indexKey("xm", m.ApplicationID, m.Position), []byte(m.ID), nil)
+		}
+	}
+	for id, m := range s.msgs {
+		put(key('m', id), m)
+	}
+	for _, d := range s.newDels {
+		if err == nil {
+			err = b.Set(indexKey("xa", d.ApplicationID, d.ScheduledPosition), []byte(d.ID), nil)
+		}
+		if err == nil {
+			err = b.Set(indexKey("xs", d.SubscriptionID, d.ScheduledPosition), []byte(d.ID), nil)
+		}
+	}
+	for id, c := range s.dels {
+		if err != nil {
+			break
+		}
+		now := openStateOf(c.d)
+		if c.base.open && c.base != now {
+			err = b.Delete(openKey(c.d.SubscriptionID, c.base.due, id), nil)
+		}
+		if err == nil && now.open && c.base != now {
+			err = b.Set(openKey(c.d.SubscriptionID, now.due, id), nil, nil)
+		}
+		if err == nil {
+			var raw []byte
+			if raw, err = encodeDelivery(c.d); err == nil {
+				err = b.Set(key('d', id), raw, nil)
+			}
+		}
+	}
+	for k, val := range state {
+		if err != nil {
+			break
+		}
+		if val == nil {
+			err = b.Delete(key('f', k), nil)
+		} else {
+			err = b.Set(key('f', k), val, nil)
+		}
+	}
+	put(metaKey, meta{Format: Format, Checkpoint: v.Checkpoint, Events: v.Events})
+	if err == nil {
+		err = b.Commit(pebble.NoSync)
+	}
+	if err != nil {
+		return fmt.Errorf("view store: commit at %d: %w", v.Checkpoint, err)
+	}
+	s.reset()
+	return nil
+}
+
+// Pending says how many records wait for the next Commit.
+func (s *Store) Pending() int { return len(s.msgs) + len(s.dels) }
+
+// Sync makes what was committed durable (at a clean stop: the next start
+// then replays nothing).
+func (s *Store) Sync() error {
+	return s.db.LogData(nil, pebble.Sync)
+}
+
+func key(kind byte, id string) []byte {
+	k := make([]byte, 0, 1+len(id))
+	return append(append(k, kind), id...)
+}
+
+// indexKey is prefix + id + 0 + position: ids never contain a zero byte.
+func indexKey(prefix, id string, pos domain.Position) []byte {
+	k := make([]byte, 0, len(prefix)+len(id)+9)
+	k = append(append(append(k, prefix...), id...), 0)
+	return binary.BigEndian.AppendUint64(k, uint64(pos))
+}
+
+func openKey(sub string, due int64, id string) []byte {
+	k := make([]byte, 0, 1+len(sub)+9+len(id))
+	k = append(append(append(k, 'q'), sub...), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(due)^(1<<63)) // sign flip: negative times sort first
+	return append(k, id...)
+}
+
+func decodeOpenKey(k []byte) (sub string, due time.Time, id string, ok bool) {
+	rest := k[1:]
+	i := indexByte(rest, 0)
+	if i < 0 || len(rest) < i+9 {
+		return "", time.Time{}, "", false
+	}
+	n := int64(binary.BigEndian.Uint64(rest[i+1:i+9]) ^ (1 << 63))
+	return string(rest[:i]), time.Unix(0, n).UTC(), string(rest[i+9:]), true
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// A delivery's value: one byte (1 = open), its due time (8 bytes), then its
+// JSON. The header lets a change find the open-index entry to replace
+// without decoding the JSON.
+func encodeDelivery(d *projections.DeliveryView) ([]byte, error) {
+	js, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	st := openStateOf(d)
+	out := make([]byte, 9, 9+len(js))
+	if st.open {
+		out[0] = 1
+	}
+	binary.BigEndian.PutUint64(out[1:9], uint64(st.due))
+	return append(out, js...), nil
+}
+
+func decodeDeliveryHeader(b []byte) (openState, error) {
+	if len(b) < 9 {
+		return openState{}, errors.New("delivery record too short")
+	}
+	return openState{open: b[0] == 1, due: int64(binary.BigEndian.Uint64(b[1:9]))}, nil
+}
+
+func decodeDelivery(b []byte) (*projections.DeliveryView, error) {
+	if len(b) < 9 {
+		return nil, errors.New("delivery record too short")
+	}
+	d := &projections.DeliveryView{}
+	if err := json.Unmarshal(b[9:], d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// pebbleLogger sends Pebble's logs to zerolog. A fatal error panics rather
+// than exit the process as Pebble's default does.
+type pebbleLogger struct{ l zerolog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug().Str("origin", "pebble-views").Msgf(format, args...)
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error().Str("origin", "pebble-views").Msgf(format, args...)
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error().Str("origin", "pebble-views").Msg(msg)
+	panic("view store: " + msg)
+}
