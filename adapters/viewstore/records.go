@@ -18,6 +18,9 @@ func (s *Store) Message(id string) *projections.MessageView {
 	if m, ok := s.msgs[id]; ok {
 		return m
 	}
+	if m, ok := s.cleanMsgs[id]; ok {
+		return m
+	}
 	return s.diskMessage(id)
 }
 
@@ -40,6 +43,9 @@ func (s *Store) diskMessage(id string) *projections.MessageView {
 // disk's.
 func (s *Store) Delivery(id string) *projections.DeliveryView {
 	if c, ok := s.dels[id]; ok {
+		return c.d
+	}
+	if c, ok := s.cleanDels[id]; ok {
 		return c.d
 	}
 	return s.diskDelivery(id)
@@ -89,7 +95,9 @@ func (s *Store) PutDelivery(d *projections.DeliveryView) {
 		return
 	}
 	c := &changedDelivery{d: d}
-	if b, closer, err := s.db.Get(key('d', d.ID)); err == nil {
+	if cl, ok := s.cleanDels[d.ID]; ok {
+		c.base = cl.st
+	} else if b, closer, err := s.db.Get(key('d', d.ID)); err == nil {
 		c.base, err = decodeDeliveryHeader(b)
 		closer.Close()
 		if err != nil {

@@ -45,6 +45,17 @@ type Store struct {
 	newMsgs []*projections.MessageView
 	dels    map[string]*changedDelivery
 	newDels []*projections.DeliveryView
+
+	// What the last Commit wrote, kept decoded: a delivery's events follow
+	// each other within milliseconds, so the next change of a record usually
+	// finds it here instead of decoding it from disk. Bounded by one batch.
+	cleanMsgs map[string]*projections.MessageView
+	cleanDels map[string]cleanDelivery
+}
+
+type cleanDelivery struct {
+	d  *projections.DeliveryView
+	st openState // as committed (d may be changed in place afterwards)
 }
 
 type changedDelivery struct {
@@ -295,6 +306,11 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("view store: commit at %d: %w", v.Checkpoint, err)
+	}
+	s.cleanMsgs = s.msgs
+	s.cleanDels = make(map[string]cleanDelivery, len(s.dels))
+	for id, c := range s.dels {
+		s.cleanDels[id] = cleanDelivery{d: c.d, st: openStateOf(c.d)}
 	}
 	s.reset()
 	return nil
