@@ -48,6 +48,7 @@ type Config struct {
 	LatencyRate     int  // latency: messages per second ...
 	LatencySeconds  int  // ... for this long
 	BacklogMessages int  // backlog: messages published while the receiver is down
+	HistoryMessages int  // history: messages delivered before measuring what the history costs
 	Clients         int  // concurrent publishing clients
 	Workers         int  // the pipeline's concurrent attempts
 	PayloadBytes    int  // approximate payload size
@@ -59,7 +60,7 @@ type Config struct {
 // Defaults are the issue's scenario sizes.
 func Defaults() Config {
 	return Config{Messages: 20_000, FanoutMessages: 2_000, FanoutSubs: 10, LatencyRate: 500, LatencySeconds: 20,
-		BacklogMessages: 200_000, Clients: 64, Workers: 128, PayloadBytes: 1024,
+		BacklogMessages: 200_000, HistoryMessages: 1_000_000, Clients: 64, Workers: 128, PayloadBytes: 1024,
 		Scenarios: []string{"throughput", "fanout", "latency", "baseline", "rebuild", "backlog"}}
 }
 
@@ -84,6 +85,14 @@ type Result struct {
 	Received                int64   `json:"received"`     // distinct (endpoint, message) pairs the receiver verified
 	Acknowledged            int64   `json:"acknowledged"` // acknowledgements appended to the ledger
 	Rejected                int64   `json:"rejected"`     // signatures the receiver refused
+
+	// history: what a long history costs.
+	RestartMs           float64 `json:"restart_ms,omitempty"`             // stop, then open again until ready
+	AsOfMs              float64 `json:"as_of_ms,omitempty"`               // GET one subscription as_of mid-history (median of 20)
+	ViewBytesPerMessage float64 `json:"view_bytes_per_message,omitempty"` // view store on disk / messages
+	RSSAfterMB          float64 `json:"rss_after_mb,omitempty"`           // RSS after the drain and a GC
+	ListingP50Ms        float64 `json:"listing_p50_ms,omitempty"`         // GET deliveries pages of 50, walking back
+	ListingP99Ms        float64 `json:"listing_p99_ms,omitempty"`
 }
 
 // stack is a ledger running in-process on loopback.
@@ -150,7 +159,7 @@ func startStack(dir string, workers, clients int, withMetrics bool) (*stack, err
 	}
 	hash := domain.HashAPIKey(adminKey)
 	_, out, err := l.Commands.CreateAPIKey(ctx, domain.CreateAPIKey{KeyID: domain.KeyIDForHash(hash), Role: domain.RoleAdmin, Hash: hash}, domain.Metadata{Actor: "bench"})
-	if err != nil {
+	if err != nil && !errors.Is(err, domain.ErrAlreadyExists) { // a restarted stack has it
 		cancel()
 		return nil, err
 	}
@@ -397,6 +406,21 @@ func peakRSS() float64 {
 
 // resetPeakRSS resets VmHWM (Linux: write 5 to clear_refs), so the next
 // scenario's peak is its own.
+// currentRSS is the process's resident set now, in MiB.
+func currentRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 var errUnknownScenario = errors.New("unknown scenario")

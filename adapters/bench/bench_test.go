@@ -97,3 +97,34 @@ func TestSummarizeTakesMedianMinMaxPerScenario(t *testing.T) {
 		t.Errorf("baseline (even count: mean of the middle two) %+v", got)
 	}
 }
+
+// TestHistoryScenarioAtTinyScale: the history scenario delivers everything,
+// restarts, and reports every figure it promises.
+func TestHistoryScenarioAtTinyScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a ledger twice; skipped under -short")
+	}
+	cfg := Defaults()
+	cfg.Scenarios, cfg.HistoryMessages, cfg.Clients, cfg.Workers = []string{"history"}, 300, 8, 16
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := results[0]
+	if r.Received != 300 || r.Acknowledged != 300 || r.Rejected != 0 {
+		t.Fatalf("history delivered %d, acknowledged %d, rejected %d of 300", r.Received, r.Acknowledged, r.Rejected)
+	}
+	if r.RestartMs <= 0 || r.AsOfMs <= 0 || r.ViewBytesPerMessage <= 0 || r.RSSAfterMB <= 0 || r.ListingP50Ms <= 0 || r.ListingP99Ms < r.ListingP50Ms {
+		t.Fatalf("history figures missing: %+v", r)
+	}
+}
+
+func TestHistoryMessagesValidated(t *testing.T) {
+	cfg := Defaults()
+	cfg.Scenarios, cfg.HistoryMessages = []string{"history"}, 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--history-messages") {
+		t.Fatalf("history with 0 messages: %v", err)
+	}
+}

@@ -23,6 +23,9 @@ func (c Config) Validate() error {
 	pos("--latency-rate", c.LatencyRate)
 	pos("--latency-seconds", c.LatencySeconds)
 	pos("--backlog-messages", c.BacklogMessages)
+	if slices.Contains(c.Scenarios, "history") {
+		pos("--history-messages", c.HistoryMessages)
+	}
 	pos("--clients", c.Clients)
 	pos("--workers", c.Workers)
 	if c.PayloadBytes < 128 || c.PayloadBytes > 256<<10 {
@@ -39,7 +42,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "rebuild", "backlog"}
+var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "rebuild", "backlog", "history"}
 
 // Spread is a figure over several runs.
 type Spread struct{ Median, Min, Max float64 }

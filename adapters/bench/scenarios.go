@@ -53,6 +53,8 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			res, err = r.rebuild(ctx)
 		case "backlog":
 			res, err = r.backlog(ctx)
+		case "history":
+			res, err = r.history(ctx)
 		}
 		if err != nil {
 			return results, fmt.Errorf("scenario %s: %w", name, err)
