@@ -18,7 +18,7 @@ import (
 
 // Format versions the key layout. A store of another format is discarded at
 // open and rebuilt from the ledger (it is a cache).
-const Format = 1
+const Format = 2
 
 // Options configure a Store.
 type Options struct {
@@ -364,20 +364,16 @@ func indexByte(b []byte, c byte) int {
 }
 
 // A delivery's value: one byte (1 = open), its due time (8 bytes), then its
-// JSON. The header lets a change find the open-index entry to replace
-// without decoding the JSON.
+// fields (codec.go). The header lets a change find the open-index entry to
+// replace without decoding the rest.
 func encodeDelivery(d *projections.DeliveryView) ([]byte, error) {
-	js, err := json.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
 	st := openStateOf(d)
-	out := make([]byte, 9, 9+len(js))
+	out := make([]byte, 9, 160)
 	if st.open {
 		out[0] = 1
 	}
 	binary.BigEndian.PutUint64(out[1:9], uint64(st.due))
-	return append(out, js...), nil
+	return appendDeliveryFields(out, d), nil
 }
 
 func decodeDeliveryHeader(b []byte) (openState, error) {
@@ -391,11 +387,7 @@ func decodeDelivery(b []byte) (*projections.DeliveryView, error) {
 	if len(b) < 9 {
 		return nil, errors.New("delivery record too short")
 	}
-	d := &projections.DeliveryView{}
-	if err := json.Unmarshal(b[9:], d); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return decodeDeliveryFields(b[9:])
 }
 
 // sortedKeys returns m's keys in order.

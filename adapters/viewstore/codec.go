@@ -1,0 +1,124 @@
+package viewstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// Delivery records are the view store's hottest values (read at dispatch and
+// at each of a delivery's events, written at each commit), so they have a
+// compact binary encoding instead of JSON: about a tenth of the CPU. The
+// field order is the format; TestCodecCoversEveryField fails when a field is
+// added to the view and not here. Times are stored as UTC instants.
+
+const deliveryCodecVersion = 1
+
+var errShortRecord = errors.New("view store: delivery record truncated")
+
+func appendDeliveryFields(b []byte, d *projections.DeliveryView) []byte {
+	b = append(b, deliveryCodecVersion)
+	for _, s := range []string{d.ID, d.MessageID, d.SubscriptionID, d.ApplicationID, d.EventType, string(d.Status), d.LastErrorClass, d.LastEventID} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	for _, u := range []uint64{d.SubscriptionRevision, uint64(d.MessagePosition), d.Version, uint64(d.ScheduledPosition), uint64(d.Position)} {
+		b = binary.AppendUvarint(b, u)
+	}
+	for _, i := range []int{d.Attempts, d.OpenAttempt, d.Failures, d.LastStatusCode} {
+		b = binary.AppendVarint(b, int64(i))
+	}
+	for _, t := range []time.Time{d.NextDueAt, d.ScheduledAt, d.FinishedAt, d.FirstFailureAt, d.UpdatedAt} {
+		b = appendTime(b, t)
+	}
+	return b
+}
+
+// appendTime: 0 for the zero time, else 1 + seconds + nanoseconds (the zero
+// time is outside what UnixNano can hold).
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errShortRecord
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errShortRecord
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.err != nil || uint64(len(r.b)) < n {
+		r.err = errShortRecord
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) time() time.Time {
+	if r.err != nil || len(r.b) == 0 {
+		r.err = errShortRecord
+		return time.Time{}
+	}
+	flag := r.b[0]
+	r.b = r.b[1:]
+	if flag == 0 {
+		return time.Time{}
+	}
+	sec := r.varint()
+	nsec := r.uvarint()
+	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+func decodeDeliveryFields(b []byte) (*projections.DeliveryView, error) {
+	if len(b) == 0 || b[0] != deliveryCodecVersion {
+		return nil, errors.New("view store: unknown delivery record version")
+	}
+	r := &reader{b: b[1:]}
+	d := &projections.DeliveryView{}
+	d.ID, d.MessageID, d.SubscriptionID, d.ApplicationID, d.EventType = r.str(), r.str(), r.str(), r.str(), r.str()
+	d.Status, d.LastErrorClass, d.LastEventID = domain.DeliveryStatus(r.str()), r.str(), r.str()
+	d.SubscriptionRevision, d.MessagePosition, d.Version = r.uvarint(), domain.Position(r.uvarint()), r.uvarint()
+	d.ScheduledPosition, d.Position = domain.Position(r.uvarint()), domain.Position(r.uvarint())
+	d.Attempts, d.OpenAttempt, d.Failures, d.LastStatusCode = int(r.varint()), int(r.varint()), int(r.varint()), int(r.varint())
+	d.NextDueAt, d.ScheduledAt, d.FinishedAt, d.FirstFailureAt, d.UpdatedAt = r.time(), r.time(), r.time(), r.time(), r.time()
+	if r.err != nil {
+		return nil, r.err
+	}
+	return d, nil
+}
