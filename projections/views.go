@@ -59,6 +59,9 @@ type SubscriptionView struct {
 	FailingSince       time.Time       `json:"failing_since,omitzero"`
 	LastAcknowledgedAt time.Time       `json:"last_acknowledged_at,omitzero"`
 	CreatedPosition    domain.Position `json:"created_position"`
+	// Open counts the subscription's deliveries that may still be attempted
+	// (pending, failed, attempting): its backlog, without a scan.
+	Open int `json:"open"`
 }
 
 // MessageView is a published message without its payload (read it from the
@@ -189,6 +192,10 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		})
 	case domain.DeliveryScheduled:
 		v.records.AddDelivery(&DeliveryView{Delivery: domain.EvolveDelivery(domain.Delivery{}, e), ScheduledPosition: rec.Position, Position: rec.Position, LastEventID: rec.ID, UpdatedAt: e.DueAt})
+		if sv := v.Subscriptions[e.SubscriptionID]; sv != nil {
+			sv.Open++
+			v.changed.Subscriptions[sv.ID] = true
+		}
 		if m := v.records.Message(e.MessageID); m != nil {
 			m.Deliveries = append(m.Deliveries, e.DeliveryID)
 			v.records.PutMessage(m)
@@ -202,6 +209,7 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		if d == nil {
 			return
 		}
+		wasOpen := IsOpen(d.Status)
 		d.Delivery = domain.EvolveDelivery(d.Delivery, ev)
 		d.Position, d.LastEventID = rec.Position, rec.ID
 		if !at.IsZero() {
@@ -209,6 +217,14 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		}
 		v.records.PutDelivery(d)
 		if sv := v.Subscriptions[d.SubscriptionID]; sv != nil {
+			if isOpen := IsOpen(d.Status); isOpen != wasOpen {
+				if isOpen {
+					sv.Open++
+				} else {
+					sv.Open--
+				}
+				v.changed.Subscriptions[sv.ID] = true
+			}
 			switch e := ev.(type) {
 			case domain.AttemptFailed:
 				if sv.FailingSince.IsZero() {

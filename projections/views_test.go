@@ -147,6 +147,9 @@ func TestStateAtEachPoint(t *testing.T) {
 			if k := v.KeyByHash(domain.HashAPIKey("k1")); k == nil || !k.Revoked || k.ApplicationID != "app_1" {
 				return fmt.Sprintf("key_1 revoked and found by hash: %+v", k)
 			}
+			if v.Subscriptions["sub_a"].Open != 2 || v.Subscriptions["sub_b"].Open != 0 || v.Subscriptions["sub_c"].Open != 0 {
+				return fmt.Sprintf("open counts: sub_a %d (2 pending), sub_b %d, sub_c %d", v.Subscriptions["sub_a"].Open, v.Subscriptions["sub_b"].Open, v.Subscriptions["sub_c"].Open)
+			}
 			if m := v.Message("msg_1"); len(m.Deliveries) != 2 || m.Position != 6 {
 				return fmt.Sprintf("msg_1 index: %+v", m)
 			}
