@@ -1,8 +1,9 @@
 package pipeline
 
-// The due queue and the dispatcher: open deliveries wait in a due-time
-// heap, parked while their subscription is paused or disabled, and are handed
-// to workers within the global and per-subscription limits.
+// The dispatcher: due deliveries are taken from the due queue (duequeue.go)
+// subscription by subscription and handed to workers within the global and
+// per-subscription limits; deliveries of paused or disabled subscriptions
+// wait in the view store's open index, not in memory.
 
 import (
 	"context"
@@ -16,7 +17,7 @@ func dispatchable(s domain.DeliveryStatus) bool {
 	return s == domain.DeliveryStatusPending || s == domain.DeliveryStatusFailed
 }
 
-// requeueLocked queues a delivery whose state changed, unless a worker still
+// requeueLocked files a delivery whose state changed, unless a worker still
 // owns it and the view has not yet seen that worker's events.
 func (r *Runner) requeueLocked(id string) {
 	d := r.views.Delivery(id)
@@ -39,36 +40,50 @@ func (r *Runner) requeueLocked(id string) {
 		}
 	}
 	if dispatchable(d.Status) {
-		r.queue.push(dueEntry{due: d.NextDueAt, id: id, version: d.Version})
+		r.queue.push(d.SubscriptionID, id, d.NextDueAt)
+		return
 	}
+	r.queue.forget(d.SubscriptionID, id)
+	delete(r.waitReason, id)
 }
 
-func (r *Runner) unparkLocked(sub string) {
-	ids := r.parked[sub]
-	delete(r.parked, sub)
-	for _, id := range ids {
-		r.requeueLocked(id)
-	}
-}
+func (r *Runner) unparkLocked(sub string) { r.queue.unpark(sub) }
 
+// rebuildQueue files, at start-up, the soonest-due window of every
+// subscription with open deliveries (FIFO subscriptions track theirs).
 func (r *Runner) rebuildQueue() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.queue = r.queue[:0]
-	r.parked = map[string][]string{}
+	r.queue = newDueQueue(r.opts.QueueWindow, r.openIndex(), r.commitForRead)
 	r.fifo = map[string]*fifoQueue{}
-	r.views.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
-		if isFIFO(r.views.Subscriptions[d.SubscriptionID]) {
-			r.fifoTrackLocked(d)
+	for id, sv := range r.views.Subscriptions {
+		if sv.Open == 0 {
+			continue
 		}
-		if dispatchable(d.Status) {
-			if _, busy := r.inflight[d.ID]; !busy {
-				r.queue.push(dueEntry{due: d.NextDueAt, id: d.ID, version: d.Version})
-			}
+		if isFIFO(sv) {
+			r.openIndex().OpenDue(id, time.Time{}, "", func(_ time.Time, did string, _ bool) bool {
+				if d := r.views.Delivery(did); d != nil {
+					r.fifoTrackLocked(d)
+				}
+				return true
+			})
 		}
-		return true
-	})
+		switch sv.Status {
+		case domain.StatusPaused, domain.StatusDisabled:
+			r.queue.park(id)
+		default:
+			r.queue.load(id)
+		}
+	}
 	r.kick()
+}
+
+// commitForRead commits the views before the due queue reads the open
+// index (called with the lock held).
+func (r *Runner) commitForRead() {
+	if err := r.commitLocked(); err != nil {
+		r.log.Error().Err(err).Msg("views not committed before reading the open index")
+	}
 }
 
 // dispatch hands due deliveries to workers until ctx ends.
@@ -76,60 +91,18 @@ func (r *Runner) dispatch(ctx context.Context) {
 	for {
 		r.mu.Lock()
 		now := r.clock.Now()
-		for r.queue.Len() > 0 && r.active < r.opts.Workers {
-			top := r.queue[0]
-			if top.due.After(now) {
+		var wake time.Time
+		for r.active < r.opts.Workers {
+			sub, k, ok, next := r.queue.next(now)
+			if !ok {
+				wake = next
 				break
 			}
-			r.queue.pop()
-			d := r.views.Delivery(top.id)
-			if d == nil || d.Version != top.version || !dispatchable(d.Status) {
-				continue
-			}
-			if _, busy := r.inflight[top.id]; busy {
-				continue
-			}
-			sv := r.views.Subscriptions[d.SubscriptionID]
-			if sv == nil {
-				continue
-			}
-			j := job{delivery: *d, sub: *sv}
-			switch sv.Status {
-			case domain.StatusDeleted:
-				j.cancel = true
-			case domain.StatusPaused, domain.StatusDisabled:
-				r.parked[sv.ID] = append(r.parked[sv.ID], d.ID)
-				r.waitReason[d.ID] = map[domain.SubscriptionStatus]string{domain.StatusPaused: WaitPaused, domain.StatusDisabled: WaitDisabled}[sv.Status]
-				continue
-			}
-			if !j.cancel && isFIFO(sv) && !r.fifoMayGoLocked(d, sv) {
-				// Held outside the due queue: it is queued again when it
-				// becomes the head (fifoNextLocked).
-				r.fifoTrackLocked(d)
-				r.waitReason[d.ID] = WaitOrdering
-				continue
-			}
-			if !j.cancel && r.running[sv.ID] >= r.opts.PerSubscription {
-				r.waiting[sv.ID] = append(r.waiting[sv.ID], d.ID)
-				r.waitReason[d.ID] = WaitConcurrency
-				continue
-			}
-			if !j.cancel {
-				if wait, why := r.paceLocked(sv, now); wait > 0 {
-					r.waitReason[d.ID] = why
-					r.queue.push(dueEntry{due: now.Add(wait), id: d.ID, version: d.Version})
-					continue
-				}
-			}
-			delete(r.waitReason, d.ID)
-			r.inflight[d.ID] = d.Version + 1
-			r.running[sv.ID]++
-			r.active++
-			r.jobs <- j // never blocks: capacity is Workers and active < Workers
+			r.dispatchOneLocked(sub, k.id, now)
 		}
 		var timer <-chan time.Time
-		if r.queue.Len() > 0 && r.active < r.opts.Workers {
-			timer = r.clock.After(r.queue[0].due.Sub(now))
+		if !wake.IsZero() && r.active < r.opts.Workers {
+			timer = r.clock.After(wake.Sub(now))
 		}
 		r.mu.Unlock()
 		select {
@@ -141,8 +114,70 @@ func (r *Runner) dispatch(ctx context.Context) {
 	}
 }
 
-// finish releases a worker's slots and lets a held delivery of the same
-// subscription through.
+// dispatchOneLocked decides about the soonest entry of sub: send it, cancel
+// it, or hold it (and why).
+func (r *Runner) dispatchOneLocked(sub, id string, now time.Time) {
+	d := r.views.Delivery(id)
+	if d == nil || !dispatchable(d.Status) || d.SubscriptionID != sub {
+		r.queue.forget(sub, id)
+		return
+	}
+	if _, busy := r.inflight[id]; busy {
+		r.queue.forget(sub, id)
+		return
+	}
+	if d.NextDueAt.After(now) { // its due time moved: file it again
+		r.queue.push(sub, id, d.NextDueAt)
+		return
+	}
+	sv := r.views.Subscriptions[sub]
+	if sv == nil {
+		r.queue.forget(sub, id)
+		return
+	}
+	j := job{delivery: *d, sub: *sv}
+	switch sv.Status {
+	case domain.StatusDeleted:
+		j.cancel = true
+	case domain.StatusPaused, domain.StatusDisabled:
+		r.queue.park(sub) // until the resume (unparkLocked)
+		return
+	}
+	if !j.cancel && isFIFO(sv) && !r.fifoMayGoLocked(d, sv) {
+		// Held outside the due queue: it is filed again when it becomes
+		// the head (fifoNextLocked).
+		r.fifoTrackLocked(d)
+		r.waitReason[d.ID] = WaitOrdering
+		r.queue.forget(sub, id)
+		return
+	}
+	if !j.cancel && r.running[sub] >= r.opts.PerSubscription {
+		r.queue.block(sub) // until a slot frees (finish)
+		return
+	}
+	if !j.cancel {
+		if wait, why := r.paceLocked(sv, now); wait > 0 {
+			r.held[sub] = hold{why: why, until: now.Add(wait)}
+			r.queue.holdUntil(sub, now.Add(wait))
+			return
+		}
+	}
+	delete(r.held, sub)
+	r.queue.forget(sub, id)
+	delete(r.waitReason, id)
+	r.inflight[id] = d.Version + 1
+	r.running[sub]++
+	r.active++
+	r.jobs <- j // never blocks: capacity is Workers and active < Workers
+}
+
+// hold is why a subscription's due deliveries wait, and until when.
+type hold struct {
+	why   string
+	until time.Time
+}
+
+// finish releases a worker's slots and lets the subscription take turns again.
 func (r *Runner) finish(j job) {
 	r.mu.Lock()
 	sub := j.sub.ID
@@ -154,15 +189,7 @@ func (r *Runner) finish(j job) {
 	if isFIFO(r.views.Subscriptions[sub]) {
 		r.fifoNextLocked(sub)
 	}
-	if w := r.waiting[sub]; len(w) > 0 {
-		id := w[0]
-		if len(w) == 1 {
-			delete(r.waiting, sub)
-		} else {
-			r.waiting[sub] = w[1:]
-		}
-		r.requeueLocked(id)
-	}
+	r.queue.unblock(sub)
 	r.mu.Unlock()
 	r.kick()
 }
@@ -173,8 +200,39 @@ func (r *Runner) release(id string, retryIn time.Duration) {
 	r.mu.Lock()
 	delete(r.inflight, id)
 	if d := r.views.Delivery(id); d != nil && dispatchable(d.Status) {
-		r.queue.push(dueEntry{due: r.clock.Now().Add(retryIn), id: id, version: d.Version})
+		r.queue.push(d.SubscriptionID, id, r.clock.Now().Add(retryIn))
 	}
 	r.mu.Unlock()
 	r.kick()
+}
+
+// memIndex reads open deliveries from in-memory records (views without a
+// view store: tests), by scanning them.
+type memIndex struct{ recs projections.Records }
+
+func (m memIndex) OpenDue(sub string, due time.Time, id string, fn func(time.Time, string, bool) bool) {
+	var keys []dueKey
+	attempting := map[string]bool{}
+	m.recs.OpenDeliveries(func(d *projections.DeliveryView) bool {
+		k := dueKey{due: d.NextDueAt, id: d.ID}
+		if d.SubscriptionID == sub && !k.less(dueKey{due: due, id: id}) {
+			keys = append(keys, k)
+			attempting[d.ID] = d.Status == domain.DeliveryStatusAttempting
+		}
+		return true
+	})
+	sortKeys(keys)
+	for _, k := range keys {
+		if !fn(k.due, k.id, attempting[k.id]) {
+			return
+		}
+	}
+}
+
+// openIndex is where the due queue reads open deliveries.
+func (r *Runner) openIndex() openIndex {
+	if r.opts.ViewStore != nil {
+		return r.opts.ViewStore
+	}
+	return memIndex{recs: r.views.Records()}
 }

@@ -4,6 +4,7 @@ package pipeline
 // "no stream" expected, so a replay schedules nothing twice).
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"time"
@@ -63,7 +64,7 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 				r.fanDoneLocked(it.job.Position)
 				r.fifoReleaseAllLocked() // a FIFO head held behind this message may go
 			} else {
-				r.settling[it.job.Position] = it.job
+				heap.Push(&r.settling, it.job)
 			}
 		}
 		r.mu.Unlock()
@@ -79,21 +80,32 @@ func (r *Runner) fanAppendedAt(j *fanoutJob, pos domain.Position) {
 	r.mu.Unlock()
 }
 
-// settleLocked ends the fan-outs whose appends the fold has now seen.
+// settleLocked ends the fan-outs whose appends the fold has now seen. The
+// fan-outs waiting are a heap by their last append, so each folded event
+// costs what it settles, not what waits.
 func (r *Runner) settleLocked(folded domain.Position) {
 	r.foldedAt = folded
-	if len(r.settling) == 0 {
-		return
-	}
 	released := false
-	for pos, j := range r.settling {
-		if j.settleAt <= folded {
-			delete(r.settling, pos)
-			r.fanDoneLocked(pos)
-			released = true
-		}
+	for r.settling.Len() > 0 && r.settling[0].settleAt <= folded {
+		j := heap.Pop(&r.settling).(*fanoutJob)
+		r.fanDoneLocked(j.Position)
+		released = true
 	}
 	if released {
 		r.fifoReleaseAllLocked()
 	}
+}
+
+// settleHeap orders fan-outs by the position of their last append.
+type settleHeap []*fanoutJob
+
+func (h settleHeap) Len() int           { return len(h) }
+func (h settleHeap) Less(i, j int) bool { return h[i].settleAt < h[j].settleAt }
+func (h settleHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *settleHeap) Push(x any)        { *h = append(*h, x.(*fanoutJob)) }
+func (h *settleHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return j
 }

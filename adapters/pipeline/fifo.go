@@ -104,7 +104,7 @@ func (r *Runner) fifoNextLocked(sub string) {
 	if id := r.fifoHeadLocked(sub); id != "" {
 		if d := r.views.Delivery(id); d != nil && dispatchable(d.Status) {
 			if _, busy := r.inflight[id]; !busy {
-				r.queue.push(dueEntry{due: d.NextDueAt, id: id, version: d.Version})
+				r.queue.push(sub, id, d.NextDueAt)
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/hookledger/hookledger/domain"
-	"github.com/hookledger/hookledger/projections"
 )
 
 // Observer is told what the delivery process does (the metrics adapter
@@ -29,51 +28,41 @@ func (noObserver) RetryScheduled()                       {}
 
 // Backlog is the delivery work open now: deliveries waiting for their due
 // time or a worker, held for a paused or disabled subscription, or in
-// flight, and when the oldest of them was scheduled. It costs time in the
-// open work, not in the history.
+// flight, and when the oldest of them was scheduled (read as the scheduling
+// time of each subscription's soonest-due open delivery: the oldest, unless
+// retries reordered them).
 type Backlog struct {
 	Pending, Parked, InFlight int
 	OldestScheduled           time.Time
 }
 
-// Backlog reports the open delivery work.
+// Backlog reports the open delivery work, from each subscription's open
+// count and the first entry of its open index: its cost is in the
+// subscriptions, not in the open deliveries or the history.
 func (r *Runner) Backlog() Backlog {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var b Backlog
-	seen := map[string]bool{}
-	count := func(id string, parked bool) {
-		if seen[id] {
-			return
+	idx := r.openIndex()
+	for id, sv := range r.views.Subscriptions {
+		if sv.Open <= 0 {
+			continue
 		}
-		d := r.views.Delivery(id)
-		if d == nil || !projections.IsOpen(d.Status) {
-			return
+		switch sv.Status {
+		case domain.StatusPaused, domain.StatusDisabled:
+			b.Parked += sv.Open
+		default:
+			b.Pending += sv.Open
 		}
-		seen[id] = true
-		if parked {
-			b.Parked++
-		} else {
-			b.Pending++
-		}
-		if b.OldestScheduled.IsZero() || d.ScheduledAt.Before(b.OldestScheduled) {
-			b.OldestScheduled = d.ScheduledAt
-		}
-	}
-	for _, ids := range r.parked {
-		for _, id := range ids {
-			count(id, true)
-		}
-	}
-	for _, e := range r.queue {
-		count(e.id, false)
-	}
-	for _, ids := range r.waiting {
-		for _, id := range ids {
-			count(id, false)
-		}
+		idx.OpenDue(id, time.Time{}, "", func(_ time.Time, did string, _ bool) bool {
+			if d := r.views.Delivery(did); d != nil && (b.OldestScheduled.IsZero() || d.ScheduledAt.Before(b.OldestScheduled)) {
+				b.OldestScheduled = d.ScheduledAt
+			}
+			return false
+		})
 	}
 	b.InFlight = r.active
+	b.Pending = max(0, b.Pending-b.InFlight)
 	return b
 }
 
@@ -106,4 +95,30 @@ func (r *Runner) DisabledByReason() map[string]int {
 		}
 	}
 	return out
+}
+
+// Footprint is what the delivery process holds in memory about deliveries:
+// each figure is bounded by configuration (QueueWindow x subscriptions,
+// PayloadCacheBytes, Workers), never by the backlog or the history. FIFO
+// subscriptions are the exception: FIFOEntries is their open deliveries.
+type Footprint struct {
+	QueueEntries int // due-queue entries (every subscription's window)
+	PayloadBytes int // cached message bodies
+	InFlight     int // dispatched, attempt's events not folded yet (Workers, plus the fold's lag)
+	FIFOEntries  int
+	Reasons      int // deliveries held with a reason of their own (ordering)
+}
+
+// Footprint reports the in-memory structures' sizes.
+func (r *Runner) Footprint() Footprint {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f := Footprint{QueueEntries: r.queue.size(), InFlight: len(r.inflight), Reasons: len(r.waitReason)}
+	for _, q := range r.fifo {
+		f.FIFOEntries += q.heap.Len()
+	}
+	r.payloads.mu.Lock()
+	f.PayloadBytes = r.payloads.bytes
+	r.payloads.mu.Unlock()
+	return f
 }

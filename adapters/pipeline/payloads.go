@@ -39,9 +39,8 @@ type payloadCache struct {
 	mu    sync.Mutex
 	m     map[string][]byte
 	bytes int
+	limit int
 }
-
-const payloadCacheBytes = 16 << 20
 
 func (c *payloadCache) get(id string) ([]byte, bool) {
 	c.mu.Lock()
@@ -53,7 +52,10 @@ func (c *payloadCache) get(id string) ([]byte, bool) {
 func (c *payloadCache) put(id string, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.bytes+len(b) > payloadCacheBytes {
+	if len(b) > c.limit {
+		return // larger than the whole cache: read from the stream each time
+	}
+	if c.bytes+len(b) > c.limit {
 		c.m, c.bytes = map[string][]byte{}, 0
 	}
 	c.m[id] = b

@@ -73,5 +73,31 @@ func (r *Runner) slowDown(sub string, until time.Time) {
 func (r *Runner) WaitingReason(deliveryID string) string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.waitReason[deliveryID]
+	if why := r.waitReason[deliveryID]; why != "" {
+		return why
+	}
+	d := r.views.Delivery(deliveryID)
+	now := r.clock.Now()
+	if d == nil || !dispatchable(d.Status) || d.NextDueAt.After(now) {
+		return ""
+	}
+	if _, busy := r.inflight[deliveryID]; busy {
+		return ""
+	}
+	sub := d.SubscriptionID
+	switch sv := r.views.Subscriptions[sub]; {
+	case sv == nil:
+		return ""
+	case sv.Status == domain.StatusPaused:
+		return WaitPaused
+	case sv.Status == domain.StatusDisabled:
+		return WaitDisabled
+	}
+	if h, ok := r.held[sub]; ok && now.Before(h.until) {
+		return h.why
+	}
+	if r.queue.blocked(sub) {
+		return WaitConcurrency
+	}
+	return ""
 }

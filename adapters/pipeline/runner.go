@@ -38,6 +38,12 @@ type Options struct {
 	FailureWindow   time.Duration // disable a subscription failing this long (default 5 days)
 	ShutdownGrace   time.Duration // in-flight attempts may finish this long at shutdown (default 10 s)
 
+	// QueueWindow is how many due deliveries per subscription the due queue
+	// holds in memory (default 1,024); the rest wait in the open index.
+	QueueWindow int
+	// PayloadCacheBytes bounds the cache of message bodies (default 16 MiB).
+	PayloadCacheBytes int
+
 	// ViewStore keeps the views between runs (nil: in memory only, for
 	// tests; a start then folds the whole ledger).
 	ViewStore      ViewStore
@@ -57,14 +63,13 @@ type Runner struct {
 
 	mu          sync.RWMutex
 	views       *projections.Views
-	queue       dueQueue
-	inflight    map[string]uint64   // delivery id -> view version to reach before it may be dispatched again
-	parked      map[string][]string // subscription id -> due deliveries held while paused/disabled
-	waiting     map[string][]string // subscription id -> due deliveries held by the per-subscription limit
-	running     map[string]int      // subscription id -> attempts in flight
+	queue       *dueQueue
+	held        map[string]hold   // subscription id -> paced until (rate limit, endpoint slow-down)
+	inflight    map[string]uint64 // delivery id -> view version to reach before it may be dispatched again
+	running     map[string]int    // subscription id -> attempts in flight
 	active      int
 	fanPending  map[domain.Position]*fanoutJob
-	settling    map[domain.Position]*fanoutJob // appended, not yet all folded
+	settling    settleHeap // appended, not yet all folded
 	foldedAt    domain.Position
 	sinceCommit int
 	state       map[string][]byte // saved-state changes for the next commit
@@ -122,6 +127,12 @@ func New(opts Options) (*Runner, error) {
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
 	}
+	if opts.QueueWindow <= 0 {
+		opts.QueueWindow = 1024
+	}
+	if opts.PayloadCacheBytes <= 0 {
+		opts.PayloadCacheBytes = 16 << 20
+	}
 	if opts.CommitEvery <= 0 {
 		opts.CommitEvery = 4096
 	}
@@ -134,16 +145,25 @@ func New(opts Options) (*Runner, error) {
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
-	return &Runner{
+	r := &Runner{
 		opts: opts, log: opts.Log.With().Str("component", "pipeline").Logger(), clock: opts.Clock,
-		views: projections.New(), inflight: map[string]uint64{}, parked: map[string][]string{},
-		waiting: map[string][]string{}, running: map[string]int{}, fanPending: map[domain.Position]*fanoutJob{}, settling: map[domain.Position]*fanoutJob{},
+		views: projections.New(), inflight: map[string]uint64{}, held: map[string]hold{},
+		running: map[string]int{}, fanPending: map[domain.Position]*fanoutJob{},
 		caughtUp: make(chan struct{}), wake: make(chan struct{}, 1),
 		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers), opsCh: make(chan *opAnnouncement, 64),
-		payloads: payloadCache{m: map[string][]byte{}},
+		payloads: payloadCache{m: map[string][]byte{}, limit: opts.PayloadCacheBytes},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
 		fifo: map[string]*fifoQueue{}, state: map[string][]byte{},
-	}, nil
+	}
+	r.queue = newDueQueue(opts.QueueWindow, lazyIndex{r}, r.commitForRead)
+	return r, nil
+}
+
+// lazyIndex reads the index of the views loaded when it is used.
+type lazyIndex struct{ r *Runner }
+
+func (l lazyIndex) OpenDue(sub string, due time.Time, id string, fn func(time.Time, string, bool) bool) {
+	l.r.openIndex().OpenDue(sub, due, id, fn)
 }
 
 // Read runs fn with the views locked for reading. fn must not keep references

@@ -181,13 +181,20 @@ func (r *Runner) checkHealth(subID string, d projections.DeliveryView, result do
 func (r *Runner) recoverOpenAttempts() {
 	r.mu.Lock()
 	var open []projections.DeliveryView
-	r.views.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
-		if d.Status == domain.DeliveryStatusAttempting {
-			open = append(open, *d)
-			r.inflight[d.ID] = d.Version + 1
+	r.commitForRead()
+	idx := r.openIndex()
+	for sub, sv := range r.views.Subscriptions {
+		if sv.Open == 0 {
+			continue
 		}
-		return true
-	})
+		idx.OpenDue(sub, time.Time{}, "", func(_ time.Time, id string, attempting bool) bool {
+			if d := r.views.Delivery(id); attempting && d != nil && d.Status == domain.DeliveryStatusAttempting {
+				open = append(open, *d)
+				r.inflight[id] = d.Version + 1
+			}
+			return true
+		})
+	}
 	r.mu.Unlock()
 	sort.Slice(open, func(i, j int) bool { return open[i].ID < open[j].ID })
 	for _, d := range open {

@@ -3,6 +3,7 @@ package viewstore
 import (
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -255,6 +256,32 @@ func (s *Store) OpenDeliveries(fn func(*projections.DeliveryView) bool) {
 		}
 		return true
 	})
+}
+
+// OpenDue visits the committed open deliveries of sub in due order, from
+// the entry (due, id) on (inclusive), with whether an attempt is in flight.
+// Changes not yet committed are not seen: commit first.
+func (s *Store) OpenDue(sub string, due time.Time, id string, fn func(due time.Time, id string, attempting bool) bool) {
+	lo := openKey(sub, due.UnixNano(), id)
+	if due.IsZero() && id == "" {
+		lo = append(append([]byte{'q'}, sub...), 0)
+	}
+	hi := append(append([]byte{'q'}, sub...), 1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		s.log.Error().Err(err).Msg("view store open-index scan failed")
+		return
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		_, d, did, ok := decodeOpenKey(it.Key())
+		if !ok {
+			continue
+		}
+		if !fn(d, did, len(it.Value()) > 0 && it.Value()[0] == 2) {
+			return
+		}
+	}
 }
 
 // eachOpenKey visits the committed open index, of one subscription (sub

@@ -65,12 +65,24 @@ type changedDelivery struct {
 
 // openState is what the open index holds for a delivery.
 type openState struct {
-	open bool
-	due  int64 // unix nanoseconds
+	open       bool
+	attempting bool  // open, with an attempt started and no outcome yet
+	due        int64 // unix nanoseconds
 }
 
 func openStateOf(d *projections.DeliveryView) openState {
-	return openState{open: projections.IsOpen(d.Status), due: d.NextDueAt.UnixNano()}
+	return openState{open: projections.IsOpen(d.Status), attempting: d.Status == domain.DeliveryStatusAttempting, due: d.NextDueAt.UnixNano()}
+}
+
+// flag is the state's byte in a record header and an open-index value.
+func (st openState) flag() byte {
+	switch {
+	case st.attempting:
+		return 2
+	case st.open:
+		return 1
+	}
+	return 0
 }
 
 type meta struct {
@@ -281,7 +293,7 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 			err = b.Delete(openKey(c.d.SubscriptionID, c.base.due, id), nil)
 		}
 		if err == nil && now.open && c.base != now {
-			err = b.Set(openKey(c.d.SubscriptionID, now.due, id), nil, nil)
+			err = b.Set(openKey(c.d.SubscriptionID, now.due, id), []byte{now.flag()}, nil)
 		}
 		if err == nil {
 			var raw []byte
@@ -363,15 +375,13 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-// A delivery's value: one byte (1 = open), its due time (8 bytes), then its
+// A delivery's value: one byte (0 closed, 1 open, 2 open and attempting), its due time (8 bytes), then its
 // fields (codec.go). The header lets a change find the open-index entry to
 // replace without decoding the rest.
 func encodeDelivery(d *projections.DeliveryView) ([]byte, error) {
 	st := openStateOf(d)
 	out := make([]byte, 9, 160)
-	if st.open {
-		out[0] = 1
-	}
+	out[0] = st.flag()
 	binary.BigEndian.PutUint64(out[1:9], uint64(st.due))
 	return appendDeliveryFields(out, d), nil
 }
@@ -380,7 +390,7 @@ func decodeDeliveryHeader(b []byte) (openState, error) {
 	if len(b) < 9 {
 		return openState{}, errors.New("delivery record too short")
 	}
-	return openState{open: b[0] == 1, due: int64(binary.BigEndian.Uint64(b[1:9]))}, nil
+	return openState{open: b[0] != 0, attempting: b[0] == 2, due: int64(binary.BigEndian.Uint64(b[1:9]))}, nil
 }
 
 func decodeDelivery(b []byte) (*projections.DeliveryView, error) {
