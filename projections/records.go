@@ -37,6 +37,15 @@ type Records interface {
 	// scheduled first, from the one scheduled before position before.
 	DeliveriesOfApp(app string, before domain.Position, fn func(*DeliveryView) bool)
 	DeliveriesOfSubscription(sub string, before domain.Position, fn func(*DeliveryView) bool)
+	// Stat returns a subscription's stats bucket for a slot (nil: none yet);
+	// PutStat records a new or changed one; StatsOf visits a
+	// subscription's buckets from slot from to slot to, in slot order;
+	// WalkStats visits every bucket by subscription, then slot.
+	Stat(sub string, slot int64) *StatBucket
+	PutStat(b *StatBucket)
+	StatsOf(sub string, from, to int64, fn func(*StatBucket) bool)
+	WalkStats(fn func(*StatBucket) error) error
+
 	// OpenDeliveries visits the deliveries that may still be attempted
 	// (pending, failed, attempting), in no particular order, at a cost in
 	// the open deliveries rather than the history where the store can.
@@ -52,6 +61,12 @@ type MemRecords struct {
 	messagesByApp   map[string][]*MessageView
 	deliveriesByApp map[string][]*DeliveryView
 	deliveriesBySub map[string][]*DeliveryView
+	stats           map[statKey]*StatBucket
+}
+
+type statKey struct {
+	sub  string
+	slot int64
 }
 
 // NewMemRecords returns empty in-memory records.
@@ -59,6 +74,7 @@ func NewMemRecords() *MemRecords {
 	return &MemRecords{
 		messages: map[string]*MessageView{}, deliveries: map[string]*DeliveryView{},
 		messagesByApp: map[string][]*MessageView{}, deliveriesByApp: map[string][]*DeliveryView{}, deliveriesBySub: map[string][]*DeliveryView{},
+		stats: map[statKey]*StatBucket{},
 	}
 }
 
@@ -171,6 +187,45 @@ func newestFirst[T any](s []T, before domain.Position, pos func(T) domain.Positi
 			return
 		}
 	}
+}
+
+// Stat returns a stats bucket (nil if none).
+func (m *MemRecords) Stat(sub string, slot int64) *StatBucket { return m.stats[statKey{sub, slot}] }
+
+// PutStat stores a stats bucket.
+func (m *MemRecords) PutStat(b *StatBucket) { m.stats[statKey{b.SubscriptionID, b.Slot}] = b }
+
+// StatsOf visits a subscription's buckets in [from, to], in slot order.
+func (m *MemRecords) StatsOf(sub string, from, to int64, fn func(*StatBucket) bool) {
+	for _, b := range m.sortedStats() {
+		if b.SubscriptionID == sub && b.Slot >= from && b.Slot <= to && !fn(b) {
+			return
+		}
+	}
+}
+
+// WalkStats visits every bucket by subscription, then slot.
+func (m *MemRecords) WalkStats(fn func(*StatBucket) error) error {
+	for _, b := range m.sortedStats() {
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *MemRecords) sortedStats() []*StatBucket {
+	out := make([]*StatBucket, 0, len(m.stats))
+	for _, b := range m.stats {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].SubscriptionID != out[j].SubscriptionID {
+			return out[i].SubscriptionID < out[j].SubscriptionID
+		}
+		return out[i].Slot < out[j].Slot
+	})
+	return out
 }
 
 // OpenDeliveries visits the open deliveries (walking them all).

@@ -41,7 +41,19 @@ func (v *Views) WriteSnapshot(w io.Writer) error {
 	sw.printf(`}`)
 	writeMap(sw, "keys", v.Keys)
 	writeMap(sw, "event_types", v.EventTypes)
-	sw.printf("}\n")
+	sw.printf(`,"stats":[`)
+	first = true
+	sw.fail(v.records.WalkStats(func(b *StatBucket) error {
+		if !first {
+			sw.write([]byte(","))
+		}
+		first = false
+		raw, err := json.Marshal(b)
+		sw.fail(err)
+		sw.write(raw)
+		return sw.err
+	}))
+	sw.printf("]}\n")
 	if sw.err != nil {
 		return fmt.Errorf("encode views: %w", sw.err)
 	}
@@ -118,6 +130,7 @@ type snapshotDoc struct {
 	Deliveries    map[string]*DeliveryView       `json:"deliveries"`
 	Keys          map[string]*domain.APIKey      `json:"keys"`
 	EventTypes    map[string]domain.EventTypeDef `json:"event_types"`
+	Stats         []*StatBucket                  `json:"stats"`
 }
 
 // LoadSnapshot decodes a snapshot into views held in memory.
@@ -138,6 +151,9 @@ func LoadSnapshot(b []byte) (*Views, error) {
 	}
 	for _, x := range d.Deliveries {
 		recs.AddDelivery(x)
+	}
+	for _, b := range d.Stats {
+		recs.PutStat(b)
 	}
 	v := NewOver(recs)
 	v.Checkpoint, v.Events = d.Checkpoint, d.Events

@@ -216,6 +216,7 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 			d.UpdatedAt = at
 		}
 		v.records.PutDelivery(d)
+		v.foldStat(d.SubscriptionID, ev)
 		if sv := v.Subscriptions[d.SubscriptionID]; sv != nil {
 			if isOpen := IsOpen(d.Status); isOpen != wasOpen {
 				if isOpen {

@@ -169,6 +169,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	})
 	note("Delivery", e.must(200, "GET", "/v1/deliveries/"+behind, A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o", A, nil).json())
+	note("SubscriptionStats", e.must(200, "GET", base+"/sub_o/stats?window=1h", A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o?as_of=1000000", A, nil).json())
 	note("Subscription", e.must(200, "POST", base+"/sub_o/disable", A, map[string]any{"reason": "r"}).json())
 	items("Subscription", e.must(200, "GET", base, A, nil))

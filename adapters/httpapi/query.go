@@ -14,18 +14,19 @@ import (
 // server does not implement can never be silently ignored (answering
 // unfiltered data as if it were filtered). A route missing here takes none.
 var queryParams = map[string][]string{
-	"GET /v1/keys":                                    {"limit", "cursor"},
-	"GET /v1/applications":                            {"limit", "cursor"},
-	"GET /v1/operational-subscriptions":               {"limit", "cursor", "status"},
-	"GET /v1/applications/:app/subscriptions":         {"limit", "cursor", "status", "as_of"},
-	"GET /v1/applications/:app/subscriptions/:sub":    {"as_of"},
-	"GET /v1/applications/:app/messages":              {"limit", "cursor", "since", "until", "event_type"},
-	"GET /v1/applications/:app/messages/:msg/explain": {"subscription_id"},
-	"GET /v1/applications/:app/deliveries":            {"limit", "cursor", "since", "until", "status", "subscription_id", "message_id", "event_type"},
-	"GET /v1/audit/verify":                            {"from", "to"},
-	"GET /v1/audit/export":                            {"application", "subscription"},
-	"GET /v1/ledger/events":                           {"limit", "cursor", "from"},
-	"GET /v1/ledger/streams/:stream":                  {"limit", "cursor"},
+	"GET /v1/keys":                                       {"limit", "cursor"},
+	"GET /v1/applications":                               {"limit", "cursor"},
+	"GET /v1/operational-subscriptions":                  {"limit", "cursor", "status"},
+	"GET /v1/applications/:app/subscriptions":            {"limit", "cursor", "status", "as_of"},
+	"GET /v1/applications/:app/subscriptions/:sub":       {"as_of"},
+	"GET /v1/applications/:app/subscriptions/:sub/stats": {"window"},
+	"GET /v1/applications/:app/messages":                 {"limit", "cursor", "since", "until", "event_type"},
+	"GET /v1/applications/:app/messages/:msg/explain":    {"subscription_id"},
+	"GET /v1/applications/:app/deliveries":               {"limit", "cursor", "since", "until", "status", "subscription_id", "message_id", "event_type"},
+	"GET /v1/audit/verify":                               {"from", "to"},
+	"GET /v1/audit/export":                               {"application", "subscription"},
+	"GET /v1/ledger/events":                              {"limit", "cursor", "from"},
+	"GET /v1/ledger/streams/:stream":                     {"limit", "cursor"},
 }
 
 // checkQuery refuses query parameters the route does not read, naming every

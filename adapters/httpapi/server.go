@@ -151,6 +151,7 @@ func New(d Deps) *Server {
 	app.GET("/subscriptions", s.listSubscriptions)
 	app.GET("/subscriptions/:sub", s.getSubscription)
 	app.GET("/subscriptions/:sub/signing-key", s.signingKey)
+	app.GET("/subscriptions/:sub/stats", s.subscriptionStats)
 	app.PATCH("/subscriptions/:sub", s.canWrite, s.updateSubscription)
 	app.DELETE("/subscriptions/:sub", s.canWrite, s.deleteSubscription)
 	app.POST("/subscriptions/:sub/pause", s.canWrite, s.pauseSubscription)

@@ -122,3 +122,18 @@ func (r *Runner) Footprint() Footprint {
 	r.payloads.mu.Unlock()
 	return f
 }
+
+// OldestOpen is when the oldest open delivery of a subscription was
+// scheduled (read as its soonest-due one's; false: none).
+func (r *Runner) OldestOpen(sub string) (time.Time, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var at time.Time
+	r.openIndex().OpenDue(sub, time.Time{}, "", func(_ time.Time, id string, _ bool) bool {
+		if d := r.views.Delivery(id); d != nil {
+			at = d.ScheduledAt
+		}
+		return false
+	})
+	return at, !at.IsZero()
+}

@@ -258,6 +258,73 @@ func (s *Store) OpenDeliveries(fn func(*projections.DeliveryView) bool) {
 	})
 }
 
+// Stat returns a subscription's stats bucket for a slot (nil: none).
+func (s *Store) Stat(sub string, slot int64) *projections.StatBucket {
+	k := statKey(sub, slot)
+	if b, ok := s.stats[k]; ok {
+		return b
+	}
+	if b, ok := s.cleanStats[k]; ok {
+		return b
+	}
+	raw, closer, err := s.db.Get([]byte(k))
+	if err != nil {
+		s.readFailed(sub, err)
+		return nil
+	}
+	defer closer.Close()
+	b := &projections.StatBucket{}
+	if err := json.Unmarshal(raw, b); err != nil {
+		s.readFailed(sub, err)
+		return nil
+	}
+	return b
+}
+
+// PutStat records a new or changed stats bucket.
+func (s *Store) PutStat(b *projections.StatBucket) { s.stats[statKey(b.SubscriptionID, b.Slot)] = b }
+
+// StatsOf visits a subscription's buckets in [from, to] in slot order.
+func (s *Store) StatsOf(sub string, from, to int64, fn func(*projections.StatBucket) bool) {
+	byKey := map[string]*projections.StatBucket{}
+	lo, hi := statKey(sub, from), statKey(sub, to)+"\x00"
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(lo), UpperBound: []byte(hi)})
+	if err != nil {
+		s.log.Error().Err(err).Msg("view store stats scan failed")
+		return
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		b := &projections.StatBucket{}
+		if err := json.Unmarshal(it.Value(), b); err == nil {
+			byKey[string(it.Key())] = b
+		}
+	}
+	it.Close()
+	for k, b := range s.stats {
+		if k >= lo && k < hi {
+			byKey[k] = b
+		}
+	}
+	for _, k := range sortedKeys(byKey) {
+		if !fn(byKey[k]) {
+			return
+		}
+	}
+}
+
+// WalkStats visits every bucket by subscription, then slot.
+func (s *Store) WalkStats(fn func(*projections.StatBucket) error) error {
+	pending := sortedKeys(s.stats)
+	for i := range pending {
+		pending[i] = pending[i][1:] // walkMerged compares ids without the kind byte
+	}
+	return walkMerged(s, 'z', pending, func(id string) *projections.StatBucket { return s.stats["z"+id] },
+		func(b []byte) (*projections.StatBucket, error) {
+			x := &projections.StatBucket{}
+			return x, json.Unmarshal(b, x)
+		}, fn)
+}
+
 // OpenDue visits the committed open deliveries of sub in due order, from
 // the entry (due, id) on (inclusive), with whether an attempt is in flight.
 // Changes not yet committed are not seen: commit first.

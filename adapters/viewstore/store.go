@@ -51,6 +51,9 @@ type Store struct {
 	// finds it here instead of decoding it from disk. Bounded by one batch.
 	cleanMsgs map[string]*projections.MessageView
 	cleanDels map[string]cleanDelivery
+
+	stats      map[string]*projections.StatBucket // by statKey, changed since the last Commit
+	cleanStats map[string]*projections.StatBucket
 }
 
 type cleanDelivery struct {
@@ -159,6 +162,7 @@ func (s *Store) reset() {
 	s.newMsgs = nil
 	s.dels = map[string]*changedDelivery{}
 	s.newDels = nil
+	s.stats = map[string]*projections.StatBucket{}
 }
 
 // Dir is where the store lives.
@@ -302,6 +306,9 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 			}
 		}
 	}
+	for k, st := range s.stats {
+		put([]byte(k), st)
+	}
 	for k, val := range state {
 		if err != nil {
 			break
@@ -320,6 +327,7 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 		return fmt.Errorf("view store: commit at %d: %w", v.Checkpoint, err)
 	}
 	s.cleanMsgs = s.msgs
+	s.cleanStats = s.stats
 	s.cleanDels = make(map[string]cleanDelivery, len(s.dels))
 	for id, c := range s.dels {
 		s.cleanDels[id] = cleanDelivery{d: c.d, st: openStateOf(c.d)}
@@ -347,6 +355,13 @@ func indexKey(prefix, id string, pos domain.Position) []byte {
 	k := make([]byte, 0, len(prefix)+len(id)+9)
 	k = append(append(append(k, prefix...), id...), 0)
 	return binary.BigEndian.AppendUint64(k, uint64(pos))
+}
+
+// statKey is z + subscription + 0 + slot (sign-flipped, big-endian).
+func statKey(sub string, slot int64) string {
+	k := make([]byte, 0, 2+len(sub)+8)
+	k = append(append(append(k, 'z'), sub...), 0)
+	return string(binary.BigEndian.AppendUint64(k, uint64(slot)^(1<<63)))
 }
 
 func openKey(sub string, due int64, id string) []byte {

@@ -115,6 +115,12 @@ func checkListings(t *testing.T, got, want *projections.Views) {
 		eq(t, "deliveries of "+sub, pages(got.Records().DeliveriesOfSubscription, sub, deliveryPos), pages(want.Records().DeliveriesOfSubscription, sub, deliveryPos))
 	}
 	eq(t, "open deliveries", openIDs(got), openIDs(want))
+	for _, sub := range []string{"sub_a", "sub_b", "sub_c", "sub_none"} {
+		eq(t, "stats of "+sub, stats(got, sub), stats(want, sub))
+	}
+	if len(stats(want, "sub_a")) == 0 {
+		t.Fatal("the history has no stats: the comparison proves nothing")
+	}
 	if len(openIDs(want)) == 0 {
 		t.Fatal("the history has no open delivery: the comparison proves nothing")
 	}
@@ -162,4 +168,13 @@ func eq(t *testing.T, what string, got, want []string) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("%s:\n got %v\nwant %v", what, got, want)
 	}
+}
+
+func stats(v *projections.Views, sub string) []string {
+	var out []string
+	v.Records().StatsOf(sub, 0, 1<<40, func(b *projections.StatBucket) bool {
+		out = append(out, fmt.Sprintf("%+v", *b))
+		return true
+	})
+	return out
 }
