@@ -151,8 +151,17 @@ func TestStateAtEachPoint(t *testing.T) {
 				return fmt.Sprintf("open counts: sub_a %d (2 pending), sub_b %d, sub_c %d", v.Subscriptions["sub_a"].Open, v.Subscriptions["sub_b"].Open, v.Subscriptions["sub_c"].Open)
 			}
 			var a, b projections.StatBucket
-			v.Records().StatsOf("sub_a", 0, 1<<40, func(x *projections.StatBucket) bool { a.Failed += x.Failed; a.Unknown += x.Unknown; a.Acknowledged += x.Acknowledged; return true })
-			v.Records().StatsOf("sub_b", 0, 1<<40, func(x *projections.StatBucket) bool { b.Acknowledged += x.Acknowledged; b.Latency = x.Latency; return true })
+			v.Records().StatsOf("sub_a", 0, 1<<40, func(x *projections.StatBucket) bool {
+				a.Failed += x.Failed
+				a.Unknown += x.Unknown
+				a.Acknowledged += x.Acknowledged
+				return true
+			})
+			v.Records().StatsOf("sub_b", 0, 1<<40, func(x *projections.StatBucket) bool {
+				b.Acknowledged += x.Acknowledged
+				b.Latency = x.Latency
+				return true
+			})
 			if a.Failed != 1 || a.Unknown != 1 || a.Acknowledged != 0 || b.Acknowledged != 1 || projections.Quantile(b.Latency, 0.5) != 5 {
 				return fmt.Sprintf("stats: sub_a %+v, sub_b %+v", a, b)
 			}
