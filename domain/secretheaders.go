@@ -60,9 +60,10 @@ func ValidateSecretHeaders(names []string) error {
 }
 
 // RedactEventData returns the data of a ledger event as shown to anyone
-// outside the ledger (API, exports, CLI, logs): signing secrets and secret
-// header values replaced by RedactedValue. changed is false when the event
-// carries no secret and its data is shown as stored.
+// outside the ledger (API, exports, CLI, logs): signing secrets, secret
+// header values and client-certificate keys replaced by RedactedValue.
+// changed is false when the event carries no secret and its data is shown
+// as stored.
 func RedactEventData(eventType string, data []byte) (out []byte, changed bool) {
 	switch eventType {
 	case TypeSubscriptionCreated, TypeSubscriptionSecretRotated, TypeSubscriptionUpdated:
@@ -76,6 +77,12 @@ func RedactEventData(eventType string, data []byte) (out []byte, changed bool) {
 	if k, ok := m["key"].(map[string]any); ok {
 		if _, has := k["secret"]; has {
 			k["secret"] = RedactedValue
+			changed = true
+		}
+	}
+	if cc, ok := m["client_certificate"].(map[string]any); ok {
+		if _, has := cc["key_pem"]; has {
+			cc["key_pem"] = RedactedValue
 			changed = true
 		}
 	}

@@ -47,8 +47,10 @@ type SubscriptionCreated struct {
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
 	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
 	Ordering        string            `json:"ordering,omitempty"`
-	Key             SigningKey        `json:"key"`
-	CreatedAt       time.Time         `json:"created_at"`
+	// ClientCert is presented to endpoints requiring mutual TLS.
+	ClientCert *ClientCertificate `json:"client_certificate,omitempty"`
+	Key        SigningKey         `json:"key"`
+	CreatedAt  time.Time          `json:"created_at"`
 }
 
 // SubscriptionUpdated: the endpoint's settings changed. It carries the full
@@ -63,7 +65,9 @@ type SubscriptionUpdated struct {
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
 	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
 	Ordering        string            `json:"ordering,omitempty"`
-	UpdatedAt       time.Time         `json:"updated_at"`
+	// ClientCert is the full new value: absent means none.
+	ClientCert *ClientCertificate `json:"client_certificate,omitempty"`
+	UpdatedAt  time.Time          `json:"updated_at"`
 }
 
 // SubscriptionPaused: deliveries stop being attempted until resumed.
@@ -134,8 +138,9 @@ type Subscription struct {
 	Headers         map[string]string
 	SecretHeaders   []string
 	RetryScheduleMS []int64
-	RateLimit       *RateLimit `json:",omitempty"`
-	Ordering        string     `json:",omitempty"`
+	RateLimit       *RateLimit         `json:",omitempty"`
+	Ordering        string             `json:",omitempty"`
+	ClientCert      *ClientCertificate `json:",omitempty"`
 	Keys            []SigningKey
 	Status          SubscriptionStatus
 	DisabledReason  string
@@ -184,9 +189,10 @@ type CreateSubscription struct {
 	Headers         map[string]string
 	SecretHeaders   []string // header names whose values are credentials (redacted when shown)
 	RetryScheduleMS []int64
-	RateLimit       *RateLimit    // nil: no limit
-	Ordering        string        // OrderingFIFO, or "" (concurrent)
-	Auth            *EndpointAuth // nil: none; recorded as the Authorization header
+	RateLimit       *RateLimit         // nil: no limit
+	Ordering        string             // OrderingFIFO, or "" (concurrent)
+	Auth            *EndpointAuth      // nil: none; recorded as the Authorization header
+	ClientCert      *ClientCertificate // nil: none (mutual TLS not used)
 	Secret          string
 }
 
@@ -195,12 +201,13 @@ type UpdateSubscription struct {
 	URL             *string
 	EventTypes      Filters // nil = unchanged
 	Description     *string
-	Headers         map[string]string // nil = unchanged; empty = remove all
-	SecretHeaders   []string          // nil = unchanged
-	RetryScheduleMS []int64           // nil = unchanged
-	RateLimit       *RateLimit        // nil = unchanged; PerSecond 0 = remove the limit
-	Ordering        *string           // nil = unchanged
-	Auth            *EndpointAuth     // nil = unchanged; Type none removes the credential
+	Headers         map[string]string  // nil = unchanged; empty = remove all
+	SecretHeaders   []string           // nil = unchanged
+	RetryScheduleMS []int64            // nil = unchanged
+	RateLimit       *RateLimit         // nil = unchanged; PerSecond 0 = remove the limit
+	Ordering        *string            // nil = unchanged
+	Auth            *EndpointAuth      // nil = unchanged; Type none removes the credential
+	ClientCert      *ClientCertificate // nil = unchanged; empty (no PEM) removes it
 }
 
 // Delivery orderings of a subscription.
@@ -437,7 +444,17 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 		ev := SubscriptionUpdated{
 			SubscriptionID: s.ID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
 			Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit,
-			Ordering: s.Ordering, UpdatedAt: now,
+			Ordering: s.Ordering, ClientCert: s.ClientCert, UpdatedAt: now,
+		}
+		if c.ClientCert != nil {
+			if *c.ClientCert == (ClientCertificate{}) {
+				ev.ClientCert = nil
+			} else {
+				if err := ValidateClientCertificate(c.ClientCert, now); err != nil {
+					return nil, err
+				}
+				ev.ClientCert = c.ClientCert
+			}
 		}
 		if c.Ordering != nil {
 			if err := ValidateOrdering(*c.Ordering); err != nil {
@@ -620,7 +637,12 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 	if err := ValidateSecret(c.Secret); err != nil {
 		return nil, err
 	}
-	return []Event{SubscriptionCreated{
+	if c.ClientCert != nil {
+		if err := ValidateClientCertificate(c.ClientCert, now); err != nil {
+			return nil, err
+		}
+	}
+	return []Event{SubscriptionCreated{ClientCert: c.ClientCert,
 		SubscriptionID: c.SubscriptionID, ApplicationID: c.ApplicationID, URL: c.URL,
 		EventTypes: c.EventTypes, Description: c.Description, Headers: cloneHeaders(c.Headers),
 		SecretHeaders: c.SecretHeaders, RetryScheduleMS: c.RetryScheduleMS, RateLimit: c.RateLimit, Ordering: normalOrdering(c.Ordering),
@@ -635,12 +657,13 @@ func EvolveSubscription(s Subscription, ev Event) Subscription {
 	case SubscriptionCreated:
 		s = Subscription{
 			ID: e.SubscriptionID, ApplicationID: e.ApplicationID, URL: e.URL, EventTypes: e.EventTypes,
-			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS, RateLimit: e.RateLimit, Ordering: e.Ordering,
+			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS, RateLimit: e.RateLimit, Ordering: e.Ordering, ClientCert: e.ClientCert,
 			Keys: []SigningKey{e.Key}, Status: StatusActive, CreatedAt: e.CreatedAt,
 		}
 	case SubscriptionUpdated:
 		s.URL, s.EventTypes, s.Description = e.URL, e.EventTypes, e.Description
 		s.Headers, s.SecretHeaders, s.RetryScheduleMS, s.RateLimit, s.Ordering = e.Headers, e.SecretHeaders, e.RetryScheduleMS, e.RateLimit, e.Ordering
+		s.ClientCert = e.ClientCert
 	case SubscriptionPaused:
 		s.Status = StatusPaused
 	case SubscriptionResumed:

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookledger/hookledger/adapters/httpapi"
+	"github.com/hookledger/hookledger/adapters/sender/sendertest"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -142,6 +143,11 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 		"rate_limit": map[string]any{"per_second": 5, "burst": 5}}).json()
 	note("Subscription", ed)
 	note("RateLimit", ed["rate_limit"])
+	cert := sendertest.NewCA(t).ClientCert(t, "openapi")
+	mt := e.must(201, "POST", base, A, map[string]any{"id": "sub_mt", "url": hook.URL, "event_types": []string{"none.*"},
+		"client_certificate": map[string]any{"cert_pem": cert.CertPEM, "key_pem": cert.KeyPEM}}).json()
+	note("Subscription", mt)
+	note("ClientCertificate", mt["client_certificate"])
 	msg := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}, "idempotency_key": "k1"}).str("id")
 	msg2 := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 2}}).str("id")
 	d1, d2 := domain.DeliveryIDFor(msg, "sub_o"), domain.DeliveryIDFor(msg2, "sub_o")
@@ -189,7 +195,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	note("Subscription", e.must(200, "POST", base+"/sub_o/rotate-secret", A, nil).json())
 
 	for schema, props := range doc.Components.Schemas {
-		if schema == "Problem" || schema == "EndpointAuth" { // EndpointAuth is write-only: never in an answer
+		if schema == "Problem" || schema == "EndpointAuth" || schema == "ClientCertificateIn" { // write-only: never in an answer
 			continue
 		}
 		for p := range props.Properties {

@@ -21,30 +21,33 @@ func applicationOut(a domain.Application) applicationJSON {
 }
 
 type subscriptionJSON struct {
-	ID               string            `json:"id"`
-	ApplicationID    string            `json:"application_id"`
-	URL              string            `json:"url"`
-	EventTypes       []string          `json:"event_types"`
-	Description      string            `json:"description"`
-	Headers          map[string]string `json:"headers"`
-	SecretHeaders    []string          `json:"secret_headers,omitempty"`
-	RetryScheduleMS  []int64           `json:"retry_schedule_ms,omitempty"`
-	RateLimit        *domain.RateLimit `json:"rate_limit,omitempty"`
-	Ordering         string            `json:"ordering"`
-	Status           string            `json:"status"`
-	DisabledReason   string            `json:"disabled_reason,omitempty"`
-	DisabledDetail   string            `json:"disabled_detail,omitempty"`
-	Signing          string            `json:"signing"`
-	PublicKey        string            `json:"public_key,omitempty"`
-	CurrentKeyID     string            `json:"current_key_id"`
-	Keys             []keyJSON         `json:"keys"`
-	CreatedAt        time.Time         `json:"created_at"`
-	Revision         uint64            `json:"revision"`
-	FailingSince     *time.Time        `json:"failing_since,omitempty"`
-	LastAcknowledged *time.Time        `json:"last_acknowledged_at,omitempty"`
-	Secret           string            `json:"secret,omitempty"`
-	AsOfPosition     uint64            `json:"as_of_position,omitempty"`
-	createdPos       uint64
+	ID              string            `json:"id"`
+	ApplicationID   string            `json:"application_id"`
+	URL             string            `json:"url"`
+	EventTypes      []string          `json:"event_types"`
+	Description     string            `json:"description"`
+	Headers         map[string]string `json:"headers"`
+	SecretHeaders   []string          `json:"secret_headers,omitempty"`
+	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
+	RateLimit       *domain.RateLimit `json:"rate_limit,omitempty"`
+	// ClientCertificate describes the certificate presented to the
+	// endpoint (mutual TLS); its key is never shown.
+	ClientCertificate *domain.ClientCertificateInfo `json:"client_certificate,omitempty"`
+	Ordering          string                        `json:"ordering"`
+	Status            string                        `json:"status"`
+	DisabledReason    string                        `json:"disabled_reason,omitempty"`
+	DisabledDetail    string                        `json:"disabled_detail,omitempty"`
+	Signing           string                        `json:"signing"`
+	PublicKey         string                        `json:"public_key,omitempty"`
+	CurrentKeyID      string                        `json:"current_key_id"`
+	Keys              []keyJSON                     `json:"keys"`
+	CreatedAt         time.Time                     `json:"created_at"`
+	Revision          uint64                        `json:"revision"`
+	FailingSince      *time.Time                    `json:"failing_since,omitempty"`
+	LastAcknowledged  *time.Time                    `json:"last_acknowledged_at,omitempty"`
+	Secret            string                        `json:"secret,omitempty"`
+	AsOfPosition      uint64                        `json:"as_of_position,omitempty"`
+	createdPos        uint64
 }
 
 type keyJSON struct {
@@ -73,6 +76,10 @@ func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, Ordering: orderingOf(s.Ordering), Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail,
 		CurrentKeyID: s.CurrentKeyID(), CreatedAt: s.CreatedAt, Revision: s.Revision(),
 		FailingSince: timePtr(s.FailingSince), LastAcknowledged: timePtr(s.LastAcknowledgedAt),
+	}
+	if s.ClientCert != nil {
+		info := s.ClientCert.Info()
+		out.ClientCertificate = &info
 	}
 	out.Signing = domain.SigningHMAC
 	for _, k := range s.Keys {

@@ -17,18 +17,19 @@ import (
 )
 
 type createSubscriptionIn struct {
-	ID              string               `json:"id"`
-	URL             string               `json:"url"`
-	EventTypes      []string             `json:"event_types"`
-	Description     string               `json:"description"`
-	Headers         map[string]string    `json:"headers"`
-	SecretHeaders   []string             `json:"secret_headers"`
-	Secret          string               `json:"secret"`
-	Signing         string               `json:"signing"`
-	RateLimit       *domain.RateLimit    `json:"rate_limit"`
-	Ordering        string               `json:"ordering"`
-	RetryScheduleMS []int64              `json:"retry_schedule_ms"`
-	Auth            *domain.EndpointAuth `json:"auth"`
+	ID              string                    `json:"id"`
+	URL             string                    `json:"url"`
+	EventTypes      []string                  `json:"event_types"`
+	Description     string                    `json:"description"`
+	Headers         map[string]string         `json:"headers"`
+	SecretHeaders   []string                  `json:"secret_headers"`
+	Secret          string                    `json:"secret"`
+	Signing         string                    `json:"signing"`
+	RateLimit       *domain.RateLimit         `json:"rate_limit"`
+	Ordering        string                    `json:"ordering"`
+	RetryScheduleMS []int64                   `json:"retry_schedule_ms"`
+	Auth            *domain.EndpointAuth      `json:"auth"`
+	ClientCert      *domain.ClientCertificate `json:"client_certificate"`
 }
 
 func (s *Server) checkTarget(ctx context.Context, url string) error {
@@ -60,7 +61,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 	}
 	_, out, err := s.Commands.CreateSubscription(c.Request.Context(), domain.CreateSubscription{
 		SubscriptionID: in.ID, ApplicationID: c.Param("app"), URL: in.URL, EventTypes: in.EventTypes,
-		Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Ordering: in.Ordering, Auth: in.Auth, Secret: in.Secret,
+		Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Ordering: in.Ordering, Auth: in.Auth, ClientCert: in.ClientCert, Secret: in.Secret,
 	}, actor(c))
 	if errors.Is(err, domain.ErrAlreadyExists) {
 		// Subscription ids are unique across the ledger, not per application.
@@ -231,15 +232,16 @@ func (s *Server) getSubscription(c *gin.Context) {
 }
 
 type updateSubscriptionIn struct {
-	URL             *string              `json:"url"`
-	EventTypes      []string             `json:"event_types"`
-	Description     *string              `json:"description"`
-	Headers         map[string]string    `json:"headers"`
-	SecretHeaders   []string             `json:"secret_headers"`
-	RetryScheduleMS []int64              `json:"retry_schedule_ms"`
-	RateLimit       *domain.RateLimit    `json:"rate_limit"`
-	Ordering        *string              `json:"ordering"`
-	Auth            *domain.EndpointAuth `json:"auth"`
+	URL             *string                   `json:"url"`
+	EventTypes      []string                  `json:"event_types"`
+	Description     *string                   `json:"description"`
+	Headers         map[string]string         `json:"headers"`
+	SecretHeaders   []string                  `json:"secret_headers"`
+	RetryScheduleMS []int64                   `json:"retry_schedule_ms"`
+	RateLimit       *domain.RateLimit         `json:"rate_limit"`
+	Ordering        *string                   `json:"ordering"`
+	Auth            *domain.EndpointAuth      `json:"auth"`
+	ClientCert      *domain.ClientCertificate `json:"client_certificate"`
 }
 
 func (s *Server) updateSubscription(c *gin.Context) {
@@ -254,7 +256,7 @@ func (s *Server) updateSubscription(c *gin.Context) {
 			return
 		}
 	}
-	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Ordering: in.Ordering, Auth: in.Auth}
+	cmd := domain.UpdateSubscription{URL: in.URL, Description: in.Description, Headers: in.Headers, SecretHeaders: in.SecretHeaders, RetryScheduleMS: in.RetryScheduleMS, RateLimit: in.RateLimit, Ordering: in.Ordering, Auth: in.Auth, ClientCert: in.ClientCert}
 	if in.EventTypes != nil {
 		cmd.EventTypes = domain.Filters(in.EventTypes)
 	}

@@ -105,7 +105,7 @@ func (r *Runner) work(hard context.Context, j job) {
 	case serr != nil || len(keys) == 0:
 		result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "no valid signing key"}
 	default:
-		result = r.opts.Sender.Send(hard, sender.Request{
+		result = r.opts.Sender.Send(hard, sender.Request{ClientCert: j.sub.ClientCert,
 			URL: j.sub.URL, MessageID: d.MessageID, Body: payload, Headers: j.sub.Headers, Signer: signer, Timestamp: now,
 		})
 	}

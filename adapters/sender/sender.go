@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,13 +39,26 @@ type Request struct {
 	Headers   map[string]string
 	Signer    *domain.Signer
 	Timestamp time.Time
+	// ClientCert, when set, is presented to endpoints that ask for a client
+	// certificate (mutual TLS).
+	ClientCert *domain.ClientCertificate
 }
 
 // Sender sends webhook requests. It is safe for concurrent use.
 type Sender struct {
-	client *http.Client
-	opts   Options
+	client    *http.Client
+	transport *http.Transport
+	opts      Options
+
+	// One client (and connection pool) per client certificate in use: a
+	// TLS connection is bound to the certificate it presented.
+	mu   sync.Mutex
+	mtls map[[32]byte]*http.Client
 }
+
+// maxClientCerts bounds the per-certificate pools; past it they are
+// dropped and built again on use (a rotation leaves old ones behind).
+const maxClientCerts = 1024
 
 // New builds a Sender with its own connection pool.
 func New(opts Options) *Sender {
@@ -80,18 +95,62 @@ func New(opts Options) *Sender {
 		ForceAttemptHTTP2:     true,
 	}
 	return &Sender{
-		opts: opts,
-		client: &http.Client{
-			Transport: transport,
-			// A redirect is a failure: never follow it (the target could be
-			// internal, and the receiver must fix its URL).
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		opts: opts, transport: transport, mtls: map[[32]byte]*http.Client{},
+		client: newClient(transport),
 	}
 }
 
+func newClient(t *http.Transport) *http.Client {
+	return &http.Client{
+		Transport: t,
+		// A redirect is a failure: never follow it (the target could be
+		// internal, and the receiver must fix its URL).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// clientFor returns the client presenting cert (the shared one when nil).
+func (s *Sender) clientFor(cert *domain.ClientCertificate) (*http.Client, error) {
+	if cert == nil {
+		return s.client, nil
+	}
+	id := sha256.Sum256([]byte(cert.CertPEM + "\x00" + cert.KeyPEM))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.mtls[id]; ok {
+		return c, nil
+	}
+	pair, err := tls.X509KeyPair([]byte(cert.CertPEM), []byte(cert.KeyPEM))
+	if err != nil {
+		return nil, err
+	}
+	if len(s.mtls) >= maxClientCerts {
+		for k, c := range s.mtls {
+			c.CloseIdleConnections()
+			delete(s.mtls, k)
+		}
+	}
+	t := s.transport.Clone()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.opts.TLSConfig != nil {
+		cfg = s.opts.TLSConfig.Clone()
+	}
+	cfg.Certificates = []tls.Certificate{pair}
+	t.TLSClientConfig = cfg
+	c := newClient(t)
+	s.mtls[id] = c
+	return c, nil
+}
+
 // Close releases idle connections.
-func (s *Sender) Close() { s.client.CloseIdleConnections() }
+func (s *Sender) Close() {
+	s.client.CloseIdleConnections()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.mtls {
+		c.CloseIdleConnections()
+	}
+}
 
 // Send makes one attempt and classifies its outcome. It never returns an
 // error: every failure is an AttemptResult with an ErrorClass.
@@ -117,7 +176,11 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	}
 	req.ContentLength = int64(len(r.Body))
 
-	resp, err := s.client.Do(req)
+	client, err := s.clientFor(r.ClientCert)
+	if err != nil {
+		return domain.AttemptResult{ErrorClass: domain.ErrorClassTLS, Error: "client certificate: " + err.Error(), Latency: time.Since(start)}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		class := Classify(err)
 		return domain.AttemptResult{ErrorClass: class, Error: describe(err), Latency: time.Since(start)}
