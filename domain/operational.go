@@ -11,6 +11,7 @@ const (
 	OpSubscriptionDisabled = "hookledger.subscription.disabled"
 	OpSubscriptionEnabled  = "hookledger.subscription.enabled"
 	OpDeliveryExhausted    = "hookledger.delivery.exhausted"
+	OpSealFailed           = "hookledger.seal.failed"
 )
 
 // OperationalIdempotencyKey is the idempotency key of the operational

@@ -163,7 +163,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		ReadyMaxLag: cfg.ReadyMaxLag,
 	}
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
-		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger()}
+		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}
 	if m != nil {
 		deps.Observer, deps.Metrics = m, m.Handler()
 		watch(m, store, l.Pipeline, sealer, cfg.ViewsDir())

@@ -23,9 +23,26 @@ type Sealer struct {
 	Now        func() time.Time
 	NewEventID func() string
 	Log        zerolog.Logger
+	// OnFailure (may be nil) is told each time a seal cannot be written,
+	// with when the current run of failures began; a seal written ends the
+	// run. It must not block.
+	OnFailure func(err error, failingSince time.Time)
 
-	mu sync.Mutex
-	st sealState
+	mu           sync.Mutex
+	st           sealState
+	failingSince time.Time
+}
+
+// noteFailure reports a seal not written (another sealer's seal is not a
+// failure: the chain simply continues from it).
+func (s *Sealer) noteFailure(err error) {
+	if errors.Is(err, errForeignSeal) || s.OnFailure == nil {
+		return
+	}
+	if s.failingSince.IsZero() {
+		s.failingSince = s.Now()
+	}
+	s.OnFailure(err, s.failingSince)
 }
 
 // sealState is the chain as far as the sealer has folded it.
@@ -193,6 +210,7 @@ func (s *Sealer) sealLocked(ctx context.Context) error {
 	}
 	seal, err := domain.SignSeal(seal, s.Key)
 	if err != nil {
+		s.noteFailure(err)
 		return err
 	}
 	data, err := domain.Encode(s.NewEventID(), seal, domain.Metadata{RecordedAt: seal.SealedAt, Actor: "sealer"})
@@ -208,8 +226,11 @@ func (s *Sealer) sealLocked(ctx context.Context) error {
 		return errForeignSeal
 	}
 	if err != nil {
-		return fmt.Errorf("append seal: %w", err)
+		err = fmt.Errorf("append seal: %w", err)
+		s.noteFailure(err)
+		return err
 	}
+	s.failingSince = time.Time{}
 	sh, _ := domain.ParseHash(seal.SealHash)
 	s.st.index, s.st.sealHash, s.st.sealedTo = seal.Index, sh, seal.ToSeq
 	s.st.rev, s.st.hasRev = res.Revision, true

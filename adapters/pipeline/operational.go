@@ -106,3 +106,26 @@ func (r *Runner) opsWorker(ctx context.Context) {
 		}
 	}
 }
+
+// AnnounceSealFailure announces, once per run of failures, that the ledger
+// could not be sealed (audit.Sealer.OnFailure). It does not block: when the
+// announcement cannot be queued now, the sealer's next report tries again.
+func (r *Runner) AnnounceSealFailure(err error, failingSince time.Time) {
+	r.mu.Lock()
+	listening := r.hasOperationalSubscriberLocked()
+	already := r.sealAnnounced.Equal(failingSince)
+	r.mu.Unlock()
+	if !listening || already {
+		return
+	}
+	id := "seal-failed-" + failingSince.UTC().Format("20060102T150405.000000000Z")
+	body := map[string]any{"type": domain.OpSealFailed, "error": err.Error(), "failing_since": failingSince.UTC()}
+	payload, _ := json.Marshal(body)
+	select {
+	case r.opsCh <- &opAnnouncement{eventID: id, eventType: domain.OpSealFailed, payload: payload}:
+		r.mu.Lock()
+		r.sealAnnounced = failingSince
+		r.mu.Unlock()
+	default:
+	}
+}

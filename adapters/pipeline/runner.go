@@ -91,6 +91,8 @@ type Runner struct {
 	throttled  map[string]time.Time   // subscription id -> held until (endpoint's Retry-After)
 	waitReason map[string]string      // delivery id -> why it is held (WaitingReason)
 	fifo       map[string]*fifoQueue  // FIFO subscription id -> its open deliveries by message position
+
+	sealAnnounced time.Time // the run of seal failures already announced
 }
 
 // Stats are counters for logs and benchmarks.
