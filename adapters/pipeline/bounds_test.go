@@ -80,6 +80,7 @@ func TestMemoryStaysWithinTheConfiguredBounds(t *testing.T) {
 	}
 	waitUntil(t, 3*time.Minute, "10,000 received", func() bool { return recv.Unique() == n })
 	waitUntil(t, 30*time.Second, "10,000 parked", func() bool { return h.subscription("sub_parked").Open == n })
+	waitUntil(t, 30*time.Second, "every acknowledgement folded", func() bool { return h.subscription("sub_live").Open == 0 })
 	close(stop)
 	<-sampled
 
@@ -90,10 +91,9 @@ func TestMemoryStaysWithinTheConfiguredBounds(t *testing.T) {
 		t.Errorf("payload cache held %d bytes; bound %d", worst.PayloadBytes, cache)
 	}
 	// An in-flight mark lives from the dispatch until the fold has seen the
-	// attempt's events: the attempts running (at most Workers) plus the
-	// ones finished but not folded yet.
+	// attempt's events; the dispatcher waits for the fold past 4 x Workers.
 	if worst.InFlight > 4*workers {
-		t.Errorf("%d in flight; bound: %d workers and the attempts not folded yet", worst.InFlight, workers)
+		t.Errorf("%d in flight; bound: 4 x %d workers", worst.InFlight, workers)
 	}
 	if worst.FIFOEntries != 0 || worst.Reasons != 0 {
 		t.Errorf("no FIFO subscription, nothing held for ordering: %+v", worst)

@@ -92,7 +92,10 @@ func (r *Runner) dispatch(ctx context.Context) {
 		r.mu.Lock()
 		now := r.clock.Now()
 		var wake time.Time
-		for r.active < r.opts.Workers {
+		// Backpressure: a dispatch stays marked in flight until the fold
+		// has seen its attempt's events; when the fold lags that far
+		// behind the workers, wait for it rather than run ahead.
+		for r.active < r.opts.Workers && len(r.inflight) < r.maxInFlight() {
 			sub, k, ok, next := r.queue.next(now)
 			if !ok {
 				wake = next
@@ -101,7 +104,7 @@ func (r *Runner) dispatch(ctx context.Context) {
 			r.dispatchOneLocked(sub, k.id, now)
 		}
 		var timer <-chan time.Time
-		if !wake.IsZero() && r.active < r.opts.Workers {
+		if !wake.IsZero() && r.active < r.opts.Workers && len(r.inflight) < r.maxInFlight() {
 			timer = r.clock.After(wake.Sub(now))
 		}
 		r.mu.Unlock()
@@ -113,6 +116,9 @@ func (r *Runner) dispatch(ctx context.Context) {
 		}
 	}
 }
+
+// maxInFlight bounds the dispatches whose events the fold has not seen yet.
+func (r *Runner) maxInFlight() int { return 4 * r.opts.Workers }
 
 // dispatchOneLocked decides about the soonest entry of sub: send it, cancel
 // it, or hold it (and why).

@@ -104,7 +104,7 @@ func (r *Runner) DisabledByReason() map[string]int {
 type Footprint struct {
 	QueueEntries int // due-queue entries (every subscription's window)
 	PayloadBytes int // cached message bodies
-	InFlight     int // dispatched, attempt's events not folded yet (Workers, plus the fold's lag)
+	InFlight     int // dispatched, attempt's events not folded yet (at most 4 x Workers: the dispatcher waits for the fold)
 	FIFOEntries  int
 	Reasons      int // deliveries held with a reason of their own (ordering)
 }
