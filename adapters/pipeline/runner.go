@@ -334,6 +334,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	})
 	workWG.Wait()
 	grace.Stop()
+	// Fold what the workers appended last, so that a clean stop leaves the
+	// views at the head and the next start replays nothing (bounded: a
+	// stop never waits long for it).
+	if runErr == nil {
+		if head, err := r.opts.Store.Head(background); err == nil {
+			wctx, cancel := context.WithTimeout(background, 5*time.Second)
+			r.WaitFor(wctx, head)
+			cancel()
+		}
+	}
 	cancelSub()
 	<-subErr
 	cancelFan()
