@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/rs/zerolog"
@@ -23,9 +22,13 @@ const Format = 2
 // Options configure a Store.
 type Options struct {
 	Logger zerolog.Logger
-	// CacheSize is Pebble's block cache in bytes (default 32 MiB): with the
-	// memtables, the bound on what the view store holds in memory.
+	// CacheSize is Pebble's block cache in bytes (default 16 MiB): with the
+	// memtables (4 MiB), the bound on what the view store holds in memory.
 	CacheSize int64
+	// Bulk is for a store being built from scratch (rebuild): no write-ahead
+	// log, and Sync flushes the memtables to tables. A crash during the
+	// rebuild loses the new store, never the live one.
+	Bulk bool
 }
 
 // Store is the on-disk view store. It implements projections.Records: the
@@ -36,9 +39,10 @@ type Options struct {
 // Records methods and Commit under its views lock (readers under the read
 // lock, the fold and Commit under the write lock).
 type Store struct {
-	db  *pebble.DB
-	dir string
-	log zerolog.Logger
+	db   *pebble.DB
+	dir  string
+	log  zerolog.Logger
+	bulk bool
 
 	// What the fold changed since the last Commit.
 	msgs    map[string]*projections.MessageView
@@ -99,7 +103,7 @@ var metaKey = []byte("_meta") // "_" is no record kind
 // Open opens (or creates) the view store in dir.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheSize <= 0 {
-		opts.CacheSize = 32 << 20
+		opts.CacheSize = 16 << 20
 	}
 	db, err := openDB(dir, opts)
 	if err != nil {
@@ -119,7 +123,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, dir: dir, log: opts.Logger}
+	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk}
 	s.reset()
 	return s, nil
 }
@@ -132,7 +136,8 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 	defer cache.Unref()
 	db, err := pebble.Open(dir, &pebble.Options{
 		Cache:        cache,
-		MemTableSize: 8 << 20,
+		MemTableSize: 4 << 20,
+		DisableWAL:   opts.Bulk,
 		Logger:       pebbleLogger{opts.Logger},
 	})
 	if err != nil {
@@ -342,52 +347,10 @@ func (s *Store) Pending() int { return len(s.msgs) + len(s.dels) }
 // Sync makes what was committed durable (at a clean stop: the next start
 // then replays nothing).
 func (s *Store) Sync() error {
+	if s.bulk {
+		return s.db.Flush()
+	}
 	return s.db.LogData(nil, pebble.Sync)
-}
-
-func key(kind byte, id string) []byte {
-	k := make([]byte, 0, 1+len(id))
-	return append(append(k, kind), id...)
-}
-
-// indexKey is prefix + id + 0 + position: ids never contain a zero byte.
-func indexKey(prefix, id string, pos domain.Position) []byte {
-	k := make([]byte, 0, len(prefix)+len(id)+9)
-	k = append(append(append(k, prefix...), id...), 0)
-	return binary.BigEndian.AppendUint64(k, uint64(pos))
-}
-
-// statKey is z + subscription + 0 + slot (sign-flipped, big-endian).
-func statKey(sub string, slot int64) string {
-	k := make([]byte, 0, 2+len(sub)+8)
-	k = append(append(append(k, 'z'), sub...), 0)
-	return string(binary.BigEndian.AppendUint64(k, uint64(slot)^(1<<63)))
-}
-
-func openKey(sub string, due int64, id string) []byte {
-	k := make([]byte, 0, 1+len(sub)+9+len(id))
-	k = append(append(append(k, 'q'), sub...), 0)
-	k = binary.BigEndian.AppendUint64(k, uint64(due)^(1<<63)) // sign flip: negative times sort first
-	return append(k, id...)
-}
-
-func decodeOpenKey(k []byte) (sub string, due time.Time, id string, ok bool) {
-	rest := k[1:]
-	i := indexByte(rest, 0)
-	if i < 0 || len(rest) < i+9 {
-		return "", time.Time{}, "", false
-	}
-	n := int64(binary.BigEndian.Uint64(rest[i+1:i+9]) ^ (1 << 63))
-	return string(rest[:i]), time.Unix(0, n).UTC(), string(rest[i+9:]), true
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // A delivery's value: one byte (0 closed, 1 open, 2 open and attempting), its due time (8 bytes), then its
@@ -423,20 +386,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// pebbleLogger sends Pebble's logs to zerolog. A fatal error panics rather
-// than exit the process as Pebble's default does.
-type pebbleLogger struct{ l zerolog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug().Str("origin", "pebble-views").Msgf(format, args...)
-}
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error().Str("origin", "pebble-views").Msgf(format, args...)
-}
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	p.l.Error().Str("origin", "pebble-views").Msg(msg)
-	panic("view store: " + msg)
 }

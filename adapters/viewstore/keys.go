@@ -1,0 +1,74 @@
+package viewstore
+
+// Key layout (see doc.go) and Pebble's logger.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+func key(kind byte, id string) []byte {
+	k := make([]byte, 0, 1+len(id))
+	return append(append(k, kind), id...)
+}
+
+// indexKey is prefix + id + 0 + position: ids never contain a zero byte.
+func indexKey(prefix, id string, pos domain.Position) []byte {
+	k := make([]byte, 0, len(prefix)+len(id)+9)
+	k = append(append(append(k, prefix...), id...), 0)
+	return binary.BigEndian.AppendUint64(k, uint64(pos))
+}
+
+// statKey is z + subscription + 0 + slot (sign-flipped, big-endian).
+func statKey(sub string, slot int64) string {
+	k := make([]byte, 0, 2+len(sub)+8)
+	k = append(append(append(k, 'z'), sub...), 0)
+	return string(binary.BigEndian.AppendUint64(k, uint64(slot)^(1<<63)))
+}
+
+func openKey(sub string, due int64, id string) []byte {
+	k := make([]byte, 0, 1+len(sub)+9+len(id))
+	k = append(append(append(k, 'q'), sub...), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(due)^(1<<63)) // sign flip: negative times sort first
+	return append(k, id...)
+}
+
+func decodeOpenKey(k []byte) (sub string, due time.Time, id string, ok bool) {
+	rest := k[1:]
+	i := indexByte(rest, 0)
+	if i < 0 || len(rest) < i+9 {
+		return "", time.Time{}, "", false
+	}
+	n := int64(binary.BigEndian.Uint64(rest[i+1:i+9]) ^ (1 << 63))
+	return string(rest[:i]), time.Unix(0, n).UTC(), string(rest[i+9:]), true
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// pebbleLogger sends Pebble's logs to zerolog. A fatal error panics rather
+// than exit the process as Pebble's default does.
+type pebbleLogger struct{ l zerolog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug().Str("origin", "pebble-views").Msgf(format, args...)
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error().Str("origin", "pebble-views").Msgf(format, args...)
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error().Str("origin", "pebble-views").Msg(msg)
+	panic("view store: " + msg)
+}
