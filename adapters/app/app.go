@@ -280,9 +280,7 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progres
 		return rep, err
 	}
 	vopts := viewstore.Options{Logger: log.With().Str("component", "views").Logger()}
-	bulk := vopts
-	bulk.Bulk = true
-	next, err := viewstore.Open(fresh, bulk)
+	next, err := viewstore.Open(fresh, vopts)
 	if err != nil {
 		return rep, err
 	}

@@ -23,7 +23,7 @@ type RebuildResult struct {
 
 // rebuildCommitEvery is how many events a rebuild folds between commits to
 // the view store: large batches, few of them.
-const rebuildCommitEvery = 262144
+const rebuildCommitEvery = 65536
 
 // Rebuild folds the ledger from position 0 up to upTo (0: the head) into fresh
 // views held in memory, recomputing each message's matches at its own

@@ -25,10 +25,6 @@ type Options struct {
 	// CacheSize is Pebble's block cache in bytes (default 16 MiB): with the
 	// memtables (4 MiB), the bound on what the view store holds in memory.
 	CacheSize int64
-	// Bulk is for a store being built from scratch (rebuild): no write-ahead
-	// log, and Sync flushes the memtables to tables. A crash during the
-	// rebuild loses the new store, never the live one.
-	Bulk bool
 }
 
 // Store is the on-disk view store. It implements projections.Records: the
@@ -39,10 +35,9 @@ type Options struct {
 // Records methods and Commit under its views lock (readers under the read
 // lock, the fold and Commit under the write lock).
 type Store struct {
-	db   *pebble.DB
-	dir  string
-	log  zerolog.Logger
-	bulk bool
+	db  *pebble.DB
+	dir string
+	log zerolog.Logger
 
 	// What the fold changed since the last Commit.
 	msgs    map[string]*projections.MessageView
@@ -123,7 +118,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk}
+	s := &Store{db: db, dir: dir, log: opts.Logger}
 	s.reset()
 	return s, nil
 }
@@ -137,7 +132,6 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 	db, err := pebble.Open(dir, &pebble.Options{
 		Cache:        cache,
 		MemTableSize: 4 << 20,
-		DisableWAL:   opts.Bulk,
 		Logger:       pebbleLogger{opts.Logger},
 	})
 	if err != nil {
@@ -347,9 +341,6 @@ func (s *Store) Pending() int { return len(s.msgs) + len(s.dels) }
 // Sync makes what was committed durable (at a clean stop: the next start
 // then replays nothing).
 func (s *Store) Sync() error {
-	if s.bulk {
-		return s.db.Flush()
-	}
 	return s.db.LogData(nil, pebble.Sync)
 }
 
