@@ -290,6 +290,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		cancelSub()
 		<-subErr
+		// Keep what the catch-up folded: the next start resumes there.
+		if err := r.commit(); err == nil && r.opts.ViewStore != nil {
+			r.opts.ViewStore.Sync()
+		}
 		return nil
 	}
 	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("views caught up")
