@@ -301,7 +301,7 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progres
 	rep.Deliveries = res.Deliveries
 	res.Views.Records().OpenDeliveries(func(*projections.DeliveryView) bool { rep.Pending++; return true })
 	rep.Unscheduled = len(res.Unscheduled)
-	rep.ViewBytes = dirBytes(fresh)
+	rep.ViewBytes = DirBytes(fresh)
 
 	if _, err := os.Stat(live); err == nil {
 		old, err := viewstore.Open(live, vopts)
@@ -345,8 +345,8 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progres
 	return rep, os.RemoveAll(retired)
 }
 
-// dirBytes is the size of the files under dir.
-func dirBytes(dir string) int64 {
+// DirBytes is the size of the files under dir (the view store on disk).
+func DirBytes(dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -402,7 +402,7 @@ func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, seal
 			return metrics.Backlog{Pending: b.Pending, Parked: b.Parked, InFlight: b.InFlight, OldestScheduled: b.OldestScheduled}
 		},
 		Disabled:  p.DisabledByReason,
-		ViewBytes: func() int64 { return dirBytes(viewsDir) },
+		ViewBytes: func() int64 { return DirBytes(viewsDir) },
 		LastSeal:  sealer.Sealed,
 	})
 }

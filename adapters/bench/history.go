@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"time"
 
+	"github.com/hookledger/hookledger/adapters/app"
 	"github.com/hookledger/hookledger/adapters/receiver"
 )
 
@@ -35,15 +35,15 @@ func (r *runner) history(ctx context.Context) (Result, error) {
 	recv.Compact = true // the load generator's own memory must not grow with the history it measures
 	rsrv := httptest.NewServer(recv)
 	defer rsrv.Close()
-	const app = "app_history"
-	subs, err := st.setup(recv, rsrv.URL, app, 1, []string{"*"}, false)
+	const appID = "app_history"
+	subs, err := st.setup(recv, rsrv.URL, appID, 1, []string{"*"}, false)
 	if err != nil {
 		return Result{}, err
 	}
 	n := r.cfg.HistoryMessages
 	base := st.ledger.Pipeline.Stats().Acknowledged.Load()
 	start := time.Now()
-	elapsed, err := st.publish(ctx, app, "order.paid", n, r.cfg.Clients, 0, r.cfg.PayloadBytes, func(d int64) {
+	elapsed, err := st.publish(ctx, appID, "order.paid", n, r.cfg.Clients, 0, r.cfg.PayloadBytes, func(d int64) {
 		if d%50000 == 0 {
 			r.say("%-10s published %d/%d", "history", d, n)
 		}
@@ -73,12 +73,12 @@ func (r *runner) history(ctx context.Context) (Result, error) {
 	}
 	stopped = false
 	res.RestartMs = ms(time.Since(t0))
-	res.ViewBytesPerMessage = float64(dirSize(filepath.Join(dir, "views"))) / float64(n)
+	res.ViewBytesPerMessage = float64(app.DirBytes(filepath.Join(dir, "views"))) / float64(n)
 
 	var asOf []float64
 	for i := 0; i < 20; i++ {
 		t := time.Now()
-		if err := st.call("GET", fmt.Sprintf("/v1/applications/%s/subscriptions/%s?as_of=%d", app, subs[0], mid), nil, nil); err != nil {
+		if err := st.call("GET", fmt.Sprintf("/v1/applications/%s/subscriptions/%s?as_of=%d", appID, subs[0], mid), nil, nil); err != nil {
 			return Result{}, fmt.Errorf("as_of: %w", err)
 		}
 		asOf = append(asOf, ms(time.Since(t)))
@@ -92,7 +92,7 @@ func (r *runner) history(ctx context.Context) (Result, error) {
 			NextCursor string `json:"next_cursor"`
 		}
 		t := time.Now()
-		path := "/v1/applications/" + app + "/deliveries?limit=50"
+		path := "/v1/applications/" + appID + "/deliveries?limit=50"
 		if cursor != "" {
 			path += "&cursor=" + url.QueryEscape(cursor)
 		}
@@ -117,17 +117,4 @@ func quantile(xs []float64, q float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[min(len(s)-1, int(q*float64(len(s))))]
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }

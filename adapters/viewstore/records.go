@@ -26,18 +26,24 @@ func (s *Store) Message(id string) *projections.MessageView {
 }
 
 func (s *Store) diskMessage(id string) *projections.MessageView {
-	b, closer, err := s.db.Get(key('m', id))
+	return getJSON[projections.MessageView](s, key('m', id), id)
+}
+
+// getJSON reads and decodes one JSON value (nil if absent or unreadable:
+// logged).
+func getJSON[T any](s *Store, k []byte, what string) *T {
+	b, closer, err := s.db.Get(k)
 	if err != nil {
-		s.readFailed(id, err)
+		s.readFailed(what, err)
 		return nil
 	}
 	defer closer.Close()
-	m := &projections.MessageView{}
-	if err := json.Unmarshal(b, m); err != nil {
-		s.readFailed(id, err)
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		s.readFailed(what, err)
 		return nil
 	}
-	return m
+	return v
 }
 
 // Delivery returns a delivery record: the uncommitted change, else the
@@ -267,18 +273,7 @@ func (s *Store) Stat(sub string, slot int64) *projections.StatBucket {
 	if b, ok := s.cleanStats[k]; ok {
 		return b
 	}
-	raw, closer, err := s.db.Get([]byte(k))
-	if err != nil {
-		s.readFailed(sub, err)
-		return nil
-	}
-	defer closer.Close()
-	b := &projections.StatBucket{}
-	if err := json.Unmarshal(raw, b); err != nil {
-		s.readFailed(sub, err)
-		return nil
-	}
-	return b
+	return getJSON[projections.StatBucket](s, []byte(k), sub)
 }
 
 // PutStat records a new or changed stats bucket.
