@@ -14,6 +14,10 @@ import (
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/app"
+	// Caps glibc's malloc arenas when the binary loads: Pebble's caches and
+	// memtables come from C malloc, whose per-thread arenas would otherwise
+	// keep tens of MB of freed memory resident (see the package doc).
+	_ "github.com/hookledger/hookledger/adapters/cmalloc"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/logging"
 	"github.com/hookledger/hookledger/domain"
