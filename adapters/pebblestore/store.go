@@ -25,6 +25,11 @@ type Options struct {
 	Logger zerolog.Logger
 	// CacheSize is Pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
+	// MemTableSize is the size of one Pebble memtable in bytes (default
+	// 16 MiB). Pebble keeps the one being written, those queued for a flush
+	// (at most 4) and one flushed buffer for reuse, so the steady cost is
+	// twice this.
+	MemTableSize uint64
 	// MaxBatchEvents bounds the events of one group commit (default 4096).
 	MaxBatchEvents int
 	// Now is the store clock for RecordedEvent.Created (default time.Now).
@@ -121,6 +126,9 @@ func Open(dir string, opts Options) (st *Store, err error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 64 << 20
 	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = 16 << 20
+	}
 	if opts.MaxBatchEvents == 0 {
 		opts.MaxBatchEvents = 4096
 	}
@@ -157,7 +165,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 	defer cache.Unref()
 	popts := &pebble.Options{
 		Cache:                       cache,
-		MemTableSize:                32 << 20,
+		MemTableSize:                opts.MemTableSize,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       32,
