@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/domain"
@@ -129,11 +130,19 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
-	db, err := pebble.Open(dir, &pebble.Options{
+	popts := &pebble.Options{
 		Cache:        cache,
 		MemTableSize: 4 << 20,
 		Logger:       pebbleLogger{opts.Logger},
-	})
+	}
+	// Every table spans all record kinds (a commit batch writes messages,
+	// deliveries and index entries together), so without filters a point read
+	// of one record opens every overlapping table; a listing page is 50 of
+	// them. Ten bits per key: ~1% false positives, filter blocks share the cache.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("view store %s: %w", dir, err)
 	}
