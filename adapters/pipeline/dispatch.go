@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/hookledger/hookledger/domain"
@@ -50,7 +51,8 @@ func (r *Runner) requeueLocked(id string) {
 func (r *Runner) unparkLocked(sub string) { r.queue.unpark(sub) }
 
 // rebuildQueue files, at start-up, the soonest-due window of every
-// subscription with open deliveries (FIFO subscriptions track theirs).
+// subscription with open deliveries (FIFO subscriptions read their order
+// window when first asked for their head).
 func (r *Runner) rebuildQueue() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -61,12 +63,9 @@ func (r *Runner) rebuildQueue() {
 			continue
 		}
 		if isFIFO(sv) {
-			r.openIndex().OpenDue(id, time.Time{}, "", func(_ time.Time, did string, _ bool) bool {
-				if d := r.views.Delivery(did); d != nil {
-					r.fifoTrackLocked(d)
-				}
-				return true
-			})
+			// Empty and spilled from the start: the first head read
+			// fills the window from the order index.
+			r.fifo[id] = &fifoQueue{in: map[string]bool{}, spilled: true}
 		}
 		switch sv.Status {
 		case domain.StatusPaused, domain.StatusDisabled:
@@ -235,8 +234,41 @@ func (m memIndex) OpenDue(sub string, due time.Time, id string, fn func(time.Tim
 	}
 }
 
-// openIndex is where the due queue reads open deliveries.
-func (r *Runner) openIndex() openIndex {
+func (m memIndex) OpenInOrder(sub string, pos domain.Position, id string, fn func(domain.Position, string) bool) {
+	var keys []fifoEntry
+	m.recs.OpenDeliveries(func(d *projections.DeliveryView) bool {
+		k := fifoEntry{pos: d.MessagePosition, id: d.ID}
+		if d.SubscriptionID == sub && !k.less(fifoEntry{pos: pos, id: id}) {
+			keys = append(keys, k)
+		}
+		return true
+	})
+	slices.SortFunc(keys, func(a, b fifoEntry) int {
+		if a.less(b) {
+			return -1
+		}
+		if b.less(a) {
+			return 1
+		}
+		return 0
+	})
+	for _, k := range keys {
+		if !fn(k.pos, k.id) {
+			return
+		}
+	}
+}
+
+// indexes are the open deliveries' two orders: due (the due queue) and
+// publish (FIFO windows, the backlog's oldest).
+type indexes interface {
+	openIndex
+	orderIndex
+}
+
+// openIndex is where the due queue and the FIFO windows read open
+// deliveries.
+func (r *Runner) openIndex() indexes {
 	if r.opts.ViewStore != nil {
 		return r.opts.ViewStore
 	}

@@ -1,16 +1,19 @@
 package pipeline
 
 // FIFO subscriptions: one delivery at a time, in publish order. Each FIFO
-// subscription keeps a heap of its open deliveries by message position; only
-// the head may be dispatched, the others wait (waiting_reason "ordering")
-// outside the due queue, and the next head is queued when the head becomes
-// final. A head that fails holds the ones behind it through its retries
-// until it is acknowledged or given up. A message whose fan-out is not
-// finished may still schedule a delivery to the subscription, so nothing
-// published after it goes before it is done.
+// subscription keeps a window of its earliest open deliveries by message
+// position (at most 2 x QueueWindow in memory; the rest wait in the view
+// store's order index, read again when the window empties); only the head
+// may be dispatched, the others wait (waiting_reason "ordering") outside the
+// due queue, and the next head is queued when the head becomes final. A head
+// that fails holds the ones behind it through its retries until it is
+// acknowledged or given up. A message whose fan-out is not finished may
+// still schedule a delivery to the subscription, so nothing published after
+// it goes before it is done.
 
 import (
 	"container/heap"
+	"slices"
 
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
@@ -24,17 +27,19 @@ type fifoEntry struct {
 	id  string
 }
 
+func (a fifoEntry) less(b fifoEntry) bool {
+	if a.pos != b.pos {
+		return a.pos < b.pos
+	}
+	return a.id < b.id
+}
+
 type fifoHeap []fifoEntry
 
-func (h fifoHeap) Len() int { return len(h) }
-func (h fifoHeap) Less(i, j int) bool {
-	if h[i].pos != h[j].pos {
-		return h[i].pos < h[j].pos
-	}
-	return h[i].id < h[j].id
-}
-func (h fifoHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *fifoHeap) Push(x any)   { *h = append(*h, x.(fifoEntry)) }
+func (h fifoHeap) Len() int           { return len(h) }
+func (h fifoHeap) Less(i, j int) bool { return h[i].less(h[j]) }
+func (h fifoHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *fifoHeap) Push(x any)        { *h = append(*h, x.(fifoEntry)) }
 func (h *fifoHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
@@ -42,26 +47,95 @@ func (h *fifoHeap) Pop() any {
 	return e
 }
 
+// fifoQueue is one FIFO subscription's window. When spilled, open
+// deliveries after horizon may be in the order index only; everything
+// before it that is open is in the heap.
 type fifoQueue struct {
-	heap fifoHeap
-	in   map[string]bool
+	heap    fifoHeap
+	in      map[string]bool
+	spilled bool
+	horizon fifoEntry
+}
+
+// orderIndex reads a subscription's open deliveries in publish order
+// (message position, then id) from (pos, id) on, committed state only: the
+// FIFO window's source.
+type orderIndex interface {
+	OpenInOrder(sub string, pos domain.Position, id string, fn func(pos domain.Position, id string) bool)
 }
 
 func isFIFO(sv *projections.SubscriptionView) bool {
 	return sv != nil && sv.Ordering == domain.OrderingFIFO
 }
 
-// fifoTrackLocked adds an open delivery of a FIFO subscription to its heap.
-func (r *Runner) fifoTrackLocked(d *projections.DeliveryView) {
-	q := r.fifo[d.SubscriptionID]
+// fifoQueueLocked is sub's window, created empty.
+func (r *Runner) fifoQueueLocked(sub string) *fifoQueue {
+	q := r.fifo[sub]
 	if q == nil {
 		q = &fifoQueue{in: map[string]bool{}}
-		r.fifo[d.SubscriptionID] = q
+		r.fifo[sub] = q
 	}
-	if !q.in[d.ID] {
-		q.in[d.ID] = true
-		heap.Push(&q.heap, fifoEntry{pos: d.MessagePosition, id: d.ID})
+	return q
+}
+
+// fifoTrackLocked adds an open delivery of a FIFO subscription to its
+// window, unless it falls past a spilled window's horizon (the order index
+// has it; the window reads it when it gets there).
+func (r *Runner) fifoTrackLocked(d *projections.DeliveryView) {
+	q := r.fifoQueueLocked(d.SubscriptionID)
+	e := fifoEntry{pos: d.MessagePosition, id: d.ID}
+	if q.in[d.ID] || (q.spilled && q.horizon.less(e)) {
+		return
 	}
+	q.in[d.ID] = true
+	heap.Push(&q.heap, e)
+	if w := r.opts.QueueWindow; len(q.heap) > 2*w {
+		q.spill(w)
+	}
+}
+
+// spill keeps the earliest keep entries and marks the window spilled at the
+// last one kept.
+func (q *fifoQueue) spill(keep int) {
+	slices.SortFunc(q.heap, func(a, b fifoEntry) int {
+		if a.less(b) {
+			return -1
+		}
+		return 1
+	})
+	for _, e := range q.heap[keep:] {
+		delete(q.in, e.id)
+	}
+	q.heap = slices.Clip(q.heap[:keep]) // sorted is a valid heap
+	q.horizon, q.spilled = q.heap[keep-1], true
+}
+
+// fifoRefillLocked reads the next window of a spilled queue from the order
+// index (committed first, so that it holds every open delivery).
+func (r *Runner) fifoRefillLocked(sub string, q *fifoQueue) {
+	r.commitForRead()
+	w := r.opts.QueueWindow
+	from, n := q.horizon, 0
+	q.spilled = false
+	r.openIndex().OpenInOrder(sub, from.pos, from.id, func(pos domain.Position, id string) bool {
+		e := fifoEntry{pos: pos, id: id}
+		if !from.less(e) {
+			return true // the horizon itself was in the window
+		}
+		if d := r.views.Delivery(id); d == nil || !projections.IsOpen(d.Status) {
+			return true
+		}
+		if n == w {
+			q.spilled = true
+			return false
+		}
+		if !q.in[id] {
+			q.in[id] = true
+			heap.Push(&q.heap, e)
+		}
+		q.horizon, n = e, n+1
+		return true
+	})
 }
 
 // fifoHeadLocked is the subscription's open delivery with the earliest
@@ -71,16 +145,21 @@ func (r *Runner) fifoHeadLocked(sub string) string {
 	if q == nil {
 		return ""
 	}
-	for q.heap.Len() > 0 {
-		top := q.heap[0]
-		if d := r.views.Delivery(top.id); d != nil && projections.IsOpen(d.Status) {
-			return top.id
+	for {
+		for q.heap.Len() > 0 {
+			top := q.heap[0]
+			if d := r.views.Delivery(top.id); d != nil && projections.IsOpen(d.Status) {
+				return top.id
+			}
+			heap.Pop(&q.heap)
+			delete(q.in, top.id)
 		}
-		heap.Pop(&q.heap)
-		delete(q.in, top.id)
+		if !q.spilled {
+			delete(r.fifo, sub)
+			return ""
+		}
+		r.fifoRefillLocked(sub, q)
 	}
-	delete(r.fifo, sub)
-	return ""
 }
 
 // fifoMayGoLocked says whether d, of FIFO subscription sv, may be sent now:

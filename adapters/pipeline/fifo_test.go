@@ -113,3 +113,85 @@ func TestFIFODeliversInPublishOrderThroughRetriesAndARestart(t *testing.T) {
 	}
 	h.stop()
 }
+
+// TestFIFOWindowStaysBoundedAndKeepsTheOrder: a FIFO subscription whose head
+// keeps failing holds every later delivery behind it. With a window of 10,
+// 300 held deliveries never put more than 2 x 10 entries in memory (the rest
+// wait in the view store's order index), through a restart, and once the
+// head succeeds all 300 arrive one at a time in publish order.
+func TestFIFOWindowStaysBoundedAndKeepsTheOrder(t *testing.T) {
+	const n, window = 300, 10
+	recv := &orderedReceiver{failFirst: map[int]int{1: 3}}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	fake := clock.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+	h := newHarness(t, harnessOpts{clock: fake, options: func(o *pipeline.Options) { o.QueueWindow = window }})
+	h.app("app")
+	if _, _, err := h.cmds.CreateSubscription(t.Context(), domain.CreateSubscription{SubscriptionID: "sub_f", ApplicationID: "app",
+		URL: srv.URL, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret(), Ordering: domain.OrderingFIFO,
+		RetryScheduleMS: []int64{0, 1000, 1000, 1000, 1000}}, md); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+
+	var mu sync.Mutex
+	worst := 0
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			mu.Lock()
+			if h.runner != nil {
+				worst = max(worst, h.runner.Footprint().FIFOEntries)
+			}
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Microsecond):
+			}
+		}
+	}()
+	var first string
+	for i := 1; i <= n; i++ {
+		m, _ := h.publish("app", "order.paid", `{"seq":`+itoa(i)+`}`)
+		if i == 1 {
+			first = m
+		}
+	}
+	waitUntil(t, 20*time.Second, "all 300 scheduled", func() bool { return h.subscription("sub_f").Open == n })
+	waitUntil(t, 10*time.Second, "message 1 failed once", func() bool { return h.delivery(domain.DeliveryIDFor(first, "sub_f")).Attempts >= 1 })
+
+	mu.Lock()
+	h.stop()
+	h.restart(fake)
+	mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if a, _, _ := recv.state(); a == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			a, v, _ := recv.state()
+			t.Fatalf("acknowledged up to %d of %d (%s)", a, n, v)
+		}
+		fake.Advance(1100 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitUntil(t, 10*time.Second, "every acknowledgement folded", func() bool { return h.subscription("sub_f").Open == 0 })
+	close(stop)
+	<-sampled
+	if _, v, seen := recv.state(); v != "" {
+		t.Fatalf("%s (arrivals %v)", v, seen)
+	}
+	if worst > 2*window {
+		t.Errorf("the FIFO window held %d entries; bound 2 x %d", worst, window)
+	}
+	if worst < window {
+		t.Errorf("the FIFO window never held more than %d entries: the test did not fill it", worst)
+	}
+	if f := h.runner.Footprint(); f.FIFOEntries != 0 {
+		t.Errorf("after the drain the FIFO window holds %d entries", f.FIFOEntries)
+	}
+}

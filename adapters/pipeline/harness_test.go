@@ -29,6 +29,8 @@ type harness struct {
 	done   chan error
 	dir    string
 	views  *viewstore.Store
+	// options adjusts every runner the harness builds, restarts included.
+	options func(*pipeline.Options)
 }
 
 // openViews opens the harness's view store, closing the last one (a
@@ -64,7 +66,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	cmds := &domain.Commands{Store: store, Now: o.clock.Now, NewEventID: ids.NewEventID}
 	o.sender.AllowPrivate = true
-	h := &harness{t: t, store: store, cmds: cmds, dir: dir}
+	h := &harness{t: t, store: store, cmds: cmds, dir: dir, options: o.options}
 	opts := pipeline.Options{
 		Store: store, Commands: cmds, Sender: sender.New(o.sender), Clock: o.clock,
 		Random: func() float64 { return 0.5 }, Log: zerolog.Nop(), ViewStore: h.openViews(),
@@ -108,8 +110,12 @@ func (h *harness) stop() error {
 func (h *harness) restart(clk clock.Clock) {
 	h.t.Helper()
 	h.stop()
-	r, err := pipeline.New(pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}),
-		Clock: clk, Random: func() float64 { return 0.5 }, ViewStore: h.openViews()})
+	opts := pipeline.Options{Store: h.store, Commands: h.cmds, Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 5 * time.Second}),
+		Clock: clk, Random: func() float64 { return 0.5 }, ViewStore: h.openViews()}
+	if h.options != nil { // the same bounds as the first runner's
+		h.options(&opts)
+	}
+	r, err := pipeline.New(opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ type Backlog struct {
 }
 
 // Backlog reports the open delivery work, from each subscription's open
-// count and the first entry of its open index: its cost is in the
+// count and the first entry of its order index (its oldest message): its cost is in the
 // subscriptions, not in the open deliveries or the history.
 func (r *Runner) Backlog() Backlog {
 	r.mu.RLock()
@@ -54,7 +54,7 @@ func (r *Runner) Backlog() Backlog {
 		default:
 			b.Pending += sv.Open
 		}
-		idx.OpenDue(id, time.Time{}, "", func(_ time.Time, did string, _ bool) bool {
+		idx.OpenInOrder(id, 0, "", func(_ domain.Position, did string) bool {
 			if d := r.views.Delivery(did); d != nil && (b.OldestScheduled.IsZero() || d.ScheduledAt.Before(b.OldestScheduled)) {
 				b.OldestScheduled = d.ScheduledAt
 			}

@@ -28,9 +28,10 @@ type ViewStore interface {
 	Commit(v *projections.Views, state map[string][]byte) error
 	// Sync makes the commits durable (at a clean stop).
 	Sync() error
-	// OpenDue reads a subscription's committed open deliveries in due
-	// order (the due queue's index).
+	// OpenDue and OpenInOrder read a subscription's committed open
+	// deliveries in due order (the due queue) and in publish order (FIFO).
 	openIndex
+	orderIndex
 }
 
 // fanoutJob is the fan-out of one message: the schedules decided at its

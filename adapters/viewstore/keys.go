@@ -38,6 +38,25 @@ func openKey(sub string, due int64, id string) []byte {
 	return append(k, id...)
 }
 
+// orderKey is p + subscription + 0 + the message's position + delivery id:
+// a subscription's open deliveries in publish order (what a FIFO
+// subscription sends next).
+func orderKey(sub string, msgPos domain.Position, id string) []byte {
+	k := make([]byte, 0, 1+len(sub)+9+len(id))
+	k = append(append(append(k, 'p'), sub...), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(msgPos))
+	return append(k, id...)
+}
+
+func decodeOrderKey(k []byte) (pos domain.Position, id string, ok bool) {
+	rest := k[1:]
+	i := indexByte(rest, 0)
+	if i < 0 || len(rest) < i+9 {
+		return 0, "", false
+	}
+	return domain.Position(binary.BigEndian.Uint64(rest[i+1 : i+9])), string(rest[i+9:]), true
+}
+
 func decodeOpenKey(k []byte) (sub string, due time.Time, id string, ok bool) {
 	rest := k[1:]
 	i := indexByte(rest, 0)

@@ -346,6 +346,33 @@ func (s *Store) OpenDue(sub string, due time.Time, id string, fn func(due time.T
 	}
 }
 
+// OpenInOrder visits the committed open deliveries of sub in publish order
+// (message position, then id), from the entry (pos, id) on (inclusive).
+// Changes not yet committed are not seen: commit first.
+func (s *Store) OpenInOrder(sub string, pos domain.Position, id string, fn func(pos domain.Position, id string) bool) {
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: orderKey(sub, pos, id),
+		UpperBound: append(append([]byte{'p'}, sub...), 1),
+	})
+	if err != nil {
+		s.log.Error().Err(err).Msg("view store order-index scan failed")
+		return
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		p, did, ok := decodeOrderKey(it.Key())
+		if !ok {
+			continue
+		}
+		if !fn(p, did) {
+			return
+		}
+	}
+	if err := it.Error(); err != nil {
+		s.log.Error().Err(err).Msg("view store order-index scan failed")
+	}
+}
+
 // eachOpenKey visits the committed open index, of one subscription (sub
 // non-nil) or all, by subscription then due time.
 func (s *Store) eachOpenKey(sub *string, fn func(sub, id string) bool) {

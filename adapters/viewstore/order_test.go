@@ -1,0 +1,93 @@
+package viewstore_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+	"github.com/hookledger/hookledger/projections/projectionstest"
+)
+
+// TestOpenInOrderListsOpenDeliveriesInPublishOrder: the order index (what a
+// FIFO subscription sends next) holds exactly the committed open deliveries
+// of each subscription, by message position then id, whatever the commit
+// cadence, and across a reopen.
+func TestOpenInOrderListsOpenDeliveriesInPublishOrder(t *testing.T) {
+	recs := projectionstest.History()
+	mem := projections.New()
+	for _, r := range recs {
+		if err := mem.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]string{}
+	for sub := range mem.Subscriptions { // those with none open must list none
+		want[sub] = nil
+	}
+	mem.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
+		want[d.SubscriptionID] = append(want[d.SubscriptionID], orderEntry(d.MessagePosition, d.ID))
+		return true
+	})
+	if len(want["sub_a"]) == 0 || len(want["sub_b"]) != 0 {
+		t.Fatalf("the history should leave sub_a with open deliveries and sub_b with none: %v", want)
+	}
+	for sub := range want {
+		slices.Sort(want[sub]) // fixed-width positions: string order is publish order
+	}
+
+	for _, every := range []int{1, 4, len(recs)} {
+		dir := t.TempDir()
+		s := open(t, dir)
+		v, _, err := s.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range recs {
+			if err := v.Apply(r); err != nil {
+				t.Fatal(err)
+			}
+			if (i+1)%every == 0 {
+				if err := s.Commit(v, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := s.Commit(v, nil); err != nil {
+			t.Fatal(err)
+		}
+		for round := 0; round < 2; round++ {
+			for sub, w := range want {
+				var got []string
+				s.OpenInOrder(sub, 0, "", func(pos domain.Position, id string) bool {
+					got = append(got, orderEntry(pos, id))
+					return true
+				})
+				if !slices.Equal(got, w) {
+					t.Fatalf("commit every %d, round %d, %s:\n got %v\nwant %v", every, round, sub, got, w)
+				}
+				if len(w) > 1 { // from an entry on (inclusive), and stopping early
+					var pos domain.Position
+					var id string
+					fmt.Sscanf(w[1], "%d/%s", &pos, &id)
+					got = got[:0]
+					s.OpenInOrder(sub, pos, id, func(pos domain.Position, id string) bool {
+						got = append(got, orderEntry(pos, id))
+						return len(got) < 1
+					})
+					if !slices.Equal(got, w[1:2]) {
+						t.Fatalf("from %s: got %v", w[1], got)
+					}
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = open(t, dir)
+		}
+		s.Close()
+	}
+}
+
+func orderEntry(pos domain.Position, id string) string { return fmt.Sprintf("%012d/%s", pos, id) }
