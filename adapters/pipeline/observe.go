@@ -29,15 +29,14 @@ func (noObserver) RetryScheduled()                       {}
 // Backlog is the delivery work open now: deliveries waiting for their due
 // time or a worker, held for a paused or disabled subscription, or in
 // flight, and when the oldest of them was scheduled (read as the scheduling
-// time of each subscription's soonest-due open delivery: the oldest, unless
-// retries reordered them).
+// time of each subscription's earliest-published open delivery).
 type Backlog struct {
 	Pending, Parked, InFlight int
 	OldestScheduled           time.Time
 }
 
 // Backlog reports the open delivery work, from each subscription's open
-// count and the first entry of its order index (its oldest message): its cost is in the
+// count and the first entry of its order index: its cost is in the
 // subscriptions, not in the open deliveries or the history.
 func (r *Runner) Backlog() Backlog {
 	r.mu.RLock()
