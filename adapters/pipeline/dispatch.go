@@ -259,11 +259,22 @@ func (m memIndex) OpenInOrder(sub string, pos domain.Position, id string, fn fun
 	}
 }
 
-// indexes are the open deliveries' two orders: due (the due queue) and
-// publish (FIFO windows, the backlog's oldest).
+func (m memIndex) Attempting(fn func(id string) bool) {
+	m.recs.OpenDeliveries(func(d *projections.DeliveryView) bool {
+		if d.Status == domain.DeliveryStatusAttempting {
+			return fn(d.ID)
+		}
+		return true
+	})
+}
+
+// indexes are the open deliveries' two orders, due (the due queue) and
+// publish (FIFO windows, the backlog's oldest), and the attempts in flight
+// (crash recovery).
 type indexes interface {
 	openIndex
 	orderIndex
+	attemptIndex
 }
 
 // openIndex is where the due queue and the FIFO windows read open

@@ -29,9 +29,11 @@ type ViewStore interface {
 	// Sync makes the commits durable (at a clean stop).
 	Sync() error
 	// OpenDue and OpenInOrder read a subscription's committed open
-	// deliveries in due order (the due queue) and in publish order (FIFO).
+	// deliveries in due order (the due queue) and in publish order (FIFO);
+	// Attempting, the attempts in flight at the last commit.
 	openIndex
 	orderIndex
+	attemptIndex
 }
 
 // fanoutJob is the fan-out of one message: the schedules decided at its

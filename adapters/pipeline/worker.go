@@ -176,25 +176,25 @@ func (r *Runner) checkHealth(subID string, d projections.DeliveryView, result do
 	}
 }
 
+// attemptIndex lists the committed deliveries with an attempt started and
+// no outcome, at a cost of the attempts, not of the open deliveries.
+type attemptIndex interface {
+	Attempting(fn func(id string) bool)
+}
+
 // recoverOpenAttempts closes every attempt that started before this process
 // and has no outcome: the previous process died during it.
 func (r *Runner) recoverOpenAttempts() {
 	r.mu.Lock()
 	var open []projections.DeliveryView
 	r.commitForRead()
-	idx := r.openIndex()
-	for sub, sv := range r.views.Subscriptions {
-		if sv.Open == 0 {
-			continue
+	r.openIndex().Attempting(func(id string) bool {
+		if d := r.views.Delivery(id); d != nil && d.Status == domain.DeliveryStatusAttempting {
+			open = append(open, *d)
+			r.inflight[id] = d.Version + 1
 		}
-		idx.OpenDue(sub, time.Time{}, "", func(_ time.Time, id string, attempting bool) bool {
-			if d := r.views.Delivery(id); attempting && d != nil && d.Status == domain.DeliveryStatusAttempting {
-				open = append(open, *d)
-				r.inflight[id] = d.Version + 1
-			}
-			return true
-		})
-	}
+		return true
+	})
 	r.mu.Unlock()
 	sort.Slice(open, func(i, j int) bool { return open[i].ID < open[j].ID })
 	for _, d := range open {

@@ -21,6 +21,7 @@
 //	xm<app>0<pos>      messages of an application by position
 //	q<sub>0<due><id>   open deliveries of a subscription by due time (value: 1 open, 2 attempting)
 //	p<sub>0<msgpos><id>  open deliveries of a subscription in publish order (FIFO heads)
+//	w<id>              deliveries with an attempt started and no outcome (crash recovery)
 //	z<sub>0<slot>      a subscription's outcomes and latencies per 5 minutes (JSON)
 //	f<key>             pipeline state kept with the checkpoint (pending fan-outs)
 package viewstore

@@ -91,3 +91,45 @@ func TestOpenInOrderListsOpenDeliveriesInPublishOrder(t *testing.T) {
 }
 
 func orderEntry(pos domain.Position, id string) string { return fmt.Sprintf("%012d/%s", pos, id) }
+
+// TestAttemptingListsAttemptsWithoutOutcome: after every commit, the
+// attempting index holds exactly the deliveries the fold shows with an
+// attempt started and no outcome (what crash recovery closes).
+func TestAttemptingListsAttemptsWithoutOutcome(t *testing.T) {
+	recs := projectionstest.History()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	v, _, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := projections.New()
+	seen := 0
+	for i, r := range recs {
+		if err := v.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(v, nil); err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		mem.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
+			if d.Status == domain.DeliveryStatusAttempting {
+				want = append(want, d.ID)
+			}
+			return true
+		})
+		s.Attempting(func(id string) bool { got = append(got, id); return true })
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("after event %d: attempting index %v, fold %v", i, got, want)
+		}
+		seen += len(want)
+	}
+	if seen == 0 {
+		t.Fatal("the history never leaves an attempt open: nothing was checked")
+	}
+}

@@ -373,6 +373,26 @@ func (s *Store) OpenInOrder(sub string, pos domain.Position, id string, fn func(
 	}
 }
 
+// Attempting visits the committed deliveries with an attempt started and no
+// outcome (what a crash leaves to close): its cost is the attempts in flight
+// at the last commit, not the open deliveries.
+func (s *Store) Attempting(fn func(id string) bool) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'w'}, UpperBound: []byte{'w' + 1}})
+	if err != nil {
+		s.log.Error().Err(err).Msg("view store attempting-index scan failed")
+		return
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(string(it.Key()[1:])) {
+			return
+		}
+	}
+	if err := it.Error(); err != nil {
+		s.log.Error().Err(err).Msg("view store attempting-index scan failed")
+	}
+}
+
 // eachOpenKey visits the committed open index, of one subscription (sub
 // non-nil) or all, by subscription then due time.
 func (s *Store) eachOpenKey(sub *string, fn func(sub, id string) bool) {

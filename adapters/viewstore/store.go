@@ -18,7 +18,7 @@ import (
 
 // Format versions the key layout. A store of another format is discarded at
 // open and rebuilt from the ledger (it is a cache).
-const Format = 3
+const Format = 4
 
 // Options configure a Store.
 type Options struct {
@@ -306,6 +306,13 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 		}
 		if err == nil && now.open && c.base != now {
 			err = b.Set(openKey(c.d.SubscriptionID, now.due, id), []byte{now.flag()}, nil)
+		}
+		if err == nil && c.base.attempting != now.attempting {
+			if now.attempting {
+				err = b.Set(key('w', id), nil, nil)
+			} else {
+				err = b.Delete(key('w', id), nil)
+			}
 		}
 		if err == nil && c.base.open != now.open {
 			if now.open {
