@@ -266,6 +266,21 @@ func appendPayload(b []byte, n int64, pad string) []byte {
 	return append(b, '}')
 }
 
+// payloadSeq reads n back from a payload appendPayload wrote: receivers
+// count distinct deliveries by it in one bit each (receiver.SeqOf).
+func payloadSeq(b []byte) (int64, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"n":`))
+	if !ok {
+		return 0, false
+	}
+	end := bytes.IndexByte(rest, ',')
+	if end < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return n, err == nil
+}
+
 // spread calls fn(i) for every i in [0, n) from `workers` goroutines. It
 // stops handing out work when ctx ends or fn fails, and returns the first
 // error (or ctx's).

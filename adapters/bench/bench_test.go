@@ -128,3 +128,15 @@ func TestHistoryMessagesValidated(t *testing.T) {
 		t.Fatalf("history with 0 messages: %v", err)
 	}
 }
+
+func TestPayloadSeqReadsWhatAppendPayloadWrote(t *testing.T) {
+	for _, n := range []int64{0, 7, 999_999} {
+		got, ok := payloadSeq(appendPayload(nil, n, payload(64)))
+		if !ok || got != n {
+			t.Errorf("payloadSeq(appendPayload(%d)) = %d, %v", n, got, ok)
+		}
+	}
+	if _, ok := payloadSeq([]byte(`{"other":1}`)); ok {
+		t.Error("a body without n read as numbered")
+	}
+}

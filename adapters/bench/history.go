@@ -32,7 +32,7 @@ func (r *runner) history(ctx context.Context) (Result, error) {
 		}
 	}()
 	recv := receiver.New()
-	recv.Compact = true // the load generator's own memory must not grow with the history it measures
+	recv.SeqOf = payloadSeq // the load generator's own memory must not grow with the history it measures
 	rsrv := httptest.NewServer(recv)
 	defer rsrv.Close()
 	const appID = "app_history"

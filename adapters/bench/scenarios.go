@@ -222,7 +222,7 @@ func (r *runner) backlog(ctx context.Context) (Result, error) {
 	}
 	defer st.stop()
 	recv := receiver.New()
-	recv.Compact = true // the harness's memory must not count in the peak RSS this scenario measures
+	recv.SeqOf = payloadSeq // the harness's memory must not count in the peak RSS this scenario measures
 	p := &probe{}
 	recv.OnReceipt = p.onReceipt
 	rsrv := httptest.NewServer(recv)

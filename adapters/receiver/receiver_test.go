@@ -1,0 +1,92 @@
+package receiver_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/hookledger/hookledger/adapters/receiver"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func send(t *testing.T, h http.Handler, endpoint, msgID string, body []byte) int {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	sig, err := wh.Sign(msgID, now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/"+endpoint, bytes.NewReader(body))
+	req.Header.Set("webhook-id", msgID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// leadingN reads the benchmark's {"n":N,...} payloads.
+func leadingN(b []byte) (int64, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"n":`))
+	if !ok {
+		return 0, false
+	}
+	end := bytes.IndexAny(rest, ",}")
+	if end < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return n, err == nil
+}
+
+// The three ways of counting distinct deliveries agree: by pair, by hash
+// (Compact) and by sequence bit (SeqOf, with a fallback for bodies without
+// one); duplicates count in Total only, per endpoint.
+func TestDistinctDeliveriesAreCountedAlikeInEveryMode(t *testing.T) {
+	for _, mode := range []string{"pairs", "compact", "seq"} {
+		t.Run(mode, func(t *testing.T) {
+			r := receiver.New()
+			r.Compact = mode == "compact"
+			if mode == "seq" {
+				r.SeqOf = leadingN
+			}
+			for _, ep := range []string{"a", "b"} {
+				if err := r.Add(ep, secret); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sends := []struct {
+				ep, id, body string
+			}{
+				{"a", "msg_0", `{"n":0}`},
+				{"a", "msg_1", `{"n":1,"x":1}`},
+				{"a", "msg_1", `{"n":1,"x":1}`}, // a retry
+				{"b", "msg_1", `{"n":1,"x":1}`}, // another endpoint
+				{"a", "msg_200", `{"n":200}`},   // grows the bitset
+				{"a", "msg_free", `{"free":true}`},
+				{"a", "msg_free", `{"free":true}`},
+			}
+			for _, s := range sends {
+				if code := send(t, r, s.ep, s.id, []byte(s.body)); code != http.StatusOK {
+					t.Fatalf("%+v: status %d", s, code)
+				}
+			}
+			if got := r.Unique(); got != 5 {
+				t.Errorf("Unique() = %d, want 5", got)
+			}
+			if got := r.Total(); got != int64(len(sends)) {
+				t.Errorf("Total() = %d, want %d", got, len(sends))
+			}
+		})
+	}
+}
