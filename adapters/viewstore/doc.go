@@ -14,8 +14,8 @@
 //
 //	_meta              format and checkpoint, events folded
 //	a<id> s<id> k<id> t<name>   applications, subscriptions, API keys, event types (JSON)
-//	m<id> d<id>        message and delivery records (a delivery's value
-//	                   starts with its open flag and due time, then JSON)
+//	m<id> d<id>        message and delivery records, binary (codec.go; a
+//	                   delivery's value starts with its open flag and due time)
 //	xa<app>0<pos>      deliveries of an application by scheduled position
 //	xs<sub>0<pos>      deliveries of a subscription by scheduled position
 //	xm<app>0<pos>      messages of an application by position

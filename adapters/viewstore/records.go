@@ -26,7 +26,18 @@ func (s *Store) Message(id string) *projections.MessageView {
 }
 
 func (s *Store) diskMessage(id string) *projections.MessageView {
-	return getJSON[projections.MessageView](s, key('m', id), id)
+	b, closer, err := s.db.Get(key('m', id))
+	if err != nil {
+		s.readFailed(id, err)
+		return nil
+	}
+	defer closer.Close()
+	m, err := decodeMessage(b)
+	if err != nil {
+		s.readFailed(id, err)
+		return nil
+	}
+	return m
 }
 
 // getJSON reads and decodes one JSON value (nil if absent or unreadable:
@@ -119,10 +130,7 @@ func (s *Store) PutDelivery(d *projections.DeliveryView) {
 // WalkMessages visits every message in id order.
 func (s *Store) WalkMessages(fn func(*projections.MessageView) error) error {
 	return walkMerged(s, 'm', sortedKeys(s.msgs), func(id string) *projections.MessageView { return s.msgs[id] },
-		func(b []byte) (*projections.MessageView, error) {
-			m := &projections.MessageView{}
-			return m, json.Unmarshal(b, m)
-		}, fn)
+		decodeMessage, fn)
 }
 
 // WalkDeliveries visits every delivery in id order.

@@ -18,7 +18,7 @@ import (
 
 // Format versions the key layout. A store of another format is discarded at
 // open and rebuilt from the ledger (it is a cache).
-const Format = 4
+const Format = 5
 
 // Options configure a Store.
 type Options struct {
@@ -286,7 +286,9 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 		}
 	}
 	for id, m := range s.msgs {
-		put(key('m', id), m)
+		if err == nil {
+			err = b.Set(key('m', id), encodeMessage(m), nil)
+		}
 	}
 	for _, d := range s.newDels {
 		if err == nil {
