@@ -23,9 +23,9 @@ import (
 type Options struct {
 	// Logger receives the store's and Pebble's logs (default: discarded).
 	Logger zerolog.Logger
-	// CacheSize is Pebble's block cache in bytes (default 32 MiB: the
-	// pipeline's payload cache sits in front of it, and the fold reads the
-	// tail from the memtables).
+	// CacheSize is Pebble's block cache in bytes (default 64 MiB: every
+	// append reads its stream's head, and with 32 MiB those reads cost 2.5x
+	// the CPU; docs/benchmarks.md).
 	CacheSize int64
 	// MemTableSize is the size of one Pebble memtable in bytes (default
 	// 16 MiB). Pebble keeps the one being written, those queued for a flush
@@ -126,7 +126,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	if opts.CacheSize == 0 {
-		opts.CacheSize = 32 << 20
+		opts.CacheSize = 64 << 20
 	}
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = 16 << 20
