@@ -37,17 +37,21 @@ func runLedger(t *testing.T, cfg config.Config, store domain.EventStore, key ed2
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// Stopped in serve's order: the pipeline first, then the sealer, so that
+	// the pipeline's last events are sealed too.
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	sealCtx, stopSeal := context.WithCancel(context.Background())
 	pipeDone, sealDone := make(chan error, 1), make(chan error, 1)
-	go func() { pipeDone <- l.Pipeline.Run(ctx) }()
+	go func() { pipeDone <- l.Pipeline.Run(pipeCtx) }()
 	sealer := &audit.Sealer{Store: store, Key: key, Every: 7, Interval: 50 * time.Millisecond, NewEventID: ids.NewEventID, Log: zerolog.Nop()}
-	go func() { sealDone <- sealer.Run(ctx) }()
+	go func() { sealDone <- sealer.Run(sealCtx) }()
 	for !l.Pipeline.Ready() {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return l, func() {
-		cancel()
+		stopPipe()
 		<-pipeDone
+		stopSeal()
 		<-sealDone
 		l.Sender.Close()
 	}
