@@ -243,15 +243,7 @@ func (m memIndex) OpenInOrder(sub string, pos domain.Position, id string, fn fun
 		}
 		return true
 	})
-	slices.SortFunc(keys, func(a, b fifoEntry) int {
-		if a.less(b) {
-			return -1
-		}
-		if b.less(a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(keys, compareFIFO)
 	for _, k := range keys {
 		if !fn(k.pos, k.id) {
 			return

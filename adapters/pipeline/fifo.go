@@ -12,8 +12,10 @@ package pipeline
 // it goes before it is done.
 
 import (
+	"cmp"
 	"container/heap"
 	"slices"
+	"strings"
 
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
@@ -27,11 +29,14 @@ type fifoEntry struct {
 	id  string
 }
 
-func (a fifoEntry) less(b fifoEntry) bool {
+func (a fifoEntry) less(b fifoEntry) bool { return compareFIFO(a, b) < 0 }
+
+// compareFIFO orders entries by message position, then delivery id.
+func compareFIFO(a, b fifoEntry) int {
 	if a.pos != b.pos {
-		return a.pos < b.pos
+		return cmp.Compare(a.pos, b.pos)
 	}
-	return a.id < b.id
+	return strings.Compare(a.id, b.id)
 }
 
 type fifoHeap []fifoEntry
@@ -97,12 +102,7 @@ func (r *Runner) fifoTrackLocked(d *projections.DeliveryView) {
 // spill keeps the earliest keep entries and marks the window spilled at the
 // last one kept.
 func (q *fifoQueue) spill(keep int) {
-	slices.SortFunc(q.heap, func(a, b fifoEntry) int {
-		if a.less(b) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(q.heap, compareFIFO)
 	for _, e := range q.heap[keep:] {
 		delete(q.in, e.id)
 	}

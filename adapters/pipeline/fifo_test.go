@@ -48,6 +48,24 @@ func (o *orderedReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// advanceUntilAcked moves the fake clock past each retry delay until the
+// receiver has acknowledged messages 1..n in order, failing after timeout.
+func advanceUntilAcked(t *testing.T, recv *orderedReceiver, fake *clock.Fake, n int, timeout, pause time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if a, _, _ := recv.state(); a == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			a, v, seen := recv.state()
+			t.Fatalf("acknowledged up to %d of %d (%s); seen %v", a, n, v, seen)
+		}
+		fake.Advance(1100 * time.Millisecond)
+		time.Sleep(pause)
+	}
+}
+
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func (o *orderedReceiver) state() (int, string, []int) {
@@ -96,18 +114,7 @@ func TestFIFODeliversInPublishOrderThroughRetriesAndARestart(t *testing.T) {
 	// Restart: a new runner on the same ledger.
 	h.stop()
 	h.restart(fake)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if a, _, _ := recv.state(); a == 8 {
-			break
-		}
-		if time.Now().After(deadline) {
-			a, v, seen := recv.state()
-			t.Fatalf("acknowledged up to %d of 8 (%s); seen %v", a, v, seen)
-		}
-		fake.Advance(1100 * time.Millisecond)
-		time.Sleep(20 * time.Millisecond)
-	}
+	advanceUntilAcked(t, recv, fake, 8, 20*time.Second, 20*time.Millisecond)
 	if _, v, seen := recv.state(); v != "" {
 		t.Fatalf("%s (arrivals %v)", v, seen)
 	}
@@ -167,18 +174,7 @@ func TestFIFOWindowStaysBoundedAndKeepsTheOrder(t *testing.T) {
 	h.stop()
 	h.restart(fake)
 	mu.Unlock()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if a, _, _ := recv.state(); a == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			a, v, _ := recv.state()
-			t.Fatalf("acknowledged up to %d of %d (%s)", a, n, v)
-		}
-		fake.Advance(1100 * time.Millisecond)
-		time.Sleep(5 * time.Millisecond)
-	}
+	advanceUntilAcked(t, recv, fake, n, 60*time.Second, 5*time.Millisecond)
 	waitUntil(t, 10*time.Second, "every acknowledgement folded", func() bool { return h.subscription("sub_f").Open == 0 })
 	close(stop)
 	<-sampled
