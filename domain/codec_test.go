@@ -58,6 +58,9 @@ func TestCodecRoundTripsEveryEventType(t *testing.T) {
 		if !reflect.DeepEqual(back, ev) {
 			t.Errorf("%s round trip:\n got %#v\nwant %#v", ev.Type(), back, ev)
 		}
+		if only, err := domain.DecodeEvent(domain.RecordedEvent{Type: data.Type, Data: data.Data, Metadata: data.Metadata}); err != nil || !reflect.DeepEqual(only, ev) {
+			t.Errorf("%s DecodeEvent: %#v, %v", ev.Type(), only, err)
+		}
 		want := md
 		want.Schema = domain.SchemaVersion
 		if !reflect.DeepEqual(gotMD, want) {
@@ -84,6 +87,46 @@ func TestDecodeRejectsUnknownTypesAndNewerSchemas(t *testing.T) {
 	_, _, err = domain.Decode(domain.RecordedEvent{Type: domain.TypeSubscriptionPaused, Data: []byte(`{`)})
 	if err == nil {
 		t.Fatal("malformed data must not decode")
+	}
+}
+
+// DecodeEvent reads the schema version from the front of the metadata Encode
+// writes and decodes any other form in full: both forms refuse a newer schema.
+func TestDecodeEventReadsOnlyTheSchema(t *testing.T) {
+	for _, tc := range []struct {
+		metadata string
+		newer    bool // refused as newer than this build
+		bad      bool // refused as malformed
+	}{
+		{metadata: ``},
+		{metadata: `{"schema":1,"recorded_at":"2026-01-01T00:00:00Z","actor":"fanout"}`},
+		{metadata: `{"schema":1}`},
+		{metadata: `{"schema":2,"actor":"x"}`, newer: true},
+		{metadata: `{"schema":1234567890123,"actor":"x"}`, newer: true}, // too long for the fast path
+		{metadata: `{"actor":"x","schema":7}`, newer: true},             // not first: decoded in full
+		{metadata: `{ "schema": 3 }`, newer: true},
+		{metadata: `{"schema":01}`, bad: true},
+		{metadata: `{"schema":"1"}`, bad: true},
+		{metadata: `{"actor":`, bad: true},
+		{metadata: `{}`},
+	} {
+		rec := domain.RecordedEvent{Type: domain.TypeSubscriptionPaused, Data: []byte(`{"subscription_id":"sub_1"}`), Metadata: []byte(tc.metadata)}
+		ev, err := domain.DecodeEvent(rec)
+		_, _, full := domain.Decode(rec)
+		switch {
+		case tc.newer:
+			if !errors.Is(err, domain.ErrUnknownEventType) || !errors.Is(full, domain.ErrUnknownEventType) {
+				t.Errorf("%s: DecodeEvent %v, Decode %v; want both refused as newer", tc.metadata, err, full)
+			}
+		case tc.bad:
+			if err == nil || full == nil {
+				t.Errorf("%s: DecodeEvent %v, Decode %v; want both refused", tc.metadata, err, full)
+			}
+		default:
+			if err != nil || full != nil || ev.(domain.SubscriptionPaused).SubscriptionID != "sub_1" {
+				t.Errorf("%s: DecodeEvent %v %v, Decode %v", tc.metadata, ev, err, full)
+			}
+		}
 	}
 }
 

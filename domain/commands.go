@@ -108,7 +108,7 @@ func Load[S any](ctx context.Context, store EventStore, stream string, evolve fu
 			return state, 0, false, fmt.Errorf("read %s: %w", stream, err)
 		}
 		for _, rec := range page {
-			ev, _, err := Decode(rec)
+			ev, err := DecodeEvent(rec)
 			if err != nil {
 				return state, 0, false, err
 			}

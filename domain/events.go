@@ -131,13 +131,9 @@ func Encode(id string, ev Event, md Metadata) (EventData, error) {
 
 // Decode turns a recorded event back into its domain event and metadata.
 func Decode(rec RecordedEvent) (Event, Metadata, error) {
-	decode, ok := decoders[rec.Type]
-	if !ok {
-		return nil, Metadata{}, fmt.Errorf("%w: %q at position %d", ErrUnknownEventType, rec.Type, rec.Position)
-	}
-	ev, err := decode(rec.Data)
+	ev, err := decodeData(rec)
 	if err != nil {
-		return nil, Metadata{}, fmt.Errorf("decode %s at position %d: %w", rec.Type, rec.Position, err)
+		return nil, Metadata{}, err
 	}
 	var md Metadata
 	if len(rec.Metadata) > 0 {
@@ -145,10 +141,77 @@ func Decode(rec RecordedEvent) (Event, Metadata, error) {
 			return nil, Metadata{}, fmt.Errorf("decode metadata at position %d: %w", rec.Position, err)
 		}
 	}
-	if md.Schema > SchemaVersion {
-		return nil, Metadata{}, fmt.Errorf("%w: %s schema %d is newer than this build (%d)", ErrUnknownEventType, rec.Type, md.Schema, SchemaVersion)
+	if err := checkSchema(rec, md.Schema); err != nil {
+		return nil, Metadata{}, err
 	}
 	return ev, md, nil
+}
+
+// DecodeEvent turns a recorded event back into its domain event, reading of
+// the metadata only its schema version (refused if newer than this build), as
+// Decode does. The folds need nothing else from the metadata, and decoding it
+// in full (a timestamp, three strings) cost a third of a rebuild's decoding.
+func DecodeEvent(rec RecordedEvent) (Event, error) {
+	ev, err := decodeData(rec)
+	if err != nil {
+		return nil, err
+	}
+	schema, ok := leadingSchema(rec.Metadata)
+	if !ok && len(rec.Metadata) > 0 {
+		var md struct {
+			Schema int `json:"schema"`
+		}
+		if err := json.Unmarshal(rec.Metadata, &md); err != nil {
+			return nil, fmt.Errorf("decode metadata at position %d: %w", rec.Position, err)
+		}
+		schema = md.Schema
+	}
+	if err := checkSchema(rec, schema); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+func decodeData(rec RecordedEvent) (Event, error) {
+	decode, ok := decoders[rec.Type]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q at position %d", ErrUnknownEventType, rec.Type, rec.Position)
+	}
+	ev, err := decode(rec.Data)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s at position %d: %w", rec.Type, rec.Position, err)
+	}
+	return ev, nil
+}
+
+func checkSchema(rec RecordedEvent, schema int) error {
+	if schema > SchemaVersion {
+		return fmt.Errorf("%w: %s schema %d is newer than this build (%d)", ErrUnknownEventType, rec.Type, schema, SchemaVersion)
+	}
+	return nil
+}
+
+// leadingSchema reads the schema version from metadata in the form Encode
+// writes it: an object whose first member is "schema" with a small
+// non-negative integer. Anything else answers ok=false, and the caller decodes
+// the metadata properly.
+func leadingSchema(md []byte) (schema int, ok bool) {
+	const prefix = `{"schema":`
+	if len(md) < len(prefix)+2 || string(md[:len(prefix)]) != prefix {
+		return 0, false
+	}
+	i := len(prefix)
+	start := i
+	for ; i < len(md) && i-start < 9 && md[i] >= '0' && md[i] <= '9'; i++ {
+		schema = schema*10 + int(md[i]-'0')
+	}
+	if i == start || i == len(md) || (md[start] == '0' && i-start > 1) {
+		return 0, false
+	}
+	if md[i] != ',' && md[i] != '}' {
+		return 0, false
+	}
+	return schema, true
 }
 
 // Stream names. The prefix is part of the stored contract.

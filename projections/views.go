@@ -135,7 +135,7 @@ func (v *Views) Apply(rec domain.RecordedEvent) error {
 	if rec.Position <= v.Checkpoint {
 		return nil
 	}
-	ev, _, err := domain.Decode(rec)
+	ev, err := domain.DecodeEvent(rec)
 	if err != nil {
 		return err
 	}

@@ -143,7 +143,7 @@ func (f *scopeFilter) include(rec domain.RecordedEvent) bool {
 	default:
 		return false
 	}
-	ev, _, err := domain.Decode(rec)
+	ev, err := domain.DecodeEvent(rec)
 	if err != nil {
 		return false
 	}
@@ -267,7 +267,7 @@ func readSeals(ctx context.Context, store domain.EventStore) ([]exportSeal, erro
 			return nil, err
 		}
 		for _, r := range recs {
-			ev, _, err := domain.Decode(r)
+			ev, err := domain.DecodeEvent(r)
 			if err != nil {
 				return nil, err
 			}
@@ -314,7 +314,7 @@ func deliveredMessages(ctx context.Context, store domain.EventStore, sub string,
 		if rec.Type != domain.TypeDeliveryScheduled {
 			return nil
 		}
-		ev, _, err := domain.Decode(rec)
+		ev, err := domain.DecodeEvent(rec)
 		if err != nil {
 			return nil
 		}

@@ -111,7 +111,7 @@ func LastSeal(ctx context.Context, store domain.EventStore) (domain.AuditSealed,
 	if err != nil {
 		return domain.AuditSealed{}, 0, false, err
 	}
-	ev, _, err := domain.Decode(recs[0])
+	ev, err := domain.DecodeEvent(recs[0])
 	if err != nil {
 		return domain.AuditSealed{}, 0, false, err
 	}

@@ -266,7 +266,7 @@ func (v *verifier) run(ctx context.Context, store domain.EventStore, from domain
 				v.event(rec.Position, leaves[i])
 				continue
 			}
-			ev, _, err := domain.Decode(rec)
+			ev, err := domain.DecodeEvent(rec)
 			s, ok := ev.(domain.AuditSealed)
 			if err != nil || !ok {
 				v.fail(&Problem{Kind: KindSealForged, Position: rec.Position, Detail: fmt.Sprintf("undecodable seal event %s: %v", rec.Type, err)})
@@ -370,7 +370,7 @@ func VerifyRange(ctx context.Context, store domain.EventStore, pub ed25519.Publi
 			return Report{}, err
 		}
 		for _, r := range recs {
-			ev, _, err := domain.Decode(r)
+			ev, err := domain.DecodeEvent(r)
 			s, ok := ev.(domain.AuditSealed)
 			if err != nil || !ok || s.ToPosition >= from {
 				goto found

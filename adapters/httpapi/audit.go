@@ -174,7 +174,7 @@ func (s *Server) explain(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ev, _, err := domain.Decode(recs[0])
+	ev, err := domain.DecodeEvent(recs[0])
 	m, ok := ev.(domain.MessagePublished)
 	if err != nil || !ok || m.ApplicationID != c.Param("app") {
 		s.fail(c, domain.ErrNotFound)

@@ -130,7 +130,7 @@ func (s *Server) getMessage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	ev, _, err := domain.Decode(recs[0])
+	ev, err := domain.DecodeEvent(recs[0])
 	if err != nil {
 		s.fail(c, err)
 		return

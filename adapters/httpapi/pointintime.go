@@ -46,7 +46,7 @@ func (s *Server) subscriptionAsOf(ctx context.Context, id string, p asOfPoint) (
 			if !p.includes(rec) {
 				return sv, sv.Exists(), nil
 			}
-			ev, _, err := domain.Decode(rec)
+			ev, err := domain.DecodeEvent(rec)
 			if err != nil {
 				return sv, false, err
 			}

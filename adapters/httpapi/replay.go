@@ -130,7 +130,7 @@ func (h subHistory) at(pos domain.Position) (domain.Subscription, uint64, bool) 
 		if rec.Position > pos {
 			break
 		}
-		ev, _, err := domain.Decode(rec)
+		ev, err := domain.DecodeEvent(rec)
 		if err != nil {
 			continue
 		}

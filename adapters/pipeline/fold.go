@@ -16,7 +16,7 @@ func (r *Runner) markCaughtUp() { r.caughtMu.Do(func() { close(r.caughtUp) }) }
 
 // handle folds one ledger event and reacts to it.
 func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error {
-	ev, _, err := domain.Decode(rec)
+	ev, err := domain.DecodeEvent(rec)
 	if err != nil {
 		return fmt.Errorf("fold position %d: %w", rec.Position, err)
 	}

@@ -21,7 +21,7 @@ func (r *Runner) payload(ctx context.Context, msgID string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev, _, err := domain.Decode(recs[0])
+	ev, err := domain.DecodeEvent(recs[0])
 	if err != nil {
 		return nil, err
 	}
