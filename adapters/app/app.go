@@ -280,7 +280,9 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progres
 		return rep, err
 	}
 	vopts := viewstore.Options{Logger: log.With().Str("component", "views").Logger()}
-	next, err := viewstore.Open(fresh, vopts)
+	bulk := vopts
+	bulk.Bulk = true // fresh, and discarded if the rebuild stops before its end
+	next, err := viewstore.Open(fresh, bulk)
 	if err != nil {
 		return rep, err
 	}

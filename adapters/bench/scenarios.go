@@ -198,7 +198,7 @@ func (r *runner) rebuild(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer store.Close()
-	views, err := viewstore.Open(r.root+"/rebuild-views", viewstore.Options{})
+	views, err := viewstore.Open(r.root+"/rebuild-views", viewstore.Options{Bulk: true})
 	if err != nil {
 		return Result{}, err
 	}

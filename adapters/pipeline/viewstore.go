@@ -26,6 +26,10 @@ type ViewStore interface {
 	// Commit writes what the fold changed since the last Commit, the state
 	// changes (a nil value deletes a key) and v's checkpoint atomically.
 	Commit(v *projections.Views, state map[string][]byte) error
+	// Prepare is Commit's first half: it takes the changes and returns the
+	// write, which may run on another goroutine while the fold goes on; the
+	// next Prepare, Commit or Sync waits for it and answers its error.
+	Prepare(v *projections.Views, state map[string][]byte) (write func() error, err error)
 	// Sync makes the commits durable (at a clean stop).
 	Sync() error
 	// OpenDue and OpenInOrder read a subscription's committed open

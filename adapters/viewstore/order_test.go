@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
@@ -131,5 +132,76 @@ func TestAttemptingListsAttemptsWithoutOutcome(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("the history never leaves an attempt open: nothing was checked")
+	}
+}
+
+// TestAWriteMayLagBehindTheFold: a prepared batch is written only after the
+// fold has gone on (and changed the same deliveries again), as the rebuild
+// does. Reads in between must see the prepared records, and the indexes
+// written afterwards must be those of a commit at every event.
+func TestAWriteMayLagBehindTheFold(t *testing.T) {
+	recs := projectionstest.History()
+	mem := projections.New()
+	dir := t.TempDir()
+	s := open(t, dir)
+	v, _, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var write func() error
+	for i, r := range recs {
+		if err := v.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+		if write != nil {
+			if err := write(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if write, err = s.Prepare(v, nil); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	if err := write(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir)
+	defer s.Close()
+	got, _, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := got.Snapshot()
+	b, _ := mem.Snapshot()
+	if string(a) != string(b) {
+		t.Fatalf("the store differs from the fold:\n got %.500s\nwant %.500s", a, b)
+	}
+	for sub := range mem.Subscriptions {
+		var want, inOrder []string
+		mem.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
+			if d.SubscriptionID == sub {
+				want = append(want, orderEntry(d.MessagePosition, d.ID))
+			}
+			return true
+		})
+		slices.Sort(want)
+		s.OpenInOrder(sub, 0, "", func(pos domain.Position, id string) bool {
+			inOrder = append(inOrder, orderEntry(pos, id))
+			return true
+		})
+		if !slices.Equal(inOrder, want) {
+			t.Fatalf("%s order index %v, fold %v", sub, inOrder, want)
+		}
+		due := 0
+		s.OpenDue(sub, time.Time{}, "", func(time.Time, string, bool) bool { due++; return true })
+		if due != len(want) {
+			t.Fatalf("%s: %d in the open index, %d open", sub, due, len(want))
+		}
 	}
 }

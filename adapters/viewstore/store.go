@@ -26,6 +26,12 @@ type Options struct {
 	// CacheSize is Pebble's block cache in bytes (default 16 MiB): with the
 	// memtables (4 MiB), the bound on what the view store holds in memory.
 	CacheSize int64
+	// Bulk opens a store that is being built from nothing (a rebuild)
+	// without a write-ahead log, so that each record is written once, not
+	// to the log and again to a table. Sync must end the build: what was
+	// not synced is lost at Close or a crash (an unfinished rebuild is
+	// discarded anyway).
+	Bulk bool
 }
 
 // Store is the on-disk view store. It implements projections.Records: the
@@ -34,7 +40,8 @@ type Options struct {
 //
 // A Store is not safe for concurrent use on its own: the pipeline calls the
 // Records methods and Commit under its views lock (readers under the read
-// lock, the fold and Commit under the write lock).
+// lock, the fold and Commit under the write lock). Only Write, the second
+// half of a commit, may run alongside them.
 type Store struct {
 	db  *pebble.DB
 	dir string
@@ -54,6 +61,20 @@ type Store struct {
 
 	stats      map[string]*projections.StatBucket // by statKey, changed since the last Commit
 	cleanStats map[string]*projections.StatBucket
+
+	// The prepared commit being written (nil: none), and the first write
+	// that failed: it fails every later commit (see Write).
+	writing *prepared
+	failed  error
+}
+
+// A prepared commit holds a batch encoded by Prepare, written once by the
+// function Prepare returns.
+type prepared struct {
+	b    *pebble.Batch
+	at   domain.Position
+	done chan struct{}
+	err  error
 }
 
 type cleanDelivery struct {
@@ -139,6 +160,9 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 	// deliveries and index entries together), so without filters a point read
 	// of one record opens every overlapping table; a listing page is 50 of
 	// them. Ten bits per key: ~1% false positives, filter blocks share the cache.
+	if opts.Bulk {
+		popts.DisableWAL = true
+	}
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -178,7 +202,10 @@ func (s *Store) Dir() string { return s.dir }
 
 // Close closes the store; uncommitted changes are dropped (the fold
 // replays them from the checkpoint).
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.wait()
+	return s.db.Close()
+}
 
 // Load returns the views as of the store's checkpoint, folding messages and
 // deliveries into this store, and the pipeline state saved with them (key
@@ -255,9 +282,29 @@ func loadKind(db *pebble.DB, kind byte, fn func(id string, b []byte) error) erro
 // state changes (a nil value deletes the key), and v's checkpoint. The batch
 // is not fsynced (see the package comment).
 func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
+	write, err := s.Prepare(v, state)
+	if err != nil {
+		return err
+	}
+	return write()
+}
+
+// Prepare does the first half of Commit: it encodes what Commit writes into a
+// batch and takes it from the changes pending, so that the fold can go on
+// (and change the same records) while write, the second half, writes the
+// batch. write must be called once; it may run on another goroutine,
+// concurrently with reads and the fold's changes, but not with another
+// Prepare, Commit, Sync or Close, which wait for it (one write at a time, in
+// order). Until it ends, the batch's records are read from memory.
+//
+// A failed write loses the batch's changes, so it fails every later commit
+// too: the checkpoint on disk stays before them, and the next start replays
+// from there.
+func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write func() error, err error) {
+	if err = s.wait(); err != nil {
+		return nil, err
+	}
 	b := s.db.NewBatch()
-	defer b.Close()
-	var err error
 	put := func(k []byte, val any) {
 		if err != nil {
 			return
@@ -344,11 +391,9 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 		}
 	}
 	put(metaKey, meta{Format: Format, Checkpoint: v.Checkpoint, Events: v.Events})
-	if err == nil {
-		err = b.Commit(pebble.NoSync)
-	}
 	if err != nil {
-		return fmt.Errorf("view store: commit at %d: %w", v.Checkpoint, err)
+		b.Close()
+		return nil, fmt.Errorf("view store: commit at %d: %w", v.Checkpoint, err)
 	}
 	s.cleanMsgs = s.msgs
 	s.cleanStats = s.stats
@@ -357,7 +402,32 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 		s.cleanDels[id] = cleanDelivery{d: c.d, st: openStateOf(c.d)}
 	}
 	s.reset()
-	return nil
+	p := &prepared{b: b, at: v.Checkpoint, done: make(chan struct{})}
+	s.writing = p
+	return p.write, nil
+}
+
+// write writes the batch, not fsynced.
+func (p *prepared) write() error {
+	p.err = p.b.Commit(pebble.NoSync)
+	p.b.Close()
+	if p.err != nil {
+		p.err = fmt.Errorf("view store: commit at %d: %w", p.at, p.err)
+	}
+	close(p.done)
+	return p.err
+}
+
+// wait waits for the write in progress and answers the first failed one.
+func (s *Store) wait() error {
+	if s.writing != nil {
+		<-s.writing.done
+		if s.writing.err != nil && s.failed == nil {
+			s.failed = s.writing.err
+		}
+		s.writing = nil
+	}
+	return s.failed
 }
 
 // Pending says how many records wait for the next Commit.
@@ -367,6 +437,9 @@ func (s *Store) Pending() int { return len(s.msgs) + len(s.dels) }
 // then replays nothing): the memtables are flushed to tables, so nothing
 // depends on the unsynced write-ahead log.
 func (s *Store) Sync() error {
+	if err := s.wait(); err != nil {
+		return err
+	}
 	return s.db.Flush()
 }
 
