@@ -80,7 +80,7 @@ func next(it *pebble.Iterator) bool {
 	return ok
 }
 
-func (s *Store) iter() (*pebble.Iterator, error) { return s.db.NewIter(nil) }
+func (s *Store) iter() (*pebble.Iterator, error) { return s.newIter(nil) }
 
 func (s *Store) each(fn func(k, v []byte) error) error {
 	it, err := s.iter()

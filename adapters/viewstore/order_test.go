@@ -205,3 +205,56 @@ func TestAWriteMayLagBehindTheFold(t *testing.T) {
 		}
 	}
 }
+
+// TestScansWaitForThePreparedWrite: between Prepare and the end of its write
+// the batch's index entries are neither among the changes in memory nor on
+// disk, so a scan made then (a listing, from another goroutine) waits for the
+// write and sees them.
+func TestScansWaitForThePreparedWrite(t *testing.T) {
+	recs := projectionstest.History()
+	mem := projections.New()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	v, _, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := v.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listing := func(rs projections.Records) []string {
+		var ids []string
+		for app := range mem.Applications {
+			rs.MessagesOfApp(app, 0, func(m *projections.MessageView) bool { ids = append(ids, m.ID); return true })
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	want := listing(mem.Records())
+	if len(want) == 0 {
+		t.Fatal("the history has no messages: nothing to check")
+	}
+	write, err := s.Prepare(v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []string, 1)
+	go func() { got <- listing(s) }()
+	select {
+	case g := <-got:
+		write()
+		t.Fatalf("a scan ran before the prepared batch was written: %v", g)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := write(); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-got; !slices.Equal(g, want) {
+		t.Fatalf("listing after the write: %v, want %v", g, want)
+	}
+}

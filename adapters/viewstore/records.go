@@ -141,7 +141,7 @@ func (s *Store) WalkDeliveries(fn func(*projections.DeliveryView) error) error {
 // walkMerged merges the disk's records of a kind with the uncommitted ones
 // (which win), both in id order.
 func walkMerged[T any](s *Store, kind byte, pending []string, pendingRec func(string) T, decode func([]byte) (T, error), fn func(T) error) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
+	it, err := s.newIter(&pebble.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func (s *Store) scanIndex(prefix, id string, before domain.Position, fn func(id 
 		hi = indexKey(prefix, id, ^domain.Position(0))
 		hi = append(hi, 0) // past the largest position
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	it, err := s.newIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		s.log.Error().Err(err).Msg("view store index scan failed")
 		return
@@ -291,7 +291,7 @@ func (s *Store) PutStat(b *projections.StatBucket) { s.stats[statKey(b.Subscript
 func (s *Store) StatsOf(sub string, from, to int64, fn func(*projections.StatBucket) bool) {
 	byKey := map[string]*projections.StatBucket{}
 	lo, hi := statKey(sub, from), statKey(sub, to)+"\x00"
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(lo), UpperBound: []byte(hi)})
+	it, err := s.newIter(&pebble.IterOptions{LowerBound: []byte(lo), UpperBound: []byte(hi)})
 	if err != nil {
 		s.log.Error().Err(err).Msg("view store stats scan failed")
 		return
@@ -337,7 +337,7 @@ func (s *Store) OpenDue(sub string, due time.Time, id string, fn func(due time.T
 		lo = append(append([]byte{'q'}, sub...), 0)
 	}
 	hi := append(append([]byte{'q'}, sub...), 1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	it, err := s.newIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		s.log.Error().Err(err).Msg("view store open-index scan failed")
 		return
@@ -358,7 +358,7 @@ func (s *Store) OpenDue(sub string, due time.Time, id string, fn func(due time.T
 // (message position, then id), from the entry (pos, id) on (inclusive).
 // Changes not yet committed are not seen: commit first.
 func (s *Store) OpenInOrder(sub string, pos domain.Position, id string, fn func(pos domain.Position, id string) bool) {
-	it, err := s.db.NewIter(&pebble.IterOptions{
+	it, err := s.newIter(&pebble.IterOptions{
 		LowerBound: orderKey(sub, pos, id),
 		UpperBound: append(append([]byte{'p'}, sub...), 1),
 	})
@@ -385,7 +385,7 @@ func (s *Store) OpenInOrder(sub string, pos domain.Position, id string, fn func(
 // outcome (what a crash leaves to close): its cost is the attempts in flight
 // at the last commit, not the open deliveries.
 func (s *Store) Attempting(fn func(id string) bool) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'w'}, UpperBound: []byte{'w' + 1}})
+	it, err := s.newIter(&pebble.IterOptions{LowerBound: []byte{'w'}, UpperBound: []byte{'w' + 1}})
 	if err != nil {
 		s.log.Error().Err(err).Msg("view store attempting-index scan failed")
 		return
@@ -409,7 +409,7 @@ func (s *Store) eachOpenKey(sub *string, fn func(sub, id string) bool) {
 		lo = append(append([]byte{'q'}, *sub...), 0)
 		hi = append(append([]byte{'q'}, *sub...), 1)
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	it, err := s.newIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		s.log.Error().Err(err).Msg("view store open-index scan failed")
 		return

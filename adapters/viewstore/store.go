@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -66,15 +67,29 @@ type Store struct {
 	// that failed: it fails every later commit (see Write).
 	writing *prepared
 	failed  error
+	// unwritten is write-locked from Prepare to the end of its write: an
+	// iterator made in between would miss the batch's index entries, which
+	// are no longer among the changes in memory. Point reads need no lock
+	// (the batch's records are kept in memory until the next Prepare).
+	unwritten sync.RWMutex
 }
 
 // A prepared commit holds a batch encoded by Prepare, written once by the
 // function Prepare returns.
 type prepared struct {
-	b    *pebble.Batch
-	at   domain.Position
-	done chan struct{}
-	err  error
+	b       *pebble.Batch
+	at      domain.Position
+	written func() // unlocks Store.unwritten
+	done    chan struct{}
+	err     error
+}
+
+// newIter makes an iterator over what is written, once no prepared batch
+// waits for its write: a Pebble iterator reads the state at its creation.
+func (s *Store) newIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
+	s.unwritten.RLock()
+	defer s.unwritten.RUnlock()
+	return s.db.NewIter(o)
 }
 
 type cleanDelivery struct {
@@ -295,7 +310,8 @@ func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 // batch. write must be called once; it may run on another goroutine,
 // concurrently with reads and the fold's changes, but not with another
 // Prepare, Commit, Sync or Close, which wait for it (one write at a time, in
-// order). Until it ends, the batch's records are read from memory.
+// order). Until it ends, the batch's records are read from memory, and
+// scans of the indexes wait for it.
 //
 // A failed write loses the batch's changes, so it fails every later commit
 // too: the checkpoint on disk stays before them, and the next start replays
@@ -402,7 +418,8 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 		s.cleanDels[id] = cleanDelivery{d: c.d, st: openStateOf(c.d)}
 	}
 	s.reset()
-	p := &prepared{b: b, at: v.Checkpoint, done: make(chan struct{})}
+	s.unwritten.Lock()
+	p := &prepared{b: b, at: v.Checkpoint, written: s.unwritten.Unlock, done: make(chan struct{})}
 	s.writing = p
 	return p.write, nil
 }
@@ -411,6 +428,7 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 func (p *prepared) write() error {
 	p.err = p.b.Commit(pebble.NoSync)
 	p.b.Close()
+	p.written()
 	if p.err != nil {
 		p.err = fmt.Errorf("view store: commit at %d: %w", p.at, p.err)
 	}
