@@ -41,8 +41,8 @@ type Options struct {
 //
 // A Store is not safe for concurrent use on its own: the pipeline calls the
 // Records methods and Commit under its views lock (readers under the read
-// lock, the fold and Commit under the write lock). Only Write, the second
-// half of a commit, may run alongside them.
+// lock, the fold and Commit under the write lock). Only the write that
+// Prepare returns, the second half of a commit, may run alongside them.
 type Store struct {
 	db  *pebble.DB
 	dir string
@@ -64,7 +64,7 @@ type Store struct {
 	cleanStats map[string]*projections.StatBucket
 
 	// The prepared commit being written (nil: none), and the first write
-	// that failed: it fails every later commit (see Write).
+	// that failed: it fails every later commit (see Prepare).
 	writing *prepared
 	failed  error
 	// unwritten is write-locked from Prepare to the end of its write: an
@@ -171,13 +171,13 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 		MemTableSize: 4 << 20,
 		Logger:       pebbleLogger{opts.Logger},
 	}
+	if opts.Bulk {
+		popts.DisableWAL = true
+	}
 	// Every table spans all record kinds (a commit batch writes messages,
 	// deliveries and index entries together), so without filters a point read
 	// of one record opens every overlapping table; a listing page is 50 of
 	// them. Ten bits per key: ~1% false positives, filter blocks share the cache.
-	if opts.Bulk {
-		popts.DisableWAL = true
-	}
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
