@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -20,6 +21,61 @@ func (s *Server) publicKey(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"key_id": domain.KeyIDFor(s.SealPublicKey), "algorithm": "ed25519", "public_key": audit.EncodePublicKey(s.SealPublicKey)})
+}
+
+type sealStatusJSON struct {
+	Index        uint64    `json:"index"`
+	FromPosition uint64    `json:"from_position"`
+	ToPosition   uint64    `json:"to_position"`
+	Count        uint64    `json:"count"`
+	ChainHash    string    `json:"chain_hash"`
+	SealedAt     time.Time `json:"sealed_at"`
+	AgeSeconds   float64   `json:"age_seconds"`
+	KeyID        string    `json:"key_id"`
+	Position     uint64    `json:"position"`
+}
+
+type auditStatusJSON struct {
+	Head      uint64          `json:"head"`
+	LastSeal  *sealStatusJSON `json:"last_seal"`
+	KeyID     string          `json:"key_id"`
+	PublicKey string          `json:"public_key"`
+	Algorithm string          `json:"algorithm"`
+}
+
+// auditStatus answers where the ledger and its seals stand: the head, the
+// newest seal (what it covers and how old it is) and the key that signs the
+// seals. Two reads of the store, whatever the ledger's length.
+func (s *Server) auditStatus(c *gin.Context) {
+	if s.SealPublicKey == nil {
+		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "sealing is not configured on this server", "")
+		return
+	}
+	ctx := c.Request.Context()
+	head, err := s.Store.Head(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := auditStatusJSON{Head: uint64(head), KeyID: domain.KeyIDFor(s.SealPublicKey), PublicKey: audit.EncodePublicKey(s.SealPublicKey), Algorithm: "ed25519"}
+	recs, err := s.Store.ReadStream(ctx, domain.AuditStream, domain.RevisionEnd, domain.Backward, 1)
+	switch {
+	case errors.Is(err, domain.ErrStreamNotFound): // nothing sealed yet: last_seal null
+	case err != nil:
+		s.fail(c, err)
+		return
+	default:
+		ev, err := domain.DecodeEvent(recs[0])
+		seal, ok := ev.(domain.AuditSealed)
+		if err != nil || !ok {
+			s.fail(c, fmt.Errorf("%w: the newest event of %s is not a seal", domain.ErrCorrupt, domain.AuditStream))
+			return
+		}
+		out.LastSeal = &sealStatusJSON{Index: seal.Index, FromPosition: uint64(seal.FromPosition), ToPosition: uint64(seal.ToPosition),
+			Count: seal.Count, ChainHash: seal.ChainHash, SealedAt: seal.SealedAt, KeyID: seal.KeyID, Position: uint64(recs[0].Position),
+			AgeSeconds: max(time.Since(seal.SealedAt).Seconds(), 0)}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func parsePosition(c *gin.Context, name string) (domain.Position, error) {

@@ -146,3 +146,21 @@ func (s *Server) refuseLastAdmin(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// me answers which key the request was made with: its id, role, application
+// and name, never its hash. Any valid key may ask (the console signs in with
+// it, and shows only what the role may do).
+func (s *Server) me(c *gin.Context) {
+	p := who(c)
+	var o keyOut
+	s.Views.Read(func(v *projections.Views) {
+		if k := v.Keys[p.keyID]; k != nil {
+			o = keyOutOf(*k)
+		}
+	})
+	if o.ID == "" { // authenticated a moment ago; revoked since
+		s.fail(c, domain.ErrNotFound)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}

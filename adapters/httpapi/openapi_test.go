@@ -175,7 +175,17 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	})
 	note("Delivery", e.must(200, "GET", "/v1/deliveries/"+behind, A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o", A, nil).json())
-	note("SubscriptionStats", e.must(200, "GET", base+"/sub_o/stats?window=1h", A, nil).json())
+	stats := e.must(200, "GET", base+"/sub_o/stats?window=1h", A, nil).json()
+	note("SubscriptionStats", stats)
+	series, _ := stats["series"].([]any)
+	if len(series) == 0 {
+		t.Fatalf("stats of a subscription with attempts have no series: %v", stats)
+	}
+	for _, slot := range series {
+		note("StatsSlot", slot)
+	}
+	note("AuditStatus", e.must(200, "GET", "/v1/audit/status", A, nil).json())
+	note("APIKey", e.must(200, "GET", "/v1/me", A, nil).json())
 	note("Subscription", e.must(200, "GET", base+"/sub_o?as_of=1000000", A, nil).json())
 	note("Subscription", e.must(200, "POST", base+"/sub_o/disable", A, map[string]any{"reason": "r"}).json())
 	items("Subscription", e.must(200, "GET", base, A, nil))

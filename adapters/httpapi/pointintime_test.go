@@ -164,6 +164,16 @@ func TestAuditRoutes(t *testing.T) {
 		}
 		return true
 	})
+	st := e.must(200, "GET", "/v1/audit/status", A, nil).json()
+	last, _, _, _ := audit.LastSeal(context.Background(), e.store)
+	head, _ := e.store.Head(context.Background())
+	seal, _ := st["last_seal"].(map[string]any)
+	if seal == nil || st["head"] != float64(head) || seal["to_position"].(float64) < float64(last.ToPosition) ||
+		seal["chain_hash"] == "" || seal["age_seconds"].(float64) < 0 || st["public_key"] != pk.str("public_key") {
+		t.Fatalf("audit status %v (head %d, last seal to %d)", st, head, last.ToPosition)
+	}
+	e.must(200, "GET", "/v1/audit/status", e.key("auditor", ""), nil)
+	e.must(403, "GET", "/v1/audit/status", e.key("application", "app_a"), nil)
 	r := e.must(200, "GET", "/v1/audit/verify", A, nil)
 	var result map[string]any
 	sc := bufio.NewScanner(bytes.NewReader(r.body))

@@ -15,6 +15,7 @@ import (
 // unfiltered data as if it were filtered). A route missing here takes none.
 var queryParams = map[string][]string{
 	"GET /v1/keys":                                       {"limit", "cursor"},
+	"GET /v1/me":                                         nil,
 	"GET /v1/applications":                               {"limit", "cursor"},
 	"GET /v1/operational-subscriptions":                  {"limit", "cursor", "status"},
 	"GET /v1/applications/:app/subscriptions":            {"limit", "cursor", "status", "as_of"},

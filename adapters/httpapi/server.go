@@ -130,6 +130,7 @@ func New(d Deps) *Server {
 		e.GET("/metrics", s.throttleAuth, s.authenticate, s.readAll, gin.WrapH(d.Metrics))
 	}
 	v1 := e.Group("/v1", s.throttleAuth, s.authenticate, s.checkQuery)
+	v1.GET("/me", s.me)
 	v1.POST("/keys", s.adminOnly, s.createKey)
 	v1.GET("/keys", s.adminOnly, s.listKeys)
 	v1.DELETE("/keys/:key", s.adminOnly, s.revokeKey)
@@ -171,6 +172,7 @@ func New(d Deps) *Server {
 	v1.POST("/deliveries/:dlv/redeliver", s.canWrite, s.redeliver)
 
 	v1.GET("/audit/public-key", s.publicKey)
+	v1.GET("/audit/status", s.readAll, s.auditStatus)
 	v1.GET("/audit/verify", s.readAll, s.auditVerify)
 	v1.GET("/audit/export", s.auditExport)
 	v1.GET("/ledger/events", s.readAll, s.ledgerEvents)

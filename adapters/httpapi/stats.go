@@ -40,6 +40,29 @@ type statsJSON struct {
 	Pending               int      `json:"pending"`
 	OldestPendingAgeSecs  *float64 `json:"oldest_pending_age_seconds"`
 	LatencyBucketBoundsMS []int64  `json:"latency_bucket_bounds_ms"`
+	// Series is the window slot by slot, oldest first, for charts: only the
+	// slots that saw anything (a quiet hour costs no bytes).
+	Series []statsSlotJSON `json:"series"`
+}
+
+// statsSlotJSON is one 5-minute slot of a subscription's outcomes.
+type statsSlotJSON struct {
+	From           time.Time `json:"from"`
+	Acknowledged   int       `json:"acknowledged"`
+	Failed         int       `json:"failed"`
+	OutcomeUnknown int       `json:"outcome_unknown"`
+	Exhausted      int       `json:"exhausted"`
+	LatencyP50MS   *int64    `json:"latency_p50_ms"`
+	LatencyP99MS   *int64    `json:"latency_p99_ms"`
+}
+
+func slotOut(b *projections.StatBucket) statsSlotJSON {
+	o := statsSlotJSON{From: projections.SlotStart(b.Slot), Acknowledged: b.Acknowledged, Failed: b.Failed, OutcomeUnknown: b.Unknown, Exhausted: b.Exhausted}
+	if p := projections.Quantile(b.Latency, 0.5); p >= 0 {
+		p99 := projections.Quantile(b.Latency, 0.99)
+		o.LatencyP50MS, o.LatencyP99MS = &p, &p99
+	}
+	return o
 }
 
 // subscriptionStats answers a subscription's delivery health over a window,
@@ -67,6 +90,7 @@ func (s *Server) subscriptionStats(c *gin.Context) {
 	from := to - int64(span/projections.StatSlot) + 1
 	out := statsJSON{SubscriptionID: id, Window: window, From: projections.SlotStart(from), To: now, LatencyBucketBoundsMS: projections.LatencyBoundsMS}
 	out.Attempts.FailedByClass = map[string]int{}
+	out.Series = []statsSlotJSON{}
 	hist := make([]int, len(projections.LatencyBoundsMS)+1)
 	s.Views.Read(func(v *projections.Views) {
 		v.Records().StatsOf(id, from, to, func(b *projections.StatBucket) bool {
@@ -78,6 +102,7 @@ func (s *Server) subscriptionStats(c *gin.Context) {
 			}
 			out.Deliveries.Exhausted += b.Exhausted
 			out.Deliveries.Cancelled += b.Cancelled
+			out.Series = append(out.Series, slotOut(b))
 			for i, n := range b.Latency {
 				if i < len(hist) {
 					hist[i] += n

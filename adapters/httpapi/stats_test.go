@@ -46,6 +46,20 @@ func TestSubscriptionStats(t *testing.T) {
 	if failing["success_rate"] != 0.0 || num(failing, "attempts", "failed_by_class", "http_status") < 5 || num(failing, "pending") != 5 || failing["oldest_pending_age_seconds"] == nil {
 		t.Fatalf("sub_bad stats: %v", failing)
 	}
+	var acked, failed float64
+	for _, slot := range failing["series"].([]any) {
+		failed += num(slot.(map[string]any), "failed")
+	}
+	for _, slot := range good["series"].([]any) {
+		m := slot.(map[string]any)
+		acked += num(m, "acknowledged")
+		if m["latency_p50_ms"] == nil || m["from"] == nil {
+			t.Fatalf("a slot with acknowledgements has no latency or start: %v", m)
+		}
+	}
+	if acked != 5 || failed != num(failing, "attempts", "failed") {
+		t.Fatalf("the series does not add up to the totals: %v acknowledged, %v failed (%v)", acked, failed, failing)
+	}
 	if w := failing["window"]; w != "7d" {
 		t.Fatalf("window: %v", w)
 	}
