@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/console"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
@@ -160,7 +161,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	deps := httpapi.Deps{
 		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
 		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealPub, SealKey: sealKey,
-		ReadyMaxLag: cfg.ReadyMaxLag,
+		ReadyMaxLag: cfg.ReadyMaxLag, Console: console.Handler(),
 	}
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}

@@ -55,6 +55,9 @@ type Deps struct {
 	// the address gets 429 until its bucket refills.
 	AuthFailuresPerSecond float64
 	AuthFailureBurst      int
+	// Console serves the web console under /console/ (nil: no console).
+	// It needs no key itself: its pages call /v1 with the user's key.
+	Console http.Handler
 }
 
 // Observer is told what the API does (the metrics adapter implements it).
@@ -125,6 +128,12 @@ func New(d Deps) *Server {
 	})
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if d.Console != nil {
+		toConsole := func(c *gin.Context) { c.Redirect(http.StatusFound, "/console/") }
+		e.GET("/", toConsole)
+		e.GET("/console", toConsole)
+		e.GET("/console/*file", gin.WrapH(d.Console))
+	}
 
 	if d.Metrics != nil {
 		e.GET("/metrics", s.throttleAuth, s.authenticate, s.readAll, gin.WrapH(d.Metrics))

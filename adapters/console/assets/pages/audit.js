@@ -1,0 +1,89 @@
+// audit.js: for admins and auditors: where the ledger and its seals stand,
+// verify with progress, verifiable exports, and a subscription as it stood.
+
+import { ago, dl, field, h, replace, when } from "../dom.js";
+import { download, get, qs, stream } from "../api.js";
+import { act, errorBox, form, notice } from "../ui.js";
+import { pointInTime } from "./applications.js";
+
+export async function auditPage() {
+  const statusBox = h("div", {});
+  let ledgerHead = 1; // the progress bar's end: where the ledger stood when the page loaded
+  async function loadStatus() {
+    try {
+      const st = await get("/v1/audit/status");
+      ledgerHead = Math.max(st.head, 1);
+      const seal = st.last_seal;
+      replace(statusBox, dl([
+        ["Ledger head", h("span", { "data-testid": "head" }, String(st.head))],
+        ["Last seal", seal ? "#" + seal.index + ", covering positions " + seal.from_position + "–" + seal.to_position + " (" + seal.count + " events)" : "none yet"],
+        ["Sealed", seal ? when(seal.sealed_at) + " (" + ago(seal.age_seconds) + ")" : ""],
+        ["Not yet sealed", seal ? (st.head > seal.position ? "the events after position " + seal.position + " (the next seal will cover them)" : "none (the seal is the newest event)") : "every event"],
+        ["Chain hash", seal ? h("code", { class: "wrap" }, seal.chain_hash) : ""],
+        ["Seal key", h("code", {}, st.key_id)],
+        ["Public key (ed25519)", h("code", { class: "wrap", "data-testid": "public-key" }, st.public_key)],
+      ]));
+    } catch (e) {
+      replace(statusBox, errorBox(e));
+    }
+  }
+  await loadStatus();
+
+  const progress = h("progress", { max: 1, value: 0, "aria-label": "verification progress" });
+  const verifyOut = h("div", { id: "verify-result", "aria-live": "polite" });
+  const verifyBtn = h("button", { type: "button", id: "verify" }, "Verify the ledger");
+  verifyBtn.addEventListener("click", () => act(verifyBtn, async () => {
+    replace(verifyOut, progress, h("span", { class: "progress-text" }, " starting…"));
+    let final = null;
+    await stream("/v1/audit/verify", (line) => {
+      if (line.kind === "progress") {
+        // line.head is the position verified so far; the ledger may grow meanwhile
+        progress.max = Math.max(ledgerHead, line.head || 1);
+        progress.value = line.head || 0;
+        replace(verifyOut, progress, h("span", { class: "progress-text" }, " " + line.events + " events, " + line.seals + " seals checked"));
+      } else {
+        final = line;
+      }
+    });
+    if (!final) throw new Error("the verification ended without a result");
+    if (final.kind === "error") throw new Error("verification could not run: " + final.error);
+    replace(verifyOut, verdict(final));
+    await loadStatus();
+    return final.ok ? "The ledger verifies." : "The ledger does NOT verify.";
+  }));
+
+  const exportScope = h("select", {}, [["all", "the whole ledger"], ["application", "one application"], ["subscription", "one subscription"]].map(([v, l]) => h("option", { value: v }, l)));
+  const exportForm = form("Export", [h("div", { class: "row" },
+    field("Scope", "export-scope", exportScope),
+    field("Application or subscription id", "export-id", h("input", { placeholder: "app_… or sub_…" })))],
+  "Download export", async (v) => {
+    const scope = v["export-scope"];
+    if (scope !== "all" && !v["export-id"]) throw new Error("give the " + scope + "'s id");
+    const q = scope === "all" ? "" : qs({ [scope]: v["export-id"].trim() });
+    const name = "hookledger-export" + (scope === "all" ? "" : "-" + v["export-id"].trim()) + ".ndjson";
+    const bytes = await download("/v1/audit/export" + q, name);
+    return "Export saved as " + name + " (" + bytes + " bytes). Verify it offline: hookledger verify --export FILE --public-key KEY.";
+  });
+
+  return h("section", {},
+    h("h1", {}, "Audit"),
+    h("h2", {}, "Ledger and seals"), statusBox,
+    h("h2", {}, "Verify"), h("p", { class: "hint" }, "Replays the ledger and recomputes the hash chain against every seal: a changed, removed or reordered event is reported with its position."),
+    h("div", { class: "actions" }, verifyBtn), verifyOut,
+    h("h2", {}, "Export"), h("p", { class: "hint" }, "A signed NDJSON export, verifiable offline with the public key above."), exportForm,
+    h("h2", {}, "Point in time"), h("p", { class: "hint" }, "A subscription as it stood at a time or a ledger position."), pointInTime("", "", { pickSubscription: true }));
+}
+
+function verdict(r) {
+  const facts = dl([
+    ["Events checked", String(r.events)],
+    ["Seals checked", String(r.seals)],
+    ["Head", String(r.head)],
+    ["Last seal", r.last_seal ? "position " + r.last_seal.position : ""],
+    ["Unsealed tail", r.unsealed ? r.unsealed + " events after the last seal" : ""],
+  ]);
+  if (r.ok) return h("div", { class: "verdict verdict-ok", "data-testid": "verify-ok" }, h("p", {}, h("strong", {}, "Verified: "), "every event matches the seals."), facts);
+  const p = r.problem || {};
+  return h("div", { class: "verdict verdict-bad", role: "alert", "data-testid": "verify-failed" },
+    h("p", {}, h("strong", {}, "Not verified: "), (p.kind || "problem") + (p.position ? " at position " + p.position : "") + (p.detail ? " — " + p.detail : "")), facts);
+}
