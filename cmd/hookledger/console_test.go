@@ -123,6 +123,22 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.waitText("table", flakyDlv)
 	b.waitText("table", "acknowledged")
 	b.shot("deliveries")
+	// Paged: one per page; Next and Previous walk the cursor.
+	rows := `[...document.querySelectorAll("tbody tr td:first-child")].map(td => td.innerText)`
+	b.open(base, "/apps/app_shop/deliveries?limit=1", "table")
+	first := eval[[]string](b, rows)
+	b.click(".pager button:last-child") // Next page
+	b.waitText(".pager", "page 2")
+	second := eval[[]string](b, rows)
+	if len(first) != 1 || len(second) != 1 || first[0] == second[0] ||
+		(first[0] != flakyDlv && first[0] != okDlv) || (second[0] != flakyDlv && second[0] != okDlv) {
+		t.Fatalf("pages of one: %v then %v, want %s and %s", first, second, flakyDlv, okDlv)
+	}
+	b.click(".pager button:first-child")
+	b.waitText(".pager", "page 1")
+	if again := eval[[]string](b, rows); len(again) != 1 || again[0] != first[0] {
+		t.Fatalf("Previous page shows %v, not %v", again, first)
+	}
 	b.click("a[href='#/deliveries/" + flakyDlv + "']")
 	b.do("the timeline", waitVisible(".timeline li[data-type='delivery.attempt_acknowledged']"))
 	b.shot("delivery-timeline")
@@ -156,6 +172,13 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	if !sawFailed {
 		t.Fatalf("no failed attempt on the flaky delivery's timeline: %v", got)
 	}
+	if n := eval[[]string](b, unlabelledFields); len(n) > 0 {
+		t.Fatalf("the delivery page has fields without a label: %v", n)
+	}
+	b.fill("#redeliver-reason", "customer asked")
+	b.click("form[aria-label='Redeliver'] button[type=submit]")
+	b.do("the redelivery on the timeline", waitVisible(".timeline li[data-type='delivery.redelivery_requested']"))
+	b.waitText(".timeline li[data-type='delivery.redelivery_requested']", "customer asked")
 
 	// The message, its payload and explain.
 	b.open(base, "/apps/app_shop/messages/"+msg, "[data-testid=payload]")
@@ -238,6 +261,10 @@ func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 const inert = `document.querySelectorAll("img, iframe, object, embed, [onerror], [onmouseover], [onclick], [onload]").length === 0 &&
 	[...document.scripts].every(s => s.src.endsWith("/console/app.js"))`
 
+// unlabelledFields lists the page's form fields that no label names.
+const unlabelledFields = `[...document.querySelectorAll("input, select, textarea")]
+	.filter(el => el.labels.length === 0 && !el.getAttribute("aria-label")).map(el => el.id || el.name || el.outerHTML)`
+
 // TestConsoleRolesAndInertPayloads: an application key sees its own
 // application only, an auditor changes nothing, a revoked key is sent back
 // to sign-in, sign-out forgets the key; values holding markup (an
@@ -276,6 +303,9 @@ func TestConsoleRolesAndInertPayloads(t *testing.T) {
 			b.shot("not-inert")
 			t.Fatalf("%s: hostile values were turned into elements or handlers", page.route)
 		}
+		if unlabelled := eval[[]string](b, unlabelledFields); len(unlabelled) > 0 {
+			t.Fatalf("%s: fields without a label: %v", page.route, unlabelled)
+		}
 	}
 	b.open(base, "/apps/app_b/subscriptions/sub_b", ".facts")
 	if txt := b.text(".facts"); !strings.Contains(txt, xssDesc) {
@@ -291,7 +321,11 @@ func TestConsoleRolesAndInertPayloads(t *testing.T) {
 		t.Fatalf("sign-out left %d items in sessionStorage", n)
 	}
 	b.open(base, "/apps", "#key") // signed out: every page asks for a key
-	b.signIn(base, appKey)
+	// By keyboard alone: the key field has the focus, Enter signs in.
+	if focused := eval[string](b, "document.activeElement.id"); focused != "key" {
+		t.Fatalf("the sign-in page puts the focus on %q, not the key field", focused)
+	}
+	b.do("sign in by keyboard", chromedp.KeyEvent(appKey+"\r"), waitVisible("[data-testid=me]"))
 	b.waitText("h1", "Shop A")
 	if nav := b.text("#nav"); strings.Contains(nav, "Audit") || strings.Contains(nav, "Applications") {
 		t.Fatalf("an application key is offered %q", nav)

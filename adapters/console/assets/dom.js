@@ -65,6 +65,11 @@ export function when(t, ms) {
     ...(ms ? { fractionalSecondDigits: 3 } : {}) });
 }
 
+// at is a time for tables: a <time> element that does not wrap.
+export function at(t) {
+  return t ? h("time", { datetime: t }, when(t)) : "";
+}
+
 // ago says how long ago a time was: "3 s ago", "5 min ago".
 export function ago(seconds) {
   if (seconds === undefined || seconds === null) return "";

@@ -6,7 +6,6 @@ import { h, replace } from "./dom.js";
 // notice says something in the page's live region (read by screen readers).
 export function notice(text, kind) {
   const el = document.getElementById("notice");
-  el.dataset.at = String(Date.now());
   replace(el, text ? h("p", { class: "notice notice-" + (kind || "info"), role: kind === "error" ? "alert" : "status" }, text) : null);
 }
 
@@ -93,13 +92,17 @@ export function typesFromText(text) {
 
 // go navigates to a console route (again, if it is the current one).
 export function go(hash) {
+  carry = true;
   if (location.hash === hash) window.dispatchEvent(new HashChangeEvent("hashchange"));
   else location.hash = hash;
 }
 
-// staleNotice clears a notice said before the last navigation (one said
-// just before it, such as "Published", stays for the page it led to).
+// A notice belongs to the page it was said on, except when an action said it
+// and then moved to another page (go): "Published ..." shows on the message.
+let carry = false;
+
+// clearStaleNotice runs on every navigation.
 export function clearStaleNotice() {
-  const el = document.getElementById("notice");
-  if (Date.now() - Number(el.dataset.at || 0) > 1500) replace(el);
+  if (!carry) replace(document.getElementById("notice"));
+  carry = false;
 }

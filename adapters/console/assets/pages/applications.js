@@ -1,7 +1,7 @@
 // applications.js: applications, their subscriptions, and one subscription
 // (health, charts, edit, pause/resume, secret rotation, as it stood then).
 
-import { badge, dl, field, h, replace, table, when } from "../dom.js";
+import { at, badge, dl, field, h, replace, table, when } from "../dom.js";
 import { enc, get, patch, post, qs, session } from "../api.js";
 import { outcomesChart, latencyChart } from "../charts.js";
 import { Pager, act, errorBox, form, go, headersFromText, headersToText, notice, shownOnce, toRFC3339, typesFromText } from "../ui.js";
@@ -16,7 +16,7 @@ export async function applicationsPage() {
     try {
       const page = await get("/v1/applications" + qs({ cursor: pager.cursor }));
       replace(list, table("Applications", ["Id", "Name", "Created"],
-        page.items.map((a) => [h("a", { href: "#/apps/" + enc(a.id) }, a.id), a.name, when(a.created_at)]),
+        page.items.map((a) => [h("a", { href: "#/apps/" + enc(a.id) }, a.id), a.name, at(a.created_at)]),
         "No applications yet."), pager.controls(page.next_cursor));
     } catch (e) {
       replace(list, errorBox(e));

@@ -1,15 +1,21 @@
 // deliveries.js: deliveries filtered and paged, and one delivery's timeline:
 // every ledger event of it, in order, with its position and recording time.
 
-import { badge, dl, field, h, replace, table, when } from "../dom.js";
+import { at, badge, dl, field, h, replace, table, when } from "../dom.js";
 import { enc, get, post, qs, session } from "../api.js";
 import { Pager, act, errorBox, form, go, toRFC3339 } from "../ui.js";
 import { tabs } from "./applications.js";
 
 const STATUSES = ["", "pending", "acknowledged", "failed", "exhausted", "cancelled"];
+export const PAGE_SIZES = ["20", "50", "100", "200"];
+
+// pageSize is a select of how many rows a page holds.
+export function pageSize(id, current) {
+  return field("Per page", id, h("select", {}, PAGE_SIZES.map((n) => h("option", { value: n, selected: n === current }, n))));
+}
 
 // localValue turns an RFC 3339 time into a datetime-local value.
-function localValue(t) {
+export function localValue(t) {
   if (!t) return "";
   const d = new Date(t);
   if (isNaN(d)) return "";
@@ -18,7 +24,8 @@ function localValue(t) {
 }
 
 export async function deliveriesPage([app], params) {
-  const f = { subscription_id: params.get("subscription_id") || "", status: params.get("status") || "", event_type: params.get("event_type") || "", since: params.get("since") || "", until: params.get("until") || "" };
+  const f = { subscription_id: params.get("subscription_id") || "", status: params.get("status") || "", event_type: params.get("event_type") || "",
+    since: params.get("since") || "", until: params.get("until") || "", limit: params.get("limit") || "50" };
   const subs = await get("/v1/applications/" + enc(app) + "/subscriptions" + qs({ limit: 1000 }));
   const subSelect = h("select", {}, h("option", { value: "" }, "any subscription"),
     subs.items.map((s) => h("option", { value: s.id, selected: s.id === f.subscription_id }, s.id + " — " + s.url)));
@@ -29,9 +36,11 @@ export async function deliveriesPage([app], params) {
       field("Status", "f-status", statusSelect),
       field("Event type", "f-type", h("input", { value: f.event_type, placeholder: "order.* or order.paid" })),
       field("Scheduled since", "f-since", h("input", { type: "datetime-local", step: 1, value: localValue(f.since) })),
-      field("until", "f-until", h("input", { type: "datetime-local", step: 1, value: localValue(f.until) }))),
+      field("until", "f-until", h("input", { type: "datetime-local", step: 1, value: localValue(f.until) })),
+      pageSize("f-limit", f.limit)),
   ], "Apply filters", async (v) => {
-    go("#/apps/" + enc(app) + "/deliveries" + qs({ subscription_id: v["f-sub"], status: v["f-status"], event_type: v["f-type"].trim(), since: toRFC3339(v["f-since"]), until: toRFC3339(v["f-until"]) }));
+    go("#/apps/" + enc(app) + "/deliveries" + qs({ subscription_id: v["f-sub"], status: v["f-status"], event_type: v["f-type"].trim(),
+      since: toRFC3339(v["f-since"]), until: toRFC3339(v["f-until"]), limit: v["f-limit"] === "50" ? "" : v["f-limit"] }));
   });
   const list = h("div", {});
   const pager = new Pager(load);
@@ -42,7 +51,7 @@ export async function deliveriesPage([app], params) {
         page.items.map((d) => [h("a", { href: "#/deliveries/" + enc(d.id) }, d.id), d.event_type,
           h("a", { href: "#/apps/" + enc(app) + "/subscriptions/" + enc(d.subscription_id) }, d.subscription_id),
           [badge(d.status), d.waiting_reason ? h("small", {}, " " + d.waiting_reason.replace(/_/g, " ")) : null],
-          String(d.attempts), d.last_status_code ? String(d.last_status_code) : (d.last_error_class || ""), when(d.scheduled_at)]),
+          String(d.attempts), d.last_status_code ? String(d.last_status_code) : (d.last_error_class || ""), at(d.scheduled_at)]),
         "No deliveries match."), pager.controls(page.next_cursor));
     } catch (e) {
       replace(list, errorBox(e));

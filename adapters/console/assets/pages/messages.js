@@ -2,20 +2,23 @@
 // and one message: its payload, its deliveries, and why it was or was not
 // delivered to a subscription (explain, from the state at its position).
 
-import { badge, dl, field, h, replace, table, when } from "../dom.js";
+import { at, badge, dl, field, h, replace, table, when } from "../dom.js";
 import { enc, get, post, qs, session } from "../api.js";
 import { Pager, errorBox, form, go, toRFC3339 } from "../ui.js";
 import { subscriptionFacts, tabs } from "./applications.js";
+import { localValue, pageSize } from "./deliveries.js";
 
 export async function messagesPage([app], params) {
-  const f = { event_type: params.get("event_type") || "", since: params.get("since") || "", until: params.get("until") || "" };
+  const f = { event_type: params.get("event_type") || "", since: params.get("since") || "", until: params.get("until") || "", limit: params.get("limit") || "50" };
   const base = "/v1/applications/" + enc(app) + "/messages";
   const filters = form("Search messages", [h("div", { class: "row" },
     field("Event type", "m-type", h("input", { value: f.event_type, placeholder: "order.* or order.paid" })),
-    field("Published since", "m-since", h("input", { type: "datetime-local", step: 1 })),
-    field("until", "m-until", h("input", { type: "datetime-local", step: 1 })))],
+    field("Published since", "m-since", h("input", { type: "datetime-local", step: 1, value: localValue(f.since) })),
+    field("until", "m-until", h("input", { type: "datetime-local", step: 1, value: localValue(f.until) })),
+    pageSize("m-limit", f.limit))],
   "Search", async (v) => {
-    go("#/apps/" + enc(app) + "/messages" + qs({ event_type: v["m-type"].trim(), since: toRFC3339(v["m-since"]), until: toRFC3339(v["m-until"]) }));
+    go("#/apps/" + enc(app) + "/messages" + qs({ event_type: v["m-type"].trim(), since: toRFC3339(v["m-since"]), until: toRFC3339(v["m-until"]),
+      limit: v["m-limit"] === "50" ? "" : v["m-limit"] }));
   });
   const list = h("div", {});
   const pager = new Pager(load);
@@ -23,7 +26,7 @@ export async function messagesPage([app], params) {
     try {
       const page = await get(base + qs({ ...f, cursor: pager.cursor }));
       replace(list, table("Messages, newest first", ["Message", "Event type", "Published", "Position"],
-        page.items.map((m) => [h("a", { href: "#/apps/" + enc(app) + "/messages/" + enc(m.id) }, m.id), m.event_type, when(m.published_at), String(m.position)]),
+        page.items.map((m) => [h("a", { href: "#/apps/" + enc(app) + "/messages/" + enc(m.id) }, m.id), m.event_type, at(m.published_at), String(m.position)]),
         "No messages match."), pager.controls(page.next_cursor));
     } catch (e) {
       replace(list, errorBox(e));
