@@ -224,8 +224,8 @@ func (s *Server) requestLog(c *gin.Context) {
 		ev = s.log.Warn() // the store or the views not ready: said once by their own logs
 	} else if status >= 500 {
 		ev = s.log.Error()
-	} else if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" {
-		ev = s.log.Debug()
+	} else if p := c.Request.URL.Path; p == "/healthz" || p == "/readyz" || (status < 400 && strings.HasPrefix(p, "/console/")) {
+		ev = s.log.Debug() // probes, and the console's static files (a page load is a dozen)
 	}
 	route := c.FullPath()
 	if route == "" {
