@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func oneOfEach() []domain.Event {
 		domain.SubscriptionReplayRequested{SubscriptionID: "sub_1", Since: t0, Until: t0.Add(time.Hour), Reason: "endpoint was down", RequestedAt: t0},
 		domain.EventTypeDefined{Name: "order.paid", Description: "an order was paid", Schema: []byte(`{"type":"object"}`), DefinedAt: t0},
 		domain.MessagePublished{MessageID: "msg_1", ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{"x":1}`), PayloadHash: "sha256:00", IdempotencyKey: "k", PublishedAt: t0},
+		domain.MessagePublished{MessageID: "msg_2", ApplicationID: "app_1", EventType: "a.b", PayloadHash: "sha256:00", Subject: "cus_1", PublishedAt: t0,
+			Sealed: &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: "app_1/s/00/20260101", Nonce: []byte{1, 2, 3}, Ciphertext: []byte{4, 5, 6}}},
 		domain.DeliveryScheduled{DeliveryID: "dlv_1", MessageID: "msg_1", SubscriptionID: "sub_1", ApplicationID: "app_1", EventType: "a.b", SubscriptionRevision: 2, MatchedPattern: "a.*", MessagePosition: 9, DueAt: t0},
 		domain.AttemptStarted{DeliveryID: "dlv_1", Attempt: 1, Worker: "w", StartedAt: t0},
 		domain.AttemptAcknowledged{DeliveryID: "dlv_1", Attempt: 1, StatusCode: 200, LatencyUS: 5, ResponseExcerpt: "ok", KeyIDs: []string{"whk_1"}, AcknowledgedAt: t0},
@@ -37,6 +40,8 @@ func oneOfEach() []domain.Event {
 		domain.DeliveryCancelled{DeliveryID: "dlv_1", Reason: "r", CancelledAt: t0},
 		domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleApplication, ApplicationID: "app_1", Hash: domain.HashAPIKey("k"), Name: "ci", CreatedAt: t0},
 		domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0},
+		domain.ErasureRequested{ErasureID: "era_1", ApplicationID: "app_1", Scope: domain.EraseMessages, MessageIDs: []string{"msg_1"}, Reason: "GDPR art. 17", RequestedAt: t0},
+		domain.ErasureCompleted{ErasureID: "era_1", ApplicationID: "app_1", KeyIDs: []string{"app_1/m/20260101/msg_1"}, EffectiveBefore: t0, CompletedAt: t0},
 		domain.AuditSealed{Index: 1, FromSeq: 1, ToSeq: 2, Count: 2, FromPosition: 1, ToPosition: 2, ChainHash: "00", PrevSealHash: "00", Digests: make([]byte, 32), SealedAt: t0, KeyID: "ed25519:00", SealHash: "00", Signature: []byte{1, 2}},
 	}
 }
@@ -69,7 +74,7 @@ func TestCodecRoundTripsEveryEventType(t *testing.T) {
 	}
 	all := domain.EventTypes()
 	sort.Strings(all)
-	sort.Strings(types)
+	types = slices.Compact(slices.Sorted(slices.Values(types))) // message.published twice: plain and sealed
 	if !reflect.DeepEqual(all, types) {
 		t.Fatalf("the test covers %v but the codec knows %v", types, all)
 	}

@@ -16,6 +16,31 @@ type Commands struct {
 	// Now is the clock; NewEventID draws a UUID for each ledger event.
 	Now        func() time.Time
 	NewEventID func() string
+	// Cipher, when set, encrypts every published payload before it is
+	// appended, under the data key ErasureScope chooses (DataKeyID).
+	Cipher       PayloadCipher
+	ErasureScope ErasureScope
+}
+
+// sealPayloads encrypts the payloads of the MessagePublished events (when a
+// cipher is set): the ledger then holds only their ciphertext.
+func (c *Commands) sealPayloads(ctx context.Context, events []Event) error {
+	if c.Cipher == nil {
+		return nil
+	}
+	for i, ev := range events {
+		m, ok := ev.(MessagePublished)
+		if !ok || m.Sealed != nil {
+			continue
+		}
+		sealed, err := c.Cipher.Seal(ctx, DataKeyID(c.ErasureScope, m.ApplicationID, m.Subject, m.MessageID, m.PublishedAt), MessageAAD(m.MessageID), m.Payload)
+		if err != nil {
+			return fmt.Errorf("encrypt the payload: %w", err)
+		}
+		m.Sealed, m.Payload = sealed, nil
+		events[i] = m
+	}
+	return nil
 }
 
 // maxCommandRetries bounds retries after a lost optimistic-concurrency race.
@@ -196,7 +221,13 @@ func (c *Commands) Publish(ctx context.Context, cmd PublishMessage, md Metadata)
 		return Message{}, Outcome{}, err
 	}
 	return execute(ctx, c, MessageStream(cmd.MessageID), EvolveMessage,
-		func(s Message, now time.Time, _ *Metadata) ([]Event, error) { return DecidePublish(s, cmd, now) }, md)
+		func(s Message, now time.Time, _ *Metadata) ([]Event, error) {
+			evs, err := DecidePublish(s, cmd, now)
+			if err == nil {
+				err = c.sealPayloads(ctx, evs)
+			}
+			return evs, err
+		}, md)
 }
 
 // PublishNew publishes a message whose id the caller just drew (no
@@ -207,6 +238,9 @@ func (c *Commands) PublishNew(ctx context.Context, cmd PublishMessage, md Metada
 	}
 	now := c.Now().UTC()
 	events, err := DecidePublish(Message{}, cmd, now)
+	if err == nil {
+		err = c.sealPayloads(ctx, events)
+	}
 	if err != nil {
 		return MessagePublished{}, AppendResult{}, err
 	}
@@ -234,4 +268,13 @@ func (c *Commands) ChangeDelivery(ctx context.Context, id string, cmd any, md Me
 			}
 			return DecideDelivery(d, cmd, now)
 		}, md)
+}
+
+// ChangeErasure runs an erasure command (request, complete) on its stream.
+func (c *Commands) ChangeErasure(ctx context.Context, id string, cmd any, md Metadata) (Erasure, Outcome, error) {
+	if err := ValidateID("erasure_id", id); err != nil {
+		return Erasure{}, Outcome{}, err
+	}
+	return execute(ctx, c, ErasureStream(id), EvolveErasure,
+		func(s Erasure, now time.Time, _ *Metadata) ([]Event, error) { return DecideErasure(s, cmd, now) }, md)
 }

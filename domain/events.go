@@ -91,6 +91,8 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeAPIKeyCreated:             decodeAs[APIKeyCreated],
 	TypeAuditSealed:               decodeAs[AuditSealed],
 	TypeAPIKeyRevoked:             decodeAs[APIKeyRevoked],
+	TypeErasureRequested:          decodeAs[ErasureRequested],
+	TypeErasureCompleted:          decodeAs[ErasureCompleted],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {

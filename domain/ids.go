@@ -13,6 +13,7 @@ const (
 	PrefixMessage      = "msg_"
 	PrefixDelivery     = "dlv_"
 	PrefixKey          = "key_"
+	PrefixErasure      = "era_"
 )
 
 // MaxIDLen bounds every id, so that stream names and URLs stay short.

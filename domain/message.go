@@ -10,13 +10,19 @@ import (
 )
 
 // MessagePublished: the platform published one event to deliver. Payload is
-// the exact JSON bytes that every attempt sends as the request body.
+// the exact JSON bytes that every attempt sends as the request body; when the
+// ledger encrypts payloads it is empty and Sealed holds them (OpenPayload
+// answers either). PayloadHash is always the hash of the plain payload.
+// Subject, when the publisher names one (a customer id), lets an erasure or
+// an export select the subject's messages.
 type MessagePublished struct {
 	MessageID      string          `json:"message_id"`
 	ApplicationID  string          `json:"application_id"`
 	EventType      string          `json:"event_type"`
-	Payload        json.RawMessage `json:"payload"`
+	Payload        json.RawMessage `json:"payload,omitempty"`
+	Sealed         *SealedValue    `json:"payload_sealed,omitempty"`
 	PayloadHash    string          `json:"payload_hash"`
+	Subject        string          `json:"subject,omitempty"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	PublishedAt    time.Time       `json:"published_at"`
 }
@@ -37,6 +43,7 @@ type PublishMessage struct {
 	EventType      string
 	Payload        []byte
 	IdempotencyKey string
+	Subject        string
 	// MaxPayload bounds the payload in bytes (0 = DefaultMaxPayload).
 	MaxPayload int
 }
@@ -79,6 +86,9 @@ func DecidePublish(s Message, c PublishMessage, now time.Time) ([]Event, error) 
 	if len(c.IdempotencyKey) > 256 {
 		return nil, invalid("idempotency_key", "longer than 256 characters")
 	}
+	if err := ValidateSubject(c.Subject); err != nil {
+		return nil, err
+	}
 	if c.IdempotencyKey != "" && c.MessageID != MessageIDForKey(c.ApplicationID, c.IdempotencyKey) {
 		return nil, invalid("id", "a message with an idempotency key must use the derived id")
 	}
@@ -98,14 +108,14 @@ func DecidePublish(s Message, c PublishMessage, now time.Time) ([]Event, error) 
 	payload := compact.Bytes()
 	hash := PayloadHash(payload)
 	if s.Exists {
-		if s.ApplicationID == c.ApplicationID && s.PayloadHash == hash && s.EventType == c.EventType {
+		if s.ApplicationID == c.ApplicationID && s.PayloadHash == hash && s.EventType == c.EventType && s.Subject == c.Subject {
 			return nil, nil
 		}
 		return nil, &IdempotencyConflictError{Key: c.IdempotencyKey, MessageID: s.MessageID}
 	}
 	return []Event{MessagePublished{
 		MessageID: c.MessageID, ApplicationID: c.ApplicationID, EventType: c.EventType,
-		Payload: payload, PayloadHash: hash, IdempotencyKey: c.IdempotencyKey, PublishedAt: now.UTC(),
+		Payload: payload, PayloadHash: hash, Subject: c.Subject, IdempotencyKey: c.IdempotencyKey, PublishedAt: now.UTC(),
 	}}, nil
 }
 

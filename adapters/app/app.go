@@ -20,9 +20,11 @@ import (
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/console"
+	"github.com/hookledger/hookledger/adapters/erasure"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/metrics"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/adapters/pipeline"
@@ -61,11 +63,17 @@ type Ledger struct {
 	Views    *viewstore.Store
 	Pipeline *pipeline.Runner
 	Sender   *sender.Sender
+	// Keys holds the data keys of payload encryption (nil: a ledger that
+	// never encrypted, with encryption off).
+	Keys *keystore.Store
 }
 
 // Close releases what Build opened (after the pipeline stopped).
 func (l *Ledger) Close() error {
 	l.Sender.Close()
+	if l.Keys != nil {
+		l.Keys.Close()
+	}
 	return l.Views.Close()
 }
 
@@ -73,8 +81,22 @@ func (l *Ledger) Close() error {
 // the delivery process does.
 func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, observer pipeline.Observer) (*Ledger, error) {
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
+	keys, err := OpenKeys(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	var cipher domain.PayloadCipher
+	if keys != nil {
+		cipher = keys
+		if !cfg.NoPayloadEncryption {
+			cmds.Cipher, cmds.ErasureScope = keys, domain.ErasureScope(cfg.ErasureScope)
+		}
+	}
 	views, err := OpenViews(cfg, log)
 	if err != nil {
+		if keys != nil {
+			keys.Close()
+		}
 		return nil, err
 	}
 	snd := sender.New(sender.Options{
@@ -84,14 +106,17 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, obser
 	r, err := pipeline.New(pipeline.Options{
 		Store: store, Commands: cmds, Sender: snd, Log: log,
 		Workers: cfg.Workers, PerSubscription: cfg.PerSubscription, FailureWindow: cfg.FailureWindow,
-		ViewStore: views, Observer: observer,
+		ViewStore: views, Observer: observer, Cipher: cipher,
 	})
 	if err != nil {
 		views.Close()
 		snd.Close()
+		if keys != nil {
+			keys.Close()
+		}
 		return nil, err
 	}
-	return &Ledger{Store: store, Commands: cmds, Views: views, Pipeline: r, Sender: snd}, nil
+	return &Ledger{Store: store, Commands: cmds, Views: views, Pipeline: r, Sender: snd, Keys: keys}, nil
 }
 
 // OpenViews opens the ledger's view store, removing the whole-views JSON
@@ -165,6 +190,11 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}
+	if l.Keys != nil {
+		deps.Cipher = l.Keys
+		deps.Eraser = &erasure.Eraser{Store: store, Commands: l.Commands, Keys: l.Keys, Open: openDeliveries(l.Pipeline),
+			Log: log.With().Str("component", "erasure").Logger()}
+	}
 	if m != nil {
 		deps.Observer, deps.Metrics = m, m.Handler()
 		watch(m, store, l.Pipeline, sealer, cfg.ViewsDir())
@@ -408,4 +438,20 @@ func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, seal
 		ViewBytes: func() int64 { return DirBytes(viewsDir) },
 		LastSeal:  sealer.Sealed,
 	})
+}
+
+// openDeliveries lists an application's open deliveries from the views.
+func openDeliveries(p *pipeline.Runner) func(app string) []erasure.OpenDelivery {
+	return func(app string) []erasure.OpenDelivery {
+		var out []erasure.OpenDelivery
+		p.Read(func(v *projections.Views) {
+			v.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
+				if d.ApplicationID == app {
+					out = append(out, erasure.OpenDelivery{ID: d.ID, MessageID: d.MessageID})
+				}
+				return true
+			})
+		})
+		return out
+	}
 }

@@ -42,6 +42,12 @@ type Config struct {
 	NoMetrics           bool          // no /metrics at all (for the overhead comparison)
 	ReadyMaxLag         time.Duration // /readyz fails while the fold is further behind than this
 	Quiet               bool          // rebuild: no progress bar
+	// Payload encryption (crypto-shredding, docs/audit.md "Erasure").
+	NoPayloadEncryption bool
+	MasterKey           string // base64 or hex; prefer HOOKLEDGER_MASTER_KEY
+	MasterKeyFile       string
+	ErasureScope        string
+	RetentionInterval   time.Duration // how often the retention sweeper runs
 }
 
 // Defaults returns the configuration `make run` uses.
@@ -53,6 +59,7 @@ func Defaults() Config {
 		MaxResponseBytes: 64 << 10, FailureWindow: 5 * 24 * time.Hour,
 		SealEvery: 10_000, SealInterval: 10 * time.Second,
 		StorePrefix: "hookledger-", ESDBMaxAppendSize: 1 << 20,
+		ErasureScope: "application", RetentionInterval: time.Hour,
 	}
 }
 
@@ -88,6 +95,11 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "serve /metrics also on this address, without auth (on the API listener it needs an admin or auditor key)")
 	fs.BoolVar(&c.NoMetrics, "no-metrics", c.NoMetrics, "collect and serve no metrics")
 	fs.DurationVar(&c.ReadyMaxLag, "ready-max-lag", c.ReadyMaxLag, "/readyz answers 503 while the views are further behind the ledger than this")
+	fs.BoolVar(&c.NoPayloadEncryption, "no-payload-encryption", c.NoPayloadEncryption, "store new payloads in the clear (no erasure possible for them)")
+	fs.StringVar(&c.MasterKey, "master-key", c.MasterKey, "the master key that wraps the data keys, 32 bytes in base64 or hex (prefer the environment variable)")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key (default <data-dir>/master.key, created for a new key store)")
+	fs.StringVar(&c.ErasureScope, "erasure-scope", c.ErasureScope, "which payloads share a data key: application (per day), subject (per day) or message")
+	fs.DurationVar(&c.RetentionInterval, "retention-interval", c.RetentionInterval, "how often payloads past their application's retention are erased")
 	if name == "rebuild" {
 		fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress bar (there is none off a terminal either)")
 	}
@@ -206,6 +218,17 @@ func (c Config) problems() []string {
 	if c.SealInterval < 100*time.Millisecond || c.SealInterval > 24*time.Hour {
 		p = append(p, fmt.Sprintf("--seal-interval %s: want 100ms to 24h", c.SealInterval))
 	}
+	switch c.ErasureScope {
+	case "application", "subject", "message":
+	default:
+		p = append(p, fmt.Sprintf("--erasure-scope %q: want application, subject or message", c.ErasureScope))
+	}
+	if c.MasterKey != "" && c.MasterKeyFile != "" {
+		p = append(p, "--master-key and --master-key-file: give one")
+	}
+	if c.RetentionInterval < time.Second || c.RetentionInterval > 24*time.Hour {
+		p = append(p, fmt.Sprintf("--retention-interval %s: want 1s to 24h", c.RetentionInterval))
+	}
 	if c.AdminKey != "" && len(c.AdminKey) < 24 {
 		p = append(p, "--admin-key: want at least 24 characters")
 	}
@@ -225,6 +248,19 @@ func redactURL(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+// KeysDir is where the key store (the data keys of payload encryption) lives.
+// It is not a cache: without it the payloads it holds keys for are lost.
+func (c Config) KeysDir() string { return filepath.Join(c.DataDir, "keys") }
+
+// MasterKeyPath is the master key file: --master-key-file, or the
+// development default beside the data.
+func (c Config) MasterKeyPath() string {
+	if c.MasterKeyFile != "" {
+		return c.MasterKeyFile
+	}
+	return filepath.Join(c.DataDir, "master.key")
 }
 
 // SealKeyPath is where the seal signing key is read (and created).

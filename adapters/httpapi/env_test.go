@@ -12,12 +12,15 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/erasure"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/memstore"
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 )
 
 // env is a running ledger (in-memory store, real pipeline) behind the API.
@@ -36,8 +39,15 @@ const adminKey = "test-admin-key-0123456789abcdef"
 func newEnv(t testing.TB, opts ...func(*httpapi.Deps)) *env {
 	t.Helper()
 	store := memstore.New()
-	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
-	r, err := pipeline.New(pipeline.Options{Store: store, Commands: cmds,
+	// Payloads encrypted, one data key per message (so every erasure scope
+	// works), as serve runs by default (with a key per application and day).
+	master, _ := keystore.ParseMasterKey(keystore.NewMasterKey())
+	keys, err := keystore.Open(t.TempDir(), master, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID, Cipher: keys, ErasureScope: domain.ScopeMessage}
+	r, err := pipeline.New(pipeline.Options{Store: store, Commands: cmds, Cipher: keys,
 		Sender: sender.New(sender.Options{AllowPrivate: true, Timeout: 2 * time.Second}), Log: zerolog.Nop(), Workers: 64, PerSubscription: 64})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +55,7 @@ func newEnv(t testing.TB, opts ...func(*httpapi.Deps)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; store.Close() })
+	t.Cleanup(func() { cancel(); <-done; store.Close(); keys.Close() })
 	for !r.Ready() {
 		time.Sleep(time.Millisecond)
 	}
@@ -58,7 +68,19 @@ func newEnv(t testing.TB, opts ...func(*httpapi.Deps)) *env {
 	// The auth throttle is wide open here: the auth matrix fails on purpose
 	// many times from one address. TestAuthFailuresAreThrottled narrows it.
 	d := httpapi.Deps{Store: store, Commands: cmds, Views: r, Log: zerolog.Nop(), AllowPrivateTargets: true,
-		AuthFailuresPerSecond: 1e6, AuthFailureBurst: 1 << 20}
+		AuthFailuresPerSecond: 1e6, AuthFailureBurst: 1 << 20, Cipher: keys,
+		Eraser: &erasure.Eraser{Store: store, Commands: cmds, Keys: keys, Log: zerolog.Nop(), Open: func(app string) []erasure.OpenDelivery {
+			var out []erasure.OpenDelivery
+			r.Read(func(v *projections.Views) {
+				v.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
+					if d.ApplicationID == app {
+						out = append(out, erasure.OpenDelivery{ID: d.ID, MessageID: d.MessageID})
+					}
+					return true
+				})
+			})
+			return out
+		}}}
 	for _, o := range opts {
 		o(&d)
 	}

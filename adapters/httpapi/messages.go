@@ -17,6 +17,7 @@ type publishIn struct {
 	EventType      string          `json:"event_type"`
 	Payload        json.RawMessage `json:"payload"`
 	IdempotencyKey string          `json:"idempotency_key"`
+	Subject        string          `json:"subject"`
 }
 
 func (s *Server) publish(c *gin.Context) {
@@ -52,7 +53,7 @@ func (s *Server) publish(c *gin.Context) {
 	if deprecated {
 		c.Header("Warning", `299 hookledger "event type `+in.EventType+` is deprecated"`)
 	}
-	cmd := domain.PublishMessage{ApplicationID: app, EventType: in.EventType, Payload: in.Payload, IdempotencyKey: key, MaxPayload: s.MaxPayload}
+	cmd := domain.PublishMessage{ApplicationID: app, EventType: in.EventType, Payload: in.Payload, IdempotencyKey: key, Subject: in.Subject, MaxPayload: s.MaxPayload}
 	ctx := c.Request.Context()
 	if key == "" {
 		cmd.MessageID = ids.New(domain.PrefixMessage)
@@ -141,8 +142,12 @@ func (s *Server) getMessage(c *gin.Context) {
 		return
 	}
 	out := messageJSON{ID: m.MessageID, ApplicationID: m.ApplicationID, EventType: m.EventType, PayloadHash: m.PayloadHash,
-		IdempotencyKey: m.IdempotencyKey, PublishedAt: m.PublishedAt, Position: uint64(recs[0].Position), Payload: json.RawMessage(m.Payload),
+		IdempotencyKey: m.IdempotencyKey, Subject: m.Subject, PublishedAt: m.PublishedAt, Position: uint64(recs[0].Position),
 		Deliveries: []deliveryBrief{}}
+	if err := s.setPayload(c, &out, m); err != nil {
+		s.fail(c, err)
+		return
+	}
 	s.Views.Read(func(v *projections.Views) {
 		if mv := v.Message(id); mv != nil {
 			for _, did := range mv.Deliveries {
@@ -155,4 +160,22 @@ func (s *Server) getMessage(c *gin.Context) {
 		}
 	})
 	c.JSON(http.StatusOK, out)
+}
+
+// setPayload puts the message's payload in out: decrypted when the ledger
+// holds it encrypted, or the erasure that made it unreadable.
+func (s *Server) setPayload(c *gin.Context, out *messageJSON, m domain.MessagePublished) error {
+	out.Encrypted = m.Sealed != nil
+	body, err := domain.OpenPayload(c.Request.Context(), s.Cipher, m)
+	var erased *domain.ErasedError
+	if errors.As(err, &erased) {
+		out.Payload = erasedPayload{Erased: true, ErasureID: erased.ErasureID, ErasedAt: erased.ErasedAt}
+		out.PayloadErased = &erasedPayload{Erased: true, ErasureID: erased.ErasureID, ErasedAt: erased.ErasedAt}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	out.Payload = json.RawMessage(body)
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -149,7 +150,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	note("Subscription", mt)
 	note("ClientCertificate", mt["client_certificate"])
 	msg := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}, "idempotency_key": "k1"}).str("id")
-	msg2 := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 2}}).str("id")
+	msg2 := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 2}, "subject": "cus_o"}).str("id")
 	d1, d2 := domain.DeliveryIDFor(msg, "sub_o"), domain.DeliveryIDFor(msg2, "sub_o")
 	waitFor(t, "one acknowledged, one failed", func() bool {
 		a, b := e.do("GET", "/v1/deliveries/"+d1, A, nil).json(), e.do("GET", "/v1/deliveries/"+d2, A, nil).json()
@@ -203,6 +204,15 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	note("Subscription", ex["subscription_as_of"])
 	note("Delivery", ex["delivery"])
 	note("Subscription", e.must(200, "POST", base+"/sub_o/rotate-secret", A, nil).json())
+
+	// Erasures, each scope, one resumed; an erased message.
+	erasures := "/v1/applications/app_o/erasures"
+	note("Erasure", e.must(201, "POST", erasures, A, map[string]any{"id": "era_m", "scope": "messages", "message_ids": []string{msg}, "reason": "r"}).json())
+	note("Erasure", e.must(200, "POST", erasures, A, map[string]any{"id": "era_m", "scope": "messages", "message_ids": []string{msg}, "reason": "r"}).json())
+	note("Erasure", e.must(201, "POST", erasures, A, map[string]any{"scope": "subject", "subject": "cus_o", "reason": "r"}).json())
+	note("Erasure", e.must(201, "POST", erasures, A, map[string]any{"scope": "published_before", "before": time.Now().Add(48 * time.Hour).Format(time.RFC3339), "reason": "r"}).json())
+	note("Erasure", e.must(200, "GET", erasures+"/era_m", A, nil).json())
+	note("Message", e.must(200, "GET", "/v1/applications/app_o/messages/"+msg, A, nil).json())
 
 	for schema, props := range doc.Components.Schemas {
 		if schema == "Problem" || schema == "EndpointAuth" || schema == "ClientCertificateIn" { // write-only: never in an answer

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookledger/hookledger/adapters/erasure"
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -50,6 +51,7 @@ const (
 	CodeLastAdmin           = "last_admin_key"
 	CodeTooManyAuthFailures = "too_many_auth_failures"
 	CodeIDUnavailable       = "id_unavailable"
+	CodeNotErasable         = "not_erasable"
 	CodeInternal            = "internal"
 )
 
@@ -60,7 +62,7 @@ var titles = map[string]string{
 	CodeUnsupportedMedia: "Unsupported media type", CodeUnauthorized: "Unauthorized", CodeForbidden: "Forbidden",
 	CodeNotFound: "Not found", CodeRouteNotFound: "No such route", CodeMethodNotAllowed: "Method not allowed",
 	CodeAlreadyExists: "Already exists", CodeConflict: "Conflict", CodeIdempotencyConflict: "Idempotency key reused",
-	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeTooManyAuthFailures: "Too many failed authentications", CodeIDUnavailable: "Id unavailable", CodeInternal: "Internal error",
+	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeTooManyAuthFailures: "Too many failed authentications", CodeIDUnavailable: "Id unavailable", CodeNotErasable: "Not erasable", CodeInternal: "Internal error",
 }
 
 // writeProblem answers with a problem document and aborts the chain.
@@ -83,7 +85,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 	var ice *domain.IdempotencyConflictError
 	var blocked *sender.BlockedError
 	var be *badInput
+	var ne *erasure.NotErasableError
 	switch {
+	case errors.As(err, &ne):
+		writeProblem(c, http.StatusUnprocessableEntity, CodeNotErasable, ne.Error(), "message_ids")
 	case errors.As(err, &be):
 		writeProblem(c, be.status, be.code, be.detail, be.field)
 	case errors.As(err, &blocked):

@@ -177,15 +177,27 @@ func deliveryOut(d projections.DeliveryView) deliveryJSON {
 }
 
 type messageJSON struct {
-	ID             string          `json:"id"`
-	ApplicationID  string          `json:"application_id"`
-	EventType      string          `json:"event_type"`
-	PayloadHash    string          `json:"payload_hash"`
-	IdempotencyKey string          `json:"idempotency_key,omitempty"`
-	PublishedAt    time.Time       `json:"published_at"`
-	Position       uint64          `json:"position"`
-	Payload        any             `json:"payload,omitempty"`
-	Deliveries     []deliveryBrief `json:"deliveries,omitempty"`
+	ID             string    `json:"id"`
+	ApplicationID  string    `json:"application_id"`
+	EventType      string    `json:"event_type"`
+	PayloadHash    string    `json:"payload_hash"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	Subject        string    `json:"subject,omitempty"`
+	PublishedAt    time.Time `json:"published_at"`
+	Position       uint64    `json:"position"`
+	Payload        any       `json:"payload,omitempty"`
+	// Encrypted: the ledger holds the payload encrypted (erasable);
+	// PayloadErased: its data key was destroyed (Payload says so too).
+	Encrypted     bool            `json:"encrypted,omitempty"`
+	PayloadErased *erasedPayload  `json:"payload_erased,omitempty"`
+	Deliveries    []deliveryBrief `json:"deliveries,omitempty"`
+}
+
+// erasedPayload stands where an erased payload was.
+type erasedPayload struct {
+	Erased    bool      `json:"erased"`
+	ErasureID string    `json:"erasure_id"`
+	ErasedAt  time.Time `json:"erased_at"`
 }
 
 type deliveryBrief struct {

@@ -55,6 +55,10 @@ type Deps struct {
 	// the address gets 429 until its bucket refills.
 	AuthFailuresPerSecond float64
 	AuthFailureBurst      int
+	// Cipher opens payloads the ledger holds encrypted (nil: none).
+	Cipher domain.PayloadCipher
+	// Eraser carries out erasures (nil: POST .../erasures answers 503).
+	Eraser Eraser
 	// Console serves the web console under /console/ (nil: no console).
 	// It needs no key itself: its pages call /v1 with the user's key.
 	Console http.Handler
@@ -175,6 +179,8 @@ func New(d Deps) *Server {
 	app.GET("/messages/:msg", s.getMessage)
 	app.GET("/messages/:msg/explain", s.explain)
 	app.GET("/deliveries", s.listDeliveries)
+	app.POST("/erasures", s.adminOnly, s.erase)
+	app.GET("/erasures/:erasure", s.getErasure)
 
 	v1.GET("/deliveries/:dlv", s.getDelivery)
 	v1.GET("/deliveries/:dlv/timeline", s.deliveryTimeline)

@@ -31,7 +31,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 			r.fanOpenedLocked(fan)
 			// The attempts follow shortly: keep the body the fold just
 			// decoded rather than read the message stream again per attempt.
-			r.payloads.put(e.MessageID, e.Payload)
+			r.payloads.put(e)
 		}
 	case domain.SubscriptionResumed:
 		r.unparkLocked(e.SubscriptionID)

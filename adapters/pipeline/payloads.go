@@ -12,52 +12,65 @@ import (
 )
 
 // payload returns a message's body, from a small cache (fan-out sends one
-// message to many subscriptions) or the message stream.
+// message to many subscriptions) or the message stream. The cache holds what
+// the ledger holds, so an encrypted payload is decrypted at each use: an
+// erasure (its key destroyed) takes effect at once, even for a cached
+// message. An erased payload answers *domain.ErasedError.
 func (r *Runner) payload(ctx context.Context, msgID string) ([]byte, error) {
-	if b, ok := r.payloads.get(msgID); ok {
-		return b, nil
-	}
-	recs, err := r.opts.Store.ReadStream(ctx, domain.MessageStream(msgID), 0, domain.Forward, 1)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := domain.DecodeEvent(recs[0])
-	if err != nil {
-		return nil, err
-	}
-	m, ok := ev.(domain.MessagePublished)
+	m, ok := r.payloads.get(msgID)
 	if !ok {
-		return nil, fmt.Errorf("message stream %s starts with %s", msgID, recs[0].Type)
+		recs, err := r.opts.Store.ReadStream(ctx, domain.MessageStream(msgID), 0, domain.Forward, 1)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := domain.DecodeEvent(recs[0])
+		if err != nil {
+			return nil, err
+		}
+		if m, ok = ev.(domain.MessagePublished); !ok {
+			return nil, fmt.Errorf("message stream %s starts with %s", msgID, recs[0].Type)
+		}
+		r.payloads.put(m)
 	}
-	r.payloads.put(msgID, m.Payload)
-	return m.Payload, nil
+	return domain.OpenPayload(ctx, r.opts.Cipher, m)
 }
 
-// payloadCache is a bounded map, emptied when full: simple, and enough for the
-// fan-out locality it serves.
+// payloadCache is a bounded map of published messages (their payload as the
+// ledger holds it), emptied when full: simple, and enough for the fan-out
+// locality it serves.
 type payloadCache struct {
 	mu    sync.Mutex
-	m     map[string][]byte
+	m     map[string]domain.MessagePublished
 	bytes int
 	limit int
 }
 
-func (c *payloadCache) get(id string) ([]byte, bool) {
+func (c *payloadCache) get(id string) (domain.MessagePublished, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b, ok := c.m[id]
-	return b, ok
+	m, ok := c.m[id]
+	return m, ok
 }
 
-func (c *payloadCache) put(id string, b []byte) {
+func sizeOf(m domain.MessagePublished) int {
+	n := len(m.Payload)
+	if m.Sealed != nil {
+		n += len(m.Sealed.Ciphertext) + len(m.Sealed.Nonce) + len(m.Sealed.KeyID)
+	}
+	return n
+}
+
+func (c *payloadCache) put(m domain.MessagePublished) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(b) > c.limit {
+	n := sizeOf(m)
+	if n > c.limit {
 		return // larger than the whole cache: read from the stream each time
 	}
-	if c.bytes+len(b) > c.limit {
-		c.m, c.bytes = map[string][]byte{}, 0
+	if c.bytes+n > c.limit {
+		c.m, c.bytes = map[string]domain.MessagePublished{}, 0
 	}
-	c.m[id] = b
-	c.bytes += len(b)
+	m.IdempotencyKey, m.EventType = "", "" // what an attempt needs: the body
+	c.m[m.MessageID] = m
+	c.bytes += n
 }

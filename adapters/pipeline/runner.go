@@ -53,6 +53,10 @@ type Options struct {
 	WorkerName string // actor of delivery events (default "delivery-worker")
 
 	Observer Observer // told of attempts, schedules and retries (default: nobody)
+
+	// Cipher opens payloads the ledger holds encrypted (nil: none can be
+	// opened; an encrypted one fails its attempts as internal errors).
+	Cipher domain.PayloadCipher
 }
 
 // Runner runs projections, fan-out and the delivery process.
@@ -153,7 +157,7 @@ func New(opts Options) (*Runner, error) {
 		running: map[string]int{}, fanPending: map[domain.Position]*fanoutJob{},
 		caughtUp: make(chan struct{}), wake: make(chan struct{}, 1),
 		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers), opsCh: make(chan *opAnnouncement, 64),
-		payloads: payloadCache{m: map[string][]byte{}, limit: opts.PayloadCacheBytes},
+		payloads: payloadCache{m: map[string]domain.MessagePublished{}, limit: opts.PayloadCacheBytes},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
 		fifo: map[string]*fifoQueue{}, state: map[string][]byte{},
 	}

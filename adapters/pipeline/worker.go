@@ -71,6 +71,20 @@ func (r *Runner) work(hard context.Context, j job) {
 		}
 		return
 	}
+	payload, perr := r.payload(context.Background(), d.MessageID)
+	var erased *domain.ErasedError
+	if errors.As(perr, &erased) {
+		// Nothing left to send: the delivery ends, saying why.
+		evs, err := domain.DecideDelivery(d.Delivery, domain.CancelDelivery{Reason: "payload erased by " + erased.ErasureID}, now)
+		if err == nil && len(evs) > 0 {
+			_, err = r.appendDelivery(d, evs, d.LastEventID)
+		}
+		if err != nil && !errors.Is(err, domain.ErrWrongRevision) {
+			log.Error().Err(err).Msg("cancel of an erased delivery failed")
+			r.release(d.ID, time.Second)
+		}
+		return
+	}
 	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName}, now)
 	if err != nil {
 		log.Warn().Err(err).Msg("cannot start an attempt")
@@ -91,7 +105,6 @@ func (r *Runner) work(hard context.Context, j job) {
 	attempt := d.OpenAttempt
 
 	var result domain.AttemptResult
-	payload, perr := r.payload(context.Background(), d.MessageID)
 	keys := j.sub.ValidKeys(now)
 	secrets := make([]string, len(keys))
 	keyIDs := make([]string, len(keys))

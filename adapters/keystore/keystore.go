@@ -1,0 +1,510 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// ErrWrongMasterKey: the key store's data keys are wrapped by another master
+// key than the one given (or none was given).
+var ErrWrongMasterKey = errors.New("wrong master key")
+
+// ErrKeyMissing: a value names a data key the key store never held (a key
+// store of another ledger, or one restored from too old a backup).
+var ErrKeyMissing = errors.New("data key missing from the key store")
+
+// MasterKeySize is the size of a master key: 32 bytes (AES-256).
+const MasterKeySize = 32
+
+// ParseMasterKey reads a master key: 32 bytes in base64 (standard or URL
+// alphabet, padded or not) or in hex.
+func ParseMasterKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, dec := range []func(string) ([]byte, error){
+		base64.StdEncoding.DecodeString, base64.RawStdEncoding.DecodeString,
+		base64.URLEncoding.DecodeString, base64.RawURLEncoding.DecodeString, hex.DecodeString,
+	} {
+		if b, err := dec(s); err == nil && len(b) == MasterKeySize {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("a master key is %d random bytes in base64 or hex (e.g. openssl rand -base64 32)", MasterKeySize)
+}
+
+// NewMasterKey draws a master key, encoded as ParseMasterKey reads it.
+func NewMasterKey() string {
+	b := make([]byte, MasterKeySize)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// MasterKeyID names a master key without revealing it.
+func MasterKeyID(master []byte) string {
+	h := sha256.Sum256(append([]byte("hookledger master key id\x00"), master...))
+	return "mk_" + hex.EncodeToString(h[:8])
+}
+
+// Store keeps the data keys, each wrapped (AES-256-GCM) by the master key,
+// in a Pebble instance of its own, outside the immutable ledger. It
+// implements domain.PayloadCipher. Safe for concurrent use.
+//
+// A data key named by domain.DataKeyID (its "base") has generations: Destroy
+// removes every generation it names and the next Seal of that base creates a
+// new one, so messages published after an erasure are not born erased.
+type Store struct {
+	db       *pebble.DB
+	master   cipher.AEAD
+	masterID string
+	now      func() time.Time
+
+	stripes [64]sync.Mutex // creations of one base are serialised; others run alongside
+
+	mu      sync.RWMutex
+	current map[string]current // base -> its current generation's key
+	keys    map[string][]byte  // full key id -> data key (bounded: reset when full)
+}
+
+type current struct {
+	id  string
+	key []byte
+}
+
+// cacheKeys bounds the unwrapped keys kept in memory (32 bytes each).
+const cacheKeys = 16384
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock of tombstones (default time.Now).
+	Now func() time.Time
+	// ReadOnly opens the store for reading (export, inspection).
+	ReadOnly bool
+}
+
+// Open opens (or creates) the key store in dir with the master key. A store
+// whose keys another master key wraps is refused with ErrWrongMasterKey,
+// naming both keys' ids.
+func Open(dir string, master []byte, o Options) (*Store, error) {
+	if len(master) != MasterKeySize {
+		return nil, fmt.Errorf("%w: a master key is %d bytes", ErrWrongMasterKey, MasterKeySize)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: o.ReadOnly, Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
+	}
+	aead, _ := newAEAD(master)
+	s := &Store{db: db, master: aead, masterID: MasterKeyID(master), now: o.Now, current: map[string]current{}, keys: map[string][]byte{}}
+	v, closer, err := db.Get([]byte(metaMaster))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		if !o.ReadOnly {
+			if err := db.Set([]byte(metaMaster), []byte(s.masterID), pebble.Sync); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("key store: %w", err)
+			}
+		}
+	case err != nil:
+		db.Close()
+		return nil, fmt.Errorf("key store: %w", err)
+	default:
+		have := string(v)
+		closer.Close()
+		if have != s.masterID {
+			db.Close()
+			return nil, fmt.Errorf("%w: the key store's data keys are wrapped by master key %s, the key given is %s: "+
+				"give the master key this key store was made with (HOOKLEDGER_MASTER_KEY or --master-key-file); without it its payloads cannot be read",
+				ErrWrongMasterKey, have, s.masterID)
+		}
+	}
+	return s, nil
+}
+
+// MasterKeyIDOf reads which master key wraps the key store in dir, without
+// one ("" for a new store).
+func MasterKeyIDOf(dir string) (string, error) {
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietLogger{}})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	v, closer, err := db.Get([]byte(metaMaster))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer closer.Close()
+	return string(v), nil
+}
+
+// Close releases the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Keys of the store. Data keys under k/, tombstones of destroyed ones under
+// t/, each base's highest generation under g/.
+const (
+	metaMaster = "meta/master"
+	pKey       = "k/"
+	pTomb      = "t/"
+	pGen       = "g/"
+)
+
+type keyRecord struct {
+	Master    string    `json:"master"`
+	Nonce     []byte    `json:"nonce"`
+	Wrapped   []byte    `json:"wrapped"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type tombstone struct {
+	ErasureID   string    `json:"erasure_id"`
+	DestroyedAt time.Time `json:"destroyed_at"`
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func wrapAAD(id string) []byte { return []byte("hookledger data key\x00" + id) }
+
+// Seal implements domain.PayloadCipher: plaintext encrypted under the
+// current generation of the data key base (created, durably, if needed).
+func (s *Store) Seal(ctx context.Context, base, aad string, plaintext []byte) (*domain.SealedValue, error) {
+	cur, err := s.currentKey(base)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newAEAD(cur.key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, err
+	}
+	return &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: cur.id, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plaintext, []byte(aad))}, nil
+}
+
+// Open implements domain.PayloadCipher. A destroyed key answers a
+// *domain.ErasedError naming the erasure; a key never held, ErrKeyMissing.
+func (s *Store) Open(ctx context.Context, aad string, v *domain.SealedValue) ([]byte, error) {
+	if v.Alg != domain.SealAlgorithm {
+		return nil, fmt.Errorf("sealed with %q, which this build does not know", v.Alg)
+	}
+	key, err := s.key(v.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	out, err := aead.Open(nil, v.Nonce, v.Ciphertext, []byte(aad))
+	if err != nil {
+		return nil, fmt.Errorf("%w: a value sealed under %s does not open (altered, or not this message's)", domain.ErrCorrupt, v.KeyID)
+	}
+	return out, nil
+}
+
+func (s *Store) stripe(base string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(base))
+	return &s.stripes[h.Sum32()%uint32(len(s.stripes))]
+}
+
+// currentKey answers the current generation of base, creating the first or
+// next one durably (synced) before any value is sealed under it.
+func (s *Store) currentKey(base string) (current, error) {
+	s.mu.RLock()
+	cur, ok := s.current[base]
+	s.mu.RUnlock()
+	if ok {
+		return cur, nil
+	}
+	l := s.stripe(base)
+	l.Lock()
+	defer l.Unlock()
+	s.mu.RLock()
+	cur, ok = s.current[base]
+	s.mu.RUnlock()
+	if ok {
+		return cur, nil
+	}
+	gen, err := s.generation(base)
+	if err != nil {
+		return current{}, err
+	}
+	if gen > 0 {
+		id := base + "#" + strconv.FormatUint(gen, 10)
+		if key, err := s.key(id); err == nil {
+			cur = current{id: id, key: key}
+		} else if !errors.Is(err, domain.ErrErased) {
+			return current{}, err
+		}
+	}
+	if cur.id == "" { // none yet, or the current one was destroyed: a new generation
+		gen++
+		cur = current{id: base + "#" + strconv.FormatUint(gen, 10), key: make([]byte, 32)}
+		if _, err := io.ReadFull(rand.Reader, cur.key); err != nil {
+			return current{}, err
+		}
+		rec := keyRecord{Master: s.masterID, Nonce: make([]byte, s.master.NonceSize()), CreatedAt: s.now().UTC()}
+		io.ReadFull(rand.Reader, rec.Nonce)
+		rec.Wrapped = s.master.Seal(nil, rec.Nonce, cur.key, wrapAAD(cur.id))
+		b := s.db.NewBatch()
+		raw, _ := json.Marshal(rec)
+		b.Set([]byte(pKey+cur.id), raw, nil)
+		b.Set([]byte(pGen+base), []byte(strconv.FormatUint(gen, 10)), nil)
+		if err := b.Commit(pebble.Sync); err != nil {
+			return current{}, fmt.Errorf("key store: create %s: %w", cur.id, err)
+		}
+	}
+	s.mu.Lock()
+	s.current[base] = cur
+	s.remember(cur.id, cur.key)
+	s.mu.Unlock()
+	return cur, nil
+}
+
+func (s *Store) generation(base string) (uint64, error) {
+	v, closer, err := s.db.Get([]byte(pGen + base))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	return strconv.ParseUint(string(v), 10, 64)
+}
+
+// remember caches an unwrapped key; s.mu must be held for writing.
+func (s *Store) remember(id string, key []byte) {
+	if len(s.keys) >= cacheKeys {
+		s.keys = map[string][]byte{}
+	}
+	s.keys[id] = key
+}
+
+// key answers the data key id (a full id, with its generation).
+func (s *Store) key(id string) ([]byte, error) {
+	s.mu.RLock()
+	k, ok := s.keys[id]
+	s.mu.RUnlock()
+	if ok {
+		return k, nil
+	}
+	raw, closer, err := s.db.Get([]byte(pKey + id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		if t, ok, terr := s.tombstone(id); terr != nil {
+			return nil, terr
+		} else if ok {
+			return nil, &domain.ErasedError{KeyID: id, ErasureID: t.ErasureID, ErasedAt: t.DestroyedAt}
+		}
+		return nil, fmt.Errorf("%w: %s", ErrKeyMissing, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key store: %w", err)
+	}
+	var rec keyRecord
+	err = json.Unmarshal(raw, &rec)
+	closer.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%w: key store record %s: %v", domain.ErrCorrupt, id, err)
+	}
+	key, err := s.master.Open(nil, rec.Nonce, rec.Wrapped, wrapAAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("%w: data key %s does not unwrap with master key %s (wrapped by %s)", ErrWrongMasterKey, id, s.masterID, rec.Master)
+	}
+	s.mu.Lock()
+	s.remember(id, key)
+	s.mu.Unlock()
+	return key, nil
+}
+
+func (s *Store) tombstone(id string) (tombstone, bool, error) {
+	raw, closer, err := s.db.Get([]byte(pTomb + id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return tombstone{}, false, nil
+	}
+	if err != nil {
+		return tombstone{}, false, err
+	}
+	defer closer.Close()
+	var t tombstone
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return tombstone{}, false, fmt.Errorf("%w: tombstone %s: %v", domain.ErrCorrupt, id, err)
+	}
+	return t, true, nil
+}
+
+// Keys lists the live data keys (full ids) whose id starts with prefix, in
+// order.
+func (s *Store) Keys(prefix string) ([]string, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pKey + prefix), UpperBound: upper([]byte(pKey + prefix))})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []string
+	for it.First(); it.Valid(); it.Next() {
+		out = append(out, string(it.Key()[len(pKey):]))
+	}
+	return out, it.Error()
+}
+
+// Destroyed answers the tombstone of a destroyed key id, if any.
+func (s *Store) Destroyed(id string) (erasureID string, at time.Time, ok bool, err error) {
+	t, ok, err := s.tombstone(id)
+	return t.ErasureID, t.DestroyedAt, ok, err
+}
+
+func upper(p []byte) []byte {
+	u := bytes.Clone(p)
+	for i := len(u) - 1; i >= 0; i-- {
+		if u[i] < 0xff {
+			u[i]++
+			return u[:i+1]
+		}
+	}
+	return nil
+}
+
+// Destroy removes the data keys ids for ever, leaving tombstones that name
+// the erasure, synced; then flushes and compacts the key range so the
+// wrapped keys leave the store's tables too. Destroying a destroyed or
+// unknown key changes nothing (an interrupted erasure is simply run again).
+func (s *Store) Destroy(ids []string, erasureID string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	t, _ := json.Marshal(tombstone{ErasureID: erasureID, DestroyedAt: s.now().UTC()})
+	for _, id := range ids {
+		if _, ok, err := s.tombstone(id); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
+		b.Delete([]byte(pKey+id), nil)
+		b.Set([]byte(pTomb+id), t, nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("key store: destroy: %w", err)
+	}
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.keys, id)
+		base, _, _ := strings.Cut(id, "#")
+		if s.current[base].id == id {
+			delete(s.current, base)
+		}
+	}
+	s.mu.Unlock()
+	return s.purge()
+}
+
+// purge flushes the memtable and compacts the data keys' range, so that
+// deleted wrapped keys are no longer in any table of the store.
+func (s *Store) purge() error {
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("key store: flush: %w", err)
+	}
+	if err := s.db.Compact(context.Background(), []byte(pKey), upper([]byte(pKey)), true); err != nil {
+		return fmt.Errorf("key store: compact: %w", err)
+	}
+	// Pebble deletes the tables a compaction made obsolete in the
+	// background: wait for it (briefly), so that when Destroy returns no
+	// table file holds a destroyed key.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		m := s.db.Metrics()
+		if m.Table.ObsoleteCount == 0 && m.Table.ZombieCount == 0 {
+			return nil
+		}
+	}
+	return errors.New("key store: the tables holding destroyed keys were not deleted within 5 s")
+}
+
+// RotateMaster re-wraps every data key under next and makes it the store's
+// master key, in one synced batch. The ledger is not touched. Afterwards the
+// old master key opens nothing in this store.
+func (s *Store) RotateMaster(next []byte) (int, error) {
+	aead, err := newAEAD(next)
+	if err != nil || len(next) != MasterKeySize {
+		return 0, fmt.Errorf("the new master key must be %d bytes", MasterKeySize)
+	}
+	nextID := MasterKeyID(next)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pKey), UpperBound: upper([]byte(pKey))})
+	if err != nil {
+		return 0, err
+	}
+	b := s.db.NewBatch()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		id := string(it.Key()[len(pKey):])
+		var rec keyRecord
+		if err := json.Unmarshal(it.Value(), &rec); err != nil {
+			it.Close()
+			return 0, fmt.Errorf("%w: key store record %s: %v", domain.ErrCorrupt, id, err)
+		}
+		key, err := s.master.Open(nil, rec.Nonce, rec.Wrapped, wrapAAD(id))
+		if err != nil {
+			it.Close()
+			return 0, fmt.Errorf("%w: data key %s does not unwrap with the current master key", ErrWrongMasterKey, id)
+		}
+		rec.Master, rec.Nonce = nextID, make([]byte, aead.NonceSize())
+		io.ReadFull(rand.Reader, rec.Nonce)
+		rec.Wrapped = aead.Seal(nil, rec.Nonce, key, wrapAAD(id))
+		raw, _ := json.Marshal(rec)
+		b.Set([]byte(pKey+id), raw, nil)
+		n++
+	}
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	b.Set([]byte(metaMaster), []byte(nextID), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("key store: rotate: %w", err)
+	}
+	s.master, s.masterID = aead, nextID
+	return n, s.purge()
+}
+
+// MasterID is the id of the master key that wraps the store.
+func (s *Store) MasterID() string { return s.masterID }
+
+// quietLogger keeps Pebble's informational lines out of the process log;
+// errors surface as returned errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("key store: "+format, args...))
+}

@@ -1,0 +1,82 @@
+package pipeline_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/keystore"
+	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled: the ledger holds
+// payloads encrypted, the endpoint gets them decrypted; a delivery whose
+// payload's key was destroyed while it waited is cancelled when it comes
+// due, naming the erasure, and nothing is sent for it.
+func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	master, _ := keystore.ParseMasterKey(keystore.NewMasterKey())
+	keys, err := keystore.Open(t.TempDir(), master, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) { o.Cipher = keys }})
+	h.cmds.Cipher, h.cmds.ErasureScope = keys, domain.ScopeMessage
+	h.app("app")
+	h.sub("app", "sub_a", srv.URL, "*")
+	ctx := context.Background()
+	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.PauseSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	kept, _ := h.publish("app", "order.paid", `{"keep":"this"}`)
+	gone, _ := h.publish("app", "order.paid", `{"erase":"this"}`)
+	for _, m := range []string{kept, gone} {
+		id := domain.DeliveryIDFor(m, "sub_a")
+		waitUntil(t, 5*time.Second, "scheduled while paused", func() bool { return h.delivery(id).ID != "" })
+	}
+	recs, err := h.store.ReadStream(ctx, domain.MessageStream(gone), 0, domain.Forward, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(recs[0].Data), "erase") {
+		t.Fatalf("the ledger holds the payload in the clear: %s", recs[0].Data)
+	}
+	ev, _ := domain.DecodeEvent(recs[0])
+	if err := keys.Destroy([]string{ev.(domain.MessagePublished).Sealed.KeyID}, "era_test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.ResumeSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "the kept one delivered", func() bool {
+		return h.delivery(domain.DeliveryIDFor(kept, "sub_a")).Status == domain.DeliveryStatusAcknowledged
+	})
+	waitUntil(t, 5*time.Second, "the erased one cancelled", func() bool {
+		return h.delivery(domain.DeliveryIDFor(gone, "sub_a")).Status == domain.DeliveryStatusCancelled
+	})
+	tl := h.timeline(domain.DeliveryIDFor(gone, "sub_a"))
+	if c, ok := tl[len(tl)-1].(domain.DeliveryCancelled); !ok || c.Reason != "payload erased by era_test" || types(tl) != "delivery.scheduled delivery.cancelled" {
+		t.Fatalf("the erased delivery's timeline: %s %+v", types(tl), tl[len(tl)-1])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 1 || bodies[0] != `{"keep":"this"}` {
+		t.Fatalf("the endpoint got %q", bodies)
+	}
+}

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// raw sends a request and answers its status and JSON body (no failure on
+// an error status, unlike apiClient.call).
+func (c apiClient) raw(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+// filesContaining lists the files under dir whose bytes contain b.
+func filesContaining(t *testing.T, dir string, b []byte) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		if raw, _ := os.ReadFile(p); bytes.Contains(raw, b) {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}
+
+// exportedMessages counts an export's message events whose data holds the
+// marker in the clear, and those whose payload is sealed.
+func exportedMessages(t *testing.T, export []byte, marker string) (plain, sealed int) {
+	t.Helper()
+	for _, line := range bytes.Split(export, []byte("\n")) {
+		var ev struct {
+			Kind, Type string
+			Data       []byte
+		}
+		if json.Unmarshal(line, &ev) != nil || ev.Kind != "event" || ev.Type != domain.TypeMessagePublished {
+			continue
+		}
+		if bytes.Contains(ev.Data, []byte(marker)) {
+			plain++
+		}
+		if bytes.Contains(ev.Data, []byte(`"payload_sealed"`)) {
+			sealed++
+		}
+	}
+	return plain, sealed
+}
+
+// erasureEnv is a served ledger with one acknowledging and one failing
+// subscription (whose deliveries stay pending, waiting for a retry an hour
+// away).
+type erasureEnv struct {
+	t   *testing.T
+	dir string
+	srv *exec.Cmd
+	api apiClient
+	pub string
+}
+
+func newErasureEnv(t *testing.T, scope string) *erasureEnv {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the binary; skipped under -short")
+	}
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(ok.Close)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	t.Cleanup(down.Close)
+	dir := t.TempDir()
+	srv, api, _ := startServer(t, dir, "--allow-private-targets", "--erasure-scope", scope)
+	e := &erasureEnv{t: t, dir: dir, srv: srv, api: api}
+	e.pub = api.call("GET", "/v1/audit/public-key", nil)["public_key"].(string)
+	api.call("POST", "/v1/applications", map[string]any{"id": "app_e", "name": "E"})
+	api.call("POST", "/v1/applications/app_e/subscriptions", map[string]any{"id": "sub_ok", "url": ok.URL, "event_types": []string{"*"}})
+	api.call("POST", "/v1/applications/app_e/subscriptions", map[string]any{"id": "sub_down", "url": down.URL, "event_types": []string{"*"},
+		"retry_schedule_ms": []int{0, 3600000}})
+	return e
+}
+
+// publish publishes a payload carrying marker, and waits until sub_ok has it
+// and sub_down's delivery waits for its retry.
+func (e *erasureEnv) publish(marker, subject string) string {
+	e.t.Helper()
+	body := map[string]any{"event_type": "customer.updated", "payload": map[string]any{"email": marker + "@example.com", "note": marker}}
+	if subject != "" {
+		body["subject"] = subject
+	}
+	id := e.api.call("POST", "/v1/applications/app_e/messages", body)["id"].(string)
+	waitStatus(e.t, e.api, domain.DeliveryIDFor(id, "sub_ok"), "acknowledged")
+	waitStatus(e.t, e.api, domain.DeliveryIDFor(id, "sub_down"), "failed")
+	return id
+}
+
+func (e *erasureEnv) payload(msg string) map[string]any {
+	e.t.Helper()
+	m := e.api.call("GET", "/v1/applications/app_e/messages/"+msg, nil)
+	p, _ := m["payload"].(map[string]any)
+	return p
+}
+
+// assertErased checks that msg's payload is gone, named by erasure, and that
+// its pending delivery was cancelled saying why.
+func (e *erasureEnv) assertErased(msg, erasure string) {
+	e.t.Helper()
+	if p := e.payload(msg); p["erased"] != true || p["erasure_id"] != erasure {
+		e.t.Fatalf("message %s after erasure %s: payload %v", msg, erasure, p)
+	}
+	tl := e.api.call("GET", "/v1/deliveries/"+domain.DeliveryIDFor(msg, "sub_down")+"/timeline", nil)["items"].([]any)
+	last := tl[len(tl)-1].(map[string]any)
+	if last["type"] != domain.TypeDeliveryCancelled || !strings.Contains(fmt.Sprint(last["data"]), "payload erased by "+erasure) {
+		e.t.Fatalf("the pending delivery of %s was not cancelled for the erasure: %v", msg, last)
+	}
+}
+
+func (e *erasureEnv) erase(body map[string]any) map[string]any {
+	e.t.Helper()
+	status, out := e.api.raw("POST", "/v1/applications/app_e/erasures", body)
+	if status != http.StatusCreated || out["status"] != "completed" {
+		e.t.Fatalf("erase %v: %d %v", body, status, out)
+	}
+	return out
+}
+
+// verifyOK checks the whole ledger against its seals through the API.
+func (e *erasureEnv) verifyOK() {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.api.base+"/v1/audit/verify", nil)
+	req.Header.Set("Authorization", "Bearer "+e.api.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	lines := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
+	var last map[string]any
+	json.Unmarshal(lines[len(lines)-1], &last)
+	if last["kind"] != "result" || last["ok"] != true {
+		e.t.Fatalf("verify after erasure: %s", raw)
+	}
+}
+
+// TestErasureByApplicationAndTimeKeepsTheLedgerVerifiable: payloads are
+// encrypted at rest (their bytes are in no file of the data directory);
+// erasing by time and then the whole application makes them unreadable,
+// cancels the deliveries still pending for them, leaves verify passing on
+// the ledger and on an export made before, and new messages readable; the
+// data keys' master key is required and a wrong one is refused clearly,
+// while verify works without any.
+func TestErasureByApplicationAndTimeKeepsTheLedgerVerifiable(t *testing.T) {
+	e := newErasureEnv(t, "application")
+	marker := "erasure-marker-" + ids.New("")
+	m1 := e.publish(marker, "cus_1")
+	if p := e.payload(m1); p["note"] != marker {
+		t.Fatalf("the payload does not read back: %v", p)
+	}
+	if got := e.api.call("GET", "/v1/applications/app_e/messages/"+m1, nil); got["encrypted"] != true || got["subject"] != "cus_1" {
+		t.Fatalf("message %v", got)
+	}
+	// Encrypted at rest: the marker is in no file; the message id is (the
+	// scan reads what the ledger wrote).
+	if where := filesContaining(t, e.dir, []byte(marker)); len(where) > 0 {
+		t.Fatalf("the plain payload is on disk in %v", where)
+	}
+	if where := filesContaining(t, e.dir, []byte(m1)); len(where) == 0 {
+		t.Fatal("the message id is in no file: the scan proves nothing")
+	}
+	exportBefore := filepath.Join(t.TempDir(), "before.ndjson")
+	req, _ := http.NewRequest("GET", e.api.base+"/v1/audit/export?application=app_e", nil)
+	req.Header.Set("Authorization", "Bearer "+e.api.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	os.WriteFile(exportBefore, raw, 0o600)
+	if plain, sealed := exportedMessages(t, raw, marker); plain > 0 || sealed != 1 {
+		t.Fatalf("the export holds %d plain payloads and %d sealed ones, want 0 and 1", plain, sealed)
+	}
+
+	// Messages one by one: their key is the application's (of the day): refused, nothing done.
+	if status, out := e.api.raw("POST", "/v1/applications/app_e/erasures", map[string]any{"scope": "messages", "message_ids": []string{m1}, "reason": "art. 17"}); status != 422 || out["code"] != "not_erasable" {
+		t.Fatalf("erasing one message of a shared key: %d %v", status, out)
+	}
+	if status, out := e.api.raw("POST", "/v1/applications/app_e/erasures", map[string]any{"scope": "application"}); status != 422 || out["field"] != "reason" {
+		t.Fatalf("an erasure without a reason: %d %v", status, out)
+	}
+	auditor := e.api.call("POST", "/v1/keys", map[string]any{"role": "auditor"})["key"].(string)
+	if status, _ := (apiClient{t: t, base: e.api.base, key: auditor}).raw("POST", "/v1/applications/app_e/erasures", map[string]any{"scope": "application", "reason": "r"}); status != 403 {
+		t.Fatalf("an auditor erased: %d", status)
+	}
+
+	// Published before a time that is still today: no whole day before it, nothing erased.
+	early := e.erase(map[string]any{"scope": "published_before", "before": time.Now().UTC().Format(time.RFC3339), "reason": "retention test"})
+	if keys := early["keys_destroyed"].([]any); len(keys) != 0 || e.payload(m1)["note"] != marker {
+		t.Fatalf("an erasure before today erased today's messages: %v", early)
+	}
+	// Before tomorrow: today's key goes.
+	tomorrow := time.Now().UTC().Add(24 * time.Hour)
+	era := e.erase(map[string]any{"id": "era_tomorrow", "scope": "published_before", "before": tomorrow.Format(time.RFC3339), "reason": "retention test"})
+	if keys := era["keys_destroyed"].([]any); len(keys) != 1 || era["effective_before"] != tomorrow.Truncate(24*time.Hour).Format(time.RFC3339) {
+		t.Fatalf("erasure before tomorrow: %v", era)
+	}
+	e.assertErased(m1, "era_tomorrow")
+	// The same erasure again changes nothing and says so.
+	if status, out := e.api.raw("POST", "/v1/applications/app_e/erasures", map[string]any{"id": "era_tomorrow", "scope": "published_before",
+		"before": tomorrow.Format(time.RFC3339), "reason": "retention test"}); status != 200 || out["resumed"] != true {
+		t.Fatalf("the erasure again: %d %v", status, out)
+	}
+	if got := e.api.call("GET", "/v1/applications/app_e/erasures/era_tomorrow", nil); got["status"] != "completed" || got["actor"] == "" {
+		t.Fatalf("GET erasure: %v", got)
+	}
+
+	// A message after the erasure is readable (a new key), until the
+	// application is erased.
+	m2 := e.publish(marker+"-2", "")
+	if e.payload(m2)["note"] != marker+"-2" {
+		t.Fatal("a message published after an erasure is not readable")
+	}
+	all := e.erase(map[string]any{"scope": "application", "reason": "the customer left"})
+	e.assertErased(m2, all["id"].(string))
+	e.assertErased(m1, "era_tomorrow") // still named by the first erasure
+	e.verifyOK()
+
+	// Stopped: verify and the export made before still pass, without keys.
+	e.srv.Process.Signal(os.Interrupt)
+	e.srv.Wait()
+	if out, code := runCLI(t, "verify", "--data-dir", e.dir, "--public-key", e.pub); code != 0 || !strings.HasPrefix(out, "OK:") {
+		t.Fatalf("verify after erasure: %d %s", code, out)
+	}
+	if out, code := runCLI(t, "verify", "--export", exportBefore, "--public-key", e.pub); code != 0 || !strings.HasPrefix(out, "OK:") {
+		t.Fatalf("the export made before the erasure: %d %s", code, out)
+	}
+	if where := filesContaining(t, e.dir, []byte(marker)); len(where) > 0 {
+		t.Fatalf("the erased payload's bytes are in %v", where)
+	}
+
+	// A wrong master key is refused, naming both keys; the right one serves.
+	srv := exec.Command(binary(t), "serve", "--data-dir", e.dir, "--listen", freePort(t))
+	srv.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY=integrity-test-admin-key-0123456789", "HOOKLEDGER_MASTER_KEY="+"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	out, err := srv.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "wrong master key") || !strings.Contains(string(out), "mk_") {
+		t.Fatalf("serve with a wrong master key: %v\n%s", err, out)
+	}
+	os.Rename(filepath.Join(e.dir, "master.key"), filepath.Join(e.dir, "master.key.lost"))
+	srv = exec.Command(binary(t), "serve", "--data-dir", e.dir, "--listen", freePort(t))
+	srv.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY=integrity-test-admin-key-0123456789")
+	out, err = srv.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no master key is given") {
+		t.Fatalf("serve with the master key lost: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "master.key")); err == nil {
+		t.Fatal("a lost master key was replaced by a new one")
+	}
+	if out, code := runCLI(t, "verify", "--data-dir", e.dir, "--public-key", e.pub); code != 0 {
+		t.Fatalf("verify with the master key lost: %d %s", code, out)
+	}
+}
+
+// TestErasureByMessageAndSubject: with a key per message, messages are
+// erased one by one; with a key per subject, a subject's messages are, and
+// another subject's stay readable.
+func TestErasureByMessageAndSubject(t *testing.T) {
+	t.Run("message", func(t *testing.T) {
+		e := newErasureEnv(t, "message")
+		a, b := e.publish("marker-a", ""), e.publish("marker-b", "")
+		status, out := e.api.raw("POST", "/v1/applications/app_e/erasures", map[string]any{"scope": "messages", "message_ids": []string{a, "msg_none"}, "reason": "r"})
+		if status != 422 || out["code"] != "not_erasable" || !strings.Contains(fmt.Sprint(out["detail"]), "msg_none") {
+			t.Fatalf("an unknown message among those to erase: %d %v", status, out)
+		}
+		era := e.erase(map[string]any{"scope": "messages", "message_ids": []string{a}, "reason": "art. 17 request 42"})
+		e.assertErased(a, era["id"].(string))
+		if e.payload(b)["note"] != "marker-b" {
+			t.Fatal("erasing one message erased another")
+		}
+		e.verifyOK()
+	})
+	t.Run("subject", func(t *testing.T) {
+		e := newErasureEnv(t, "subject")
+		a, b := e.publish("marker-a", "cus_a"), e.publish("marker-b", "cus_b")
+		era := e.erase(map[string]any{"scope": "subject", "subject": "cus_a", "reason": "art. 17"})
+		if len(era["keys_destroyed"].([]any)) != 1 {
+			t.Fatalf("subject erasure %v", era)
+		}
+		e.assertErased(a, era["id"].(string))
+		if e.payload(b)["note"] != "marker-b" {
+			t.Fatal("erasing one subject erased another's")
+		}
+		e.verifyOK()
+	})
+}

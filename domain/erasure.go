@@ -1,0 +1,359 @@
+package domain
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Crypto-shredding. A payload is written to the ledger encrypted under a data
+// key that lives outside the ledger (a key store). Destroying the key makes
+// the payload unreadable for ever, while the ledger, its hash chain and its
+// seals stay exactly as they were: they cover the ciphertext.
+
+// SealedValue is a value encrypted at rest: AES-256-GCM under the data key
+// KeyID, with the owning message's id as additional data (a ciphertext moved
+// to another message does not open).
+type SealedValue struct {
+	Alg        string `json:"alg"` // "A256GCM"
+	KeyID      string `json:"key_id"`
+	Nonce      []byte `json:"nonce"`
+	Ciphertext []byte `json:"ciphertext"`
+}
+
+// SealAlgorithm is the only algorithm written today.
+const SealAlgorithm = "A256GCM"
+
+// PayloadCipher encrypts and decrypts values at rest under destroyable data
+// keys. The key store adapter implements it.
+type PayloadCipher interface {
+	// Seal encrypts plaintext under the data key keyID (created if new),
+	// binding it to aad.
+	Seal(ctx context.Context, keyID, aad string, plaintext []byte) (*SealedValue, error)
+	// Open decrypts v. A destroyed key answers an *ErasedError.
+	Open(ctx context.Context, aad string, v *SealedValue) ([]byte, error)
+}
+
+// ErrErased: the value was encrypted under a data key that has been destroyed.
+var ErrErased = errors.New("erased")
+
+// ErasedError says which erasure destroyed the key of a value.
+type ErasedError struct {
+	KeyID     string
+	ErasureID string
+	ErasedAt  time.Time
+}
+
+func (e *ErasedError) Error() string {
+	return fmt.Sprintf("erased by %s (data key %s destroyed)", e.ErasureID, e.KeyID)
+}
+
+// Is makes an *ErasedError match ErrErased.
+func (e *ErasedError) Is(target error) bool { return target == ErrErased }
+
+// ErasureScope chooses which messages share a data key, and so what can be
+// erased on its own: an application's messages of one day (the default), a
+// subject's messages of one day, or each message alone.
+type ErasureScope string
+
+const (
+	ScopeApplication ErasureScope = "application"
+	ScopeSubject     ErasureScope = "subject"
+	ScopeMessage     ErasureScope = "message"
+)
+
+// ParseErasureScope reads --erasure-scope.
+func ParseErasureScope(s string) (ErasureScope, error) {
+	switch ErasureScope(s) {
+	case ScopeApplication, ScopeSubject, ScopeMessage:
+		return ErasureScope(s), nil
+	}
+	return "", invalid("erasure_scope", "want application, subject or message, not %q", s)
+}
+
+// DataKeyID names the data key a message's payload is sealed under. Every key
+// names its application and the UTC day of publication, so "the
+// application", "published before a day" and a retention period are sets of
+// keys whatever the scope:
+//
+//	<app>/d/<yyyymmdd>              scope application (and subject, for messages with none)
+//	<app>/s/<subject hash>/<yyyymmdd> scope subject
+//	<app>/m/<yyyymmdd>/<message>    scope message
+//
+// The subject is hashed (it may hold any character); it is in the message's
+// event in full.
+func DataKeyID(scope ErasureScope, app, subject, messageID string, publishedAt time.Time) string {
+	day := publishedAt.UTC().Format("20060102")
+	switch {
+	case scope == ScopeMessage:
+		return app + "/m/" + day + "/" + messageID
+	case scope == ScopeSubject && subject != "":
+		return app + "/s/" + SubjectHash(subject) + "/" + day
+	default:
+		return app + "/d/" + day
+	}
+}
+
+// SubjectHash is the short hex digest of a subject used in key ids.
+func SubjectHash(subject string) string {
+	h := sha256.Sum256([]byte(subject))
+	return hex.EncodeToString(h[:16])
+}
+
+// DataKey is a data key id read back into its parts.
+type DataKey struct {
+	Application string
+	Kind        byte // 'd', 's' or 'm'
+	Subject     string
+	Message     string
+	Day         time.Time
+}
+
+// ParseDataKeyID reads a key id DataKeyID wrote, with or without the
+// generation a key store adds ("#2").
+func ParseDataKeyID(id string) (DataKey, bool) {
+	id, _, _ = strings.Cut(id, "#")
+	parts := strings.Split(id, "/")
+	if len(parts) < 3 || len(parts[1]) != 1 {
+		return DataKey{}, false
+	}
+	k := DataKey{Application: parts[0], Kind: parts[1][0]}
+	var day string
+	switch {
+	case k.Kind == 'd' && len(parts) == 3:
+		day = parts[2]
+	case k.Kind == 's' && len(parts) == 4:
+		k.Subject, day = parts[2], parts[3]
+	case k.Kind == 'm' && len(parts) == 4:
+		day, k.Message = parts[2], parts[3]
+	default:
+		return DataKey{}, false
+	}
+	t, err := time.Parse("20060102", day)
+	if err != nil {
+		return DataKey{}, false
+	}
+	k.Day = t
+	return k, true
+}
+
+// MessageAAD is the additional data that binds a message's sealed values
+// (payload, response excerpts) to the message.
+func MessageAAD(messageID string) string { return "message:" + messageID }
+
+// OpenPayload answers a message's payload: as written, or decrypted. A
+// destroyed key answers an *ErasedError; a sealed payload and no cipher, an
+// error saying so.
+func OpenPayload(ctx context.Context, c PayloadCipher, m MessagePublished) ([]byte, error) {
+	if m.Sealed == nil {
+		return m.Payload, nil
+	}
+	if c == nil {
+		return nil, fmt.Errorf("message %s is encrypted and no key store is configured", m.MessageID)
+	}
+	return c.Open(ctx, MessageAAD(m.MessageID), m.Sealed)
+}
+
+// Erasure streams and events.
+const (
+	TypeErasureRequested = "erasure.requested"
+	TypeErasureCompleted = "erasure.completed"
+)
+
+// ErasureStream is one erasure's stream.
+func ErasureStream(id string) string { return "erasure-" + id }
+
+// What an erasure covers.
+const (
+	EraseApplication = "application"
+	EraseMessages    = "messages"
+	EraseSubject     = "subject"
+	EraseBefore      = "published_before"
+)
+
+// ErasureRequested: an operator (or the retention sweeper) asked that some
+// payloads be made unreadable. Recorded before any key is destroyed.
+type ErasureRequested struct {
+	ErasureID     string    `json:"erasure_id"`
+	ApplicationID string    `json:"application_id"`
+	Scope         string    `json:"scope"`
+	MessageIDs    []string  `json:"message_ids,omitempty"`
+	Subject       string    `json:"subject,omitempty"`
+	Before        time.Time `json:"before,omitzero"`
+	Reason        string    `json:"reason"`
+	RequestedAt   time.Time `json:"requested_at"`
+}
+
+// ErasureCompleted: the data keys were destroyed. KeyIDs are what was made
+// unreadable; EffectiveBefore, for an erasure by time, the day boundary it
+// reached (keys hold whole UTC days).
+type ErasureCompleted struct {
+	ErasureID       string    `json:"erasure_id"`
+	ApplicationID   string    `json:"application_id"`
+	KeyIDs          []string  `json:"key_ids"`
+	EffectiveBefore time.Time `json:"effective_before,omitzero"`
+	CompletedAt     time.Time `json:"completed_at"`
+}
+
+func (ErasureRequested) Type() string { return TypeErasureRequested }
+func (ErasureCompleted) Type() string { return TypeErasureCompleted }
+
+// Erasure is an erasure's state, folded from its stream.
+type Erasure struct {
+	ErasureRequested
+	Completed *ErasureCompleted
+	Exists    bool
+}
+
+// EvolveErasure applies one event of an erasure's stream.
+func EvolveErasure(s Erasure, ev Event) Erasure {
+	switch e := ev.(type) {
+	case ErasureRequested:
+		return Erasure{ErasureRequested: e, Exists: true}
+	case ErasureCompleted:
+		s.Completed = &e
+	}
+	return s
+}
+
+// RequestErasure asks for an erasure. Exactly the field its Scope names is
+// set: MessageIDs, Subject or Before (nothing for the application).
+type RequestErasure struct {
+	ErasureID     string
+	ApplicationID string
+	Scope         string
+	MessageIDs    []string
+	Subject       string
+	Before        time.Time
+	Reason        string
+}
+
+// CompleteErasure records the destroyed keys.
+type CompleteErasure struct {
+	KeyIDs          []string
+	EffectiveBefore time.Time
+}
+
+// MaxErasureMessages bounds the message ids of one erasure request.
+const MaxErasureMessages = 1000
+
+// DecideErasure returns the events of an erasure command. A request for an
+// erasure that exists with the same content changes nothing (a retry resumes
+// it); with other content it is a conflict.
+func DecideErasure(s Erasure, cmd any, now time.Time) ([]Event, error) {
+	switch c := cmd.(type) {
+	case RequestErasure:
+		if err := validateErasure(c); err != nil {
+			return nil, err
+		}
+		ev := ErasureRequested{ErasureID: c.ErasureID, ApplicationID: c.ApplicationID, Scope: c.Scope, MessageIDs: c.MessageIDs,
+			Subject: c.Subject, Before: c.Before.UTC(), Reason: c.Reason, RequestedAt: now.UTC()}
+		if c.Before.IsZero() {
+			ev.Before = time.Time{}
+		}
+		if s.Exists {
+			if !sameErasure(ev, s.ErasureRequested) {
+				return nil, fmt.Errorf("%w: erasure %s was requested with other content", ErrConflict, c.ErasureID)
+			}
+			return nil, nil
+		}
+		return []Event{ev}, nil
+	case CompleteErasure:
+		if !s.Exists {
+			return nil, ErrNotFound
+		}
+		if s.Completed != nil {
+			return nil, nil
+		}
+		keys := c.KeyIDs
+		if keys == nil {
+			keys = []string{}
+		}
+		return []Event{ErasureCompleted{ErasureID: s.ErasureID, ApplicationID: s.ApplicationID, KeyIDs: keys,
+			EffectiveBefore: c.EffectiveBefore.UTC(), CompletedAt: now.UTC()}}, nil
+	}
+	return nil, fmt.Errorf("%w: unknown erasure command %T", ErrInvalidArgument, cmd)
+}
+
+func sameErasure(a, b ErasureRequested) bool {
+	return a.ApplicationID == b.ApplicationID && a.Scope == b.Scope && strings.Join(a.MessageIDs, ",") == strings.Join(b.MessageIDs, ",") &&
+		a.Subject == b.Subject && a.Before.Equal(b.Before) && a.Reason == b.Reason
+}
+
+func validateErasure(c RequestErasure) error {
+	if err := ValidateID("erasure_id", c.ErasureID); err != nil {
+		return err
+	}
+	if err := ValidateID("application_id", c.ApplicationID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.Reason) == "" {
+		return invalid("reason", "say why (it is kept in the ledger)")
+	}
+	if len(c.Reason) > 512 {
+		return invalid("reason", "longer than 512 characters")
+	}
+	has := map[string]bool{EraseMessages: len(c.MessageIDs) > 0, EraseSubject: c.Subject != "", EraseBefore: !c.Before.IsZero()}
+	for scope, set := range has {
+		if set && scope != c.Scope {
+			return invalid(scopeField(scope), "only with scope %s", scope)
+		}
+	}
+	switch c.Scope {
+	case EraseApplication:
+	case EraseMessages:
+		if len(c.MessageIDs) == 0 {
+			return invalid("message_ids", "scope messages needs message ids")
+		}
+		if len(c.MessageIDs) > MaxErasureMessages {
+			return invalid("message_ids", "at most %d per erasure", MaxErasureMessages)
+		}
+		for _, id := range c.MessageIDs {
+			if err := ValidateID("message_ids", id); err != nil {
+				return err
+			}
+		}
+	case EraseSubject:
+		if c.Subject == "" {
+			return invalid("subject", "scope subject needs a subject")
+		}
+		if err := ValidateSubject(c.Subject); err != nil {
+			return err
+		}
+	case EraseBefore:
+		if c.Before.IsZero() {
+			return invalid("before", "scope published_before needs a time")
+		}
+	default:
+		return invalid("scope", "want application, messages, subject or published_before")
+	}
+	return nil
+}
+
+func scopeField(scope string) string {
+	switch scope {
+	case EraseMessages:
+		return "message_ids"
+	case EraseSubject:
+		return "subject"
+	}
+	return "before"
+}
+
+// ValidateSubject checks a message's subject (a customer id, say): short,
+// printable, no control characters.
+func ValidateSubject(s string) error {
+	if len(s) > 256 {
+		return invalid("subject", "longer than 256 characters")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return invalid("subject", "control characters are not allowed")
+		}
+	}
+	return nil
+}
