@@ -18,6 +18,9 @@ type ApplicationUpdated struct {
 	ApplicationID    string `json:"application_id"`
 	Name             string `json:"name"`
 	StrictEventTypes bool   `json:"strict_event_types,omitempty"`
+	// PayloadRetentionDays: payloads older than this many days are erased
+	// (0: kept until erased by request).
+	PayloadRetentionDays int `json:"payload_retention_days,omitempty"`
 }
 
 func (ApplicationCreated) Type() string { return TypeApplicationCreated }
@@ -25,11 +28,12 @@ func (ApplicationUpdated) Type() string { return TypeApplicationUpdated }
 
 // Application is the state of one tenant, folded from its stream.
 type Application struct {
-	ID               string
-	Name             string
-	StrictEventTypes bool `json:",omitempty"`
-	CreatedAt        time.Time
-	Exists           bool
+	ID                   string
+	Name                 string
+	StrictEventTypes     bool `json:",omitempty"`
+	PayloadRetentionDays int  `json:",omitempty"`
+	CreatedAt            time.Time
+	Exists               bool
 }
 
 // CreateApplication registers a tenant.
@@ -43,7 +47,12 @@ type CreateApplication struct {
 type RenameApplication struct {
 	Name             string
 	StrictEventTypes *bool
+	// PayloadRetentionDays sets the retention (0 removes it; nil: unchanged).
+	PayloadRetentionDays *int
 }
+
+// MaxRetentionDays bounds a retention period (100 years).
+const MaxRetentionDays = 36500
 
 func validateName(name string) error {
 	if strings.TrimSpace(name) == "" {
@@ -73,7 +82,7 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 		if !s.Exists {
 			return nil, ErrNotFound
 		}
-		ev := ApplicationUpdated{ApplicationID: s.ID, Name: s.Name, StrictEventTypes: s.StrictEventTypes}
+		ev := ApplicationUpdated{ApplicationID: s.ID, Name: s.Name, StrictEventTypes: s.StrictEventTypes, PayloadRetentionDays: s.PayloadRetentionDays}
 		if c.Name != "" {
 			if err := validateName(c.Name); err != nil {
 				return nil, err
@@ -83,7 +92,13 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 		if c.StrictEventTypes != nil {
 			ev.StrictEventTypes = *c.StrictEventTypes
 		}
-		if ev.Name == s.Name && ev.StrictEventTypes == s.StrictEventTypes {
+		if c.PayloadRetentionDays != nil {
+			if d := *c.PayloadRetentionDays; d < 0 || d > MaxRetentionDays {
+				return nil, invalid("payload_retention_days", "want 1 to %d days, or 0 to keep payloads until erased", MaxRetentionDays)
+			}
+			ev.PayloadRetentionDays = *c.PayloadRetentionDays
+		}
+		if ev.Name == s.Name && ev.StrictEventTypes == s.StrictEventTypes && ev.PayloadRetentionDays == s.PayloadRetentionDays {
 			return nil, nil
 		}
 		return []Event{ev}, nil
@@ -97,7 +112,7 @@ func EvolveApplication(s Application, ev Event) Application {
 	case ApplicationCreated:
 		return Application{ID: e.ApplicationID, Name: e.Name, CreatedAt: e.CreatedAt, Exists: true}
 	case ApplicationUpdated:
-		s.Name, s.StrictEventTypes = e.Name, e.StrictEventTypes
+		s.Name, s.StrictEventTypes, s.PayloadRetentionDays = e.Name, e.StrictEventTypes, e.PayloadRetentionDays
 	}
 	return s
 }

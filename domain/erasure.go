@@ -357,3 +357,10 @@ func ValidateSubject(s string) error {
 	}
 	return nil
 }
+
+// RetentionErasureID names the retention sweeper's erasure of an
+// application's payloads published before boundary (a UTC day): the same
+// sweep run twice is one erasure.
+func RetentionErasureID(app string, boundary time.Time) string {
+	return derive(PrefixErasure, "retention", app, boundary.UTC().Format("20060102"))
+}

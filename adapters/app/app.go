@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/clock"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/console"
 	"github.com/hookledger/hookledger/adapters/erasure"
@@ -190,10 +191,12 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}
+	var sweeper *erasure.Sweeper
 	if l.Keys != nil {
-		deps.Cipher = l.Keys
-		deps.Eraser = &erasure.Eraser{Store: store, Commands: l.Commands, Keys: l.Keys, Open: openDeliveries(l.Pipeline),
+		eraser := &erasure.Eraser{Store: store, Commands: l.Commands, Keys: l.Keys, Open: openDeliveries(l.Pipeline),
 			Log: log.With().Str("component", "erasure").Logger()}
+		deps.Cipher, deps.Eraser = l.Keys, eraser
+		sweeper = &erasure.Sweeper{Eraser: eraser, Policies: retentionPolicies(l.Pipeline), Clock: clock.Real{}, Interval: cfg.RetentionInterval}
 	}
 	if m != nil {
 		deps.Observer, deps.Metrics = m, m.Handler()
@@ -216,6 +219,21 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	defer stopPipe()
 	pipeErr := make(chan error, 1)
 	go func() { pipeErr <- l.Pipeline.Run(pipeCtx) }()
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		if sweeper == nil {
+			return
+		}
+		for !l.Pipeline.Ready() { // the policies are in the views
+			select {
+			case <-pipeCtx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		sweeper.Run(pipeCtx)
+	}()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	go bootstrapAdminKey(ctx, cfg, l, slog)
@@ -238,6 +256,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	defer cancel()
 	srv.Shutdown(shCtx)
 	stopPipe()
+	<-sweepDone
 	if err := <-pipeErr; err != nil && runErr == nil {
 		runErr = err
 	}
@@ -451,6 +470,21 @@ func openDeliveries(p *pipeline.Runner) func(app string) []erasure.OpenDelivery 
 				}
 				return true
 			})
+		})
+		return out
+	}
+}
+
+// retentionPolicies reads the applications' payload retention from the views.
+func retentionPolicies(p *pipeline.Runner) func() []erasure.Retention {
+	return func() []erasure.Retention {
+		var out []erasure.Retention
+		p.Read(func(v *projections.Views) {
+			for id, a := range v.Applications {
+				if a.PayloadRetentionDays > 0 {
+					out = append(out, erasure.Retention{ApplicationID: id, Days: a.PayloadRetentionDays})
+				}
+			}
 		})
 		return out
 	}

@@ -34,6 +34,13 @@ func OpenKeys(cfg config.Config, log zerolog.Logger) (*keystore.Store, error) {
 	return keystore.Open(dir, master, keystore.Options{})
 }
 
+// MasterKey resolves the master key as OpenKeys does (creating the
+// development one only for a key store that does not exist yet).
+func MasterKey(cfg config.Config, log zerolog.Logger) ([]byte, error) {
+	_, err := os.Stat(cfg.KeysDir())
+	return masterKey(cfg, err == nil, log)
+}
+
 func masterKey(cfg config.Config, storeExists bool, log zerolog.Logger) ([]byte, error) {
 	if cfg.MasterKey != "" {
 		k, err := keystore.ParseMasterKey(cfg.MasterKey)

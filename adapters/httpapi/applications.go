@@ -73,19 +73,20 @@ func (s *Server) getApplication(c *gin.Context) {
 }
 
 type renameApplicationIn struct {
-	Name             *string `json:"name"`
-	StrictEventTypes *bool   `json:"strict_event_types"`
+	Name                 *string `json:"name"`
+	StrictEventTypes     *bool   `json:"strict_event_types"`
+	PayloadRetentionDays *int    `json:"payload_retention_days"`
 }
 
-// renameApplication changes a tenant's name or its strict_event_types
-// setting (application.updated).
+// renameApplication changes a tenant's name, its strict_event_types setting
+// or its payload retention (application.updated).
 func (s *Server) renameApplication(c *gin.Context) {
 	var in renameApplicationIn
 	if err := decodeJSON(c, smallBody, &in); err != nil {
 		s.fail(c, err)
 		return
 	}
-	cmd := domain.RenameApplication{StrictEventTypes: in.StrictEventTypes}
+	cmd := domain.RenameApplication{StrictEventTypes: in.StrictEventTypes, PayloadRetentionDays: in.PayloadRetentionDays}
 	if in.Name != nil {
 		if cmd.Name = trimmed(*in.Name); cmd.Name == "" {
 			s.fail(c, bad(CodeValidationFailed, "name", "a name is required"))

@@ -10,14 +10,15 @@ import (
 )
 
 type applicationJSON struct {
-	ID               string    `json:"id"`
-	Name             string    `json:"name"`
-	StrictEventTypes bool      `json:"strict_event_types"`
-	CreatedAt        time.Time `json:"created_at"`
+	ID                   string    `json:"id"`
+	Name                 string    `json:"name"`
+	StrictEventTypes     bool      `json:"strict_event_types"`
+	PayloadRetentionDays int       `json:"payload_retention_days"`
+	CreatedAt            time.Time `json:"created_at"`
 }
 
 func applicationOut(a domain.Application) applicationJSON {
-	return applicationJSON{ID: a.ID, Name: a.Name, StrictEventTypes: a.StrictEventTypes, CreatedAt: a.CreatedAt}
+	return applicationJSON{ID: a.ID, Name: a.Name, StrictEventTypes: a.StrictEventTypes, PayloadRetentionDays: a.PayloadRetentionDays, CreatedAt: a.CreatedAt}
 }
 
 type subscriptionJSON struct {

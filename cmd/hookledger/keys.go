@@ -5,11 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/app"
+	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/httpapi"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/domain"
@@ -20,8 +24,12 @@ import (
 // the embedded ledger, recorded like any other key with actor
 // "local-operator", and prints the key once.
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "rotate-master" {
+		return rotateMaster(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create-admin" {
 		fmt.Fprintln(stderr, "usage: hookledger keys create-admin --data-dir DIR [--name NAME]   (server stopped)")
+		fmt.Fprintln(stderr, "       hookledger keys rotate-master --data-dir DIR --new-master-key-file FILE [--generate]   (server stopped)")
 		return 2
 	}
 	fs := flag.NewFlagSet("keys create-admin", flag.ContinueOnError)
@@ -48,5 +56,82 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "admin key %s created at ledger position %d (actor local-operator)\n%s\n", k.ID, out.Result.Position, key)
 	fmt.Fprintln(stderr, "keep the key secret: it is shown once; the ledger stores only its hash")
+	return 0
+}
+
+// rotateMaster re-wraps every data key of the key store under a new master
+// key (the ledger is not touched), with the server stopped. The current
+// master key is found as serve finds it (HOOKLEDGER_MASTER_KEY,
+// --master-key-file, or <data-dir>/master.key).
+func rotateMaster(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keys rotate-master", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "data directory (the server must be stopped)")
+	current := fs.String("master-key-file", os.Getenv("HOOKLEDGER_MASTER_KEY_FILE"), "the current master key's file (default: HOOKLEDGER_MASTER_KEY, else <data-dir>/master.key)")
+	next := fs.String("new-master-key-file", "", "the new master key's file (required)")
+	generate := fs.Bool("generate", false, "draw the new master key and write it to --new-master-key-file (which must not exist)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *next == "" {
+		fmt.Fprintln(stderr, "--new-master-key-file is required")
+		return 2
+	}
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.MasterKeyFile, cfg.MasterKey = *dataDir, *current, os.Getenv("HOOKLEDGER_MASTER_KEY")
+	if cfg.MasterKeyFile != "" {
+		cfg.MasterKey = ""
+	}
+	if _, err := os.Stat(cfg.KeysDir()); err != nil {
+		fmt.Fprintf(stderr, "no key store in %s: nothing to rotate\n", cfg.KeysDir())
+		return 1
+	}
+	old, err := app.MasterKey(cfg, zerolog.New(stderr).Level(zerolog.WarnLevel))
+	if err != nil {
+		fmt.Fprintln(stderr, "the current master key:", err)
+		return 1
+	}
+	if *generate {
+		f, err := os.OpenFile(*next, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			fmt.Fprintln(stderr, "write the new master key:", err)
+			return 1
+		}
+		_, err = fmt.Fprintln(f, keystore.NewMasterKey())
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "write the new master key:", err)
+			return 1
+		}
+	}
+	raw, err := os.ReadFile(*next)
+	if err != nil {
+		fmt.Fprintln(stderr, "the new master key:", err)
+		return 1
+	}
+	nk, err := keystore.ParseMasterKey(string(raw))
+	if err != nil {
+		fmt.Fprintf(stderr, "the new master key %s: %v\n", *next, err)
+		return 1
+	}
+	ks, err := keystore.Open(cfg.KeysDir(), old, keystore.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n(stop the server first: the key store allows one process)\n", err)
+		return 1
+	}
+	defer ks.Close()
+	oldID := ks.MasterID()
+	n, err := ks.RotateMaster(nk)
+	if err != nil {
+		fmt.Fprintln(stderr, "rotate:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "re-wrapped %d data keys: the key store is now wrapped by master key %s (was %s)\n", n, ks.MasterID(), oldID)
+	fmt.Fprintf(stdout, "from now on start serve with --master-key-file %s (or HOOKLEDGER_MASTER_KEY); then destroy the old master key and the backups of the key store wrapped by it\n", *next)
 	return 0
 }

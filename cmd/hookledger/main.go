@@ -34,7 +34,8 @@ commands:
   timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
   history   print a stream's events:     hookledger history <stream or id> [--json] (sub_, dlv_, msg_, app_, key_ ids too)
   copy      copy a ledger between stores: hookledger copy --from DIR|esdb://... --to DIR|esdb://...
-  keys      recovery: hookledger keys create-admin --data-dir DIR (server stopped) issues an admin key
+  keys      recovery: hookledger keys create-admin --data-dir DIR (server stopped) issues an admin key;
+            hookledger keys rotate-master --data-dir DIR --new-master-key-file FILE [--generate] re-wraps the data keys
   bench     the benchmark harness on loopback (see docs/benchmarks.md)
   help      show this text
 
