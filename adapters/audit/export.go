@@ -21,15 +21,18 @@ import (
 // and a digest of every event line — is signed with the seal key.
 const ExportFormat = "hookledger-export/2"
 
-// Scope selects what an export contains: everything (both empty), one
-// application's events, or one subscription's events, its deliveries and the
-// messages they delivered.
+// Scope selects what an export contains: everything (all empty), one
+// application's events, one subscription's events, its deliveries and the
+// messages they delivered, or one subject's: the messages published about it
+// (in one application, when Application is set too), their deliveries and
+// the erasures that name the subject or its messages.
 type Scope struct {
 	Application  string `json:"application,omitempty"`
 	Subscription string `json:"subscription,omitempty"`
+	Subject      string `json:"subject,omitempty"`
 }
 
-func (s Scope) all() bool { return s.Application == "" && s.Subscription == "" }
+func (s Scope) all() bool { return s.Application == "" && s.Subscription == "" && s.Subject == "" }
 
 type exportHeader struct {
 	Kind       string          `json:"kind"`
@@ -124,6 +127,8 @@ type scopeFilter struct {
 	scope    Scope
 	ids      map[string]bool // streams that belong to the scope
 	messages map[string]bool // subscription scope: message streams it delivered
+	// subject scope: the subject's messages and the applications they are in
+	subjectMsgs, subjectApps map[string]bool
 }
 
 func (f *scopeFilter) include(rec domain.RecordedEvent) bool {
@@ -136,6 +141,9 @@ func (f *scopeFilter) include(rec domain.RecordedEvent) bool {
 	if f.messages[rec.Stream] {
 		f.ids[rec.Stream] = true
 		return true
+	}
+	if f.scope.Subject != "" {
+		return f.includeSubject(rec)
 	}
 	switch rec.Type {
 	case domain.TypeApplicationCreated, domain.TypeSubscriptionCreated, domain.TypeMessagePublished,
@@ -160,6 +168,48 @@ func (f *scopeFilter) include(rec domain.RecordedEvent) bool {
 		in = (app != "" && e.ApplicationID == app) || (sub != "" && e.SubscriptionID == sub)
 	case domain.APIKeyCreated:
 		in = app != "" && e.ApplicationID == app
+	}
+	if in {
+		f.ids[rec.Stream] = true
+	}
+	return in
+}
+
+// includeSubject: a subject's messages (recognised by their first event, in
+// ledger order before anything that refers to them), the deliveries of
+// those messages, and the erasures that reached them: by the subject, by
+// one of its messages, or of an application (or a time) where it has
+// messages.
+func (f *scopeFilter) includeSubject(rec domain.RecordedEvent) bool {
+	switch rec.Type {
+	case domain.TypeMessagePublished, domain.TypeDeliveryScheduled, domain.TypeErasureRequested:
+	default:
+		return false
+	}
+	ev, err := domain.DecodeEvent(rec)
+	if err != nil {
+		return false
+	}
+	in := false
+	switch e := ev.(type) {
+	case domain.MessagePublished:
+		in = e.Subject == f.scope.Subject && (f.scope.Application == "" || e.ApplicationID == f.scope.Application)
+		if in {
+			f.subjectMsgs[e.MessageID], f.subjectApps[e.ApplicationID] = true, true
+		}
+	case domain.DeliveryScheduled:
+		in = f.subjectMsgs[e.MessageID]
+	case domain.ErasureRequested:
+		switch e.Scope {
+		case domain.EraseSubject:
+			in = e.Subject == f.scope.Subject && (f.scope.Application == "" || e.ApplicationID == f.scope.Application)
+		case domain.EraseMessages:
+			for _, m := range e.MessageIDs {
+				in = in || f.subjectMsgs[m]
+			}
+		default: // the application, or a time: whatever of the subject it held
+			in = f.subjectApps[e.ApplicationID]
+		}
 	}
 	if in {
 		f.ids[rec.Stream] = true
@@ -196,7 +246,7 @@ func Export(ctx context.Context, store domain.EventStore, key ed25519.PrivateKey
 	if err != nil {
 		return ExportSummary{}, err
 	}
-	filter := &scopeFilter{scope: scope, ids: map[string]bool{}}
+	filter := &scopeFilter{scope: scope, ids: map[string]bool{}, subjectMsgs: map[string]bool{}, subjectApps: map[string]bool{}}
 	if scope.Subscription != "" {
 		if filter.messages, err = deliveredMessages(ctx, store, scope.Subscription, head); err != nil {
 			return ExportSummary{}, err

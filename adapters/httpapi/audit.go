@@ -139,10 +139,21 @@ func (s *Server) auditExport(c *gin.Context) {
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "sealing is not configured on this server", "")
 		return
 	}
-	scope := audit.Scope{Application: c.Query("application"), Subscription: c.Query("subscription")}
+	scope := audit.Scope{Application: c.Query("application"), Subscription: c.Query("subscription"), Subject: c.Query("subject")}
 	if scope.Application != "" && scope.Subscription != "" {
 		s.fail(c, bad(CodeInvalidParameter, "subscription", "give application or subscription, not both"))
 		return
+	}
+	if scope.Subject != "" && scope.Subscription != "" {
+		s.fail(c, bad(CodeInvalidParameter, "subject", "give subject (with or without application) or subscription, not both"))
+		return
+	}
+	if err := domain.ValidateSubject(scope.Subject); err != nil {
+		s.fail(c, bad(CodeInvalidParameter, "subject", err.Error()))
+		return
+	}
+	if p := who(c); scope.Subject != "" && scope.Application == "" && p.role == domain.RoleApplication {
+		scope.Application = p.app // an application key: its own application's messages about the subject
 	}
 	for name, v := range map[string]string{"application": scope.Application, "subscription": scope.Subscription} {
 		if v != "" {

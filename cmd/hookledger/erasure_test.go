@@ -321,6 +321,41 @@ func TestErasureByMessageAndSubject(t *testing.T) {
 			t.Fatal("erasing one subject erased another's")
 		}
 		e.verifyOK()
+
+		// The subject's evidence: its message, the deliveries and attempts,
+		// the erasure; nothing of another subject; verifiable offline.
+		req, _ := http.NewRequest("GET", e.api.base+"/v1/audit/export?subject=cus_a", nil)
+		req.Header.Set("Authorization", "Bearer "+e.api.key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		streams := map[string]int{}
+		for _, line := range bytes.Split(raw, []byte("\n")) {
+			var ev struct{ Kind, Stream, Type string }
+			if json.Unmarshal(line, &ev) == nil && ev.Kind == "event" {
+				streams[ev.Stream]++
+			}
+		}
+		want := []string{domain.MessageStream(a), domain.DeliveryStream(domain.DeliveryIDFor(a, "sub_ok")), domain.DeliveryStream(domain.DeliveryIDFor(a, "sub_down")), domain.ErasureStream(era["id"].(string))}
+		for _, w := range want {
+			if streams[w] == 0 {
+				t.Errorf("the subject export lacks %s: %v", w, streams)
+			}
+		}
+		if len(streams) != len(want) || streams[domain.MessageStream(b)] > 0 || streams[domain.ErasureStream(era["id"].(string))] != 2 {
+			t.Fatalf("the subject export holds %v, want exactly %v (the erasure's two events)", streams, want)
+		}
+		f := filepath.Join(t.TempDir(), "subject.ndjson")
+		os.WriteFile(f, raw, 0o600)
+		if out, code := runCLI(t, "verify", "--export", f, "--public-key", e.pub); code != 0 || !strings.HasPrefix(out, "OK:") {
+			t.Fatalf("the subject export does not verify offline: %d %s", code, out)
+		}
+		if status, _ := e.api.raw("GET", "/v1/audit/export?subject=cus_a&subscription=sub_ok", nil); status != 400 {
+			t.Fatalf("subject and subscription together: %d", status)
+		}
 	})
 }
 

@@ -237,6 +237,7 @@ func exportCmd(ctx context.Context, args []string) int {
 	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "data directory of the ledger")
 	app := fs.String("application", "", "export only this application's events")
 	sub := fs.String("subscription", "", "export only this subscription's events and its deliveries")
+	subject := fs.String("subject", "", "export one subject's messages, their deliveries and erasures (an access request, or the proof of an erasure)")
 	out := fs.String("out", "", "file to write (default: standard output)")
 	keyFile := fs.String("seal-key-file", "", "the seal signing key that signs the export's footer (default: <data-dir>/audit/seal.key)")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
@@ -246,6 +247,14 @@ func exportCmd(ctx context.Context, args []string) int {
 	}
 	if *app != "" && *sub != "" {
 		fmt.Fprintln(os.Stderr, "give --application or --subscription, not both")
+		return 2
+	}
+	if *subject != "" && *sub != "" {
+		fmt.Fprintln(os.Stderr, "give --subject (with or without --application) or --subscription, not both")
+		return 2
+	}
+	if err := domain.ValidateSubject(*subject); err != nil {
+		fmt.Fprintln(os.Stderr, "--subject:", err)
 		return 2
 	}
 	key, err := loadPrivateKey(*keyFile, *dataDir)
@@ -274,7 +283,7 @@ func exportCmd(ctx context.Context, args []string) int {
 		w = f
 	}
 	bar := newProgress(os.Stderr, "export", totalOf(ctx, store), *quiet)
-	sum, err := audit.Export(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key, audit.Scope{Application: *app, Subscription: *sub}, w)
+	sum, err := audit.Export(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key, audit.Scope{Application: *app, Subscription: *sub, Subject: *subject}, w)
 	bar.Done()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
