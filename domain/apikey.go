@@ -147,3 +147,16 @@ func (c *Commands) RevokeAPIKey(ctx context.Context, id string, md Metadata) (AP
 			return DecideAPIKey(s, RevokeAPIKey{}, now)
 		}, md)
 }
+
+// ActorName is how people read an actor: an API key as "name (role)" (its
+// id when it has no name), a process by its name.
+func ActorName(actor string, key *APIKey) string {
+	if key == nil {
+		return actor
+	}
+	name := key.Name
+	if name == "" {
+		name = key.ID
+	}
+	return name + " (" + key.Role + ")"
+}

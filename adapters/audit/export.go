@@ -69,6 +69,12 @@ type exportEvent struct {
 	MetadataSHA256 string          `json:"metadata_sha256"`
 	Seal           uint64          `json:"seal"`         // index of the seal that covers it (0: not sealed yet)
 	DigestIndex    uint64          `json:"digest_index"` // its place in that seal's digests
+	// Payload: a message whose payload was erased when the export was made
+	// (not covered by the seals: a reader learns it, the proof is the data).
+	Payload *erasedMark `json:"payload,omitempty"`
+	// ActorName names the metadata's actor for people ("admin-ci (admin)");
+	// not covered by the seals either (the metadata holds the actor's id).
+	ActorName string `json:"actor_name,omitempty"`
 }
 
 // footerBody is what the footer signature covers.
@@ -234,6 +240,33 @@ func hexSHA(b []byte) string {
 // NDJSON: a header, the seals, the events in ledger order, a signed footer.
 // Secrets are never exported: those events carry the hash of their data.
 func Export(ctx context.Context, store domain.EventStore, key ed25519.PrivateKey, scope Scope, w io.Writer) (ExportSummary, error) {
+	return ExportWith(ctx, store, key, scope, w, ExportOptions{})
+}
+
+// ErasedKeys says which data keys were destroyed, and by which erasure (the
+// key store, or its tombstones read without the master key).
+type ErasedKeys interface {
+	Destroyed(keyID string) (erasureID string, at time.Time, ok bool, err error)
+}
+
+// ExportOptions adjust an export.
+type ExportOptions struct {
+	// Erased, when set, marks each message whose payload was erased with
+	// "payload": {"erased": true, "erasure_id": ...} beside its data (the
+	// data, hashed and sealed, holds the ciphertext either way).
+	Erased ErasedKeys
+}
+
+// erasedMark stands beside an exported message event whose payload's data
+// key is destroyed. It is not part of what the seals cover.
+type erasedMark struct {
+	Erased    bool      `json:"erased"`
+	ErasureID string    `json:"erasure_id"`
+	ErasedAt  time.Time `json:"erased_at"`
+}
+
+// ExportWith is Export with options.
+func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.PrivateKey, scope Scope, w io.Writer, o ExportOptions) (ExportSummary, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return ExportSummary{}, ErrNoSealKey
 	}
@@ -247,6 +280,7 @@ func Export(ctx context.Context, store domain.EventStore, key ed25519.PrivateKey
 		return ExportSummary{}, err
 	}
 	filter := &scopeFilter{scope: scope, ids: map[string]bool{}, subjectMsgs: map[string]bool{}, subjectApps: map[string]bool{}}
+	namer := &ActorNamer{Store: store}
 	if scope.Subscription != "" {
 		if filter.messages, err = deliveredMessages(ctx, store, scope.Subscription, head); err != nil {
 			return ExportSummary{}, err
@@ -285,6 +319,19 @@ func Export(ctx context.Context, store domain.EventStore, key ed25519.PrivateKey
 		if red, ok := redacted(rec); ok {
 			e.Data, e.DataRedacted = nil, red
 		}
+		var md struct {
+			Actor string `json:"actor"`
+		}
+		if json.Unmarshal(rec.Metadata, &md) == nil && md.Actor != "" {
+			e.ActorName = namer.Name(ctx, md.Actor)
+		}
+		if o.Erased != nil && rec.Type == domain.TypeMessagePublished {
+			if mark, err := erasedOf(rec, o.Erased); err != nil {
+				return err
+			} else if mark != nil {
+				e.Payload = mark
+			}
+		}
 		if si < len(seals) && seals[si].Seal.FromSeq <= seq {
 			e.Seal, e.DigestIndex = seals[si].Seal.Index, seq-seals[si].Seal.FromSeq
 		}
@@ -303,6 +350,22 @@ func Export(ctx context.Context, store domain.EventStore, key ed25519.PrivateKey
 		return sum, err
 	}
 	return sum, bw.Flush()
+}
+
+func erasedOf(rec domain.RecordedEvent, keys ErasedKeys) (*erasedMark, error) {
+	ev, err := domain.DecodeEvent(rec)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := ev.(domain.MessagePublished)
+	if !ok || m.Sealed == nil {
+		return nil, nil
+	}
+	id, at, gone, err := keys.Destroyed(m.Sealed.KeyID)
+	if err != nil || !gone {
+		return nil, err
+	}
+	return &erasedMark{Erased: true, ErasureID: id, ErasedAt: at}, nil
 }
 
 // readSeals reads every seal of the ledger, in order.

@@ -184,7 +184,11 @@ func (s *Server) auditExport(c *gin.Context) {
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Header("Content-Disposition", `attachment; filename="hookledger-export.ndjson"`)
 	c.Status(http.StatusOK)
-	if _, err := audit.Export(c.Request.Context(), s.Store, s.SealKey, scope, c.Writer); err != nil {
+	var opts audit.ExportOptions
+	if ek, ok := s.Cipher.(audit.ErasedKeys); ok {
+		opts.Erased = ek
+	}
+	if _, err := audit.ExportWith(c.Request.Context(), s.Store, s.SealKey, scope, c.Writer, opts); err != nil {
 		s.log.Error().Err(err).Msg("export failed midway")
 	}
 }

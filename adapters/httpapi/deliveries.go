@@ -127,16 +127,18 @@ func (s *Server) getDelivery(c *gin.Context) {
 }
 
 type eventJSON struct {
-	Position   uint64          `json:"position"`
-	Stream     string          `json:"stream"`
-	Revision   uint64          `json:"revision"`
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	RecordedAt *time.Time      `json:"recorded_at,omitempty"`
-	Created    time.Time       `json:"created"`
-	Actor      string          `json:"actor,omitempty"`
-	Metadata   json.RawMessage `json:"metadata"`
-	Data       json.RawMessage `json:"data"`
+	Position   uint64     `json:"position"`
+	Stream     string     `json:"stream"`
+	Revision   uint64     `json:"revision"`
+	ID         string     `json:"id"`
+	Type       string     `json:"type"`
+	RecordedAt *time.Time `json:"recorded_at,omitempty"`
+	Created    time.Time  `json:"created"`
+	Actor      string     `json:"actor,omitempty"`
+	// ActorName: the actor as people read it, "admin-ci (admin)" for a key.
+	ActorName string          `json:"actor_name,omitempty"`
+	Metadata  json.RawMessage `json:"metadata"`
+	Data      json.RawMessage `json:"data"`
 }
 
 func rawOrString(b []byte) json.RawMessage {
@@ -168,6 +170,22 @@ func eventOut(r domain.RecordedEvent) eventJSON {
 	return e
 }
 
+// eventsOut is eventOut for a page of events, with the actors' names.
+func (s *Server) eventsOut(recs []domain.RecordedEvent) []eventJSON {
+	out := make([]eventJSON, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, eventOut(r))
+	}
+	s.Views.Read(func(v *projections.Views) {
+		for i := range out {
+			if a := out[i].Actor; a != "" {
+				out[i].ActorName = domain.ActorName(a, v.Keys[a])
+			}
+		}
+	})
+	return out
+}
+
 func (s *Server) deliveryTimeline(c *gin.Context) {
 	d, ok := s.delivery(c)
 	if !ok {
@@ -178,11 +196,7 @@ func (s *Server) deliveryTimeline(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := page[eventJSON]{Items: make([]eventJSON, 0, len(recs))}
-	for _, r := range recs {
-		out.Items = append(out.Items, eventOut(r))
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, page[eventJSON]{Items: s.eventsOut(recs)})
 }
 
 type redeliverIn struct {

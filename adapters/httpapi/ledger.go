@@ -34,10 +34,7 @@ func (s *Server) ledgerEvents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := page[eventJSON]{Items: make([]eventJSON, 0, len(recs))}
-	for _, r := range recs {
-		out.Items = append(out.Items, eventOut(r))
-	}
+	out := page[eventJSON]{Items: s.eventsOut(recs)}
 	if len(recs) == limit {
 		out.NextCursor = encodeCursor(uint64(recs[len(recs)-1].Position) + 1)
 	}
@@ -69,10 +66,7 @@ func (s *Server) ledgerStream(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := page[eventJSON]{Items: make([]eventJSON, 0, len(recs))}
-	for _, r := range recs {
-		out.Items = append(out.Items, eventOut(r))
-	}
+	out := page[eventJSON]{Items: s.eventsOut(recs)}
 	if len(recs) == limit {
 		out.NextCursor = encodeCursor(recs[len(recs)-1].Revision + 1)
 	}

@@ -1,6 +1,9 @@
 package httpapi_test
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestMeNamesTheKey: any key learns its own id, role, application and name
 // (what the console signs in with), never its hash; a revoked or unknown key
@@ -23,4 +26,27 @@ func TestMeNamesTheKey(t *testing.T) {
 		t.Fatalf("revoked key: %s", r.body)
 	}
 	e.must(401, "GET", "/v1/me", "hlk_not_a_key", nil)
+}
+
+// TestEventsNameTheirActors: ledger reads and timelines name a key actor as
+// "name (role)" beside its id, and a process by its name.
+func TestEventsNameTheirActors(t *testing.T) {
+	e := newEnv(t)
+	ci := e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": "admin", "name": "admin-ci"})
+	e.must(201, "POST", "/v1/applications", ci.str("key"), map[string]any{"id": "app_n", "name": "N"})
+	items := e.must(200, "GET", "/v1/ledger/streams/application-app_n", e.admin, nil).items()
+	if len(items) != 1 || items[0]["actor"] != ci.str("id") || items[0]["actor_name"] != "admin-ci (admin)" {
+		t.Fatalf("application event: %v", items)
+	}
+	anon := e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": "auditor"})
+	evs := e.must(200, "GET", "/v1/ledger/events", e.admin, nil).items()
+	for _, ev := range evs {
+		if ev["actor"] == "test" && ev["actor_name"] != "test" {
+			t.Fatalf("a process actor is named %v", ev["actor_name"])
+		}
+	}
+	keyEvents := e.must(200, "GET", "/v1/ledger/streams/apikey-"+anon.str("id"), e.admin, nil).items()
+	if len(keyEvents) != 1 || !strings.HasSuffix(keyEvents[0]["actor_name"].(string), "(admin)") {
+		t.Fatalf("the auditor key's creation: %v", keyEvents)
+	}
 }

@@ -508,3 +508,26 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("key store: "+format, args...))
 }
+
+// Tombstones reads which keys were destroyed, without the master key (for
+// exports and inspection with the server stopped).
+type Tombstones struct{ db *pebble.DB }
+
+// OpenTombstones opens the key store in dir read-only for its tombstones.
+func OpenTombstones(dir string) (*Tombstones, error) {
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
+	}
+	return &Tombstones{db: db}, nil
+}
+
+// Destroyed answers whether the key id was destroyed, and by which erasure.
+func (t *Tombstones) Destroyed(id string) (string, time.Time, bool, error) {
+	s := Store{db: t.db}
+	ts, ok, err := s.tombstone(id)
+	return ts.ErasureID, ts.DestroyedAt, ok, err
+}
+
+// Close releases the store.
+func (t *Tombstones) Close() error { return t.db.Close() }

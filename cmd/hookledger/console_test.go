@@ -233,6 +233,16 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.fill("#export-id", "app_shop")
 	b.click("form[aria-label='Export'] button[type=submit]")
 	b.waitText("#notice", "hookledger-export-app_shop.ndjson")
+
+	// Erased over the API: the message page says so instead of a payload.
+	era := api.call("POST", "/v1/applications/app_shop/erasures", map[string]any{"scope": "application", "reason": "the shop closed"})["id"].(string)
+	b.open(base, "/apps/app_shop/messages/"+msg, "[data-testid=payload-erased]")
+	if txt := b.text("[data-testid=payload-erased]"); !strings.Contains(txt, era) {
+		t.Fatalf("the erased message shows %q", txt)
+	}
+	if n := eval[int](b, `document.querySelectorAll("[data-testid=payload]").length`); n != 0 {
+		t.Fatal("an erased message still shows a payload block")
+	}
 	b.clean()
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -267,6 +268,56 @@ func TestErasureByApplicationAndTimeKeepsTheLedgerVerifiable(t *testing.T) {
 	}
 	if where := filesContaining(t, e.dir, []byte(marker)); len(where) > 0 {
 		t.Fatalf("the erased payload's bytes are in %v", where)
+	}
+	// An export made after: the erased messages are marked, and it verifies.
+	exportAfter := filepath.Join(t.TempDir(), "after.ndjson")
+	if out, code := runCLI(t, "export", "--data-dir", e.dir, "--application", "app_e", "--out", exportAfter, "--quiet"); code != 0 {
+		t.Fatalf("export after the erasure: %s", out)
+	}
+	after, _ := os.ReadFile(exportAfter)
+	marks := map[string]string{}
+	for _, line := range bytes.Split(after, []byte("\n")) {
+		var ev struct {
+			Kind, Stream string
+			Payload      *struct {
+				Erased    bool   `json:"erased"`
+				ErasureID string `json:"erasure_id"`
+			}
+		}
+		if json.Unmarshal(line, &ev) == nil && ev.Payload != nil && ev.Payload.Erased {
+			marks[ev.Stream] = ev.Payload.ErasureID
+		}
+	}
+	if marks[domain.MessageStream(m1)] != "era_tomorrow" || marks[domain.MessageStream(m2)] != all["id"] || len(marks) != 2 {
+		t.Fatalf("the export after the erasure marks %v", marks)
+	}
+	if out, code := runCLI(t, "verify", "--export", exportAfter, "--public-key", e.pub); code != 0 || !strings.HasPrefix(out, "OK:") {
+		t.Fatalf("the export made after the erasure: %d %s", code, out)
+	}
+	// For spreadsheets: the same, as CSV, with the actors named.
+	csvFile := filepath.Join(t.TempDir(), "app.csv")
+	exportOut, code := runCLI(t, "export", "--data-dir", e.dir, "--application", "app_e", "--format", "csv", "--quiet", "--out", csvFile)
+	raw, _ = os.ReadFile(csvFile)
+	csvOut := string(raw) + exportOut
+	rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if code != 0 || err != nil || len(rows) < 3 || rows[0][6] != "actor_name" || rows[0][7] != "payload_erased_by" {
+		t.Fatalf("export --format csv: %d %v\n%s", code, err, csvOut)
+	}
+	erasedRows := 0
+	for _, r := range rows[1:] {
+		if r[3] == domain.TypeMessagePublished && r[7] != "" {
+			erasedRows++
+		}
+		if r[3] == domain.TypeErasureRequested && !strings.HasSuffix(r[6], "(admin)") {
+			t.Fatalf("the erasure's actor is not named: %v", r)
+		}
+	}
+	if erasedRows != 2 {
+		t.Fatalf("%d erased messages in the CSV export, want 2:\n%s", erasedRows, csvOut)
+	}
+	csvOut, code = runCLI(t, "history", "erasure-era_tomorrow", "--data-dir", e.dir, "--format", "csv")
+	if rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll(); code != 0 || err != nil || len(rows) != 3 || !strings.HasSuffix(rows[1][6], "(admin)") {
+		t.Fatalf("history --format csv: %d %v\n%s", code, err, csvOut)
 	}
 
 	// A wrong master key is refused, naming both keys; the right one serves.

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,7 +14,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +24,7 @@ import (
 
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -238,6 +243,7 @@ func exportCmd(ctx context.Context, args []string) int {
 	app := fs.String("application", "", "export only this application's events")
 	sub := fs.String("subscription", "", "export only this subscription's events and its deliveries")
 	subject := fs.String("subject", "", "export one subject's messages, their deliveries and erasures (an access request, or the proof of an erasure)")
+	format := fs.String("format", "ndjson", "ndjson (the verifiable export) or csv (the same events for spreadsheets; it proves nothing: keep the ndjson)")
 	out := fs.String("out", "", "file to write (default: standard output)")
 	keyFile := fs.String("seal-key-file", "", "the seal signing key that signs the export's footer (default: <data-dir>/audit/seal.key)")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
@@ -247,6 +253,10 @@ func exportCmd(ctx context.Context, args []string) int {
 	}
 	if *app != "" && *sub != "" {
 		fmt.Fprintln(os.Stderr, "give --application or --subscription, not both")
+		return 2
+	}
+	if *format != "ndjson" && *format != "csv" {
+		fmt.Fprintf(os.Stderr, "--format %q: want ndjson or csv\n", *format)
 		return 2
 	}
 	if *subject != "" && *sub != "" {
@@ -283,7 +293,28 @@ func exportCmd(ctx context.Context, args []string) int {
 		w = f
 	}
 	bar := newProgress(os.Stderr, "export", totalOf(ctx, store), *quiet)
-	sum, err := audit.Export(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key, audit.Scope{Application: *app, Subscription: *sub, Subject: *subject}, w)
+	var opts audit.ExportOptions
+	if _, err := os.Stat(filepath.Join(*dataDir, "keys")); err == nil {
+		// The key store's tombstones mark the erased payloads (no master
+		// key needed: an export never holds a decrypted payload).
+		ts, err := keystore.OpenTombstones(filepath.Join(*dataDir, "keys"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer ts.Close()
+		opts.Erased = ts
+	}
+	var csvDone chan error
+	if *format == "csv" {
+		pr, pw := io.Pipe()
+		csvDone = make(chan error, 1)
+		go func(out io.Writer) { csvDone <- exportToCSV(pr, out); pr.Close() }(w)
+		w = pw
+		defer func() { pw.Close(); <-csvDone }()
+	}
+	sum, err := audit.ExportWith(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key,
+		audit.Scope{Application: *app, Subscription: *sub, Subject: *subject}, w, opts)
 	bar.Done()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
@@ -303,6 +334,7 @@ type item struct {
 	RecordedAt *time.Time      `json:"recorded_at,omitempty"`
 	Created    time.Time       `json:"created"`
 	Actor      string          `json:"actor,omitempty"`
+	ActorName  string          `json:"actor_name,omitempty"`
 	Metadata   json.RawMessage `json:"metadata"`
 	Data       json.RawMessage `json:"data"`
 }
@@ -339,7 +371,8 @@ func inspect(ctx context.Context, name string, args []string) int {
 	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "read the store in this data directory (server stopped)")
 	apiURL := fs.String("url", os.Getenv("HOOKLEDGER_URL"), "read through a running server's API instead (e.g. http://127.0.0.1:8080)")
 	key := fs.String("key", os.Getenv("HOOKLEDGER_KEY"), "API key for --url (auditor or admin)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print JSON (as --format json)")
+	format := fs.String("format", "text", "text, json or csv (for spreadsheets)")
 	sf := addStoreFlags(fs)
 	// The id may come before or after the flags.
 	var target string
@@ -392,10 +425,20 @@ func inspect(ctx context.Context, name string, args []string) int {
 		return 1
 	}
 	if *asJSON {
+		*format = "json"
+	}
+	switch *format {
+	case "json":
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(map[string]any{"stream": stream, "items": items})
 		return 0
+	case "csv":
+		return writeItemsCSV(os.Stdout, items)
+	case "text":
+	default:
+		fmt.Fprintf(os.Stderr, "--format %q: want text, json or csv\n", *format)
+		return 2
 	}
 	fmt.Printf("%s: %d events\n", stream, len(items))
 	for _, it := range items {
@@ -409,7 +452,11 @@ func inspect(ctx context.Context, name string, args []string) int {
 		if len(data) > 200 {
 			data = data[:200] + "..."
 		}
-		fmt.Printf("  rev %-3d pos %-8d %s  %-34s %-28s %s\n", it.Revision, it.Position, at.UTC().Format(time.RFC3339), it.Type, it.Actor, data)
+		who := it.Actor
+		if it.ActorName != "" && it.ActorName != it.Actor {
+			who = it.ActorName + " " + it.Actor
+		}
+		fmt.Printf("  rev %-3d pos %-8d %s  %-34s %-28s %s\n", it.Revision, it.Position, at.UTC().Format(time.RFC3339), it.Type, who, data)
 	}
 	return 0
 }
@@ -467,6 +514,10 @@ func readViaStore(ctx context.Context, dataDir string, sf storeFlags, stream str
 			out = append(out, itemOf(r))
 		}
 		if len(recs) < 1000 {
+			namer := &audit.ActorNamer{Store: store}
+			for i := range out {
+				out[i].ActorName = namer.Name(ctx, out[i].Actor)
+			}
 			return out, nil
 		}
 		from = recs[len(recs)-1].Revision + 1
@@ -508,4 +559,76 @@ func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]
 		}
 		path = "/v1/ledger/streams/" + url.PathEscape(stream) + "?limit=1000&cursor=" + url.QueryEscape(page.NextCursor)
 	}
+}
+
+// writeItemsCSV writes events as CSV: one row an event, the data as compact
+// JSON in the last column.
+func writeItemsCSV(w io.Writer, items []item) int {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"position", "stream", "revision", "type", "recorded_at", "actor", "actor_name", "data"})
+	for _, it := range items {
+		at := it.Created
+		if it.RecordedAt != nil {
+			at = *it.RecordedAt
+		}
+		var compact bytes.Buffer
+		json.Compact(&compact, it.Data)
+		cw.Write([]string{strconv.FormatUint(it.Position, 10), it.Stream, strconv.FormatUint(it.Revision, 10), it.Type,
+			at.UTC().Format(time.RFC3339Nano), it.Actor, it.ActorName, compact.String()})
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// exportToCSV turns an export's event lines into CSV rows (the seals, the
+// header and the signed footer stay in the NDJSON export, the only one that
+// verifies).
+func exportToCSV(r io.Reader, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"position", "stream", "revision", "type", "created", "actor", "actor_name", "payload_erased_by", "data"})
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var ev struct {
+			Kind, Stream, Type string
+			ActorName          string `json:"actor_name"`
+			Position, Revision uint64
+			Created            time.Time
+			Data               []byte
+			DataRedacted       json.RawMessage `json:"data_redacted"`
+			Metadata           []byte
+			Payload            *struct {
+				ErasureID string `json:"erasure_id"`
+			}
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return err
+		}
+		if ev.Kind != "event" {
+			continue
+		}
+		var md struct{ Actor string }
+		json.Unmarshal(ev.Metadata, &md)
+		data := ev.Data
+		if len(ev.DataRedacted) > 0 {
+			data = ev.DataRedacted
+		}
+		var compact bytes.Buffer
+		json.Compact(&compact, data)
+		erasedBy := ""
+		if ev.Payload != nil {
+			erasedBy = ev.Payload.ErasureID
+		}
+		cw.Write([]string{strconv.FormatUint(ev.Position, 10), ev.Stream, strconv.FormatUint(ev.Revision, 10), ev.Type,
+			ev.Created.UTC().Format(time.RFC3339Nano), md.Actor, ev.ActorName, erasedBy, compact.String()})
+	}
+	cw.Flush()
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return cw.Error()
 }

@@ -103,7 +103,7 @@ export async function deliveryPage([id]) {
     const items = tl.items.map((ev) => h("li", { class: "event event-" + kind(ev.type), "data-type": ev.type, "data-position": ev.position },
       h("div", { class: "event-head" }, h("strong", {}, ev.type.replace("delivery.", "").replace(/_/g, " ")),
         h("span", { class: "pos" }, "position " + ev.position), h("time", { datetime: ev.recorded_at || ev.created }, when(ev.recorded_at || ev.created, true))),
-      dl([["Actor", ev.actor], ...describe(ev)])));
+      dl([["Actor", ev.actor_name && ev.actor_name !== ev.actor ? ev.actor_name + " — " + ev.actor : ev.actor], ...describe(ev)])));
     replace(box,
       h("p", {}, h("a", { href: "#/apps/" + enc(d.application_id) + "/deliveries" }, "← deliveries of " + d.application_id), " · message ",
         h("a", { href: "#/apps/" + enc(d.application_id) + "/messages/" + enc(d.message_id) }, d.message_id)),

@@ -64,8 +64,14 @@ export async function messagePage([app, id]) {
   return h("section", {},
     h("h1", {}, "Message ", h("code", {}, id)),
     h("p", {}, h("a", { href: "#/apps/" + enc(app) + "/messages" }, "← messages of " + app)),
-    dl([["Event type", m.event_type], ["Published", when(m.published_at)], ["Position", String(m.position)], ["Payload hash", h("code", {}, m.payload_hash)], ["Idempotency key", m.idempotency_key]]),
-    h("h2", {}, "Payload"), h("pre", { class: "payload", "data-testid": "payload" }, JSON.stringify(m.payload, null, 2)),
+    dl([["Event type", m.event_type], ["Published", when(m.published_at)], ["Position", String(m.position)], ["Subject", m.subject],
+      ["Payload hash", h("code", {}, m.payload_hash)], ["Idempotency key", m.idempotency_key],
+      ["At rest", m.encrypted ? "encrypted (erasable)" : "in the clear"]]),
+    h("h2", {}, "Payload"),
+    m.payload_erased
+      ? h("p", { class: "erased", "data-testid": "payload-erased" }, h("strong", {}, "Erased"), " by ", h("code", {}, m.payload_erased.erasure_id), " on " + when(m.payload_erased.erased_at),
+        ": its data key was destroyed, so no one can read it any more. The ledger still proves it was published, delivered and erased (payload hash above).")
+      : h("pre", { class: "payload", "data-testid": "payload" }, JSON.stringify(m.payload, null, 2)),
     h("h2", {}, "Deliveries"), deliveries,
     h("h2", {}, "Explain"), h("p", { class: "hint" }, "Why it was or was not delivered to a subscription, from the subscription as it stood at the message's position."),
     explain, result);
