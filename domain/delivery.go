@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"time"
 	"unicode/utf8"
 )
@@ -67,27 +68,32 @@ type AttemptStarted struct {
 
 // AttemptAcknowledged: the endpoint answered 2xx.
 type AttemptAcknowledged struct {
-	DeliveryID      string    `json:"delivery_id"`
-	Attempt         int       `json:"attempt"`
-	StatusCode      int       `json:"status_code"`
-	LatencyUS       int64     `json:"latency_us"`
-	ResponseExcerpt string    `json:"response_excerpt,omitempty"`
-	KeyIDs          []string  `json:"key_ids"`
-	AcknowledgedAt  time.Time `json:"acknowledged_at"`
+	DeliveryID      string `json:"delivery_id"`
+	Attempt         int    `json:"attempt"`
+	StatusCode      int    `json:"status_code"`
+	LatencyUS       int64  `json:"latency_us"`
+	ResponseExcerpt string `json:"response_excerpt,omitempty"`
+	// ResponseExcerptSealed holds the excerpt instead when the message's
+	// payload is encrypted: under the same data key, erased with it.
+	ResponseExcerptSealed *SealedValue `json:"response_excerpt_sealed,omitempty"`
+	KeyIDs                []string     `json:"key_ids"`
+	AcknowledgedAt        time.Time    `json:"acknowledged_at"`
 }
 
 // AttemptFailed: the attempt did not get a 2xx.
 type AttemptFailed struct {
-	DeliveryID      string    `json:"delivery_id"`
-	Attempt         int       `json:"attempt"`
-	StatusCode      int       `json:"status_code,omitempty"`
-	ErrorClass      string    `json:"error_class"`
-	Error           string    `json:"error,omitempty"`
-	LatencyUS       int64     `json:"latency_us"`
-	ResponseExcerpt string    `json:"response_excerpt,omitempty"`
-	KeyIDs          []string  `json:"key_ids"`
-	RetryAfterMS    int64     `json:"retry_after_ms,omitempty"`
-	FailedAt        time.Time `json:"failed_at"`
+	DeliveryID      string `json:"delivery_id"`
+	Attempt         int    `json:"attempt"`
+	StatusCode      int    `json:"status_code,omitempty"`
+	ErrorClass      string `json:"error_class"`
+	Error           string `json:"error,omitempty"`
+	LatencyUS       int64  `json:"latency_us"`
+	ResponseExcerpt string `json:"response_excerpt,omitempty"`
+	// ResponseExcerptSealed: as AttemptAcknowledged's.
+	ResponseExcerptSealed *SealedValue `json:"response_excerpt_sealed,omitempty"`
+	KeyIDs                []string     `json:"key_ids"`
+	RetryAfterMS          int64        `json:"retry_after_ms,omitempty"`
+	FailedAt              time.Time    `json:"failed_at"`
 }
 
 // AttemptOutcomeUnknown: an attempt started and its outcome was never recorded
@@ -206,8 +212,11 @@ type AttemptResult struct {
 	Error           string
 	Latency         time.Duration
 	ResponseExcerpt string
-	KeyIDs          []string
-	RetryAfter      time.Duration
+	// ResponseExcerptSealed replaces ResponseExcerpt when the message is
+	// encrypted (SealExcerpt).
+	ResponseExcerptSealed *SealedValue
+	KeyIDs                []string
+	RetryAfter            time.Duration
 }
 
 // RecordOutcome records an attempt's result and decides the next step with
@@ -233,6 +242,29 @@ type RequestRedelivery struct {
 
 // CancelDelivery stops a delivery that has not succeeded.
 type CancelDelivery struct{ Reason string }
+
+// SealExcerpt encrypts r's response excerpt under the data key of the
+// message's payload (keyID), so that erasing the message erases what its
+// endpoint answered too. With the key already destroyed, the excerpt is
+// dropped: nothing about an erased message is written in the clear.
+func SealExcerpt(ctx context.Context, c ExcerptSealer, keyID, messageID string, r *AttemptResult) {
+	if r.ResponseExcerpt == "" {
+		return
+	}
+	v, err := c.SealUnder(ctx, keyID, ExcerptAAD(messageID), []byte(truncateExcerpt(r.ResponseExcerpt)))
+	r.ResponseExcerpt = ""
+	if err == nil {
+		r.ResponseExcerptSealed = v
+	}
+}
+
+// ExcerptSealer seals a value under an existing data key.
+type ExcerptSealer interface {
+	SealUnder(ctx context.Context, keyID, aad string, plaintext []byte) (*SealedValue, error)
+}
+
+// ExcerptAAD binds a response excerpt to its message.
+func ExcerptAAD(messageID string) string { return "response:" + messageID }
 
 func truncateExcerpt(s string) string {
 	if len(s) <= MaxResponseExcerpt {
@@ -290,7 +322,7 @@ func DecideDelivery(d Delivery, cmd any, now time.Time) ([]Event, error) {
 		if r.ErrorClass == "" && r.StatusCode >= 200 && r.StatusCode < 300 {
 			return []Event{AttemptAcknowledged{
 				DeliveryID: d.ID, Attempt: r.Attempt, StatusCode: r.StatusCode, LatencyUS: latency,
-				ResponseExcerpt: truncateExcerpt(r.ResponseExcerpt), KeyIDs: r.KeyIDs, AcknowledgedAt: now,
+				ResponseExcerpt: truncateExcerpt(r.ResponseExcerpt), ResponseExcerptSealed: r.ResponseExcerptSealed, KeyIDs: r.KeyIDs, AcknowledgedAt: now,
 			}}, nil
 		}
 		class := r.ErrorClass
@@ -300,7 +332,7 @@ func DecideDelivery(d Delivery, cmd any, now time.Time) ([]Event, error) {
 		failed := AttemptFailed{
 			DeliveryID: d.ID, Attempt: r.Attempt, StatusCode: r.StatusCode, ErrorClass: class,
 			Error: truncateExcerpt(r.Error), LatencyUS: latency, ResponseExcerpt: truncateExcerpt(r.ResponseExcerpt),
-			KeyIDs: r.KeyIDs, RetryAfterMS: r.RetryAfter.Milliseconds(), FailedAt: now,
+			ResponseExcerptSealed: r.ResponseExcerptSealed, KeyIDs: r.KeyIDs, RetryAfterMS: r.RetryAfter.Milliseconds(), FailedAt: now,
 		}
 		delay, honoured, ok := c.Policy.NextDelay(d.Failures+1, c.Random, r.RetryAfter)
 		if !ok {

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sort"
 	"time"
@@ -196,7 +199,43 @@ func (s *Server) deliveryTimeline(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, page[eventJSON]{Items: s.eventsOut(recs)})
+	items := s.eventsOut(recs)
+	for i := range items {
+		s.openExcerpt(c.Request.Context(), d.MessageID, &items[i])
+	}
+	c.JSON(http.StatusOK, page[eventJSON]{Items: items})
+}
+
+// openExcerpt shows an attempt's encrypted response excerpt decrypted (or
+// says it was erased) in a timeline; the raw ledger reads show it sealed.
+func (s *Server) openExcerpt(ctx context.Context, msgID string, e *eventJSON) {
+	if (e.Type != domain.TypeAttemptAcknowledged && e.Type != domain.TypeAttemptFailed) || !bytes.Contains(e.Data, []byte(`"response_excerpt_sealed"`)) {
+		return
+	}
+	var data map[string]json.RawMessage
+	var v domain.SealedValue
+	if json.Unmarshal(e.Data, &data) != nil || json.Unmarshal(data["response_excerpt_sealed"], &v) != nil {
+		return
+	}
+	delete(data, "response_excerpt_sealed")
+	var erased *domain.ErasedError
+	if plain, err := s.openSealed(ctx, domain.ExcerptAAD(msgID), &v); err == nil {
+		data["response_excerpt"], _ = json.Marshal(string(plain))
+	} else if errors.As(err, &erased) {
+		data["response_excerpt_erased_by"], _ = json.Marshal(erased.ErasureID)
+	} else {
+		return
+	}
+	if b, err := json.Marshal(data); err == nil {
+		e.Data = b
+	}
+}
+
+func (s *Server) openSealed(ctx context.Context, aad string, v *domain.SealedValue) ([]byte, error) {
+	if s.Cipher == nil {
+		return nil, errors.New("no key store")
+	}
+	return s.Cipher.Open(ctx, aad, v)
 }
 
 type redeliverIn struct {

@@ -211,6 +211,25 @@ func (s *Store) Seal(ctx context.Context, base, aad string, plaintext []byte) (*
 	return &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: cur.id, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plaintext, []byte(aad))}, nil
 }
 
+// SealUnder implements domain.ExcerptSealer: plaintext encrypted under the
+// data key keyID (a full id, generation included), which must be live: a
+// destroyed one answers *domain.ErasedError.
+func (s *Store) SealUnder(ctx context.Context, keyID, aad string, plaintext []byte) (*domain.SealedValue, error) {
+	key, err := s.key(keyID)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, err
+	}
+	return &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: keyID, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plaintext, []byte(aad))}, nil
+}
+
 // Open implements domain.PayloadCipher. A destroyed key answers a
 // *domain.ErasedError naming the erasure; a key never held, ErrKeyMissing.
 func (s *Store) Open(ctx context.Context, aad string, v *domain.SealedValue) ([]byte, error) {

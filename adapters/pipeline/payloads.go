@@ -16,23 +16,29 @@ import (
 // the ledger holds, so an encrypted payload is decrypted at each use: an
 // erasure (its key destroyed) takes effect at once, even for a cached
 // message. An erased payload answers *domain.ErasedError.
-func (r *Runner) payload(ctx context.Context, msgID string) ([]byte, error) {
+// keyID is the data key the payload is encrypted under ("" for a payload
+// in the clear): the attempt's response excerpt is sealed under it too.
+func (r *Runner) payload(ctx context.Context, msgID string) (body []byte, keyID string, err error) {
 	m, ok := r.payloads.get(msgID)
 	if !ok {
 		recs, err := r.opts.Store.ReadStream(ctx, domain.MessageStream(msgID), 0, domain.Forward, 1)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		ev, err := domain.DecodeEvent(recs[0])
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if m, ok = ev.(domain.MessagePublished); !ok {
-			return nil, fmt.Errorf("message stream %s starts with %s", msgID, recs[0].Type)
+			return nil, "", fmt.Errorf("message stream %s starts with %s", msgID, recs[0].Type)
 		}
 		r.payloads.put(m)
 	}
-	return domain.OpenPayload(ctx, r.opts.Cipher, m)
+	if m.Sealed != nil {
+		keyID = m.Sealed.KeyID
+	}
+	body, err = domain.OpenPayload(ctx, r.opts.Cipher, m)
+	return body, keyID, err
 }
 
 // payloadCache is a bounded map of published messages (their payload as the

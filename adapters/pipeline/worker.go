@@ -71,7 +71,7 @@ func (r *Runner) work(hard context.Context, j job) {
 		}
 		return
 	}
-	payload, perr := r.payload(context.Background(), d.MessageID)
+	payload, keyID, perr := r.payload(context.Background(), d.MessageID)
 	var erased *domain.ErasedError
 	if errors.As(perr, &erased) {
 		// Nothing left to send: the delivery ends, saying why.
@@ -123,6 +123,10 @@ func (r *Runner) work(hard context.Context, j job) {
 		})
 	}
 	result.Attempt, result.KeyIDs = attempt, keyIDs
+	if sealer, ok := r.opts.Cipher.(domain.ExcerptSealer); ok && keyID != "" {
+		// What the endpoint answered may quote the payload: it is erased with it.
+		domain.SealExcerpt(context.Background(), sealer, keyID, d.MessageID, &result)
+	}
 	var cmd any = domain.RecordOutcome{Result: result, Policy: domain.PolicyFromMS(j.sub.RetryScheduleMS), Random: r.opts.Random()}
 	if hard.Err() != nil && result.ErrorClass != "" {
 		// The shutdown cut the attempt short: the endpoint may or may not have

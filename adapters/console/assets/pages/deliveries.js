@@ -71,9 +71,9 @@ function describe(ev) {
     case "delivery.attempt_started":
       return [["Attempt", String(d.attempt)], ["Worker", d.worker]];
     case "delivery.attempt_acknowledged":
-      return [["Attempt", String(d.attempt)], ["Status code", String(d.status_code)], ["Latency", ms(d.latency_us)], ["Signing key ids", (d.key_ids || []).join(", ")], ["Response excerpt", d.response_excerpt ? h("pre", {}, d.response_excerpt) : ""]];
+      return [["Attempt", String(d.attempt)], ["Status code", String(d.status_code)], ["Latency", ms(d.latency_us)], ["Signing key ids", (d.key_ids || []).join(", ")], excerpt(d)];
     case "delivery.attempt_failed":
-      return [["Attempt", String(d.attempt)], ["Status code", d.status_code ? String(d.status_code) : ""], ["Error class", d.error_class], ["Error", d.error], ["Latency", ms(d.latency_us)], ["Retry-After", d.retry_after_ms ? d.retry_after_ms + " ms" : ""], ["Signing key ids", (d.key_ids || []).join(", ")], ["Response excerpt", d.response_excerpt ? h("pre", {}, d.response_excerpt) : ""]];
+      return [["Attempt", String(d.attempt)], ["Status code", d.status_code ? String(d.status_code) : ""], ["Error class", d.error_class], ["Error", d.error], ["Latency", ms(d.latency_us)], ["Retry-After", d.retry_after_ms ? d.retry_after_ms + " ms" : ""], ["Signing key ids", (d.key_ids || []).join(", ")], excerpt(d)];
     case "delivery.attempt_outcome_unknown":
       return [["Attempt", String(d.attempt)], ["Reason", d.reason]];
     case "delivery.retry_scheduled":
@@ -87,6 +87,12 @@ function describe(ev) {
     default:
       return [];
   }
+}
+
+// excerpt is what the endpoint answered, or that it was erased with its message.
+function excerpt(d) {
+  if (d.response_excerpt_erased_by) return ["Response excerpt", "erased by " + d.response_excerpt_erased_by];
+  return ["Response excerpt", d.response_excerpt ? h("pre", {}, d.response_excerpt) : ""];
 }
 
 function kind(type) {
