@@ -53,8 +53,10 @@ type Config struct {
 	Workers         int  // the pipeline's concurrent attempts
 	PayloadBytes    int  // approximate payload size
 	NoMetrics       bool // run the ledger without its Prometheus metrics (for the overhead comparison)
-	Scenarios       []string
-	Progress        io.Writer // progress lines (nil: none)
+	// NoPayloadEncryption stores payloads in the clear (for the comparison).
+	NoPayloadEncryption bool
+	Scenarios           []string
+	Progress            io.Writer // progress lines (nil: none)
 }
 
 // Defaults are the issue's scenario sizes.
@@ -109,9 +111,12 @@ type stack struct {
 
 const adminKey = "bench-admin-key-0123456789abcdef"
 
-func startStack(dir string, workers, clients int, withMetrics bool) (*stack, error) {
+func startStack(dir string, workers, clients int, withMetrics, plain bool) (*stack, error) {
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.AllowPrivateTargets, cfg.Workers, cfg.PerSubscription = dir, true, workers, workers
+	// Payloads encrypted at rest as `serve` does by default (a key per
+	// application and day); --no-payload-encryption measures without.
+	cfg.NoPayloadEncryption = plain
 	// Metrics as `serve` wires them (on by default there too), so that the
 	// figures include their cost; --no-metrics measures without.
 	var m *metrics.Metrics
@@ -137,6 +142,9 @@ func startStack(dir string, workers, clients int, withMetrics bool) (*stack, err
 	_, sealKey, _ := ed25519.GenerateKey(nil)
 	deps := httpapi.Deps{Store: ledgerStore, Commands: l.Commands, Views: l.Pipeline, Log: zerolog.Nop(),
 		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey}
+	if l.Keys != nil {
+		deps.Cipher = l.Keys
+	}
 	if m != nil {
 		deps.Observer, deps.Metrics = m, m.Handler()
 	}

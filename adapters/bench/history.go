@@ -21,7 +21,7 @@ import (
 // pages.
 func (r *runner) history(ctx context.Context) (Result, error) {
 	dir := r.root + "/history"
-	st, err := startStack(dir, r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics)
+	st, err := startStack(dir, r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics, r.cfg.NoPayloadEncryption)
 	if err != nil {
 		return Result{}, err
 	}
@@ -68,7 +68,7 @@ func (r *runner) history(ctx context.Context) (Result, error) {
 	st.stop()
 	stopped = true
 	t0 := time.Now()
-	if st, err = startStack(dir, r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics); err != nil {
+	if st, err = startStack(dir, r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics, r.cfg.NoPayloadEncryption); err != nil {
 		return Result{}, err
 	}
 	stopped = false

@@ -103,7 +103,7 @@ func (r *runner) close() {
 func (r *runner) shared() (*stack, error) {
 	if r.st == nil {
 		r.dirA = r.root + "/ledger"
-		st, err := startStack(r.dirA, r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics)
+		st, err := startStack(r.dirA, r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics, r.cfg.NoPayloadEncryption)
 		if err != nil {
 			return nil, err
 		}
@@ -216,7 +216,7 @@ func (r *runner) rebuild(ctx context.Context) (Result, error) {
 // backlog publishes while the receiver is down (its subscription paused by
 // the operator), then brings it back (resumed) and times the drain.
 func (r *runner) backlog(ctx context.Context) (Result, error) {
-	st, err := startStack(r.root+"/backlog", r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics)
+	st, err := startStack(r.root+"/backlog", r.cfg.Workers, r.cfg.Clients, !r.cfg.NoMetrics, r.cfg.NoPayloadEncryption)
 	if err != nil {
 		return Result{}, err
 	}

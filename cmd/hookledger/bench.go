@@ -31,6 +31,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "the pipeline's concurrent attempts (and the baseline's senders)")
 	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", cfg.PayloadBytes, "approximate payload size")
 	fs.BoolVar(&cfg.NoMetrics, "no-metrics", cfg.NoMetrics, "run the ledger without Prometheus metrics (to measure their cost)")
+	fs.BoolVar(&cfg.NoPayloadEncryption, "no-payload-encryption", cfg.NoPayloadEncryption, "store payloads in the clear (to measure what encryption at rest costs)")
 	scenarios := fs.String("scenarios", strings.Join(cfg.Scenarios, ","), "comma-separated scenarios to run, in order")
 	runs := fs.Int("runs", 1, "run everything this many times; the table shows the median and min..max")
 	asJSON := fs.Bool("json", false, "print one JSON object per scenario (and run) instead of the table")
