@@ -191,8 +191,36 @@ func (c *Commands) CreateSubscription(ctx context.Context, cmd CreateSubscriptio
 	}
 	return execute(ctx, c, SubscriptionStream(cmd.SubscriptionID), EvolveSubscription,
 		func(s Subscription, now time.Time, _ *Metadata) ([]Event, error) {
-			return DecideSubscription(s, cmd, now)
+			return c.decideSubscription(ctx, s, cmd.ApplicationID, cmd, now)
 		}, md)
+}
+
+// decideSubscription decides on the subscription with its headers in the
+// clear (an update keeps redacted credential values from them), then seals
+// the headers of the events when the ledger encrypts.
+func (c *Commands) decideSubscription(ctx context.Context, s Subscription, app string, cmd any, now time.Time) ([]Event, error) {
+	if c.Cipher == nil && s.HeadersSealed == nil {
+		return DecideSubscription(s, cmd, now)
+	}
+	if s.HeadersSealed != nil {
+		var err error
+		if s, err = OpenSubscriptionHeaders(ctx, c.Cipher, s); err != nil && !errors.Is(err, ErrErased) {
+			return nil, err
+		}
+	}
+	evs, err := DecideSubscription(s, cmd, now)
+	if err != nil || c.Cipher == nil {
+		return evs, err
+	}
+	if app == "" {
+		app = s.ApplicationID
+	}
+	for i, ev := range evs {
+		if evs[i], err = SealSubscriptionHeaders(ctx, c.Cipher, app, ev); err != nil {
+			return nil, fmt.Errorf("encrypt the headers: %w", err)
+		}
+	}
+	return evs, nil
 }
 
 // ChangeSubscription runs any subscription command other than create. When
@@ -207,7 +235,7 @@ func (c *Commands) ChangeSubscription(ctx context.Context, applicationID, id str
 			if applicationID != "" && s.Exists() && s.ApplicationID != applicationID {
 				return nil, ErrNotFound
 			}
-			return DecideSubscription(s, cmd, now)
+			return c.decideSubscription(ctx, s, "", cmd, now)
 		}, md)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -363,4 +364,69 @@ func ValidateSubject(s string) error {
 // sweep run twice is one erasure.
 func RetentionErasureID(app string, boundary time.Time) string {
 	return derive(PrefixErasure, "retention", app, boundary.UTC().Format("20060102"))
+}
+
+// ConfigKeyID names the data key of an application's settings that may carry
+// personal data (subscriptions' custom header values). It holds no day: an
+// erasure by time leaves it, an erasure of the application destroys it.
+func ConfigKeyID(app string) string { return app + "/c" }
+
+// HeadersAAD binds a subscription's sealed headers to the subscription.
+func HeadersAAD(subscriptionID string) string { return "headers:" + subscriptionID }
+
+// SealSubscriptionHeaders encrypts the header values of a subscription
+// event under its application's settings key (other events pass as they
+// are).
+func SealSubscriptionHeaders(ctx context.Context, c PayloadCipher, app string, ev Event) (Event, error) {
+	seal := func(id string, h map[string]string) (*SealedValue, error) {
+		b, err := json.Marshal(h)
+		if err != nil {
+			return nil, err
+		}
+		return c.Seal(ctx, ConfigKeyID(app), HeadersAAD(id), b)
+	}
+	switch e := ev.(type) {
+	case SubscriptionCreated:
+		if len(e.Headers) > 0 {
+			v, err := seal(e.SubscriptionID, e.Headers)
+			if err != nil {
+				return nil, err
+			}
+			e.Headers, e.HeadersSealed = nil, v
+		}
+		return e, nil
+	case SubscriptionUpdated:
+		if len(e.Headers) > 0 {
+			v, err := seal(e.SubscriptionID, e.Headers)
+			if err != nil {
+				return nil, err
+			}
+			e.Headers, e.HeadersSealed = nil, v
+		}
+		return e, nil
+	}
+	return ev, nil
+}
+
+// OpenSubscriptionHeaders answers s with its headers decrypted. Headers
+// erased with their application come back empty, with the *ErasedError.
+func OpenSubscriptionHeaders(ctx context.Context, c PayloadCipher, s Subscription) (Subscription, error) {
+	if s.HeadersSealed == nil {
+		return s, nil
+	}
+	v := s.HeadersSealed
+	s.HeadersSealed, s.Headers = nil, nil
+	if c == nil {
+		return s, fmt.Errorf("subscription %s's headers are encrypted and no key store is configured", s.ID)
+	}
+	b, err := c.Open(ctx, HeadersAAD(s.ID), v)
+	if err != nil {
+		return s, err
+	}
+	var h map[string]string
+	if err := json.Unmarshal(b, &h); err != nil {
+		return s, fmt.Errorf("%w: subscription %s's headers: %v", ErrCorrupt, s.ID, err)
+	}
+	s.Headers = h
+	return s, nil
 }

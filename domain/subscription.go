@@ -37,16 +37,19 @@ type SigningKey struct {
 
 // SubscriptionCreated: an endpoint was registered.
 type SubscriptionCreated struct {
-	SubscriptionID  string            `json:"subscription_id"`
-	ApplicationID   string            `json:"application_id"`
-	URL             string            `json:"url"`
-	EventTypes      Filters           `json:"event_types"`
-	Description     string            `json:"description,omitempty"`
-	Headers         map[string]string `json:"headers,omitempty"`
-	SecretHeaders   []string          `json:"secret_headers,omitempty"`
-	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
-	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
-	Ordering        string            `json:"ordering,omitempty"`
+	SubscriptionID string            `json:"subscription_id"`
+	ApplicationID  string            `json:"application_id"`
+	URL            string            `json:"url"`
+	EventTypes     Filters           `json:"event_types"`
+	Description    string            `json:"description,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	// HeadersSealed holds Headers instead when the ledger encrypts
+	// (SealSubscriptionHeaders): their values may carry personal data.
+	HeadersSealed   *SealedValue `json:"headers_sealed,omitempty"`
+	SecretHeaders   []string     `json:"secret_headers,omitempty"`
+	RetryScheduleMS []int64      `json:"retry_schedule_ms,omitempty"`
+	RateLimit       *RateLimit   `json:"rate_limit,omitempty"`
+	Ordering        string       `json:"ordering,omitempty"`
 	// ClientCert is presented to endpoints requiring mutual TLS.
 	ClientCert *ClientCertificate `json:"client_certificate,omitempty"`
 	Key        SigningKey         `json:"key"`
@@ -61,6 +64,7 @@ type SubscriptionUpdated struct {
 	EventTypes      Filters           `json:"event_types"`
 	Description     string            `json:"description,omitempty"`
 	Headers         map[string]string `json:"headers,omitempty"`
+	HeadersSealed   *SealedValue      `json:"headers_sealed,omitempty"`
 	SecretHeaders   []string          `json:"secret_headers,omitempty"`
 	RetryScheduleMS []int64           `json:"retry_schedule_ms,omitempty"`
 	RateLimit       *RateLimit        `json:"rate_limit,omitempty"`
@@ -130,12 +134,15 @@ func (SubscriptionReplayRequested) Type() string {
 
 // Subscription is the state of one endpoint, folded from its stream.
 type Subscription struct {
-	ID              string
-	ApplicationID   string
-	URL             string
-	EventTypes      Filters
-	Description     string
-	Headers         map[string]string
+	ID            string
+	ApplicationID string
+	URL           string
+	EventTypes    Filters
+	Description   string
+	Headers       map[string]string
+	// HeadersSealed: the headers as the ledger holds them, encrypted
+	// (OpenSubscriptionHeaders turns them back into Headers).
+	HeadersSealed   *SealedValue `json:",omitempty"`
 	SecretHeaders   []string
 	RetryScheduleMS []int64
 	RateLimit       *RateLimit         `json:",omitempty"`
@@ -657,12 +664,12 @@ func EvolveSubscription(s Subscription, ev Event) Subscription {
 	case SubscriptionCreated:
 		s = Subscription{
 			ID: e.SubscriptionID, ApplicationID: e.ApplicationID, URL: e.URL, EventTypes: e.EventTypes,
-			Description: e.Description, Headers: e.Headers, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS, RateLimit: e.RateLimit, Ordering: e.Ordering, ClientCert: e.ClientCert,
+			Description: e.Description, Headers: e.Headers, HeadersSealed: e.HeadersSealed, SecretHeaders: e.SecretHeaders, RetryScheduleMS: e.RetryScheduleMS, RateLimit: e.RateLimit, Ordering: e.Ordering, ClientCert: e.ClientCert,
 			Keys: []SigningKey{e.Key}, Status: StatusActive, CreatedAt: e.CreatedAt,
 		}
 	case SubscriptionUpdated:
 		s.URL, s.EventTypes, s.Description = e.URL, e.EventTypes, e.Description
-		s.Headers, s.SecretHeaders, s.RetryScheduleMS, s.RateLimit, s.Ordering = e.Headers, e.SecretHeaders, e.RetryScheduleMS, e.RateLimit, e.Ordering
+		s.Headers, s.HeadersSealed, s.SecretHeaders, s.RetryScheduleMS, s.RateLimit, s.Ordering = e.Headers, e.HeadersSealed, e.SecretHeaders, e.RetryScheduleMS, e.RateLimit, e.Ordering
 		s.ClientCert = e.ClientCert
 	case SubscriptionPaused:
 		s.Status = StatusPaused

@@ -82,7 +82,7 @@ func (l *Ledger) Close() error {
 // the delivery process does.
 func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, observer pipeline.Observer) (*Ledger, error) {
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
-	keys, err := OpenKeys(cfg, log)
+	keys, err := OpenKeys(cfg, log.With().Str("component", "keystore").Logger())
 	if err != nil {
 		return nil, err
 	}

@@ -296,7 +296,7 @@ func (s *Server) explain(c *gin.Context) {
 		}
 	}
 	if sv != nil {
-		out["subscription_as_of"] = subscriptionOut(*sv)
+		out["subscription_as_of"] = s.subOut(c, *sv)
 	}
 	out["decision"], out["reason"], out["detail"] = decision, reason, detail
 	dlvID := domain.DeliveryIDFor(msgID, subID)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hookledger/hookledger/domain"
@@ -48,5 +49,53 @@ func TestResponseExcerptsAreErasedWithTheirMessage(t *testing.T) {
 	e.must(201, "POST", "/v1/applications/app_x/erasures", A, map[string]any{"id": "era_x", "scope": "messages", "message_ids": []string{msg}, "reason": "r"})
 	if d := excerpt(); d["response_excerpt"] != nil || d["response_excerpt_erased_by"] != "era_x" {
 		t.Fatalf("the timeline's excerpt after the erasure: %v", d)
+	}
+}
+
+// TestHeaderValuesAreEncryptedAndErasedWithTheApplication: a subscription's
+// custom header values are in the ledger encrypted, shown and sent in the
+// clear, kept across an update that leaves them alone, and gone (not shown,
+// not sent) once the application is erased.
+func TestHeaderValuesAreEncryptedAndErasedWithTheApplication(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("X-Customer-Email")+"|"+r.Header.Get("Authorization"))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_h", "name": "H"})
+	base := "/v1/applications/app_h/subscriptions"
+	e.must(201, "POST", base, A, map[string]any{"id": "sub_h", "url": hook.URL, "event_types": []string{"*"},
+		"headers": map[string]string{"X-Customer-Email": "header-marker@example.com"}, "auth": map[string]any{"type": "bearer", "token": "tok-marker"}})
+	raw := e.must(200, "GET", "/v1/ledger/streams/subscription-sub_h", A, nil)
+	if strings.Contains(string(raw.body), "header-marker") || strings.Contains(string(raw.body), "tok-marker") || !strings.Contains(string(raw.body), "headers_sealed") {
+		t.Fatalf("the ledger holds header values in the clear: %s", raw.body)
+	}
+	if h := e.must(200, "GET", base+"/sub_h", A, nil).json()["headers"].(map[string]any); h["X-Customer-Email"] != "header-marker@example.com" || h["Authorization"] != "[redacted]" {
+		t.Fatalf("the subscription's headers: %v", h)
+	}
+	// An update that does not touch the headers keeps them (the credential too).
+	e.must(200, "PATCH", base+"/sub_h", A, map[string]any{"description": "d"})
+	publish := func() string {
+		m := e.must(202, "POST", "/v1/applications/app_h/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{}}).str("id")
+		waitFor(t, "delivered", func() bool {
+			return e.do("GET", "/v1/deliveries/"+domain.DeliveryIDFor(m, "sub_h"), A, nil).str("status") == "acknowledged"
+		})
+		return m
+	}
+	publish()
+	e.must(201, "POST", "/v1/applications/app_h/erasures", A, map[string]any{"scope": "application", "reason": "r"})
+	if h := e.must(200, "GET", base+"/sub_h", A, nil).json()["headers"]; h != nil && len(h.(map[string]any)) != 0 {
+		t.Fatalf("headers after the application's erasure: %v", h)
+	}
+	publish()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "header-marker@example.com|Bearer tok-marker" || got[1] != "|" {
+		t.Fatalf("the endpoint got %q", got)
 	}
 }

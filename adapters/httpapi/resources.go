@@ -65,6 +65,13 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
+// subOut is subscriptionOut with the headers decrypted (or gone, erased
+// with their application).
+func (s *Server) subOut(c *gin.Context, sv projections.SubscriptionView) subscriptionJSON {
+	sv.Subscription, _ = domain.OpenSubscriptionHeaders(c.Request.Context(), s.Cipher, sv.Subscription)
+	return subscriptionOut(sv)
+}
+
 func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 	// Credentials in custom headers are never shown, to any role: the
 	// sender sends them, nobody reads them back.
@@ -122,7 +129,7 @@ func (s *Server) signingKey(c *gin.Context) {
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	o := subscriptionOut(sv)
+	o := s.subOut(c, sv)
 	if o.Signing != domain.SigningEd25519 {
 		s.fail(c, &badInput{status: http.StatusConflict, code: CodeConflict,
 			detail: "this subscription signs with a shared secret (v1, HMAC-SHA256): it has no public key; create it with \"signing\": \"ed25519\" for v1a signatures"})

@@ -81,7 +81,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	o := subscriptionOut(sv)
+	o := s.subOut(c, sv)
 	o.showSecret(in.Secret)
 	c.JSON(http.StatusCreated, o)
 }
@@ -183,7 +183,7 @@ func (s *Server) listSubscriptions(c *gin.Context) {
 			out.NextCursor = encodeCursor(out.Items[len(out.Items)-1].createdPos)
 			break
 		}
-		o := subscriptionOut(*sv)
+		o := s.subOut(c, *sv)
 		o.createdPos = uint64(sv.CreatedPosition)
 		out.Items = append(out.Items, o)
 	}
@@ -217,7 +217,7 @@ func (s *Server) getSubscription(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		o := subscriptionOut(sv)
+		o := s.subOut(c, sv)
 		o.AsOfPosition = uint64(at)
 		c.Header("X-As-Of-Position", strconv.FormatUint(uint64(at), 10))
 		c.JSON(http.StatusOK, o)
@@ -228,7 +228,7 @@ func (s *Server) getSubscription(c *gin.Context) {
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	c.JSON(http.StatusOK, subscriptionOut(sv))
+	c.JSON(http.StatusOK, s.subOut(c, sv))
 }
 
 type updateSubscriptionIn struct {
@@ -284,7 +284,7 @@ func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret 
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	o := subscriptionOut(sv)
+	o := s.subOut(c, sv)
 	o.showSecret(secret)
 	c.JSON(status, o)
 }

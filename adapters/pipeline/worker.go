@@ -118,8 +118,15 @@ func (r *Runner) work(hard context.Context, j job) {
 	case serr != nil || len(keys) == 0:
 		result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "no valid signing key"}
 	default:
+		// Header values are kept encrypted like payloads; erased with the
+		// application, they are no longer sent.
+		sub, herr := domain.OpenSubscriptionHeaders(context.Background(), r.opts.Cipher, j.sub.Subscription)
+		if herr != nil && !errors.Is(herr, domain.ErrErased) {
+			result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "headers unavailable: " + herr.Error()}
+			break
+		}
 		result = r.opts.Sender.Send(hard, sender.Request{ClientCert: j.sub.ClientCert,
-			URL: j.sub.URL, MessageID: d.MessageID, Body: payload, Headers: j.sub.Headers, Signer: signer, Timestamp: now,
+			URL: j.sub.URL, MessageID: d.MessageID, Body: payload, Headers: sub.Headers, Signer: signer, Timestamp: now,
 		})
 	}
 	result.Attempt, result.KeyIDs = attempt, keyIDs
