@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -139,9 +140,12 @@ type eventJSON struct {
 	Created    time.Time  `json:"created"`
 	Actor      string     `json:"actor,omitempty"`
 	// ActorName: the actor as people read it, "admin-ci (admin)" for a key.
-	ActorName string          `json:"actor_name,omitempty"`
-	Metadata  json.RawMessage `json:"metadata"`
-	Data      json.RawMessage `json:"data"`
+	ActorName string `json:"actor_name,omitempty"`
+	// Payload marks a message whose payload was erased (the data holds the
+	// ciphertext it always held).
+	Payload  *erasedPayload  `json:"payload,omitempty"`
+	Metadata json.RawMessage `json:"metadata"`
+	Data     json.RawMessage `json:"data"`
 }
 
 func rawOrString(b []byte) json.RawMessage {
@@ -186,6 +190,20 @@ func (s *Server) eventsOut(recs []domain.RecordedEvent) []eventJSON {
 			}
 		}
 	})
+	if ek, ok := s.Cipher.(audit.ErasedKeys); ok {
+		for i, r := range recs {
+			if r.Type != domain.TypeMessagePublished {
+				continue
+			}
+			if ev, err := domain.DecodeEvent(r); err == nil {
+				if m := ev.(domain.MessagePublished); m.Sealed != nil {
+					if id, at, gone, err := ek.Destroyed(m.Sealed.KeyID); err == nil && gone {
+						out[i].Payload = &erasedPayload{Erased: true, ErasureID: id, ErasedAt: at}
+					}
+				}
+			}
+		}
+	}
 	return out
 }
 

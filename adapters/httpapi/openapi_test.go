@@ -213,6 +213,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	note("Erasure", e.must(201, "POST", erasures, A, map[string]any{"scope": "published_before", "before": time.Now().Add(48 * time.Hour).Format(time.RFC3339), "reason": "r"}).json())
 	note("Erasure", e.must(200, "GET", erasures+"/era_m", A, nil).json())
 	note("Message", e.must(200, "GET", "/v1/applications/app_o/messages/"+msg, A, nil).json())
+	items("LedgerEvent", e.must(200, "GET", "/v1/ledger/streams/"+domain.MessageStream(msg), A, nil))
 
 	for schema, props := range doc.Components.Schemas {
 		if schema == "Problem" || schema == "EndpointAuth" || schema == "ClientCertificateIn" { // write-only: never in an answer

@@ -269,6 +269,9 @@ func TestErasureByApplicationAndTimeKeepsTheLedgerVerifiable(t *testing.T) {
 	if where := filesContaining(t, e.dir, []byte(marker)); len(where) > 0 {
 		t.Fatalf("the erased payload's bytes are in %v", where)
 	}
+	if out, code := runCLI(t, "history", m1, "--data-dir", e.dir); code != 0 || !strings.Contains(out, "[payload erased by era_tomorrow]") {
+		t.Fatalf("history of an erased message: %d %s", code, out)
+	}
 	// An export made after: the erased messages are marked, and it verifies.
 	exportAfter := filepath.Join(t.TempDir(), "after.ndjson")
 	if out, code := runCLI(t, "export", "--data-dir", e.dir, "--application", "app_e", "--out", exportAfter, "--quiet"); code != 0 {

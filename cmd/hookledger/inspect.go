@@ -335,8 +335,15 @@ type item struct {
 	Created    time.Time       `json:"created"`
 	Actor      string          `json:"actor,omitempty"`
 	ActorName  string          `json:"actor_name,omitempty"`
+	Payload    *erasedMark     `json:"payload,omitempty"` // a message whose payload was erased
 	Metadata   json.RawMessage `json:"metadata"`
 	Data       json.RawMessage `json:"data"`
+}
+
+type erasedMark struct {
+	Erased    bool      `json:"erased"`
+	ErasureID string    `json:"erasure_id"`
+	ErasedAt  time.Time `json:"erased_at"`
 }
 
 func itemOf(r domain.RecordedEvent) item {
@@ -456,6 +463,9 @@ func inspect(ctx context.Context, name string, args []string) int {
 		if it.ActorName != "" && it.ActorName != it.Actor {
 			who = it.ActorName + " " + it.Actor
 		}
+		if it.Payload != nil {
+			data = "[payload erased by " + it.Payload.ErasureID + "] " + data
+		}
 		fmt.Printf("  rev %-3d pos %-8d %s  %-34s %-28s %s\n", it.Revision, it.Position, at.UTC().Format(time.RFC3339), it.Type, who, data)
 	}
 	return 0
@@ -518,7 +528,7 @@ func readViaStore(ctx context.Context, dataDir string, sf storeFlags, stream str
 			for i := range out {
 				out[i].ActorName = namer.Name(ctx, out[i].Actor)
 			}
-			return out, nil
+			return out, markErased(dataDir, out)
 		}
 		from = recs[len(recs)-1].Revision + 1
 	}
@@ -631,4 +641,33 @@ func exportToCSV(r io.Reader, w io.Writer) error {
 		return err
 	}
 	return cw.Error()
+}
+
+// markErased marks the messages whose payload was erased, from the key
+// store's tombstones (no master key needed); without a key store, nothing.
+func markErased(dataDir string, items []item) error {
+	dir := filepath.Join(dataDir, "keys")
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	ts, err := keystore.OpenTombstones(dir)
+	if err != nil {
+		return err
+	}
+	defer ts.Close()
+	for i := range items {
+		if items[i].Type != domain.TypeMessagePublished {
+			continue
+		}
+		var m domain.MessagePublished
+		if json.Unmarshal(items[i].Data, &m) != nil || m.Sealed == nil {
+			continue
+		}
+		if id, at, gone, err := ts.Destroyed(m.Sealed.KeyID); err != nil {
+			return err
+		} else if gone {
+			items[i].Payload = &erasedMark{Erased: true, ErasureID: id, ErasedAt: at}
+		}
+	}
+	return nil
 }
