@@ -193,7 +193,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}
 	var sweeper *erasure.Sweeper
 	if l.Keys != nil {
-		eraser := &erasure.Eraser{Store: store, Commands: l.Commands, Keys: l.Keys, Open: openDeliveries(l.Pipeline),
+		eraser := &erasure.Eraser{Store: store, Commands: l.Commands, Keys: l.Keys, Open: erasure.OpenFromViews(l.Pipeline.Read),
 			Log: log.With().Str("component", "erasure").Logger()}
 		deps.Cipher, deps.Eraser = l.Keys, eraser
 		sweeper = &erasure.Sweeper{Eraser: eraser, Policies: retentionPolicies(l.Pipeline), Clock: clock.Real{}, Interval: cfg.RetentionInterval}
@@ -457,22 +457,6 @@ func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, seal
 		ViewBytes: func() int64 { return DirBytes(viewsDir) },
 		LastSeal:  sealer.Sealed,
 	})
-}
-
-// openDeliveries lists an application's open deliveries from the views.
-func openDeliveries(p *pipeline.Runner) func(app string) []erasure.OpenDelivery {
-	return func(app string) []erasure.OpenDelivery {
-		var out []erasure.OpenDelivery
-		p.Read(func(v *projections.Views) {
-			v.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
-				if d.ApplicationID == app {
-					out = append(out, erasure.OpenDelivery{ID: d.ID, MessageID: d.MessageID})
-				}
-				return true
-			})
-		})
-		return out
-	}
 }
 
 // retentionPolicies reads the applications' payload retention from the views.

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 )
 
 // Keys is what an erasure needs of the key store.
@@ -225,4 +226,21 @@ func (e *Eraser) erasedBy(ctx context.Context, msgID string) (string, error) {
 		return "", err
 	}
 	return id, nil
+}
+
+// OpenFromViews lists an application's open deliveries from folded views
+// (read runs its argument under the views' read lock).
+func OpenFromViews(read func(func(v *projections.Views))) func(app string) []OpenDelivery {
+	return func(app string) []OpenDelivery {
+		var out []OpenDelivery
+		read(func(v *projections.Views) {
+			v.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
+				if d.ApplicationID == app {
+					out = append(out, OpenDelivery{ID: d.ID, MessageID: d.MessageID})
+				}
+				return true
+			})
+		})
+		return out
+	}
 }

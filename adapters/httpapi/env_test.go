@@ -20,7 +20,6 @@ import (
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
-	"github.com/hookledger/hookledger/projections"
 )
 
 // env is a running ledger (in-memory store, real pipeline) behind the API.
@@ -69,18 +68,7 @@ func newEnv(t testing.TB, opts ...func(*httpapi.Deps)) *env {
 	// many times from one address. TestAuthFailuresAreThrottled narrows it.
 	d := httpapi.Deps{Store: store, Commands: cmds, Views: r, Log: zerolog.Nop(), AllowPrivateTargets: true,
 		AuthFailuresPerSecond: 1e6, AuthFailureBurst: 1 << 20, Cipher: keys,
-		Eraser: &erasure.Eraser{Store: store, Commands: cmds, Keys: keys, Log: zerolog.Nop(), Open: func(app string) []erasure.OpenDelivery {
-			var out []erasure.OpenDelivery
-			r.Read(func(v *projections.Views) {
-				v.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
-					if d.ApplicationID == app {
-						out = append(out, erasure.OpenDelivery{ID: d.ID, MessageID: d.MessageID})
-					}
-					return true
-				})
-			})
-			return out
-		}}}
+		Eraser: &erasure.Eraser{Store: store, Commands: cmds, Keys: keys, Log: zerolog.Nop(), Open: erasure.OpenFromViews(r.Read)}}
 	for _, o := range opts {
 		o(&d)
 	}

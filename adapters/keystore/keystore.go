@@ -6,9 +6,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,37 +28,6 @@ var ErrWrongMasterKey = errors.New("wrong master key")
 // ErrKeyMissing: a value names a data key the key store never held (a key
 // store of another ledger, or one restored from too old a backup).
 var ErrKeyMissing = errors.New("data key missing from the key store")
-
-// MasterKeySize is the size of a master key: 32 bytes (AES-256).
-const MasterKeySize = 32
-
-// ParseMasterKey reads a master key: 32 bytes in base64 (standard or URL
-// alphabet, padded or not) or in hex.
-func ParseMasterKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, dec := range []func(string) ([]byte, error){
-		base64.StdEncoding.DecodeString, base64.RawStdEncoding.DecodeString,
-		base64.URLEncoding.DecodeString, base64.RawURLEncoding.DecodeString, hex.DecodeString,
-	} {
-		if b, err := dec(s); err == nil && len(b) == MasterKeySize {
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("a master key is %d random bytes in base64 or hex (e.g. openssl rand -base64 32)", MasterKeySize)
-}
-
-// NewMasterKey draws a master key, encoded as ParseMasterKey reads it.
-func NewMasterKey() string {
-	b := make([]byte, MasterKeySize)
-	rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// MasterKeyID names a master key without revealing it.
-func MasterKeyID(master []byte) string {
-	h := sha256.Sum256(append([]byte("hookledger master key id\x00"), master...))
-	return "mk_" + hex.EncodeToString(h[:8])
-}
 
 // Store keeps the data keys, each wrapped (AES-256-GCM) by the master key,
 // in a Pebble instance of its own, outside the immutable ledger. It
@@ -138,25 +104,6 @@ func Open(dir string, master []byte, o Options) (*Store, error) {
 		}
 	}
 	return s, nil
-}
-
-// MasterKeyIDOf reads which master key wraps the key store in dir, without
-// one ("" for a new store).
-func MasterKeyIDOf(dir string) (string, error) {
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietLogger{}})
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	v, closer, err := db.Get([]byte(metaMaster))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	defer closer.Close()
-	return string(v), nil
 }
 
 // Close releases the store.
@@ -367,22 +314,6 @@ func (s *Store) key(id string) ([]byte, error) {
 	return key, nil
 }
 
-func (s *Store) tombstone(id string) (tombstone, bool, error) {
-	raw, closer, err := s.db.Get([]byte(pTomb + id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return tombstone{}, false, nil
-	}
-	if err != nil {
-		return tombstone{}, false, err
-	}
-	defer closer.Close()
-	var t tombstone
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return tombstone{}, false, fmt.Errorf("%w: tombstone %s: %v", domain.ErrCorrupt, id, err)
-	}
-	return t, true, nil
-}
-
 // Keys lists the live data keys (full ids) whose id starts with prefix, in
 // order.
 func (s *Store) Keys(prefix string) ([]string, error) {
@@ -396,12 +327,6 @@ func (s *Store) Keys(prefix string) ([]string, error) {
 		out = append(out, string(it.Key()[len(pKey):]))
 	}
 	return out, it.Error()
-}
-
-// Destroyed answers the tombstone of a destroyed key id, if any.
-func (s *Store) Destroyed(id string) (erasureID string, at time.Time, ok bool, err error) {
-	t, ok, err := s.tombstone(id)
-	return t.ErasureID, t.DestroyedAt, ok, err
 }
 
 func upper(p []byte) []byte {
@@ -470,51 +395,6 @@ func (s *Store) purge() error {
 	return errors.New("key store: the tables holding destroyed keys were not deleted within 5 s")
 }
 
-// RotateMaster re-wraps every data key under next and makes it the store's
-// master key, in one synced batch. The ledger is not touched. Afterwards the
-// old master key opens nothing in this store.
-func (s *Store) RotateMaster(next []byte) (int, error) {
-	aead, err := newAEAD(next)
-	if err != nil || len(next) != MasterKeySize {
-		return 0, fmt.Errorf("the new master key must be %d bytes", MasterKeySize)
-	}
-	nextID := MasterKeyID(next)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pKey), UpperBound: upper([]byte(pKey))})
-	if err != nil {
-		return 0, err
-	}
-	b := s.db.NewBatch()
-	n := 0
-	for it.First(); it.Valid(); it.Next() {
-		id := string(it.Key()[len(pKey):])
-		var rec keyRecord
-		if err := json.Unmarshal(it.Value(), &rec); err != nil {
-			it.Close()
-			return 0, fmt.Errorf("%w: key store record %s: %v", domain.ErrCorrupt, id, err)
-		}
-		key, err := s.master.Open(nil, rec.Nonce, rec.Wrapped, wrapAAD(id))
-		if err != nil {
-			it.Close()
-			return 0, fmt.Errorf("%w: data key %s does not unwrap with the current master key", ErrWrongMasterKey, id)
-		}
-		rec.Master, rec.Nonce = nextID, make([]byte, aead.NonceSize())
-		io.ReadFull(rand.Reader, rec.Nonce)
-		rec.Wrapped = aead.Seal(nil, rec.Nonce, key, wrapAAD(id))
-		raw, _ := json.Marshal(rec)
-		b.Set([]byte(pKey+id), raw, nil)
-		n++
-	}
-	if err := it.Close(); err != nil {
-		return 0, err
-	}
-	b.Set([]byte(metaMaster), []byte(nextID), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
-		return 0, fmt.Errorf("key store: rotate: %w", err)
-	}
-	s.master, s.masterID = aead, nextID
-	return n, s.purge()
-}
-
 // MasterID is the id of the master key that wraps the store.
 func (s *Store) MasterID() string { return s.masterID }
 
@@ -527,26 +407,3 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("key store: "+format, args...))
 }
-
-// Tombstones reads which keys were destroyed, without the master key (for
-// exports and inspection with the server stopped).
-type Tombstones struct{ db *pebble.DB }
-
-// OpenTombstones opens the key store in dir read-only for its tombstones.
-func OpenTombstones(dir string) (*Tombstones, error) {
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietLogger{}})
-	if err != nil {
-		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
-	}
-	return &Tombstones{db: db}, nil
-}
-
-// Destroyed answers whether the key id was destroyed, and by which erasure.
-func (t *Tombstones) Destroyed(id string) (string, time.Time, bool, error) {
-	s := Store{db: t.db}
-	ts, ok, err := s.tombstone(id)
-	return ts.ErasureID, ts.DestroyedAt, ok, err
-}
-
-// Close releases the store.
-func (t *Tombstones) Close() error { return t.db.Close() }

@@ -61,28 +61,13 @@ func (r *Runner) work(hard context.Context, j job) {
 	}
 	now := r.clock.Now()
 	if j.cancel {
-		evs, err := domain.DecideDelivery(d.Delivery, domain.CancelDelivery{Reason: "subscription deleted"}, now)
-		if err == nil && len(evs) > 0 {
-			_, err = r.appendDelivery(d, evs, d.LastEventID)
-		}
-		if err != nil && !errors.Is(err, domain.ErrWrongRevision) {
-			log.Error().Err(err).Msg("cancel failed")
-			r.release(d.ID, time.Second)
-		}
+		r.cancelDelivery(d, "subscription deleted", now)
 		return
 	}
 	payload, keyID, perr := r.payload(context.Background(), d.MessageID)
 	var erased *domain.ErasedError
 	if errors.As(perr, &erased) {
-		// Nothing left to send: the delivery ends, saying why.
-		evs, err := domain.DecideDelivery(d.Delivery, domain.CancelDelivery{Reason: "payload erased by " + erased.ErasureID}, now)
-		if err == nil && len(evs) > 0 {
-			_, err = r.appendDelivery(d, evs, d.LastEventID)
-		}
-		if err != nil && !errors.Is(err, domain.ErrWrongRevision) {
-			log.Error().Err(err).Msg("cancel of an erased delivery failed")
-			r.release(d.ID, time.Second)
-		}
+		r.cancelDelivery(d, "payload erased by "+erased.ErasureID, now) // nothing left to send
 		return
 	}
 	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName}, now)
@@ -169,6 +154,18 @@ func (r *Runner) work(hard context.Context, j job) {
 	r.stats.Failed.Add(1)
 	log.Debug().Str("error_class", result.ErrorClass).Int("status", result.StatusCode).Int("attempt", attempt).Msg("attempt failed")
 	r.checkHealth(j.sub.ID, d, result, r.clock.Now())
+}
+
+// cancelDelivery ends a delivery that will never be attempted, saying why.
+func (r *Runner) cancelDelivery(d projections.DeliveryView, reason string, now time.Time) {
+	evs, err := domain.DecideDelivery(d.Delivery, domain.CancelDelivery{Reason: reason}, now)
+	if err == nil && len(evs) > 0 {
+		_, err = r.appendDelivery(d, evs, d.LastEventID)
+	}
+	if err != nil && !errors.Is(err, domain.ErrWrongRevision) {
+		r.log.Error().Err(err).Str("delivery_id", d.ID).Str("reason", reason).Msg("cancel failed")
+		r.release(d.ID, time.Second)
+	}
 }
 
 // checkHealth disables a subscription that answered 410 Gone, or whose

@@ -77,7 +77,9 @@ type apiClient struct {
 	key  string
 }
 
-func (c apiClient) call(method, path string, body any) map[string]any {
+// raw sends a request and answers its status and JSON body (no failure on
+// an error status, unlike apiClient.call).
+func (c apiClient) raw(method, path string, body any) (int, map[string]any) {
 	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -92,12 +94,17 @@ func (c apiClient) call(method, path string, body any) map[string]any {
 		c.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 300 {
-		c.t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, raw)
-	}
 	var m map[string]any
-	json.Unmarshal(raw, &m)
+	json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m
+}
+
+func (c apiClient) call(method, path string, body any) map[string]any {
+	c.t.Helper()
+	status, m := c.raw(method, path, body)
+	if status >= 300 {
+		c.t.Fatalf("%s %s: %d %v", method, path, status, m)
+	}
 	return m
 }
 

@@ -19,28 +19,6 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
-// raw sends a request and answers its status and JSON body (no failure on
-// an error status, unlike apiClient.call).
-func (c apiClient) raw(method, path string, body any) (int, map[string]any) {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var m map[string]any
-	json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m
-}
-
 // filesContaining lists the files under dir whose bytes contain b.
 func filesContaining(t *testing.T, dir string, b []byte) []string {
 	t.Helper()

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -357,6 +354,23 @@ func itemOf(r domain.RecordedEvent) item {
 	return it
 }
 
+// at is when the event was recorded (the store's commit time for events
+// without metadata).
+func (it item) at() time.Time {
+	if it.RecordedAt != nil {
+		return *it.RecordedAt
+	}
+	return it.Created
+}
+
+func compactJSON(b []byte) string {
+	var out bytes.Buffer
+	if json.Compact(&out, b) != nil {
+		return string(b)
+	}
+	return out.String()
+}
+
 func orNull(b []byte) []byte {
 	if len(b) == 0 || !json.Valid(b) {
 		return []byte("null")
@@ -449,13 +463,8 @@ func inspect(ctx context.Context, name string, args []string) int {
 	}
 	fmt.Printf("%s: %d events\n", stream, len(items))
 	for _, it := range items {
-		at := it.Created
-		if it.RecordedAt != nil {
-			at = *it.RecordedAt
-		}
-		var compact bytes.Buffer
-		json.Compact(&compact, it.Data)
-		data := compact.String()
+		at := it.at()
+		data := compactJSON(it.Data)
 		if len(data) > 200 {
 			data = data[:200] + "..."
 		}
@@ -569,78 +578,6 @@ func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]
 		}
 		path = "/v1/ledger/streams/" + url.PathEscape(stream) + "?limit=1000&cursor=" + url.QueryEscape(page.NextCursor)
 	}
-}
-
-// writeItemsCSV writes events as CSV: one row an event, the data as compact
-// JSON in the last column.
-func writeItemsCSV(w io.Writer, items []item) int {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"position", "stream", "revision", "type", "recorded_at", "actor", "actor_name", "data"})
-	for _, it := range items {
-		at := it.Created
-		if it.RecordedAt != nil {
-			at = *it.RecordedAt
-		}
-		var compact bytes.Buffer
-		json.Compact(&compact, it.Data)
-		cw.Write([]string{strconv.FormatUint(it.Position, 10), it.Stream, strconv.FormatUint(it.Revision, 10), it.Type,
-			at.UTC().Format(time.RFC3339Nano), it.Actor, it.ActorName, compact.String()})
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
-
-// exportToCSV turns an export's event lines into CSV rows (the seals, the
-// header and the signed footer stay in the NDJSON export, the only one that
-// verifies).
-func exportToCSV(r io.Reader, w io.Writer) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"position", "stream", "revision", "type", "created", "actor", "actor_name", "payload_erased_by", "data"})
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var ev struct {
-			Kind, Stream, Type string
-			ActorName          string `json:"actor_name"`
-			Position, Revision uint64
-			Created            time.Time
-			Data               []byte
-			DataRedacted       json.RawMessage `json:"data_redacted"`
-			Metadata           []byte
-			Payload            *struct {
-				ErasureID string `json:"erasure_id"`
-			}
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return err
-		}
-		if ev.Kind != "event" {
-			continue
-		}
-		var md struct{ Actor string }
-		json.Unmarshal(ev.Metadata, &md)
-		data := ev.Data
-		if len(ev.DataRedacted) > 0 {
-			data = ev.DataRedacted
-		}
-		var compact bytes.Buffer
-		json.Compact(&compact, data)
-		erasedBy := ""
-		if ev.Payload != nil {
-			erasedBy = ev.Payload.ErasureID
-		}
-		cw.Write([]string{strconv.FormatUint(ev.Position, 10), ev.Stream, strconv.FormatUint(ev.Revision, 10), ev.Type,
-			ev.Created.UTC().Format(time.RFC3339Nano), md.Actor, ev.ActorName, erasedBy, compact.String()})
-	}
-	cw.Flush()
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return cw.Error()
 }
 
 // markErased marks the messages whose payload was erased, from the key

@@ -1,0 +1,112 @@
+package keystore
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// MasterKeySize is the size of a master key: 32 bytes (AES-256).
+const MasterKeySize = 32
+
+// ParseMasterKey reads a master key: 32 bytes in base64 (standard or URL
+// alphabet, padded or not) or in hex.
+func ParseMasterKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, dec := range []func(string) ([]byte, error){
+		base64.StdEncoding.DecodeString, base64.RawStdEncoding.DecodeString,
+		base64.URLEncoding.DecodeString, base64.RawURLEncoding.DecodeString, hex.DecodeString,
+	} {
+		if b, err := dec(s); err == nil && len(b) == MasterKeySize {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("a master key is %d random bytes in base64 or hex (e.g. openssl rand -base64 32)", MasterKeySize)
+}
+
+// NewMasterKey draws a master key, encoded as ParseMasterKey reads it.
+func NewMasterKey() string {
+	b := make([]byte, MasterKeySize)
+	rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// MasterKeyID names a master key without revealing it.
+func MasterKeyID(master []byte) string {
+	h := sha256.Sum256(append([]byte("hookledger master key id\x00"), master...))
+	return "mk_" + hex.EncodeToString(h[:8])
+}
+
+// MasterKeyIDOf reads which master key wraps the key store in dir, without
+// one ("" for a new store).
+func MasterKeyIDOf(dir string) (string, error) {
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietLogger{}})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	v, closer, err := db.Get([]byte(metaMaster))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer closer.Close()
+	return string(v), nil
+}
+
+// RotateMaster re-wraps every data key under next and makes it the store's
+// master key, in one synced batch. The ledger is not touched. Afterwards the
+// old master key opens nothing in this store.
+func (s *Store) RotateMaster(next []byte) (int, error) {
+	aead, err := newAEAD(next)
+	if err != nil || len(next) != MasterKeySize {
+		return 0, fmt.Errorf("the new master key must be %d bytes", MasterKeySize)
+	}
+	nextID := MasterKeyID(next)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pKey), UpperBound: upper([]byte(pKey))})
+	if err != nil {
+		return 0, err
+	}
+	b := s.db.NewBatch()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		id := string(it.Key()[len(pKey):])
+		var rec keyRecord
+		if err := json.Unmarshal(it.Value(), &rec); err != nil {
+			it.Close()
+			return 0, fmt.Errorf("%w: key store record %s: %v", domain.ErrCorrupt, id, err)
+		}
+		key, err := s.master.Open(nil, rec.Nonce, rec.Wrapped, wrapAAD(id))
+		if err != nil {
+			it.Close()
+			return 0, fmt.Errorf("%w: data key %s does not unwrap with the current master key", ErrWrongMasterKey, id)
+		}
+		rec.Master, rec.Nonce = nextID, make([]byte, aead.NonceSize())
+		io.ReadFull(rand.Reader, rec.Nonce)
+		rec.Wrapped = aead.Seal(nil, rec.Nonce, key, wrapAAD(id))
+		raw, _ := json.Marshal(rec)
+		b.Set([]byte(pKey+id), raw, nil)
+		n++
+	}
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	b.Set([]byte(metaMaster), []byte(nextID), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("key store: rotate: %w", err)
+	}
+	s.master, s.masterID = aead, nextID
+	return n, s.purge()
+}
