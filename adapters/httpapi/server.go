@@ -137,6 +137,7 @@ func New(d Deps) *Server {
 		e.GET("/", toConsole)
 		e.GET("/console", toConsole)
 		e.GET("/console/*file", gin.WrapH(d.Console))
+		e.HEAD("/console/*file", gin.WrapH(d.Console))
 	}
 
 	if d.Metrics != nil {
