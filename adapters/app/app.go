@@ -187,7 +187,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	deps := httpapi.Deps{
 		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
 		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealPub, SealKey: sealKey,
-		ReadyMaxLag: cfg.ReadyMaxLag, Console: console.Handler(),
+		ReadyMaxLag: cfg.ReadyMaxLag, Console: console.Handler(), MaxIngestLag: uint64(cfg.MaxIngestLag),
 	}
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}

@@ -42,17 +42,21 @@ import (
 // Config scales the scenarios. Defaults finish in about a minute or two on a
 // 2-core machine.
 type Config struct {
-	Messages        int  // throughput: messages to 1 subscription
-	FanoutMessages  int  // fan-out: messages ...
-	FanoutSubs      int  // ... to this many matching subscriptions
-	LatencyRate     int  // latency: messages per second ...
-	LatencySeconds  int  // ... for this long
-	BacklogMessages int  // backlog: messages published while the receiver is down
-	HistoryMessages int  // history: messages delivered before measuring what the history costs
-	Clients         int  // concurrent publishing clients
-	Workers         int  // the pipeline's concurrent attempts
-	PayloadBytes    int  // approximate payload size
-	NoMetrics       bool // run the ledger without its Prometheus metrics (for the overhead comparison)
+	Messages        int // throughput: messages to 1 subscription
+	FanoutMessages  int // fan-out: messages ...
+	FanoutSubs      int // ... to this many matching subscriptions
+	LatencyRate     int // latency: messages per second ...
+	LatencySeconds  int // ... for this long
+	BacklogMessages int // backlog: messages published while the receiver is down
+	// sustained: publish at SustainedRate messages/s (0: 70% of this run's
+	// throughput) for SustainedSeconds.
+	SustainedRate    int
+	SustainedSeconds int
+	HistoryMessages  int  // history: messages delivered before measuring what the history costs
+	Clients          int  // concurrent publishing clients
+	Workers          int  // the pipeline's concurrent attempts
+	PayloadBytes     int  // approximate payload size
+	NoMetrics        bool // run the ledger without its Prometheus metrics (for the overhead comparison)
 	// NoPayloadEncryption stores payloads in the clear (for the comparison).
 	NoPayloadEncryption bool
 	Scenarios           []string
@@ -62,8 +66,8 @@ type Config struct {
 // Defaults are the issue's scenario sizes.
 func Defaults() Config {
 	return Config{Messages: 20_000, FanoutMessages: 2_000, FanoutSubs: 10, LatencyRate: 500, LatencySeconds: 20,
-		BacklogMessages: 200_000, HistoryMessages: 1_000_000, Clients: 64, Workers: 128, PayloadBytes: 1024,
-		Scenarios: []string{"throughput", "fanout", "latency", "baseline", "rebuild", "backlog"}}
+		BacklogMessages: 200_000, HistoryMessages: 1_000_000, Clients: 64, Workers: 128, PayloadBytes: 1024, SustainedSeconds: 60,
+		Scenarios: []string{"throughput", "fanout", "latency", "baseline", "baseline2", "rebuild", "backlog", "sustained"}}
 }
 
 // Result is one scenario's figures (JSON field names are stable).
@@ -95,6 +99,22 @@ type Result struct {
 	RSSAfterMB          float64 `json:"rss_after_mb,omitempty"`           // RSS after the drain and a GC
 	ListingP50Ms        float64 `json:"listing_p50_ms,omitempty"`         // GET deliveries pages of 50, walking back
 	ListingP99Ms        float64 `json:"listing_p99_ms,omitempty"`
+
+	// CPUMsPerDelivery: the whole process's CPU (ledger, load generator and
+	// receiver: getrusage around the scenario) per delivered message, the
+	// figure that compares across machines and with peers.
+	CPUMsPerDelivery float64 `json:"cpu_ms_per_delivery,omitempty"`
+	// TwoHopDeliveriesPerS and RatioToTwoHop: baseline2, the same HTTP
+	// publish and the same sender with no ledger in between, measured in
+	// the same run.
+	TwoHopDeliveriesPerS float64 `json:"two_hop_deliveries_per_s,omitempty"`
+	RatioToTwoHop        float64 `json:"ratio_to_two_hop,omitempty"`
+
+	// sustained: publishing at a fixed rate.
+	PublishRate               float64 `json:"publish_rate,omitempty"`                 // messages/s accepted while publishing
+	DeliveryRateDuringPublish float64 `json:"delivery_rate_during_publish,omitempty"` // acknowledgements/s while publishing
+	LagAtEnd                  int64   `json:"lag_at_end,omitempty"`                   // published, not yet acknowledged, when publishing stopped
+	Refused                   int64   `json:"refused,omitempty"`                      // publishes answered 503 (admission control), retried after Retry-After
 }
 
 // stack is a ledger running in-process on loopback.
@@ -107,6 +127,9 @@ type stack struct {
 	srv    *http.Server
 	stop   func()
 	client *http.Client
+	// refused counts publishes answered 503 by admission control (each
+	// retried after its Retry-After).
+	refused atomic.Int64
 }
 
 const adminKey = "bench-admin-key-0123456789abcdef"
@@ -141,7 +164,8 @@ func startStack(dir string, workers, clients int, withMetrics, plain bool) (*sta
 	}
 	_, sealKey, _ := ed25519.GenerateKey(nil)
 	deps := httpapi.Deps{Store: ledgerStore, Commands: l.Commands, Views: l.Pipeline, Log: zerolog.Nop(),
-		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey}
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: true, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey,
+		MaxIngestLag: uint64(cfg.MaxIngestLag)} // admission control as serve has it
 	if l.Keys != nil {
 		deps.Cipher = l.Keys
 	}
@@ -339,17 +363,31 @@ func (s *stack) publish(ctx context.Context, app, eventType string, n, clients, 
 		}
 		body := appendPayload(append(prefix[:len(prefix):len(prefix)], `,"payload":`...), i, pad)
 		body = append(body, '}')
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+s.key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := s.client.Do(req)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("publish: %s", res.Status)
+		for {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+s.key)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := s.client.Do(req)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") != "" {
+				// Admission control: a well-behaved client waits and retries.
+				s.refused.Add(1)
+				secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Duration(max(secs, 1)) * time.Second):
+				}
+				continue
+			}
+			if res.StatusCode != http.StatusAccepted {
+				return fmt.Errorf("publish: %s", res.Status)
+			}
+			break
 		}
 		if d := done.Add(1); progress != nil && d%500 == 0 {
 			progress(d)

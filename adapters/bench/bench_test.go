@@ -18,6 +18,7 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 	cfg := Defaults()
 	cfg.Messages, cfg.FanoutMessages, cfg.FanoutSubs = 200, 30, 4
 	cfg.LatencyRate, cfg.LatencySeconds, cfg.BacklogMessages = 100, 1, 300
+	cfg.SustainedSeconds = 2
 	cfg.Clients, cfg.Workers = 8, 16
 	cfg.Progress = testWriter{t}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -26,8 +27,8 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(results) != 6 {
-		t.Fatalf("%d results, want 6", len(results))
+	if len(results) != 8 {
+		t.Fatalf("%d results, want 8", len(results))
 	}
 	for _, r := range results {
 		if r.Rejected != 0 {
@@ -50,9 +51,20 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 			if r.Scenario != "backlog" && (r.BaselineDeliveriesPerS <= 0 || r.RatioToBaseline <= 0) {
 				t.Errorf("%s: no ratio to the baseline: %+v", r.Scenario, r)
 			}
-		case "baseline":
-			if r.DeliveriesPerS <= 0 || int(r.Received) != r.Messages {
-				t.Errorf("baseline: %+v", r)
+			if r.RatioToTwoHop <= 0 || r.CPUMsPerDelivery <= 0 {
+				t.Errorf("%s: no ratio to the two-hop baseline or no CPU per delivery: %+v", r.Scenario, r)
+			}
+		case "baseline", "baseline2":
+			if r.DeliveriesPerS <= 0 || int(r.Received) != r.Messages || r.CPUMsPerDelivery <= 0 {
+				t.Errorf("%s: %+v", r.Scenario, r)
+			}
+		case "sustained":
+			if r.PublishRate <= 0 || r.DeliveryRateDuringPublish <= 0 || r.LagAtEnd < 0 || r.LatencyP99Ms < r.LatencyP50Ms ||
+				int(r.Received) != r.Deliveries || int(r.Acknowledged) != r.Deliveries || r.RatioToTwoHop <= 0 {
+				t.Errorf("sustained: %+v", r)
+			}
+			if want := int(0.7*results[0].DeliveriesPerS) * 2; r.Messages != want {
+				t.Errorf("sustained published %d, want 70%% of throughput for 2 s = %d", r.Messages, want)
 			}
 		case "rebuild":
 			if r.RebuildEventsPerS <= 0 || r.Deliveries != 200+30*4+100 {

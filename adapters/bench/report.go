@@ -23,6 +23,15 @@ func (c Config) Validate() error {
 	pos("--latency-rate", c.LatencyRate)
 	pos("--latency-seconds", c.LatencySeconds)
 	pos("--backlog-messages", c.BacklogMessages)
+	if slices.Contains(c.Scenarios, "sustained") {
+		pos("--sustained-seconds", c.SustainedSeconds)
+		if c.SustainedRate < 0 {
+			errs = append(errs, fmt.Errorf("--sustained-rate must not be negative, got %d", c.SustainedRate))
+		}
+		if c.SustainedRate == 0 && !slices.Contains(c.Scenarios, "throughput") {
+			errs = append(errs, errors.New("sustained: give --sustained-rate, or run throughput before it (the rate defaults to 70% of it)"))
+		}
+	}
 	if slices.Contains(c.Scenarios, "history") {
 		pos("--history-messages", c.HistoryMessages)
 	}
@@ -42,7 +51,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "rebuild", "backlog", "history"}
+var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "baseline2", "sustained", "rebuild", "backlog", "history"}
 
 // Spread is a figure over several runs.
 type Spread struct{ Median, Min, Max float64 }
@@ -62,6 +71,8 @@ var figures = []struct {
 	{"ingest_msgs_per_s", func(r Result) float64 { return r.IngestMsgsPerS }},
 	{"deliveries_per_s", func(r Result) float64 { return r.DeliveriesPerS }},
 	{"ratio_to_baseline", func(r Result) float64 { return r.RatioToBaseline }},
+	{"ratio_to_two_hop", func(r Result) float64 { return r.RatioToTwoHop }},
+	{"cpu_ms_per_delivery", func(r Result) float64 { return r.CPUMsPerDelivery }},
 	{"latency_p50_ms", func(r Result) float64 { return r.LatencyP50Ms }},
 	{"latency_p99_ms", func(r Result) float64 { return r.LatencyP99Ms }},
 	{"ledger_events_per_delivery", func(r Result) float64 { return r.LedgerEventsPerDelivery }},
@@ -106,15 +117,17 @@ func Summarize(results []Result) []Summary {
 // runs the min..max under it. A figure a scenario does not measure shows "-".
 func WriteTable(w io.Writer, sums []Summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := []string{"scenario", "runs", "ingest msg/s", "deliveries/s", "ratio", "p50 ms", "p99 ms", "events/dlv", "rebuild ev/s", "drain s", "peak RSS MB"}
+	head := []string{"scenario", "runs", "ingest msg/s", "deliveries/s", "ratio", "2-hop ratio", "CPU ms/dlv", "p50 ms", "p99 ms", "events/dlv", "rebuild ev/s", "drain s", "peak RSS MB"}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	format := func(name string, v float64) string {
 		if v == 0 {
 			return "-"
 		}
 		switch name {
-		case "ratio_to_baseline", "latency_p50_ms", "latency_p99_ms", "ledger_events_per_delivery", "drain_seconds":
+		case "ratio_to_baseline", "ratio_to_two_hop", "latency_p50_ms", "latency_p99_ms", "ledger_events_per_delivery", "drain_seconds":
 			return fmt.Sprintf("%.2f", v)
+		case "cpu_ms_per_delivery":
+			return fmt.Sprintf("%.3f", v)
 		}
 		return fmt.Sprintf("%.0f", v)
 	}

@@ -40,6 +40,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		debug.FreeOSMemory()
 		resetPeakRSS()
 		var res Result
+		cpu0 := cpuTime()
 		switch name {
 		case "throughput":
 			res, err = r.deliver(ctx, "throughput", cfg.Messages, 1, 0)
@@ -55,9 +56,16 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			res, err = r.backlog(ctx)
 		case "history":
 			res, err = r.history(ctx)
+		case "baseline2":
+			res, err = r.baseline2(ctx)
+		case "sustained":
+			res, err = r.sustained(ctx, results)
 		}
 		if err != nil {
 			return results, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		if name != "rebuild" && name != "history" && res.Deliveries > 0 {
+			res.CPUMsPerDelivery = float64((cpuTime() - cpu0).Microseconds()) / 1000 / float64(res.Deliveries)
 		}
 		res.PeakRSSMB = peakRSS()
 		results = append(results, res)
@@ -70,10 +78,20 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			base = res.DeliveriesPerS
 		}
 	}
+	var twoHop float64
+	for _, res := range results {
+		if res.Scenario == "baseline2" {
+			twoHop = res.DeliveriesPerS
+		}
+	}
 	for i := range results {
 		if base > 0 && results[i].Scenario != "baseline" && results[i].DeliveriesPerS > 0 {
 			results[i].BaselineDeliveriesPerS = base
 			results[i].RatioToBaseline = results[i].DeliveriesPerS / base
+		}
+		if twoHop > 0 && results[i].Scenario != "baseline2" && results[i].Scenario != "baseline" && results[i].DeliveriesPerS > 0 {
+			results[i].TwoHopDeliveriesPerS = twoHop
+			results[i].RatioToTwoHop = results[i].DeliveriesPerS / twoHop
 		}
 	}
 	return results, nil

@@ -48,6 +48,7 @@ type Config struct {
 	MasterKeyFile       string
 	ErasureScope        string
 	RetentionInterval   time.Duration // how often the retention sweeper runs
+	MaxIngestLag        int           // admission control: publishes refused (503) past this fold lag, in events (0: none)
 }
 
 // Defaults returns the configuration `make run` uses.
@@ -59,7 +60,7 @@ func Defaults() Config {
 		MaxResponseBytes: 64 << 10, FailureWindow: 5 * 24 * time.Hour,
 		SealEvery: 10_000, SealInterval: 10 * time.Second,
 		StorePrefix: "hookledger-", ESDBMaxAppendSize: 1 << 20,
-		ErasureScope: "application", RetentionInterval: time.Hour,
+		ErasureScope: "application", RetentionInterval: time.Hour, MaxIngestLag: 100_000,
 	}
 }
 
@@ -100,6 +101,7 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key (default <data-dir>/master.key, created for a new key store)")
 	fs.StringVar(&c.ErasureScope, "erasure-scope", c.ErasureScope, "which payloads share a data key: application (per day), subject (per day) or message")
 	fs.DurationVar(&c.RetentionInterval, "retention-interval", c.RetentionInterval, "how often payloads past their application's retention are erased")
+	fs.IntVar(&c.MaxIngestLag, "max-ingest-lag", c.MaxIngestLag, "answer publishes 503 with Retry-After while the delivery pipeline is more than this many events behind (0: never)")
 	if name == "rebuild" {
 		fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress bar (there is none off a terminal either)")
 	}
@@ -225,6 +227,9 @@ func (c Config) problems() []string {
 	}
 	if c.MasterKey != "" && c.MasterKeyFile != "" {
 		p = append(p, "--master-key and --master-key-file: give one")
+	}
+	if c.MaxIngestLag < 0 {
+		p = append(p, fmt.Sprintf("--max-ingest-lag %d: want 0 (no bound) or more", c.MaxIngestLag))
 	}
 	if c.RetentionInterval < time.Second || c.RetentionInterval > 24*time.Hour {
 		p = append(p, fmt.Sprintf("--retention-interval %s: want 1s to 24h", c.RetentionInterval))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -20,7 +21,26 @@ type publishIn struct {
 	Subject        string          `json:"subject"`
 }
 
+// admit refuses a publish while the pipeline is too far behind ingest.
+func (s *Server) admit(c *gin.Context) bool {
+	cp, ok := s.Views.(interface{ Checkpoint() domain.Position })
+	if s.MaxIngestLag == 0 || !ok {
+		return true
+	}
+	published, folded := s.published.Load(), uint64(cp.Checkpoint())
+	if published <= folded || published-folded <= s.MaxIngestLag {
+		return true
+	}
+	c.Header("Retry-After", "1")
+	writeProblem(c, http.StatusServiceUnavailable, CodeOverloaded, fmt.Sprintf(
+		"the delivery pipeline is %d events behind what was accepted (bound %d): retry after 1 s; nothing was written", published-folded, s.MaxIngestLag), "")
+	return false
+}
+
 func (s *Server) publish(c *gin.Context) {
+	if !s.admit(c) {
+		return
+	}
 	var in publishIn
 	if err := decodeJSON(c, int64(s.MaxPayload)+smallBody, &in); err != nil {
 		s.fail(c, err)

@@ -52,6 +52,7 @@ const (
 	CodeTooManyAuthFailures = "too_many_auth_failures"
 	CodeIDUnavailable       = "id_unavailable"
 	CodeNotErasable         = "not_erasable"
+	CodeOverloaded          = "overloaded"
 	CodeInternal            = "internal"
 )
 
@@ -62,7 +63,7 @@ var titles = map[string]string{
 	CodeUnsupportedMedia: "Unsupported media type", CodeUnauthorized: "Unauthorized", CodeForbidden: "Forbidden",
 	CodeNotFound: "Not found", CodeRouteNotFound: "No such route", CodeMethodNotAllowed: "Method not allowed",
 	CodeAlreadyExists: "Already exists", CodeConflict: "Conflict", CodeIdempotencyConflict: "Idempotency key reused",
-	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeTooManyAuthFailures: "Too many failed authentications", CodeIDUnavailable: "Id unavailable", CodeNotErasable: "Not erasable", CodeInternal: "Internal error",
+	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeTooManyAuthFailures: "Too many failed authentications", CodeIDUnavailable: "Id unavailable", CodeNotErasable: "Not erasable", CodeOverloaded: "Overloaded", CodeInternal: "Internal error",
 }
 
 // writeProblem answers with a problem document and aborts the chain.

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,4 +40,44 @@ func TestReadyzBoundsTheFoldLag(t *testing.T) {
 			t.Fatalf("the problem does not say how far behind: %s", r.body)
 		}
 	}
+}
+
+// stuckViews reports its checkpoint stuck at 0 while stuck is set: the
+// delivery pipeline behind ingest.
+type stuckViews struct {
+	httpapi.Views
+	stuck *atomic.Bool
+}
+
+func (v stuckViews) Checkpoint() domain.Position {
+	if v.stuck.Load() {
+		return 0
+	}
+	return v.Views.(interface{ Checkpoint() domain.Position }).Checkpoint()
+}
+
+// TestPublishIsRefusedWhileThePipelineIsBehind: admission control. Past the
+// bound, a publish is answered 503 overloaded with Retry-After and nothing
+// is written; once the pipeline catches up, publishes are accepted again.
+func TestPublishIsRefusedWhileThePipelineIsBehind(t *testing.T) {
+	var stuck atomic.Bool
+	e := newEnv(t, func(d *httpapi.Deps) {
+		d.Views = stuckViews{Views: d.Views, stuck: &stuck}
+		d.MaxIngestLag = 1
+	})
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	msg := map[string]any{"event_type": "a.b", "payload": map[string]any{}}
+	e.must(202, "POST", "/v1/applications/app_a/messages", A, msg)
+	stuck.Store(true)
+	head, _ := e.store.Head(context.Background())
+	r := e.do("POST", "/v1/applications/app_a/messages", A, msg)
+	if r.status != 503 || r.str("code") != "overloaded" || r.header.Get("Retry-After") == "" || !strings.Contains(r.str("detail"), "behind") {
+		t.Fatalf("publish while the pipeline is behind: %d %s", r.status, r.body)
+	}
+	if after, _ := e.store.Head(context.Background()); after != head {
+		t.Fatal("a refused publish wrote to the ledger")
+	}
+	stuck.Store(false)
+	e.must(202, "POST", "/v1/applications/app_a/messages", A, msg)
 }

@@ -59,6 +59,12 @@ type Deps struct {
 	Cipher domain.PayloadCipher
 	// Eraser carries out erasures (nil: POST .../erasures answers 503).
 	Eraser Eraser
+	// MaxIngestLag is admission control: while the ledger holds more than
+	// this many events that this server accepted and the views have not
+	// folded yet (the delivery pipeline behind ingest), a publish is answered
+	// 503 with Retry-After instead of growing the gap without bound (0: no
+	// bound). Needs views that tell their checkpoint.
+	MaxIngestLag uint64
 	// Console serves the web console under /console/ (nil: no console).
 	// It needs no key itself: its pages call /v1 with the user's key.
 	Console http.Handler
