@@ -16,7 +16,7 @@ func TestBenchCommandJSONAndTable(t *testing.T) {
 		t.Skip("runs the harness; skipped under -short")
 	}
 	tiny := []string{"--messages", "60", "--fanout-messages", "10", "--fanout-subs", "3", "--latency-rate", "50",
-		"--latency-seconds", "1", "--backlog-messages", "80", "--clients", "4", "--workers", "8", "--quiet"}
+		"--latency-seconds", "1", "--backlog-messages", "80", "--sustained-seconds", "1", "--clients", "4", "--workers", "8", "--quiet"}
 	var out, errb bytes.Buffer
 	if rc := benchCmd(context.Background(), append(tiny, "--json"), &out, &errb); rc != 0 {
 		t.Fatalf("rc %d: %s", rc, errb.String())
@@ -38,7 +38,7 @@ func TestBenchCommandJSONAndTable(t *testing.T) {
 		}
 		seen = append(seen, obj["scenario"].(string))
 	}
-	if got := strings.Join(seen, ","); got != "throughput,fanout,latency,baseline,rebuild,backlog" {
+	if got := strings.Join(seen, ","); got != "throughput,fanout,latency,baseline,baseline2,rebuild,backlog,sustained" {
 		t.Fatalf("scenarios %s", got)
 	}
 
