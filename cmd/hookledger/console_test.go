@@ -234,8 +234,23 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.click("form[aria-label='Export'] button[type=submit]")
 	b.waitText("#notice", "hookledger-export-app_shop.ndjson")
 
-	// Erased over the API: the message page says so instead of a payload.
-	era := api.call("POST", "/v1/applications/app_shop/erasures", map[string]any{"scope": "application", "reason": "the shop closed"})["id"].(string)
+	// Retention and erasure from the application page (admin); then the
+	// message page says the payload is erased instead of showing it.
+	b.open(base, "/apps/app_shop", "#retention-days")
+	b.fill("#retention-days", "30")
+	b.click("form[aria-label='Payload retention'] button[type=submit]")
+	b.waitText("#notice", "kept 30 days")
+	if d := api.call("GET", "/v1/applications/app_shop", nil)["payload_retention_days"]; d != 30.0 {
+		t.Fatalf("retention after the console set it: %v", d)
+	}
+	b.fill("#erase-reason", "the shop closed")
+	b.click("#erase-confirm")
+	b.click("form[aria-label='Erase payloads'] button[type=submit]")
+	era := b.text("[data-testid=erasure-id]")
+	if got := api.call("GET", "/v1/applications/app_shop/erasures/"+era, nil); got["status"] != "completed" || got["scope"] != "application" {
+		t.Fatalf("the console's erasure: %v", got)
+	}
+	b.shot("erasure")
 	b.open(base, "/apps/app_shop/messages/"+msg, "[data-testid=payload-erased]")
 	if txt := b.text("[data-testid=payload-erased]"); !strings.Contains(txt, era) {
 		t.Fatalf("the erased message shows %q", txt)

@@ -87,7 +87,45 @@ export async function applicationPage([app]) {
       return "Subscription " + s.id + " created.";
     }), secretBox);
   }
+  if (session.isAdmin()) parts.push(erasureControls(app, a));
   return h("section", {}, parts);
+}
+
+// erasureControls: an admin erases payloads for ever (crypto-shredding) and
+// sets the retention. docs/audit.md "Erasure" says what it guarantees.
+function erasureControls(app, a) {
+  const result = h("div", { class: "erase-result", "aria-live": "polite" });
+  const scope = h("select", {}, [["application", "every payload of the application"], ["messages", "these messages"],
+    ["subject", "one subject's messages"], ["published_before", "published before a time"]].map(([v, l]) => h("option", { value: v }, l)));
+  const erase = form("Erase payloads", [
+    h("div", { class: "row" },
+      field("What", "erase-scope", scope),
+      field("Message ids", "erase-messages", h("input", { placeholder: "msg_…, msg_…" }), "for these messages"),
+      field("Subject", "erase-subject", h("input", {}), "for one subject"),
+      field("Published before", "erase-before", h("input", { type: "datetime-local", step: 1 }), "whole UTC days before it")),
+    field("Reason (kept in the ledger)", "erase-reason", h("input", { required: true, maxlength: 512 })),
+    h("div", { class: "field inline" }, h("input", { type: "checkbox", id: "erase-confirm", name: "erase-confirm", required: true }),
+      h("label", { for: "erase-confirm" }, "I understand the payloads can never be read again (the ledger still proves they existed)")),
+  ], "Erase", async (v) => {
+    const body = { scope: v["erase-scope"], reason: v["erase-reason"] };
+    if (body.scope === "messages") body.message_ids = typesFromText(v["erase-messages"]);
+    if (body.scope === "subject") body.subject = v["erase-subject"].trim();
+    if (body.scope === "published_before") body.before = toRFC3339(v["erase-before"]);
+    const r = await post(appPath(app) + "/erasures", body);
+    replace(result, dl([["Erasure", h("code", { "data-testid": "erasure-id" }, r.id)], ["Status", r.status],
+      ["Data keys destroyed", String((r.keys_destroyed || []).length)], ["Deliveries cancelled", r.deliveries_cancelled === undefined ? "" : String(r.deliveries_cancelled)],
+      ["Effective before", when(r.effective_before)]]));
+    return "Erasure " + r.id + " " + r.status + ".";
+  });
+  const retention = form("Payload retention", [
+    field("Keep payloads for (days, 0: until erased)", "retention-days", h("input", { type: "number", min: 0, max: 36500, value: String(a.payload_retention_days || 0) })),
+  ], "Save retention", async (v) => {
+    const r = await patch(appPath(app), { payload_retention_days: Number(v["retention-days"]) });
+    return "Payloads of " + app + " are " + (r.payload_retention_days ? "kept " + r.payload_retention_days + " days" : "kept until erased") + ".";
+  });
+  return h("div", {}, h("h2", {}, "Erasure and retention"),
+    h("p", { class: "hint" }, "Payloads are stored encrypted; erasing destroys their keys. Verify and exports keep working."),
+    erase, result, retention);
 }
 
 function subscriptionFacts(s) {
