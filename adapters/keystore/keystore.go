@@ -47,6 +47,9 @@ type Store struct {
 	mu      sync.RWMutex
 	current map[string]current // base -> its current generation's key
 	keys    map[string][]byte  // full key id -> data key (bounded: reset when full)
+	// epoch counts Destroy's cache purges: a key read from disk before a
+	// purge is not cached after it (it may be one the purge destroyed).
+	epoch uint64
 }
 
 type current struct {
@@ -216,12 +219,35 @@ func (s *Store) currentKey(base string) (current, error) {
 	l := s.stripe(base)
 	l.Lock()
 	defer l.Unlock()
-	s.mu.RLock()
-	cur, ok = s.current[base]
-	s.mu.RUnlock()
-	if ok {
-		return cur, nil
+	for {
+		s.mu.RLock()
+		cur, ok = s.current[base]
+		epoch := s.epoch
+		s.mu.RUnlock()
+		if ok {
+			return cur, nil
+		}
+		cur, err := s.loadOrCreate(base)
+		if err != nil {
+			return current{}, err
+		}
+		s.mu.Lock()
+		if s.epoch == epoch {
+			s.current[base] = cur
+			s.remember(cur.id, cur.key)
+			s.mu.Unlock()
+			return cur, nil
+		}
+		// A Destroy ran meanwhile, perhaps of this very key: look again.
+		s.mu.Unlock()
 	}
+}
+
+// loadOrCreate reads base's current generation, or creates the next one
+// durably when there is none or it was destroyed. The caller holds base's
+// stripe.
+func (s *Store) loadOrCreate(base string) (current, error) {
+	var cur current
 	gen, err := s.generation(base)
 	if err != nil {
 		return current{}, err
@@ -251,10 +277,6 @@ func (s *Store) currentKey(base string) (current, error) {
 			return current{}, fmt.Errorf("key store: create %s: %w", cur.id, err)
 		}
 	}
-	s.mu.Lock()
-	s.current[base] = cur
-	s.remember(cur.id, cur.key)
-	s.mu.Unlock()
 	return cur, nil
 }
 
@@ -282,6 +304,7 @@ func (s *Store) remember(id string, key []byte) {
 func (s *Store) key(id string) ([]byte, error) {
 	s.mu.RLock()
 	k, ok := s.keys[id]
+	epoch := s.epoch
 	s.mu.RUnlock()
 	if ok {
 		return k, nil
@@ -309,7 +332,9 @@ func (s *Store) key(id string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: data key %s does not unwrap with master key %s (wrapped by %s)", ErrWrongMasterKey, id, s.masterID, rec.Master)
 	}
 	s.mu.Lock()
-	s.remember(id, key)
+	if s.epoch == epoch {
+		s.remember(id, key)
+	}
 	s.mu.Unlock()
 	return key, nil
 }
@@ -363,6 +388,7 @@ func (s *Store) Destroy(ids []string, erasureID string) error {
 		return fmt.Errorf("key store: destroy: %w", err)
 	}
 	s.mu.Lock()
+	s.epoch++
 	for _, id := range ids {
 		delete(s.keys, id)
 		base, _, _ := strings.Cut(id, "#")
