@@ -35,9 +35,9 @@ type Eraser struct {
 	Store    domain.EventStore
 	Commands *domain.Commands
 	Keys     Keys
-	// Open lists an application's open deliveries (at a cost in the open
-	// deliveries, not the history).
-	Open func(app string) []OpenDelivery
+	// Open lists up to limit of an application's open deliveries (at a cost
+	// in the open deliveries, not the history).
+	Open func(app string, limit int) []OpenDelivery
 	Log  zerolog.Logger
 }
 
@@ -178,6 +178,11 @@ func (e *Eraser) messageKeys(ctx context.Context, req domain.RequestErasure) ([]
 	return keys, time.Time{}, nil
 }
 
+// MaxCancelNow bounds the open deliveries an erasure cancels before it
+// answers; the delivery process cancels the others when each comes due (it
+// finds the payload erased), so none is ever sent.
+const MaxCancelNow = 1000
+
 // cancelOpen cancels the application's open deliveries whose payload is now
 // erased. The delivery process would cancel each when it came due; this
 // does it now, so none waits for a retry that can never send anything.
@@ -186,7 +191,7 @@ func (e *Eraser) cancelOpen(ctx context.Context, app, erasureID string, md domai
 		return 0
 	}
 	n := 0
-	for _, d := range e.Open(app) {
+	for _, d := range e.Open(app, MaxCancelNow) {
 		erasedBy, err := e.erasedBy(ctx, d.MessageID)
 		if err != nil || erasedBy == "" {
 			continue
@@ -230,15 +235,15 @@ func (e *Eraser) erasedBy(ctx context.Context, msgID string) (string, error) {
 
 // OpenFromViews lists an application's open deliveries from folded views
 // (read runs its argument under the views' read lock).
-func OpenFromViews(read func(func(v *projections.Views))) func(app string) []OpenDelivery {
-	return func(app string) []OpenDelivery {
+func OpenFromViews(read func(func(v *projections.Views))) func(app string, limit int) []OpenDelivery {
+	return func(app string, limit int) []OpenDelivery {
 		var out []OpenDelivery
 		read(func(v *projections.Views) {
 			v.Records().OpenDeliveries(func(d *projections.DeliveryView) bool {
 				if d.ApplicationID == app {
 					out = append(out, OpenDelivery{ID: d.ID, MessageID: d.MessageID})
 				}
-				return true
+				return len(out) < limit
 			})
 		})
 		return out
