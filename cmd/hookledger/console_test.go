@@ -98,10 +98,11 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.fill("#sub-url", recv.URL+"/ok")
 	b.fill("#sub-types", "order.*")
 	b.fill("#sub-description", "payments team")
+	const given = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // a receiver started beforehand knows it
+	b.fill("#sub-secret", given)
 	b.click("form[aria-label='New subscription'] button[type=submit]")
-	secret := b.text("[data-testid=secret]")
-	if !strings.HasPrefix(secret, "whsec_") {
-		t.Fatalf("the new subscription's secret is not shown once: %q", secret)
+	if secret := b.text("[data-testid=secret]"); secret != given {
+		t.Fatalf("the new subscription's secret is not the one given, shown once: %q", secret)
 	}
 	b.shot("subscription-created")
 	subs := api.call("GET", "/v1/applications/app_shop/subscriptions", nil)["items"].([]any)

@@ -76,8 +76,10 @@ export async function applicationPage([app]) {
       field("Event types", "sub-types", h("input", { required: true, placeholder: "order.paid, invoice.*" }), 'exact types, "prefix.*" or "*", separated by commas'),
       field("Description", "sub-description", h("input", { maxlength: 1024 })),
       field("Headers", "sub-headers", h("textarea", { rows: 2, placeholder: "X-Team: payments" }), "one \"Name: value\" per line, sent with every attempt"),
+      field("Signing secret (optional)", "sub-secret", h("input", { type: "password", autocomplete: "off", placeholder: "whsec_…" }), "drawn for you when empty, and shown once"),
     ], "Create subscription", async (v) => {
       const body = { url: v["sub-url"], event_types: typesFromText(v["sub-types"]) };
+      if (v["sub-secret"]) body.secret = v["sub-secret"].trim();
       if (v["sub-description"]) body.description = v["sub-description"];
       const hdrs = headersFromText(v["sub-headers"]);
       if (Object.keys(hdrs).length) body.headers = hdrs;
