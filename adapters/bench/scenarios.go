@@ -9,13 +9,11 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/receiver"
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/adapters/viewstore"
-	"github.com/hookledger/hookledger/domain"
 )
 
 // Run runs the configured scenarios in order and returns their results.
@@ -177,16 +175,12 @@ func (r *runner) deliver(ctx context.Context, name string, n, subs, rate int) (R
 // code to the same kind of receiver, with no ledger: the machine's ceiling.
 func (r *runner) baseline(ctx context.Context) (Result, error) {
 	recv := receiver.New()
-	secret := ids.NewSecret()
-	recv.Add("base", secret)
-	rsrv := httptest.NewServer(recv)
-	defer rsrv.Close()
-	snd := sender.New(sender.Options{AllowPrivate: true})
-	defer snd.Close()
-	signer, err := domain.NewSigner(secret)
+	rsrv, snd, signer, err := direct(recv, "base")
 	if err != nil {
 		return Result{}, err
 	}
+	defer rsrv.Close()
+	defer snd.Close()
 	n := r.cfg.Messages
 	pad := payload(r.cfg.PayloadBytes)
 	start := time.Now()

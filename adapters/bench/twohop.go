@@ -32,6 +32,20 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// direct serves recv on loopback with a fresh secret for endpoint name, and
+// answers the sender and signer the baselines send with, no ledger between.
+func direct(recv *receiver.Receiver, name string) (*httptest.Server, *sender.Sender, *domain.Signer, error) {
+	secret := ids.NewSecret()
+	if err := recv.Add(name, secret); err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err := domain.NewSigner(secret)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return httptest.NewServer(recv), sender.New(sender.Options{AllowPrivate: true}), signer, nil
+}
+
 // baseline2 is the two-hop limit: the same load generator publishes over
 // HTTP to a bare endpoint of the same gin stack, which decodes the message
 // and hands it in memory to the same sender, signing, to the same receiver.
@@ -40,16 +54,12 @@ func (r *runner) baseline2(ctx context.Context) (Result, error) {
 	recv := receiver.New()
 	p := &probe{}
 	recv.OnReceipt = p.onReceipt
-	secret := ids.NewSecret()
-	recv.Add("two-hop", secret)
-	rsrv := httptest.NewServer(recv)
-	defer rsrv.Close()
-	snd := sender.New(sender.Options{AllowPrivate: true})
-	defer snd.Close()
-	signer, err := domain.NewSigner(secret)
+	rsrv, snd, signer, err := direct(recv, "two-hop")
 	if err != nil {
 		return Result{}, err
 	}
+	defer rsrv.Close()
+	defer snd.Close()
 	type job struct {
 		id   string
 		body []byte

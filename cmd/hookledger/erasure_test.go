@@ -133,6 +133,23 @@ func (e *erasureEnv) erase(body map[string]any) map[string]any {
 	return out
 }
 
+// export fetches an export through the API (query: its scope).
+func (e *erasureEnv) export(query string) []byte {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.api.base+"/v1/audit/export?"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+e.api.key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		e.t.Fatalf("export %s: %d %s", query, res.StatusCode, raw)
+	}
+	return raw
+}
+
 // verifyOK checks the whole ledger against its seals through the API.
 func (e *erasureEnv) verifyOK() {
 	e.t.Helper()
@@ -178,14 +195,7 @@ func TestErasureByApplicationAndTimeKeepsTheLedgerVerifiable(t *testing.T) {
 		t.Fatal("the message id is in no file: the scan proves nothing")
 	}
 	exportBefore := filepath.Join(t.TempDir(), "before.ndjson")
-	req, _ := http.NewRequest("GET", e.api.base+"/v1/audit/export?application=app_e", nil)
-	req.Header.Set("Authorization", "Bearer "+e.api.key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	raw := e.export("application=app_e")
 	os.WriteFile(exportBefore, raw, 0o600)
 	if plain, sealed := exportedMessages(t, raw, marker); plain > 0 || sealed != 1 {
 		t.Fatalf("the export holds %d plain payloads and %d sealed ones, want 0 and 1", plain, sealed)
@@ -356,14 +366,7 @@ func TestErasureByMessageAndSubject(t *testing.T) {
 
 		// The subject's evidence: its message, the deliveries and attempts,
 		// the erasure; nothing of another subject; verifiable offline.
-		req, _ := http.NewRequest("GET", e.api.base+"/v1/audit/export?subject=cus_a", nil)
-		req.Header.Set("Authorization", "Bearer "+e.api.key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		raw := e.export("subject=cus_a")
 		streams := map[string]int{}
 		for _, line := range bytes.Split(raw, []byte("\n")) {
 			var ev struct{ Kind, Stream, Type string }
