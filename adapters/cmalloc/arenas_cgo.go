@@ -20,6 +20,8 @@ __attribute__((constructor)) static void hookledger_limit_arenas(void) {
 }
 
 static int limited(void) { return arenas_limited; }
+
+static void trim(void) { malloc_trim(0); }
 */
 import "C"
 
@@ -30,3 +32,7 @@ const Arenas = 2
 // Limited reports whether the cap was set when the process was loaded: false
 // without glibc or when MALLOC_ARENA_MAX was set (an explicit choice wins).
 func Limited() bool { return C.limited() == 1 }
+
+// trim returns the free memory of every arena to the kernel (malloc_trim(0)
+// also releases free pages inside the heap, not only at its top).
+func trim() { C.trim() }

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/cmalloc"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -91,6 +92,10 @@ func (s *Store) eventListener() *pebble.EventListener {
 			}
 			s.log.Error().Err(err).Msg("embedded store background error")
 		},
+		// A flush frees a memtable, a compaction its buffers: give the C
+		// heap's free memory back, so that RSS stays flat as the ledger grows.
+		FlushEnd:      func(pebble.FlushInfo) { cmalloc.Release() },
+		CompactionEnd: func(pebble.CompactionInfo) { cmalloc.Release() },
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/cmalloc"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -170,6 +171,12 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 		Cache:        cache,
 		MemTableSize: 4 << 20,
 		Logger:       pebbleLogger{opts.Logger},
+		// As the ledger does (adapters/pebblestore): freed memtables and
+		// compaction buffers go back to the kernel.
+		EventListener: &pebble.EventListener{
+			FlushEnd:      func(pebble.FlushInfo) { cmalloc.Release() },
+			CompactionEnd: func(pebble.CompactionInfo) { cmalloc.Release() },
+		},
 	}
 	if opts.Bulk {
 		popts.DisableWAL = true
