@@ -66,6 +66,14 @@ func TestCodecRoundTripsEveryEventType(t *testing.T) {
 		if only, err := domain.DecodeEvent(domain.RecordedEvent{Type: data.Type, Data: data.Data, Metadata: data.Metadata}); err != nil || !reflect.DeepEqual(only, ev) {
 			t.Errorf("%s DecodeEvent: %#v, %v", ev.Type(), only, err)
 		}
+		withoutBody := ev
+		if m, ok := ev.(domain.MessagePublished); ok {
+			m.Payload, m.Sealed = nil, nil
+			withoutBody = m
+		}
+		if lean, err := domain.DecodeEventWithoutBody(domain.RecordedEvent{Type: data.Type, Data: data.Data, Metadata: data.Metadata}); err != nil || !reflect.DeepEqual(lean, withoutBody) {
+			t.Errorf("%s DecodeEventWithoutBody:\n got %#v, %v\nwant %#v", ev.Type(), lean, err, withoutBody)
+		}
 		want := md
 		want.Schema = domain.SchemaVersion
 		if !reflect.DeepEqual(gotMD, want) {
@@ -158,6 +166,39 @@ func TestValidateAppend(t *testing.T) {
 		err := domain.ValidateAppend(c.stream, c.events)
 		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("ValidateAppend(%q, %d events) = %v, want %v", c.stream, len(c.events), err, c.want)
+		}
+	}
+}
+
+// A message decoded without its body is refused as DecodeEvent refuses it:
+// a newer schema, malformed metadata or malformed data.
+func TestDecodeEventWithoutBodyRefusesWhatDecodeEventRefuses(t *testing.T) {
+	data := `{"message_id":"msg_1","application_id":"app_1","event_type":"a.b","payload":{"big":[1,2,3]},"payload_hash":"sha256:00","published_at":"2026-01-01T00:00:00Z"}`
+	for _, tc := range []struct {
+		data, metadata string
+		newer, bad     bool
+	}{
+		{data: data, metadata: `{"schema":1}`},
+		{data: data, metadata: `{"schema":2}`, newer: true},
+		{data: data, metadata: `{"actor":`, bad: true},
+		{data: `{"message_id":"msg_1","payload":{"big":[1,2}`, metadata: `{"schema":1}`, bad: true},
+	} {
+		rec := domain.RecordedEvent{Type: domain.TypeMessagePublished, Data: []byte(tc.data), Metadata: []byte(tc.metadata)}
+		ev, err := domain.DecodeEventWithoutBody(rec)
+		switch {
+		case tc.newer:
+			if !errors.Is(err, domain.ErrUnknownEventType) {
+				t.Errorf("%s: %v, want refused as newer", tc.metadata, err)
+			}
+		case tc.bad:
+			if err == nil {
+				t.Errorf("%s %s: decoded %#v, want refused", tc.data, tc.metadata, ev)
+			}
+		default:
+			m, ok := ev.(domain.MessagePublished)
+			if err != nil || !ok || m.MessageID != "msg_1" || m.PayloadHash != "sha256:00" || m.Payload != nil || m.Sealed != nil {
+				t.Errorf("%#v, %v", ev, err)
+			}
 		}
 	}
 }

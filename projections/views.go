@@ -135,7 +135,7 @@ func (v *Views) Apply(rec domain.RecordedEvent) error {
 	if rec.Position <= v.Checkpoint {
 		return nil
 	}
-	ev, err := domain.DecodeEvent(rec)
+	ev, err := domain.DecodeEventWithoutBody(rec) // the views keep no body
 	if err != nil {
 		return err
 	}

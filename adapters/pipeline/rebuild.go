@@ -187,7 +187,7 @@ func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Posi
 					go func(recs []domain.RecordedEvent) {
 						pg := decodedPage{recs: recs, events: make([]domain.Event, len(recs))}
 						for i, rec := range recs {
-							ev, err := domain.DecodeEvent(rec)
+							ev, err := domain.DecodeEventWithoutBody(rec) // the views keep no body
 							if err != nil {
 								pg.err = fmt.Errorf("fold position %d: %w", rec.Position, err)
 								break
