@@ -180,6 +180,17 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 	}
 	if opts.Bulk {
 		popts.DisableWAL = true
+		// A bulk load commits batches of tens of thousands of events, each
+		// larger than half a memtable, which Pebble writes out as a table of
+		// its own in L0. At the default threshold (4 tables) L0 is merged
+		// into the levels below every fourth batch, rewriting them again and
+		// again as they grow; at 16 the rewrites are a quarter as many. The
+		// store is read little while it is loaded (bloom filters answer the
+		// fold's point reads), and once opened for serving it compacts the
+		// rest at the usual thresholds. Measured: rebuilds 25-35% faster
+		// (docs/benchmarks.md).
+		popts.L0CompactionThreshold = 16
+		popts.L0StopWritesThreshold = 64
 	}
 	// Every table spans all record kinds (a commit batch writes messages,
 	// deliveries and index entries together), so without filters a point read
