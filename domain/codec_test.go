@@ -202,3 +202,38 @@ func TestDecodeEventWithoutBodyRefusesWhatDecodeEventRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Events decode the same on both JSON paths (eventjson_v1.go, eventjson_v2.go):
+// what an older build or another writer may have stored is still read.
+func TestDecodeToleratesWhatAWriterMayHaveStored(t *testing.T) {
+	for _, tc := range []struct {
+		name, typ, data string
+		check           func(domain.Event) bool
+	}{
+		{"invalid UTF-8 in a body", domain.TypeMessagePublished,
+			"{\"message_id\":\"msg_1\",\"payload\":{\"s\":\"\xff\xfe\"},\"payload_hash\":\"h\"}",
+			func(ev domain.Event) bool { return ev.(domain.MessagePublished).MessageID == "msg_1" }},
+		{"a repeated member: the last wins", domain.TypeAttemptStarted,
+			`{"delivery_id":"dlv_1","attempt":1,"attempt":2}`,
+			func(ev domain.Event) bool { return ev.(domain.AttemptStarted).Attempt == 2 }},
+		{"null members", domain.TypeAttemptAcknowledged,
+			`{"delivery_id":"dlv_1","key_ids":null,"response_excerpt":null}`,
+			func(ev domain.Event) bool {
+				a := ev.(domain.AttemptAcknowledged)
+				return a.DeliveryID == "dlv_1" && a.KeyIDs == nil && a.ResponseExcerpt == ""
+			}},
+		{"unknown members", domain.TypeDeliveryCancelled,
+			`{"delivery_id":"dlv_1","added_later":{"x":[1,2]},"reason":"r"}`,
+			func(ev domain.Event) bool { return ev.(domain.DeliveryCancelled).Reason == "r" }},
+	} {
+		rec := domain.RecordedEvent{Type: tc.typ, Data: []byte(tc.data), Metadata: []byte(`{"schema":1}`)}
+		for name, decode := range map[string]func(domain.RecordedEvent) (domain.Event, error){
+			"DecodeEvent": domain.DecodeEvent, "DecodeEventWithoutBody": domain.DecodeEventWithoutBody,
+		} {
+			ev, err := decode(rec)
+			if err != nil || !tc.check(ev) {
+				t.Errorf("%s, %s: %#v, %v", tc.name, name, ev, err)
+			}
+		}
+	}
+}

@@ -97,7 +97,7 @@ var decoders = map[string]func([]byte) (Event, error){
 
 func decodeAs[T Event](data []byte) (Event, error) {
 	var ev T
-	err := json.Unmarshal(data, &ev)
+	err := unmarshalEvent(data, &ev)
 	return ev, err
 }
 
@@ -174,7 +174,7 @@ func DecodeEventWithoutBody(rec RecordedEvent) (Event, error) {
 		return DecodeEvent(rec)
 	}
 	var head publishedWithoutBody
-	if err := json.Unmarshal(rec.Data, &head); err != nil {
+	if err := unmarshalEvent(rec.Data, &head); err != nil {
 		return nil, fmt.Errorf("decode %s at position %d: %w", rec.Type, rec.Position, err)
 	}
 	if err := checkLeadingSchema(rec); err != nil {
