@@ -128,7 +128,10 @@ func decodeDeliveryFields(b []byte) (*projections.DeliveryView, error) {
 const messageCodecVersion = 1
 
 func encodeMessage(m *projections.MessageView) []byte {
-	b := make([]byte, 0, 128+40*len(m.Deliveries))
+	return appendMessage(make([]byte, 0, 128+40*len(m.Deliveries)), m)
+}
+
+func appendMessage(b []byte, m *projections.MessageView) []byte {
 	b = append(b, messageCodecVersion)
 	for _, s := range []string{m.ID, m.ApplicationID, m.EventType, m.PayloadHash, m.IdempotencyKey} {
 		b = binary.AppendUvarint(b, uint64(len(s)))

@@ -12,14 +12,19 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
-func key(kind byte, id string) []byte {
-	k := make([]byte, 0, 1+len(id))
-	return append(append(k, kind), id...)
-}
+// The key builders come in two forms: appendX appends to a buffer (a commit
+// reuses one: Pebble copies keys into its batch), X returns a new key.
+
+func key(kind byte, id string) []byte { return appendKey(make([]byte, 0, 1+len(id)), kind, id) }
+
+func appendKey(k []byte, kind byte, id string) []byte { return append(append(k, kind), id...) }
 
 // indexKey is prefix + id + 0 + position: ids never contain a zero byte.
 func indexKey(prefix, id string, pos domain.Position) []byte {
-	k := make([]byte, 0, len(prefix)+len(id)+9)
+	return appendIndexKey(make([]byte, 0, len(prefix)+len(id)+9), prefix, id, pos)
+}
+
+func appendIndexKey(k []byte, prefix, id string, pos domain.Position) []byte {
 	k = append(append(append(k, prefix...), id...), 0)
 	return binary.BigEndian.AppendUint64(k, uint64(pos))
 }
@@ -32,7 +37,10 @@ func statKey(sub string, slot int64) string {
 }
 
 func openKey(sub string, due int64, id string) []byte {
-	k := make([]byte, 0, 1+len(sub)+9+len(id))
+	return appendOpenKey(make([]byte, 0, 1+len(sub)+9+len(id)), sub, due, id)
+}
+
+func appendOpenKey(k []byte, sub string, due int64, id string) []byte {
 	k = append(append(append(k, 'q'), sub...), 0)
 	k = binary.BigEndian.AppendUint64(k, uint64(due)^(1<<63)) // sign flip: negative times sort first
 	return append(k, id...)
@@ -42,7 +50,10 @@ func openKey(sub string, due int64, id string) []byte {
 // a subscription's open deliveries in publish order (what a FIFO
 // subscription sends next).
 func orderKey(sub string, msgPos domain.Position, id string) []byte {
-	k := make([]byte, 0, 1+len(sub)+9+len(id))
+	return appendOrderKey(make([]byte, 0, 1+len(sub)+9+len(id)), sub, msgPos, id)
+}
+
+func appendOrderKey(k []byte, sub string, msgPos domain.Position, id string) []byte {
 	k = append(append(append(k, 'p'), sub...), 0)
 	k = binary.BigEndian.AppendUint64(k, uint64(msgPos))
 	return append(k, id...)

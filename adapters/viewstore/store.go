@@ -68,6 +68,9 @@ type Store struct {
 	// that failed: it fails every later commit (see Prepare).
 	writing *prepared
 	failed  error
+	// batchHint is the size of the last commit's batch, the next one's
+	// first allocation.
+	batchHint int
 	// unwritten is write-locked from Prepare to the end of its write: an
 	// iterator made in between would miss the batch's index entries, which
 	// are no longer among the changes in memory. Point reads need no lock
@@ -338,7 +341,9 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 	if err = s.wait(); err != nil {
 		return nil, err
 	}
-	b := s.db.NewBatch()
+	// Sized as the last batch was: a batch grown by doubling copies itself
+	// over and over.
+	b := s.db.NewBatchWithSize(s.batchHint)
 	put := func(k []byte, val any) {
 		if err != nil {
 			return
@@ -361,23 +366,32 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 	for name := range changed.EventTypes {
 		put(key('t', name), v.EventTypes[name])
 	}
-	for _, m := range s.newMsgs {
+	// One key and one value buffer serve every record: Pebble copies both
+	// into the batch, and a commit of tens of thousands of records would
+	// otherwise allocate each.
+	var kb, vb []byte
+	set := func(k, val []byte) {
 		if err == nil {
-			err = b.Set(indexKey("xm", m.ApplicationID, m.Position), []byte(m.ID), nil)
+			err = b.Set(k, val, nil)
 		}
+	}
+	del := func(k []byte) {
+		if err == nil {
+			err = b.Delete(k, nil)
+		}
+	}
+	for _, m := range s.newMsgs {
+		kb = appendIndexKey(kb[:0], "xm", m.ApplicationID, m.Position)
+		set(kb, append(vb[:0], m.ID...))
 	}
 	for id, m := range s.msgs {
-		if err == nil {
-			err = b.Set(key('m', id), encodeMessage(m), nil)
-		}
+		kb, vb = appendKey(kb[:0], 'm', id), appendMessage(vb[:0], m)
+		set(kb, vb)
 	}
 	for _, d := range s.newDels {
-		if err == nil {
-			err = b.Set(indexKey("xa", d.ApplicationID, d.ScheduledPosition), []byte(d.ID), nil)
-		}
-		if err == nil {
-			err = b.Set(indexKey("xs", d.SubscriptionID, d.ScheduledPosition), []byte(d.ID), nil)
-		}
+		vb = append(vb[:0], d.ID...)
+		set(appendIndexKey(kb[:0], "xa", d.ApplicationID, d.ScheduledPosition), vb)
+		set(appendIndexKey(kb[:0], "xs", d.SubscriptionID, d.ScheduledPosition), vb)
 	}
 	for id, c := range s.dels {
 		if err != nil {
@@ -385,31 +399,27 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 		}
 		now := openStateOf(c.d)
 		if c.base.open && c.base != now {
-			err = b.Delete(openKey(c.d.SubscriptionID, c.base.due, id), nil)
+			del(appendOpenKey(kb[:0], c.d.SubscriptionID, c.base.due, id))
 		}
-		if err == nil && now.open && c.base != now {
-			err = b.Set(openKey(c.d.SubscriptionID, now.due, id), []byte{now.flag()}, nil)
+		if now.open && c.base != now {
+			set(appendOpenKey(kb[:0], c.d.SubscriptionID, now.due, id), append(vb[:0], now.flag()))
 		}
-		if err == nil && c.base.attempting != now.attempting {
+		if c.base.attempting != now.attempting {
 			if now.attempting {
-				err = b.Set(key('w', id), nil, nil)
+				set(appendKey(kb[:0], 'w', id), nil)
 			} else {
-				err = b.Delete(key('w', id), nil)
+				del(appendKey(kb[:0], 'w', id))
 			}
 		}
-		if err == nil && c.base.open != now.open {
+		if c.base.open != now.open {
 			if now.open {
-				err = b.Set(orderKey(c.d.SubscriptionID, c.d.MessagePosition, id), nil, nil)
+				set(appendOrderKey(kb[:0], c.d.SubscriptionID, c.d.MessagePosition, id), nil)
 			} else {
-				err = b.Delete(orderKey(c.d.SubscriptionID, c.d.MessagePosition, id), nil)
+				del(appendOrderKey(kb[:0], c.d.SubscriptionID, c.d.MessagePosition, id))
 			}
 		}
-		if err == nil {
-			var raw []byte
-			if raw, err = encodeDelivery(c.d); err == nil {
-				err = b.Set(key('d', id), raw, nil)
-			}
-		}
+		kb, vb = appendKey(kb[:0], 'd', id), appendDelivery(vb[:0], c.d)
+		set(kb, vb)
 	}
 	for k, st := range s.stats {
 		put([]byte(k), st)
@@ -425,6 +435,7 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 		}
 	}
 	put(metaKey, meta{Format: Format, Checkpoint: v.Checkpoint, Events: v.Events})
+	s.batchHint = b.Len()
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("view store: commit at %d: %w", v.Checkpoint, err)
@@ -483,11 +494,13 @@ func (s *Store) Sync() error {
 // fields (codec.go). The header lets a change find the open-index entry to
 // replace without decoding the rest.
 func encodeDelivery(d *projections.DeliveryView) ([]byte, error) {
+	return appendDelivery(make([]byte, 0, 160), d), nil
+}
+
+func appendDelivery(out []byte, d *projections.DeliveryView) []byte {
 	st := openStateOf(d)
-	out := make([]byte, 9, 160)
-	out[0] = st.flag()
-	binary.BigEndian.PutUint64(out[1:9], uint64(st.due))
-	return appendDeliveryFields(out, d), nil
+	out = binary.BigEndian.AppendUint64(append(out, st.flag()), uint64(st.due))
+	return appendDeliveryFields(out, d)
 }
 
 func decodeDeliveryHeader(b []byte) (openState, error) {
