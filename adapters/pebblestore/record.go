@@ -106,17 +106,38 @@ func (in *interner) intern(b []byte) string {
 
 // arena copies many small values into shared chunks: one allocation per chunk
 // instead of one per event. A chunk is never written again once handed out.
-type arena struct{ buf []byte }
+// The first chunk is sized for the events the read will return (a live read
+// of the few events just committed, one read per commit of the fold's
+// catch-up, takes a few KiB; a fixed 256 KiB chunk per read was half of
+// everything the delivery pipeline allocated); later chunks grow with what
+// the arena has copied, up to 256 KiB.
+type arena struct {
+	buf    []byte
+	copied int
+	expect int // bytes the first chunk is sized for
+}
 
-const arenaChunk = 256 << 10
+const (
+	arenaFirstChunk = 8 << 10
+	arenaChunk      = 256 << 10
+	// arenaPerEvent is what a ledger event is reckoned to take when sizing a
+	// read's first chunk: a message with a ~1 KiB body takes more, the
+	// delivery events (three of four) less.
+	arenaPerEvent = 512
+)
+
+// newArena returns an arena for a read of up to events events.
+func newArena(events int) arena { return arena{expect: events * arenaPerEvent} }
 
 func (a *arena) copy(v []byte) []byte {
 	if len(v) > arenaChunk/4 {
 		return append([]byte(nil), v...)
 	}
 	if cap(a.buf)-len(a.buf) < len(v) {
-		a.buf = make([]byte, 0, arenaChunk)
+		a.buf = make([]byte, 0, min(arenaChunk, max(arenaFirstChunk, a.expect, 2*a.copied, len(v))))
+		a.expect = 0
 	}
+	a.copied += len(v)
 	start := len(a.buf)
 	a.buf = append(a.buf, v...)
 	return a.buf[start:len(a.buf):len(a.buf)]

@@ -525,7 +525,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 		}
 		defer it.Close()
 		types := &interner{m: map[string]string{}}
-		var arena arena
+		arena := newArena(max)
 		for ok := it.First(); ok && len(out) < max; ok = it.Next() {
 			pos := domain.Position(binary.BigEndian.Uint64(it.Key()[1:]))
 			v, err := it.ValueAndErr()
