@@ -30,7 +30,7 @@ func oneOfEach() []domain.Event {
 		domain.MessagePublished{MessageID: "msg_2", ApplicationID: "app_1", EventType: "a.b", PayloadHash: "sha256:00", Subject: "cus_1", PublishedAt: t0,
 			Sealed: &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: "app_1/s/00/20260101", Nonce: []byte{1, 2, 3}, Ciphertext: []byte{4, 5, 6}}},
 		domain.DeliveryScheduled{DeliveryID: "dlv_1", MessageID: "msg_1", SubscriptionID: "sub_1", ApplicationID: "app_1", EventType: "a.b", SubscriptionRevision: 2, MatchedPattern: "a.*", MessagePosition: 9, DueAt: t0},
-		domain.AttemptStarted{DeliveryID: "dlv_1", Attempt: 1, Worker: "w", StartedAt: t0},
+		domain.AttemptStarted{DeliveryID: "dlv_1", Attempt: 1, Worker: "w", StartedAt: t0, NodeID: "n1", Partition: intp(7), Epoch: 3},
 		domain.AttemptAcknowledged{DeliveryID: "dlv_1", Attempt: 1, StatusCode: 200, LatencyUS: 5, ResponseExcerpt: "ok", KeyIDs: []string{"whk_1"}, AcknowledgedAt: t0},
 		domain.AttemptFailed{DeliveryID: "dlv_1", Attempt: 1, StatusCode: 503, ErrorClass: domain.ErrorClassThrottled, Error: "e", LatencyUS: 5, ResponseExcerpt: "busy", KeyIDs: []string{"whk_1"}, RetryAfterMS: 1000, FailedAt: t0},
 		domain.AttemptOutcomeUnknown{DeliveryID: "dlv_1", Attempt: 2, Reason: "crash", ClosedAt: t0},
@@ -42,6 +42,10 @@ func oneOfEach() []domain.Event {
 		domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0},
 		domain.ErasureRequested{ErasureID: "era_1", ApplicationID: "app_1", Scope: domain.EraseMessages, MessageIDs: []string{"msg_1"}, Reason: "GDPR art. 17", RequestedAt: t0},
 		domain.ErasureCompleted{ErasureID: "era_1", ApplicationID: "app_1", KeyIDs: []string{"app_1/m/20260101/msg_1"}, EffectiveBefore: t0, CompletedAt: t0},
+		domain.ClusterConfigured{Partitions: 64, LeaseMS: 10000, NodeID: "n1", ConfiguredAt: t0},
+		domain.LeaseAcquired{NodeID: "n1", Lease: "partition-7", Partition: intp(7), Epoch: 3, ExpiresAt: t0.Add(10 * time.Second), Previous: "n2", AcquiredAt: t0},
+		domain.LeaseRenewed{NodeID: "n1", Leases: []domain.HeldLease{{Lease: "partition-7", Epoch: 3}, {Lease: domain.SealerLease, Epoch: 1}}, ExpiresAt: t0.Add(10 * time.Second), RenewedAt: t0},
+		domain.LeaseReleased{NodeID: "n1", Lease: "partition-7", Partition: intp(7), Epoch: 3, Reason: "rebalance", ReleasedAt: t0},
 		domain.AuditSealed{Index: 1, FromSeq: 1, ToSeq: 2, Count: 2, FromPosition: 1, ToPosition: 2, ChainHash: "00", PrevSealHash: "00", Digests: make([]byte, 32), SealedAt: t0, KeyID: "ed25519:00", SealHash: "00", Signature: []byte{1, 2}},
 	}
 }
@@ -237,3 +241,5 @@ func TestDecodeToleratesWhatAWriterMayHaveStored(t *testing.T) {
 		}
 	}
 }
+
+func intp(i int) *int { return &i }

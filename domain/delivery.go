@@ -64,6 +64,11 @@ type AttemptStarted struct {
 	Attempt    int       `json:"attempt"`
 	Worker     string    `json:"worker"`
 	StartedAt  time.Time `json:"started_at"`
+	// In a cluster: the node, and the partition lease and its epoch, under
+	// which the attempt was made (absent for a single process).
+	NodeID    string `json:"node_id,omitempty"`
+	Partition *int   `json:"partition,omitempty"`
+	Epoch     uint64 `json:"epoch,omitempty"`
 }
 
 // AttemptAcknowledged: the endpoint answered 2xx.
@@ -201,7 +206,19 @@ type ScheduleDelivery struct {
 }
 
 // StartAttempt claims the delivery for one attempt.
-type StartAttempt struct{ Worker string }
+type StartAttempt struct {
+	Worker string
+	// Lease is the cluster partition lease the attempt runs under (nil: a
+	// single process).
+	Lease *AttemptLease
+}
+
+// AttemptLease is the partition lease an attempt runs under.
+type AttemptLease struct {
+	NodeID    string
+	Partition int
+	Epoch     uint64
+}
 
 // AttemptResult is what the sender observed. StatusCode is 0 when no HTTP
 // response arrived; ErrorClass is empty for a 2xx.
@@ -312,7 +329,12 @@ func DecideDelivery(d Delivery, cmd any, now time.Time) ([]Event, error) {
 		if d.Status != DeliveryStatusPending && d.Status != DeliveryStatusFailed {
 			return nil, stateErr("start an attempt")
 		}
-		return []Event{AttemptStarted{DeliveryID: d.ID, Attempt: d.Attempts + 1, Worker: c.Worker, StartedAt: now}}, nil
+		started := AttemptStarted{DeliveryID: d.ID, Attempt: d.Attempts + 1, Worker: c.Worker, StartedAt: now}
+		if l := c.Lease; l != nil {
+			p := l.Partition
+			started.NodeID, started.Partition, started.Epoch = l.NodeID, &p, l.Epoch
+		}
+		return []Event{started}, nil
 	case RecordOutcome:
 		r := c.Result
 		if d.Status != DeliveryStatusAttempting || r.Attempt != d.OpenAttempt {

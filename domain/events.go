@@ -93,6 +93,10 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeAPIKeyRevoked:             decodeAs[APIKeyRevoked],
 	TypeErasureRequested:          decodeAs[ErasureRequested],
 	TypeErasureCompleted:          decodeAs[ErasureCompleted],
+	TypeClusterConfigured:         decodeAs[ClusterConfigured],
+	TypeLeaseAcquired:             decodeAs[LeaseAcquired],
+	TypeLeaseRenewed:              decodeAs[LeaseRenewed],
+	TypeLeaseReleased:             decodeAs[LeaseReleased],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {
