@@ -48,7 +48,11 @@ func (r *Runner) requeueLocked(id string) {
 	delete(r.waitReason, id)
 }
 
-func (r *Runner) unparkLocked(sub string) { r.queue.unpark(sub) }
+func (r *Runner) unparkLocked(sub string) {
+	if r.ownsLocked(sub) {
+		r.queue.unpark(sub)
+	}
+}
 
 // rebuildQueue files, at start-up, the soonest-due window of every
 // subscription with open deliveries (FIFO subscriptions read their order
@@ -67,8 +71,8 @@ func (r *Runner) rebuildQueue() {
 			// fills the window from the order index.
 			r.fifo[id] = &fifoQueue{in: map[string]bool{}, spilled: true}
 		}
-		switch sv.Status {
-		case domain.StatusPaused, domain.StatusDisabled:
+		switch {
+		case sv.Status == domain.StatusPaused || sv.Status == domain.StatusDisabled || !r.ownsLocked(id):
 			r.queue.park(id)
 		default:
 			r.queue.load(id)
@@ -138,6 +142,10 @@ func (r *Runner) dispatchOneLocked(sub, id string, now time.Time) {
 	sv := r.views.Subscriptions[sub]
 	if sv == nil {
 		r.queue.forget(sub, id)
+		return
+	}
+	if !r.ownsLocked(sub) {
+		r.queue.park(sub) // its partition's owner dispatches it
 		return
 	}
 	j := job{delivery: *d, sub: *sv}

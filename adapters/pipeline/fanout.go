@@ -55,21 +55,28 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 			time.Sleep(time.Duration(50<<try) * time.Millisecond)
 		}
 		r.mu.Lock()
-		it.job.remaining--
-		if it.job.remaining <= 0 {
-			// Done once the fold has also seen what was appended: until then
-			// a FIFO delivery of a later message could look like its
-			// subscription's head and go first.
-			if it.job.settleAt <= r.foldedAt {
-				r.fanDoneLocked(it.job.Position)
-				r.fifoReleaseAllLocked() // a FIFO head held behind this message may go
-			} else {
-				heap.Push(&r.settling, it.job)
-			}
-		}
+		r.fanItemDoneLocked(it.job)
 		r.mu.Unlock()
 		r.kick()
 	next:
+	}
+}
+
+// fanItemDoneLocked counts one schedule of j as appended (by this runner or,
+// in a cluster, by its partition's owner).
+func (r *Runner) fanItemDoneLocked(j *fanoutJob) {
+	j.remaining--
+	if j.remaining > 0 {
+		return
+	}
+	// Done once the fold has also seen what was appended: until then a FIFO
+	// delivery of a later message could look like its subscription's head
+	// and go first.
+	if j.settleAt <= r.foldedAt {
+		r.fanDoneLocked(j.Position)
+		r.fifoReleaseAllLocked() // a FIFO head held behind this message may go
+	} else {
+		heap.Push(&r.settling, j)
 	}
 }
 

@@ -21,6 +21,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		return fmt.Errorf("fold position %d: %w", rec.Position, err)
 	}
 	var fan *fanoutJob
+	var send []domain.ScheduleDelivery
 	r.mu.Lock()
 	op := r.operationalLocked(rec, ev)
 	r.views.ApplyDecoded(rec, ev)
@@ -29,6 +30,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		if cmds := Match(r.views, e, rec.Position); len(cmds) > 0 {
 			fan = &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
 			r.fanOpenedLocked(fan)
+			send = r.splitFanoutLocked(fan)
 			// The attempts follow shortly: keep the body the fold just
 			// decoded rather than read the message stream again per attempt.
 			r.payloads.put(e)
@@ -38,10 +40,14 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	case domain.SubscriptionDeleted:
 		r.unparkLocked(e.SubscriptionID)
 	case domain.DeliveryScheduled:
+		r.foreignScheduledLocked(e.DeliveryID, rec.Position)
 		r.requeueLocked(e.DeliveryID)
 		if r.Ready() {
 			r.opts.Observer.DeliveryScheduled()
 		}
+	case domain.AttemptStarted:
+		r.fenceLocked(e)
+		r.requeueLocked(e.DeliveryID)
 	default:
 		if id := deliveryID(ev); id != "" {
 			r.requeueLocked(id)
@@ -69,7 +75,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		}
 	}
 	if fan != nil {
-		for _, c := range fan.Schedules {
+		for _, c := range send {
 			select {
 			case r.fanCh <- fanItem{job: fan, cmd: c}:
 			case <-fanCtx.Done():

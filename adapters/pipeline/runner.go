@@ -57,6 +57,10 @@ type Options struct {
 	// Cipher opens payloads the ledger holds encrypted (nil: none can be
 	// opened; an encrypted one fails its attempts as internal errors).
 	Cipher domain.PayloadCipher
+
+	// Ownership, in a cluster, says which subscriptions' deliveries are
+	// this node's (partitions.go); nil: all of them.
+	Ownership Ownership
 }
 
 // Runner runs projections, fan-out and the delivery process.
@@ -97,6 +101,10 @@ type Runner struct {
 	fifo       map[string]*fifoQueue  // FIFO subscription id -> its open deliveries by message position
 
 	sealAnnounced time.Time // the run of seal failures already announced
+
+	owned   map[int]ownedPartition // cluster: partitions this runner works on
+	foreign map[string]fanItem     // cluster: delivery id -> a schedule its partition's owner appends
+	ownCh   chan struct{}
 }
 
 // Stats are counters for logs and benchmarks.
@@ -160,6 +168,7 @@ func New(opts Options) (*Runner, error) {
 		payloads: payloadCache{m: map[string]domain.MessagePublished{}, limit: opts.PayloadCacheBytes},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
 		fifo: map[string]*fifoQueue{}, state: map[string][]byte{},
+		owned: map[int]ownedPartition{}, foreign: map[string]fanItem{}, ownCh: make(chan struct{}, 1),
 	}
 	r.queue = newDueQueue(opts.QueueWindow, lazyIndex{r}, r.commitForRead)
 	return r, nil
@@ -265,6 +274,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		j.remaining = len(j.Schedules)
 		r.fanPending[j.Position] = j // already in the saved state
 	}
+	if r.opts.Ownership != nil {
+		// Which are this node's is known once it holds its partitions.
+		for _, j := range restartFanout {
+			r.restartFanoutLocked(j)
+		}
+		restartFanout = nil
+	}
 	r.mu.Unlock()
 	go func() {
 		for _, j := range restartFanout {
@@ -301,8 +317,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		return nil
 	}
 	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("views caught up")
-	r.recoverOpenAttempts()
+	if r.opts.Ownership == nil {
+		// In a cluster, each partition's open attempts are closed by
+		// whoever takes it over (partitions.go), this node included.
+		r.recoverOpenAttempts()
+	}
 	r.rebuildQueue()
+	go r.ownershipLoop(dispatchCtx)
 
 	var workWG sync.WaitGroup
 	for i := 0; i < r.opts.Workers; i++ {

@@ -70,7 +70,15 @@ func (r *Runner) work(hard context.Context, j job) {
 		r.cancelDelivery(d, "payload erased by "+erased.ErasureID, now) // nothing left to send
 		return
 	}
-	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName}, now)
+	// In a cluster the attempt runs under its partition's lease: it is
+	// cut short when the lease ends, before another node may take it.
+	send, lease, ok := r.attemptContext(hard, d.SubscriptionID)
+	if !ok {
+		r.release(d.ID, 0) // no longer ours: parked at the next dispatch
+		return
+	}
+	defer lease.stop()
+	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName, Lease: lease.lease}, now)
 	if err != nil {
 		log.Warn().Err(err).Msg("cannot start an attempt")
 		r.release(d.ID, time.Second)
@@ -98,6 +106,8 @@ func (r *Runner) work(hard context.Context, j job) {
 	}
 	signer, serr := domain.NewSigner(secrets...)
 	switch {
+	case send.Err() != nil && hard.Err() == nil:
+		result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "not sent: the partition's lease ended first"}
 	case perr != nil:
 		result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "payload unavailable: " + perr.Error()}
 	case serr != nil || len(keys) == 0:
@@ -110,7 +120,7 @@ func (r *Runner) work(hard context.Context, j job) {
 			result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "headers unavailable: " + herr.Error()}
 			break
 		}
-		result = r.opts.Sender.Send(hard, sender.Request{ClientCert: j.sub.ClientCert,
+		result = r.opts.Sender.Send(send, sender.Request{ClientCert: j.sub.ClientCert,
 			URL: j.sub.URL, MessageID: d.MessageID, Body: payload, Headers: sub.Headers, Signer: signer, Timestamp: now,
 		})
 	}
@@ -124,6 +134,8 @@ func (r *Runner) work(hard context.Context, j job) {
 		// The shutdown cut the attempt short: the endpoint may or may not have
 		// the message. Say so, and retry it at the next start.
 		cmd = domain.CloseUnknownAttempt{Attempt: attempt, Reason: "shutdown interrupted the attempt"}
+	} else if send.Err() != nil && result.ErrorClass != "" && result.ErrorClass != domain.ErrorClassInternal {
+		cmd = domain.CloseUnknownAttempt{Attempt: attempt, Reason: "the partition's lease ended during the attempt"}
 	}
 	evs, err = domain.DecideDelivery(d.Delivery, cmd, r.clock.Now())
 	if err != nil {
@@ -154,6 +166,28 @@ func (r *Runner) work(hard context.Context, j job) {
 	r.stats.Failed.Add(1)
 	log.Debug().Str("error_class", result.ErrorClass).Int("status", result.StatusCode).Int("attempt", attempt).Msg("attempt failed")
 	r.checkHealth(j.sub.ID, d, result, r.clock.Now())
+}
+
+// leaseScope is the partition lease an attempt runs under (nil lease: no
+// cluster); stop releases what attemptContext set up.
+type leaseScope struct {
+	lease *domain.AttemptLease
+	stop  func()
+}
+
+// attemptContext is the context of one attempt: hard, ended too when the
+// partition's lease ends. ok is false when the lease is not held.
+func (r *Runner) attemptContext(hard context.Context, sub string) (context.Context, leaseScope, bool) {
+	if r.opts.Ownership == nil {
+		return hard, leaseScope{stop: func() {}}, true
+	}
+	l, lctx, ok := r.opts.Ownership.Lease(sub)
+	if !ok {
+		return nil, leaseScope{}, false
+	}
+	ctx, cancel := context.WithCancel(hard)
+	unhook := context.AfterFunc(lctx, cancel)
+	return ctx, leaseScope{lease: &l, stop: func() { unhook(); cancel() }}, true
 }
 
 // cancelDelivery ends a delivery that will never be attempted, saying why.
