@@ -81,6 +81,12 @@ func (l *Ledger) Close() error {
 // Build wires a ledger on store from cfg. observer (may be nil) is told what
 // the delivery process does.
 func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, observer pipeline.Observer) (*Ledger, error) {
+	return BuildNode(cfg, store, log, observer, nil, "")
+}
+
+// BuildNode is Build for one node of a cluster: own tells which partitions'
+// delivery work is this node's, and worker names its attempts' actor.
+func BuildNode(cfg config.Config, store domain.EventStore, log zerolog.Logger, observer pipeline.Observer, own pipeline.Ownership, worker string) (*Ledger, error) {
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
 	keys, err := OpenKeys(cfg, log.With().Str("component", "keystore").Logger())
 	if err != nil {
@@ -107,7 +113,7 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, obser
 	r, err := pipeline.New(pipeline.Options{
 		Store: store, Commands: cmds, Sender: snd, Log: log,
 		Workers: cfg.Workers, PerSubscription: cfg.PerSubscription, FailureWindow: cfg.FailureWindow,
-		ViewStore: views, Observer: observer, Cipher: cipher,
+		ViewStore: views, Observer: observer, Cipher: cipher, Ownership: own, WorkerName: worker,
 	})
 	if err != nil {
 		views.Close()
@@ -168,11 +174,24 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if m != nil {
 		store = m.InstrumentStore(raw)
 	}
-	l, err := Build(cfg, store, log, observer)
+	node, err := startNode(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	var own pipeline.Ownership
+	worker := ""
+	if node != nil {
+		own, worker = node, "delivery-worker@"+node.NodeID()
+	}
+	l, err := BuildNode(cfg, store, log, observer, own, worker)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	stopNode := func() {}
+	if node != nil {
+		stopNode = runNode(node, l.Pipeline)
+	}
 	if !cfg.AllowPrivateTargets {
 		slog.Info().Msg("webhooks to loopback, private and link-local addresses are refused (--allow-private-targets to allow)")
 	}
@@ -206,7 +225,11 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	sealCtx, stopSealer := context.WithCancel(context.Background())
 	defer stopSealer()
 	sealDone := make(chan error, 1)
-	go func() { sealDone <- sealer.Run(sealCtx) }()
+	if node != nil {
+		go func() { sealDone <- sealUnderLease(sealCtx, node, sealer) }()
+	} else {
+		go func() { sealDone <- sealer.Run(sealCtx) }()
+	}
 	if mln != nil {
 		msrv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(mln)
@@ -262,6 +285,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	stopSealer() // after the pipeline: its last events get sealed too
 	<-sealDone
+	stopNode() // last: the leases are handed over once nothing acts under them
 	slog.Info().Msg("hookledger stopped")
 	return runErr
 }

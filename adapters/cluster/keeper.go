@@ -69,6 +69,7 @@ type Keeper struct {
 	held      map[string]*holding
 	stopped   bool
 	failing   time.Time // since when appends fail (zero: they do not)
+	onChange  func()
 }
 
 // New checks the options and builds a Keeper; Start configures it.
@@ -91,10 +92,26 @@ func New(opts Options) (*Keeper, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.OnChange == nil {
-		opts.OnChange = func() {}
+	k := &Keeper{opts: opts, log: opts.Log.With().Str("component", "cluster").Str("node_id", opts.NodeID).Logger(), held: map[string]*holding{}}
+	k.SetOnChange(opts.OnChange)
+	return k, nil
+}
+
+// SetOnChange sets who is told when the leases held change (before Run).
+func (k *Keeper) SetOnChange(fn func()) {
+	if fn == nil {
+		fn = func() {}
 	}
-	return &Keeper{opts: opts, log: opts.Log.With().Str("component", "cluster").Str("node_id", opts.NodeID).Logger(), held: map[string]*holding{}}, nil
+	k.mu.Lock()
+	k.onChange = fn
+	k.mu.Unlock()
+}
+
+func (k *Keeper) changed() {
+	k.mu.Lock()
+	fn := k.onChange
+	k.mu.Unlock()
+	fn()
 }
 
 // Start reads the cluster's configuration, writing it first for a new
@@ -257,7 +274,7 @@ func (k *Keeper) step(ctx context.Context) {
 	changed := k.reconcileLocked(now)
 	k.mu.Unlock()
 	if changed {
-		k.opts.OnChange()
+		k.changed()
 	}
 }
 
@@ -336,7 +353,7 @@ func (k *Keeper) expire(name string, h *holding) {
 	delete(k.held, name)
 	k.mu.Unlock()
 	k.log.Warn().Str("lease", name).Uint64("epoch", h.epoch).Msg("lease ran out before it was renewed: stopped acting under it")
-	k.opts.OnChange()
+	k.changed()
 }
 
 // release gives every lease up at a clean stop.
@@ -349,7 +366,7 @@ func (k *Keeper) release() {
 		delete(k.held, name)
 	}
 	k.mu.Unlock()
-	k.opts.OnChange()
+	k.changed()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for try := 0; try < 3; try++ {

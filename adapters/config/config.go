@@ -49,6 +49,11 @@ type Config struct {
 	ErasureScope        string
 	RetentionInterval   time.Duration // how often the retention sweeper runs
 	MaxIngestLag        int           // admission control: publishes refused (503) past this fold lag, in events (0: none)
+	// A cluster of processes on one EventStoreDB ledger (docs/cluster.md).
+	Cluster    bool
+	NodeID     string        // "" with Cluster: host name plus a random suffix
+	Partitions int           // 0: the ledger's, or 64 for a new cluster
+	LeaseTime  time.Duration // how long a partition lease lasts unrenewed
 }
 
 // Defaults returns the configuration `make run` uses.
@@ -61,6 +66,7 @@ func Defaults() Config {
 		SealEvery: 10_000, SealInterval: 10 * time.Second,
 		StorePrefix: "hookledger-", ESDBMaxAppendSize: 1 << 20,
 		ErasureScope: "application", RetentionInterval: time.Hour, MaxIngestLag: 100_000,
+		LeaseTime: 10 * time.Second,
 	}
 }
 
@@ -102,6 +108,12 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.StringVar(&c.ErasureScope, "erasure-scope", c.ErasureScope, "which payloads share a data key: application (per day), subject (per day) or message")
 	fs.DurationVar(&c.RetentionInterval, "retention-interval", c.RetentionInterval, "how often payloads past their application's retention are erased")
 	fs.IntVar(&c.MaxIngestLag, "max-ingest-lag", c.MaxIngestLag, "answer publishes 503 with Retry-After while the delivery pipeline is more than this many events behind (0: never)")
+	if name == "serve" {
+		fs.BoolVar(&c.Cluster, "cluster", c.Cluster, "one node of several on one EventStoreDB ledger (docs/cluster.md); implied by --node-id")
+		fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's id in the cluster (default: host name plus a random suffix)")
+		fs.IntVar(&c.Partitions, "partitions", c.Partitions, "partitions of the delivery work, fixed by a cluster's first node (0: the ledger's, 64 for a new cluster)")
+		fs.DurationVar(&c.LeaseTime, "lease-time", c.LeaseTime, "how long a node's partition leases last unrenewed (renewed every fifth of it; clock margin a tenth)")
+	}
 	if name == "rebuild" {
 		fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress bar (there is none off a terminal either)")
 	}
@@ -121,6 +133,9 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	}
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Sprintf("unexpected arguments: %q", fs.Args()))
+	}
+	if c.NodeID != "" {
+		c.Cluster = true
 	}
 	problems = append(problems, c.problems()...)
 	if len(problems) > 0 {
@@ -234,8 +249,38 @@ func (c Config) problems() []string {
 	if c.RetentionInterval < time.Second || c.RetentionInterval > 24*time.Hour {
 		p = append(p, fmt.Sprintf("--retention-interval %s: want 1s to 24h", c.RetentionInterval))
 	}
+	if c.Cluster || c.NodeID != "" {
+		p = append(p, c.clusterProblems()...)
+	}
 	if c.AdminKey != "" && len(c.AdminKey) < 24 {
 		p = append(p, "--admin-key: want at least 24 characters")
+	}
+	return p
+}
+
+// clusterProblems are what a cluster node needs that one process does not.
+func (c Config) clusterProblems() []string {
+	var p []string
+	if c.StoreURL == "" {
+		p = append(p, "--cluster/--node-id: the embedded store is one process's (one per data directory); a cluster of nodes shares an EventStoreDB ledger: give --store-url esdb://...")
+	}
+	if c.NodeID != "" && (len(c.NodeID) > 64 || strings.ContainsFunc(c.NodeID, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	})) {
+		p = append(p, fmt.Sprintf("--node-id %q: want 1 to 64 letters, digits, '-', '_' or '.'", c.NodeID))
+	}
+	if c.Partitions < 0 || c.Partitions > 4096 {
+		p = append(p, fmt.Sprintf("--partitions %d: want 1 to 4096 (0: the ledger's)", c.Partitions))
+	}
+	if c.LeaseTime < 2*time.Second || c.LeaseTime > 5*time.Minute {
+		p = append(p, fmt.Sprintf("--lease-time %s: want 2s to 5m", c.LeaseTime))
+	}
+	if !c.NoPayloadEncryption {
+		p = append(p, "--cluster: payload encryption keeps its data keys in each node's data directory, where the other nodes cannot read them; "+
+			"a cluster runs with --no-payload-encryption for now (docs/cluster.md, \"Limits\")")
+	}
+	if c.SealKeyFile == "" {
+		p = append(p, "--cluster: give every node the same --seal-key-file (otherwise each creates its own key, and the seals of one do not verify with another's)")
 	}
 	return p
 }

@@ -108,3 +108,27 @@ func TestKurrentDBSchemes(t *testing.T) {
 		t.Error("postgres:// accepted")
 	}
 }
+
+func TestClusterSettings(t *testing.T) {
+	// The embedded store is one process's: a node id on it is refused,
+	// with every other cluster problem at once.
+	_, err := Parse("serve", []string{"--node-id", "a b", "--partitions", "5000", "--lease-time", "1s"}, env(nil))
+	if err == nil {
+		t.Fatal("a node id on the embedded store accepted")
+	}
+	for _, want := range []string{"embedded store", "--node-id \"a b\"", "--partitions 5000", "--lease-time 1s", "--no-payload-encryption", "--seal-key-file"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%s", want, err)
+		}
+	}
+	c, err := Parse("serve", []string{"--store-url", "esdb://127.0.0.1:2113?tls=false", "--node-id", "node-1", "--no-payload-encryption", "--seal-key-file", "/k"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cluster || c.NodeID != "node-1" || c.LeaseTime != 10*time.Second || c.Partitions != 0 {
+		t.Fatalf("a node id makes a cluster node with the default lease: %+v", c)
+	}
+	if _, err := Parse("serve", []string{"--cluster"}, env(map[string]string{"HOOKLEDGER_STORE_URL": "esdb://h:2113?tls=false"})); err == nil || strings.Contains(err.Error(), "embedded") {
+		t.Fatalf("--cluster on EventStoreDB without the seal key and with encryption: %v", err)
+	}
+}

@@ -83,6 +83,7 @@ func (s *Server) publish(c *gin.Context) {
 			return
 		}
 		s.notePublished(res.Position)
+		answerPosition(c, res.Position)
 		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(res.Position)})
 		return
 	}
@@ -94,6 +95,7 @@ func (s *Server) publish(c *gin.Context) {
 	}
 	if len(out.Events) > 0 {
 		s.notePublished(out.Result.Position)
+		answerPosition(c, out.Result.Position)
 		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(out.Result.Position)})
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,9 @@ func pathID(c *gin.Context, name string) (string, error) {
 func (s *Server) settle(c *gin.Context, pos domain.Position) {
 	if pos == 0 {
 		return
+	}
+	if c.Request.Method != http.MethodGet {
+		answerPosition(c, pos)
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.WriteWait)
 	defer cancel()

@@ -53,6 +53,7 @@ const (
 	CodeIDUnavailable       = "id_unavailable"
 	CodeNotErasable         = "not_erasable"
 	CodeOverloaded          = "overloaded"
+	CodeViewsBehind         = "views_behind"
 	CodeInternal            = "internal"
 )
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,12 +267,55 @@ func (s *Server) recover(c *gin.Context) {
 }
 
 // readYourPublishes makes a read wait (up to WriteWait) until the views hold
-// every message this server accepted before the read arrived.
+// every message this server accepted before the read arrived, and, across
+// the nodes of a cluster, the position the client names in X-Min-Position.
 func (s *Server) readYourPublishes(c *gin.Context) {
 	if c.Request.Method == http.MethodGet {
+		if raw := c.GetHeader(HeaderMinPosition); raw != "" && !s.waitMinPosition(c, raw) {
+			c.Abort()
+			return
+		}
 		s.settle(c, domain.Position(s.published.Load()))
 	}
 	c.Next()
+}
+
+// Read-your-writes across the nodes of a cluster: every write answers its
+// ledger position, and a read naming it waits until this node's views hold it.
+const (
+	HeaderLedgerPosition = "X-Ledger-Position"
+	HeaderMinPosition    = "X-Min-Position"
+)
+
+func answerPosition(c *gin.Context, pos domain.Position) {
+	c.Header(HeaderLedgerPosition, strconv.FormatUint(uint64(pos), 10))
+}
+
+// waitMinPosition waits, up to WriteWait, for the views to hold the position
+// raw names; it answers the problem itself and returns false when they do
+// not (or raw is no position).
+func (s *Server) waitMinPosition(c *gin.Context, raw string) bool {
+	pos, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		writeProblem(c, http.StatusBadRequest, CodeInvalidParameter, fmt.Sprintf("%s %q: want a ledger position (the %s of a write)", HeaderMinPosition, raw, HeaderLedgerPosition), "")
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.WriteWait)
+	defer cancel()
+	if err := s.Views.WaitFor(ctx, domain.Position(pos)); err == nil {
+		return true
+	}
+	if c.Request.Context().Err() != nil {
+		return false // the client left
+	}
+	folded := "unknown"
+	if cp, ok := s.Views.(interface{ Checkpoint() domain.Position }); ok {
+		folded = strconv.FormatUint(uint64(cp.Checkpoint()), 10)
+	}
+	c.Header("Retry-After", "1")
+	writeProblem(c, http.StatusServiceUnavailable, CodeViewsBehind, fmt.Sprintf(
+		"this node's views did not reach position %d within %s (they hold up to %s): retry, or read from another node", pos, s.WriteWait, folded), "")
+	return false
 }
 
 func (s *Server) notePublished(pos domain.Position) {
