@@ -168,21 +168,24 @@ func (r *Runner) takeOver(ctx context.Context, gained map[int]uint64) {
 		if !r.ownsLocked(id) {
 			continue
 		}
-		if _, ok := gained[r.partitionOf(id)]; !ok || sv.Open == 0 {
+		if _, ok := gained[r.partitionOf(id)]; !ok {
 			continue
 		}
-		if isFIFO(sv) && r.fifo[id] == nil {
-			r.fifo[id] = &fifoQueue{in: map[string]bool{}, spilled: true}
-		}
-		switch sv.Status {
-		case domain.StatusPaused, domain.StatusDisabled:
-			r.queue.park(id)
-		default:
-			if r.queue.parked(id) {
-				r.queue.unpark(id)
-			} else {
-				r.queue.load(id)
+		// A subscription parked while it was another node's may have no
+		// open delivery yet: unparked all the same, or the schedules about
+		// to be appended would be dropped by the parked queue.
+		switch {
+		case sv.Status == domain.StatusPaused || sv.Status == domain.StatusDisabled:
+			if sv.Open > 0 {
+				r.queue.park(id)
 			}
+		case r.queue.parked(id):
+			r.queue.unpark(id)
+		case sv.Open > 0:
+			r.queue.load(id)
+		}
+		if isFIFO(sv) && sv.Open > 0 && r.fifo[id] == nil {
+			r.fifo[id] = &fifoQueue{in: map[string]bool{}, spilled: true}
 		}
 	}
 	for id, it := range r.foreign {
