@@ -61,12 +61,17 @@ type Config struct {
 	NoPayloadEncryption bool
 	Scenarios           []string
 	Progress            io.Writer // progress lines (nil: none)
+	// cluster: node processes of Binary (the hookledger executable) on the
+	// EventStoreDB emulator, ClusterMessages to ClusterSubs subscriptions.
+	Binary          string
+	ClusterMessages int
+	ClusterSubs     int
 }
 
 // Defaults are the issue's scenario sizes.
 func Defaults() Config {
 	return Config{Messages: 20_000, FanoutMessages: 2_000, FanoutSubs: 10, LatencyRate: 500, LatencySeconds: 20,
-		BacklogMessages: 200_000, HistoryMessages: 1_000_000, Clients: 64, Workers: 128, PayloadBytes: 1024, SustainedSeconds: 60,
+		BacklogMessages: 200_000, HistoryMessages: 1_000_000, ClusterMessages: 10_000, ClusterSubs: 50, Clients: 64, Workers: 128, PayloadBytes: 1024, SustainedSeconds: 60,
 		Scenarios: []string{"throughput", "fanout", "latency", "baseline", "baseline2", "rebuild", "backlog", "sustained"}}
 }
 
@@ -109,6 +114,14 @@ type Result struct {
 	// the same run.
 	TwoHopDeliveriesPerS float64 `json:"two_hop_deliveries_per_s,omitempty"`
 	RatioToTwoHop        float64 `json:"ratio_to_two_hop,omitempty"`
+
+	// cluster: Nodes processes; CPUMsPerDelivery is theirs together, each
+	// one's in NodeCPUMsPerDelivery; the driver (emulator, load generator,
+	// receiver: the bench process) in DriverCPUMsPerDelivery. PeakRSSMB is
+	// the largest node's.
+	Nodes                  int       `json:"nodes,omitempty"`
+	NodeCPUMsPerDelivery   []float64 `json:"node_cpu_ms_per_delivery,omitempty"`
+	DriverCPUMsPerDelivery float64   `json:"driver_cpu_ms_per_delivery,omitempty"`
 
 	// sustained: publishing at a fixed rate.
 	PublishRate               float64 `json:"publish_rate,omitempty"`                 // messages/s accepted while publishing

@@ -32,6 +32,10 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("sustained: give --sustained-rate, or run throughput before it (the rate defaults to 70% of it)"))
 		}
 	}
+	if slices.Contains(c.Scenarios, "cluster") {
+		pos("--cluster-messages", c.ClusterMessages)
+		pos("--cluster-subs", c.ClusterSubs)
+	}
 	if slices.Contains(c.Scenarios, "history") {
 		pos("--history-messages", c.HistoryMessages)
 	}
@@ -51,7 +55,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "baseline2", "sustained", "rebuild", "backlog", "history"}
+var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "baseline2", "sustained", "rebuild", "backlog", "history", "cluster"}
 
 // Spread is a figure over several runs.
 type Spread struct{ Median, Min, Max float64 }

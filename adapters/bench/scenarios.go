@@ -58,6 +58,15 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			res, err = r.baseline2(ctx)
 		case "sustained":
 			res, err = r.sustained(ctx, results)
+		case "cluster":
+			var rs []Result
+			rs, err = r.cluster(ctx)
+			if err != nil {
+				return results, fmt.Errorf("scenario %s: %w", name, err)
+			}
+			results = append(results, rs...) // their CPU is the nodes', measured per process
+			r.say("%-10s done", name)
+			continue
 		}
 		if err != nil {
 			return results, fmt.Errorf("scenario %s: %w", name, err)

@@ -29,6 +29,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.SustainedRate, "sustained-rate", cfg.SustainedRate, "sustained: messages per second (0: 70% of this run's throughput)")
 	fs.IntVar(&cfg.SustainedSeconds, "sustained-seconds", cfg.SustainedSeconds, "sustained: seconds of publishing")
 	fs.IntVar(&cfg.HistoryMessages, "history-messages", cfg.HistoryMessages, "history: messages delivered before measuring what the history costs (scenario not in the default list)")
+	fs.IntVar(&cfg.ClusterMessages, "cluster-messages", cfg.ClusterMessages, "cluster: messages (one delivery each) per cluster size (scenario not in the default list)")
+	fs.IntVar(&cfg.ClusterSubs, "cluster-subs", cfg.ClusterSubs, "cluster: subscriptions the messages are spread over")
 	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "concurrent publishing clients")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "the pipeline's concurrent attempts (and the baseline's senders)")
 	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", cfg.PayloadBytes, "approximate payload size")
@@ -46,6 +48,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	cfg.Scenarios = strings.Split(*scenarios, ",")
+	if exe, err := os.Executable(); err == nil {
+		cfg.Binary = exe // the cluster scenario starts nodes of this binary
+	}
 	err := cfg.Validate()
 	if *runs < 1 {
 		err = errors.Join(err, fmt.Errorf("--runs must be at least 1, got %d", *runs))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -64,5 +65,40 @@ func TestBenchCommandRefusesBadFlagsAllAtOnce(t *testing.T) {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
 		}
+	}
+}
+
+// TestBenchClusterScenario runs `hookledger bench --scenarios cluster` at a
+// tiny scale: one row per cluster size (1, 2, 3 node processes), every
+// message delivered, each node's CPU reported. It does not judge speed.
+func TestBenchClusterScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs node processes; skipped under -short")
+	}
+	out, code := runCLI(t, "bench", "--scenarios", "cluster", "--cluster-messages", "300", "--cluster-subs", "10", "--clients", "4", "--json", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	n := 0
+	for dec.More() {
+		var r struct {
+			Scenario string    `json:"scenario"`
+			Nodes    int       `json:"nodes"`
+			Received int       `json:"received"`
+			PerNode  []float64 `json:"node_cpu_ms_per_delivery"`
+			CPU      float64   `json:"cpu_ms_per_delivery"`
+			Rate     float64   `json:"deliveries_per_s"`
+		}
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("%v in:\n%s", err, out)
+		}
+		n++
+		if r.Scenario != "cluster-"+strconv.Itoa(n)+"n" || r.Nodes != n || r.Received != 300 || len(r.PerNode) != n || r.CPU <= 0 || r.Rate <= 0 {
+			t.Fatalf("row %d: %+v", n, r)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d rows, want 3:\n%s", n, out)
 	}
 }
