@@ -295,3 +295,38 @@ func TestACutOffNodesAttemptIsTakenOverWithoutOverlap(t *testing.T) {
 		t.Fatalf("overlaps %v, requests %d\n%s", recv.overlaps, recv.got[msg+"/"+sub], strings.Join(recv.log, "\n"))
 	}
 }
+
+// A node that saw a subscription's deliveries while another node owned its
+// partition, and takes the partition over when nothing of it is open, still
+// delivers what is scheduled next (the subscription it had parked is
+// unparked at the takeover).
+func TestATakenOverSubscriptionWithNothingOpenGetsItsNextDeliveries(t *testing.T) {
+	ledger, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ledger.Close() })
+	_, url := newOverlapReceiver(t)
+	a := startNode(t, ledger, "node-a", 1)
+	waitUntil(t, 10*time.Second, "a owns the partition", func() bool { return len(a.keeper.Owned()) == 1 })
+	b := startNode(t, ledger, "node-b", 1)
+
+	cmds := &domain.Commands{Store: ledger, Now: time.Now, NewEventID: ids.NewEventID}
+	ctx := context.Background()
+	cmds.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "a"}, md)
+	sub := ids.New(domain.PrefixSubscription)
+	cmds.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: sub, ApplicationID: "app_1", URL: url + "/" + sub, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret()}, md)
+	publish := func() string {
+		msg := ids.New(domain.PrefixMessage)
+		if _, _, err := cmds.PublishNew(ctx, domain.PublishMessage{MessageID: msg, ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{}`)}, md); err != nil {
+			t.Fatal(err)
+		}
+		return domain.DeliveryIDFor(msg, sub)
+	}
+	first := publish()
+	waitUntil(t, 10*time.Second, "a delivers the first, b sees it", func() bool { return allAcknowledged(b.runner, []string{first}) })
+	a.stop() // a clean stop releases the partition: b takes it over
+	waitUntil(t, 10*time.Second, "b owns the partition", func() bool { return len(b.keeper.Owned()) == 1 })
+	second := publish()
+	waitUntil(t, 10*time.Second, "b delivers the second", func() bool { return allAcknowledged(b.runner, []string{second}) })
+}
