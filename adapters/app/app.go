@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/clock"
+	"github.com/hookledger/hookledger/adapters/cluster"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/console"
 	"github.com/hookledger/hookledger/adapters/erasure"
@@ -219,7 +220,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	if m != nil {
 		deps.Observer, deps.Metrics = m, m.Handler()
-		watch(m, store, l.Pipeline, sealer, cfg.ViewsDir())
+		watch(m, store, l.Pipeline, sealer, cfg.ViewsDir(), node)
 	}
 	api := httpapi.New(deps)
 	sealCtx, stopSealer := context.WithCancel(context.Background())
@@ -464,8 +465,24 @@ func listen(flagName, addr string) (net.Listener, error) {
 }
 
 // watch registers the gauges read at each scrape.
-func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, sealer *audit.Sealer, viewsDir string) {
+func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, sealer *audit.Sealer, viewsDir string, node *cluster.Keeper) {
+	var nodeState func() metrics.Node
+	lastSeal := sealer.Sealed
+	if node != nil {
+		nodeState = func() metrics.Node {
+			return metrics.Node{Total: node.Partitions(), Partitions: len(node.Owned()), Members: len(node.Members()), Sealer: node.Sealer() != nil}
+		}
+		// Only the node sealing now tells the seal's age: a former sealer's
+		// last seal only grows older, and would raise a false alert.
+		lastSeal = func() (domain.Position, time.Time, bool) {
+			if node.Sealer() == nil {
+				return 0, time.Time{}, false
+			}
+			return sealer.Sealed()
+		}
+	}
 	m.Watch(metrics.State{
+		Node: nodeState,
 		Head: store.Head,
 		Fold: func() metrics.Fold {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -479,7 +496,7 @@ func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, seal
 		},
 		Disabled:  p.DisabledByReason,
 		ViewBytes: func() int64 { return DirBytes(viewsDir) },
-		LastSeal:  sealer.Sealed,
+		LastSeal:  lastSeal,
 	})
 }
 

@@ -52,6 +52,7 @@ func TestAttemptOutcomesAndState(t *testing.T) {
 			return metrics.Backlog{Pending: 4, Parked: 2, OldestScheduled: time.Now().Add(-time.Minute)}
 		},
 		Disabled: func() map[string]int { return map[string]int{domain.DisabledGone: 3} },
+		Node:     func() metrics.Node { return metrics.Node{Total: 64, Partitions: 21, Members: 3, Sealer: true} },
 	})
 	mfs, err := m.Registry().Gather()
 	if err != nil {
@@ -79,6 +80,10 @@ func TestAttemptOutcomesAndState(t *testing.T) {
 		"hookledger_deliveries_parked":                             2,
 		"hookledger_subscriptions_disabled{reason=gone}":           3,
 		"hookledger_subscriptions_disabled{reason=failing}":        0,
+		"hookledger_cluster_partitions":                            64,
+		"hookledger_cluster_partitions_held":                       21,
+		"hookledger_cluster_members":                               3,
+		"hookledger_cluster_sealer":                                1,
 	} {
 		if got, ok := values[key]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", key, got, ok, want)

@@ -25,6 +25,14 @@ type Fold struct {
 	Behind   time.Duration
 }
 
+// Node is this process's place in a cluster (docs/cluster.md).
+type Node struct {
+	Total      int  // the cluster's partition count
+	Partitions int  // partitions whose lease this node acts under now
+	Members    int  // live nodes, this one included
+	Sealer     bool // this node holds the sealer's lease
+}
+
 // State is what the gauges read at scrape time; any field may be nil.
 type State struct {
 	Head      func(context.Context) (domain.Position, error)
@@ -33,6 +41,7 @@ type State struct {
 	Disabled  func() map[string]int // subscriptions disabled, by reason
 	ViewBytes func() int64          // bytes of the view store on disk
 	LastSeal  func() (domain.Position, time.Time, bool)
+	Node      func() Node // nil: not a cluster node
 	Now       func() time.Time
 }
 
@@ -57,13 +66,17 @@ var (
 	descViews    = prometheus.NewDesc(ns+"_view_store_bytes", "Bytes of the view store on disk (today the views snapshot file).", nil, nil)
 	descSealPos  = prometheus.NewDesc(ns+"_seal_last_position", "Position of the newest seal.", nil, nil)
 	descSealAge  = prometheus.NewDesc(ns+"_seal_last_age_seconds", "Age of the newest seal.", nil, nil)
+	descNodeAll  = prometheus.NewDesc(ns+"_cluster_partitions", "The cluster's partition count (cluster nodes only).", nil, nil)
+	descNodeHeld = prometheus.NewDesc(ns+"_cluster_partitions_held", "Partitions whose lease this node acts under now (cluster nodes only).", nil, nil)
+	descMembers  = prometheus.NewDesc(ns+"_cluster_members", "Live nodes of the cluster as this node's last read of the cluster stream tells (cluster nodes only).", nil, nil)
+	descSealer   = prometheus.NewDesc(ns+"_cluster_sealer", "1 while this node holds the sealer's lease (cluster nodes only).", nil, nil)
 )
 
 type stateCollector struct{ s State }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHead, descFold, descLagEv, descLagSec, descPending, descParked, descInFlight,
-		descOldest, descDisabled, descViews, descSealPos, descSealAge} {
+		descOldest, descDisabled, descViews, descSealPos, descSealAge, descNodeAll, descNodeHeld, descMembers, descSealer} {
 		ch <- d
 	}
 }
@@ -111,6 +124,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.ViewBytes != nil {
 		gauge(descViews, float64(s.ViewBytes()))
+	}
+	if s.Node != nil {
+		n := s.Node()
+		gauge(descNodeAll, float64(n.Total))
+		gauge(descNodeHeld, float64(n.Partitions))
+		gauge(descMembers, float64(n.Members))
+		sealer := 0.0
+		if n.Sealer {
+			sealer = 1
+		}
+		gauge(descSealer, sealer)
 	}
 	if s.LastSeal != nil {
 		if pos, at, ok := s.LastSeal(); ok {
