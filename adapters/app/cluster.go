@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -57,7 +58,9 @@ func startNode(ctx context.Context, cfg config.Config, store domain.EventStore, 
 		id = DefaultNodeID()
 	}
 	k, err := cluster.New(cluster.Options{Store: store, NodeID: id, Partitions: cfg.Partitions, Timing: ClusterTiming(cfg.LeaseTime),
-		Sealer: true, NewEventID: ids.NewEventID, Log: log})
+		Sealer: true, NewEventID: ids.NewEventID, Log: log,
+		// One cache per ledger, as the view store (the same name).
+		CachePath: filepath.Join(cfg.DataDir, "cluster", filepath.Base(cfg.ViewsDir())+".json")})
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ type Options struct {
 	Now        func() time.Time
 	NewEventID func() string
 	Log        zerolog.Logger
+	// CachePath keeps the folded cluster stream between runs (cache.go);
+	// "": every start folds the stream from its start.
+	CachePath string
 	// OnChange is told, without locks held, each time the leases this node
 	// may act under changed (acquired, lost, released). It must not block
 	// for long.
@@ -70,6 +73,8 @@ type Keeper struct {
 	stopped   bool
 	failing   time.Time // since when appends fail (zero: they do not)
 	onChange  func()
+	lastID    string // id of the event at rev
+	savedRev  uint64 // revision the cache file stands at
 }
 
 // New checks the options and builds a Keeper; Start configures it.
@@ -117,6 +122,7 @@ func (k *Keeper) changed() {
 // Start reads the cluster's configuration, writing it first for a new
 // cluster. It refuses a partition count other than the ledger's.
 func (k *Keeper) Start(ctx context.Context) error {
+	k.loadCache(ctx)
 	for try := 0; ; try++ {
 		err := k.catchUp(ctx)
 		k.mu.Lock()
@@ -137,7 +143,7 @@ func (k *Keeper) Start(ctx context.Context) error {
 			n = domain.DefaultPartitions
 		}
 		ev := domain.ClusterConfigured{Partitions: n, LeaseMS: k.opts.Timing.Lease.Milliseconds(), NodeID: k.opts.NodeID, ConfiguredAt: k.opts.Now().UTC()}
-		err = k.append(ctx, []domain.Event{ev})
+		_, err = k.append(ctx, []domain.Event{ev})
 		if err == nil || (errors.Is(err, domain.ErrWrongRevision) && try < 3) {
 			continue // read it back (ours, or another first node's)
 		}
@@ -184,7 +190,7 @@ func (k *Keeper) catchUp(ctx context.Context) error {
 				return fmt.Errorf("cluster: %w", err)
 			}
 			k.state = domain.EvolveCluster(k.state, ev)
-			k.rev, k.exists = rec.Revision, true
+			k.rev, k.exists, k.lastID = rec.Revision, true, rec.ID
 		}
 		k.mu.Unlock()
 		if len(page) < 256 {
@@ -194,7 +200,7 @@ func (k *Keeper) catchUp(ctx context.Context) error {
 }
 
 // append writes events at the stream's revision as last read.
-func (k *Keeper) append(ctx context.Context, evs []domain.Event) error {
+func (k *Keeper) append(ctx context.Context, evs []domain.Event) (string, error) {
 	k.mu.Lock()
 	expected := domain.NoStream
 	if k.exists {
@@ -206,12 +212,12 @@ func (k *Keeper) append(ctx context.Context, evs []domain.Event) error {
 	for i, e := range evs {
 		d, err := domain.Encode(k.opts.NewEventID(), e, md)
 		if err != nil {
-			return err
+			return "", err
 		}
 		data[i] = d
 	}
 	_, err := k.opts.Store.Append(ctx, domain.ClusterStream, expected, data...)
-	return err
+	return data[len(data)-1].ID, err
 }
 
 // Run keeps the leases until ctx ends, then releases them (a clean stop
@@ -219,11 +225,17 @@ func (k *Keeper) append(ctx context.Context, evs []domain.Event) error {
 func (k *Keeper) Run(ctx context.Context) {
 	t := time.NewTicker(k.opts.Tick)
 	defer t.Stop()
+	saved := time.Now()
 	for {
 		k.step(ctx)
+		if time.Since(saved) >= 30*time.Second {
+			k.saveCache()
+			saved = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			k.release()
+			k.saveCache()
 			return
 		case <-t.C:
 		}
@@ -245,9 +257,11 @@ func (k *Keeper) step(ctx context.Context) {
 	}
 	k.mu.Unlock()
 	if err == nil && len(evs) > 0 {
-		err = k.append(sctx, evs)
+		var last string
+		last, err = k.append(sctx, evs)
 		if err == nil {
 			k.mu.Lock()
+			k.lastID = last
 			for _, e := range evs {
 				k.state = domain.EvolveCluster(k.state, e)
 				if _, ok := e.(domain.LeaseRenewed); ok {
@@ -378,7 +392,7 @@ func (k *Keeper) release() {
 			return
 		}
 		if err == nil {
-			if err = k.append(ctx, evs); err == nil {
+			if _, err = k.append(ctx, evs); err == nil {
 				k.log.Info().Int("leases", len(evs)).Msg("released every lease")
 				return
 			}

@@ -206,3 +206,65 @@ func TestAJoiningNodeMustAgreeOnThePartitions(t *testing.T) {
 		t.Fatal("no node id accepted")
 	}
 }
+
+// readLog records where the cluster stream's reads start.
+type readLog struct {
+	domain.EventStore
+	mu    sync.Mutex
+	froms []uint64
+}
+
+func (r *readLog) ReadStream(ctx context.Context, s string, from uint64, d domain.Direction, max int) ([]domain.RecordedEvent, error) {
+	if s == domain.ClusterStream && d == domain.Forward {
+		r.mu.Lock()
+		r.froms = append(r.froms, from)
+		r.mu.Unlock()
+	}
+	return r.EventStore.ReadStream(ctx, s, from, d, max)
+}
+
+// A restarted node reads the cluster stream from where its cache stands,
+// not from the start (the stream grows by every renewal, forever); a cache
+// of another ledger is not used.
+func TestAStartReadsTheClusterStreamFromTheCache(t *testing.T) {
+	store := memstore.New()
+	cache := t.TempDir() + "/cluster.json"
+	open := func(s domain.EventStore, id string) *cluster.Keeper {
+		k, err := cluster.New(cluster.Options{Store: s, NodeID: id, Partitions: 4, Timing: fast, Tick: 20 * time.Millisecond,
+			NewEventID: ids.NewEventID, Log: zerolog.Nop(), CachePath: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	k := open(store, "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); k.Run(ctx) }()
+	eventually(t, "a owns 4", func() bool { return len(k.Owned()) == 4 })
+	time.Sleep(10 * fast.Renew) // renewals: the stream grows
+	cancel()
+	<-done // a clean stop writes the cache
+	recs, _ := store.ReadStream(context.Background(), domain.ClusterStream, 0, domain.Forward, 1<<20)
+	if len(recs) < 10 {
+		t.Fatalf("only %d cluster events", len(recs))
+	}
+
+	rl := &readLog{EventStore: store}
+	again := open(rl, "a")
+	if len(rl.froms) == 0 || rl.froms[0] < uint64(len(recs))/2 || again.Partitions() != 4 {
+		t.Fatalf("the restart read the stream from %v (%d events), partitions %d", rl.froms, len(recs), again.Partitions())
+	}
+
+	other := memstore.New() // another ledger, the same cache file
+	k2, err := cluster.New(cluster.Options{Store: other, NodeID: "b", Partitions: 8, NewEventID: ids.NewEventID, Log: zerolog.Nop(), CachePath: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k2.Start(context.Background()); err != nil || k2.Partitions() != 8 {
+		t.Fatalf("another ledger with a foreign cache: %v, %d partitions", err, k2.Partitions())
+	}
+}
