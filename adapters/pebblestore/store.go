@@ -98,6 +98,8 @@ type Store struct {
 	// it saves a Pebble read per append to a hot stream (a delivery's
 	// attempt events follow each other closely).
 	heads map[string]streamHead
+	// tail holds the last events committed for the live readers (tail.go).
+	tail *tail
 }
 
 // ledgerBlockSize is the ledger's table block size (Pebble's default is 4
@@ -224,6 +226,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 			Source: "the head mark (" + filepath.Join(dir, HeadMarkFile) + ")"}
 	}
 	s.head.Store(uint64(head))
+	s.tail = newTail(head)
 	if !opts.ReadOnly {
 		m, err := openHeadMarker(dir, max(uint64(head), marked), opts.HeadMarkInterval, func(err error) {
 			s.log.Error().Err(err).Msg("head mark not written (truncation after a crash may go unnoticed)")
@@ -437,6 +440,7 @@ func (s *Store) commit(reqs []*appendReq) {
 				r.err, r.res = err, domain.AppendResult{}
 			}
 		} else {
+			s.tail.add(tailEventsOf(written, created)) // before the head moves: a reader of the head finds it
 			s.head.Store(uint64(pos))
 			s.mark.Advance(uint64(pos))
 			s.notify.Broadcast()
@@ -634,7 +638,22 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 	if s.closed.Load() {
 		return domain.ErrClosed
 	}
-	return storekit.CatchUp(ctx, after, s.ReadAll, &s.notify, handle)
+	return storekit.CatchUp(ctx, after, s.readLive, &s.notify, handle)
+}
+
+// readLive is ReadAll for subscribers: the events still in the tail come
+// from memory, as committed by this process. ReadAll itself always reads
+// the tables, so that a verify or an export checks what is on disk.
+func (s *Store) readLive(ctx context.Context, from domain.Position, max int) ([]domain.RecordedEvent, error) {
+	if head := domain.Position(s.head.Load()); from >= 1 && from <= head && max > 0 {
+		if evs, ok := s.tail.read(from, min(max, int(head-from)+1)); ok {
+			if s.closed.Load() {
+				return nil, domain.ErrClosed
+			}
+			return evs, nil
+		}
+	}
+	return s.ReadAll(ctx, from, max)
 }
 
 // Head implements domain.EventStore.
