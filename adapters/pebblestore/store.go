@@ -112,6 +112,10 @@ type Store struct {
 // compacted: both sizes read alike.
 const ledgerBlockSize = 16 << 10
 
+// ledgerL0CompactionThreshold is how many L0 tables gather before they are
+// compacted into the level below (Pebble's default is 4).
+const ledgerL0CompactionThreshold = 12
+
 // headCacheMax bounds the head cache; it is emptied when full.
 const headCacheMax = 1 << 16
 
@@ -186,9 +190,16 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		Cache:                       cache,
 		MemTableSize:                opts.MemTableSize,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       4,
-		L0StopWritesThreshold:       32,
-		Logger:                      pebbleLogger{opts.Logger},
+		// Each flush of the ledger overlaps the whole level below (the
+		// stream index and heads are random keys beside the records in
+		// order), so each L0 compaction rewrites that level: letting 12
+		// flushes gather, not 4, rewrites it a third as often. Point reads
+		// find their way past the extra L0 tables by their bloom filters.
+		// Measured in docs/benchmarks.md: throughput +6%, fan-out +6%,
+		// history listings and restart no worse.
+		L0CompactionThreshold: ledgerL0CompactionThreshold,
+		L0StopWritesThreshold: 4 * ledgerL0CompactionThreshold,
+		Logger:                pebbleLogger{opts.Logger},
 		// FormatWALSyncChunks (included in FormatNewest, required here) makes
 		// every WAL chunk carry the offset the log was synced to, so a damaged
 		// record followed by later synced chunks is reported as corruption
