@@ -8,7 +8,9 @@
 //   - a durable high-water mark: readers and subscribers only see positions
 //     that are synced, in order;
 //   - a CRC-32C over every stored record, checked on every read, so a corrupt
-//     record is reported with its position and never served.
+//     record is reported with its position and never served;
+//   - the last events committed, kept decoded for the live subscribers
+//     (tail.go); ReadAll always reads the tables.
 //
 // An append returns only after its batch is synced to disk. Pebble's WAL
 // replay after a crash restores every synced batch whole and drops a torn,

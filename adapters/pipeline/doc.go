@@ -14,6 +14,9 @@
 //     the outcome and the next step;
 //   - at start-up, an attempt started with no outcome is closed as outcome
 //     unknown and retried (at-least-once: nothing is silently lost);
+//   - in a cluster (Options.Ownership), only the partitions this node holds
+//     are fanned out and dispatched; a takeover closes the former owner's
+//     open attempts, and an attempt of an older epoch is fenced off;
 //   - views are snapshotted with their checkpoint, so a restart catches up
 //     from there instead of replaying everything.
 //
@@ -23,5 +26,5 @@
 // fold and matching), fanout.go, dispatch.go and queue.go (the due queue,
 // parking, limits), worker.go (attempts, health, recovery), payloads.go
 // (the bounded payload cache), snapshot.go, observe.go (what metrics read),
-// rebuild.go.
+// rebuild.go, partitions.go (a cluster node's share of the work).
 package pipeline
