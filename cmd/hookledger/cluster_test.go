@@ -351,6 +351,8 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	}
 	var killAt time.Time
 	var killedOwned []int
+	victim := 1 // the node holding the sealer's lease, when one does: its seals must go on elsewhere
+	victimHeld := "no sealer's lease"
 	var killOnce sync.Once
 	began := time.Now()
 	publishRange(0, messages, func(done int) {
@@ -359,15 +361,26 @@ func TestClusterOfThreeNodes(t *testing.T) {
 		}
 		killOnce.Do(func() {
 			s := clusterState()
+			for i, n := range nodes {
+				if l := s.Leases[domain.SealerLease]; l.Owner == n.id {
+					victim, victimHeld = i, "the sealer's lease"
+				}
+			}
 			for p := 0; p < s.Partitions; p++ {
-				if s.Leases[domain.PartitionLease(p)].Owner == "n2" {
+				if s.Leases[domain.PartitionLease(p)].Owner == nodes[victim].id {
 					killedOwned = append(killedOwned, p)
 				}
 			}
-			live.Store([]int{0, 2})
-			nodes[1].cmd.Process.Signal(syscall.SIGKILL)
+			var others []int
+			for i := range nodes {
+				if i != victim {
+					others = append(others, i)
+				}
+			}
+			live.Store(others)
+			nodes[victim].cmd.Process.Signal(syscall.SIGKILL)
 			killAt = time.Now()
-			<-nodes[1].exited
+			<-nodes[victim].exited
 		})
 	})
 	t.Logf("published %d messages in %s through the live nodes", messages, time.Since(began).Round(time.Millisecond))
@@ -411,19 +424,19 @@ func TestClusterOfThreeNodes(t *testing.T) {
 		}
 		return true
 	})
-	t.Logf("FAILOVER: node n2 SIGKILLed holding %d partitions (%d subscriptions); their deliveries resumed on the others within %s of the kill (lease %s, target lease + 2 s)",
-		len(killedOwned), killedSubs, resumed.Round(10*time.Millisecond), lease)
+	t.Logf("FAILOVER: node %s SIGKILLed holding %d partitions (%d subscriptions) and %s; their deliveries resumed on the others within %s of the kill (lease %s, target lease + 2 s)",
+		nodes[victim].id, len(killedOwned), killedSubs, victimHeld, resumed.Round(10*time.Millisecond), lease)
 
 	// The killed node comes back and gets its share without a restart of
 	// the others.
 	restarted := time.Now()
-	start(nodes[1], 1)
-	ready(nodes[1])
+	start(nodes[victim], victim)
+	ready(nodes[victim])
 	readyAfter := time.Since(restarted)
 	live.Store([]int{0, 1, 2})
-	waitFor("n2 rejoins with its share", 3*lease, func() bool { return balanced("n1", "n2", "n3") })
-	t.Logf("REBALANCE: n2 restarted; ready %s later, and the three nodes held even shares %s after the restart (lease %s)",
-		readyAfter.Round(10*time.Millisecond), time.Since(restarted).Round(10*time.Millisecond), lease)
+	waitFor("the killed node rejoins with its share", 3*lease, func() bool { return balanced("n1", "n2", "n3") })
+	t.Logf("REBALANCE: %s restarted; ready %s later, and the three nodes held even shares %s after the restart (lease %s)",
+		nodes[victim].id, readyAfter.Round(10*time.Millisecond), time.Since(restarted).Round(10*time.Millisecond), lease)
 
 	// A network partition between n3 and the store: n3 stops acting under
 	// its leases before they end; the others take them only after.
@@ -519,12 +532,23 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	// The ledger verifies, and its history tells who owned what.
 	api(nodes[0]).call("POST", "/v1/applications", map[string]any{"id": "app_last", "name": "last"}) // a last event to seal
 	time.Sleep(2 * time.Second)                                                                      // --seal-interval 1s
-	out, code := runCLI(t, "verify", "--store-url", storeURL, "--store-prefix", prefix, "--public-key", pub, "--quiet")
-	if code != 0 {
+	out, code := runCLI(t, "verify", "--store-url", storeURL, "--store-prefix", prefix, "--public-key", pub, "--quiet", "--json")
+	var rep struct {
+		OK       bool `json:"ok"`
+		Events   int  `json:"events"`
+		Sealed   int  `json:"sealed"`
+		Unsealed int  `json:"unsealed"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK {
 		t.Fatalf("hookledger verify: exit %d\n%s", code, out)
 	}
+	// The sealer's lease moved with the kill: the seals went on to the end.
+	if rep.Sealed < rep.Events*95/100 {
+		t.Fatalf("verify: %d of %d events sealed: the seals stopped when the sealer's node was killed", rep.Sealed, rep.Events)
+	}
+	t.Logf("VERIFY: %d events, %d sealed, %d not sealed yet", rep.Events, rep.Sealed, rep.Unsealed)
 	hist, code := runCLI(t, "history", "cluster", "--store-url", storeURL, "--store-prefix", prefix)
-	if code != 0 || !strings.Contains(hist, "cluster.configured") || !strings.Contains(hist, "cluster.lease_acquired") || !strings.Contains(hist, `"previous_owner":"n2"`) {
+	if code != 0 || !strings.Contains(hist, "cluster.configured") || !strings.Contains(hist, "cluster.lease_acquired") || !strings.Contains(hist, `"previous_owner":"`+nodes[victim].id+`"`) {
 		t.Fatalf("hookledger history cluster: exit %d\n%.2000s", code, hist)
 	}
 }
