@@ -240,6 +240,36 @@ func TestClusterOfThreeNodes(t *testing.T) {
 			"url": fmt.Sprintf("%s/s%d", endpoint.URL, i), "event_types": []string{fmt.Sprintf("t.%d", i)}})
 		subIDs[i] = out["id"].(string)
 	}
+	// Read your writes across nodes: a write through n1 answers its
+	// position; a read through n3 naming it sees the write.
+	{
+		body, _ := json.Marshal(map[string]any{"url": endpoint.URL + "/ryw", "event_types": []string{"never.published"}})
+		req, _ := http.NewRequest("POST", "http://"+nodes[0].addr+"/v1/applications/app_cluster/subscriptions", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var created map[string]any
+		json.NewDecoder(res.Body).Decode(&created)
+		res.Body.Close()
+		pos := res.Header.Get("X-Ledger-Position")
+		if res.StatusCode != 201 || pos == "" {
+			t.Fatalf("a write through n1: %d, X-Ledger-Position %q", res.StatusCode, pos)
+		}
+		req, _ = http.NewRequest("GET", "http://"+nodes[2].addr+"/v1/applications/app_cluster/subscriptions/"+created["id"].(string), nil)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		req.Header.Set("X-Min-Position", pos)
+		res, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("a read through n3 at X-Min-Position %s: %d", pos, res.StatusCode)
+		}
+	}
 	clusterState := func() domain.ClusterState {
 		recs, err := ledger.ReadStream(context.Background(), domain.ClusterStream, 0, domain.Forward, 1<<20)
 		if err != nil {
