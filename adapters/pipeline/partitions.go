@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -261,8 +262,14 @@ func (r *Runner) fenceLocked(e domain.AttemptStarted) {
 	if o, ok := r.owned[*e.Partition]; ok && e.Epoch < o.epoch {
 		r.log.Warn().Str("delivery_id", e.DeliveryID).Str("node_id", e.NodeID).Uint64("epoch", e.Epoch).Uint64("current_epoch", o.epoch).
 			Msg("an attempt started under a former owner's lease: closing it as outcome unknown")
-		go r.closeOpenAttempt(context.Background(), e.DeliveryID,
-			fmt.Sprintf("started by %s under epoch %d of partition %d, which has since changed owner", e.NodeID, e.Epoch, *e.Partition))
+		reason := fmt.Sprintf("started by %s under epoch %d of partition %d, which has since changed owner", e.NodeID, e.Epoch, *e.Partition)
+		go func() {
+			// Bounded: at a shutdown the fold stops, and nothing would end
+			// the wait for it.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r.closeOpenAttempt(ctx, e.DeliveryID, reason)
+		}()
 	}
 }
 
