@@ -330,3 +330,65 @@ func TestATakenOverSubscriptionWithNothingOpenGetsItsNextDeliveries(t *testing.T
 	second := publish()
 	waitUntil(t, 10*time.Second, "b delivers the second", func() bool { return allAcknowledged(b.runner, []string{second}) })
 }
+
+// An attempt a former owner appends after the takeover (its append was in
+// flight) carries the former epoch: the new owner closes it as outcome
+// unknown when it folds it, naming the epoch, so the delivery is not left
+// "attempting" for ever.
+func TestAnAttemptOfAFormerEpochIsFencedOff(t *testing.T) {
+	ledger, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ledger.Close() })
+	_, url := newOverlapReceiver(t)
+	a := startNode(t, ledger, "node-a", 1)
+	waitUntil(t, 10*time.Second, "a owns the partition", func() bool { return len(a.keeper.Owned()) == 1 })
+	b := startNode(t, ledger, "node-b", 1)
+	a.stop()
+	waitUntil(t, 10*time.Second, "b took the partition over", func() bool { return b.keeper.Owned()[0] == 2 })
+
+	cmds := &domain.Commands{Store: ledger, Now: time.Now, NewEventID: ids.NewEventID}
+	ctx := context.Background()
+	cmds.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "a"}, md)
+	sub := ids.New(domain.PrefixSubscription)
+	cmds.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: sub, ApplicationID: "app_1", URL: url + "/" + sub, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret()}, md)
+	// Paused: b schedules the delivery and does not attempt it.
+	if _, _, err := cmds.ChangeSubscription(ctx, "app_1", sub, domain.PauseSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	msg := ids.New(domain.PrefixMessage)
+	cmds.PublishNew(ctx, domain.PublishMessage{MessageID: msg, ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{}`)}, md)
+	dlv := domain.DeliveryIDFor(msg, sub)
+	var d projections.DeliveryView
+	waitUntil(t, 10*time.Second, "the delivery scheduled", func() bool {
+		b.runner.Read(func(v *projections.Views) {
+			if p := v.Delivery(dlv); p != nil {
+				d = *p
+			}
+		})
+		return d.ID != ""
+	})
+	late, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: "delivery-worker@node-a",
+		Lease: &domain.AttemptLease{NodeID: "node-a", Partition: 0, Epoch: 1}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cmds.AppendDecided(ctx, domain.DeliveryStream(dlv), d.Revision(), true, late, md); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "b closes the fenced attempt", func() bool {
+		recs, _ := ledger.ReadStream(ctx, domain.DeliveryStream(dlv), 0, domain.Forward, 10)
+		for _, r := range recs {
+			if ev, _ := domain.DecodeEvent(r); ev != nil {
+				if u, ok := ev.(domain.AttemptOutcomeUnknown); ok {
+					if !strings.Contains(u.Reason, "node-a under epoch 1 of partition 0") {
+						t.Fatalf("closed with reason %q", u.Reason)
+					}
+					return true
+				}
+			}
+		}
+		return false
+	})
+}
