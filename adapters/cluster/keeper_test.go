@@ -180,8 +180,10 @@ func TestACutOffNodeStopsBeforeItsLeasesCanBeTaken(t *testing.T) {
 	if gap := bTook.Sub(aStopped); gap < fast.Margin {
 		t.Fatalf("b took over %s after a stopped: want at least the margin %s", gap, fast.Margin)
 	}
-	if lag := aStopped.Sub(cutAt); lag > fast.Lease {
-		t.Fatalf("a stopped %s after the cut: more than a lease", lag)
+	// It stops by its timer, within a lease of its last renewal; the bound
+	// is loose (a loaded machine fires timers late), the order above is not.
+	if lag := aStopped.Sub(cutAt); lag > 3*fast.Lease {
+		t.Fatalf("a stopped %s after the cut: its leases did not run out on their own", lag)
 	}
 	a.store.cut.Store(false) // a stops cleanly
 	t.Logf("cut at 0; a stopped acting at %s; b took over at %s", aStopped.Sub(cutAt).Round(time.Millisecond), bTook.Sub(cutAt).Round(time.Millisecond))
