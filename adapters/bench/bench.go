@@ -7,7 +7,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -462,15 +461,20 @@ func (s *stack) waitAcked(ctx context.Context, base, want int64, progress func(i
 }
 
 // peakRSS returns the process's peak resident set (VmHWM) in MiB.
-func peakRSS() float64 {
-	f, err := os.Open("/proc/self/status")
+func peakRSS() float64 { return procStatusMiB("/proc/self/status", "VmHWM:") }
+
+// currentRSS is the process's resident set now, in MiB.
+func currentRSS() float64 { return procStatusMiB("/proc/self/status", "VmRSS:") }
+
+// procStatusMiB reads one kB field of a /proc/<pid>/status file, in MiB (0
+// when it cannot be read).
+func procStatusMiB(path, field string) float64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
 			return kb / 1024
 		}
@@ -480,21 +484,6 @@ func peakRSS() float64 {
 
 // resetPeakRSS resets VmHWM (Linux: write 5 to clear_refs), so the next
 // scenario's peak is its own.
-// currentRSS is the process's resident set now, in MiB.
-func currentRSS() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 var errUnknownScenario = errors.New("unknown scenario")

@@ -302,17 +302,7 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// procPeakRSS is a process's peak resident set in MB (VmHWM).
+// procPeakRSS is a process's peak resident set in MiB (VmHWM).
 func procPeakRSS(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
+	return procStatusMiB(fmt.Sprintf("/proc/%d/status", pid), "VmHWM:")
 }
