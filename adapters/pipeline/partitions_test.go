@@ -237,26 +237,48 @@ func TestTwoNodesSplitTheDeliveryWork(t *testing.T) {
 	}
 }
 
-// A node cut off from the cluster stream stops its attempts when its lease
-// ends: the attempt in flight is closed as outcome unknown, the other node
-// takes the partition over and delivers, and the endpoint never has two
-// requests of one delivery at once.
-func TestACutOffNodesAttemptIsTakenOverWithoutOverlap(t *testing.T) {
+// nodePair is two nodes on a ledger of one partition, a owning it and b
+// waiting, with an application and one subscription on the receiver.
+type nodePair struct {
+	ledger *pebblestore.Store
+	recv   *overlapReceiver
+	a, b   *clusterNode
+	cmds   *domain.Commands
+	sub    string
+}
+
+func newNodePair(t *testing.T) *nodePair {
+	t.Helper()
 	ledger, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ledger.Close() }) // after the nodes stop
-	recv, url := newOverlapReceiver(t)
-	a := startNode(t, ledger, "node-a", 1)
-	waitUntil(t, 10*time.Second, "a owns the partition", func() bool { return len(a.keeper.Owned()) == 1 })
-	b := startNode(t, ledger, "node-b", 1)
-
-	cmds := &domain.Commands{Store: ledger, Now: time.Now, NewEventID: ids.NewEventID}
+	p := &nodePair{ledger: ledger, cmds: &domain.Commands{Store: ledger, Now: time.Now, NewEventID: ids.NewEventID}, sub: ids.New(domain.PrefixSubscription)}
+	var url string
+	p.recv, url = newOverlapReceiver(t)
+	p.a = startNode(t, ledger, "node-a", 1)
+	waitUntil(t, 10*time.Second, "a owns the partition", func() bool { return len(p.a.keeper.Owned()) == 1 })
+	p.b = startNode(t, ledger, "node-b", 1)
 	ctx := context.Background()
-	cmds.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "a"}, md)
-	sub := ids.New(domain.PrefixSubscription)
-	cmds.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: sub, ApplicationID: "app_1", URL: url + "/" + sub, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret()}, md)
+	if _, _, err := p.cmds.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "a"}, md); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.cmds.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: p.sub, ApplicationID: "app_1", URL: url + "/" + p.sub,
+		EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret()}, md); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A node cut off from the cluster stream stops its attempts when its lease
+// ends: the attempt in flight is closed as outcome unknown, the other node
+// takes the partition over and delivers, and the endpoint never has two
+// requests of one delivery at once.
+func TestACutOffNodesAttemptIsTakenOverWithoutOverlap(t *testing.T) {
+	pr := newNodePair(t)
+	ledger, recv, a, b, cmds, sub := pr.ledger, pr.recv, pr.a, pr.b, pr.cmds, pr.sub
+	ctx := context.Background()
 	msg := ids.New(domain.PrefixMessage)
 	release := make(chan struct{})
 	recv.mu.Lock()
@@ -301,21 +323,9 @@ func TestACutOffNodesAttemptIsTakenOverWithoutOverlap(t *testing.T) {
 // delivers what is scheduled next (the subscription it had parked is
 // unparked at the takeover).
 func TestATakenOverSubscriptionWithNothingOpenGetsItsNextDeliveries(t *testing.T) {
-	ledger, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ledger.Close() })
-	_, url := newOverlapReceiver(t)
-	a := startNode(t, ledger, "node-a", 1)
-	waitUntil(t, 10*time.Second, "a owns the partition", func() bool { return len(a.keeper.Owned()) == 1 })
-	b := startNode(t, ledger, "node-b", 1)
-
-	cmds := &domain.Commands{Store: ledger, Now: time.Now, NewEventID: ids.NewEventID}
+	pr := newNodePair(t)
+	a, b, cmds, sub := pr.a, pr.b, pr.cmds, pr.sub
 	ctx := context.Background()
-	cmds.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "a"}, md)
-	sub := ids.New(domain.PrefixSubscription)
-	cmds.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: sub, ApplicationID: "app_1", URL: url + "/" + sub, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret()}, md)
 	publish := func() string {
 		msg := ids.New(domain.PrefixMessage)
 		if _, _, err := cmds.PublishNew(ctx, domain.PublishMessage{MessageID: msg, ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{}`)}, md); err != nil {
@@ -336,23 +346,11 @@ func TestATakenOverSubscriptionWithNothingOpenGetsItsNextDeliveries(t *testing.T
 // unknown when it folds it, naming the epoch, so the delivery is not left
 // "attempting" for ever.
 func TestAnAttemptOfAFormerEpochIsFencedOff(t *testing.T) {
-	ledger, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ledger.Close() })
-	_, url := newOverlapReceiver(t)
-	a := startNode(t, ledger, "node-a", 1)
-	waitUntil(t, 10*time.Second, "a owns the partition", func() bool { return len(a.keeper.Owned()) == 1 })
-	b := startNode(t, ledger, "node-b", 1)
+	pr := newNodePair(t)
+	ledger, a, b, cmds, sub := pr.ledger, pr.a, pr.b, pr.cmds, pr.sub
+	ctx := context.Background()
 	a.stop()
 	waitUntil(t, 10*time.Second, "b took the partition over", func() bool { return b.keeper.Owned()[0] == 2 })
-
-	cmds := &domain.Commands{Store: ledger, Now: time.Now, NewEventID: ids.NewEventID}
-	ctx := context.Background()
-	cmds.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "a"}, md)
-	sub := ids.New(domain.PrefixSubscription)
-	cmds.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: sub, ApplicationID: "app_1", URL: url + "/" + sub, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret()}, md)
 	// Paused: b schedules the delivery and does not attempt it.
 	if _, _, err := cmds.ChangeSubscription(ctx, "app_1", sub, domain.PauseSubscription{}, md); err != nil {
 		t.Fatal(err)
