@@ -153,6 +153,13 @@ func EvolveCluster(s ClusterState, ev Event) ClusterState {
 			}
 		}
 		s.Members[e.NodeID] = e.ExpiresAt
+		// Forget members gone long ago: a node id with a random suffix is
+		// new at every restart, and the state must not grow with them.
+		for n, until := range s.Members {
+			if until.Before(e.RenewedAt.Add(-memberMemory)) {
+				delete(s.Members, n)
+			}
+		}
 	case LeaseReleased:
 		if l := s.Leases[e.Lease]; l.Owner == e.NodeID && l.Epoch == e.Epoch {
 			s.Leases[e.Lease] = LeaseState{Epoch: l.Epoch}
@@ -160,6 +167,10 @@ func EvolveCluster(s ClusterState, ev Event) ClusterState {
 	}
 	return s
 }
+
+// memberMemory is how long after its membership expired a node is
+// forgotten (far longer than any clock difference the leases allow).
+const memberMemory = time.Hour
 
 func later(a, b time.Time) time.Time {
 	if b.After(a) {

@@ -204,3 +204,17 @@ func TestPartitionOfIsStable(t *testing.T) {
 		t.Fatalf("PartitionOf changed: %s", got)
 	}
 }
+
+// Nodes that left are forgotten an hour after their membership expired: a
+// restart under a new id must not grow the cluster's state for ever.
+func TestMembersGoneLongAgoAreForgotten(t *testing.T) {
+	s := fold(renewed("old", t0), renewed("a", t0))
+	s = domain.EvolveCluster(s, renewed("a", t0.Add(30*time.Minute)))
+	if _, ok := s.Members["old"]; !ok {
+		t.Fatal("a member forgotten within the hour")
+	}
+	s = domain.EvolveCluster(s, renewed("a", t0.Add(2*time.Hour)))
+	if _, ok := s.Members["old"]; ok || len(s.Members) != 1 {
+		t.Fatalf("members after two hours: %v", s.Members)
+	}
+}
