@@ -25,7 +25,8 @@ type Ownership interface {
 	Lease(sub string) (domain.AttemptLease, context.Context, bool)
 	// Owned lists the partitions held now, with their epochs.
 	Owned() map[int]uint64
-	// Partitions is the cluster's partition count.
+	// Partitions is the cluster's partition count, known (and fixed)
+	// before the runner is built.
 	Partitions() int
 }
 
@@ -45,9 +46,9 @@ func (r *Runner) OwnershipChanged() {
 	}
 }
 
-func (r *Runner) partitionOf(sub string) int {
-	return domain.PartitionOf(sub, r.opts.Ownership.Partitions())
-}
+// partitionOf is sub's partition. The count is read once, in New: a
+// cluster's is fixed by its first node (and the keeper locks to tell it).
+func (r *Runner) partitionOf(sub string) int { return domain.PartitionOf(sub, r.partitions) }
 
 // ownsLocked reports whether this runner may dispatch sub's deliveries.
 func (r *Runner) ownsLocked(sub string) bool {

@@ -105,6 +105,8 @@ type Runner struct {
 	owned   map[int]ownedPartition // cluster: partitions this runner works on
 	foreign map[string]fanItem     // cluster: delivery id -> a schedule its partition's owner appends
 	ownCh   chan struct{}
+	// partitions: the cluster's count, read once in New (partitionOf)
+	partitions int
 }
 
 // Stats are counters for logs and benchmarks.
@@ -171,6 +173,11 @@ func New(opts Options) (*Runner, error) {
 		owned: map[int]ownedPartition{}, foreign: map[string]fanItem{}, ownCh: make(chan struct{}, 1),
 	}
 	r.queue = newDueQueue(opts.QueueWindow, lazyIndex{r}, r.commitForRead)
+	if opts.Ownership != nil {
+		if r.partitions = opts.Ownership.Partitions(); r.partitions <= 0 {
+			return nil, errors.New("pipeline: Ownership has no partitions (the cluster is not configured yet)")
+		}
+	}
 	return r, nil
 }
 
