@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"strings"
+	"time"
 )
 
 // Id prefixes. An id is prefix + a body of [A-Za-z0-9_-].
@@ -37,7 +38,10 @@ func ValidateID(field, id string) error {
 	return nil
 }
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+// idAlphabet is in ASCII order, so encoded ids sort as their bytes do.
+const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+var idEncoding = base32.NewEncoding(idAlphabet).WithPadding(base32.NoPadding)
 
 // derive hashes parts (NUL-separated) into a 26-character id body.
 func derive(prefix string, parts ...string) string {
@@ -45,10 +49,52 @@ func derive(prefix string, parts ...string) string {
 	return prefix + idEncoding.EncodeToString(h[:16])
 }
 
-// NewIDFromBytes makes an id with prefix from 16 random bytes (the caller
-// draws them: the domain never reads a random source itself).
-func NewIDFromBytes(prefix string, random [16]byte) string {
-	return prefix + idEncoding.EncodeToString(random[:])
+// A time-ordered id body is 10 characters of creation time (Unix
+// milliseconds, 50 bits) then 17 random ones (85 bits): 27 characters, one
+// more than a random or derived body (26), so the two kinds are told apart
+// by length alone. Ids drawn one after another sort in the order drawn (to
+// the millisecond), so the keys of the streams and views of recent messages
+// and deliveries sit together in the stores' tables and caches instead of
+// anywhere among all the keys ever written (docs/benchmarks.md).
+const (
+	idTimeChars     = 10
+	idRandomChars   = 17
+	timeOrderedBody = idTimeChars + idRandomChars
+)
+
+// NewTimeOrderedID makes an id with prefix whose body starts with unixMilli
+// (the caller reads the clock and draws the random bytes; 11 of them are
+// used). Ids made later sort after ids made earlier, to the millisecond.
+func NewTimeOrderedID(prefix string, unixMilli int64, random [16]byte) string {
+	var b [timeOrderedBody]byte
+	ms := uint64(max(unixMilli, 0))
+	for i := idTimeChars - 1; i >= 0; i-- {
+		b[i] = idAlphabet[ms&31]
+		ms >>= 5
+	}
+	idEncoding.Encode(b[idTimeChars:], random[:idRandomChars*5/8]) // 10 bytes: 16 characters
+	b[timeOrderedBody-1] = idAlphabet[random[10]&31]
+	return prefix + string(b[:])
+}
+
+// IDTime is the creation time a time-ordered id carries (false for a random
+// or derived id).
+func IDTime(prefix, id string) (time.Time, bool) {
+	body, ok := strings.CutPrefix(id, prefix)
+	if !ok || len(body) != timeOrderedBody {
+		return time.Time{}, false
+	}
+	var ms int64
+	for i := 0; i < timeOrderedBody; i++ {
+		v := strings.IndexByte(idAlphabet, body[i])
+		if v < 0 {
+			return time.Time{}, false
+		}
+		if i < idTimeChars {
+			ms = ms<<5 | int64(v)
+		}
+	}
+	return time.UnixMilli(ms).UTC(), true
 }
 
 // MessageIDForKey derives a message id from (application, idempotency key), so
@@ -58,9 +104,16 @@ func MessageIDForKey(applicationID, idempotencyKey string) string {
 }
 
 // DeliveryIDFor derives a delivery id from (message, subscription): scheduling
-// the same pair twice appends to the same stream and is refused.
+// the same pair twice appends to the same stream and is refused. A
+// time-ordered message id lends its time to its deliveries' ids (the rest is
+// the hash); any other message id keeps the derivation it always had, so a
+// ledger written before time-ordered ids schedules nothing twice.
 func DeliveryIDFor(messageID, subscriptionID string) string {
-	return derive(PrefixDelivery, messageID, subscriptionID)
+	d := derive(PrefixDelivery, messageID, subscriptionID)
+	if body, ok := strings.CutPrefix(messageID, PrefixMessage); ok && len(body) == timeOrderedBody {
+		return PrefixDelivery + body[:idTimeChars] + d[len(PrefixDelivery):len(PrefixDelivery)+idRandomChars]
+	}
+	return d
 }
 
 // DerivedEventID derives a UUID-formatted ledger event id from parts. Used

@@ -4,6 +4,7 @@ package ids
 
 import (
 	"crypto/rand"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -15,11 +16,12 @@ func NewEventID() string {
 	return domain.FormatUUID(b[:])
 }
 
-// New returns a random id with the given prefix (domain.PrefixMessage, ...).
+// New returns a time-ordered id with the given prefix (domain.PrefixMessage,
+// ...): the time now, then random bits.
 func New(prefix string) string {
 	var b [16]byte
 	rand.Read(b[:])
-	return domain.NewIDFromBytes(prefix, b)
+	return domain.NewTimeOrderedID(prefix, time.Now().UnixMilli(), b)
 }
 
 // NewSecret returns a fresh whsec_ signing secret of 32 random bytes.

@@ -2,6 +2,7 @@ package ids
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -20,5 +21,15 @@ func TestIDsAreValidAndDistinct(t *testing.T) {
 	}
 	if err := domain.ValidateSecret(NewSecret()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestIDsCarryTheTimeTheyWereDrawn(t *testing.T) {
+	before := time.Now().Truncate(time.Millisecond)
+	id := New(domain.PrefixMessage)
+	after := time.Now()
+	at, ok := domain.IDTime(domain.PrefixMessage, id)
+	if !ok || at.Before(before) || at.After(after) {
+		t.Fatalf("IDTime(%s) = %v, %v; want between %v and %v", id, at, ok, before, after)
 	}
 }
