@@ -2,9 +2,11 @@
 // default. It keeps the ledger in a data directory with Pebble (the LSM engine
 // of CockroachDB) and adds what an event store needs on top:
 //
-//   - one committer goroutine that gathers every append waiting at that moment
-//     into one Pebble batch and syncs it once (group commit), checks expected
+//   - one committer that gathers every append waiting at that moment into one
+//     Pebble batch and syncs it once (group commit), checks expected
 //     revisions, and allocates global positions inside that ordered commit;
+//     it decides the next batch while the previous one syncs, and writes
+//     nothing after a failed sync (commit.go);
 //   - a durable high-water mark: readers and subscribers only see positions
 //     that are synced, in order;
 //   - a CRC-32C over every stored record, checked on every read, so a corrupt

@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -56,9 +57,12 @@ type Options struct {
 	// FreeBytes measures free space (default: statfs on the data directory);
 	// tests replace it.
 	FreeBytes func(dir string) (int64, error)
-	// OnCommit, when set, is told of every group commit: its events and how
-	// long writing and syncing it took (metrics). Called by the committer.
+	// OnCommit, when set, is told of every group commit once it is synced:
+	// its events and how long it took from its apply to its sync (metrics).
+	// Called by the committer.
 	OnCommit func(events int, took time.Duration)
+	// fs replaces the file system (the fault-injection tests).
+	fs vfs.FS
 }
 
 // ErrReadOnly: an append to a store opened read-only.
@@ -100,6 +104,10 @@ type Store struct {
 	heads map[string]streamHead
 	// tail holds the last events committed for the live readers (tail.go).
 	tail *tail
+	// next is the last position given to an event: the committer's alone,
+	// ahead of head while a decided turn waits to be written (commit.go).
+	next  domain.Position
+	turns chan *turn
 }
 
 // ledgerBlockSize is the ledger's table block size (Pebble's default is 4
@@ -209,8 +217,11 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		ReadOnly:           opts.ReadOnly,
 		EventListener:      s.eventListener(),
 	}
+	if opts.fs != nil {
+		popts.FS = opts.fs
+	}
 	if opts.ReadOnly {
-		popts.FS = readOnlyFS{vfs.Default}
+		popts.FS = readOnlyFS{cmp.Or(popts.FS, vfs.Default)}
 	}
 	// Every append to a new stream (one per message and per delivery) looks
 	// up a head that is not there, at a random place among all the heads
@@ -237,6 +248,8 @@ func Open(dir string, opts Options) (st *Store, err error) {
 			Source: "the head mark (" + filepath.Join(dir, HeadMarkFile) + ")"}
 	}
 	s.head.Store(uint64(head))
+	s.next = head
+	s.turns = make(chan *turn) // one turn decided while one is written
 	s.tail = newTail(head)
 	if !opts.ReadOnly {
 		m, err := openHeadMarker(dir, max(uint64(head), marked), opts.HeadMarkInterval, func(err error) {
@@ -320,171 +333,6 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 	// already be in a batch being synced, and the caller must learn its fate.
 	<-req.done
 	return req.res, req.err
-}
-
-// commitLoop is the only writer. Each turn takes every append waiting at that
-// moment, decides them in arrival order against the state left by the ones
-// before, writes one batch, syncs it once, then publishes the new head.
-func (s *Store) commitLoop() {
-	defer close(s.stopped)
-	batch := make([]*appendReq, 0, 256)
-	for {
-		var first *appendReq
-		select {
-		case first = <-s.reqs:
-		case <-s.stop:
-			s.drainClosed()
-			return
-		}
-		batch = append(batch[:0], first)
-		n := len(first.events)
-	gather:
-		for n < s.maxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-				n += len(r.events)
-			default:
-				break gather
-			}
-		}
-		s.commit(batch)
-	}
-}
-
-func (s *Store) drainClosed() {
-	for {
-		select {
-		case r := <-s.reqs:
-			r.err = domain.ErrClosed
-			close(r.done)
-		default:
-			return
-		}
-	}
-}
-
-type streamHead struct {
-	rev    uint64
-	exists bool
-}
-
-func (s *Store) commit(reqs []*appendReq) {
-	if errp := s.failed.Load(); errp != nil {
-		for _, r := range reqs {
-			r.err = *errp
-			close(r.done)
-		}
-		return
-	}
-	size := 0
-	for _, r := range reqs {
-		for i := range r.events {
-			size += recordSize(r.stream, &r.events[i]) + 2*len(r.stream) + 64
-		}
-	}
-	b := s.db.NewBatchWithSize(size)
-	defer b.Close()
-	heads := make(map[string]streamHead, len(reqs))
-	pos := domain.Position(s.head.Load())
-	created := s.now().UnixNano()
-	var rec, key []byte
-	var written []*appendReq
-	for _, r := range reqs {
-		if r.ctx.Err() != nil {
-			r.err = r.ctx.Err()
-			continue
-		}
-		h, ok := heads[r.stream]
-		if !ok {
-			h, ok = s.heads[r.stream]
-		}
-		if !ok {
-			var err error
-			if h, err = s.readHead(r.stream); err != nil {
-				r.err = err
-				continue
-			}
-		}
-		if !r.expected.Check(h.rev, h.exists) {
-			r.err = &domain.WrongRevisionError{Stream: r.stream, Expected: r.expected, Actual: h.rev, HasActual: h.exists}
-			continue
-		}
-		rev := h.rev + 1
-		if !h.exists {
-			rev = 0
-		}
-		for i := range r.events {
-			pos++
-			rec = appendRecord(rec[:0], pos, rev, created, r.stream, &r.events[i])
-			b.Set(eventKey(pos), rec, nil)
-			key = appendStreamKey(key[:0], r.stream, rev)
-			var pv [8]byte
-			binary.BigEndian.PutUint64(pv[:], uint64(pos))
-			b.Set(key, pv[:], nil)
-			r.res = domain.AppendResult{Revision: rev, Position: pos}
-			rev++
-		}
-		heads[r.stream] = streamHead{rev: rev - 1, exists: true}
-		written = append(written, r)
-	}
-	if len(written) > 0 {
-		for stream, h := range heads {
-			if h.exists {
-				var rv [8]byte
-				binary.BigEndian.PutUint64(rv[:], h.rev)
-				b.Set(headKey(stream), rv[:], nil)
-			}
-		}
-		syncStart := time.Now()
-		err := commitSync(b)
-		if s.opts.OnCommit != nil && err == nil {
-			s.opts.OnCommit(int(pos-domain.Position(s.head.Load())), time.Since(syncStart))
-		}
-		if err != nil {
-			// A failed sync leaves the on-disk state unknown: refuse every later
-			// append rather than risk acknowledging on top of a hole.
-			err = fmt.Errorf("%w: embedded store: commit failed, appends are refused until a restart: %w", domain.ErrUnavailable, err)
-			s.failed.Store(&err)
-			s.log.Error().Err(err).Msg("commit failed")
-			for _, r := range written {
-				r.err, r.res = err, domain.AppendResult{}
-			}
-		} else {
-			s.tail.add(tailEventsOf(written, created)) // before the head moves: a reader of the head finds it
-			s.head.Store(uint64(pos))
-			s.mark.Advance(uint64(pos))
-			s.notify.Broadcast()
-			if s.heads == nil || len(s.heads)+len(heads) > headCacheMax {
-				s.heads = make(map[string]streamHead, len(heads))
-			}
-			for stream, h := range heads {
-				if h.exists {
-					s.heads[stream] = h
-				}
-			}
-		}
-	}
-	for _, r := range reqs {
-		close(r.done)
-	}
-}
-
-// readHead returns a stream's last revision. Only the committer calls it, and
-// the committer is the only writer, so the answer is current.
-func (s *Store) readHead(stream string) (streamHead, error) {
-	v, closer, err := s.db.Get(headKey(stream))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return streamHead{}, nil
-	}
-	if err != nil {
-		return streamHead{}, translate(err, 0)
-	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return streamHead{}, &domain.CorruptError{Detail: "stream head of " + stream + " is malformed"}
-	}
-	return streamHead{rev: binary.BigEndian.Uint64(v), exists: true}, nil
 }
 
 // translate maps Pebble errors to domain errors.

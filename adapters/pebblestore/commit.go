@@ -1,0 +1,243 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// The committer is two goroutines. commitLoop decides: each turn takes every
+// append waiting at that moment, decides them in arrival order against the
+// state left by the turns before, and builds their batch. writeLoop writes
+// the turns in the same order, each applied and synced at once, and only
+// then answers its appends and moves the head, so nothing is acknowledged or
+// readable through the head before it is durable.
+//
+// Why two: with one goroutine the writer sat idle during every fsync, and the
+// work of the next turn (looking up the heads of new streams, encoding the
+// records) waited behind it. Now the next turn is decided while the previous
+// one syncs; the appends that arrive meanwhile wait for the turn after.
+//
+// A turn is decided on the heads the turn before it left, durable or not.
+// That is safe because a failed write stops the store before anything else
+// is written (writeLoop): the turn decided behind it is refused whole.
+// Nothing is written to Pebble after a failed sync (Pebble panics, or
+// worse, when its log is written after a failed sync), so the store stays
+// up for reads and says why it refuses appends.
+
+// turn is one decided batch on its way to disk.
+type turn struct {
+	b       *pebble.Batch // nil when nothing is to be written
+	reqs    []*appendReq  // every request of the turn, answered once it is written
+	written []*appendReq  // those whose events are in b
+	first   domain.Position
+	last    domain.Position
+	created int64
+	err     error // the whole turn's, when the store had stopped
+}
+
+func (s *Store) commitLoop() {
+	written := make(chan struct{})
+	go func() { defer close(written); s.writeLoop() }()
+	defer func() {
+		close(s.turns)
+		<-written
+		close(s.stopped)
+	}()
+	batch := make([]*appendReq, 0, 256)
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.reqs:
+		case <-s.stop:
+			s.drainClosed()
+			return
+		}
+		batch = append(batch[:0], first)
+		n := len(first.events)
+	gather:
+		for n < s.maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+				n += len(r.events)
+			default:
+				break gather
+			}
+		}
+		s.turns <- s.commit(batch)
+	}
+}
+
+func (s *Store) drainClosed() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.err = domain.ErrClosed
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+type streamHead struct {
+	rev    uint64
+	exists bool
+}
+
+// commit decides reqs and builds their batch; writeLoop writes it.
+func (s *Store) commit(reqs []*appendReq) *turn {
+	t := &turn{reqs: append([]*appendReq(nil), reqs...)}
+	if errp := s.failed.Load(); errp != nil {
+		t.err = *errp
+		return t
+	}
+	size := 0
+	for _, r := range reqs {
+		for i := range r.events {
+			size += recordSize(r.stream, &r.events[i]) + 2*len(r.stream) + 64
+		}
+	}
+	b := s.db.NewBatchWithSize(size)
+	heads := make(map[string]streamHead, len(reqs))
+	pos := s.next
+	t.first = pos + 1
+	t.created = s.now().UnixNano()
+	var rec, key []byte
+	for _, r := range reqs {
+		if r.ctx.Err() != nil {
+			r.err = r.ctx.Err()
+			continue
+		}
+		h, ok := heads[r.stream]
+		if !ok {
+			h, ok = s.heads[r.stream]
+		}
+		if !ok {
+			var err error
+			if h, err = s.readHead(r.stream); err != nil {
+				r.err = err
+				continue
+			}
+		}
+		if !r.expected.Check(h.rev, h.exists) {
+			r.err = &domain.WrongRevisionError{Stream: r.stream, Expected: r.expected, Actual: h.rev, HasActual: h.exists}
+			continue
+		}
+		rev := h.rev + 1
+		if !h.exists {
+			rev = 0
+		}
+		for i := range r.events {
+			pos++
+			rec = appendRecord(rec[:0], pos, rev, t.created, r.stream, &r.events[i])
+			b.Set(eventKey(pos), rec, nil)
+			key = appendStreamKey(key[:0], r.stream, rev)
+			var pv [8]byte
+			binary.BigEndian.PutUint64(pv[:], uint64(pos))
+			b.Set(key, pv[:], nil)
+			r.res = domain.AppendResult{Revision: rev, Position: pos}
+			rev++
+		}
+		heads[r.stream] = streamHead{rev: rev - 1, exists: true}
+		t.written = append(t.written, r)
+	}
+	if len(t.written) == 0 {
+		b.Close()
+		return t
+	}
+	for stream, h := range heads {
+		var rv [8]byte
+		binary.BigEndian.PutUint64(rv[:], h.rev)
+		b.Set(headKey(stream), rv[:], nil)
+	}
+	t.b, t.last, s.next = b, pos, pos
+	// The next turn is decided on these heads before they are durable: if
+	// this turn fails, that one is never written.
+	if s.heads == nil || len(s.heads)+len(heads) > headCacheMax {
+		s.heads = make(map[string]streamHead, len(heads))
+	}
+	for stream, h := range heads {
+		s.heads[stream] = h
+	}
+	return t
+}
+
+// writeLoop writes the turns in the order they were decided and answers
+// their appends. After a failed write it writes nothing more: every later
+// turn is refused whole.
+func (s *Store) writeLoop() {
+	for t := range s.turns {
+		if t.b != nil {
+			err := t.err
+			if errp := s.failed.Load(); errp != nil {
+				err = *errp // decided before the store stopped
+			}
+			if err == nil {
+				start := time.Now()
+				if err = commitSync(t.b); err == nil {
+					if s.opts.OnCommit != nil {
+						s.opts.OnCommit(int(t.last-t.first)+1, time.Since(start))
+					}
+					s.tail.add(tailEventsOf(t.written, t.created)) // before the head moves: a reader of the head finds it
+					s.head.Store(uint64(t.last))
+					s.mark.Advance(uint64(t.last))
+					s.notify.Broadcast()
+				}
+			}
+			t.b.Close()
+			if err != nil {
+				err = s.fail(err)
+				for _, r := range t.written {
+					r.err, r.res = err, domain.AppendResult{}
+				}
+			}
+		}
+		for _, r := range t.reqs {
+			if r.err == nil && t.err != nil && t.b == nil {
+				r.err = t.err // the store had stopped before the turn was decided
+			}
+			close(r.done)
+		}
+	}
+}
+
+// fail stops the store on its first failed apply or sync and returns the
+// error the appends get. A failed sync leaves the on-disk state unknown:
+// every later append is refused rather than risk acknowledging on top of a
+// hole.
+func (s *Store) fail(err error) error {
+	if errp := s.failed.Load(); errp != nil {
+		return *errp
+	}
+	err = fmt.Errorf("%w: embedded store: commit failed, appends are refused until a restart: %w", domain.ErrUnavailable, err)
+	if !s.failed.CompareAndSwap(nil, &err) {
+		return *s.failed.Load()
+	}
+	s.log.Error().Err(err).Msg("commit failed")
+	return err
+}
+
+// readHead returns a stream's last revision. Only the committer calls it, and
+// the committer is the only writer, so the answer is current (the turns it
+// applied and not yet synced are in its head cache).
+func (s *Store) readHead(stream string) (streamHead, error) {
+	v, closer, err := s.db.Get(headKey(stream))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return streamHead{}, nil
+	}
+	if err != nil {
+		return streamHead{}, translate(err, 0)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return streamHead{}, &domain.CorruptError{Detail: "stream head of " + stream + " is malformed"}
+	}
+	return streamHead{rev: binary.BigEndian.Uint64(v), exists: true}, nil
+}
