@@ -58,8 +58,8 @@ type Options struct {
 	// tests replace it.
 	FreeBytes func(dir string) (int64, error)
 	// OnCommit, when set, is told of every group commit once it is synced:
-	// its events and how long it took from its apply to its sync (metrics).
-	// Called by the committer.
+	// its events and how long writing and syncing it took (metrics). Called
+	// by the committer.
 	OnCommit func(events int, took time.Duration)
 	// fs replaces the file system (the fault-injection tests).
 	fs vfs.FS
