@@ -56,10 +56,14 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	r.settleLocked(rec.Position)
 	r.sinceCommit++
 	var commitErr error
+	var write func() error
 	if r.sinceCommit >= r.opts.CommitEvery {
-		commitErr = r.commitLocked()
+		write, commitErr = r.prepareLocked()
 	}
 	r.mu.Unlock()
+	if write != nil {
+		commitErr = write()
+	}
 	if commitErr != nil {
 		r.log.Error().Err(commitErr).Msg("views not committed (the next start replays more)")
 	}

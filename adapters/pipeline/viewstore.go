@@ -106,21 +106,39 @@ func (r *Runner) loadViews() ([]*fanoutJob, error) {
 
 // commitLocked writes the fold's changes since the last commit.
 func (r *Runner) commitLocked() error {
-	if r.opts.ViewStore == nil || r.sinceCommit == 0 {
-		return nil
-	}
-	if err := r.opts.ViewStore.Commit(r.views, r.state); err != nil {
+	write, err := r.prepareLocked()
+	if err != nil || write == nil {
 		return err
+	}
+	return write()
+}
+
+// prepareLocked takes the fold's changes since the last commit; write (nil
+// when there is nothing to write) writes them, and is called once r.mu is
+// released: the fold, the workers and the API's reads then do not wait for
+// the view store's write (a lock held through it stalled them all every
+// commit). The view store reads the batch's records from memory until the
+// write ends, and the next commit waits for it.
+func (r *Runner) prepareLocked() (write func() error, err error) {
+	if r.opts.ViewStore == nil || r.sinceCommit == 0 {
+		return nil, nil
+	}
+	if write, err = r.opts.ViewStore.Prepare(r.views, r.state); err != nil {
+		return nil, err
 	}
 	r.sinceCommit = 0
 	r.state = map[string][]byte{}
-	return nil
+	return write, nil
 }
 
 func (r *Runner) commit() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.commitLocked()
+	write, err := r.prepareLocked()
+	r.mu.Unlock()
+	if err != nil || write == nil {
+		return err
+	}
+	return write()
 }
 
 // commitLoop commits what the fold did at least every CommitInterval, so
