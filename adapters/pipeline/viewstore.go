@@ -18,7 +18,8 @@ import (
 )
 
 // ViewStore keeps the views on disk between runs (adapters/viewstore). Its
-// Records methods and Commit are called under the runner's views lock.
+// Records methods, Commit and Prepare are called under the runner's views
+// lock; the write Prepare returns is called after the lock is released.
 type ViewStore interface {
 	// Load returns the views as of the store's checkpoint, their records
 	// kept in the store, and the pipeline state saved with them.
