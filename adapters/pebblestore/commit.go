@@ -159,7 +159,11 @@ func (s *Store) commit(reqs []*appendReq) *turn {
 	}
 	t.b, t.last, s.next = b, pos, pos
 	// The next turn is decided on these heads before they are durable: if
-	// this turn fails, that one is never written.
+	// this turn fails, that one is never written. The cache is only the
+	// committer's; it may be emptied here because the turn before this one
+	// is written by the time the next is decided (commitLoop hands a turn
+	// over only once writeLoop has finished the one before), so the only
+	// heads Pebble does not have yet are the ones put in just below.
 	if s.heads == nil || len(s.heads)+len(heads) > headCacheMax {
 		s.heads = make(map[string]streamHead, len(heads))
 	}
