@@ -38,7 +38,7 @@ type turn struct {
 	first   domain.Position
 	last    domain.Position
 	created int64
-	err     error // the whole turn's, when the store had stopped
+	err     error // every append's, when the store had stopped before the turn (b is nil then)
 }
 
 func (s *Store) commitLoop() {
@@ -179,11 +179,10 @@ func (s *Store) commit(reqs []*appendReq) *turn {
 func (s *Store) writeLoop() {
 	for t := range s.turns {
 		if t.b != nil {
-			err := t.err
+			var err error
 			if errp := s.failed.Load(); errp != nil {
 				err = *errp // decided before the store stopped
-			}
-			if err == nil {
+			} else {
 				start := time.Now()
 				if err = commitSync(t.b); err == nil {
 					if s.opts.OnCommit != nil {
@@ -204,7 +203,7 @@ func (s *Store) writeLoop() {
 			}
 		}
 		for _, r := range t.reqs {
-			if r.err == nil && t.err != nil && t.b == nil {
+			if r.err == nil && t.err != nil {
 				r.err = t.err // the store had stopped before the turn was decided
 			}
 			close(r.done)
@@ -212,7 +211,7 @@ func (s *Store) writeLoop() {
 	}
 }
 
-// fail stops the store on its first failed apply or sync and returns the
+// fail stops the store on its first failed write and returns the
 // error the appends get. A failed sync leaves the on-disk state unknown:
 // every later append is refused rather than risk acknowledging on top of a
 // hole.
@@ -229,8 +228,8 @@ func (s *Store) fail(err error) error {
 }
 
 // readHead returns a stream's last revision. Only the committer calls it, and
-// the committer is the only writer, so the answer is current (the turns it
-// applied and not yet synced are in its head cache).
+// the committer is the only writer, so the answer is current (the heads of
+// the turn decided and not yet written are in its head cache).
 func (s *Store) readHead(stream string) (streamHead, error) {
 	v, closer, err := s.db.Get(headKey(stream))
 	if errors.Is(err, pebble.ErrNotFound) {
