@@ -124,6 +124,19 @@ const ledgerBlockSize = 16 << 10
 // compacted into the level below (Pebble's default is 4).
 const ledgerL0CompactionThreshold = 12
 
+// ledgerSeparateValuesFrom is the size from which an event's record is kept
+// in a blob file beside the tables (Pebble's value separation) rather than
+// in the table itself. The ledger's records are written once and never
+// change, but every compaction of a level rewrote them with the keys around
+// them: a message's payload was written again at every level it went down.
+// Separated, a record is written once at the flush and compactions move a
+// small reference. The tables hold the stream index, the heads and records
+// below this size. Never rewritten (TargetGarbageRatio 1): the ledger
+// deletes no record, so its blob files hold no garbage to reclaim. Measured
+// in docs/benchmarks.md: fan-out +7%, backlog drain +5%, CPU per delivery
+// -4..8%, rebuild unchanged.
+const ledgerSeparateValuesFrom = 256
+
 // headCacheMax bounds the head cache; it is emptied when full.
 const headCacheMax = 1 << 16
 
@@ -216,6 +229,10 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		FormatMajorVersion: max(pebble.FormatNewest, pebble.FormatWALSyncChunks),
 		ReadOnly:           opts.ReadOnly,
 		EventListener:      s.eventListener(),
+	}
+	popts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: ledgerSeparateValuesFrom,
+			MaxBlobReferenceDepth: 10, RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
 	}
 	if opts.fs != nil {
 		popts.FS = opts.fs
