@@ -90,11 +90,16 @@ type Result struct {
 	BaselineDeliveriesPerS  float64 `json:"baseline_deliveries_per_s"`
 	RatioToBaseline         float64 `json:"ratio_to_baseline"`
 	RebuildEventsPerS       float64 `json:"rebuild_events_per_s"`
-	DrainSeconds            float64 `json:"drain_seconds,omitempty"`
-	PeakRSSMB               float64 `json:"peak_rss_mb"`
-	Received                int64   `json:"received"`     // distinct (endpoint, message) pairs the receiver verified
-	Acknowledged            int64   `json:"acknowledged"` // acknowledgements appended to the ledger
-	Rejected                int64   `json:"rejected"`     // signatures the receiver refused
+	// RebuildEvents and RebuildCPUUsPerEvent: the events a rebuild replayed,
+	// and the whole process's CPU per event while it ran,
+	// the rebuild's figure that compares across machines.
+	RebuildEvents        uint64  `json:"rebuild_events,omitempty"`
+	RebuildCPUUsPerEvent float64 `json:"rebuild_cpu_us_per_event,omitempty"`
+	DrainSeconds         float64 `json:"drain_seconds,omitempty"`
+	PeakRSSMB            float64 `json:"peak_rss_mb"`
+	Received             int64   `json:"received"`     // distinct (endpoint, message) pairs the receiver verified
+	Acknowledged         int64   `json:"acknowledged"` // acknowledgements appended to the ledger
+	Rejected             int64   `json:"rejected"`     // signatures the receiver refused
 
 	// history: what a long history costs.
 	RestartMs           float64 `json:"restart_ms,omitempty"`             // stop, then open again until ready

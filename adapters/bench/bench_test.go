@@ -67,8 +67,13 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 				t.Errorf("sustained published %d, want 70%% of throughput for 2 s = %d", r.Messages, want)
 			}
 		case "rebuild":
-			if r.RebuildEventsPerS <= 0 || r.Deliveries != 200+30*4+100 {
+			if r.RebuildEventsPerS <= 0 || r.Deliveries != 200+30*4+100 || r.RebuildCPUUsPerEvent <= 0 {
 				t.Errorf("rebuild: %+v", r)
+			}
+			// The ledger of the three delivery scenarios: each message's
+			// published event and three per delivery, plus the set-up.
+			if min := uint64(r.Messages + 3*r.Deliveries); r.RebuildEvents < min {
+				t.Errorf("rebuild replayed %d events, fewer than the %d the deliveries need", r.RebuildEvents, min)
 			}
 		}
 	}

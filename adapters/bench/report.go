@@ -81,6 +81,7 @@ var figures = []struct {
 	{"latency_p99_ms", func(r Result) float64 { return r.LatencyP99Ms }},
 	{"ledger_events_per_delivery", func(r Result) float64 { return r.LedgerEventsPerDelivery }},
 	{"rebuild_events_per_s", func(r Result) float64 { return r.RebuildEventsPerS }},
+	{"rebuild_cpu_us_per_event", func(r Result) float64 { return r.RebuildCPUUsPerEvent }},
 	{"drain_seconds", func(r Result) float64 { return r.DrainSeconds }},
 	{"peak_rss_mb", func(r Result) float64 { return r.PeakRSSMB }},
 }
@@ -121,14 +122,15 @@ func Summarize(results []Result) []Summary {
 // runs the min..max under it. A figure a scenario does not measure shows "-".
 func WriteTable(w io.Writer, sums []Summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := []string{"scenario", "runs", "ingest msg/s", "deliveries/s", "ratio", "2-hop ratio", "CPU ms/dlv", "p50 ms", "p99 ms", "events/dlv", "rebuild ev/s", "drain s", "peak RSS MB"}
+	head := []string{"scenario", "runs", "ingest msg/s", "deliveries/s", "ratio", "2-hop ratio", "CPU ms/dlv", "p50 ms", "p99 ms", "events/dlv", "rebuild ev/s", "CPU µs/ev", "drain s", "peak RSS MB"}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	format := func(name string, v float64) string {
 		if v == 0 {
 			return "-"
 		}
 		switch name {
-		case "ratio_to_baseline", "ratio_to_two_hop", "latency_p50_ms", "latency_p99_ms", "ledger_events_per_delivery", "drain_seconds":
+		case "ratio_to_baseline", "ratio_to_two_hop", "latency_p50_ms", "latency_p99_ms", "ledger_events_per_delivery", "drain_seconds",
+			"rebuild_cpu_us_per_event":
 			return fmt.Sprintf("%.2f", v)
 		case "cpu_ms_per_delivery":
 			return fmt.Sprintf("%.3f", v)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/pebblestore"
@@ -37,34 +38,19 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		runtime.GC()
 		debug.FreeOSMemory()
 		resetPeakRSS()
-		var res Result
 		cpu0 := cpuTime()
-		switch name {
-		case "throughput":
-			res, err = r.deliver(ctx, "throughput", cfg.Messages, 1, 0)
-		case "fanout":
-			res, err = r.deliver(ctx, "fanout", cfg.FanoutMessages, cfg.FanoutSubs, 0)
-		case "latency":
-			res, err = r.deliver(ctx, "latency", cfg.LatencyRate*cfg.LatencySeconds, 1, cfg.LatencyRate)
-		case "baseline":
-			res, err = r.baseline(ctx)
-		case "rebuild":
-			res, err = r.rebuild(ctx)
-		case "backlog":
-			res, err = r.backlog(ctx)
-		case "history":
-			res, err = r.history(ctx)
-		case "baseline2":
-			res, err = r.baseline2(ctx)
-		case "sustained":
-			res, err = r.sustained(ctx, results)
-		case "cluster":
-			var rs []Result
-			rs, err = r.cluster(ctx)
+		var res Result
+		var many []Result
+		// A CPU profile (--cpuprofile) tells the scenarios apart by this label
+		// (pprof -tagfocus scenario=rebuild). Goroutines carry the label of
+		// the scenario that started them: the ledger the first scenarios
+		// share, and Pebble's background work on it, keep the first one's.
+		pprof.Do(ctx, pprof.Labels("scenario", name), func(ctx context.Context) { res, many, err = r.scenario(ctx, name, results) })
+		if name == "cluster" {
 			if err != nil {
 				return results, fmt.Errorf("scenario %s: %w", name, err)
 			}
-			results = append(results, rs...) // their CPU is the nodes', measured per process
+			results = append(results, many...) // their CPU is the nodes', measured per process
 			r.say("%-10s done", name)
 			continue
 		}
@@ -224,14 +210,15 @@ func (r *runner) rebuild(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer views.Close()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	res, err := pipeline.RebuildInto(ctx, store, views, 0, nil)
 	if err != nil {
 		return Result{}, err
 	}
-	el := time.Since(start)
+	el, cpu := time.Since(start), cpuTime()-cpu0
 	return Result{Scenario: "rebuild", Messages: res.Messages, Deliveries: res.Deliveries,
-		RebuildEventsPerS: float64(res.Views.Events) / el.Seconds()}, nil
+		RebuildEventsPerS: float64(res.Views.Events) / el.Seconds(), RebuildEvents: res.Views.Events,
+		RebuildCPUUsPerEvent: float64(cpu.Nanoseconds()) / 1e3 / float64(max(res.Views.Events, 1))}, nil
 }
 
 // backlog publishes while the receiver is down (its subscription paused by
@@ -292,4 +279,31 @@ func (r *runner) backlog(ctx context.Context) (Result, error) {
 		LedgerEventsPerDelivery: float64(st.head()-h0) / float64(n)}
 	res.LatencyP50Ms, res.LatencyP95Ms, res.LatencyP99Ms = p.percentiles()
 	return res, nil
+}
+
+// scenario runs one scenario; the cluster's results are many (one per size).
+func (r *runner) scenario(ctx context.Context, name string, results []Result) (res Result, many []Result, err error) {
+	switch name {
+	case "throughput":
+		res, err = r.deliver(ctx, "throughput", r.cfg.Messages, 1, 0)
+	case "fanout":
+		res, err = r.deliver(ctx, "fanout", r.cfg.FanoutMessages, r.cfg.FanoutSubs, 0)
+	case "latency":
+		res, err = r.deliver(ctx, "latency", r.cfg.LatencyRate*r.cfg.LatencySeconds, 1, r.cfg.LatencyRate)
+	case "baseline":
+		res, err = r.baseline(ctx)
+	case "rebuild":
+		res, err = r.rebuild(ctx)
+	case "backlog":
+		res, err = r.backlog(ctx)
+	case "history":
+		res, err = r.history(ctx)
+	case "baseline2":
+		res, err = r.baseline2(ctx)
+	case "sustained":
+		res, err = r.sustained(ctx, results)
+	case "cluster":
+		many, err = r.cluster(ctx)
+	}
+	return res, many, err
 }
