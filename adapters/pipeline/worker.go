@@ -10,6 +10,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
@@ -54,7 +56,12 @@ func evolveAll(d projections.DeliveryView, events []domain.Event, ids []string) 
 func (r *Runner) work(hard context.Context, j job) {
 	defer r.finish(j)
 	d := j.delivery
-	log := r.log.With().Str("delivery_id", d.ID).Str("subscription_id", d.SubscriptionID).Logger()
+	// The delivery's fields are added to the few lines logged, not to a
+	// logger made for every attempt: that cost an allocation per delivery
+	// for lines almost never written.
+	log := func(e *zerolog.Event) *zerolog.Event {
+		return e.Str("delivery_id", d.ID).Str("subscription_id", d.SubscriptionID)
+	}
 	if r.stopping.Load() {
 		r.release(d.ID, 0)
 		return
@@ -80,7 +87,7 @@ func (r *Runner) work(hard context.Context, j job) {
 	defer lease.stop()
 	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName, Lease: lease.lease}, now)
 	if err != nil {
-		log.Warn().Err(err).Msg("cannot start an attempt")
+		log(r.log.Warn()).Err(err).Msg("cannot start an attempt")
 		r.release(d.ID, time.Second)
 		return
 	}
@@ -89,7 +96,7 @@ func (r *Runner) work(hard context.Context, j job) {
 		return // another owner, or the view is behind: wait for the newer event
 	}
 	if err != nil {
-		log.Error().Err(err).Msg("attempt start not recorded")
+		log(r.log.Error()).Err(err).Msg("attempt start not recorded")
 		r.release(d.ID, time.Second)
 		return
 	}
@@ -139,12 +146,12 @@ func (r *Runner) work(hard context.Context, j job) {
 	}
 	evs, err = domain.DecideDelivery(d.Delivery, cmd, r.clock.Now())
 	if err != nil {
-		log.Error().Err(err).Msg("cannot record the outcome")
+		log(r.log.Error()).Err(err).Msg("cannot record the outcome")
 		return
 	}
 	if _, err := r.appendDelivery(d, evs, d.LastEventID); err != nil {
 		// Left open: the next start closes it as outcome unknown.
-		log.Error().Err(err).Msg("attempt outcome not recorded")
+		log(r.log.Error()).Err(err).Msg("attempt outcome not recorded")
 		return
 	}
 	r.opts.Observer.AttemptFinished(result.ErrorClass, result.Latency)
@@ -164,7 +171,7 @@ func (r *Runner) work(hard context.Context, j job) {
 		return
 	}
 	r.stats.Failed.Add(1)
-	log.Debug().Str("error_class", result.ErrorClass).Int("status", result.StatusCode).Int("attempt", attempt).Msg("attempt failed")
+	log(r.log.Debug()).Str("error_class", result.ErrorClass).Int("status", result.StatusCode).Int("attempt", attempt).Msg("attempt failed")
 	r.checkHealth(j.sub.ID, d, result, r.clock.Now())
 }
 
