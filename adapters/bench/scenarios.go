@@ -200,7 +200,8 @@ func (r *runner) rebuild(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	r.close()
-	store, err := pebblestore.Open(r.dirA, pebblestore.Options{})
+	// Read-only, as `hookledger rebuild` opens it.
+	store, err := pebblestore.Open(r.dirA, pebblestore.Options{ReadOnly: true})
 	if err != nil {
 		return Result{}, err
 	}
