@@ -119,6 +119,47 @@ func (c *Commands) AppendDecided(ctx context.Context, stream string, rev uint64,
 	return c.append(ctx, stream, expected, events, md)
 }
 
+// DecidedAppend is one stream's events for AppendDecidedMulti, decided on
+// its state at revision (exists false: the stream must not exist yet).
+type DecidedAppend struct {
+	Stream   string
+	Revision uint64
+	Exists   bool
+	Events   []Event
+}
+
+// AppendDecidedMulti appends several streams' decided events in one atomic
+// write, md being every event's; it returns the results and the event ids
+// part by part. On a store that is no MultiAppender it returns an error
+// matching errors.ErrUnsupported, having written nothing.
+func (c *Commands) AppendDecidedMulti(ctx context.Context, parts []DecidedAppend, md Metadata) ([]AppendResult, [][]string, error) {
+	multi, ok := c.Store.(MultiAppender)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: the store has no multi-stream append", errors.ErrUnsupported)
+	}
+	if md.RecordedAt.IsZero() {
+		md.RecordedAt = c.Now().UTC()
+	}
+	out := make([]StreamAppend, len(parts))
+	ids := make([][]string, len(parts))
+	for i, p := range parts {
+		out[i] = StreamAppend{Stream: p.Stream, Expected: NoStream, Events: make([]EventData, len(p.Events))}
+		if p.Exists {
+			out[i].Expected = Exact(p.Revision)
+		}
+		ids[i] = make([]string, len(p.Events))
+		for j, e := range p.Events {
+			d, err := Encode(c.NewEventID(), e, md)
+			if err != nil {
+				return nil, nil, err
+			}
+			out[i].Events[j], ids[i][j] = d, d.ID
+		}
+	}
+	res, err := multi.AppendMulti(ctx, out...)
+	return res, ids, err
+}
+
 // Load folds a stream into state; exists is false when the stream has no events.
 func Load[S any](ctx context.Context, store EventStore, stream string, evolve func(S, Event) S) (S, uint64, bool, error) {
 	var state S

@@ -157,3 +157,53 @@ func TestCommandsPublishNewRefusesAnExistingStream(t *testing.T) {
 		t.Fatalf("a second publish with the same id: %v", err)
 	}
 }
+
+// multiFake adds a recording multi-stream append to fakeStore.
+type multiFake struct {
+	*fakeStore
+	parts []domain.StreamAppend
+}
+
+func (m *multiFake) AppendMulti(_ context.Context, parts ...domain.StreamAppend) ([]domain.AppendResult, error) {
+	if err := domain.ValidateAppendMulti(parts); err != nil {
+		return nil, err
+	}
+	m.parts = parts
+	res := make([]domain.AppendResult, len(parts))
+	for i, p := range parts {
+		res[i], _ = m.fakeStore.Append(context.Background(), p.Stream, p.Expected, p.Events...)
+	}
+	return res, nil
+}
+
+func TestAppendDecidedMulti(t *testing.T) {
+	ctx := context.Background()
+	md := domain.Metadata{Actor: "fanout", CorrelationID: "msg_1"}
+	parts := []domain.DecidedAppend{
+		{Stream: "delivery-a", Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "a"}}},
+		{Stream: "delivery-b", Revision: 3, Exists: true, Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "b"}, domain.DeliveryScheduled{DeliveryID: "b"}}},
+	}
+	if _, _, err := newCommands(newFakeStore()).AppendDecidedMulti(ctx, parts, md); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("on a store without multi-stream appends: %v, want errors.ErrUnsupported", err)
+	}
+	store := &multiFake{fakeStore: newFakeStore()}
+	store.streams["delivery-b"] = make([]domain.RecordedEvent, 4)
+	_, ids, err := newCommands(store).AppendDecidedMulti(ctx, parts, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(store.parts) != 2 || store.parts[0].Expected != domain.NoStream || store.parts[1].Expected != domain.Exact(3) {
+		t.Fatalf("parts %+v: want no stream for a new one, the revision decided on otherwise", store.parts)
+	}
+	if len(ids) != 2 || len(ids[0]) != 1 || len(ids[1]) != 2 || ids[1][0] != store.parts[1].Events[0].ID {
+		t.Fatalf("ids %v, want the parts' event ids in order", ids)
+	}
+	for _, p := range store.parts {
+		for _, e := range p.Events {
+			ev, got, err := domain.Decode(domain.RecordedEvent{Type: e.Type, Data: e.Data, Metadata: e.Metadata})
+			if err != nil || got.Actor != "fanout" || got.CorrelationID != "msg_1" || got.RecordedAt.IsZero() || ev.Type() != domain.TypeDeliveryScheduled {
+				t.Fatalf("event %s: %v %+v", e.ID, err, got)
+			}
+		}
+	}
+}

@@ -164,6 +164,58 @@ type EventStore interface {
 	Close() error
 }
 
+// StreamAppend is one stream's part of a multi-stream append.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedRevision
+	Events   []EventData
+}
+
+// MultiAppender is an event store that also appends to several streams in
+// one atomic write: a message's deliveries scheduled at once, in one trip
+// through the store instead of one per stream. It is optional: callers find
+// it by a type assertion and append stream by stream on a store without it
+// (EventStoreDB's multi-stream append takes only string-valued metadata, so
+// that adapter does not offer it, see docs/eventstoredb.md), or when the
+// call answers an error matching errors.ErrUnsupported (a wrapper around
+// such a store), having written nothing.
+type MultiAppender interface {
+	// AppendMulti appends every part, or none of them: when a part's
+	// expected revision does not hold it returns a *WrongRevisionError
+	// naming that part's stream and writes nothing. The parts' events take
+	// consecutive positions in the order given, and the results are the
+	// parts' own, in the same order. Invalid input (no part, a stream twice,
+	// any part ValidateAppend refuses) returns ErrInvalidArgument or
+	// ErrEventTooLarge and writes nothing.
+	AppendMulti(ctx context.Context, parts ...StreamAppend) ([]AppendResult, error)
+}
+
+// ValidateAppendMulti checks a multi-stream append's arguments the same way
+// on every store.
+func ValidateAppendMulti(parts []StreamAppend) error {
+	if len(parts) == 0 {
+		return invalid("parts", "a multi-stream append needs at least one part")
+	}
+	streams := make(map[string]struct{}, len(parts))
+	ids := map[string]struct{}{}
+	for i, p := range parts {
+		if err := ValidateAppend(p.Stream, p.Events); err != nil {
+			return fmt.Errorf("part %d (%s): %w", i, p.Stream, err)
+		}
+		if _, dup := streams[p.Stream]; dup {
+			return invalid("parts", "stream %q appears in two parts of one append", p.Stream)
+		}
+		streams[p.Stream] = struct{}{}
+		for _, e := range p.Events {
+			if _, dup := ids[e.ID]; dup {
+				return invalid("parts", "event id %q appears twice in one append", e.ID)
+			}
+			ids[e.ID] = struct{}{}
+		}
+	}
+	return nil
+}
+
 // ValidateAppend checks an append's arguments the same way on every store.
 func ValidateAppend(stream string, events []EventData) error {
 	if err := ValidateStreamName(stream); err != nil {

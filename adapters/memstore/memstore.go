@@ -26,7 +26,10 @@ func New() *Store {
 	return &Store{streams: map[string][]int{}, now: time.Now}
 }
 
-var _ domain.EventStore = (*Store)(nil)
+var (
+	_ domain.EventStore    = (*Store)(nil)
+	_ domain.MultiAppender = (*Store)(nil)
+)
 
 // Append implements domain.EventStore.
 func (s *Store) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
@@ -59,6 +62,48 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		res = domain.AppendResult{Revision: rec.Revision, Position: rec.Position}
 	}
 	s.streams[stream] = idx
+	s.mu.Unlock()
+	s.notify.Broadcast()
+	return res, nil
+}
+
+// AppendMulti implements domain.MultiAppender: under the store's one lock,
+// every part's expected revision is checked before any is written.
+func (s *Store) AppendMulti(ctx context.Context, parts ...domain.StreamAppend) ([]domain.AppendResult, error) {
+	if err := domain.ValidateAppendMulti(parts); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, domain.ErrClosed
+	}
+	for _, p := range parts {
+		idx := s.streams[p.Stream]
+		last, exists := uint64(len(idx))-1, len(idx) > 0
+		if !p.Expected.Check(last, exists) {
+			s.mu.Unlock()
+			return nil, &domain.WrongRevisionError{Stream: p.Stream, Expected: p.Expected, Actual: last, HasActual: exists}
+		}
+	}
+	now := s.now().UTC()
+	res := make([]domain.AppendResult, len(parts))
+	for i, p := range parts {
+		idx := s.streams[p.Stream]
+		for _, e := range p.Events {
+			rec := domain.RecordedEvent{
+				ID: e.ID, Stream: p.Stream, Revision: uint64(len(idx)), Position: domain.Position(len(s.events) + 1),
+				Type: e.Type, Data: clone(e.Data), Metadata: clone(e.Metadata), Created: now,
+			}
+			idx = append(idx, len(s.events))
+			s.events = append(s.events, rec)
+			res[i] = domain.AppendResult{Revision: rec.Revision, Position: rec.Position}
+		}
+		s.streams[p.Stream] = idx
+	}
 	s.mu.Unlock()
 	s.notify.Broadcast()
 	return res, nil

@@ -11,6 +11,8 @@ package metrics
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -145,6 +147,30 @@ func (s *instrumented) Append(ctx context.Context, stream string, expected domai
 		return res, err
 	}
 	s.m.eventsApp.Add(float64(len(events)))
+	s.m.appendLatency.Observe(time.Since(start).Seconds())
+	return res, nil
+}
+
+// AppendMulti passes a multi-stream append through when the store offers
+// it, counted as one append of all its events; otherwise it answers
+// errors.ErrUnsupported and the caller appends stream by stream.
+func (s *instrumented) AppendMulti(ctx context.Context, parts ...domain.StreamAppend) ([]domain.AppendResult, error) {
+	multi, ok := s.EventStore.(domain.MultiAppender)
+	if !ok {
+		return nil, fmt.Errorf("%w: the store has no multi-stream append", errors.ErrUnsupported)
+	}
+	start := time.Now()
+	res, err := multi.AppendMulti(ctx, parts...)
+	s.m.appends.Inc()
+	if err != nil {
+		s.m.appendErrors.Inc()
+		return res, err
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p.Events)
+	}
+	s.m.eventsApp.Add(float64(n))
 	s.m.appendLatency.Observe(time.Since(start).Seconds())
 	return res, nil
 }

@@ -42,6 +42,41 @@ func TestInstrumentedStoreCountsAppends(t *testing.T) {
 	}
 }
 
+// A multi-stream append passes through and counts as one append of all its
+// events; over a store without it the wrapper says so and writes nothing.
+func TestInstrumentedStoreMultiStreamAppend(t *testing.T) {
+	m := metrics.New()
+	store := memstore.New()
+	defer store.Close()
+	s := m.InstrumentStore(store).(domain.MultiAppender)
+	ev := func(id byte) domain.EventData {
+		return domain.EventData{ID: domain.FormatUUID([]byte{id, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}), Type: "t", Data: []byte(`{}`)}
+	}
+	res, err := s.AppendMulti(context.Background(),
+		domain.StreamAppend{Stream: "a", Expected: domain.NoStream, Events: []domain.EventData{ev(1), ev(2)}},
+		domain.StreamAppend{Stream: "b", Expected: domain.NoStream, Events: []domain.EventData{ev(3)}})
+	if err != nil || len(res) != 2 || res[1].Position != 3 {
+		t.Fatalf("%v %v", res, err)
+	}
+	mf, _ := m.Registry().Gather()
+	for _, f := range mf {
+		want := map[string]float64{"hookledger_ledger_appends_total": 1, "hookledger_ledger_events_appended_total": 3}[f.GetName()]
+		if want != 0 && f.Metric[0].GetCounter().GetValue() != want {
+			t.Errorf("%s = %v, want %v", f.GetName(), f.Metric[0].GetCounter().GetValue(), want)
+		}
+	}
+	plain := m.InstrumentStore(onlyAppends{store}).(domain.MultiAppender)
+	if _, err := plain.AppendMulti(context.Background(), domain.StreamAppend{Stream: "c", Expected: domain.Any, Events: []domain.EventData{ev(4)}}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("over a store without multi-stream appends: %v, want errors.ErrUnsupported", err)
+	}
+	if h, _ := store.Head(context.Background()); h != 3 {
+		t.Fatalf("head %d after the refused multi-stream append, want 3", h)
+	}
+}
+
+// onlyAppends hides the store's multi-stream append.
+type onlyAppends struct{ domain.EventStore }
+
 func TestAttemptOutcomesAndState(t *testing.T) {
 	m := metrics.New()
 	m.AttemptFinished("", 20*time.Millisecond)

@@ -59,13 +59,13 @@ func (s *Store) commitLoop() {
 			return
 		}
 		batch = append(batch[:0], first)
-		n := len(first.events)
+		n := first.eventCount()
 	gather:
 		for n < s.maxBatch {
 			select {
 			case r := <-s.reqs:
 				batch = append(batch, r)
-				n += len(r.events)
+				n += r.eventCount()
 			default:
 				break gather
 			}
@@ -100,8 +100,10 @@ func (s *Store) commit(reqs []*appendReq) *turn {
 	}
 	size := 0
 	for _, r := range reqs {
-		for i := range r.events {
-			size += recordSize(r.stream, &r.events[i]) + 2*len(r.stream) + 64
+		for _, p := range r.parts {
+			for i := range p.events {
+				size += recordSize(p.stream, &p.events[i]) + 2*len(p.stream) + 64
+			}
 		}
 	}
 	b := s.db.NewBatchWithSize(size)
@@ -110,42 +112,53 @@ func (s *Store) commit(reqs []*appendReq) *turn {
 	t.first = pos + 1
 	t.created = s.now().UnixNano()
 	var rec, key []byte
+	var found []streamHead // the heads of a request's parts, checked before any is written
 	for _, r := range reqs {
 		if r.ctx.Err() != nil {
 			r.err = r.ctx.Err()
 			continue
 		}
-		h, ok := heads[r.stream]
-		if !ok {
-			h, ok = s.heads[r.stream]
-		}
-		if !ok {
-			var err error
-			if h, err = s.readHead(r.stream); err != nil {
-				r.err = err
-				continue
+		found = found[:0]
+		for _, p := range r.parts {
+			h, ok := heads[p.stream]
+			if !ok {
+				h, ok = s.heads[p.stream]
 			}
+			if !ok {
+				var err error
+				if h, err = s.readHead(p.stream); err != nil {
+					r.err = err
+					break
+				}
+			}
+			if !p.expected.Check(h.rev, h.exists) {
+				r.err = &domain.WrongRevisionError{Stream: p.stream, Expected: p.expected, Actual: h.rev, HasActual: h.exists}
+				break
+			}
+			found = append(found, h)
 		}
-		if !r.expected.Check(h.rev, h.exists) {
-			r.err = &domain.WrongRevisionError{Stream: r.stream, Expected: r.expected, Actual: h.rev, HasActual: h.exists}
-			continue
+		if r.err != nil {
+			continue // no part written: a multi-stream append is all or nothing
 		}
-		rev := h.rev + 1
-		if !h.exists {
-			rev = 0
+		for j := range r.parts {
+			p, h := &r.parts[j], found[j]
+			rev := h.rev + 1
+			if !h.exists {
+				rev = 0
+			}
+			for i := range p.events {
+				pos++
+				rec = appendRecord(rec[:0], pos, rev, t.created, p.stream, &p.events[i])
+				b.Set(eventKey(pos), rec, nil)
+				key = appendStreamKey(key[:0], p.stream, rev)
+				var pv [8]byte
+				binary.BigEndian.PutUint64(pv[:], uint64(pos))
+				b.Set(key, pv[:], nil)
+				p.res = domain.AppendResult{Revision: rev, Position: pos}
+				rev++
+			}
+			heads[p.stream] = streamHead{rev: rev - 1, exists: true}
 		}
-		for i := range r.events {
-			pos++
-			rec = appendRecord(rec[:0], pos, rev, t.created, r.stream, &r.events[i])
-			b.Set(eventKey(pos), rec, nil)
-			key = appendStreamKey(key[:0], r.stream, rev)
-			var pv [8]byte
-			binary.BigEndian.PutUint64(pv[:], uint64(pos))
-			b.Set(key, pv[:], nil)
-			r.res = domain.AppendResult{Revision: rev, Position: pos}
-			rev++
-		}
-		heads[r.stream] = streamHead{rev: rev - 1, exists: true}
 		t.written = append(t.written, r)
 	}
 	if len(t.written) == 0 {
@@ -198,7 +211,10 @@ func (s *Store) writeLoop() {
 			if err != nil {
 				err = s.fail(err)
 				for _, r := range t.written {
-					r.err, r.res = err, domain.AppendResult{}
+					r.err = err
+					for j := range r.parts {
+						r.parts[j].res = domain.AppendResult{}
+					}
 				}
 			}
 		}

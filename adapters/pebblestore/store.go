@@ -140,17 +140,36 @@ const ledgerSeparateValuesFrom = 256
 // headCacheMax bounds the head cache; it is emptied when full.
 const headCacheMax = 1 << 16
 
+// appendReq is one append waiting for the committer: one part (Append) or
+// several (AppendMulti), written together or not at all.
 type appendReq struct {
-	ctx      context.Context
+	ctx   context.Context
+	parts []appendPart
+	one   [1]appendPart // parts of a one-stream append, without an allocation
+	err   error
+	done  chan struct{}
+}
+
+type appendPart struct {
 	stream   string
 	expected domain.ExpectedRevision
 	events   []domain.EventData
 	res      domain.AppendResult
-	err      error
-	done     chan struct{}
 }
 
-var _ domain.EventStore = (*Store)(nil)
+// eventCount is how many events the request appends.
+func (r *appendReq) eventCount() int {
+	n := 0
+	for i := range r.parts {
+		n += len(r.parts[i].events)
+	}
+	return n
+}
+
+var (
+	_ domain.EventStore    = (*Store)(nil)
+	_ domain.MultiAppender = (*Store)(nil)
+)
 
 // Open opens (or creates) the store in dir.
 //
@@ -322,34 +341,65 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 	if err := domain.ValidateAppend(stream, events); err != nil {
 		return domain.AppendResult{}, err
 	}
-	if s.opts.ReadOnly {
-		return domain.AppendResult{}, ErrReadOnly
-	}
-	if errp := s.failed.Load(); errp != nil {
-		return domain.AppendResult{}, *errp
-	}
-	if err := s.checkFree(false); err != nil {
+	req := &appendReq{ctx: ctx, done: make(chan struct{})}
+	req.one[0] = appendPart{stream: stream, expected: expected, events: events}
+	req.parts = req.one[:]
+	if err := s.submit(req); err != nil {
 		return domain.AppendResult{}, err
 	}
-	req := &appendReq{ctx: ctx, stream: stream, expected: expected, events: events, done: make(chan struct{})}
+	return req.parts[0].res, nil
+}
+
+// AppendMulti implements domain.MultiAppender: the parts are decided and
+// written in one turn of the committer, in one batch, so they are synced
+// together or not at all. It returns after the events are synced.
+func (s *Store) AppendMulti(ctx context.Context, parts ...domain.StreamAppend) ([]domain.AppendResult, error) {
+	if err := domain.ValidateAppendMulti(parts); err != nil {
+		return nil, err
+	}
+	req := &appendReq{ctx: ctx, parts: make([]appendPart, len(parts)), done: make(chan struct{})}
+	for i, p := range parts {
+		req.parts[i] = appendPart{stream: p.Stream, expected: p.Expected, events: p.Events}
+	}
+	if err := s.submit(req); err != nil {
+		return nil, err
+	}
+	res := make([]domain.AppendResult, len(parts))
+	for i := range req.parts {
+		res[i] = req.parts[i].res
+	}
+	return res, nil
+}
+
+// submit hands req to the committer and waits for its verdict.
+func (s *Store) submit(req *appendReq) error {
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	if errp := s.failed.Load(); errp != nil {
+		return *errp
+	}
+	if err := s.checkFree(false); err != nil {
+		return err
+	}
 	// The shared lock keeps Close from stopping the committer between the
 	// closed check and the send, which would strand the request.
 	s.closeMu.RLock()
 	if s.closed.Load() {
 		s.closeMu.RUnlock()
-		return domain.AppendResult{}, domain.ErrClosed
+		return domain.ErrClosed
 	}
 	select {
 	case s.reqs <- req:
 		s.closeMu.RUnlock()
-	case <-ctx.Done():
+	case <-req.ctx.Done():
 		s.closeMu.RUnlock()
-		return domain.AppendResult{}, ctx.Err()
+		return req.ctx.Err()
 	}
 	// Once queued, wait for the verdict even if ctx ends: the append may
 	// already be in a batch being synced, and the caller must learn its fate.
 	<-req.done
-	return req.res, req.err
+	return req.err
 }
 
 // translate maps Pebble errors to domain errors.

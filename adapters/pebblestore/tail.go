@@ -81,30 +81,34 @@ func (t *tail) read(from domain.Position, max int) ([]domain.RecordedEvent, bool
 func tailEventsOf(reqs []*appendReq, created int64) []domain.RecordedEvent {
 	size, n := 0, 0
 	for _, r := range reqs {
-		for i := range r.events {
-			size += len(r.events[i].Data) + len(r.events[i].Metadata)
-			n++
+		for _, p := range r.parts {
+			for i := range p.events {
+				size += len(p.events[i].Data) + len(p.events[i].Metadata)
+				n++
+			}
 		}
 	}
 	slab := make([]byte, 0, size)
 	out := make([]domain.RecordedEvent, 0, n)
 	at := time.Unix(0, created).UTC()
 	for _, r := range reqs {
-		pos := r.res.Position - domain.Position(len(r.events)-1)
-		rev := r.res.Revision - uint64(len(r.events)-1)
-		for i := range r.events {
-			e := &r.events[i]
-			var data, meta []byte // nil when empty, as the tables give them
-			if len(e.Data) > 0 {
-				slab = append(slab, e.Data...)
-				data = slab[len(slab)-len(e.Data) : len(slab) : len(slab)]
+		for _, p := range r.parts {
+			pos := p.res.Position - domain.Position(len(p.events)-1)
+			rev := p.res.Revision - uint64(len(p.events)-1)
+			for i := range p.events {
+				e := &p.events[i]
+				var data, meta []byte // nil when empty, as the tables give them
+				if len(e.Data) > 0 {
+					slab = append(slab, e.Data...)
+					data = slab[len(slab)-len(e.Data) : len(slab) : len(slab)]
+				}
+				if len(e.Metadata) > 0 {
+					slab = append(slab, e.Metadata...)
+					meta = slab[len(slab)-len(e.Metadata) : len(slab) : len(slab)]
+				}
+				out = append(out, domain.RecordedEvent{ID: e.ID, Stream: p.stream, Revision: rev + uint64(i), Position: pos + domain.Position(i),
+					Type: e.Type, Data: data, Metadata: meta, Created: at})
 			}
-			if len(e.Metadata) > 0 {
-				slab = append(slab, e.Metadata...)
-				meta = slab[len(slab)-len(e.Metadata) : len(slab) : len(slab)]
-			}
-			out = append(out, domain.RecordedEvent{ID: e.ID, Stream: r.stream, Revision: rev + uint64(i), Position: pos + domain.Position(i),
-				Type: e.Type, Data: data, Metadata: meta, Created: at})
 		}
 	}
 	return out

@@ -12,12 +12,18 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
+// fanItem is schedules of one fan-out for a fan-out worker: all of a
+// message's (this node's share) when the fold sends them, one when a
+// restart or a partition taken over resumes them.
 type fanItem struct {
-	job *fanoutJob
-	cmd domain.ScheduleDelivery
+	job  *fanoutJob
+	cmds []domain.ScheduleDelivery
 }
 
-// fanoutWorker appends the scheduled deliveries decided by handle.
+// fanoutWorker appends the scheduled deliveries decided by handle: a
+// message's several schedules in one multi-stream append where the store
+// offers it (one trip through the store instead of one per subscription),
+// else one by one.
 func (r *Runner) fanoutWorker(ctx context.Context) {
 	for {
 		var it fanItem
@@ -26,40 +32,82 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 			return
 		case it = <-r.fanCh:
 		}
-		for try := 0; ; try++ {
-			evs, err := domain.DecideDelivery(domain.Delivery{}, it.cmd, r.clock.Now())
-			var res domain.AppendResult
-			if err == nil {
-				res, _, err = r.opts.Commands.AppendDecided(context.Background(), domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), 0, false, evs,
-					domain.Metadata{Actor: "fanout", CorrelationID: it.job.MessageID, CausationID: it.job.CausationID})
-			}
-			if err == nil {
-				r.stats.Scheduled.Add(1)
-				r.fanAppendedAt(it.job, res.Position)
-				break
-			}
-			if errors.Is(err, domain.ErrWrongRevision) {
-				// Already scheduled (a replay after a restart): its first
-				// event is the schedule the fold must have seen.
-				stream := domain.DeliveryStream(domain.DeliveryIDFor(it.cmd.MessageID, it.cmd.SubscriptionID))
-				if recs, rerr := r.opts.Store.ReadStream(ctx, stream, 0, domain.Forward, 1); rerr == nil && len(recs) == 1 {
-					r.fanAppendedAt(it.job, recs[0].Position)
-				}
-				break
-			}
-			if errors.Is(err, domain.ErrInvalidArgument) || try >= 5 || ctx.Err() != nil {
-				// Left in the pending fan-out set: the next start retries it.
-				r.log.Error().Err(err).Str("message_id", it.cmd.MessageID).Str("subscription_id", it.cmd.SubscriptionID).Msg("delivery not scheduled")
-				goto next
-			}
-			time.Sleep(time.Duration(50<<try) * time.Millisecond)
+		if len(it.cmds) > 1 && r.scheduleAll(it) {
+			continue
 		}
-		r.mu.Lock()
-		r.fanItemDoneLocked(it.job)
-		r.mu.Unlock()
-		r.kick()
-	next:
+		for _, c := range it.cmds {
+			r.scheduleOne(ctx, it.job, c)
+		}
 	}
+}
+
+// scheduleAll appends every schedule of it at once, and reports whether it
+// did. When it did not (a store without multi-stream appends, one of the
+// deliveries already scheduled by a run before a restart, an error), it
+// wrote nothing and the schedules go one by one, which sorts each case out.
+func (r *Runner) scheduleAll(it fanItem) bool {
+	parts := make([]domain.DecidedAppend, len(it.cmds))
+	for i, c := range it.cmds {
+		evs, err := domain.DecideDelivery(domain.Delivery{}, c, r.clock.Now())
+		if err != nil {
+			return false
+		}
+		parts[i] = domain.DecidedAppend{Stream: domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), Events: evs}
+	}
+	res, _, err := r.opts.Commands.AppendDecidedMulti(context.Background(), parts,
+		domain.Metadata{Actor: "fanout", CorrelationID: it.job.MessageID, CausationID: it.job.CausationID})
+	if err != nil {
+		if !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, domain.ErrWrongRevision) {
+			r.log.Warn().Err(err).Str("message_id", it.job.MessageID).Msg("deliveries not scheduled at once; scheduling them one by one")
+		}
+		return false
+	}
+	r.stats.Scheduled.Add(int64(len(parts)))
+	r.fanAppendedAt(it.job, res[len(res)-1].Position)
+	r.mu.Lock()
+	for range parts {
+		r.fanItemDoneLocked(it.job)
+	}
+	r.mu.Unlock()
+	r.kick()
+	return true
+}
+
+// scheduleOne appends one schedule of j, retrying a failed append a few
+// times; one already in the ledger counts as appended.
+func (r *Runner) scheduleOne(ctx context.Context, j *fanoutJob, cmd domain.ScheduleDelivery) {
+	for try := 0; ; try++ {
+		evs, err := domain.DecideDelivery(domain.Delivery{}, cmd, r.clock.Now())
+		var res domain.AppendResult
+		if err == nil {
+			res, _, err = r.opts.Commands.AppendDecided(context.Background(), domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), 0, false, evs,
+				domain.Metadata{Actor: "fanout", CorrelationID: j.MessageID, CausationID: j.CausationID})
+		}
+		if err == nil {
+			r.stats.Scheduled.Add(1)
+			r.fanAppendedAt(j, res.Position)
+			break
+		}
+		if errors.Is(err, domain.ErrWrongRevision) {
+			// Already scheduled (a replay after a restart): its first
+			// event is the schedule the fold must have seen.
+			stream := domain.DeliveryStream(domain.DeliveryIDFor(cmd.MessageID, cmd.SubscriptionID))
+			if recs, rerr := r.opts.Store.ReadStream(ctx, stream, 0, domain.Forward, 1); rerr == nil && len(recs) == 1 {
+				r.fanAppendedAt(j, recs[0].Position)
+			}
+			break
+		}
+		if errors.Is(err, domain.ErrInvalidArgument) || try >= 5 || ctx.Err() != nil {
+			// Left in the pending fan-out set: the next start retries it.
+			r.log.Error().Err(err).Str("message_id", cmd.MessageID).Str("subscription_id", cmd.SubscriptionID).Msg("delivery not scheduled")
+			return
+		}
+		time.Sleep(time.Duration(50<<try) * time.Millisecond)
+	}
+	r.mu.Lock()
+	r.fanItemDoneLocked(j)
+	r.mu.Unlock()
+	r.kick()
 }
 
 // fanItemDoneLocked counts one schedule of j as appended (by this runner or,

@@ -78,13 +78,11 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 			return fanCtx.Err()
 		}
 	}
-	if fan != nil {
-		for _, c := range send {
-			select {
-			case r.fanCh <- fanItem{job: fan, cmd: c}:
-			case <-fanCtx.Done():
-				return fanCtx.Err()
-			}
+	if fan != nil && len(send) > 0 {
+		select {
+		case r.fanCh <- fanItem{job: fan, cmds: send}:
+		case <-fanCtx.Done():
+			return fanCtx.Err()
 		}
 	}
 	r.kick()

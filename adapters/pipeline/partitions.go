@@ -191,7 +191,7 @@ func (r *Runner) takeOver(ctx context.Context, gained map[int]uint64) {
 		}
 	}
 	for id, it := range r.foreign {
-		if r.fansOutLocked(it.cmd.SubscriptionID) {
+		if r.fansOutLocked(it.cmds[0].SubscriptionID) {
 			fan = append(fan, it)
 			delete(r.foreign, id)
 		}
@@ -286,7 +286,7 @@ func (r *Runner) splitFanoutLocked(j *fanoutJob) []domain.ScheduleDelivery {
 		if r.fansOutLocked(c.SubscriptionID) {
 			mine = append(mine, c)
 		} else {
-			r.foreign[domain.DeliveryIDFor(c.MessageID, c.SubscriptionID)] = fanItem{job: j, cmd: c}
+			r.foreign[domain.DeliveryIDFor(c.MessageID, c.SubscriptionID)] = fanItem{job: j, cmds: []domain.ScheduleDelivery{c}}
 		}
 	}
 	return mine
@@ -313,6 +313,6 @@ func (r *Runner) restartFanoutLocked(j *fanoutJob) {
 			r.fanItemDoneLocked(j)
 			continue
 		}
-		r.foreign[id] = fanItem{job: j, cmd: c}
+		r.foreign[id] = fanItem{job: j, cmds: []domain.ScheduleDelivery{c}}
 	}
 }

@@ -293,7 +293,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		for _, j := range restartFanout {
 			for _, c := range j.Schedules {
 				select {
-				case r.fanCh <- fanItem{job: j, cmd: c}:
+				case r.fanCh <- fanItem{job: j, cmds: []domain.ScheduleDelivery{c}}:
 				case <-fanCtx.Done():
 					return
 				}

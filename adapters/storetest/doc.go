@@ -8,5 +8,8 @@
 // It covers revision semantics, ordering, inclusive reads and exclusive
 // subscription starts, paging, catch-up to live with concurrent writers,
 // cancellation, a 50-goroutine race on one stream, 1 MiB events, unicode
-// stream names, and invalid input refused with typed errors.
+// stream names, and invalid input refused with typed errors. A store that
+// offers multi-stream appends (domain.MultiAppender) also runs their tests:
+// all or nothing, consecutive positions in the order of the parts, a race
+// on a shared stream, subscribers.
 package storetest

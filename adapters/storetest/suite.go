@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore Factory) {
 			tc.fn(t, newStore(t))
 		})
 	}
+	runMulti(t, newStore)
 }
 
 var idSeq atomic.Uint64

@@ -1,0 +1,163 @@
+package pipeline_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// countingStore counts the appends of delivery.scheduled events that go
+// through it, one stream at a time or several at once.
+type countingStore struct {
+	domain.EventStore
+	mu                         sync.Mutex
+	single, multi, multiFailed int
+	multiParts                 []int
+}
+
+func (c *countingStore) Append(ctx context.Context, stream string, exp domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if strings.HasPrefix(stream, "delivery-") && events[0].Type == domain.TypeDeliveryScheduled {
+		c.mu.Lock()
+		c.single++
+		c.mu.Unlock()
+	}
+	return c.EventStore.Append(ctx, stream, exp, events...)
+}
+
+func (c *countingStore) AppendMulti(ctx context.Context, parts ...domain.StreamAppend) ([]domain.AppendResult, error) {
+	res, err := c.EventStore.(domain.MultiAppender).AppendMulti(ctx, parts...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.multiFailed++
+	} else {
+		c.multi++
+		c.multiParts = append(c.multiParts, len(parts))
+	}
+	return res, err
+}
+
+func (c *countingStore) counts() (single, multi, failed int, parts []int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.single, c.multi, c.multiFailed, append([]int(nil), c.multiParts...)
+}
+
+// onlyOneByOne is a store without multi-stream appends.
+type onlyOneByOne struct{ domain.EventStore }
+
+func fanoutHarness(t *testing.T, wrap func(domain.EventStore) domain.EventStore) (*harness, string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) {
+		o.Store = wrap(o.Store)
+		cmds := *o.Commands
+		cmds.Store = o.Store
+		o.Commands = &cmds
+	}})
+	h.app("app_f")
+	return h, srv.URL
+}
+
+// scheduledOnce checks that each delivery of msg to subs was scheduled
+// exactly once, and returns the positions of the schedules.
+func scheduledOnce(t *testing.T, h *harness, msg string, subs []string) []domain.Position {
+	t.Helper()
+	var at []domain.Position
+	for _, sub := range subs {
+		id := domain.DeliveryIDFor(msg, sub)
+		waitUntil(t, 10*time.Second, "delivery "+id+" scheduled", func() bool { return h.delivery(id).ID != "" })
+		recs, err := h.store.ReadStream(context.Background(), domain.DeliveryStream(id), 0, domain.Forward, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range recs {
+			if r.Type == domain.TypeDeliveryScheduled {
+				n++
+			}
+		}
+		if n != 1 || recs[0].Type != domain.TypeDeliveryScheduled {
+			t.Fatalf("%s: %d schedules, first event %s; want exactly one, first", id, n, recs[0].Type)
+		}
+		at = append(at, recs[0].Position)
+	}
+	return at
+}
+
+func TestFanoutSchedulesAMessagesDeliveriesInOneAppend(t *testing.T) {
+	var counting *countingStore
+	h, url := fanoutHarness(t, func(s domain.EventStore) domain.EventStore { counting = &countingStore{EventStore: s}; return counting })
+	subs := []string{"sub_f1", "sub_f2", "sub_f3", "sub_f4"}
+	for _, s := range subs {
+		h.sub("app_f", s, url, "*")
+	}
+	h.start()
+	msg, _ := h.publish("app_f", "order.paid", `{"n":1}`)
+	at := scheduledOnce(t, h, msg, subs)
+	single, multi, failed, parts := counting.counts()
+	if single != 0 || multi != 1 || failed != 0 || len(parts) != 1 || parts[0] != len(subs) {
+		t.Fatalf("%d schedules appended one by one, %d multi-stream appends (%v parts, %d refused); want one of %d", single, multi, parts, failed, len(subs))
+	}
+	for i := 1; i < len(at); i++ {
+		if at[i] != at[0]+domain.Position(i) {
+			t.Fatalf("schedules at %v: want consecutive positions (one atomic append)", at)
+		}
+	}
+}
+
+// A fan-out replayed after a restart, one of its deliveries already in the
+// ledger: the multi-stream append is refused whole, and the schedules go
+// one by one, the one already there counted as done; nothing is scheduled
+// twice.
+func TestFanoutFallsBackOneByOneWhenADeliveryIsAlreadyScheduled(t *testing.T) {
+	var counting *countingStore
+	h, url := fanoutHarness(t, func(s domain.EventStore) domain.EventStore { counting = &countingStore{EventStore: s}; return counting })
+	subs := []string{"sub_g1", "sub_g2", "sub_g3"}
+	for _, s := range subs {
+		h.sub("app_f", s, url, "*")
+	}
+	// Published while no runner runs, one delivery scheduled before the
+	// rest (a process stopped mid fan-out).
+	msg, pos := h.publish("app_f", "order.paid", `{"n":2}`)
+	evs, err := domain.DecideDelivery(domain.Delivery{}, domain.ScheduleDelivery{MessageID: msg, SubscriptionID: subs[1], ApplicationID: "app_f",
+		EventType: "order.paid", MatchedPattern: "*", MessagePosition: pos}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.cmds.AppendDecided(context.Background(), domain.DeliveryStream(domain.DeliveryIDFor(msg, subs[1])), 0, false, evs, md); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	scheduledOnce(t, h, msg, subs)
+	waitUntil(t, 10*time.Second, "the fan-out settled", func() bool { s, _, _, _ := counting.counts(); return s == len(subs) })
+	if single, multi, failed, _ := counting.counts(); multi != 0 || failed != 1 || single != len(subs) {
+		t.Fatalf("%d one by one, %d multi-stream appends, %d refused; want the multi-stream append refused once, then %d one by one", single, multi, failed, len(subs))
+	}
+}
+
+func TestFanoutOnAStoreWithoutMultiStreamAppends(t *testing.T) {
+	var counting *countingStore
+	h, url := fanoutHarness(t, func(s domain.EventStore) domain.EventStore {
+		counting = &countingStore{EventStore: s}
+		return onlyOneByOne{counting}
+	})
+	subs := []string{"sub_h1", "sub_h2", "sub_h3"}
+	for _, s := range subs {
+		h.sub("app_f", s, url, "*")
+	}
+	h.start()
+	msg, _ := h.publish("app_f", "order.paid", `{"n":3}`)
+	scheduledOnce(t, h, msg, subs)
+	if single, multi, failed, _ := counting.counts(); single != len(subs) || multi+failed != 0 {
+		t.Fatalf("%d one by one, %d multi-stream appends; want %d one by one", single, multi+failed, len(subs))
+	}
+}
