@@ -32,7 +32,7 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 			return
 		case it = <-r.fanCh:
 		}
-		if len(it.cmds) > 1 && r.scheduleAll(it) {
+		if len(it.cmds) > 1 && !r.oneByOne.Load() && r.scheduleAll(it) {
 			continue
 		}
 		for _, c := range it.cmds {
@@ -56,8 +56,12 @@ func (r *Runner) scheduleAll(it fanItem) bool {
 	}
 	res, _, err := r.opts.Commands.AppendDecidedMulti(context.Background(), parts,
 		domain.Metadata{Actor: "fanout", CorrelationID: it.job.MessageID, CausationID: it.job.CausationID})
-	if err != nil {
-		if !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, domain.ErrWrongRevision) {
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		r.oneByOne.Store(true) // and not asked again
+		return false
+	case err != nil:
+		if !errors.Is(err, domain.ErrWrongRevision) {
 			r.log.Warn().Err(err).Str("message_id", it.job.MessageID).Msg("deliveries not scheduled at once; scheduling them one by one")
 		}
 		return false

@@ -2,10 +2,12 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,8 +52,18 @@ func (c *countingStore) counts() (single, multi, failed int, parts []int) {
 	return c.single, c.multi, c.multiFailed, append([]int(nil), c.multiParts...)
 }
 
-// onlyOneByOne is a store without multi-stream appends.
-type onlyOneByOne struct{ domain.EventStore }
+// onlyOneByOne is a store without multi-stream appends, wrapped as the
+// metrics wrapper wraps one: it answers errors.ErrUnsupported, and counts
+// how often it was asked.
+type onlyOneByOne struct {
+	domain.EventStore
+	asked *atomic.Int32
+}
+
+func (o onlyOneByOne) AppendMulti(context.Context, ...domain.StreamAppend) ([]domain.AppendResult, error) {
+	o.asked.Add(1)
+	return nil, errors.ErrUnsupported
+}
 
 func fanoutHarness(t *testing.T, wrap func(domain.EventStore) domain.EventStore) (*harness, string) {
 	t.Helper()
@@ -144,20 +156,28 @@ func TestFanoutFallsBackOneByOneWhenADeliveryIsAlreadyScheduled(t *testing.T) {
 	}
 }
 
+// On a store without multi-stream appends the schedules go one by one, and
+// the store is asked once, not for every message.
 func TestFanoutOnAStoreWithoutMultiStreamAppends(t *testing.T) {
 	var counting *countingStore
+	var asked atomic.Int32
 	h, url := fanoutHarness(t, func(s domain.EventStore) domain.EventStore {
 		counting = &countingStore{EventStore: s}
-		return onlyOneByOne{counting}
+		return onlyOneByOne{EventStore: counting, asked: &asked}
 	})
 	subs := []string{"sub_h1", "sub_h2", "sub_h3"}
 	for _, s := range subs {
 		h.sub("app_f", s, url, "*")
 	}
 	h.start()
-	msg, _ := h.publish("app_f", "order.paid", `{"n":3}`)
-	scheduledOnce(t, h, msg, subs)
-	if single, multi, failed, _ := counting.counts(); single != len(subs) || multi+failed != 0 {
-		t.Fatalf("%d one by one, %d multi-stream appends; want %d one by one", single, multi+failed, len(subs))
+	first, _ := h.publish("app_f", "order.paid", `{"n":3}`)
+	scheduledOnce(t, h, first, subs)
+	second, _ := h.publish("app_f", "order.paid", `{"n":4}`)
+	scheduledOnce(t, h, second, subs)
+	if single, multi, failed, _ := counting.counts(); single != 2*len(subs) || multi+failed != 0 {
+		t.Fatalf("%d one by one, %d multi-stream appends; want %d one by one", single, multi+failed, 2*len(subs))
+	}
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("the store was asked for a multi-stream append %d times, want once", n)
 	}
 }

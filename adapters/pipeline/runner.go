@@ -91,6 +91,8 @@ type Runner struct {
 	fanCh     chan fanItem
 	opsCh     chan *opAnnouncement
 	stopping  atomic.Bool
+	// oneByOne: the store said it has no multi-stream append (fanout.go).
+	oneByOne atomic.Bool
 
 	payloads payloadCache
 	stats    Stats
