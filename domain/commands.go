@@ -120,32 +120,36 @@ func (c *Commands) AppendDecided(ctx context.Context, stream string, rev uint64,
 }
 
 // DecidedAppend is one stream's events for AppendDecidedMulti, decided on
-// its state at revision (exists false: the stream must not exist yet).
+// its state at revision (exists false: the stream must not exist yet), with
+// their metadata.
 type DecidedAppend struct {
 	Stream   string
 	Revision uint64
 	Exists   bool
 	Events   []Event
+	Metadata Metadata
 }
 
 // AppendDecidedMulti appends several streams' decided events in one atomic
-// write, md being every event's; it returns the results and the event ids
-// part by part. On a store that is no MultiAppender it returns an error
-// matching errors.ErrUnsupported, having written nothing.
-func (c *Commands) AppendDecidedMulti(ctx context.Context, parts []DecidedAppend, md Metadata) ([]AppendResult, [][]string, error) {
+// write; it returns the results and the event ids part by part. On a store
+// that is no MultiAppender it returns an error matching
+// errors.ErrUnsupported, having written nothing.
+func (c *Commands) AppendDecidedMulti(ctx context.Context, parts []DecidedAppend) ([]AppendResult, [][]string, error) {
 	multi, ok := c.Store.(MultiAppender)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: the store has no multi-stream append", errors.ErrUnsupported)
 	}
-	if md.RecordedAt.IsZero() {
-		md.RecordedAt = c.Now().UTC()
-	}
+	now := c.Now().UTC()
 	out := make([]StreamAppend, len(parts))
 	ids := make([][]string, len(parts))
 	for i, p := range parts {
 		out[i] = StreamAppend{Stream: p.Stream, Expected: NoStream, Events: make([]EventData, len(p.Events))}
 		if p.Exists {
 			out[i].Expected = Exact(p.Revision)
+		}
+		md := p.Metadata
+		if md.RecordedAt.IsZero() {
+			md.RecordedAt = now
 		}
 		ids[i] = make([]string, len(p.Events))
 		for j, e := range p.Events {

@@ -180,15 +180,15 @@ func TestAppendDecidedMulti(t *testing.T) {
 	ctx := context.Background()
 	md := domain.Metadata{Actor: "fanout", CorrelationID: "msg_1"}
 	parts := []domain.DecidedAppend{
-		{Stream: "delivery-a", Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "a"}}},
-		{Stream: "delivery-b", Revision: 3, Exists: true, Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "b"}, domain.DeliveryScheduled{DeliveryID: "b"}}},
+		{Stream: "delivery-a", Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "a"}}, Metadata: md},
+		{Stream: "delivery-b", Revision: 3, Exists: true, Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "b"}, domain.DeliveryScheduled{DeliveryID: "b"}}, Metadata: md},
 	}
-	if _, _, err := newCommands(newFakeStore()).AppendDecidedMulti(ctx, parts, md); !errors.Is(err, errors.ErrUnsupported) {
+	if _, _, err := newCommands(newFakeStore()).AppendDecidedMulti(ctx, parts); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("on a store without multi-stream appends: %v, want errors.ErrUnsupported", err)
 	}
 	store := &multiFake{fakeStore: newFakeStore()}
 	store.streams["delivery-b"] = make([]domain.RecordedEvent, 4)
-	_, ids, err := newCommands(store).AppendDecidedMulti(ctx, parts, md)
+	_, ids, err := newCommands(store).AppendDecidedMulti(ctx, parts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,14 @@ type fanItem struct {
 	cmds []domain.ScheduleDelivery
 }
 
-// fanoutWorker appends the scheduled deliveries decided by handle: a
-// message's several schedules in one multi-stream append where the store
-// offers it (one trip through the store instead of one per subscription),
-// else one by one.
+// fanoutWorker appends the scheduled deliveries decided by handle. Where
+// the store offers multi-stream appends, a worker takes every fan-out
+// waiting (up to fanBatch schedules) and appends their schedules in one
+// request: a message's several subscriptions, and under load several
+// messages, in one trip through the store instead of one per schedule.
+// Otherwise, and when such an append is refused, one by one.
 func (r *Runner) fanoutWorker(ctx context.Context) {
+	batch := make([]fanItem, 0, 16)
 	for {
 		var it fanItem
 		select {
@@ -32,45 +35,73 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 			return
 		case it = <-r.fanCh:
 		}
-		if len(it.cmds) > 1 && !r.oneByOne.Load() && r.scheduleAll(it) {
+		batch = append(batch[:0], it)
+		n := len(it.cmds)
+		if !r.oneByOne.Load() {
+		gather:
+			for n < fanBatch {
+				select {
+				case it := <-r.fanCh:
+					batch = append(batch, it)
+					n += len(it.cmds)
+				default:
+					break gather
+				}
+			}
+		}
+		if n > 1 && !r.oneByOne.Load() && r.scheduleAll(batch) {
 			continue
 		}
-		for _, c := range it.cmds {
-			r.scheduleOne(ctx, it.job, c)
+		for _, it := range batch {
+			for _, c := range it.cmds {
+				r.scheduleOne(ctx, it.job, c)
+			}
 		}
 	}
 }
 
-// scheduleAll appends every schedule of it at once, and reports whether it
-// did. When it did not (a store without multi-stream appends, one of the
-// deliveries already scheduled by a run before a restart, an error), it
-// wrote nothing and the schedules go one by one, which sorts each case out.
-func (r *Runner) scheduleAll(it fanItem) bool {
-	parts := make([]domain.DecidedAppend, len(it.cmds))
-	for i, c := range it.cmds {
-		evs, err := domain.DecideDelivery(domain.Delivery{}, c, r.clock.Now())
-		if err != nil {
-			return false
+// fanBatch bounds the schedules of one multi-stream append.
+const fanBatch = 256
+
+// scheduleAll appends every schedule of the batch at once, and reports
+// whether it did. When it did not (a store without multi-stream appends,
+// one of the deliveries already scheduled by a run before a restart, an
+// error), it wrote nothing and the schedules go one by one, which sorts
+// each case out.
+func (r *Runner) scheduleAll(batch []fanItem) bool {
+	var parts []domain.DecidedAppend
+	for _, it := range batch {
+		md := domain.Metadata{Actor: "fanout", CorrelationID: it.job.MessageID, CausationID: it.job.CausationID}
+		for _, c := range it.cmds {
+			evs, err := domain.DecideDelivery(domain.Delivery{}, c, r.clock.Now())
+			if err != nil {
+				return false
+			}
+			parts = append(parts, domain.DecidedAppend{Stream: domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), Events: evs, Metadata: md})
 		}
-		parts[i] = domain.DecidedAppend{Stream: domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), Events: evs}
 	}
-	res, _, err := r.opts.Commands.AppendDecidedMulti(context.Background(), parts,
-		domain.Metadata{Actor: "fanout", CorrelationID: it.job.MessageID, CausationID: it.job.CausationID})
+	res, _, err := r.opts.Commands.AppendDecidedMulti(context.Background(), parts)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
 		r.oneByOne.Store(true) // and not asked again
 		return false
 	case err != nil:
 		if !errors.Is(err, domain.ErrWrongRevision) {
-			r.log.Warn().Err(err).Str("message_id", it.job.MessageID).Msg("deliveries not scheduled at once; scheduling them one by one")
+			r.log.Warn().Err(err).Int("schedules", len(parts)).Msg("deliveries not scheduled at once; scheduling them one by one")
 		}
 		return false
 	}
 	r.stats.Scheduled.Add(int64(len(parts)))
-	r.fanAppendedAt(it.job, res[len(res)-1].Position)
+	at := 0
+	for _, it := range batch {
+		at += len(it.cmds)
+		r.fanAppendedAt(it.job, res[at-1].Position)
+	}
 	r.mu.Lock()
-	for range parts {
-		r.fanItemDoneLocked(it.job)
+	for _, it := range batch {
+		for range it.cmds {
+			r.fanItemDoneLocked(it.job)
+		}
 	}
 	r.mu.Unlock()
 	r.kick()

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -179,5 +180,74 @@ func TestFanoutOnAStoreWithoutMultiStreamAppends(t *testing.T) {
 	}
 	if n := asked.Load(); n != 1 {
 		t.Fatalf("the store was asked for a multi-stream append %d times, want once", n)
+	}
+}
+
+// gatedStore holds the first schedule appended one by one until released,
+// so that the fan-outs published meanwhile wait for the (only) fan-out
+// worker together.
+type gatedStore struct {
+	*countingStore
+	first   sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) Append(ctx context.Context, stream string, exp domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if strings.HasPrefix(stream, "delivery-") {
+		g.first.Do(func() { close(g.held); <-g.release })
+	}
+	return g.countingStore.Append(ctx, stream, exp, events...)
+}
+
+// Fan-outs waiting together go in one multi-stream append, each schedule
+// with its own message's metadata.
+func TestFanoutSchedulesSeveralMessagesInOneAppend(t *testing.T) {
+	gated := &gatedStore{held: make(chan struct{}), release: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) {
+		gated.countingStore = &countingStore{EventStore: o.Store}
+		o.Store = gated
+		cmds := *o.Commands
+		cmds.Store = o.Store
+		o.Commands = &cmds
+		o.FanoutWorkers = 1
+	}})
+	h.app("app_f")
+	h.sub("app_f", "sub_k", srv.URL, "*")
+	h.start()
+	first, _ := h.publish("app_f", "order.paid", `{"n":0}`)
+	<-gated.held // the worker is inside the first append
+	var msgs []string
+	for i := range 5 {
+		m, pos := h.publish("app_f", "order.paid", fmt.Sprintf(`{"n":%d}`, i+1))
+		msgs = append(msgs, m)
+		if err := h.runner.WaitFor(context.Background(), pos); err != nil { // folded: its fan-out is waiting
+			t.Fatal(err)
+		}
+	}
+	close(gated.release)
+	scheduledOnce(t, h, first, []string{"sub_k"})
+	at := []domain.Position{}
+	for _, m := range msgs {
+		at = append(at, scheduledOnce(t, h, m, []string{"sub_k"})...)
+	}
+	single, multi, failed, parts := gated.counts()
+	if single != 1 || multi != 1 || failed != 0 || parts[0] != len(msgs) {
+		t.Fatalf("%d one by one, %d multi-stream appends of %v (%d refused); want the first alone, then one of %d", single, multi, parts, failed, len(msgs))
+	}
+	for i, m := range msgs {
+		recs, err := h.store.ReadStream(context.Background(), domain.DeliveryStream(domain.DeliveryIDFor(m, "sub_k")), 0, domain.Forward, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := domain.Decode(recs[0])
+		if err != nil || got.CorrelationID != m || got.Actor != "fanout" {
+			t.Fatalf("schedule of %s: metadata %+v (%v), want its own message's", m, got, err)
+		}
+		if at[i] != at[0]+domain.Position(i) {
+			t.Fatalf("schedules at %v: want consecutive positions", at)
+		}
 	}
 }
