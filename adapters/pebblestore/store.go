@@ -63,6 +63,9 @@ type Options struct {
 	OnCommit func(events int, took time.Duration)
 	// fs replaces the file system (the fault-injection tests).
 	fs vfs.FS
+	// inlineValues writes as builds before value separation did (tests of
+	// a ledger those builds wrote).
+	inlineValues bool
 }
 
 // ErrReadOnly: an append to a store opened read-only.
@@ -250,7 +253,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		EventListener:      s.eventListener(),
 	}
 	popts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: ledgerSeparateValuesFrom,
+		return pebble.ValueSeparationPolicy{Enabled: !opts.inlineValues, MinimumSize: ledgerSeparateValuesFrom,
 			MaxBlobReferenceDepth: 10, RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
 	}
 	if opts.fs != nil {
