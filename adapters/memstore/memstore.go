@@ -44,13 +44,30 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		s.mu.Unlock()
 		return domain.AppendResult{}, domain.ErrClosed
 	}
+	if err := s.checkLocked(stream, expected); err != nil {
+		s.mu.Unlock()
+		return domain.AppendResult{}, err
+	}
+	res := s.writeLocked(stream, events, s.now().UTC())
+	s.mu.Unlock()
+	s.notify.Broadcast()
+	return res, nil
+}
+
+// checkLocked answers whether stream is at the expected revision.
+func (s *Store) checkLocked(stream string, expected domain.ExpectedRevision) error {
 	idx := s.streams[stream]
 	last, exists := uint64(len(idx))-1, len(idx) > 0
 	if !expected.Check(last, exists) {
-		s.mu.Unlock()
-		return domain.AppendResult{}, &domain.WrongRevisionError{Stream: stream, Expected: expected, Actual: last, HasActual: exists}
+		return &domain.WrongRevisionError{Stream: stream, Expected: expected, Actual: last, HasActual: exists}
 	}
-	now := s.now().UTC()
+	return nil
+}
+
+// writeLocked appends events to stream (checked) and returns the last one's
+// revision and position.
+func (s *Store) writeLocked(stream string, events []domain.EventData, now time.Time) domain.AppendResult {
+	idx := s.streams[stream]
 	var res domain.AppendResult
 	for _, e := range events {
 		rec := domain.RecordedEvent{
@@ -62,9 +79,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected domain.Expec
 		res = domain.AppendResult{Revision: rec.Revision, Position: rec.Position}
 	}
 	s.streams[stream] = idx
-	s.mu.Unlock()
-	s.notify.Broadcast()
-	return res, nil
+	return res
 }
 
 // AppendMulti implements domain.MultiAppender: under the store's one lock,
@@ -82,27 +97,15 @@ func (s *Store) AppendMulti(ctx context.Context, parts ...domain.StreamAppend) (
 		return nil, domain.ErrClosed
 	}
 	for _, p := range parts {
-		idx := s.streams[p.Stream]
-		last, exists := uint64(len(idx))-1, len(idx) > 0
-		if !p.Expected.Check(last, exists) {
+		if err := s.checkLocked(p.Stream, p.Expected); err != nil {
 			s.mu.Unlock()
-			return nil, &domain.WrongRevisionError{Stream: p.Stream, Expected: p.Expected, Actual: last, HasActual: exists}
+			return nil, err
 		}
 	}
 	now := s.now().UTC()
 	res := make([]domain.AppendResult, len(parts))
 	for i, p := range parts {
-		idx := s.streams[p.Stream]
-		for _, e := range p.Events {
-			rec := domain.RecordedEvent{
-				ID: e.ID, Stream: p.Stream, Revision: uint64(len(idx)), Position: domain.Position(len(s.events) + 1),
-				Type: e.Type, Data: clone(e.Data), Metadata: clone(e.Metadata), Created: now,
-			}
-			idx = append(idx, len(s.events))
-			s.events = append(s.events, rec)
-			res[i] = domain.AppendResult{Revision: rec.Revision, Position: rec.Position}
-		}
-		s.streams[p.Stream] = idx
+		res[i] = s.writeLocked(p.Stream, p.Events, now)
 	}
 	s.mu.Unlock()
 	s.notify.Broadcast()
