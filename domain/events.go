@@ -177,14 +177,18 @@ func DecodeEventWithoutBody(rec RecordedEvent) (Event, error) {
 	if rec.Type != TypeMessagePublished {
 		return DecodeEvent(rec)
 	}
-	var head publishedWithoutBody
-	if err := unmarshalEvent(rec.Data, &head); err != nil {
-		return nil, fmt.Errorf("decode %s at position %d: %w", rec.Type, rec.Position, err)
+	ev, ok := decodeFast(rec.Type, rec.Data, false)
+	if !ok {
+		var head publishedWithoutBody
+		if err := unmarshalEvent(rec.Data, &head); err != nil {
+			return nil, fmt.Errorf("decode %s at position %d: %w", rec.Type, rec.Position, err)
+		}
+		ev = MessagePublished(head)
 	}
 	if err := checkLeadingSchema(rec); err != nil {
 		return nil, err
 	}
-	return MessagePublished(head), nil
+	return ev, nil
 }
 
 // publishedWithoutBody is MessagePublished with its body left out of the
@@ -220,6 +224,9 @@ func checkLeadingSchema(rec RecordedEvent) error {
 }
 
 func decodeData(rec RecordedEvent) (Event, error) {
+	if ev, ok := decodeFast(rec.Type, rec.Data, true); ok {
+		return ev, nil
+	}
 	decode, ok := decoders[rec.Type]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q at position %d", ErrUnknownEventType, rec.Type, rec.Position)
