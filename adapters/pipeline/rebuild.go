@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 
 	"github.com/hookledger/hookledger/domain"
@@ -36,9 +37,24 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 // RebuildInto does what Rebuild does into an empty view store, committing in
 // large batches; the last commit saves the unfinished fan-outs for the next
 // start.
+//
+// While it runs it lets the heap grow to three times what is live, not
+// twice (GOGC 200, unless the process runs with a higher setting or none):
+// what is live is bounded by one commit batch (about 100 MiB), and the
+// collector's work falls by half. Measured in docs/benchmarks.md: a
+// rebuild 10-15% faster for 50-70 MB more at its peak. RebuildInto is
+// made for a process that does nothing else (`hookledger rebuild`).
 func RebuildInto(ctx context.Context, store domain.EventStore, into ViewStore, upTo domain.Position, progress func(domain.Position)) (RebuildResult, error) {
+	if was := debug.SetGCPercent(rebuildGCPercent); was < 0 || was > rebuildGCPercent {
+		debug.SetGCPercent(was) // the operator's own choice stands
+	} else {
+		defer debug.SetGCPercent(was)
+	}
 	return rebuild(ctx, store, into, upTo, progress)
 }
+
+// rebuildGCPercent is the collector's target during RebuildInto.
+const rebuildGCPercent = 200
 
 func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo domain.Position, progress func(domain.Position)) (RebuildResult, error) {
 	if upTo == 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime/debug"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -129,5 +130,30 @@ func TestRebuildWritingWhileFoldingMatchesTheFold(t *testing.T) {
 	}
 	if want := rebuild(t, h.store, head); !bytes.Equal(got, want) {
 		t.Fatalf("the rebuilt store differs from the fold in memory:\n got %.600s\nwant %.600s", got, want)
+	}
+}
+
+// TestRebuildIntoRaisesTheGCTargetWhileItRuns: the collector's target is
+// raised during the rebuild and restored after it; a higher setting, or none,
+// is left as the operator made it.
+func TestRebuildIntoRaisesTheGCTargetWhileItRuns(t *testing.T) {
+	gcPercent := func() int { was := debug.SetGCPercent(-1); debug.SetGCPercent(was); return was }
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, before := range []int{100, 150, 800, -1} {
+		debug.SetGCPercent(before)
+		h := newHarness(t, harnessOpts{})
+		h.app("app")
+		h.publish("app", "a.b", `{}`)
+		during := 0
+		if _, err := pipeline.RebuildInto(context.Background(), h.store, h.views, 0, func(domain.Position) { during = gcPercent() }); err != nil {
+			t.Fatal(err)
+		}
+		want := max(before, 200)
+		if before < 0 {
+			want = -1
+		}
+		if during != want || gcPercent() != before {
+			t.Errorf("GOGC %d: %d during the rebuild, %d after; want %d, then %d", before, during, gcPercent(), want, before)
+		}
 	}
 }
