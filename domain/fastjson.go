@@ -3,19 +3,20 @@ package domain
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
-// The fast decoders read the events a ledger holds most of (four of a
-// delivered message's five: published, scheduled, attempt started,
-// acknowledged) in the form Encode writes them: compact JSON, plain ASCII
+// The fast decoders read the events a ledger holds most of (the four a
+// message delivered at its first attempt writes: published, scheduled,
+// attempt started, acknowledged) in the form Encode writes them: compact JSON, plain ASCII
 // strings, integers, RFC 3339 times in UTC. Anything else (an escape, a
 // non-ASCII byte, a repeated or unknown member, a number or time in another
 // form, a sealed excerpt) makes them answer ok=false, and the generic
 // decoder reads the event instead, so the two always agree (fastjson_test.go
 // checks it on every form, and a fuzz target on any input). They exist
 // because the generic decoder, by reflection, was a fifth of a rebuild's CPU;
-// these take a third of its time.
+// these take about half its time (BenchmarkDecodeHotEvents).
 
 // decodeFast decodes data as the event type typ when a fast decoder knows
 // both; ok=false leaves it to the generic decoder. withBody=false leaves a
@@ -40,166 +41,229 @@ func decodeFast(typ string, data []byte, withBody bool) (Event, bool) {
 func fastScheduled(data []byte) (Event, bool) {
 	var e DeliveryScheduled
 	var u uint64
-	ok := fastObject(data, true, func(name []byte, s *scanner) bool {
-		switch string(name) {
+	s := scanner{b: data}
+	for s.member() {
+		var ok bool
+		switch string(s.name) {
 		case "delivery_id":
-			return s.str(&e.DeliveryID)
+			ok = s.str(&e.DeliveryID)
 		case "message_id":
-			return s.str(&e.MessageID)
+			ok = s.str(&e.MessageID)
 		case "subscription_id":
-			return s.str(&e.SubscriptionID)
+			ok = s.str(&e.SubscriptionID)
 		case "application_id":
-			return s.str(&e.ApplicationID)
+			ok = s.str(&e.ApplicationID)
 		case "event_type":
-			return s.str(&e.EventType)
+			ok = s.str(&e.EventType)
 		case "subscription_revision":
-			return s.uint(&e.SubscriptionRevision)
+			ok = s.uint(&e.SubscriptionRevision)
 		case "matched_pattern":
-			return s.str(&e.MatchedPattern)
+			ok = s.str(&e.MatchedPattern)
 		case "message_position":
-			ok := s.uint(&u)
+			ok = s.uint(&u)
 			e.MessagePosition = Position(u)
-			return ok
 		case "due_at":
-			return s.time(&e.DueAt)
+			ok = s.time(&e.DueAt)
 		case "scheduled_by":
-			return s.str(&e.ScheduledBy)
+			ok = s.str(&e.ScheduledBy)
 		case "replay_position":
-			ok := s.uint(&u)
+			ok = s.uint(&u)
 			e.ReplayPosition = Position(u)
-			return ok
 		}
-		return false
-	})
-	return e, ok
+		if !ok {
+			return nil, false
+		}
+	}
+	return e, s.done()
 }
 
 func fastStarted(data []byte) (Event, bool) {
 	var e AttemptStarted
-	ok := fastObject(data, true, func(name []byte, s *scanner) bool {
-		switch string(name) {
+	s := scanner{b: data}
+	for s.member() {
+		var ok bool
+		switch string(s.name) {
 		case "delivery_id":
-			return s.str(&e.DeliveryID)
+			ok = s.str(&e.DeliveryID)
 		case "attempt":
-			return s.int(&e.Attempt)
+			ok = s.int(&e.Attempt)
 		case "worker":
-			return s.str(&e.Worker)
+			ok = s.str(&e.Worker)
 		case "started_at":
-			return s.time(&e.StartedAt)
+			ok = s.time(&e.StartedAt)
 		case "node_id":
-			return s.str(&e.NodeID)
+			ok = s.str(&e.NodeID)
 		case "partition":
 			p := new(int)
 			e.Partition = p
-			return s.int(p)
+			ok = s.int(p)
 		case "epoch":
-			return s.uint(&e.Epoch)
+			ok = s.uint(&e.Epoch)
 		}
-		return false
-	})
-	return e, ok
+		if !ok {
+			return nil, false
+		}
+	}
+	return e, s.done()
 }
 
 func fastAcknowledged(data []byte) (Event, bool) {
 	var e AttemptAcknowledged
-	ok := fastObject(data, true, func(name []byte, s *scanner) bool {
-		switch string(name) {
+	s := scanner{b: data}
+	for s.member() {
+		var ok bool
+		switch string(s.name) {
 		case "delivery_id":
-			return s.str(&e.DeliveryID)
+			ok = s.str(&e.DeliveryID)
 		case "attempt":
-			return s.int(&e.Attempt)
+			ok = s.int(&e.Attempt)
 		case "status_code":
-			return s.int(&e.StatusCode)
+			ok = s.int(&e.StatusCode)
 		case "latency_us":
 			var n int
-			ok := s.int(&n)
+			ok = s.int(&n)
 			e.LatencyUS = int64(n)
-			return ok
 		case "response_excerpt":
-			return s.str(&e.ResponseExcerpt)
+			ok = s.str(&e.ResponseExcerpt)
 		case "key_ids":
-			return s.strs(&e.KeyIDs)
+			ok = s.strs(&e.KeyIDs)
 		case "acknowledged_at":
-			return s.time(&e.AcknowledgedAt)
+			ok = s.time(&e.AcknowledgedAt)
 		}
-		return false // a sealed excerpt among them: base64, left to the generic decoder
-	})
-	return e, ok
+		if !ok { // a sealed excerpt among them too: base64, left to the generic decoder
+			return nil, false
+		}
+	}
+	return e, s.done()
 }
 
 func fastPublishedWithoutBody(data []byte) (Event, bool) {
 	var e MessagePublished
-	ok := fastObject(data, false, func(name []byte, s *scanner) bool {
-		switch string(name) {
-		case "message_id":
-			return s.str(&e.MessageID)
-		case "application_id":
-			return s.str(&e.ApplicationID)
-		case "event_type":
-			return s.str(&e.EventType)
-		case "payload", "payload_sealed":
-			return s.skip() // the body, left out
-		case "payload_hash":
-			return s.str(&e.PayloadHash)
-		case "subject":
-			return s.str(&e.Subject)
-		case "idempotency_key":
-			return s.str(&e.IdempotencyKey)
-		case "published_at":
-			return s.time(&e.PublishedAt)
-		}
-		return false
-	})
-	return e, ok
-}
-
-// fastObject reads data as one object with no whitespace, calling member
-// for each member's value with the scanner on it; shared cuts the strings
-// from one copy of data. A name seen twice, or
-// member answering false, ends it with false.
-func fastObject(data []byte, shared bool, member func(name []byte, s *scanner) bool) bool {
 	s := scanner{b: data}
-	if shared {
-		s.whole = string(data)
-	}
-	if !s.take('{') {
-		return false
-	}
-	if s.take('}') {
-		return s.i == len(s.b)
-	}
-	var seen [16][]byte // the events read here have fewer members
-	n := 0
-	for {
-		name, ok := s.plain()
-		if !ok || !s.take(':') || n == len(seen) {
-			return false
+	for s.member() {
+		var ok bool
+		switch string(s.name) {
+		case "message_id":
+			ok = s.str(&e.MessageID)
+		case "application_id":
+			ok = s.str(&e.ApplicationID)
+		case "event_type":
+			ok = s.str(&e.EventType)
+		case "payload", "payload_sealed":
+			ok = s.skip() // the body, left out
+		case "payload_hash":
+			ok = s.str(&e.PayloadHash)
+		case "subject":
+			ok = s.str(&e.Subject)
+		case "idempotency_key":
+			ok = s.str(&e.IdempotencyKey)
+		case "published_at":
+			ok = s.time(&e.PublishedAt)
 		}
-		for _, prev := range seen[:n] {
-			if bytes.Equal(prev, name) {
-				return false // the generic decoder's rule (the last one wins) is not worth copying
-			}
+		if !ok {
+			return nil, false
 		}
-		seen[n] = name
-		n++
-		if !member(name, &s) {
-			return false
-		}
-		if s.take(',') {
-			continue
-		}
-		return s.take('}') && s.i == len(s.b)
 	}
+	return e, s.done()
 }
 
-// scanner reads JSON values from b at i. When whole holds b as a string,
-// the strings read are cut from it: one allocation for all of an event's
-// strings, which suits the small events (a message's strings are copied
-// one by one, so that they do not keep its body alive).
+// member moves to the next member of the object data holds, with no
+// whitespace, and sets name to its name: false at the object's end (done
+// then tells whether it ended well) or at anything else (a name seen twice,
+// which the generic decoder allows, the last one winning).
+func (s *scanner) member() bool {
+	if s.state == scanEnded || s.state == scanFailed {
+		return false
+	}
+	if s.state == scanStart {
+		if !s.take('{') {
+			s.state = scanFailed
+			return false
+		}
+		s.state = scanFirst
+		if s.take('}') {
+			s.state = scanEnded
+			return false
+		}
+	} else {
+		if s.take('}') {
+			s.state = scanEnded
+			return false
+		}
+		if !s.take(',') {
+			s.state = scanFailed
+			return false
+		}
+	}
+	name, ok := s.plain()
+	if !ok || !s.take(':') || s.seen == len(s.names) {
+		s.state = scanFailed
+		return false
+	}
+	for _, prev := range s.names[:s.seen] {
+		if bytes.Equal(prev, name) {
+			s.state = scanFailed
+			return false
+		}
+	}
+	s.names[s.seen] = name
+	s.seen++
+	s.name = name
+	return true
+}
+
+// done reports whether the object ended well and nothing follows it, and
+// sets the strings read.
+func (s *scanner) done() bool {
+	if s.state != scanEnded || s.i != len(s.b) {
+		return false
+	}
+	s.finish()
+	return true
+}
+
+const (
+	scanStart = iota
+	scanFirst
+	scanEnded
+	scanFailed
+)
+
+// scanner reads JSON values from b at i. The strings it reads are cut from
+// one allocation made at the end (finish): one for all of an event's strings,
+// holding nothing else, not one per string.
 type scanner struct {
-	b     []byte
-	i     int
-	whole string
+	b       []byte
+	i       int
+	state   int
+	name    []byte
+	names   [16][]byte // the members seen: the events read here have fewer
+	seen    int
+	pending [16]pendingString
+	n       int
+}
+
+type pendingString struct {
+	dst      *string
+	from, to int
+}
+
+// finish sets the strings read, from one copy of their bytes.
+func (s *scanner) finish() {
+	total := 0
+	for _, p := range s.pending[:s.n] {
+		total += p.to - p.from
+	}
+	var all strings.Builder
+	all.Grow(total)
+	for _, p := range s.pending[:s.n] {
+		all.Write(s.b[p.from:p.to])
+	}
+	whole, at := all.String(), 0
+	for _, p := range s.pending[:s.n] {
+		*p.dst = whole[at : at+p.to-p.from]
+		at += p.to - p.from
+	}
 }
 
 func (s *scanner) take(c byte) bool {
@@ -252,14 +316,15 @@ func printableASCII(b []byte) bool {
 	return true
 }
 
+// str reads a plain string into dst, set by finish.
 func (s *scanner) str(dst *string) bool {
 	b, ok := s.plain()
-	if s.whole != "" {
-		*dst = s.whole[s.i-1-len(b) : s.i-1]
-	} else {
-		*dst = string(b)
+	if !ok || s.n == len(s.pending) {
+		return false
 	}
-	return ok
+	s.pending[s.n] = pendingString{dst: dst, from: s.i - 1 - len(b), to: s.i - 1}
+	s.n++
+	return true
 }
 
 // strs reads null (nil) or an array of plain strings (never nil, as the
@@ -275,11 +340,11 @@ func (s *scanner) strs(dst *[]string) bool {
 	out := []string{}
 	if !s.take(']') {
 		for {
-			var v string
-			if !s.str(&v) {
+			v, ok := s.plain()
+			if !ok {
 				return false
 			}
-			out = append(out, v)
+			out = append(out, string(v))
 			if s.take(',') {
 				continue
 			}
