@@ -42,8 +42,8 @@ func Rebuild(ctx context.Context, store domain.EventStore, upTo domain.Position,
 // twice (GOGC 200, unless the process runs with a higher setting or none):
 // what is live is bounded by one commit batch (about 100 MiB), and the
 // collector's work falls by half. Measured in docs/benchmarks.md: a
-// rebuild 10-15% faster for 50-70 MB more at its peak. RebuildInto is
-// made for a process that does nothing else (`hookledger rebuild`).
+// rebuild 5-17% faster for 35-75 MB more at its peak. RebuildInto is made
+// for a process that does nothing else (`hookledger rebuild`).
 func RebuildInto(ctx context.Context, store domain.EventStore, into ViewStore, upTo domain.Position, progress func(domain.Position)) (RebuildResult, error) {
 	if was := debug.SetGCPercent(rebuildGCPercent); was < 0 || was > rebuildGCPercent {
 		debug.SetGCPercent(was) // the operator's own choice stands
