@@ -2,14 +2,15 @@ package domain
 
 // The fast decoders read the events a ledger holds most of (the four a
 // message delivered at its first attempt writes: published, scheduled,
-// attempt started, acknowledged) in the form Encode writes them: compact JSON, plain ASCII
-// strings, integers, RFC 3339 times in UTC. Anything else (an escape, a
-// non-ASCII byte, a repeated or unknown member, a number or time in another
-// form, a sealed excerpt) makes them answer ok=false, and the generic
-// decoder reads the event instead, so the two always agree (fastjson_test.go
-// checks it on every form, and a fuzz target on any input). They exist
-// because the generic decoder, by reflection, was a fifth of a rebuild's CPU;
-// these take about half its time (BenchmarkDecodeHotEvents).
+// attempt started, acknowledged) in the form Encode writes them: compact
+// JSON, plain ASCII strings, integers, RFC 3339 times in UTC. Anything else
+// (an escape, a non-ASCII byte, a repeated or unknown member, a number or
+// time in another form, a sealed excerpt) makes them answer ok=false, and
+// the generic decoder reads the event instead, so the two always agree
+// (fastjson_test.go checks it on every form, and a fuzz target on any
+// input). They exist because the generic decoder, by reflection, was a
+// fifth of a rebuild's CPU; these take about half its time
+// (BenchmarkDecodeHotEvents).
 
 // decodeFast decodes data as the event type typ when a fast decoder knows
 // both; ok=false leaves it to the generic decoder. withBody=false leaves a
