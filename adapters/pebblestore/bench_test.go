@@ -104,3 +104,47 @@ func BenchmarkReadAll(b *testing.B) {
 	}
 	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "events/s")
 }
+
+// BenchmarkReadOneEvent reads single ~1 KiB events at random out of a ledger
+// of 100,000 streams of one event each, as a delivery attempt reads its
+// message when the payload cache does not hold it: through the stream's
+// index (ReadStream from revision 0) or at the event's position (ReadAll of
+// one event).
+func BenchmarkReadOneEvent(b *testing.B) {
+	s := openTemp(b)
+	ctx := context.Background()
+	const streams = 100_000
+	pos := make([]domain.Position, 0, streams)
+	for i := uint64(0); i < streams; i += 256 {
+		parts := make([]domain.StreamAppend, 0, 256)
+		for j := i; j < min(i+256, streams); j++ {
+			parts = append(parts, domain.StreamAppend{Stream: fmt.Sprintf("message-msg_%08d", j), Expected: domain.NoStream, Events: []domain.EventData{event1K(j)}})
+		}
+		res, err := s.AppendMulti(ctx, parts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			pos = append(pos, r.Position)
+		}
+	}
+	time.Sleep(time.Second) // flushes and compactions settle
+	pick := func(i int) int { return (i * 7919) % streams }
+	b.Run("by-stream", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			k := pick(i)
+			if recs, err := s.ReadStream(ctx, fmt.Sprintf("message-msg_%08d", k), 0, domain.Forward, 1); err != nil || len(recs) != 1 || recs[0].Position != pos[k] {
+				b.Fatal(recs, err)
+			}
+		}
+	})
+	b.Run("by-position", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			k := pick(i)
+			_ = fmt.Sprintf("message-msg_%08d", k) // as the other: the stream's name is made for the check
+			if recs, err := s.ReadAll(ctx, pos[k], 1); err != nil || len(recs) != 1 || recs[0].Position != pos[k] {
+				b.Fatal(recs, err)
+			}
+		}
+	})
+}

@@ -12,25 +12,27 @@ import (
 )
 
 // payload returns a message's body, from a small cache (fan-out sends one
-// message to many subscriptions) or the message stream. The cache holds what
+// message to many subscriptions) or the ledger. The cache holds what
 // the ledger holds, so an encrypted payload is decrypted at each use: an
 // erasure (its key destroyed) takes effect at once, even for a cached
 // message. An erased payload answers *domain.ErasedError.
 // keyID is the data key the payload is encrypted under ("" for a payload
 // in the clear): the attempt's response excerpt is sealed under it too.
-func (r *Runner) payload(ctx context.Context, msgID string) (body []byte, keyID string, err error) {
+// at is the message's position in the ledger, as its deliveries record it
+// (0: unknown).
+func (r *Runner) payload(ctx context.Context, msgID string, at domain.Position) (body []byte, keyID string, err error) {
 	m, ok := r.payloads.get(msgID)
 	if !ok {
-		recs, err := r.opts.Store.ReadStream(ctx, domain.MessageStream(msgID), 0, domain.Forward, 1)
+		rec, err := r.published(ctx, msgID, at)
 		if err != nil {
 			return nil, "", err
 		}
-		ev, err := domain.DecodeEvent(recs[0])
+		ev, err := domain.DecodeEvent(rec)
 		if err != nil {
 			return nil, "", err
 		}
 		if m, ok = ev.(domain.MessagePublished); !ok {
-			return nil, "", fmt.Errorf("message stream %s starts with %s", msgID, recs[0].Type)
+			return nil, "", fmt.Errorf("message stream %s starts with %s", msgID, rec.Type)
 		}
 		r.payloads.put(m)
 	}
@@ -39,6 +41,25 @@ func (r *Runner) payload(ctx context.Context, msgID string) (body []byte, keyID 
 	}
 	body, err = domain.OpenPayload(ctx, r.opts.Cipher, m)
 	return body, keyID, err
+}
+
+// published reads the event that published a message: at its position, one
+// read of the ledger where the message stream's index would take two (a
+// backlog's attempts, minutes after their messages, miss the cache), or from
+// the stream when the position is unknown or holds another event.
+func (r *Runner) published(ctx context.Context, msgID string, at domain.Position) (domain.RecordedEvent, error) {
+	stream := domain.MessageStream(msgID)
+	if at > 0 {
+		recs, err := r.opts.Store.ReadAll(ctx, at, 1)
+		if err == nil && len(recs) == 1 && recs[0].Position == at && recs[0].Stream == stream && recs[0].Revision == 0 {
+			return recs[0], nil
+		}
+	}
+	recs, err := r.opts.Store.ReadStream(ctx, stream, 0, domain.Forward, 1)
+	if err != nil {
+		return domain.RecordedEvent{}, err
+	}
+	return recs[0], nil
 }
 
 // payloadCache is a bounded map of published messages (their payload as the

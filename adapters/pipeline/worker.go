@@ -71,7 +71,7 @@ func (r *Runner) work(hard context.Context, j job) {
 		r.cancelDelivery(d, "subscription deleted", now)
 		return
 	}
-	payload, keyID, perr := r.payload(context.Background(), d.MessageID)
+	payload, keyID, perr := r.payload(context.Background(), d.MessageID, d.MessagePosition)
 	var erased *domain.ErasedError
 	if errors.As(perr, &erased) {
 		r.cancelDelivery(d, "payload erased by "+erased.ErasureID, now) // nothing left to send
