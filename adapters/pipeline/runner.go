@@ -81,6 +81,10 @@ type Runner struct {
 	foldedAt    domain.Position
 	sinceCommit int
 	state       map[string][]byte // saved-state changes for the next commit
+	// fanNew holds the fan-outs opened since the last commit: saved by it if
+	// still open then. Most end within the commit's window, and were
+	// encoded and written only to be deleted in the same batch.
+	fanNew map[domain.Position]*fanoutJob
 
 	startHead domain.Position
 	caughtUp  chan struct{}
@@ -171,7 +175,7 @@ func New(opts Options) (*Runner, error) {
 		jobs: make(chan job, opts.Workers), fanCh: make(chan fanItem, 4*opts.FanoutWorkers), opsCh: make(chan *opAnnouncement, 64),
 		payloads: payloadCache{m: map[string]domain.MessagePublished{}, limit: opts.PayloadCacheBytes},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
-		fifo: map[string]*fifoQueue{}, state: map[string][]byte{},
+		fifo: map[string]*fifoQueue{}, state: map[string][]byte{}, fanNew: map[domain.Position]*fanoutJob{},
 		owned: map[int]ownedPartition{}, foreign: map[string]fanItem{}, ownCh: make(chan struct{}, 1),
 	}
 	r.queue = newDueQueue(opts.QueueWindow, lazyIndex{r}, r.commitForRead)

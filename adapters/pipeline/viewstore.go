@@ -59,25 +59,39 @@ func fanKey(pos domain.Position) string {
 	return "fan/" + hex.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(pos)))
 }
 
-// fanOpenedLocked records a new fan-out in the state committed next.
+// fanOpenedLocked records a new fan-out; the next commit saves it if it is
+// still open then.
 func (r *Runner) fanOpenedLocked(j *fanoutJob) {
 	r.fanPending[j.Position] = j
+	if r.opts.ViewStore != nil {
+		r.fanNew[j.Position] = j
+	}
+}
+
+// fanDoneLocked forgets a finished fan-out, and deletes it from the saved
+// state if a commit saved it.
+func (r *Runner) fanDoneLocked(pos domain.Position) {
+	delete(r.fanPending, pos)
 	if r.opts.ViewStore == nil {
 		return
 	}
-	b, err := json.Marshal(j)
-	if err != nil { // plain data: cannot happen
-		r.log.Error().Err(err).Msg("fan-out not saved")
+	if _, unsaved := r.fanNew[pos]; unsaved {
+		delete(r.fanNew, pos)
 		return
 	}
-	r.state[fanKey(j.Position)] = b
+	r.state[fanKey(pos)] = nil
 }
 
-// fanDoneLocked forgets a finished fan-out.
-func (r *Runner) fanDoneLocked(pos domain.Position) {
-	delete(r.fanPending, pos)
-	if r.opts.ViewStore != nil {
-		r.state[fanKey(pos)] = nil
+// saveFanoutsLocked adds the fan-outs opened since the last commit, and still
+// open, to the state it saves.
+func (r *Runner) saveFanoutsLocked() {
+	for pos, j := range r.fanNew {
+		b, err := json.Marshal(j)
+		if err != nil { // plain data: cannot happen
+			r.log.Error().Err(err).Msg("fan-out not saved")
+			continue
+		}
+		r.state[fanKey(pos)] = b
 	}
 }
 
@@ -124,11 +138,13 @@ func (r *Runner) prepareLocked() (write func() error, err error) {
 	if r.opts.ViewStore == nil || r.sinceCommit == 0 {
 		return nil, nil
 	}
+	r.saveFanoutsLocked()
 	if write, err = r.opts.ViewStore.Prepare(r.views, r.state); err != nil {
 		return nil, err
 	}
 	r.sinceCommit = 0
 	r.state = map[string][]byte{}
+	clear(r.fanNew)
 	return write, nil
 }
 

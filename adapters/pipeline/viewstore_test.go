@@ -2,12 +2,18 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/adapters/receiver"
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 )
 
 // TestStartResumesFromTheViewStore: a clean stop commits the views with the
@@ -58,5 +64,75 @@ func TestStartResumesFromTheViewStore(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if recv.Total() != 30 {
 		t.Fatalf("the receiver got %d requests for 30 messages: a restart redelivered", recv.Total())
+	}
+}
+
+// refusingSchedules refuses the appends to delivery streams while refuse is
+// set, as invalid (the fan-out does not retry those).
+type refusingSchedules struct {
+	domain.EventStore
+	refuse atomic.Bool
+}
+
+func (s *refusingSchedules) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	if s.refuse.Load() && strings.HasPrefix(stream, domain.DeliveryStream("")) {
+		return domain.AppendResult{}, fmt.Errorf("%w: refused by the test", domain.ErrInvalidArgument)
+	}
+	return s.EventStore.Append(ctx, stream, expected, events...)
+}
+
+// TestAFanoutOpenAtACommitIsSavedWithIt: a fan-out whose deliveries are not
+// in the ledger when the views are committed is saved with them (its
+// message is behind the checkpoint, so the next start would not fold it
+// again), and the next start finishes it.
+func TestAFanoutOpenAtACommitIsSavedWithIt(t *testing.T) {
+	recv := receiver.New()
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	gate := &refusingSchedules{}
+	gate.refuse.Store(true)
+	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) {
+		gate.EventStore = o.Store
+		o.Commands = &domain.Commands{Store: gate, Now: time.Now, NewEventID: ids.NewEventID}
+	}})
+	h.app("app")
+	secret := h.sub("app", "sub_1", srv.URL+"/sub_1", "*")
+	if err := recv.Add("sub_1", secret); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	msg, pos := h.publish("app", "a.b", `{"i":1}`)
+	waitUntil(t, 5*time.Second, "the message folded", func() bool {
+		found := false
+		h.runner.Read(func(v *projections.Views) { found = v.Message(msg) != nil })
+		return found
+	})
+	time.Sleep(100 * time.Millisecond) // the refused schedule
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	v, state, err := h.views.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Checkpoint < pos {
+		t.Fatalf("checkpoint %d, before the message at %d", v.Checkpoint, pos)
+	}
+	if len(state) != 1 {
+		t.Fatalf("saved state %v, want the one open fan-out", state)
+	}
+	for _, b := range state {
+		if !strings.Contains(string(b), msg) {
+			t.Fatalf("saved fan-out %s, want message %s's", b, msg)
+		}
+	}
+	gate.refuse.Store(false)
+	h.restart(nil)
+	id := domain.DeliveryIDFor(msg, "sub_1")
+	waitUntil(t, 10*time.Second, "the delivery scheduled and acknowledged after the restart", func() bool {
+		return h.delivery(id).Status == domain.DeliveryStatusAcknowledged
+	})
+	if recv.Unique() != 1 {
+		t.Fatalf("the receiver got %d messages, want 1", recv.Unique())
 	}
 }
