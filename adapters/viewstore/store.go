@@ -414,7 +414,9 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 			break
 		}
 		now := openStateOf(c.d)
-		if c.base.open && c.base != now {
+		// An attempt's start changes the entry's value, not its key (the
+		// same due time): the set below replaces it.
+		if c.base.open && c.base != now && !(now.open && now.due == c.base.due) {
 			del(appendOpenKey(kb[:0], c.d.SubscriptionID, c.base.due, id))
 		}
 		if now.open && c.base != now {
