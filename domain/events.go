@@ -124,15 +124,27 @@ func Encode(id string, ev Event, md Metadata) (EventData, error) {
 		md.Schema = SchemaVersion
 	}
 	md.RecordedAt = md.RecordedAt.UTC()
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return EventData{}, fmt.Errorf("encode %s: %w", ev.Type(), err)
+	// One buffer holds both (fastencode.go); what the fast encoders do not
+	// write, json.Marshal does.
+	buf := make([]byte, 0, 512)
+	data, ok := encodeFast(buf, ev)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(ev); err != nil {
+			return EventData{}, fmt.Errorf("encode %s: %w", ev.Type(), err)
+		}
+		buf = buf[:0]
+	} else {
+		buf = data[len(data):]
 	}
-	meta, err := json.Marshal(md)
-	if err != nil {
-		return EventData{}, fmt.Errorf("encode metadata: %w", err)
+	meta, ok := encodeMetadataFast(buf, md)
+	if !ok {
+		var err error
+		if meta, err = json.Marshal(md); err != nil {
+			return EventData{}, fmt.Errorf("encode metadata: %w", err)
+		}
 	}
-	return EventData{ID: id, Type: ev.Type(), Data: data, Metadata: meta}, nil
+	return EventData{ID: id, Type: ev.Type(), Data: data[:len(data):len(data)], Metadata: meta}, nil
 }
 
 // Decode turns a recorded event back into its domain event and metadata.
