@@ -5,9 +5,11 @@
 // checkpoint and catching up from there repairs the rest.
 //
 // The view store is a cache of the ledger: it is never backed up, and
-// `hookledger rebuild` makes a fresh one from position 0. Writes are not
-// fsynced for the same reason: a torn tail is an older checkpoint, and the
-// ledger replays what it lost.
+// `hookledger rebuild` makes a fresh one from position 0. For the same
+// reason it keeps no write-ahead log: a batch is durable once Pebble has
+// written its memtable out to a table (Sync, at a clean stop, writes them
+// all), and a crash loses only whole batches, the last ones: the store opens
+// at an older checkpoint, and the ledger replays what it lost.
 //
 // Keys (one byte of kind, then the fields; positions and times big-endian
 // so that byte order is their order):
