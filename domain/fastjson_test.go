@@ -121,10 +121,50 @@ func TestFastDecodersAgreeWithTheGenericDecoder(t *testing.T) {
 			t.Errorf("%s %s: decoded fast as %#v, want left to the generic decoder", c[0], c[1], got)
 		}
 	}
-	// With its body a message is the generic decoder's.
-	if _, ok := decodeFast(TypeMessagePublished, []byte(fast[len(fast)-1][1]), true); ok {
-		t.Error("message.published with its body decoded fast")
+	// With its body, a message sealed is decoded fast, one in the clear is
+	// the generic decoder's.
+	sealedFast := 0
+	for _, c := range fast {
+		if c[0] != TypeMessagePublished {
+			continue
+		}
+		got, ok := decodeFast(c[0], []byte(c[1]), true)
+		if ok != strings.Contains(c[1], `"payload_sealed"`) {
+			t.Errorf("%s with its body: decoded fast %v", c[1][:min(len(c[1]), 80)], ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		sealedFast++
+		want, err := genericDecode(c[0], []byte(c[1]), true)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s with its body:\nfast    %#v\ngeneric %#v (%v)", c[1][:80], got, want, err)
+		}
 	}
+	if sealedFast == 0 {
+		t.Error("no sealed message in the corpus")
+	}
+	for _, c := range sealedSlow {
+		if got, ok := decodeFast(TypeMessagePublished, []byte(c), true); ok {
+			t.Errorf("%s: decoded fast as %#v, want left to the generic decoder", c, got)
+		}
+	}
+}
+
+// sealedSlow are sealed bodies the fast decoder leaves to the generic one.
+var sealedSlow = []string{
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM","key_id":"k","nonce":"AAE=","ciphertext":"AAF="}}`, // padding bits set
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM","key_id":"k","nonce":"AAE","ciphertext":""}}`,      // no padding
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM","key_id":"k","nonce":"A\u0041E=","ciphertext":""}}`,
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM","nonce":"AAE=","nonce":"AAE="}}`,
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM","later":1}}`,
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM", "key_id":"k"}}`,
+	`{"message_id":"m","payload_sealed":{"nonce":null}}`,
+	`{"message_id":"m","payload_sealed":null}`,
+	`{"message_id":"m","payload_sealed":"AAE="}`,
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM"}`,
+	`{"message_id":"m","payload_sealed":{"alg":"A256GCM"},"payload":{"a":1}}`,
 }
 
 // Whatever the input, a fast decoder either leaves it to the generic decoder
@@ -134,6 +174,9 @@ func FuzzFastDecoders(f *testing.F) {
 	fast, slow := fastCorpus(f)
 	for _, c := range append(fast, slow...) {
 		f.Add(uint8(slices.Index(types, c[0])), []byte(c[1]))
+	}
+	for _, c := range sealedSlow {
+		f.Add(uint8(slices.Index(types, TypeMessagePublished)), []byte(c))
 	}
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		typ := types[int(which)%len(types)]
@@ -231,4 +274,23 @@ func BenchmarkDecodeHotEvents(b *testing.B) {
 			}
 		})
 	}
+	// What the live fold decodes: a sealed message with its body.
+	data := []byte(fast[11][1])
+	rec := RecordedEvent{Type: TypeMessagePublished, Data: data, Metadata: []byte(`{"schema":1}`)}
+	b.Run("message.published+body/fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeEvent(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("message.published+body/reflection", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := genericDecode(TypeMessagePublished, data, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"strings"
 	"time"
@@ -200,6 +201,54 @@ func (s *scanner) strs(dst *[]string) bool {
 	*dst = out
 	return true
 }
+
+// sealed reads a sealed value: an object of alg, key_id (plain strings) and
+// nonce, ciphertext (base64, padded, canonical: what json.Marshal writes),
+// each once, nothing else.
+func (s *scanner) sealed(v *SealedValue) bool {
+	in := scanner{b: s.b, i: s.i}
+	for in.member() {
+		var ok bool
+		switch string(in.name) {
+		case "alg":
+			ok = in.str(&v.Alg)
+		case "key_id":
+			ok = in.str(&v.KeyID)
+		case "nonce":
+			ok = in.base64(&v.Nonce)
+		case "ciphertext":
+			ok = in.base64(&v.Ciphertext)
+		}
+		if !ok {
+			return false
+		}
+	}
+	if in.state != scanEnded {
+		return false
+	}
+	in.finish()
+	s.i = in.i
+	return true
+}
+
+// base64 reads a string of standard, padded base64 into dst (never nil, as
+// the generic decoder makes it). Strict decoding refuses non-zero padding
+// bits; the generic decoder may take them, and then reads the value itself.
+func (s *scanner) base64(dst *[]byte) bool {
+	b, ok := s.plain()
+	if !ok {
+		return false
+	}
+	out := make([]byte, strictBase64.DecodedLen(len(b)))
+	n, err := strictBase64.Decode(out, b)
+	if err != nil {
+		return false
+	}
+	*dst = out[:n]
+	return true
+}
+
+var strictBase64 = base64.StdEncoding.Strict()
 
 func (s *scanner) literal(lit string) bool {
 	if len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
