@@ -36,9 +36,7 @@ func encodeFast(dst []byte, ev Event) ([]byte, bool) {
 		w.str("matched_pattern", e.MatchedPattern)
 		w.uint("message_position", uint64(e.MessagePosition))
 		w.time("due_at", e.DueAt)
-		if e.ScheduledBy != "" {
-			w.str("scheduled_by", e.ScheduledBy)
-		}
+		w.omitEmpty("scheduled_by", e.ScheduledBy)
 		if e.ReplayPosition != 0 {
 			w.uint("replay_position", uint64(e.ReplayPosition))
 		}
@@ -47,9 +45,7 @@ func encodeFast(dst []byte, ev Event) ([]byte, bool) {
 		w.int("attempt", int64(e.Attempt))
 		w.str("worker", e.Worker)
 		w.time("started_at", e.StartedAt)
-		if e.NodeID != "" {
-			w.str("node_id", e.NodeID)
-		}
+		w.omitEmpty("node_id", e.NodeID)
 		if e.Partition != nil {
 			w.int("partition", int64(*e.Partition))
 		}
@@ -64,9 +60,7 @@ func encodeFast(dst []byte, ev Event) ([]byte, bool) {
 		w.int("attempt", int64(e.Attempt))
 		w.int("status_code", int64(e.StatusCode))
 		w.int("latency_us", e.LatencyUS)
-		if e.ResponseExcerpt != "" {
-			w.str("response_excerpt", e.ResponseExcerpt)
-		}
+		w.omitEmpty("response_excerpt", e.ResponseExcerpt)
 		if e.ResponseExcerptSealed != nil {
 			w.sealed("response_excerpt_sealed", e.ResponseExcerptSealed)
 		}
@@ -91,12 +85,8 @@ func encodeFast(dst []byte, ev Event) ([]byte, bool) {
 		w.str("event_type", e.EventType)
 		w.sealed("payload_sealed", e.Sealed)
 		w.str("payload_hash", e.PayloadHash)
-		if e.Subject != "" {
-			w.str("subject", e.Subject)
-		}
-		if e.IdempotencyKey != "" {
-			w.str("idempotency_key", e.IdempotencyKey)
-		}
+		w.omitEmpty("subject", e.Subject)
+		w.omitEmpty("idempotency_key", e.IdempotencyKey)
 		w.time("published_at", e.PublishedAt)
 	default:
 		return dst, false
@@ -113,12 +103,8 @@ func encodeMetadataFast(dst []byte, md Metadata) ([]byte, bool) {
 	w.b = strconv.AppendInt(w.b, int64(md.Schema), 10)
 	w.time("recorded_at", md.RecordedAt)
 	w.str("actor", md.Actor)
-	if md.CorrelationID != "" {
-		w.str("correlation_id", md.CorrelationID)
-	}
-	if md.CausationID != "" {
-		w.str("causation_id", md.CausationID)
-	}
+	w.omitEmpty("correlation_id", md.CorrelationID)
+	w.omitEmpty("causation_id", md.CausationID)
 	w.b = append(w.b, '}')
 	return w.b, w.ok
 }
@@ -144,6 +130,13 @@ func (w *jsonWriter) name(n string) {
 func (w *jsonWriter) str(name, v string) {
 	w.name(name)
 	w.quoted(v)
+}
+
+// omitEmpty writes a string member tagged omitempty: not at all when empty.
+func (w *jsonWriter) omitEmpty(name, v string) {
+	if v != "" {
+		w.str(name, v)
+	}
 }
 
 func (w *jsonWriter) quoted(v string) {

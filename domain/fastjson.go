@@ -3,9 +3,11 @@ package domain
 // The fast decoders read the events a ledger holds most of (the four a
 // message delivered at its first attempt writes: published, scheduled,
 // attempt started, acknowledged) in the form Encode writes them: compact
-// JSON, plain ASCII strings, integers, RFC 3339 times in UTC. Anything else
-// (an escape, a non-ASCII byte, a repeated or unknown member, a number or
-// time in another form, a sealed excerpt) makes them answer ok=false, and
+// JSON, plain ASCII strings, integers, RFC 3339 times in UTC, a message's
+// sealed body as canonical base64. Anything else (an escape, a non-ASCII
+// byte, a repeated or unknown member, a number or time in another form, a
+// sealed excerpt, a body in the clear when it is wanted) makes them answer
+// ok=false, and
 // the generic decoder reads the event instead, so the two always agree
 // (fastjson_test.go checks it on every form, and a fuzz target on any
 // input). They exist because the generic decoder, by reflection, was a
@@ -14,8 +16,8 @@ package domain
 
 // decodeFast decodes data as the event type typ when a fast decoder knows
 // both; ok=false leaves it to the generic decoder. withBody=false leaves a
-// message's body out, as DecodeEventWithoutBody does; the fast decoder of
-// message.published reads only that form.
+// message's body out, as DecodeEventWithoutBody does; with it, the fast
+// decoder of message.published reads only a sealed body.
 func decodeFast(typ string, data []byte, withBody bool) (Event, bool) {
 	switch typ {
 	case TypeDeliveryScheduled:
@@ -25,10 +27,7 @@ func decodeFast(typ string, data []byte, withBody bool) (Event, bool) {
 	case TypeAttemptAcknowledged:
 		return fastAcknowledged(data)
 	case TypeMessagePublished:
-		if !withBody {
-			return fastPublishedWithoutBody(data)
-		}
-		return fastPublishedSealed(data)
+		return fastPublished(data, withBody)
 	}
 	return nil, false
 }
@@ -132,7 +131,11 @@ func fastAcknowledged(data []byte) (Event, bool) {
 	return e, s.done()
 }
 
-func fastPublishedWithoutBody(data []byte) (Event, bool) {
+// fastPublished reads a message.published, without its body, or with a
+// sealed body (what the live fold decodes once per message, body included,
+// for the attempts that follow); a body in the clear, wanted, is left to the
+// generic decoder.
+func fastPublished(data []byte, withBody bool) (Event, bool) {
 	var e MessagePublished
 	s := scanner{b: data}
 	for s.member() {
@@ -144,42 +147,15 @@ func fastPublishedWithoutBody(data []byte) (Event, bool) {
 			ok = s.str(&e.ApplicationID)
 		case "event_type":
 			ok = s.str(&e.EventType)
-		case "payload", "payload_sealed":
-			ok = s.skip() // the body, left out
-		case "payload_hash":
-			ok = s.str(&e.PayloadHash)
-		case "subject":
-			ok = s.str(&e.Subject)
-		case "idempotency_key":
-			ok = s.str(&e.IdempotencyKey)
-		case "published_at":
-			ok = s.time(&e.PublishedAt)
-		}
-		if !ok {
-			return nil, false
-		}
-	}
-	return e, s.done()
-}
-
-// fastPublishedSealed reads a message.published whose body is sealed (what
-// the live fold decodes once per message, body included, for the attempts
-// that follow); a body in the clear is left to the generic decoder.
-func fastPublishedSealed(data []byte) (Event, bool) {
-	var e MessagePublished
-	s := scanner{b: data}
-	for s.member() {
-		var ok bool
-		switch string(s.name) {
-		case "message_id":
-			ok = s.str(&e.MessageID)
-		case "application_id":
-			ok = s.str(&e.ApplicationID)
-		case "event_type":
-			ok = s.str(&e.EventType)
+		case "payload":
+			ok = !withBody && s.skip() // the body, left out
 		case "payload_sealed":
-			e.Sealed = &SealedValue{}
-			ok = s.sealed(e.Sealed)
+			if withBody {
+				e.Sealed = &SealedValue{}
+				ok = s.sealed(e.Sealed)
+			} else {
+				ok = s.skip()
+			}
 		case "payload_hash":
 			ok = s.str(&e.PayloadHash)
 		case "subject":
