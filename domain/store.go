@@ -190,6 +190,19 @@ type MultiAppender interface {
 	AppendMulti(ctx context.Context, parts ...StreamAppend) ([]AppendResult, error)
 }
 
+// PositionReader is an event store that reads one event by its position
+// directly: the embedded store finds it with one lookup, where reading its
+// stream takes two (the stream's index, then the event). It is optional:
+// callers find it by a type assertion and read the stream otherwise
+// (EventStoreDB reads $all from a position a page at a time, no cheaper
+// than the stream), or when the call answers an error matching
+// errors.ErrUnsupported (a wrapper around such a store).
+type PositionReader interface {
+	// ReadAt returns the event at position pos. A position no event holds
+	// (0, or past the head) answers an error matching ErrNotFound.
+	ReadAt(ctx context.Context, pos Position) (RecordedEvent, error)
+}
+
 // ValidateAppendMulti checks a multi-stream append's arguments the same way
 // on every store.
 func ValidateAppendMulti(parts []StreamAppend) error {

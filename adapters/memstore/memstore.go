@@ -4,6 +4,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -174,6 +175,22 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 		out = append(out, s.events[i])
 	}
 	return out, nil
+}
+
+// ReadAt implements domain.PositionReader.
+func (s *Store) ReadAt(ctx context.Context, pos domain.Position) (domain.RecordedEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.RecordedEvent{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return domain.RecordedEvent{}, domain.ErrClosed
+	}
+	if pos == 0 || int(pos) > len(s.events) {
+		return domain.RecordedEvent{}, fmt.Errorf("%w: no event at position %d", domain.ErrNotFound, pos)
+	}
+	return s.events[pos-1], nil
 }
 
 // SubscribeAll implements domain.EventStore.

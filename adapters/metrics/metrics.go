@@ -175,6 +175,17 @@ func (s *instrumented) AppendMulti(ctx context.Context, parts ...domain.StreamAp
 	return res, nil
 }
 
+// ReadAt passes a read by position through when the store offers it;
+// otherwise it answers errors.ErrUnsupported and the caller reads the
+// event's stream.
+func (s *instrumented) ReadAt(ctx context.Context, pos domain.Position) (domain.RecordedEvent, error) {
+	r, ok := s.EventStore.(domain.PositionReader)
+	if !ok {
+		return domain.RecordedEvent{}, fmt.Errorf("%w: the store has no read by position", errors.ErrUnsupported)
+	}
+	return r.ReadAt(ctx, pos)
+}
+
 // Health passes the store's health through (the API's /readyz asks it).
 func (s *instrumented) Health() error {
 	if h, ok := s.EventStore.(interface{ Health() error }); ok {

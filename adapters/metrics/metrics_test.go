@@ -74,8 +74,28 @@ func TestInstrumentedStoreMultiStreamAppend(t *testing.T) {
 	}
 }
 
-// onlyAppends hides the store's multi-stream append.
+// onlyAppends hides the store's multi-stream append and read by position.
 type onlyAppends struct{ domain.EventStore }
+
+// A read by position passes through; over a store without it the wrapper
+// says so.
+func TestInstrumentedStoreReadAt(t *testing.T) {
+	m := metrics.New()
+	store := memstore.New()
+	defer store.Close()
+	res, err := store.Append(context.Background(), "a", domain.NoStream,
+		domain.EventData{ID: domain.FormatUUID([]byte{9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}), Type: "t", Data: []byte(`{"a":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.InstrumentStore(store).(domain.PositionReader).ReadAt(context.Background(), res.Position)
+	if err != nil || got.Stream != "a" || string(got.Data) != `{"a":1}` {
+		t.Fatalf("ReadAt through the wrapper: %+v %v", got, err)
+	}
+	if _, err := m.InstrumentStore(onlyAppends{store}).(domain.PositionReader).ReadAt(context.Background(), res.Position); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("over a store without reads by position: %v, want errors.ErrUnsupported", err)
+	}
+}
 
 func TestAttemptOutcomesAndState(t *testing.T) {
 	m := metrics.New()

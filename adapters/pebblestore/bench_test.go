@@ -108,8 +108,7 @@ func BenchmarkReadAll(b *testing.B) {
 // BenchmarkReadOneEvent reads single ~1 KiB events at random out of a ledger
 // of 100,000 streams of one event each, as a delivery attempt reads its
 // message when the payload cache does not hold it: through the stream's
-// index (ReadStream from revision 0) or at the event's position (ReadAll of
-// one event).
+// index (ReadStream from revision 0) or at the event's position (ReadAt).
 func BenchmarkReadOneEvent(b *testing.B) {
 	s := openTemp(b)
 	ctx := context.Background()
@@ -142,8 +141,8 @@ func BenchmarkReadOneEvent(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			k := pick(i)
 			_ = fmt.Sprintf("message-msg_%08d", k) // as the other: the stream's name is made for the check
-			if recs, err := s.ReadAll(ctx, pos[k], 1); err != nil || len(recs) != 1 || recs[0].Position != pos[k] {
-				b.Fatal(recs, err)
+			if rec, err := s.ReadAt(ctx, pos[k]); err != nil || rec.Position != pos[k] {
+				b.Fatal(rec, err)
 			}
 		}
 	})

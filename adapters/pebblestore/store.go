@@ -476,6 +476,34 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 	return out, s.noteCorrupt(err)
 }
 
+// ReadAt implements domain.PositionReader: one point read of the event's
+// key, nothing past the head.
+func (s *Store) ReadAt(ctx context.Context, pos domain.Position) (domain.RecordedEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return domain.RecordedEvent{}, err
+	}
+	if pos == 0 || uint64(pos) > s.head.Load() {
+		if s.closed.Load() {
+			return domain.RecordedEvent{}, domain.ErrClosed
+		}
+		return domain.RecordedEvent{}, fmt.Errorf("%w: no event at position %d", domain.ErrNotFound, pos)
+	}
+	var ev domain.RecordedEvent
+	err := s.reading(func() error {
+		v, closer, err := s.db.Get(eventKey(pos))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return &domain.CorruptError{Position: pos, Detail: "no record at a position below the head"}
+		}
+		if err != nil {
+			return translate(err, pos)
+		}
+		defer closer.Close()
+		ev, err = decodeRecord(append([]byte(nil), v...), pos, &interner{m: map[string]string{}})
+		return err
+	})
+	return ev, s.noteCorrupt(err)
+}
+
 // ReadStream implements domain.EventStore.
 func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, dir domain.Direction, max int) ([]domain.RecordedEvent, error) {
 	if err := domain.ValidateStreamName(stream); err != nil {

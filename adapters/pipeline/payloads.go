@@ -43,16 +43,17 @@ func (r *Runner) payload(ctx context.Context, msgID string, at domain.Position) 
 	return body, keyID, err
 }
 
-// published reads the event that published a message: at its position, one
-// read of the ledger where the message stream's index would take two (a
-// backlog's attempts, minutes after their messages, miss the cache), or from
-// the stream when the position is unknown or holds another event.
+// published reads the event that published a message: at its position on a
+// store that reads by position (domain.PositionReader: one lookup where the
+// message stream takes two; a backlog's attempts, minutes after their
+// messages, miss the cache), or from the stream when the store does not, the
+// position is unknown, or it holds another event.
 func (r *Runner) published(ctx context.Context, msgID string, at domain.Position) (domain.RecordedEvent, error) {
 	stream := domain.MessageStream(msgID)
-	if at > 0 {
-		recs, err := r.opts.Store.ReadAll(ctx, at, 1)
-		if err == nil && len(recs) == 1 && recs[0].Position == at && recs[0].Stream == stream && recs[0].Revision == 0 {
-			return recs[0], nil
+	if pr, ok := r.opts.Store.(domain.PositionReader); ok && at > 0 {
+		rec, err := pr.ReadAt(ctx, at)
+		if err == nil && rec.Position == at && rec.Stream == stream && rec.Revision == 0 {
+			return rec, nil
 		}
 	}
 	recs, err := r.opts.Store.ReadStream(ctx, stream, 0, domain.Forward, 1)

@@ -15,13 +15,10 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
-// messageReads counts the reads of message streams; shift moves every
-// one-event read of $all one position on, as a store whose positions did not
-// match the deliveries' would.
+// messageReads counts the reads of message streams.
 type messageReads struct {
 	domain.EventStore
 	streamReads atomic.Int64
-	shift       bool
 }
 
 func (s *messageReads) ReadStream(ctx context.Context, stream string, from uint64, dir domain.Direction, max int) ([]domain.RecordedEvent, error) {
@@ -31,20 +28,36 @@ func (s *messageReads) ReadStream(ctx context.Context, stream string, from uint6
 	return s.EventStore.ReadStream(ctx, stream, from, dir, max)
 }
 
-func (s *messageReads) ReadAll(ctx context.Context, from domain.Position, max int) ([]domain.RecordedEvent, error) {
-	if s.shift && max == 1 {
-		from++
+// positionReads also reads by position; shift moves every read one position
+// on, as a store whose positions did not match the deliveries' would.
+type positionReads struct {
+	*messageReads
+	shift bool
+}
+
+func (s positionReads) ReadAt(ctx context.Context, pos domain.Position) (domain.RecordedEvent, error) {
+	if s.shift {
+		pos++
 	}
-	return s.EventStore.ReadAll(ctx, from, max)
+	return s.EventStore.(domain.PositionReader).ReadAt(ctx, pos)
 }
 
 // TestAttemptsReadTheirPayloadAtTheMessagesPosition: with no payload cache,
-// each attempt reads its message from the ledger, at the position its
-// delivery recorded, not through the message stream's index; when that
-// position holds another event, from the stream. Either way the endpoint
-// gets the message's own body.
+// each attempt reads its message from the ledger: at the position its
+// delivery recorded on a store that reads by position, from the message
+// stream on one that does not or when that position holds another event.
+// Either way the endpoint gets the message's own body.
 func TestAttemptsReadTheirPayloadAtTheMessagesPosition(t *testing.T) {
-	for _, shift := range []bool{false, true} {
+	for _, c := range []struct {
+		name        string
+		byPosition  bool
+		shift       bool
+		streamReads bool
+	}{
+		{"by position", true, false, false},
+		{"positions holding other events", true, true, true},
+		{"no read by position", false, false, true},
+	} {
 		var mu sync.Mutex
 		got := map[string]bool{}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,10 +66,13 @@ func TestAttemptsReadTheirPayloadAtTheMessagesPosition(t *testing.T) {
 			got[string(b)] = true
 			mu.Unlock()
 		}))
-		reads := &messageReads{shift: shift}
+		reads := &messageReads{}
 		h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) {
 			reads.EventStore = o.Store
 			o.Store, o.PayloadCacheBytes = reads, 1 // every payload is larger than the cache
+			if c.byPosition {
+				o.Store = positionReads{messageReads: reads, shift: c.shift}
+			}
 		}})
 		h.app("app")
 		h.sub("app", "sub_a", srv.URL, "*")
@@ -72,14 +88,15 @@ func TestAttemptsReadTheirPayloadAtTheMessagesPosition(t *testing.T) {
 		}
 		mu.Lock()
 		if len(got) != 3 || !got[`{"n":1}`] || !got[`{"n":2}`] || !got[`{"n":3}`] {
-			t.Errorf("shift %v: the endpoint got %v", shift, got)
+			t.Errorf("%s: the endpoint got %v", c.name, got)
 		}
 		mu.Unlock()
-		switch n := reads.streamReads.Load(); {
-		case !shift && n != 0:
-			t.Errorf("%d reads of message streams; the positions should have served every attempt", n)
-		case shift && n != int64(len(dels)):
-			t.Errorf("positions holding other events: %d reads of message streams, want one per attempt (%d)", n, len(dels))
+		want := int64(0)
+		if c.streamReads {
+			want = int64(len(dels))
+		}
+		if n := reads.streamReads.Load(); n != want {
+			t.Errorf("%s: %d reads of message streams, want %d", c.name, n, want)
 		}
 		h.stop()
 		srv.Close()

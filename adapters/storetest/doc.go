@@ -11,5 +11,7 @@
 // stream names, and invalid input refused with typed errors. A store that
 // offers multi-stream appends (domain.MultiAppender) also runs their tests:
 // all or nothing, consecutive positions in the order of the parts, a race
-// on a shared stream, subscribers.
+// on a shared stream, subscribers. One that reads by position
+// (domain.PositionReader) runs theirs: every event read at its position is
+// $all's, nothing outside the ledger, refused once closed.
 package storetest

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore Factory) {
 		})
 	}
 	runMulti(t, newStore)
+	runPosition(t, newStore)
 }
 
 var idSeq atomic.Uint64
