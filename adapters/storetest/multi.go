@@ -12,10 +12,7 @@ import (
 )
 
 // multiTests cover domain.MultiAppender, run on a store that offers it.
-var multiTests = []struct {
-	name string
-	fn   func(*testing.T, domain.EventStore, domain.MultiAppender)
-}{
+var multiTests = []optionalTest[domain.MultiAppender]{
 	{"MultiStreamAppendWritesEveryPartInOrder", testMultiStreamOrder},
 	{"MultiStreamAppendIsAllOrNothing", testMultiStreamAllOrNothing},
 	{"MultiStreamAppendInvalidInputRejected", testMultiStreamInvalid},
@@ -24,15 +21,23 @@ var multiTests = []struct {
 	{"MultiStreamAppendRefusedWhenClosed", testMultiStreamClosed},
 }
 
-func runMulti(t *testing.T, newStore Factory) {
-	for _, tc := range multiTests {
+// optionalTest is a test of an optional capability C of the store.
+type optionalTest[C any] struct {
+	name string
+	fn   func(*testing.T, domain.EventStore, C)
+}
+
+// runOptional runs tests on stores made by newStore, each skipped (named
+// what) when the store does not offer C.
+func runOptional[C any](t *testing.T, newStore Factory, what string, tests []optionalTest[C]) {
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
-			multi, ok := s.(domain.MultiAppender)
+			c, ok := s.(C)
 			if !ok {
-				t.Skipf("%T has no multi-stream append (optional)", s)
+				t.Skipf("%T has no %s (optional)", s, what)
 			}
-			tc.fn(t, s, multi)
+			tc.fn(t, s, c)
 		})
 	}
 }

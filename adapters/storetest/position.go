@@ -10,26 +10,10 @@ import (
 )
 
 // positionTests cover domain.PositionReader, run on a store that offers it.
-var positionTests = []struct {
-	name string
-	fn   func(*testing.T, domain.EventStore, domain.PositionReader)
-}{
+var positionTests = []optionalTest[domain.PositionReader]{
 	{"ReadAtReturnsTheEventAtItsPosition", testReadAtEvery},
 	{"ReadAtOutsideTheLedgerIsNotFound", testReadAtOutside},
 	{"ReadAtRefusedWhenClosed", testReadAtClosed},
-}
-
-func runPosition(t *testing.T, newStore Factory) {
-	for _, tc := range positionTests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
-			r, ok := s.(domain.PositionReader)
-			if !ok {
-				t.Skipf("%T has no read by position (optional)", s)
-			}
-			tc.fn(t, s, r)
-		})
-	}
 }
 
 // Every event, read at its position, is the event $all holds there, whatever

@@ -52,8 +52,8 @@ func Run(t *testing.T, newStore Factory) {
 			tc.fn(t, newStore(t))
 		})
 	}
-	runMulti(t, newStore)
-	runPosition(t, newStore)
+	runOptional(t, newStore, "multi-stream append", multiTests)
+	runOptional(t, newStore, "read by position", positionTests)
 }
 
 var idSeq atomic.Uint64
