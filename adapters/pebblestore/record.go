@@ -47,7 +47,8 @@ func appendBytes(dst, b []byte) []byte {
 }
 
 // decodeRecord parses a record the caller owns (the returned event's byte
-// slices alias buf). types interns event type strings, which repeat.
+// slices alias buf). types interns event type strings, which repeat (nil:
+// none).
 func decodeRecord(buf []byte, want domain.Position, types *interner) (domain.RecordedEvent, error) {
 	corrupt := func(detail string) (domain.RecordedEvent, error) {
 		return domain.RecordedEvent{}, &domain.CorruptError{Position: want, Detail: detail}
@@ -94,6 +95,9 @@ type interner struct {
 }
 
 func (in *interner) intern(b []byte) string {
+	if in == nil { // a read of one event: nothing to share
+		return string(b)
+	}
 	if s, ok := in.m[string(b)]; ok {
 		return s
 	}

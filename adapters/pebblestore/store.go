@@ -498,7 +498,7 @@ func (s *Store) ReadAt(ctx context.Context, pos domain.Position) (domain.Recorde
 			return translate(err, pos)
 		}
 		defer closer.Close()
-		ev, err = decodeRecord(append([]byte(nil), v...), pos, &interner{m: map[string]string{}})
+		ev, err = decodeRecord(append([]byte(nil), v...), pos, nil)
 		return err
 	})
 	return ev, s.noteCorrupt(err)
