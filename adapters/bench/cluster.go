@@ -31,6 +31,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
+	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -140,14 +141,26 @@ func (r *runner) clusterOf(ctx context.Context, n int, bin, storeURL, keyPath st
 
 	subs := r.cfg.ClusterSubs
 	base := func(i int) string { return "http://" + nodes[i%n].addr }
-	if _, err := benchPost(base(0)+"/v1/applications", map[string]any{"id": "app_bench", "name": "bench"}); err != nil {
+	// Written through one node and used through the others: each node is
+	// first brought to the write's position (read your writes, docs/cluster.md).
+	appPos, err := benchPost(base(0)+"/v1/applications", map[string]any{"id": "app_bench", "name": "bench"})
+	if err != nil {
 		return Result{}, err
 	}
+	if err := waitPosition(ctx, nodes, appPos); err != nil {
+		return Result{}, err
+	}
+	var subsPos uint64
 	for s := 0; s < subs; s++ {
-		if _, err := benchPost(base(s)+"/v1/applications/app_bench/subscriptions", map[string]any{
-			"url": fmt.Sprintf("%s/s%d", recv.URL, s), "event_types": []string{fmt.Sprintf("t.%d", s)}}); err != nil {
+		pos, err := benchPost(base(s)+"/v1/applications/app_bench/subscriptions", map[string]any{
+			"url": fmt.Sprintf("%s/s%d", recv.URL, s), "event_types": []string{fmt.Sprintf("t.%d", s)}})
+		if err != nil {
 			return Result{}, err
 		}
+		subsPos = max(subsPos, pos)
+	}
+	if err := waitPosition(ctx, nodes, subsPos); err != nil {
+		return Result{}, err
 	}
 	messages := r.cfg.ClusterMessages
 	payload := strings.Repeat("x", max(0, r.cfg.PayloadBytes-40))
@@ -214,22 +227,52 @@ func freeAddr() (string, error) {
 
 // benchPost posts body with the bench's admin key; a status of 300 or more
 // is an error.
-func benchPost(url string, body any) (map[string]any, error) {
+// benchPost posts body as the admin and returns the write's ledger position.
+func benchPost(url string, body any) (uint64, error) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+clusterAdminKey)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer res.Body.Close()
-	var m map[string]any
-	json.NewDecoder(res.Body).Decode(&m)
 	if res.StatusCode >= 300 {
-		return m, fmt.Errorf("POST %s: %d %v", url, res.StatusCode, m)
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return 0, fmt.Errorf("POST %s: %d %v", url, res.StatusCode, m)
 	}
-	return m, nil
+	io.Copy(io.Discard, res.Body)
+	pos, _ := strconv.ParseUint(res.Header.Get(httpapi.HeaderLedgerPosition), 10, 64)
+	return pos, nil
+}
+
+// waitPosition waits until every node's views hold pos: a read naming it in
+// X-Min-Position answers once they do (503 while they do not).
+func waitPosition(ctx context.Context, nodes []*benchNode, pos uint64) error {
+	for _, nd := range nodes {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+nd.addr+"/v1/applications/app_bench", nil)
+			req.Header.Set("Authorization", "Bearer "+clusterAdminKey)
+			req.Header.Set(httpapi.HeaderMinPosition, strconv.FormatUint(pos, 10))
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					break
+				}
+				err = fmt.Errorf("status %d", res.StatusCode)
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("node %s did not reach position %d: %w", nd.addr, pos, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // waitAuthorized waits until a node answers an admin request (its views
