@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 
@@ -161,6 +162,81 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 		}
 	}
 	return RebuildResult{Views: v, Unscheduled: missing, Messages: messages, Deliveries: deliveries}, nil
+}
+
+type decodedPage struct {
+	recs   []domain.RecordedEvent
+	events []domain.Event
+	err    error
+}
+
+// decodedPages reads $all up to upTo in pages and decodes each page on its
+// own goroutine (as many at once as there are CPUs), handing the pages over
+// in order. The channel closes after the last page or the first error.
+func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Position) <-chan decodedPage {
+	out := make(chan decodedPage, 2)
+	workers := max(1, runtime.GOMAXPROCS(0))
+	go func() {
+		defer close(out)
+		// inflight holds the pages being decoded, in read order.
+		inflight := make(chan chan decodedPage, workers)
+		go func() {
+			defer close(inflight)
+			from := domain.Position(0)
+			for from <= upTo {
+				page, err := store.ReadAll(ctx, from, 2048)
+				if err != nil {
+					done := make(chan decodedPage, 1)
+					done <- decodedPage{err: err}
+					select {
+					case inflight <- done:
+					case <-ctx.Done():
+					}
+					return
+				}
+				cut := len(page)
+				for cut > 0 && page[cut-1].Position > upTo {
+					cut--
+				}
+				if cut > 0 {
+					done := make(chan decodedPage, 1)
+					go func(recs []domain.RecordedEvent) {
+						pg := decodedPage{recs: recs, events: make([]domain.Event, len(recs))}
+						for i, rec := range recs {
+							ev, err := domain.DecodeEventWithoutBody(rec) // the views keep no body
+							if err != nil {
+								pg.err = fmt.Errorf("fold position %d: %w", rec.Position, err)
+								break
+							}
+							pg.events[i] = ev
+						}
+						done <- pg
+					}(page[:cut])
+					select {
+					case inflight <- done:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if len(page) == 0 || cut < len(page) {
+					return
+				}
+				from = page[len(page)-1].Position + 1
+			}
+		}()
+		for done := range inflight {
+			pg := <-done
+			select {
+			case out <- pg:
+			case <-ctx.Done():
+				return
+			}
+			if pg.err != nil {
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // CatchUp folds the ledger from the view store's checkpoint up to upTo and
