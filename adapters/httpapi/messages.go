@@ -21,6 +21,15 @@ type publishIn struct {
 	Subject        string          `json:"subject"`
 }
 
+// publishedOut answers a publish. A struct, not a map: every publish encodes
+// one, and a map's keys are sorted and reflected on each time (a third of
+// the encoding's cost).
+type publishedOut struct {
+	ID        string `json:"id"`
+	Position  uint64 `json:"position"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
 // admit refuses a publish while the pipeline is too far behind ingest.
 func (s *Server) admit(c *gin.Context) bool {
 	cp, ok := s.Views.(interface{ Checkpoint() domain.Position })
@@ -84,7 +93,7 @@ func (s *Server) publish(c *gin.Context) {
 		}
 		s.notePublished(res.Position)
 		answerPosition(c, res.Position)
-		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(res.Position)})
+		c.JSON(http.StatusAccepted, publishedOut{ID: cmd.MessageID, Position: uint64(res.Position)})
 		return
 	}
 	cmd.MessageID = domain.MessageIDForKey(app, key)
@@ -96,7 +105,7 @@ func (s *Server) publish(c *gin.Context) {
 	if len(out.Events) > 0 {
 		s.notePublished(out.Result.Position)
 		answerPosition(c, out.Result.Position)
-		c.JSON(http.StatusAccepted, gin.H{"id": cmd.MessageID, "position": uint64(out.Result.Position)})
+		c.JSON(http.StatusAccepted, publishedOut{ID: cmd.MessageID, Position: uint64(out.Result.Position)})
 		return
 	}
 	// A duplicate: answer with the first message.
@@ -105,7 +114,7 @@ func (s *Server) publish(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"id": cmd.MessageID, "position": uint64(recs[0].Position), "duplicate": true})
+	c.JSON(http.StatusOK, publishedOut{ID: cmd.MessageID, Position: uint64(recs[0].Position), Duplicate: true})
 }
 
 func (s *Server) listMessages(c *gin.Context) {

@@ -110,7 +110,10 @@ func TestEveryRoute(t *testing.T) {
 		t.Fatalf("publish %s", pub.body)
 	}
 	dup := e.must(200, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "order.paid", "payload": map[string]any{"order": 1}, "idempotency_key": "ord-1"})
-	if dup.str("id") != msgID || dup.json()["position"] != pub.json()["position"] {
+	if _, said := pub.json()["duplicate"]; said {
+		t.Fatalf("a first publish is no duplicate: %s", pub.body)
+	}
+	if dup.str("id") != msgID || dup.json()["position"] != pub.json()["position"] || dup.json()["duplicate"] != true {
 		t.Fatalf("duplicate publish must answer the first message: %s", dup.body)
 	}
 	if r := e.must(409, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "order.paid", "payload": map[string]any{"order": 2}, "idempotency_key": "ord-1"}); r.str("code") != "idempotency_conflict" {
