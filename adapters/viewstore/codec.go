@@ -173,3 +173,30 @@ func decodeMessage(b []byte) (*projections.MessageView, error) {
 	}
 	return m, nil
 }
+
+// A delivery's value: one byte (0 closed, 1 open, 2 open and attempting), its due time (8 bytes), then its
+// fields (codec.go). The header lets a change find the open-index entry to
+// replace without decoding the rest.
+func encodeDelivery(d *projections.DeliveryView) ([]byte, error) {
+	return appendDelivery(make([]byte, 0, 160), d), nil
+}
+
+func appendDelivery(out []byte, d *projections.DeliveryView) []byte {
+	st := openStateOf(d)
+	out = binary.BigEndian.AppendUint64(append(out, st.flag()), uint64(st.due))
+	return appendDeliveryFields(out, d)
+}
+
+func decodeDeliveryHeader(b []byte) (openState, error) {
+	if len(b) < 9 {
+		return openState{}, errors.New("delivery record too short")
+	}
+	return openState{open: b[0] != 0, attempting: b[0] == 2, due: int64(binary.BigEndian.Uint64(b[1:9]))}, nil
+}
+
+func decodeDelivery(b []byte) (*projections.DeliveryView, error) {
+	if len(b) < 9 {
+		return nil, errors.New("delivery record too short")
+	}
+	return decodeDeliveryFields(b[9:])
+}
