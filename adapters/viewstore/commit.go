@@ -14,8 +14,8 @@ import (
 	"github.com/hookledger/hookledger/projections"
 )
 
-// firstPerRecord is a first commit's guess of what a changed record takes in
-// its batch (a message with its index entry, or a delivery with its index
+// firstPerRecord is a bulk load's first guess of what a changed record takes
+// in its batch (a message with its index entry, or a delivery with its index
 // entries: 300-500 bytes); later commits go by the one before.
 const firstPerRecord = 400
 
@@ -57,15 +57,23 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 	if err = s.wait(); err != nil {
 		return nil, err
 	}
-	// Sized as the last batch was per record: a batch grown by doubling
-	// copies itself over and over (a rebuild's first batch of 11 MB, from
-	// nothing, was 7% of the memory the rebuild allocated).
+	// A batch grown by doubling copies itself over and over, so it starts
+	// at about the size it will have. A serving store's commits are alike
+	// and small: as large as the last one. A bulk load's are tens of MB, the
+	// first from nothing and the next larger than the one before (a
+	// rebuild's batches grown by doubling were 19% of the memory it
+	// allocated): its records times what one took in the last batch, and a
+	// quarter more, as records differ (a message's is smaller than a
+	// delivery's). Serving stores sized that way showed no gain
+	// (docs/benchmarks.md).
 	changed := v.TakeChanged()
 	records := len(changed.Applications) + len(changed.Subscriptions) + len(changed.Keys) + len(changed.EventTypes) +
 		len(s.msgs) + len(s.dels) + len(s.stats) + len(state) + 1
-	// A quarter more: records differ in size (a message's is smaller than a
-	// delivery's), and a batch a little short of its size doubles.
-	b := s.db.NewBatchWithSize(records * cmp.Or(s.perRecord, firstPerRecord) * 5 / 4)
+	size := s.lastBatch
+	if s.bulk {
+		size = records * cmp.Or(s.perRecord, firstPerRecord) * 5 / 4
+	}
+	b := s.db.NewBatchWithSize(size)
 	put := func(k []byte, val any) {
 		if err != nil {
 			return
@@ -158,7 +166,7 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 		}
 	}
 	put(metaKey, meta{Format: Format, Checkpoint: v.Checkpoint, Events: v.Events})
-	s.perRecord = b.Len()/records + 1
+	s.lastBatch, s.perRecord = b.Len(), b.Len()/records+1
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("view store: commit at %d: %w", v.Checkpoint, err)

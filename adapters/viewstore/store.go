@@ -65,10 +65,11 @@ type Store struct {
 	// that failed: it fails every later commit (see Prepare).
 	writing *prepared
 	failed  error
-	// perRecord is what a changed record took in the last commit's batch
-	// (its key, value and index entries): the next batch's first
-	// allocation is that times its records.
-	perRecord int
+	// The size of the last commit's batch, and what one of its records
+	// took (its key, value and index entries): how large the next batch is
+	// made at first (see Prepare). bulk is Options.Bulk.
+	lastBatch, perRecord int
+	bulk                 bool
 	// unwritten is write-locked from Prepare to the end of its write: an
 	// iterator made in between would miss the batch's index entries, which
 	// are no longer among the changes in memory. Point reads need no lock
@@ -147,7 +148,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, dir: dir, log: opts.Logger}
+	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk}
 	s.reset()
 	return s, nil
 }
