@@ -34,9 +34,18 @@ type Options struct {
 	// (docs/benchmarks.md).
 	CacheSize int64
 	// MemTableSize is the size of one Pebble memtable in bytes (default
-	// 16 MiB). Pebble keeps the one being written, those queued for a flush
+	// 4 MiB). Pebble keeps the one being written, those queued for a flush
 	// (at most 4) and one flushed buffer for reuse, so the steady cost is
 	// twice this.
+	//
+	// 4 MiB, not 16 as chosen when the pipeline was much slower: a flush
+	// takes CPU in one piece (a 16 MiB one, 63 ms on one core), and on a
+	// machine short of CPU every delivery in flight waits behind it (at
+	// 500 msg/s on one core, p99 latency rose to 90 ms during each flush).
+	// Smaller memtables flush in smaller pieces, inserts into them are
+	// cheaper, and they hold 24 MiB less: measured in docs/benchmarks.md,
+	// throughput +11%, fan-out +8%, backlog ingest +6%, peak RSS 17-25 MB
+	// lower in every scenario.
 	MemTableSize uint64
 	// MaxBatchEvents bounds the events of one group commit (default 4096).
 	MaxBatchEvents int
@@ -193,7 +202,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		opts.CacheSize = 40 << 20
 	}
 	if opts.MemTableSize == 0 {
-		opts.MemTableSize = 16 << 20
+		opts.MemTableSize = 4 << 20
 	}
 	if opts.MaxBatchEvents == 0 {
 		opts.MaxBatchEvents = 4096
