@@ -43,9 +43,10 @@ type Options struct {
 	// machine short of CPU every delivery in flight waits behind it (at
 	// 500 msg/s on one core, p99 latency rose to 90 ms during each flush).
 	// Smaller memtables flush in smaller pieces, inserts into them are
-	// cheaper, and they hold 24 MiB less: measured in docs/benchmarks.md,
-	// throughput +11%, fan-out +8%, backlog ingest +6%, peak RSS 17-25 MB
-	// lower in every scenario.
+	// cheaper, and they hold 24 MiB less: measured in docs/benchmarks.md
+	// (two sets of alternating runs), throughput +2% and +11%, fan-out +5%
+	// and +8%, backlog ingest +6%, peak RSS 17-25 MB lower in every
+	// scenario.
 	MemTableSize uint64
 	// MaxBatchEvents bounds the events of one group commit (default 4096).
 	MaxBatchEvents int
