@@ -60,9 +60,9 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 	// A batch grown by doubling copies itself over and over, so it starts
 	// at about the size it will have. A serving store's commits are alike
 	// and small: as large as the last one. A bulk load's are tens of MB, the
-	// first from nothing and the next larger than the one before (a
-	// rebuild's batches grown by doubling were 19% of the memory it
-	// allocated): its records times what one took in the last batch, and a
+	// first from nothing and the next larger than the one before (the
+	// doubling was 9% of all a rebuild allocated): its records times what
+	// one took in the last batch, and a
 	// quarter more, as records differ (a message's is smaller than a
 	// delivery's). Serving stores sized that way showed no gain
 	// (docs/benchmarks.md).
