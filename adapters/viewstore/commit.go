@@ -62,10 +62,9 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 	// and small: as large as the last one. A bulk load's are tens of MB, the
 	// first from nothing and the next larger than the one before (the
 	// doubling was 9% of all a rebuild allocated): its records times what
-	// one took in the last batch, and a
-	// quarter more, as records differ (a message's is smaller than a
-	// delivery's). Serving stores sized that way showed no gain
-	// (docs/benchmarks.md).
+	// one took in the last batch, and a quarter more, as records differ (a
+	// message's is smaller than a delivery's). Serving stores sized that way
+	// showed no gain (docs/benchmarks.md).
 	changed := v.TakeChanged()
 	records := len(changed.Applications) + len(changed.Subscriptions) + len(changed.Keys) + len(changed.EventTypes) +
 		len(s.msgs) + len(s.dels) + len(s.stats) + len(state) + 1
