@@ -41,12 +41,11 @@ type Options struct {
 	// 4 MiB, not 16 as chosen when the pipeline was much slower: a flush
 	// takes CPU in one piece (a 16 MiB one, 63 ms on one core), and on a
 	// machine short of CPU every delivery in flight waits behind it (at
-	// 500 msg/s on one core, p99 latency rose to 90 ms during each flush).
-	// Smaller memtables flush in smaller pieces, inserts into them are
-	// cheaper, and they hold 24 MiB less: measured in docs/benchmarks.md
-	// (two sets of alternating runs), throughput +2% and +11%, fan-out +5%
-	// and +8%, backlog ingest +6%, peak RSS 17-25 MB lower in every
-	// scenario.
+	// 500 msg/s on one core, the deliveries sent during a flush took up to
+	// 90 ms). Smaller memtables flush in smaller pieces and hold 24 MiB
+	// less. Measured in docs/benchmarks.md: throughput and fan-out no worse
+	// across three sets of alternating runs, peak RSS 19-25 MB lower in
+	// every scenario; compactions write 17% more.
 	MemTableSize uint64
 	// MaxBatchEvents bounds the events of one group commit (default 4096).
 	MaxBatchEvents int
