@@ -47,6 +47,7 @@ type Config struct {
 	LatencyRate     int // latency: messages per second ...
 	LatencySeconds  int // ... for this long
 	BacklogMessages int // backlog: messages published while the receiver is down
+	RebuildPasses   int // rebuild: replays of the ledger, the median reported
 	// sustained: publish at SustainedRate messages/s (0: 70% of this run's
 	// throughput) for SustainedSeconds.
 	SustainedRate    int
@@ -70,7 +71,7 @@ type Config struct {
 // Defaults are the issue's scenario sizes.
 func Defaults() Config {
 	return Config{Messages: 20_000, FanoutMessages: 2_000, FanoutSubs: 10, LatencyRate: 500, LatencySeconds: 20,
-		BacklogMessages: 200_000, HistoryMessages: 1_000_000, ClusterMessages: 10_000, ClusterSubs: 50, Clients: 64, Workers: 128, PayloadBytes: 1024, SustainedSeconds: 60,
+		BacklogMessages: 200_000, RebuildPasses: 3, HistoryMessages: 1_000_000, ClusterMessages: 10_000, ClusterSubs: 50, Clients: 64, Workers: 128, PayloadBytes: 1024, SustainedSeconds: 60,
 		Scenarios: []string{"throughput", "fanout", "latency", "baseline", "baseline2", "rebuild", "backlog", "sustained"}}
 }
 
@@ -95,6 +96,7 @@ type Result struct {
 	// the rebuild's figure that compares across machines.
 	RebuildEvents        uint64  `json:"rebuild_events,omitempty"`
 	RebuildCPUUsPerEvent float64 `json:"rebuild_cpu_us_per_event,omitempty"`
+	RebuildPasses        int     `json:"rebuild_passes,omitempty"` // the figures are the median of this many
 	DrainSeconds         float64 `json:"drain_seconds,omitempty"`
 	PeakRSSMB            float64 `json:"peak_rss_mb"`
 	Received             int64   `json:"received"`     // distinct (endpoint, message) pairs the receiver verified

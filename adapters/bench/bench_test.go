@@ -67,7 +67,7 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 				t.Errorf("sustained published %d, want 70%% of throughput for 2 s = %d", r.Messages, want)
 			}
 		case "rebuild":
-			if r.RebuildEventsPerS <= 0 || r.Deliveries != 200+30*4+100 || r.RebuildCPUUsPerEvent <= 0 {
+			if r.RebuildEventsPerS <= 0 || r.Deliveries != 200+30*4+100 || r.RebuildCPUUsPerEvent <= 0 || r.RebuildPasses != cfg.RebuildPasses {
 				t.Errorf("rebuild: %+v", r)
 			}
 			// The ledger of the three delivery scenarios: each message's
@@ -87,6 +87,18 @@ func TestUnknownScenarioRefused(t *testing.T) {
 	cfg.Scenarios = []string{"throughput", "warp"}
 	if _, err := Run(context.Background(), cfg); !errors.Is(err, errUnknownScenario) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRebuildPassesMustBePositive(t *testing.T) {
+	cfg := Defaults()
+	cfg.RebuildPasses = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--rebuild-passes") {
+		t.Errorf("zero passes: got %v", err)
+	}
+	cfg.Scenarios = []string{"throughput"} // not asked for: not checked
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("without the rebuild scenario: %v", err)
 	}
 }
 

@@ -23,6 +23,9 @@ func (c Config) Validate() error {
 	pos("--latency-rate", c.LatencyRate)
 	pos("--latency-seconds", c.LatencySeconds)
 	pos("--backlog-messages", c.BacklogMessages)
+	if slices.Contains(c.Scenarios, "rebuild") {
+		pos("--rebuild-passes", c.RebuildPasses)
+	}
 	if slices.Contains(c.Scenarios, "sustained") {
 		pos("--sustained-seconds", c.SustainedSeconds)
 		if c.SustainedRate < 0 {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -8,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/pebblestore"
@@ -194,7 +196,10 @@ func (r *runner) baseline(ctx context.Context) (Result, error) {
 		Received: recv.Unique(), Rejected: recv.Rejected()}, nil
 }
 
-// rebuild stops the shared ledger and replays all it holds into fresh views.
+// rebuild stops the shared ledger and replays all it holds into fresh views,
+// RebuildPasses times, and reports the median pass: one pass over the
+// bench's ledger lasts under half a second, too short to measure alone on a
+// shared machine.
 func (r *runner) rebuild(ctx context.Context) (Result, error) {
 	if _, err := r.shared(); err != nil {
 		return Result{}, err
@@ -206,10 +211,28 @@ func (r *runner) rebuild(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer store.Close()
-	views, err := viewstore.Open(r.root+"/rebuild-views", viewstore.Options{Bulk: true})
+	passes := make([]Result, 0, r.cfg.RebuildPasses)
+	for i := range r.cfg.RebuildPasses {
+		res, err := rebuildPass(ctx, store, fmt.Sprintf("%s/rebuild-views-%d", r.root, i))
+		if err != nil {
+			return Result{}, err
+		}
+		passes = append(passes, res)
+	}
+	slices.SortFunc(passes, func(a, b Result) int { return cmp.Compare(a.RebuildEventsPerS, b.RebuildEventsPerS) })
+	res := passes[len(passes)/2]
+	res.RebuildPasses = len(passes)
+	return res, nil
+}
+
+// rebuildPass replays the ledger into a new view store at dir, then removes
+// it (the passes would otherwise add up on the disk).
+func rebuildPass(ctx context.Context, store *pebblestore.Store, dir string) (Result, error) {
+	views, err := viewstore.Open(dir, viewstore.Options{Bulk: true})
 	if err != nil {
 		return Result{}, err
 	}
+	defer os.RemoveAll(dir)
 	defer views.Close()
 	start, cpu0 := time.Now(), cpuTime()
 	res, err := pipeline.RebuildInto(ctx, store, views, 0, nil)

@@ -26,6 +26,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.LatencyRate, "latency-rate", cfg.LatencyRate, "latency: messages per second")
 	fs.IntVar(&cfg.LatencySeconds, "latency-seconds", cfg.LatencySeconds, "latency: seconds")
 	fs.IntVar(&cfg.BacklogMessages, "backlog-messages", cfg.BacklogMessages, "backlog: messages published while the receiver is down")
+	fs.IntVar(&cfg.RebuildPasses, "rebuild-passes", cfg.RebuildPasses, "rebuild: replays of the ledger into fresh views (the median pass is reported)")
 	fs.IntVar(&cfg.SustainedRate, "sustained-rate", cfg.SustainedRate, "sustained: messages per second (0: 70% of this run's throughput)")
 	fs.IntVar(&cfg.SustainedSeconds, "sustained-seconds", cfg.SustainedSeconds, "sustained: seconds of publishing")
 	fs.IntVar(&cfg.HistoryMessages, "history-messages", cfg.HistoryMessages, "history: messages delivered before measuring what the history costs (scenario not in the default list)")
