@@ -15,13 +15,23 @@ import (
 // decodeJSON reads a JSON object strictly: size-limited, unknown fields and
 // trailing data refused, every error a precise problem.
 func decodeJSON(c *gin.Context, limit int64, dst any) error {
+	if err := checkJSONType(c); err != nil {
+		return err
+	}
+	return decodeFrom(&limitWatch{r: http.MaxBytesReader(c.Writer, c.Request.Body, limit)}, limit, dst)
+}
+
+func checkJSONType(c *gin.Context) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return bad(CodeUnsupportedMedia, "", "send the body as application/json")
 		}
 	}
-	body := &limitWatch{r: http.MaxBytesReader(c.Writer, c.Request.Body, limit)}
+	return nil
+}
+
+func decodeFrom(body *limitWatch, limit int64, dst any) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

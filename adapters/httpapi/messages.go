@@ -51,7 +51,7 @@ func (s *Server) publish(c *gin.Context) {
 		return
 	}
 	var in publishIn
-	if err := decodeJSON(c, int64(s.MaxPayload)+smallBody, &in); err != nil {
+	if err := decodeJSONFast(c, int64(s.MaxPayload)+smallBody, &in); err != nil {
 		s.fail(c, err)
 		return
 	}
