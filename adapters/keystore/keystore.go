@@ -45,20 +45,25 @@ type Store struct {
 	stripes [64]sync.Mutex // creations of one base are serialised; others run alongside
 
 	mu      sync.RWMutex
-	current map[string]current // base -> its current generation's key
-	keys    map[string][]byte  // full key id -> data key (bounded: reset when full)
+	current map[string]current     // base -> its current generation's key
+	keys    map[string]cipher.AEAD // full key id -> its cipher (bounded: reset when full)
 	// epoch counts Destroy's cache purges: a key read from disk before a
 	// purge is not cached after it (it may be one the purge destroyed).
 	epoch uint64
 }
 
 type current struct {
-	id  string
-	key []byte
+	id   string
+	aead cipher.AEAD
 }
 
-// cacheKeys bounds the unwrapped keys kept in memory (32 bytes each).
-const cacheKeys = 16384
+// cacheKeys bounds the data keys kept in memory, each as its ready cipher
+// (about 1.3 KB: AES's round keys and GCM's tables), so that sealing and
+// opening a payload does not expand the key again. BenchmarkSealOpen (1 KiB
+// sealed and opened, as a publish and its attempt do): 2.35 -> 1.25 µs,
+// 10 -> 6 allocations, 4.8 -> 2.3 KB. GCM's Seal and Open keep no state
+// between calls, so one cipher serves every goroutine.
+const cacheKeys = 4096
 
 // Options configure Open.
 type Options struct {
@@ -83,7 +88,7 @@ func Open(dir string, master []byte, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
 	}
 	aead, _ := newAEAD(master)
-	s := &Store{db: db, master: aead, masterID: MasterKeyID(master), now: o.Now, current: map[string]current{}, keys: map[string][]byte{}}
+	s := &Store{db: db, master: aead, masterID: MasterKeyID(master), now: o.Now, current: map[string]current{}, keys: map[string]cipher.AEAD{}}
 	v, closer, err := db.Get([]byte(metaMaster))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -150,26 +155,18 @@ func (s *Store) Seal(ctx context.Context, base, aad string, plaintext []byte) (*
 	if err != nil {
 		return nil, err
 	}
-	aead, err := newAEAD(cur.key)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, aead.NonceSize())
+	nonce := make([]byte, cur.aead.NonceSize())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
 		return nil, err
 	}
-	return &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: cur.id, Nonce: nonce, Ciphertext: aead.Seal(nil, nonce, plaintext, []byte(aad))}, nil
+	return &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: cur.id, Nonce: nonce, Ciphertext: cur.aead.Seal(nil, nonce, plaintext, []byte(aad))}, nil
 }
 
 // SealUnder implements domain.ExcerptSealer: plaintext encrypted under the
 // data key keyID (a full id, generation included), which must be live: a
 // destroyed one answers *domain.ErasedError.
 func (s *Store) SealUnder(ctx context.Context, keyID, aad string, plaintext []byte) (*domain.SealedValue, error) {
-	key, err := s.key(keyID)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := newAEAD(key)
+	aead, err := s.key(keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +183,7 @@ func (s *Store) Open(ctx context.Context, aad string, v *domain.SealedValue) ([]
 	if v.Alg != domain.SealAlgorithm {
 		return nil, fmt.Errorf("sealed with %q, which this build does not know", v.Alg)
 	}
-	key, err := s.key(v.KeyID)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := newAEAD(key)
+	aead, err := s.key(v.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +227,7 @@ func (s *Store) currentKey(base string) (current, error) {
 		s.mu.Lock()
 		if s.epoch == epoch {
 			s.current[base] = cur
-			s.remember(cur.id, cur.key)
+			s.remember(cur.id, cur.aead)
 			s.mu.Unlock()
 			return cur, nil
 		}
@@ -254,21 +247,25 @@ func (s *Store) loadOrCreate(base string) (current, error) {
 	}
 	if gen > 0 {
 		id := base + "#" + strconv.FormatUint(gen, 10)
-		if key, err := s.key(id); err == nil {
-			cur = current{id: id, key: key}
+		if aead, err := s.key(id); err == nil {
+			cur = current{id: id, aead: aead}
 		} else if !errors.Is(err, domain.ErrErased) {
 			return current{}, err
 		}
 	}
 	if cur.id == "" { // none yet, or the current one was destroyed: a new generation
 		gen++
-		cur = current{id: base + "#" + strconv.FormatUint(gen, 10), key: make([]byte, 32)}
-		if _, err := io.ReadFull(rand.Reader, cur.key); err != nil {
+		cur.id = base + "#" + strconv.FormatUint(gen, 10)
+		key := make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, key); err != nil {
+			return current{}, err
+		}
+		if cur.aead, err = newAEAD(key); err != nil {
 			return current{}, err
 		}
 		rec := keyRecord{Master: s.masterID, Nonce: make([]byte, s.master.NonceSize()), CreatedAt: s.now().UTC()}
 		io.ReadFull(rand.Reader, rec.Nonce)
-		rec.Wrapped = s.master.Seal(nil, rec.Nonce, cur.key, wrapAAD(cur.id))
+		rec.Wrapped = s.master.Seal(nil, rec.Nonce, key, wrapAAD(cur.id))
 		b := s.db.NewBatch()
 		raw, _ := json.Marshal(rec)
 		b.Set([]byte(pKey+cur.id), raw, nil)
@@ -292,16 +289,16 @@ func (s *Store) generation(base string) (uint64, error) {
 	return strconv.ParseUint(string(v), 10, 64)
 }
 
-// remember caches an unwrapped key; s.mu must be held for writing.
-func (s *Store) remember(id string, key []byte) {
+// remember caches an unwrapped key's cipher; s.mu must be held for writing.
+func (s *Store) remember(id string, aead cipher.AEAD) {
 	if len(s.keys) >= cacheKeys {
-		s.keys = map[string][]byte{}
+		s.keys = map[string]cipher.AEAD{}
 	}
-	s.keys[id] = key
+	s.keys[id] = aead
 }
 
-// key answers the data key id (a full id, with its generation).
-func (s *Store) key(id string) ([]byte, error) {
+// key answers the cipher of the data key id (a full id, with its generation).
+func (s *Store) key(id string) (cipher.AEAD, error) {
 	s.mu.RLock()
 	k, ok := s.keys[id]
 	epoch := s.epoch
@@ -331,12 +328,16 @@ func (s *Store) key(id string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: data key %s does not unwrap with master key %s (wrapped by %s)", ErrWrongMasterKey, id, s.masterID, rec.Master)
 	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: data key %s: %v", domain.ErrCorrupt, id, err)
+	}
 	s.mu.Lock()
 	if s.epoch == epoch {
-		s.remember(id, key)
+		s.remember(id, aead)
 	}
 	s.mu.Unlock()
-	return key, nil
+	return aead, nil
 }
 
 // Keys lists the live data keys (full ids) whose id starts with prefix, in

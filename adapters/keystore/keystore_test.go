@@ -253,3 +253,24 @@ func TestDestroyWhileSealing(t *testing.T) {
 		t.Fatalf("only %d values sealed: the race was not exercised", len(sealed))
 	}
 }
+
+// BenchmarkSealOpen: one 1 KiB payload sealed and opened under a cached key,
+// as a publish and its attempt do.
+func BenchmarkSealOpen(b *testing.B) {
+	s, err := Open(b.TempDir(), func() []byte { k, _ := ParseMasterKey(NewMasterKey()); return k }(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx, payload := context.Background(), bytes.Repeat([]byte("x"), 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := s.Seal(ctx, "app_1/d/20260310", "msg_1", payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Open(ctx, "msg_1", v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
