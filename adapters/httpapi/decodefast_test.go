@@ -143,3 +143,19 @@ func BenchmarkDecodePublish(b *testing.B) {
 		})
 	}
 }
+
+// The body's buffer goes back to a pool and serves the next publish: what
+// was decoded from it must not share its bytes.
+func TestTheFastDecoderKeepsNothingOfTheBuffer(t *testing.T) {
+	body := []byte(`{"event_type":"a.b","payload":{"x":1},"subject":"cus_1"}`)
+	var in publishIn
+	if err := decodeStrict(body, &in); err != nil {
+		t.Skipf("no strict decoder in this build: %v", err)
+	}
+	for i := range body {
+		body[i] = 'Z'
+	}
+	if in.EventType != "a.b" || string(in.Payload) != `{"x":1}` || in.Subject != "cus_1" {
+		t.Fatalf("the decoded values changed with the buffer: %+v", in)
+	}
+}
