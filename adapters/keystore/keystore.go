@@ -45,7 +45,7 @@ type Store struct {
 	stripes [64]sync.Mutex // creations of one base are serialised; others run alongside
 
 	mu      sync.RWMutex
-	current map[string]current     // base -> its current generation's key
+	current map[string]current     // base -> its current generation's key (bounded: reset when full)
 	keys    map[string]cipher.AEAD // full key id -> its cipher (bounded: reset when full)
 	// epoch counts Destroy's cache purges: a key read from disk before a
 	// purge is not cached after it (it may be one the purge destroyed).
@@ -57,13 +57,17 @@ type current struct {
 	aead cipher.AEAD
 }
 
-// cacheKeys bounds the data keys kept in memory, each as its ready cipher
-// (about 1.3 KB: AES's round keys and GCM's tables), so that sealing and
-// opening a payload does not expand the key again. BenchmarkSealOpen (1 KiB
-// sealed and opened, as a publish and its attempt do): 2.35 -> 1.25 µs,
-// 10 -> 6 allocations, 4.8 -> 2.3 KB. GCM's Seal and Open keep no state
-// between calls, so one cipher serves every goroutine.
-const cacheKeys = 4096
+// cacheKeys bounds each of the two caches of data keys (the current
+// generation of each base, and keys by id), each key kept as its ready
+// cipher (about 1.3 KB: AES's round keys and GCM's tables), so that sealing
+// and opening a payload does not expand the key again. BenchmarkSealOpen
+// (1 KiB sealed and opened, as a publish and its attempt do): 2.35 -> 1.25
+// µs, 10 -> 6 allocations, 4.8 -> 2.3 KB. GCM's Seal and Open keep no state
+// between calls, so one cipher serves every goroutine. Bases come and go (a
+// day's, a subject's, with message-scoped erasure one per message), so both
+// caches are emptied when full: a base or a key not cached is read again
+// from the store. A variable for the tests.
+var cacheKeys = 4096
 
 // Options configure Open.
 type Options struct {
@@ -226,6 +230,9 @@ func (s *Store) currentKey(base string) (current, error) {
 		}
 		s.mu.Lock()
 		if s.epoch == epoch {
+			if len(s.current) >= cacheKeys {
+				s.current = map[string]current{}
+			}
 			s.current[base] = cur
 			s.remember(cur.id, cur.aead)
 			s.mu.Unlock()

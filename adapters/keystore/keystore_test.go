@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,6 +272,36 @@ func BenchmarkSealOpen(b *testing.B) {
 		}
 		if _, err := s.Open(ctx, "msg_1", v); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Bases come and go (one per message when erasure is message-scoped): the
+// keys kept in memory stay bounded however many there were, and every value
+// still opens.
+func TestTheKeysInMemoryAreBounded(t *testing.T) {
+	defer func(was int) { cacheKeys = was }(cacheKeys)
+	cacheKeys = 8
+	ctx := context.Background()
+	s := open(t, t.TempDir(), master(t))
+	defer s.Close()
+	var sealed []*domain.SealedValue
+	for i := range 50 {
+		v, err := s.Seal(ctx, fmt.Sprintf("app_1/m/20260310/msg_%d", i), "aad", []byte{byte(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed = append(sealed, v)
+		s.mu.RLock()
+		nc, nk := len(s.current), len(s.keys)
+		s.mu.RUnlock()
+		if nc > cacheKeys || nk > cacheKeys {
+			t.Fatalf("after %d bases: %d current keys and %d keys in memory, bound %d", i+1, nc, nk, cacheKeys)
+		}
+	}
+	for i, v := range sealed {
+		if got, err := s.Open(ctx, "aad", v); err != nil || len(got) != 1 || got[0] != byte(i) {
+			t.Fatalf("value %d under %s: %v %v", i, v.KeyID, got, err)
 		}
 	}
 }
