@@ -34,7 +34,17 @@ func (k *Keeper) reconcileLocked(now time.Time) bool {
 		h := k.held[name]
 		if !ok {
 			if h != nil {
-				k.dropLocked(name, h, "not renewed in time")
+				switch l.Owner {
+				case k.opts.NodeID:
+					// Still ours in the stream, but its time ran out: the
+					// same fact as the timer's (expire), whichever of the two
+					// sees it first on a loaded machine.
+					k.ranOutLocked(name, h)
+				case "":
+					k.dropLocked(name, h, "released")
+				default:
+					k.dropLocked(name, h, "taken by "+l.Owner)
+				}
 				changed = true
 			}
 			continue
@@ -80,11 +90,20 @@ func (k *Keeper) expire(name string, h *holding) {
 		k.mu.Unlock()
 		return
 	}
+	k.ranOutLocked(name, h)
+	k.mu.Unlock()
+	k.changed()
+}
+
+// ranOutLocked ends a holding whose lease ran out before this node renewed
+// it, with the warning operators watch for (docs/cluster.md): a node that
+// cannot reach the store says so, whether its timer or its next tick is the
+// first to see the time has passed.
+func (k *Keeper) ranOutLocked(name string, h *holding) {
+	h.timer.Stop()
 	h.cancel()
 	delete(k.held, name)
-	k.mu.Unlock()
 	k.log.Warn().Str("lease", name).Uint64("epoch", h.epoch).Msg("lease ran out before it was renewed: stopped acting under it")
-	k.changed()
 }
 
 // Lease is the partition lease under which this node may work on sub's
