@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,36 +190,23 @@ func TestACutOffNodeStopsBeforeItsLeasesCanBeTaken(t *testing.T) {
 	t.Logf("cut at 0; a stopped acting at %s; b took over at %s", aStopped.Sub(cutAt).Round(time.Millisecond), bTook.Sub(cutAt).Round(time.Millisecond))
 }
 
-// syncBuffer is a log sink the keeper's goroutines write to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Operators learn that a cut-off node stopped from one warning per lease
 // (docs/cluster.md), also when its next tick, not its timer, is the first
 // to see the lease has run out: on a loaded machine timers fire late. The
 // node's clock jumps past its leases here, so the tick sees it first.
 func TestACutOffNodeWarnsWhicheverPathSeesTheLeaseRunOut(t *testing.T) {
 	var skew atomic.Int64
-	var logs syncBuffer
+	var mu sync.Mutex
+	var lines []string // level and message of each line logged
+	log := zerolog.New(io.Discard).Hook(zerolog.HookFunc(func(_ *zerolog.Event, l zerolog.Level, msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, l.String()+": "+msg)
+	}))
 	store := &cutStore{EventStore: memstore.New()}
 	k, err := cluster.New(cluster.Options{Store: store, NodeID: "a", Partitions: 3, Timing: fast, Tick: 20 * time.Millisecond,
 		Now:        func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
-		NewEventID: ids.NewEventID, Log: zerolog.New(&logs)})
+		NewEventID: ids.NewEventID, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,8 +222,10 @@ func TestACutOffNodeWarnsWhicheverPathSeesTheLeaseRunOut(t *testing.T) {
 	store.cut.Store(true)
 	skew.Store(int64(10 * fast.Lease)) // past every lease; the timers, on real time, are not
 	eventually(t, "a stops acting under its leases", func() bool { return len(k.Owned()) == 0 })
-	out := logs.String()
-	if n := strings.Count(out, "lease ran out before it was renewed"); n != 3 {
+	mu.Lock()
+	out := strings.Join(lines, "\n")
+	mu.Unlock()
+	if n := strings.Count(out, "warn: lease ran out before it was renewed"); n != 3 {
 		t.Fatalf("%d warnings for 3 leases that ran out; the log:\n%s", n, out)
 	}
 	if strings.Contains(out, "no longer acting under the lease") {

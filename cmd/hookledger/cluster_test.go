@@ -68,26 +68,9 @@ func (c *clusterReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type clusterNode struct {
 	id, addr, dir string
 	cmd           *exec.Cmd
-	log           *lockedBuffer
+	log           *syncBuffer
 	leaseRanOut   atomic.Int64 // unix nanos of the first "lease ran out" line (0: none)
 	exited        chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestClusterOfThreeNodes: three node processes on one ledger (the
@@ -156,7 +139,7 @@ func TestClusterOfThreeNodes(t *testing.T) {
 			"--listen", n.addr, "--allow-private-targets", "--no-payload-encryption", "--seal-key-file", keyPath, "--seal-interval", "1s",
 			"--log-format", "json", "--max-ingest-lag", "0")
 		n.cmd.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY="+adminKey)
-		n.log = &lockedBuffer{}
+		n.log = &syncBuffer{}
 		n.leaseRanOut.Store(0)
 		stderr, _ := n.cmd.StderrPipe()
 		n.cmd.Stdout = n.log
