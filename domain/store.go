@@ -203,6 +203,63 @@ type PositionReader interface {
 	ReadAt(ctx context.Context, pos Position) (RecordedEvent, error)
 }
 
+// PageReader is an event store that reads $all into memory the caller hands
+// back, page after page: a rebuild reads the whole ledger once, and a fresh
+// page of records for every read was half of all it allocated. It is
+// optional: callers find it by a type assertion and call ReadAll otherwise,
+// or when the call answers an error matching errors.ErrUnsupported (a
+// wrapper around a store without it).
+type PageReader interface {
+	// ReadAllInto does what ReadAll does into page's memory, and returns
+	// page.Events: the events and their Data and Metadata are valid until
+	// the next call with the same page, which overwrites them (their
+	// strings are the caller's to keep).
+	ReadAllInto(ctx context.Context, from Position, max int, page *Page) ([]RecordedEvent, error)
+}
+
+// Page is the memory a PageReader reads into; the zero value is ready. One
+// page serves one reader at a time.
+type Page struct {
+	// Events are those of the last read.
+	Events []RecordedEvent
+	// chunks hold the records' bytes, filled in order and refilled after
+	// Reset: chunks of a fixed size, not one buffer grown by doubling,
+	// which copied every page over and over while it grew.
+	chunks [][]byte
+	next   int // the chunk being filled
+}
+
+// pageChunk is the size of a page's chunks; a value over a quarter of it
+// is copied on its own (an event is at most MaxEventSize).
+const pageChunk = 256 << 10
+
+// Reset empties the page for the next read, keeping its memory.
+func (p *Page) Reset() {
+	clear(p.Events) // no reference to the last read's strings outlives it
+	p.Events = p.Events[:0]
+	for i := range p.chunks {
+		p.chunks[i] = p.chunks[i][:0]
+	}
+	p.next = 0
+}
+
+// Copy copies b into the page's memory and returns the copy, capped so that
+// an append to it cannot run into the next one.
+func (p *Page) Copy(b []byte) []byte {
+	if len(b) > pageChunk/4 {
+		return append([]byte(nil), b...)
+	}
+	for ; ; p.next++ {
+		if p.next == len(p.chunks) {
+			p.chunks = append(p.chunks, make([]byte, 0, pageChunk))
+		}
+		if c := p.chunks[p.next]; cap(c)-len(c) >= len(b) {
+			p.chunks[p.next] = append(c, b...)
+			return p.chunks[p.next][len(c) : len(c)+len(b) : len(c)+len(b)]
+		}
+	}
+}
+
 // ValidateAppendMulti checks a multi-stream append's arguments the same way
 // on every store.
 func ValidateAppendMulti(parts []StreamAppend) error {

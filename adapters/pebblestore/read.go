@@ -30,23 +30,59 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 	if max <= 0 {
 		return nil, &domain.ValidationError{Field: "max", Reason: "must be positive"}
 	}
-	if err := ctx.Err(); err != nil {
+	head, err := s.readableHead(ctx, from)
+	if err != nil || head == 0 {
 		return nil, err
 	}
-	if from == 0 {
-		from = 1
+	max = limitTo(max, from, head)
+	out := make([]domain.RecordedEvent, 0, max)
+	arena := newArena(max)
+	return s.readAll(from, head, max, out, arena.copy)
+}
+
+// ReadAllInto implements domain.PageReader: ReadAll into page's memory.
+func (s *Store) ReadAllInto(ctx context.Context, from domain.Position, max int, page *domain.Page) ([]domain.RecordedEvent, error) {
+	if max <= 0 {
+		return nil, &domain.ValidationError{Field: "max", Reason: "must be positive"}
+	}
+	page.Reset()
+	head, err := s.readableHead(ctx, from)
+	if err != nil || head == 0 {
+		return page.Events, err
+	}
+	page.Events, err = s.readAll(from, head, limitTo(max, from, head), page.Events, page.Copy)
+	return page.Events, err
+}
+
+// readableHead returns the head a read of $all from from stops at, 0 when
+// from is past it (nothing to read).
+func (s *Store) readableHead(ctx context.Context, from domain.Position) (domain.Position, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	head := domain.Position(s.head.Load())
-	if from > head {
+	if max(from, 1) > head {
 		if s.closed.Load() {
-			return nil, domain.ErrClosed
+			return 0, domain.ErrClosed
 		}
-		return nil, nil
+		return 0, nil
 	}
-	if n := uint64(head-from) + 1; n < uint64(max) {
-		max = int(n)
+	return head, nil
+}
+
+// limitTo bounds a read of limit events from from by the head.
+func limitTo(limit int, from, head domain.Position) int {
+	if n := uint64(head-max(from, 1)) + 1; n < uint64(limit) {
+		return int(n)
 	}
-	out := make([]domain.RecordedEvent, 0, max)
+	return limit
+}
+
+// readAll appends to out the events from from up to head, at most limit,
+// each record copied by copyRecord (the decoded event's Data and Metadata
+// alias the copy).
+func (s *Store) readAll(from, head domain.Position, limit int, out []domain.RecordedEvent, copyRecord func([]byte) []byte) ([]domain.RecordedEvent, error) {
+	from = max(from, 1)
 	err := s.reading(func() error {
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(head + 1)})
 		if err != nil {
@@ -54,14 +90,13 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 		}
 		defer it.Close()
 		types := &interner{m: map[string]string{}}
-		arena := newArena(max)
-		for ok := it.First(); ok && len(out) < max; ok = it.Next() {
+		for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
 			pos := domain.Position(binary.BigEndian.Uint64(it.Key()[1:]))
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return translate(err, pos)
 			}
-			ev, err := decodeRecord(arena.copy(v), pos, types)
+			ev, err := decodeRecord(copyRecord(v), pos, types)
 			if err != nil {
 				return err
 			}

@@ -157,3 +157,78 @@ func TestRebuildIntoRaisesTheGCTargetWhileItRuns(t *testing.T) {
 		}
 	}
 }
+
+// poisonedPages reads $all into the caller's page a few events at a time,
+// and before each read overwrites every byte the page held with 'X': a
+// rebuild that kept any record's bytes past giving its page back would
+// fold garbage.
+type poisonedPages struct {
+	domain.EventStore
+	reads int
+}
+
+func (p *poisonedPages) ReadAllInto(ctx context.Context, from domain.Position, max int, page *domain.Page) ([]domain.RecordedEvent, error) {
+	p.reads++
+	for _, e := range page.Events {
+		for i := range e.Data {
+			e.Data[i] = 'X'
+		}
+		for i := range e.Metadata {
+			e.Metadata[i] = 'X'
+		}
+	}
+	page.Reset()
+	recs, err := p.EventStore.ReadAll(ctx, from, min(max, 5))
+	for _, r := range recs {
+		r.Data, r.Metadata = page.Copy(r.Data), page.Copy(r.Metadata)
+		page.Events = append(page.Events, r)
+	}
+	return page.Events, err
+}
+
+// TestARebuildKeepsNothingOfThePagesItReadsInto: a rebuild over a store
+// that reads into pages it hands back (domain.PageReader) gives them back
+// once folded, and its views are the fold's, byte for byte, however the
+// pages' memory is reused.
+func TestARebuildKeepsNothingOfThePagesItReadsInto(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.app("app")
+	h.sub("app", "sub_1", "http://127.0.0.1:1/x", "*") // refused: attempts fail and retry
+	h.sub("app", "sub_2", "http://127.0.0.1:1/y", "a.*")
+	var ids []string
+	for i := 0; i < 40; i++ {
+		msg, _ := h.publish("app", "a.b", fmt.Sprintf(`{"n":%d}`, i))
+		ids = append(ids, domain.DeliveryIDFor(msg, "sub_2"))
+	}
+	h.start()
+	waitUntil(t, 10e9, "every delivery attempted", func() bool {
+		for _, id := range ids {
+			if h.delivery(id).Attempts == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	head, err := h.store.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	paged := &poisonedPages{EventStore: h.store}
+	res, err := pipeline.Rebuild(context.Background(), paged, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paged.reads < int(head)/5 {
+		t.Fatalf("%d reads into pages for %d events: the rebuild did not read into pages", paged.reads, head)
+	}
+	got, err := res.Views.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := rebuild(t, h.store, head); !bytes.Equal(got, want) {
+		t.Fatalf("the rebuild over reused pages differs from the fold:\n got %.600s\nwant %.600s", got, want)
+	}
+}

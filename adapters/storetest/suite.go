@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore Factory) {
 	}
 	runOptional(t, newStore, "multi-stream append", multiTests)
 	runOptional(t, newStore, "read by position", positionTests)
+	runOptional(t, newStore, "read into a page", pageTests)
 }
 
 var idSeq atomic.Uint64
