@@ -168,10 +168,10 @@ const ledgerSeparateValuesFrom = 256
 // commands that open it so (rebuild, verify, export, timeline, history)
 // scan $all once or read a few events, so a block is read once and a cache
 // that holds it only costs what filling it costs: fresh memory for every
-// block, 40 MiB of it faulted in page by page. A rebuild of the bench's
-// ledger ran 7% faster and 35 MB smaller with 8 MiB (12,000 fewer page
-// faults), verify the same; 4 MiB and 2 MiB were no faster
-// (docs/benchmarks.md).
+// block, 40 MiB of it faulted in page by page. With 8 MiB a rebuild of the
+// bench's ledger took 3-7% less CPU and 30-35 MB less memory (12,000 fewer
+// page faults), its rate 0-8% higher over three sets; verify ran the same;
+// 4 and 2 MiB were no better (docs/benchmarks.md).
 const readOnlyCacheSize = 8 << 20
 
 // headCacheMax bounds the head cache; it is emptied when full.
