@@ -75,31 +75,7 @@ func TestRebuildCancelledReturnsAnError(t *testing.T) {
 // same deliveries). With a batch every few events, the store reopened from
 // disk must hold exactly what a fold in memory holds.
 func TestRebuildWritingWhileFoldingMatchesTheFold(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	h.app("app")
-	h.sub("app", "sub_1", "http://127.0.0.1:1/x", "*") // refused: attempts fail and retry
-	h.sub("app", "sub_2", "http://127.0.0.1:1/y", "a.*")
-	var ids []string
-	for i := 0; i < 60; i++ {
-		msg, _ := h.publish("app", "a.b", fmt.Sprintf(`{"n":%d}`, i))
-		ids = append(ids, domain.DeliveryIDFor(msg, "sub_2"))
-	}
-	h.start()
-	waitUntil(t, 10e9, "every delivery attempted", func() bool {
-		for _, id := range ids {
-			if h.delivery(id).Attempts == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	if err := h.stop(); err != nil {
-		t.Fatal(err)
-	}
-	head, err := h.store.Head(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, head := attemptedLedger(t, 60)
 	defer pipeline.SetRebuildCommitEvery(3)()
 	dir := t.TempDir()
 	into, err := viewstore.Open(dir, viewstore.Options{Logger: zerolog.Nop(), Bulk: true})
@@ -191,12 +167,35 @@ func (p *poisonedPages) ReadAllInto(ctx context.Context, from domain.Position, m
 // once folded, and its views are the fold's, byte for byte, however the
 // pages' memory is reused.
 func TestARebuildKeepsNothingOfThePagesItReadsInto(t *testing.T) {
+	h, head := attemptedLedger(t, 40)
+	paged := &poisonedPages{EventStore: h.store}
+	res, err := pipeline.Rebuild(context.Background(), paged, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paged.reads < int(head)/5 {
+		t.Fatalf("%d reads into pages for %d events: the rebuild did not read into pages", paged.reads, head)
+	}
+	got, err := res.Views.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := rebuild(t, h.store, head); !bytes.Equal(got, want) {
+		t.Fatalf("the rebuild over reused pages differs from the fold:\n got %.600s\nwant %.600s", got, want)
+	}
+}
+
+// attemptedLedger is a stopped pipeline's ledger of messages published to
+// two subscriptions whose endpoints refuse them, every delivery attempted
+// at least once (failed, retries scheduled); head is its last position.
+func attemptedLedger(t *testing.T, messages int) (*harness, domain.Position) {
+	t.Helper()
 	h := newHarness(t, harnessOpts{})
 	h.app("app")
 	h.sub("app", "sub_1", "http://127.0.0.1:1/x", "*") // refused: attempts fail and retry
 	h.sub("app", "sub_2", "http://127.0.0.1:1/y", "a.*")
 	var ids []string
-	for i := 0; i < 40; i++ {
+	for i := 0; i < messages; i++ {
 		msg, _ := h.publish("app", "a.b", fmt.Sprintf(`{"n":%d}`, i))
 		ids = append(ids, domain.DeliveryIDFor(msg, "sub_2"))
 	}
@@ -216,19 +215,5 @@ func TestARebuildKeepsNothingOfThePagesItReadsInto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paged := &poisonedPages{EventStore: h.store}
-	res, err := pipeline.Rebuild(context.Background(), paged, head, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if paged.reads < int(head)/5 {
-		t.Fatalf("%d reads into pages for %d events: the rebuild did not read into pages", paged.reads, head)
-	}
-	got, err := res.Views.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := rebuild(t, h.store, head); !bytes.Equal(got, want) {
-		t.Fatalf("the rebuild over reused pages differs from the fold:\n got %.600s\nwant %.600s", got, want)
-	}
+	return h, head
 }
