@@ -16,6 +16,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/memstore"
+	"github.com/hookledger/hookledger/adapters/storetest"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -98,6 +99,39 @@ func TestUntouchedLedgerVerifies(t *testing.T) {
 	seal(t, store, key, n+1)
 	if rep, _ = audit.Verify(context.Background(), store, pub(key), nil); !rep.OK || rep.Unsealed != 0 {
 		t.Fatalf("after resealing: %+v", rep)
+	}
+}
+
+// TestVerifyOverReusedPages: verify reads into pages it hands back
+// (domain.PageReader) and reports what it reports over ReadAll, tampering
+// included: nothing of a page is read after the page is given back.
+func TestVerifyOverReusedPages(t *testing.T) {
+	store, key, _ := sealedLedger(t)
+	want, err := audit.Verify(context.Background(), store, pub(key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paged := &storetest.ReusedPages{EventStore: store, Size: 3}
+	got, err := audit.Verify(context.Background(), paged, pub(key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paged.Reads < int(want.Events)/3 {
+		t.Fatalf("%d reads into pages for %d events: verify did not read into pages", paged.Reads, want.Events)
+	}
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if !got.OK || !bytes.Equal(g, w) {
+		t.Fatalf("over reused pages %s, over ReadAll %s", g, w)
+	}
+	evs := allEvents(t, store)
+	evs[nth(evs, 5)].Data = []byte(`{"application_id":"app_one","name":"renamed"}`)
+	bad, err := audit.Verify(context.Background(), &storetest.ReusedPages{EventStore: &tampered{EventStore: store, events: evs}, Size: 3}, pub(key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad.OK || bad.Problem == nil || bad.Problem.Position != evs[nth(evs, 5)].Position {
+		t.Fatalf("a changed event over reused pages: %+v", bad)
 	}
 }
 

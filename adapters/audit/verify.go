@@ -234,34 +234,64 @@ func VerifyExpecting(ctx context.Context, store domain.EventStore, pub ed25519.P
 }
 
 // run reads $all from position from and folds it into the verifier.
+//
+// From a store that reads into memory handed back (domain.PageReader) the
+// pages go round a ring, as in a rebuild: each is read into again once its
+// events are hashed and folded, which is all the verifier does with them.
 func (v *verifier) run(ctx context.Context, store domain.EventStore, from domain.Position, progress Progress) (Report, error) {
-	pages := make(chan []domain.RecordedEvent, 4)
+	type page struct {
+		recs []domain.RecordedEvent
+		mem  *domain.Page // nil: ReadAll's own memory
+	}
+	pages := make(chan page, 4)
+	spare := make(chan *domain.Page, cap(pages)+2)
+	paged, _ := store.(domain.PageReader)
+	for paged != nil && len(spare) < cap(spare) {
+		spare <- &domain.Page{}
+	}
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	read := func() (page, error) {
+		if paged != nil {
+			var mem *domain.Page
+			select {
+			case mem = <-spare:
+			case <-rctx.Done():
+				return page{}, rctx.Err()
+			}
+			recs, err := paged.ReadAllInto(rctx, from, 2048, mem)
+			if !errors.Is(err, errors.ErrUnsupported) {
+				return page{recs, mem}, err
+			}
+			paged = nil // a wrapper around a store without it
+		}
+		recs, err := store.ReadAll(rctx, from, 2048)
+		return page{recs: recs}, err
+	}
 	go func() {
 		defer close(pages)
 		for {
-			page, err := store.ReadAll(rctx, from, 2048)
+			pg, err := read()
 			if err != nil {
 				readErr <- err
 				return
 			}
-			if len(page) == 0 {
+			if len(pg.recs) == 0 {
 				return
 			}
+			from = pg.recs[len(pg.recs)-1].Position + 1
 			select {
-			case pages <- page:
+			case pages <- pg:
 			case <-rctx.Done():
 				return
 			}
-			from = page[len(page)-1].Position + 1
 		}
 	}()
 	leaves := make([]domain.Hash, 0, 2048)
-	for page := range pages {
-		leaves = leafHashes(page, leaves[:0])
-		for i, rec := range page {
+	for pg := range pages {
+		leaves = leafHashes(pg.recs, leaves[:0])
+		for i, rec := range pg.recs {
 			if rec.Stream != domain.AuditStream {
 				v.event(rec.Position, leaves[i])
 				continue
@@ -278,6 +308,9 @@ func (v *verifier) run(ctx context.Context, store domain.EventStore, from domain
 			if p := v.seal(rec.Position, s); p != nil {
 				return v.finish(), nil
 			}
+		}
+		if pg.mem != nil {
+			spare <- pg.mem // hashed and folded: nothing of it is kept
 		}
 		if progress != nil {
 			progress(v.rep)

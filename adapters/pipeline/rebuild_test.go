@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/adapters/storetest"
 	"github.com/hookledger/hookledger/adapters/viewstore"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -134,47 +135,19 @@ func TestRebuildIntoRaisesTheGCTargetWhileItRuns(t *testing.T) {
 	}
 }
 
-// poisonedPages reads $all into the caller's page a few events at a time,
-// and before each read overwrites every byte the page held with 'X': a
-// rebuild that kept any record's bytes past giving its page back would
-// fold garbage.
-type poisonedPages struct {
-	domain.EventStore
-	reads int
-}
-
-func (p *poisonedPages) ReadAllInto(ctx context.Context, from domain.Position, max int, page *domain.Page) ([]domain.RecordedEvent, error) {
-	p.reads++
-	for _, e := range page.Events {
-		for i := range e.Data {
-			e.Data[i] = 'X'
-		}
-		for i := range e.Metadata {
-			e.Metadata[i] = 'X'
-		}
-	}
-	page.Reset()
-	recs, err := p.EventStore.ReadAll(ctx, from, min(max, 5))
-	for _, r := range recs {
-		r.Data, r.Metadata = page.Copy(r.Data), page.Copy(r.Metadata)
-		page.Events = append(page.Events, r)
-	}
-	return page.Events, err
-}
-
 // TestARebuildKeepsNothingOfThePagesItReadsInto: a rebuild over a store
 // that reads into pages it hands back (domain.PageReader) gives them back
 // once folded, and its views are the fold's, byte for byte, however the
 // pages' memory is reused.
 func TestARebuildKeepsNothingOfThePagesItReadsInto(t *testing.T) {
 	h, head := attemptedLedger(t, 40)
-	paged := &poisonedPages{EventStore: h.store}
+	paged := &storetest.ReusedPages{EventStore: h.store}
 	res, err := pipeline.Rebuild(context.Background(), paged, head, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if paged.reads < int(head)/5 {
-		t.Fatalf("%d reads into pages for %d events: the rebuild did not read into pages", paged.reads, head)
+	if paged.Reads < int(head)/5 {
+		t.Fatalf("%d reads into pages for %d events: the rebuild did not read into pages", paged.Reads, head)
 	}
 	got, err := res.Views.Snapshot()
 	if err != nil {

@@ -138,3 +138,38 @@ func testPageInvalidOrClosed(t *testing.T, s domain.EventStore, r domain.PageRea
 		t.Fatalf("after close: %v, want ErrClosed", err)
 	}
 }
+
+// ReusedPages is a domain.PageReader over any store, for testing what
+// reads $all into pages: it reads at most Size events at a time (5 if
+// unset), and before each read it overwrites every byte the page held with
+// 'X', so a reader that kept a record's bytes past handing its page back
+// sees garbage. Reads counts the reads into pages.
+type ReusedPages struct {
+	domain.EventStore
+	Size  int
+	Reads int
+}
+
+// ReadAllInto implements domain.PageReader.
+func (p *ReusedPages) ReadAllInto(ctx context.Context, from domain.Position, max int, page *domain.Page) ([]domain.RecordedEvent, error) {
+	p.Reads++
+	for _, e := range page.Events {
+		for i := range e.Data {
+			e.Data[i] = 'X'
+		}
+		for i := range e.Metadata {
+			e.Metadata[i] = 'X'
+		}
+	}
+	page.Reset()
+	size := p.Size
+	if size <= 0 {
+		size = 5
+	}
+	recs, err := p.EventStore.ReadAll(ctx, from, min(max, size))
+	for _, r := range recs {
+		r.Data, r.Metadata = page.Copy(r.Data), page.Copy(r.Metadata)
+		page.Events = append(page.Events, r)
+	}
+	return page.Events, err
+}
