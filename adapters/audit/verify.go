@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookledger/hookledger/adapters/storekit"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -244,35 +245,15 @@ func (v *verifier) run(ctx context.Context, store domain.EventStore, from domain
 		mem  *domain.Page // nil: ReadAll's own memory
 	}
 	pages := make(chan page, 4)
-	spare := make(chan *domain.Page, cap(pages)+2)
-	paged, _ := store.(domain.PageReader)
-	for paged != nil && len(spare) < cap(spare) {
-		spare <- &domain.Page{}
-	}
+	ring := storekit.NewPageRing(store, cap(pages)+2)
 	readErr := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	read := func() (page, error) {
-		if paged != nil {
-			var mem *domain.Page
-			select {
-			case mem = <-spare:
-			case <-rctx.Done():
-				return page{}, rctx.Err()
-			}
-			recs, err := paged.ReadAllInto(rctx, from, 2048, mem)
-			if !errors.Is(err, errors.ErrUnsupported) {
-				return page{recs, mem}, err
-			}
-			paged = nil // a wrapper around a store without it
-		}
-		recs, err := store.ReadAll(rctx, from, 2048)
-		return page{recs: recs}, err
-	}
 	go func() {
 		defer close(pages)
 		for {
-			pg, err := read()
+			recs, mem, err := ring.Read(rctx, from, 2048)
+			pg := page{recs, mem}
 			if err != nil {
 				readErr <- err
 				return
@@ -309,9 +290,7 @@ func (v *verifier) run(ctx context.Context, store domain.EventStore, from domain
 				return v.finish(), nil
 			}
 		}
-		if pg.mem != nil {
-			spare <- pg.mem // hashed and folded: nothing of it is kept
-		}
+		ring.Done(pg.mem) // hashed and folded: nothing of it is kept
 		if progress != nil {
 			progress(v.rep)
 		}

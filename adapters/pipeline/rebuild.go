@@ -3,12 +3,12 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 	"slices"
 
+	"github.com/hookledger/hookledger/adapters/storekit"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -94,7 +94,7 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 	// fold is sequential, decoding JSON is most of the work and is not.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the readers if the fold returns early
-	pages, free := decodedPages(ctx, store, upTo)
+	pages, ring := decodedPages(ctx, store, upTo)
 	for pg := range pages {
 		if pg.err != nil {
 			return RebuildResult{}, pg.err
@@ -127,7 +127,7 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 		// keep, the decoders too), so the page's memory can be read into
 		// again (TestARebuildKeepsNothingOfThePagesItReadsInto).
 		n := len(pg.recs)
-		pg.done(free)
+		ring.Done(pg.mem)
 		left := int(upTo - last)
 		if sinceCommit += n; into != nil && (sinceCommit >= rebuildCommitEvery || left <= rebuildLastBatch && sinceCommit > rebuildLastBatch) {
 			// The store writes one batch while the fold makes the next:
@@ -187,15 +187,8 @@ type decodedPage struct {
 	events []domain.Event
 	err    error
 	// mem is the memory recs were read into (nil: ReadAll's own), handed
-	// back with done once the fold is through with recs.
+	// back to the ring once the fold is through with recs.
 	mem *domain.Page
-}
-
-// done gives the page's memory back to the reader.
-func (pg decodedPage) done(free chan<- *domain.Page) {
-	if pg.mem != nil {
-		free <- pg.mem
-	}
 }
 
 // decodedPages reads $all up to upTo in pages and decodes each page on its
@@ -203,37 +196,16 @@ func (pg decodedPage) done(free chan<- *domain.Page) {
 // in order. The channel closes after the last page or the first error.
 //
 // From a store that reads into memory handed back (domain.PageReader) the
-// pages' memory goes round: the fold gives each page back on free once it
-// is through with it, and the reader reads the next one into it. free holds
-// as many pages as can be between the two (read, decoding, queued, folded),
-// so the reader never waits for one the fold still needs. A rebuild
-// allocated half as much and ran faster by what it no longer faulted in
-// and collected (docs/benchmarks.md).
-func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Position) (pages <-chan decodedPage, free chan<- *domain.Page) {
+// pages' memory goes round a ring (storekit.PageRing): the fold gives each
+// page back once it is through with it, and the reader reads the next one
+// into it. The ring holds as many pages as can be between the two (read,
+// decoding, queued, folded), so the reader never waits for one the fold
+// still needs. A rebuild allocated half as much and ran faster by what it
+// no longer faulted in and collected (docs/benchmarks.md).
+func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Position) (<-chan decodedPage, *storekit.PageRing) {
 	out := make(chan decodedPage, 2)
 	workers := max(1, runtime.GOMAXPROCS(0))
-	spare := make(chan *domain.Page, workers+cap(out)+3)
-	paged, _ := store.(domain.PageReader)
-	for paged != nil && len(spare) < cap(spare) {
-		spare <- &domain.Page{}
-	}
-	read := func(from domain.Position) ([]domain.RecordedEvent, *domain.Page, error) {
-		if paged != nil {
-			var page *domain.Page
-			select {
-			case page = <-spare:
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
-			}
-			recs, err := paged.ReadAllInto(ctx, from, 2048, page)
-			if !errors.Is(err, errors.ErrUnsupported) {
-				return recs, page, err
-			}
-			paged = nil // a wrapper around a store without it
-		}
-		recs, err := store.ReadAll(ctx, from, 2048)
-		return recs, nil, err
-	}
+	ring := storekit.NewPageRing(store, workers+cap(out)+3)
 	go func() {
 		defer close(out)
 		// inflight holds the pages being decoded, in read order.
@@ -242,7 +214,7 @@ func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Posi
 			defer close(inflight)
 			from := domain.Position(0)
 			for from <= upTo {
-				page, pm, err := read(from)
+				page, pm, err := ring.Read(ctx, from, 2048)
 				if err != nil {
 					done := make(chan decodedPage, 1)
 					done <- decodedPage{err: err}
@@ -276,8 +248,8 @@ func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Posi
 						return
 					}
 				}
-				if cut == 0 && pm != nil {
-					spare <- pm // nothing of it went to the fold
+				if cut == 0 {
+					ring.Done(pm) // nothing of it went to the fold
 				}
 				if len(page) == 0 || cut < len(page) {
 					return
@@ -297,7 +269,7 @@ func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Posi
 			}
 		}
 	}()
-	return out, spare
+	return out, ring
 }
 
 // CatchUp folds the ledger from the view store's checkpoint up to upTo and
