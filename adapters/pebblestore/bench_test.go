@@ -95,7 +95,9 @@ func BenchmarkReadAll(b *testing.B) {
 		read func(from domain.Position) ([]domain.RecordedEvent, error)
 	}{
 		{"ReadAll", func(from domain.Position) ([]domain.RecordedEvent, error) { return s.ReadAll(ctx, from, 1000) }},
-		{"ReadAllInto", func(from domain.Position) ([]domain.RecordedEvent, error) { return s.ReadAllInto(ctx, from, 1000, &page) }},
+		{"ReadAllInto", func(from domain.Position) ([]domain.RecordedEvent, error) {
+			return s.ReadAllInto(ctx, from, 1000, &page)
+		}},
 	} {
 		b.Run(read.name, func(b *testing.B) {
 			b.ReportAllocs()
