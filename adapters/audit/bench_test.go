@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -15,14 +16,14 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
-// BenchmarkVerify verifies a sealed ledger of 200,000 ~1 KiB events on the
-// embedded store (seals of 10,000) and reports events/s.
-func BenchmarkVerify(b *testing.B) {
+// sealedBenchLedger is a sealed ledger of 200,000 ~1 KiB events on the
+// embedded store (seals of 10,000).
+func sealedBenchLedger(b *testing.B) (*pebblestore.Store, ed25519.PrivateKey, uint64) {
 	store, err := pebblestore.Open(b.TempDir(), pebblestore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer store.Close()
+	b.Cleanup(func() { store.Close() })
 	ctx := context.Background()
 	const total = 200_000
 	batch := make([]domain.EventData, 0, 100)
@@ -51,6 +52,14 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	cancel()
 	<-done
+	return store, key, total
+}
+
+// BenchmarkVerify verifies a sealed ledger of 200,000 ~1 KiB events on the
+// embedded store (seals of 10,000) and reports events/s.
+func BenchmarkVerify(b *testing.B) {
+	store, key, _ := sealedBenchLedger(b)
+	ctx := context.Background()
 	pub := key.Public().(ed25519.PublicKey)
 	b.ResetTimer()
 	start := time.Now()
@@ -63,4 +72,19 @@ func BenchmarkVerify(b *testing.B) {
 		n += rep.Events
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkExport exports the whole of the same ledger (NDJSON, to nowhere)
+// and reports events/s.
+func BenchmarkExport(b *testing.B) {
+	store, key, total := sealedBenchLedger(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		sum, err := audit.Export(context.Background(), store, key, audit.Scope{}, io.Discard)
+		if err != nil || sum.Events != total {
+			b.Fatalf("%+v %v", sum, err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(total)/time.Since(start).Seconds(), "events/s")
 }
