@@ -12,6 +12,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/hookledger/hookledger/adapters/storekit"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -395,10 +396,14 @@ func readSeals(ctx context.Context, store domain.EventStore) ([]exportSeal, erro
 	}
 }
 
-// forEachUpTo calls fn for every event of $all up to head, in order.
+// forEachUpTo calls fn for every event of $all up to head, in order. The
+// events are read into one page, read into again after fn has seen them all
+// (storekit.PageRing), so fn must keep nothing of an event's Data or
+// Metadata once it returns: the export writes each event out at once.
 func forEachUpTo(ctx context.Context, store domain.EventStore, head domain.Position, fn func(domain.RecordedEvent) error) error {
+	ring := storekit.NewPageRing(store, 1)
 	for from := domain.Position(0); from <= head; {
-		page, err := store.ReadAll(ctx, from, 2048)
+		page, mem, err := ring.Read(ctx, from, 2048)
 		if err != nil {
 			return err
 		}
@@ -414,6 +419,7 @@ func forEachUpTo(ctx context.Context, store domain.EventStore, head domain.Posit
 			}
 		}
 		from = page[len(page)-1].Position + 1
+		ring.Done(mem)
 	}
 	return nil
 }
