@@ -7,7 +7,8 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
-// PageRing reads $all a page at a time for a long scan (rebuild, verify).
+// PageRing reads $all a page at a time for a long scan (rebuild, verify,
+// export).
 // From a store that reads into memory handed back (domain.PageReader) the
 // pages go round a ring: each is read into again once the scan gives it
 // back with Done. From any other store, or a wrapper whose ReadAllInto
