@@ -75,7 +75,7 @@ func New() *Metrics {
 		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "ledger_commit_batch_events",
 			Help: "Events per group commit (embedded store).", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}}),
 		commitSync: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "ledger_commit_sync_duration_seconds",
-			Help: "Time to write and fsync one group commit (embedded store).", Buckets: latency}),
+			Help: "Time from writing one group commit to the log until it is synced, the sync ahead of it included (embedded store).", Buckets: latency}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
 			Help: "HTTP requests by route template, method and status."}, []string{"route", "method", "status"}),
 		requestLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "http_request_duration_seconds",

@@ -8,7 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/hookledger/hookledger/domain"
@@ -146,5 +148,131 @@ func TestNothingIsAcknowledgedAfterAFailedSync(t *testing.T) {
 	}
 	if uint64(len(evs)) < uint64(head) {
 		t.Fatalf("%d events after the restart, %d were acknowledged", len(evs), head)
+	}
+}
+
+// heldSyncFS holds the first sync of a WAL file after it is armed: the sync
+// says it has started (entered) and waits until the test releases it.
+type heldSyncFS struct {
+	vfs.FS
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f *heldSyncFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.Create(name, cat)
+	if err != nil || !strings.HasSuffix(name, ".log") {
+		return file, err
+	}
+	return &heldSyncFile{File: file, fs: f}, nil
+}
+
+func (f *heldSyncFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := f.FS.ReuseForWrite(oldname, newname, cat)
+	if err != nil || !strings.HasSuffix(newname, ".log") {
+		return file, err
+	}
+	return &heldSyncFile{File: file, fs: f}, nil
+}
+
+func (f *heldSyncFS) hold() {
+	if f.armed.CompareAndSwap(true, false) {
+		close(f.entered)
+		<-f.release
+	}
+}
+
+type heldSyncFile struct {
+	vfs.File
+	fs *heldSyncFS
+}
+
+func (f *heldSyncFile) Sync() error     { f.fs.hold(); return f.File.Sync() }
+func (f *heldSyncFile) SyncData() error { f.fs.hold(); return f.File.SyncData() }
+func (f *heldSyncFile) SyncTo(length int64) (bool, error) {
+	f.fs.hold()
+	return f.File.SyncTo(length)
+}
+
+// TestATurnIsWrittenWhileTheOneBeforeSyncs: while one turn's sync is in
+// progress, the next turn is already in Pebble (so Pebble's log writer can
+// sync it the moment the first sync returns, without waiting for a goroutine
+// of ours to run), yet neither is acknowledged or readable until its own
+// sync has returned, and they are acknowledged in order.
+func TestATurnIsWrittenWhileTheOneBeforeSyncs(t *testing.T) {
+	fs := &heldSyncFS{FS: vfs.Default, entered: make(chan struct{}), release: make(chan struct{})}
+	s, err := Open(t.TempDir(), Options{fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	ev := func(i int) domain.EventData {
+		return domain.EventData{ID: domain.FormatUUID(fmt.Appendf(nil, "%016d", i)), Type: "t", Data: []byte(`{}`)}
+	}
+	if _, err := s.Append(ctx, "before", domain.Any, ev(0)); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := s.Head(ctx)
+
+	type answer struct {
+		res domain.AppendResult
+		err error
+	}
+	first, second := make(chan answer, 1), make(chan answer, 1)
+	released := false
+	defer func() {
+		if !released {
+			close(fs.release) // let the store close
+		}
+	}()
+	fs.armed.Store(true)
+	go func() { r, err := s.Append(ctx, "a", domain.Any, ev(1)); first <- answer{r, err} }()
+	select {
+	case <-fs.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first append's sync never started")
+	}
+	go func() { r, err := s.Append(ctx, "b", domain.Any, ev(2)); second <- answer{r, err} }()
+
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		_, closer, err := s.db.Get(eventKey(head + 2))
+		if err == nil {
+			closer.Close()
+			break
+		}
+		if !errors.Is(err, pebble.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second append was not written to Pebble while the first one's sync was in progress")
+		}
+	}
+	select {
+	case a := <-first:
+		t.Fatalf("the first append was answered before its sync returned: %+v", a)
+	case a := <-second:
+		t.Fatalf("the second append was answered before its sync: %+v", a)
+	default:
+	}
+	if h, _ := s.Head(ctx); h != head {
+		t.Fatalf("head %d before any sync returned, want %d", h, head)
+	}
+	if evs, err := s.ReadAll(ctx, 0, 10); err != nil || len(evs) != int(head) {
+		t.Fatalf("readers see %d events (%v) before the syncs, want %d", len(evs), err, head)
+	}
+
+	close(fs.release)
+	released = true
+	a, b := <-first, <-second
+	if a.err != nil || b.err != nil {
+		t.Fatalf("appends after the sync: %v, %v", a.err, b.err)
+	}
+	if a.res.Position != head+1 || b.res.Position != head+2 {
+		t.Fatalf("positions %d and %d, want %d and %d", a.res.Position, b.res.Position, head+1, head+2)
+	}
+	if h, _ := s.Head(ctx); h != head+2 {
+		t.Fatalf("head %d after both syncs, want %d", h, head+2)
 	}
 }

@@ -5,8 +5,9 @@
 //   - one committer that gathers every append waiting at that moment into one
 //     Pebble batch and syncs it once (group commit), checks expected
 //     revisions, and allocates global positions inside that ordered commit;
-//     it decides the next batch while the previous one syncs, and writes
-//     nothing after a failed sync (commit.go);
+//     it decides the next batch, and writes it to the log, while the
+//     previous one syncs, and acknowledges nothing after a failed sync
+//     (commit.go);
 //   - a durable high-water mark: readers and subscribers only see positions
 //     that are synced, in order;
 //   - a CRC-32C over every stored record, checked on every read, so a corrupt

@@ -48,15 +48,21 @@ func recoverFatal(r any) error {
 	panic(r)
 }
 
-// commitSync commits b durably; a Pebble fatal error (e.g. "fatal commit
-// error: no space left on device") becomes an error.
-func commitSync(b *pebble.Batch) (err error) {
+// applyBatch applies b to Pebble and writes it to the log, without waiting
+// for the log's sync (b.SyncWait does); a Pebble fatal error (e.g. "fatal
+// commit error: no space left on device") becomes an error.
+//
+// Pebble marks ApplyNoSyncWait experimental (made for CockroachDB's
+// pipelined log writes): what it must keep for us is held by the store's
+// fault tests (a failed sync, a full disk, ENOSPC inside Pebble, kill -9),
+// which run it against every Pebble version go.mod takes.
+func applyBatch(db *pebble.DB, b *pebble.Batch) (err error) {
 	defer func() {
 		if f := recoverFatal(recover()); f != nil {
 			err = f
 		}
 	}()
-	return b.Commit(pebble.Sync)
+	return db.ApplyNoSyncWait(b, pebble.Sync)
 }
 
 func flushDB(db *pebble.DB) (err error) {

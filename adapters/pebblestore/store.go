@@ -69,8 +69,9 @@ type Options struct {
 	// tests replace it.
 	FreeBytes func(dir string) (int64, error)
 	// OnCommit, when set, is told of every group commit once it is synced:
-	// its events and how long writing and syncing it took (metrics). Called
-	// by the committer.
+	// its events and how long it took from its write to the log until its
+	// sync returned, which includes waiting for the sync ahead of it
+	// (metrics). Called by the committer.
 	OnCommit func(events int, took time.Duration)
 	// fs replaces the file system (the fault-injection tests).
 	fs vfs.FS
@@ -326,7 +327,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 	}
 	s.head.Store(uint64(head))
 	s.next = head
-	s.turns = make(chan *turn) // one turn decided while one is written
+	s.turns = make(chan *turn) // one turn decided while one is applied (commit.go)
 	s.tail = newTail(head)
 	if !opts.ReadOnly {
 		m, err := openHeadMarker(dir, max(uint64(head), marked), opts.HeadMarkInterval, func(err error) {
