@@ -16,54 +16,70 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
-// failingSyncFS fails the sync of every WAL file once armed.
-type failingSyncFS struct {
+// walFS calls before ahead of every sync of a WAL file; the sync fails with
+// its error, if any.
+type walFS struct {
 	vfs.FS
-	armed atomic.Bool
+	before func() error
 }
 
-func (f *failingSyncFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+func (f *walFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
 	file, err := f.FS.Create(name, cat)
 	if err != nil || !strings.HasSuffix(name, ".log") {
 		return file, err
 	}
-	return &failingSyncFile{File: file, fs: f}, nil
+	return &walFile{File: file, before: f.before}, nil
 }
 
-func (f *failingSyncFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+func (f *walFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
 	file, err := f.FS.ReuseForWrite(oldname, newname, cat)
 	if err != nil || !strings.HasSuffix(newname, ".log") {
 		return file, err
 	}
-	return &failingSyncFile{File: file, fs: f}, nil
+	return &walFile{File: file, before: f.before}, nil
 }
 
-type failingSyncFile struct {
+type walFile struct {
 	vfs.File
-	fs *failingSyncFS
+	before func() error
 }
 
-var errInjectedSync = errors.New("injected: WAL sync failed")
-
-func (f *failingSyncFile) Sync() error {
-	if f.fs.armed.Load() {
-		return errInjectedSync
+func (f *walFile) Sync() error {
+	if err := f.before(); err != nil {
+		return err
 	}
 	return f.File.Sync()
 }
 
-func (f *failingSyncFile) SyncData() error {
-	if f.fs.armed.Load() {
-		return errInjectedSync
+func (f *walFile) SyncData() error {
+	if err := f.before(); err != nil {
+		return err
 	}
 	return f.File.SyncData()
 }
 
-func (f *failingSyncFile) SyncTo(length int64) (bool, error) {
-	if f.fs.armed.Load() {
-		return false, errInjectedSync
+func (f *walFile) SyncTo(length int64) (bool, error) {
+	if err := f.before(); err != nil {
+		return false, err
 	}
 	return f.File.SyncTo(length)
+}
+
+var errInjectedSync = errors.New("injected: WAL sync failed")
+
+// openOn opens a store in dir on fs.
+func openOn(t *testing.T, dir string, fs vfs.FS) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// numberedEvent is an event whose id is made from i.
+func numberedEvent(i int) domain.EventData {
+	return domain.EventData{ID: domain.FormatUUID(fmt.Appendf(nil, "%016d", i)), Type: "t", Data: []byte(`{}`)}
 }
 
 // TestNothingIsAcknowledgedAfterAFailedSync: the committer decides the next
@@ -71,17 +87,17 @@ func (f *failingSyncFile) SyncTo(length int64) (bool, error) {
 // one behind it is acknowledged, the head and the readers stay where the
 // last good sync left them, and the store refuses appends from then on.
 func TestNothingIsAcknowledgedAfterAFailedSync(t *testing.T) {
-	fs := &failingSyncFS{FS: vfs.Default}
+	var failing atomic.Bool // every WAL sync fails while set
+	fs := &walFS{FS: vfs.Default, before: func() error {
+		if failing.Load() {
+			return errInjectedSync
+		}
+		return nil
+	}}
 	dir := t.TempDir()
-	s, err := Open(dir, Options{fs: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openOn(t, dir, fs)
 	defer s.Close()
 	ctx := context.Background()
-	ev := func(i int) domain.EventData {
-		return domain.EventData{ID: domain.FormatUUID(fmt.Appendf(nil, "%016d", i)), Type: "t", Data: []byte(`{}`)}
-	}
 	// Many writers at once, so that several turns are in flight.
 	const writers, each = 32, 50
 	var acked atomic.Int64
@@ -92,7 +108,7 @@ func TestNothingIsAcknowledgedAfterAFailedSync(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range each {
-					_, err := s.Append(ctx, fmt.Sprintf("s-%d-%d", base, w), domain.Any, ev(base+w*each+i))
+					_, err := s.Append(ctx, fmt.Sprintf("s-%d-%d", base, w), domain.Any, numberedEvent(base+w*each+i))
 					if err == nil {
 						if stop.Load() {
 							t.Errorf("an append was acknowledged after a sync failed")
@@ -113,7 +129,7 @@ func TestNothingIsAcknowledgedAfterAFailedSync(t *testing.T) {
 	}
 	head, _ := s.Head(ctx)
 
-	fs.armed.Store(true)
+	failing.Store(true)
 	var armed atomic.Bool
 	armed.Store(true)
 	append(1_000_000, &armed)
@@ -123,8 +139,8 @@ func TestNothingIsAcknowledgedAfterAFailedSync(t *testing.T) {
 	if evs, err := s.ReadAll(ctx, 0, 10*writers*each); err != nil || len(evs) != int(head) {
 		t.Fatalf("readers see %d events (%v), want the %d synced", len(evs), err, head)
 	}
-	fs.armed.Store(false) // the disk is back: the store still refuses until a restart
-	if _, err := s.Append(ctx, "later", domain.Any, ev(9)); !errors.Is(err, domain.ErrUnavailable) {
+	failing.Store(false) // the disk is back: the store still refuses until a restart
+	if _, err := s.Append(ctx, "later", domain.Any, numberedEvent(9)); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("append after the fault cleared: %v, want ErrUnavailable", err)
 	}
 	s.Close()
@@ -132,10 +148,7 @@ func TestNothingIsAcknowledgedAfterAFailedSync(t *testing.T) {
 	// After a restart the ledger holds every acknowledged event, with no
 	// hole: what the failed turn wrote before its sync failed may be there
 	// (its appends were told the outcome is unknown), nothing after a gap.
-	s, err = Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = openOn(t, dir, vfs.Default)
 	defer s.Close()
 	evs, err := s.ReadAll(ctx, 0, 10*writers*each)
 	if err != nil {
@@ -151,67 +164,27 @@ func TestNothingIsAcknowledgedAfterAFailedSync(t *testing.T) {
 	}
 }
 
-// heldSyncFS holds the first sync of a WAL file after it is armed: the sync
-// says it has started (entered) and waits until the test releases it.
-type heldSyncFS struct {
-	vfs.FS
-	armed   atomic.Bool
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (f *heldSyncFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
-	file, err := f.FS.Create(name, cat)
-	if err != nil || !strings.HasSuffix(name, ".log") {
-		return file, err
-	}
-	return &heldSyncFile{File: file, fs: f}, nil
-}
-
-func (f *heldSyncFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
-	file, err := f.FS.ReuseForWrite(oldname, newname, cat)
-	if err != nil || !strings.HasSuffix(newname, ".log") {
-		return file, err
-	}
-	return &heldSyncFile{File: file, fs: f}, nil
-}
-
-func (f *heldSyncFS) hold() {
-	if f.armed.CompareAndSwap(true, false) {
-		close(f.entered)
-		<-f.release
-	}
-}
-
-type heldSyncFile struct {
-	vfs.File
-	fs *heldSyncFS
-}
-
-func (f *heldSyncFile) Sync() error     { f.fs.hold(); return f.File.Sync() }
-func (f *heldSyncFile) SyncData() error { f.fs.hold(); return f.File.SyncData() }
-func (f *heldSyncFile) SyncTo(length int64) (bool, error) {
-	f.fs.hold()
-	return f.File.SyncTo(length)
-}
-
 // TestATurnIsWrittenWhileTheOneBeforeSyncs: while one turn's sync is in
 // progress, the next turn is already in Pebble (so Pebble's log writer can
 // sync it the moment the first sync returns, without waiting for a goroutine
 // of ours to run), yet neither is acknowledged or readable until its own
 // sync has returned, and they are acknowledged in order.
 func TestATurnIsWrittenWhileTheOneBeforeSyncs(t *testing.T) {
-	fs := &heldSyncFS{FS: vfs.Default, entered: make(chan struct{}), release: make(chan struct{})}
-	s, err := Open(t.TempDir(), Options{fs: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The first WAL sync after held is set says it has started (entered)
+	// and waits until the test releases it.
+	var held atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	fs := &walFS{FS: vfs.Default, before: func() error {
+		if held.CompareAndSwap(true, false) {
+			close(entered)
+			<-release
+		}
+		return nil
+	}}
+	s := openOn(t, t.TempDir(), fs)
 	defer s.Close()
 	ctx := context.Background()
-	ev := func(i int) domain.EventData {
-		return domain.EventData{ID: domain.FormatUUID(fmt.Appendf(nil, "%016d", i)), Type: "t", Data: []byte(`{}`)}
-	}
-	if _, err := s.Append(ctx, "before", domain.Any, ev(0)); err != nil {
+	if _, err := s.Append(ctx, "before", domain.Any, numberedEvent(0)); err != nil {
 		t.Fatal(err)
 	}
 	head, _ := s.Head(ctx)
@@ -224,17 +197,17 @@ func TestATurnIsWrittenWhileTheOneBeforeSyncs(t *testing.T) {
 	released := false
 	defer func() {
 		if !released {
-			close(fs.release) // let the store close
+			close(release) // let the store close
 		}
 	}()
-	fs.armed.Store(true)
-	go func() { r, err := s.Append(ctx, "a", domain.Any, ev(1)); first <- answer{r, err} }()
+	held.Store(true)
+	go func() { r, err := s.Append(ctx, "a", domain.Any, numberedEvent(1)); first <- answer{r, err} }()
 	select {
-	case <-fs.entered:
+	case <-entered:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first append's sync never started")
 	}
-	go func() { r, err := s.Append(ctx, "b", domain.Any, ev(2)); second <- answer{r, err} }()
+	go func() { r, err := s.Append(ctx, "b", domain.Any, numberedEvent(2)); second <- answer{r, err} }()
 
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		_, closer, err := s.db.Get(eventKey(head + 2))
@@ -263,7 +236,7 @@ func TestATurnIsWrittenWhileTheOneBeforeSyncs(t *testing.T) {
 		t.Fatalf("readers see %d events (%v) before the syncs, want %d", len(evs), err, head)
 	}
 
-	close(fs.release)
+	close(release)
 	released = true
 	a, b := <-first, <-second
 	if a.err != nil || b.err != nil {
