@@ -30,7 +30,7 @@ import (
 // cores that took longer than the sync itself, and the disk sat idle while
 // every append waited (a ledger with no fsync at all delivered 21% more). Now
 // a turn is in the log while the one before it syncs, and Pebble's log
-// writer syncs it as soon as that sync returns (docs/benchmarks.md: +15%
+// writer syncs it as soon as that sync returns (docs/benchmarks.md: +13-15%
 // deliveries per second, -7% CPU per delivery).
 //
 // A turn is decided on the heads the turns before it left, durable or not.
