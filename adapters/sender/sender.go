@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -35,6 +36,9 @@ type Options struct {
 type Request struct {
 	URL       string
 	MessageID string
+	// Body is sent as it is, not copied: it must not change during Send,
+	// nor after it, as the transport may still be writing it when the
+	// answer comes (net/http closes a request's body asynchronously).
 	Body      []byte
 	Headers   map[string]string
 	Signer    *domain.Signer
@@ -158,7 +162,9 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(string(r.Body)))
+	// The body is not copied: the transport reads r.Body as it is (see
+	// Request.Body).
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		return domain.AttemptResult{ErrorClass: domain.ErrorClassNetwork, Error: "bad request: " + err.Error(), Latency: time.Since(start)}
 	}
@@ -167,12 +173,14 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	for k, v := range r.Headers {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", s.opts.UserAgent)
-	req.Header.Set(domain.HeaderWebhookID, r.MessageID)
-	req.Header.Set(domain.HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+	// Set would canonicalize each name again, allocating a new string for
+	// the lower-case Standard Webhooks ones on every attempt.
+	req.Header["Content-Type"] = []string{"application/json"}
+	req.Header["User-Agent"] = []string{s.opts.UserAgent}
+	req.Header[headerID] = []string{r.MessageID}
+	req.Header[headerTimestamp] = []string{strconv.FormatInt(ts, 10)}
 	if r.Signer != nil {
-		req.Header.Set(domain.HeaderWebhookSignature, r.Signer.Sign(r.MessageID, ts, r.Body))
+		req.Header[headerSignature] = []string{r.Signer.Sign(r.MessageID, ts, r.Body)}
 	}
 	req.ContentLength = int64(len(r.Body))
 
@@ -214,6 +222,14 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	}
 	return res
 }
+
+// The Standard Webhooks headers under the names net/http gives them
+// (Header.Get and the wire are case-insensitive).
+var (
+	headerID        = http.CanonicalHeaderKey(domain.HeaderWebhookID)
+	headerTimestamp = http.CanonicalHeaderKey(domain.HeaderWebhookTimestamp)
+	headerSignature = http.CanonicalHeaderKey(domain.HeaderWebhookSignature)
+)
 
 // ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
 // It returns 0 when absent or unparseable.
