@@ -52,9 +52,9 @@ HISTORY ?= 1000000
 bench-history: build
 	./$(BIN) bench --scenarios history --history-messages $(HISTORY) $(BENCH_ARGS)
 
-# Micro-benchmarks of the store, the pipeline and audit verification.
+# Micro-benchmarks of the store, the pipeline, the sender and audit verification.
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./adapters/pebblestore/ ./adapters/pipeline/ ./adapters/audit/
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./adapters/pebblestore/ ./adapters/pipeline/ ./adapters/sender/ ./adapters/audit/
 
 # go.mod must already be what `go mod tidy` makes of it (direct dependencies
 # not marked indirect, nothing unused).
