@@ -38,11 +38,18 @@ type Backlog struct {
 // Backlog reports the open delivery work, from each subscription's open
 // count and the first entry of its order index: its cost is in the
 // subscriptions, not in the open deliveries or the history.
+//
+// The counts are read in one hold of the views lock, but no index is
+// scanned under it. A scan past the tombstones of closed deliveries can take
+// milliseconds, and with thousands of subscriptions holding open deliveries
+// (endpoints down, retries waiting) one hold for all of them would stop the
+// fold, and every worker waiting to record an outcome, on each metrics
+// scrape. The oldest is therefore read from views that move between two
+// subscriptions: it is a gauge, not a snapshot.
 func (r *Runner) Backlog() Backlog {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	var b Backlog
-	idx := r.openIndex()
+	r.mu.RLock()
+	open := make([]string, 0, 8)
 	for id, sv := range r.views.Subscriptions {
 		if sv.Open <= 0 {
 			continue
@@ -53,16 +60,44 @@ func (r *Runner) Backlog() Backlog {
 		default:
 			b.Pending += sv.Open
 		}
-		idx.OpenInOrder(id, 0, "", func(_ domain.Position, did string) bool {
-			if d := r.views.Delivery(did); d != nil && (b.OldestScheduled.IsZero() || d.ScheduledAt.Before(b.OldestScheduled)) {
-				b.OldestScheduled = d.ScheduledAt
-			}
-			return false
-		})
+		open = append(open, id)
 	}
 	b.InFlight = r.active
+	r.mu.RUnlock()
 	b.Pending = max(0, b.Pending-b.InFlight)
+	for _, id := range open {
+		at := r.firstScheduled(func(idx indexes, fn func(string) bool) {
+			idx.OpenInOrder(id, 0, "", func(_ domain.Position, did string) bool { return fn(did) })
+		})
+		if !at.IsZero() && (b.OldestScheduled.IsZero() || at.Before(b.OldestScheduled)) {
+			b.OldestScheduled = at
+		}
+	}
 	return b
+}
+
+// firstScheduled is when the first delivery that scan finds was scheduled
+// (zero: none). The view store's indexes read what is written, so they are
+// scanned without the views lock; the in-memory index reads the views, so
+// it is scanned under it.
+func (r *Runner) firstScheduled(scan func(idx indexes, fn func(id string) bool)) time.Time {
+	var first string
+	firstOf := func(id string) bool { first = id; return false }
+	if r.opts.ViewStore != nil {
+		scan(r.opts.ViewStore, firstOf)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.opts.ViewStore == nil {
+		scan(r.openIndex(), firstOf)
+	}
+	if first == "" {
+		return time.Time{}
+	}
+	if d := r.views.Delivery(first); d != nil {
+		return d.ScheduledAt
+	}
+	return time.Time{}
 }
 
 // Lag says how far the views are behind the ledger: the head, the position
@@ -125,14 +160,8 @@ func (r *Runner) Footprint() Footprint {
 // OldestOpen is when the oldest open delivery of a subscription was
 // scheduled (read as its soonest-due one's; false: none).
 func (r *Runner) OldestOpen(sub string) (time.Time, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	var at time.Time
-	r.openIndex().OpenDue(sub, time.Time{}, "", func(_ time.Time, id string, _ bool) bool {
-		if d := r.views.Delivery(id); d != nil {
-			at = d.ScheduledAt
-		}
-		return false
+	at := r.firstScheduled(func(idx indexes, fn func(string) bool) {
+		idx.OpenDue(sub, time.Time{}, "", func(_ time.Time, id string, _ bool) bool { return fn(id) })
 	})
 	return at, !at.IsZero()
 }

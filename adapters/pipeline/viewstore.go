@@ -35,7 +35,9 @@ type ViewStore interface {
 	Sync() error
 	// OpenDue and OpenInOrder read a subscription's committed open
 	// deliveries in due order (the due queue) and in publish order (FIFO);
-	// Attempting, the attempts in flight at the last commit.
+	// Attempting, the attempts in flight at the last commit. They read only
+	// what is written, so they may also be called without the views lock
+	// (the backlog gauge does).
 	openIndex
 	orderIndex
 	attemptIndex
