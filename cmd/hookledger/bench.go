@@ -41,6 +41,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	runs := fs.Int("runs", 1, "run everything this many times; the table shows the median and min..max")
 	asJSON := fs.Bool("json", false, "print one JSON object per scenario (and run) instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write the run's allocation profile to this file at the end (go tool pprof -sample_index=alloc_space)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -76,6 +77,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *memProfile != "" {
+		defer writeMemProfile(*memProfile, stderr)
+	}
 	var all []bench.Result
 	enc := json.NewEncoder(stdout)
 	for i := 1; i <= *runs; i++ {
@@ -102,4 +106,19 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return 0
+}
+
+// writeMemProfile writes the allocations since the start (the "allocs"
+// profile); a failure is reported, not fatal, since the run's results are
+// already out.
+func writeMemProfile(path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(stderr, err)
+	}
 }
