@@ -3,6 +3,7 @@ package sender_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -123,6 +124,9 @@ func TestOutcomesAreClassified(t *testing.T) {
 	}
 	if res := send(t, s, refusedURL); res.ErrorClass != domain.ErrorClassConnectionRefused {
 		t.Errorf("closed port: %+v", res)
+	} else if want := fmt.Sprintf("Post %q: ", refusedURL); !strings.HasPrefix(res.Error, want) {
+		// The attempt's recorded error names the request, as http.Client's do.
+		t.Errorf("closed port: error %q, want it to start %q", res.Error, want)
 	}
 	res := send(t, s, srv.URL+"/huge")
 	if res.ErrorClass != "" || len(res.ResponseExcerpt) != 64<<10 {
