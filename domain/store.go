@@ -145,7 +145,10 @@ const (
 type EventStore interface {
 	// Append writes events to the end of stream if expected holds; otherwise it
 	// returns a *WrongRevisionError. Invalid input returns ErrInvalidArgument or
-	// ErrEventTooLarge and writes nothing.
+	// ErrEventTooLarge and writes nothing. The store may keep the events'
+	// Data and Metadata and hand them to readers (pebblestore's tail does):
+	// the caller must not modify them once Append is called, and readers
+	// must not modify what they are given.
 	Append(ctx context.Context, stream string, expected ExpectedRevision, events ...EventData) (AppendResult, error)
 	// ReadStream returns up to max events of stream starting at revision from
 	// (inclusive), forward or backward (from RevisionEnd = the last event).
@@ -186,7 +189,8 @@ type MultiAppender interface {
 	// consecutive positions in the order given, and the results are the
 	// parts' own, in the same order. Invalid input (no part, a stream twice,
 	// any part ValidateAppend refuses) returns ErrInvalidArgument or
-	// ErrEventTooLarge and writes nothing.
+	// ErrEventTooLarge and writes nothing. The events' bytes are kept as
+	// Append's may be.
 	AppendMulti(ctx context.Context, parts ...StreamAppend) ([]AppendResult, error)
 }
 
