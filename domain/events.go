@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -126,7 +127,11 @@ func Encode(id string, ev Event, md Metadata) (EventData, error) {
 	md.RecordedAt = md.RecordedAt.UTC()
 	// One buffer holds both (fastencode.go); what the fast encoders do not
 	// write, json.Marshal does.
-	buf := make([]byte, 0, 512)
+	size := 512
+	if m, ok := ev.(MessagePublished); ok && m.Sealed != nil { // as encodeFast would grow it
+		size += base64.StdEncoding.EncodedLen(len(m.Sealed.Ciphertext))
+	}
+	buf := make([]byte, 0, size)
 	data, ok := encodeFast(buf, ev)
 	if !ok {
 		var err error
