@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 
 	"github.com/hookledger/hookledger/adapters/bench"
@@ -41,6 +42,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	runs := fs.Int("runs", 1, "run everything this many times; the table shows the median and min..max")
 	asJSON := fs.Bool("json", false, "print one JSON object per scenario (and run) instead of the table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	traceFile := fs.String("trace", "", "write an execution trace of the whole run to this file (go tool trace; large: keep the run short)")
 	memProfile := fs.String("memprofile", "", "write the run's allocation profile to this file at the end (go tool pprof -sample_index=alloc_space)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +78,19 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer trace.Stop()
 	}
 	if *memProfile != "" {
 		defer writeMemProfile(*memProfile, stderr)
