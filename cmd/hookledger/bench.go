@@ -85,7 +85,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer stop()
 	}
 	if *memProfile != "" {
-		defer writeMemProfile(*memProfile, stderr)
+		// Created now, so that a bad path fails before a long run, not after.
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer writeMemProfile(f, stderr)
 	}
 	var all []bench.Result
 	enc := json.NewEncoder(stdout)
@@ -130,14 +136,9 @@ func record(path string, start func(io.Writer) error, stop func()) (func(), erro
 }
 
 // writeMemProfile writes the allocations since the start (the "allocs"
-// profile); a failure is reported, not fatal, since the run's results are
-// already out.
-func writeMemProfile(path string, stderr io.Writer) {
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return
-	}
+// profile) to f and closes it; a failure is reported, not fatal, since the
+// run's results are already out.
+func writeMemProfile(f *os.File, stderr io.Writer) {
 	defer f.Close()
 	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 		fmt.Fprintln(stderr, err)

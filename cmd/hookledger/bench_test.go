@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,5 +101,35 @@ func TestBenchClusterScenario(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d rows, want 3:\n%s", n, out)
+	}
+}
+
+// TestBenchCommandRecordings: --cpuprofile, --trace and --memprofile each
+// leave their file (pprof's gzip, the trace's header), and a path that
+// cannot be created fails before the run, not after it.
+func TestBenchCommandRecordings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the harness; skipped under -short")
+	}
+	dir := t.TempDir()
+	tiny := []string{"--scenarios", "throughput", "--messages", "20", "--clients", "2", "--workers", "2", "--quiet", "--json"}
+	var out, errb bytes.Buffer
+	args := append(tiny, "--cpuprofile", dir+"/cpu", "--trace", dir+"/trace", "--memprofile", dir+"/mem")
+	if rc := benchCmd(context.Background(), args, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	for name, magic := range map[string]string{"cpu": "\x1f\x8b", "mem": "\x1f\x8b", "trace": "go 1."} {
+		b, err := os.ReadFile(dir + "/" + name)
+		if err != nil || !bytes.HasPrefix(b, []byte(magic)) {
+			t.Errorf("%s: %d bytes, err %v, want it to start %q", name, len(b), err, magic)
+		}
+	}
+	for _, flag := range []string{"--cpuprofile", "--trace", "--memprofile"} {
+		out.Reset()
+		errb.Reset()
+		rc := benchCmd(context.Background(), append(tiny, flag, dir+"/missing/x"), &out, &errb)
+		if rc != 1 || out.Len() != 0 || !strings.Contains(errb.String(), "missing/x") {
+			t.Errorf("%s to a missing directory: rc %d, stdout %q, stderr %q; want 1, no run, the path named", flag, rc, out.String(), errb.String())
+		}
 	}
 }
