@@ -5,7 +5,6 @@ package viewstore
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -73,98 +72,7 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 		size = records * cmp.Or(s.perRecord, firstPerRecord) * 5 / 4
 	}
 	b := s.db.NewBatchWithSize(size)
-	put := func(k []byte, val any) {
-		if err != nil {
-			return
-		}
-		var raw []byte
-		if raw, err = json.Marshal(val); err == nil {
-			err = b.Set(k, raw, nil)
-		}
-	}
-	for id := range changed.Applications {
-		put(key('a', id), v.Applications[id])
-	}
-	for id := range changed.Subscriptions {
-		put(key('s', id), v.Subscriptions[id])
-	}
-	for id := range changed.Keys {
-		put(key('k', id), v.Keys[id])
-	}
-	for name := range changed.EventTypes {
-		put(key('t', name), v.EventTypes[name])
-	}
-	// One key and one value buffer serve every record: Pebble copies both
-	// into the batch, and a commit of tens of thousands of records would
-	// otherwise allocate each.
-	var kb, vb []byte
-	set := func(k, val []byte) {
-		if err == nil {
-			err = b.Set(k, val, nil)
-		}
-	}
-	del := func(k []byte) {
-		if err == nil {
-			err = b.Delete(k, nil)
-		}
-	}
-	for _, m := range s.newMsgs {
-		kb = appendIndexKey(kb[:0], "xm", m.ApplicationID, m.Position)
-		set(kb, append(vb[:0], m.ID...))
-	}
-	for id, m := range s.msgs {
-		kb, vb = appendKey(kb[:0], 'm', id), appendMessage(vb[:0], m)
-		set(kb, vb)
-	}
-	for _, d := range s.newDels {
-		vb = append(vb[:0], d.ID...)
-		set(appendIndexKey(kb[:0], "xa", d.ApplicationID, d.ScheduledPosition), vb)
-		set(appendIndexKey(kb[:0], "xs", d.SubscriptionID, d.ScheduledPosition), vb)
-	}
-	for id, c := range s.dels {
-		if err != nil {
-			break
-		}
-		now := openStateOf(c.d)
-		// An attempt's start changes the entry's value, not its key (the
-		// same due time): the set below replaces it.
-		if c.base.open && c.base != now && !(now.open && now.due == c.base.due) {
-			del(appendOpenKey(kb[:0], c.d.SubscriptionID, c.base.due, id))
-		}
-		if now.open && c.base != now {
-			set(appendOpenKey(kb[:0], c.d.SubscriptionID, now.due, id), append(vb[:0], now.flag()))
-		}
-		if c.base.attempting != now.attempting {
-			if now.attempting {
-				set(appendKey(kb[:0], 'w', id), nil)
-			} else {
-				del(appendKey(kb[:0], 'w', id))
-			}
-		}
-		if c.base.open != now.open {
-			if now.open {
-				set(appendOrderKey(kb[:0], c.d.SubscriptionID, c.d.MessagePosition, id), nil)
-			} else {
-				del(appendOrderKey(kb[:0], c.d.SubscriptionID, c.d.MessagePosition, id))
-			}
-		}
-		kb, vb = appendKey(kb[:0], 'd', id), appendDelivery(vb[:0], c.d)
-		set(kb, vb)
-	}
-	for k, st := range s.stats {
-		put([]byte(k), st)
-	}
-	for k, val := range state {
-		if err != nil {
-			break
-		}
-		if val == nil {
-			err = b.Delete(key('f', k), nil)
-		} else {
-			err = b.Set(key('f', k), val, nil)
-		}
-	}
-	put(metaKey, meta{Format: Format, Checkpoint: v.Checkpoint, Events: v.Events})
+	err = s.encode(b, v, changed, state)
 	s.lastBatch, s.perRecord = b.Len(), b.Len()/records+1
 	if err != nil {
 		b.Close()
