@@ -26,12 +26,14 @@ type prepared struct {
 	written func() // unlocks Store.unwritten
 	done    chan struct{}
 	err     error
+	commit  func(*pebble.Batch) error // how b is written (nil: b.Commit)
 }
 
 // Commit writes, in one atomic batch: the records and configuration views
 // the fold changed since the last Commit, their index entries, the pipeline
 // state changes (a nil value deletes the key), and v's checkpoint. The batch
-// is not logged nor synced (see the package comment).
+// is not logged nor synced (see the package comment); a bulk store's is
+// written as tables (Options.Bulk).
 func (s *Store) Commit(v *projections.Views, state map[string][]byte) error {
 	write, err := s.Prepare(v, state)
 	if err != nil {
@@ -87,13 +89,20 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 	s.reset()
 	s.unwritten.Lock()
 	p := &prepared{b: b, at: v.Checkpoint, written: s.unwritten.Unlock, done: make(chan struct{})}
+	if s.bulk {
+		p.commit = s.ingest
+	}
 	s.writing = p
 	return p.write, nil
 }
 
-// write writes the batch, not fsynced.
+// write writes the batch: not fsynced, unless as tables (Options.Bulk).
 func (p *prepared) write() error {
-	p.err = p.b.Commit(pebble.NoSync)
+	if p.commit != nil {
+		p.err = p.commit(p.b)
+	} else {
+		p.err = p.b.Commit(pebble.NoSync)
+	}
 	p.b.Close()
 	p.written()
 	if p.err != nil {

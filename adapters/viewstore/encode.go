@@ -16,15 +16,13 @@ import (
 // order, kind by kind as the keys sort: _meta, a, d, f, k, m, p, q, s, t, w,
 // xa, xm, xs, z.
 //
-// The order is not needed for correctness, only for speed. Pebble sorts a
-// batch too large for its memtable (a bulk load's) before it writes it
-// out, and its sort of a batch already in order is one pass: in a rebuild,
-// sorting the batches in random order took 7% of the CPU. Most of the order
-// is free: the index entries of new messages and deliveries are made in
-// position order, so only the records' ids (and the few p and q entries)
-// need sorting, and sorting ids is cheaper than sorting encoded keys through
-// Pebble's interface. A memtable's inserts, for a serving store's small
-// batches, are also cheaper in key order.
+// The order is for speed. A bulk load's batch, in order, is written as
+// tables directly (ingest.go); out of order, Pebble would sort it first,
+// which took 7% of a rebuild's CPU. Most of the order is free: the index
+// entries of new messages and deliveries are made in position order, so
+// only the records' ids (and the few p and q entries) need sorting, and
+// sorting ids is cheaper than sorting encoded keys. A memtable's inserts,
+// for a serving store's small batches, are also cheaper in key order.
 func (s *Store) encode(b *pebble.Batch, v *projections.Views, changed projections.Changed, state map[string][]byte) (err error) {
 	put := func(k []byte, val any) {
 		if err != nil {

@@ -38,9 +38,9 @@ func setServingFileSizes(o *pebble.Options) {
 	}
 }
 
-func openDB(dir string, opts Options) (*pebble.DB, error) {
+func openDB(dir string, opts Options) (*pebble.DB, *pebble.Options, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("view store: %w", err)
+		return nil, nil, fmt.Errorf("view store: %w", err)
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
@@ -79,10 +79,10 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 	}
 	if opts.Bulk {
 		// A bulk load commits batches of tens of thousands of events, each
-		// larger than half a memtable, which Pebble writes out as a table of
-		// its own in L0. At the default threshold (4 tables) L0 is merged
-		// into the levels below every fourth batch, rewriting them again and
-		// again as they grow; at 16 the rewrites are a quarter as many. The
+		// written as tables of its own in L0 (ingest.go). At the default
+		// threshold (4 tables) L0 is merged into the levels below every
+		// fourth batch, rewriting them again and again as they grow; at 16
+		// the rewrites are a quarter as many. The
 		// store is read little while it is loaded (bloom filters answer the
 		// fold's point reads), and once opened for serving it compacts the
 		// rest at the usual thresholds. Measured: rebuilds 25-35% faster
@@ -114,7 +114,7 @@ func openDB(dir string, opts Options) (*pebble.DB, error) {
 	}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("view store %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("view store %s: %w", dir, err)
 	}
-	return db, nil
+	return db, popts, nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/domain"
@@ -25,11 +26,11 @@ type Options struct {
 	// CacheSize is Pebble's block cache in bytes (default 16 MiB): with the
 	// memtables (4 MiB), the bound on what the view store holds in memory.
 	CacheSize int64
-	// Bulk opens a store that is being built from nothing (a rebuild)
-	// without a write-ahead log, so that each record is written once, not
-	// to the log and again to a table. Sync must end the build: what was
-	// not synced is lost at Close or a crash (an unfinished rebuild is
-	// discarded anyway).
+	// Bulk opens a store that is being built from nothing (a rebuild):
+	// each commit's batch is written as tables of its own and ingested into
+	// the store (ingest.go), so that each record is written once, without
+	// going through a memtable. Sync must end the build. A crash leaves a
+	// store that is discarded anyway (an unfinished rebuild).
 	Bulk bool
 }
 
@@ -70,6 +71,8 @@ type Store struct {
 	// made at first (see Prepare). bulk is Options.Bulk.
 	lastBatch, perRecord int
 	bulk                 bool
+	// The options of the tables a bulk load writes (ingest.go).
+	tables sstable.WriterOptions
 	// unwritten is write-locked from Prepare to the end of its write: an
 	// iterator made in between would miss the batch's index entries, which
 	// are no longer among the changes in memory. Point reads need no lock
@@ -130,7 +133,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 16 << 20
 	}
-	db, err := openDB(dir, opts)
+	db, popts, err := openDB(dir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +144,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("view store: remove %s: %w", dir, err)
 		}
-		if db, err = openDB(dir, opts); err != nil {
+		if db, popts, err = openDB(dir, opts); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -149,6 +152,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk}
+	if opts.Bulk {
+		// pebble.Open set the defaults on a copy of the options.
+		o := popts.Clone()
+		o.EnsureDefaults()
+		s.tables = o.MakeWriterOptions(0, db.TableFormat())
+	}
 	s.reset()
 	return s, nil
 }
