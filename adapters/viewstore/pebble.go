@@ -104,11 +104,14 @@ func openDB(dir string, opts Options) (*pebble.DB, *pebble.Options, error) {
 		popts.Experimental.TombstoneDenseCompactionThreshold = -1
 	} else {
 		setServingFileSizes(popts)
+		// No table a flush or a compaction writes holds two kinds of key
+		// (kindSpan says why). A bulk load's tables are ingested whole,
+		// each of every kind, and its compactions were no faster split.
+		popts.Experimental.SpanPolicyFunc = kindSpan
 	}
-	// Every table spans all record kinds (a commit batch writes messages,
-	// deliveries and index entries together), so without filters a point read
-	// of one record opens every overlapping table; a listing page is 50 of
-	// them. Ten bits per key: ~1% false positives, filter blocks share the cache.
+	// A table holds many records (a bulk load's, of every kind), so without filters a point read of one
+	// record opens every overlapping table; a listing page is 50 of them.
+	// Ten bits per key: ~1% false positives, filter blocks share the cache.
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
