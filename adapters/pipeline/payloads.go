@@ -63,12 +63,22 @@ func (r *Runner) published(ctx context.Context, msgID string, at domain.Position
 	return recs[0], nil
 }
 
-// payloadCache is a bounded map of published messages (their payload as the
-// ledger holds it), emptied when full: simple, and enough for the fan-out
-// locality it serves.
+// payloadCache is a map of published messages (their payload as the
+// ledger holds it) bounded in bytes, which forgets the oldest first.
+//
+// Why oldest first: messages come in publish order, and their attempts
+// follow in about that order, as far behind as the pipeline lags. The cache
+// used to be emptied whole when full, so when the attempts ran a few
+// thousand messages behind the fold, each emptying lost the bodies they were
+// about to need, and the pipeline read them back from the ledger: the
+// further it fell behind, the more each delivery cost. Forgetting the oldest
+// keeps the newest limit bytes, which cover any lag under them
+// (docs/benchmarks.md).
 type payloadCache struct {
 	mu    sync.Mutex
 	m     map[string]domain.MessagePublished
+	order []string // ids in the order they came; order[head:] are in m
+	head  int
 	bytes int
 	limit int
 }
@@ -80,8 +90,13 @@ func (c *payloadCache) get(id string) (domain.MessagePublished, bool) {
 	return m, ok
 }
 
+// entryBytes is what a cached message takes beyond its body's bytes (its
+// id, twice, the map's slot and the struct), so that empty bodies are
+// bounded too.
+const entryBytes = 160
+
 func sizeOf(m domain.MessagePublished) int {
-	n := len(m.Payload)
+	n := entryBytes + 2*len(m.MessageID) + len(m.Payload)
 	if m.Sealed != nil {
 		n += len(m.Sealed.Ciphertext) + len(m.Sealed.Nonce) + len(m.Sealed.KeyID)
 	}
@@ -95,10 +110,23 @@ func (c *payloadCache) put(m domain.MessagePublished) {
 	if n > c.limit {
 		return // larger than the whole cache: read from the stream each time
 	}
-	if c.bytes+n > c.limit {
-		c.m, c.bytes = map[string]domain.MessagePublished{}, 0
+	if _, ok := c.m[m.MessageID]; ok {
+		return // the same event: a message is published once
+	}
+	for c.bytes+n > c.limit {
+		id := c.order[c.head]
+		c.order[c.head] = ""
+		c.head++
+		c.bytes -= sizeOf(c.m[id])
+		delete(c.m, id)
+	}
+	if c.head > len(c.order)/2 && c.head >= 1024 {
+		// The forgotten half of the slice is reused, not kept forever.
+		c.order = append(c.order[:0], c.order[c.head:]...)
+		c.head = 0
 	}
 	m.IdempotencyKey, m.EventType = "", "" // what an attempt needs: the body
 	c.m[m.MessageID] = m
+	c.order = append(c.order, m.MessageID)
 	c.bytes += n
 }
