@@ -26,4 +26,7 @@
 //	w<id>              deliveries with an attempt started and no outcome (crash recovery)
 //	z<sub>0<slot>      a subscription's outcomes and latencies per 5 minutes (JSON)
 //	f<key>             pipeline state kept with the checkpoint (pending fan-outs)
+//
+// A serving store's flushes and compactions write tables of one kind each
+// (the x kinds by their two bytes; kindSpan says why).
 package viewstore
