@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 	"github.com/hookledger/hookledger/projections/projectionstest"
 )
 
@@ -40,15 +41,7 @@ func TestACommitsBatchIsInKeyOrder(t *testing.T) {
 	for _, every := range []int{1, 2, 3, 5, len(recs)} {
 		for _, bulk := range []bool{false, true} {
 			t.Run(fmt.Sprintf("every %d bulk %v", every, bulk), func(t *testing.T) {
-				s, err := Open(t.TempDir(), Options{Logger: zerolog.Nop(), Bulk: bulk})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
-				v, _, err := s.Load()
-				if err != nil {
-					t.Fatal(err)
-				}
+				s, v := openEmpty(t, Options{Logger: zerolog.Nop(), Bulk: bulk})
 				kinds := map[string]bool{}
 				for i, r := range recs {
 					if err := v.Apply(r); err != nil {
@@ -108,4 +101,20 @@ func kindOf(k []byte) string {
 		return string(k[:2])
 	}
 	return string(k[:1])
+}
+
+// openEmpty opens a new store in a temporary directory, closed when the
+// test ends, and loads its (empty) views.
+func openEmpty(t *testing.T, opts Options) (*Store, *projections.Views) {
+	t.Helper()
+	s, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	v, _, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
 }

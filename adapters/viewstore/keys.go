@@ -23,10 +23,9 @@ import (
 // kind, so a table cut by size alone spanned from the new keys of one kind
 // to those of the next, which covers all the older keys of the second kind
 // between. Merging such a table into the level below rewrote those older
-// keys each time: in a throughput run, the compactions wrote 36 MB of
-// tables for a store of 13 MB, 2.7 times it, and the share grew with the
-// history (Pebble caps each table's overlap at ten times the target table
-// size, 5 MiB here). Cut by kind, a table of new records covers only new
+// keys each time, up to Pebble's cap on a table's overlap (ten times the
+// target table size, 5 MiB here): in a throughput run the compactions
+// wrote 36 MB of tables for a store of 13 MB. Cut by kind, a table of new records covers only new
 // records, and the open and in-flight index entries set and deleted within
 // seconds, whose tombstones start most compactions, are merged with their
 // own few tables: 3.8 MB written (docs/benchmarks.md).

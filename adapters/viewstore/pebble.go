@@ -109,9 +109,10 @@ func openDB(dir string, opts Options) (*pebble.DB, *pebble.Options, error) {
 		// each of every kind, and its compactions were no faster split.
 		popts.Experimental.SpanPolicyFunc = kindSpan
 	}
-	// A table holds many records (a bulk load's, of every kind), so without filters a point read of one
-	// record opens every overlapping table; a listing page is 50 of them.
-	// Ten bits per key: ~1% false positives, filter blocks share the cache.
+	// A table holds many records (a bulk load's, of every kind), so without
+	// filters a point read of one record opens every overlapping table; a
+	// listing page is 50 of them. Ten bits per key: ~1% false positives,
+	// filter blocks share the cache.
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}

@@ -15,15 +15,7 @@ import (
 // compactions write each hold one kind of key (kindSpan), though every
 // commit writes records, index entries and pipeline state together.
 func TestNoTableHoldsTwoKinds(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	v, _, err := s.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v := openEmpty(t, Options{Logger: zerolog.Nop()})
 	recs := projectionstest.History()
 	for i, r := range recs {
 		if err := v.Apply(r); err != nil {
