@@ -2,8 +2,12 @@ package viewstore_test
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -88,10 +92,7 @@ func TestACrashLosesTheLastBatchesWhole(t *testing.T) {
 				}
 			}
 		}
-		crashed := t.TempDir() + "/crashed"
-		if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
-			t.Fatal(err)
-		}
+		crashed := copyLiveDir(t, s, dir)
 		s.Close()
 		c := open(t, crashed)
 		got, _, err := c.Load()
@@ -114,4 +115,29 @@ func TestACrashLosesTheLastBatchesWhole(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// copyLiveDir copies the directory of a store still open, as a kill -9
+// would leave it. Background compactions go on meanwhile (with a serving
+// store's tables cut by kind, one follows most syncs), and a copy made
+// while one deletes or adds tables and rewrites the manifest mixes two
+// states of the directory: the copy is made while none runs, and made again
+// if one ran during it.
+func copyLiveDir(t *testing.T, s *viewstore.Store, dir string) string {
+	t.Helper()
+	for try := 0; try < 1000; try++ {
+		before, running := viewstore.BackgroundWork(s)
+		if running {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		crashed := filepath.Join(t.TempDir(), "crashed")
+		if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		} else if after, running := viewstore.BackgroundWork(s); err == nil && after == before && !running {
+			return crashed
+		}
+	}
+	t.Fatal("the store's compactions never stopped long enough to copy it")
+	return ""
 }
