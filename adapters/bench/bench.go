@@ -115,6 +115,14 @@ type Result struct {
 	// receiver: getrusage around the scenario) per delivered message, the
 	// figure that compares across machines and with peers.
 	CPUMsPerDelivery float64 `json:"cpu_ms_per_delivery,omitempty"`
+	// AllocKBPerDelivery and GCCPUMsPerDelivery: what the whole process
+	// allocated on the Go heap per delivered message, and the part of its
+	// CPU the runtime attributes to the collector (its estimate:
+	// runtime/metrics /cpu/classes/gc/total). Allocation is what sets how
+	// often the collector runs; unlike the CPU, it barely varies from run
+	// to run, so it shows a change too small for the CPU's noise.
+	AllocKBPerDelivery float64 `json:"alloc_kb_per_delivery,omitempty"`
+	GCCPUMsPerDelivery float64 `json:"gc_cpu_ms_per_delivery,omitempty"`
 	// TwoHopDeliveriesPerS and RatioToTwoHop: baseline2, the same HTTP
 	// publish and the same sender with no ledger in between, measured in
 	// the same run.

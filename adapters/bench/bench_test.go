@@ -51,11 +51,11 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 			if r.Scenario != "backlog" && (r.BaselineDeliveriesPerS <= 0 || r.RatioToBaseline <= 0) {
 				t.Errorf("%s: no ratio to the baseline: %+v", r.Scenario, r)
 			}
-			if r.RatioToTwoHop <= 0 || r.CPUMsPerDelivery <= 0 {
+			if r.RatioToTwoHop <= 0 || r.CPUMsPerDelivery <= 0 || r.AllocKBPerDelivery <= 0 || r.GCCPUMsPerDelivery < 0 {
 				t.Errorf("%s: no ratio to the two-hop baseline or no CPU per delivery: %+v", r.Scenario, r)
 			}
 		case "baseline", "baseline2":
-			if r.DeliveriesPerS <= 0 || int(r.Received) != r.Messages || r.CPUMsPerDelivery <= 0 {
+			if r.DeliveriesPerS <= 0 || int(r.Received) != r.Messages || r.CPUMsPerDelivery <= 0 || r.AllocKBPerDelivery <= 0 {
 				t.Errorf("%s: %+v", r.Scenario, r)
 			}
 		case "sustained":

@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		runtime.GC()
 		debug.FreeOSMemory()
 		resetPeakRSS()
-		cpu0 := cpuTime()
+		cpu0, heap0 := cpuTime(), readHeapUse()
 		var res Result
 		var many []Result
 		// A CPU profile (--cpuprofile) tells the scenarios apart by this label
@@ -61,6 +61,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		}
 		if name != "rebuild" && name != "history" && res.Deliveries > 0 {
 			res.CPUMsPerDelivery = float64((cpuTime() - cpu0).Microseconds()) / 1000 / float64(res.Deliveries)
+			heap := readHeapUse()
+			res.AllocKBPerDelivery = float64(heap.allocBytes-heap0.allocBytes) / 1024 / float64(res.Deliveries)
+			res.GCCPUMsPerDelivery = float64((heap.gcCPU - heap0.gcCPU).Microseconds()) / 1000 / float64(res.Deliveries)
 		}
 		res.PeakRSSMB = peakRSS()
 		results = append(results, res)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime/metrics"
 	"sync"
 	"syscall"
 	"time"
@@ -30,6 +31,33 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// heapUse is what the Go runtime counted so far: bytes allocated on the heap,
+// and its estimate of the CPU the collector spent (marking, assists and
+// idle marking, sweeping excluded).
+type heapUse struct {
+	allocBytes uint64
+	gcCPU      time.Duration
+}
+
+var heapSamples = []metrics.Sample{
+	{Name: "/gc/heap/allocs:bytes"},
+	{Name: "/cpu/classes/gc/total:cpu-seconds"},
+}
+
+func readHeapUse() heapUse {
+	s := make([]metrics.Sample, len(heapSamples))
+	copy(s, heapSamples)
+	metrics.Read(s)
+	var u heapUse
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		u.allocBytes = s[0].Value.Uint64()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		u.gcCPU = time.Duration(s[1].Value.Float64() * float64(time.Second))
+	}
+	return u
 }
 
 // direct serves recv on loopback with a fresh secret for endpoint name, and
