@@ -186,7 +186,8 @@ func (s *Store) commit(reqs []*appendReq) *turn {
 	for stream, h := range heads {
 		var rv [8]byte
 		binary.BigEndian.PutUint64(rv[:], h.rev)
-		b.Set(headKey(stream), rv[:], nil)
+		key = appendHeadKey(key[:0], stream) // Set copies it
+		b.Set(key, rv[:], nil)
 	}
 	t.b, t.last, s.next = b, pos, pos
 	// The next turn is decided on these heads before they are durable: if
@@ -327,7 +328,7 @@ func (s *Store) storedHeads(reqs []*appendReq) (map[string]streamHead, error) {
 	defer it.Close()
 	var k []byte
 	for _, stream := range streams {
-		k = append(append(k[:0], prefixHead), stream...)
+		k = appendHeadKey(k[:0], stream)
 		// The default comparer's prefix of a key is the whole key: the
 		// tables' bloom filters answer most misses.
 		if !it.SeekPrefixGE(k) || !bytes.Equal(it.Key(), k) {

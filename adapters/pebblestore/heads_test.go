@@ -16,7 +16,7 @@ import (
 // getHead is what the committer did before storedHeads: one Pebble Get per
 // stream. The test checks storedHeads against it, the benchmark compares them.
 func getHead(s *Store, stream string) (streamHead, error) {
-	v, closer, err := s.db.Get(headKey(stream))
+	v, closer, err := s.db.Get(appendHeadKey(nil, stream))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return streamHead{}, nil
 	}
@@ -88,7 +88,7 @@ func TestStoredHeadsReportAMalformedHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.db.Set(headKey("bad"), []byte{1, 2, 3}, pebble.Sync); err != nil {
+	if err := s.db.Set(appendHeadKey(nil, "bad"), []byte{1, 2, 3}, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.storedHeads(requests("a", "bad", "c"))

@@ -34,6 +34,7 @@ func streamBounds(stream string) (lower, upper []byte) {
 	return lower, upper
 }
 
-func headKey(stream string) []byte {
-	return append([]byte{prefixHead}, stream...)
+// appendHeadKey appends the key of stream's head to dst.
+func appendHeadKey(dst []byte, stream string) []byte {
+	return append(append(dst, prefixHead), stream...)
 }

@@ -61,19 +61,26 @@ func (t *tail) evictOldest() {
 }
 
 // read returns up to max events from position from, if the tail holds from
-// (ok false: read the tables).
-func (t *tail) read(from domain.Position, max int) ([]domain.RecordedEvent, bool) {
+// (ok false: read the tables), in page (its contents replaced) when it has
+// room for them.
+func (t *tail) read(page []domain.RecordedEvent, from domain.Position, max int) ([]domain.RecordedEvent, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if from < t.first || from >= t.next {
 		return nil, false
 	}
 	n := min(int(t.next-from), max)
-	out := make([]domain.RecordedEvent, n)
-	for i := range out {
-		out[i] = t.ring[uint64(from+domain.Position(i))&(tailEvents-1)]
+	if cap(page) < n {
+		page = make([]domain.RecordedEvent, n)
 	}
-	return out, true
+	if n < len(page) {
+		clear(page[n:]) // it would keep older events' bodies alive
+	}
+	page = page[:n]
+	for i := range page {
+		page[i] = t.ring[uint64(from+domain.Position(i))&(tailEvents-1)]
+	}
+	return page, true
 }
 
 // tailEventsOf builds the tail's events of a commit. They share the

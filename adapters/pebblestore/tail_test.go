@@ -80,10 +80,10 @@ func TestSubscribersReadTheTailAsTheTablesHoldIt(t *testing.T) {
 		}
 		t.Fatalf("live %d events, tables %d", len(live), len(tables))
 	}
-	if _, ok := s.tail.read(1, 1); ok {
+	if _, ok := s.tail.read(nil, 1, 1); ok {
 		t.Fatal("the tail still holds position 1: it is not bounded")
 	}
-	if evs, ok := s.tail.read(domain.Position(n), 10); !ok || len(evs) != 1 {
+	if evs, ok := s.tail.read(nil, domain.Position(n), 10); !ok || len(evs) != 1 {
 		t.Fatal("the tail does not hold the newest event")
 	}
 
@@ -112,16 +112,42 @@ func TestTailIsBoundedByBytes(t *testing.T) {
 		if tl.bytes > tailBytes {
 			t.Fatalf("after %d events the tail holds %d bytes", p, tl.bytes)
 		}
-		if evs, ok := tl.read(p, 1); !ok || evs[0].Position != p {
+		if evs, ok := tl.read(nil, p, 1); !ok || evs[0].Position != p {
 			t.Fatalf("the newest event %d is not held", p)
 		}
 	}
-	if _, ok := tl.read(1, 1); ok || int(tl.next-tl.first) != tailBytes/len(big) {
+	if _, ok := tl.read(nil, 1, 1); ok || int(tl.next-tl.first) != tailBytes/len(big) {
 		t.Fatalf("holds positions %d..%d", tl.first, tl.next-1)
 	}
 	huge := make([]byte, tailBytes+1) // larger than the bound: held alone
 	tl.add([]domain.RecordedEvent{{Position: 21, Data: huge}})
-	if evs, ok := tl.read(21, 5); !ok || len(evs) != 1 || tl.first != 21 {
+	if evs, ok := tl.read(nil, 21, 5); !ok || len(evs) != 1 || tl.first != 21 {
 		t.Fatalf("an event over the bound: %v %v, first %d", len(evs), ok, tl.first)
+	}
+}
+
+// A subscriber's page is refilled in place, and what it held past the new
+// length is let go (it would keep older events' bodies alive).
+func TestTailRefillsAPageInPlace(t *testing.T) {
+	tl := newTail(0)
+	for p := domain.Position(1); p <= 6; p++ {
+		tl.add([]domain.RecordedEvent{{Position: p, Data: []byte{byte(p)}}})
+	}
+	page, ok := tl.read(nil, 1, 4)
+	if !ok || len(page) != 4 || page[3].Position != 4 {
+		t.Fatalf("first page: %v %v", page, ok)
+	}
+	again, ok := tl.read(page, 5, 4)
+	if !ok || len(again) != 2 || again[0].Position != 5 || again[1].Position != 6 {
+		t.Fatalf("second page: %v %v", again, ok)
+	}
+	if &again[0] != &page[0] {
+		t.Fatal("the second page is a new slice, not the first one refilled")
+	}
+	if rest := page[2:4]; rest[0].Data != nil || rest[1].Data != nil || rest[0].Position != 0 {
+		t.Fatalf("the page still holds events past its length: %v", rest)
+	}
+	if big, ok := tl.read(again[:0:1], 1, 6); !ok || len(big) != 6 || big[5].Position != 6 {
+		t.Fatalf("a page too small for the events: %v %v", big, ok)
 	}
 }

@@ -36,7 +36,9 @@ func (n *Notifier) Broadcast() {
 	n.mu.Unlock()
 }
 
-// ReadAllFunc reads up to max events with position >= from.
+// ReadAllFunc reads up to max events with position >= from. CatchUp is done
+// with a page when it asks for the next one, so a ReadAllFunc may return the
+// same slice again, refilled.
 type ReadAllFunc func(ctx context.Context, from domain.Position, max int) ([]domain.RecordedEvent, error)
 
 // PageSize is how many events a catch-up subscription reads at a time.
