@@ -3,7 +3,6 @@ package domain
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 )
@@ -48,8 +47,7 @@ type APIKey struct {
 
 // HashAPIKey is how keys are stored and looked up.
 func HashAPIKey(key string) string {
-	h := sha256.Sum256([]byte(key))
-	return "sha256:" + hex.EncodeToString(h[:])
+	return labelledSHA256(sha256.Sum256([]byte(key)))
 }
 
 // KeyIDForHash derives a key's id from its hash, so that the same bootstrap

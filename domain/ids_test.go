@@ -94,3 +94,14 @@ func TestDeliveryIDsOfOtherMessagesKeepTheirDerivation(t *testing.T) {
 		t.Fatalf("DeliveryIDFor(msg_1) = %s", got)
 	}
 }
+
+// The hashes recorded in the ledger (payloads, API keys) keep their form:
+// "sha256:" and the digest in lower-case hex.
+func TestHashesKeepTheirRecordedForm(t *testing.T) {
+	if got, want := domain.PayloadHash([]byte(`{}`)), "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"; got != want {
+		t.Errorf("PayloadHash = %s, want %s", got, want)
+	}
+	if got, want := domain.HashAPIKey("k1"), "sha256:6ab9f1eb8f7d3388f4f9d586f66e99fd54080df2c446f0e58668b09c08a16dd0"; got != want {
+		t.Errorf("HashAPIKey = %s, want %s", got, want)
+	}
+}

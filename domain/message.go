@@ -53,8 +53,16 @@ const DefaultMaxPayload = 256 << 10
 
 // PayloadHash is the hex SHA-256 of the compacted payload JSON.
 func PayloadHash(payload []byte) string {
-	h := sha256.Sum256(payload)
-	return "sha256:" + hex.EncodeToString(h[:])
+	return labelledSHA256(sha256.Sum256(payload))
+}
+
+// labelledSHA256 is "sha256:" and the digest in hex, built in one
+// allocation: a publish computes two (its key's and its payload's).
+func labelledSHA256(sum [sha256.Size]byte) string {
+	var b [len("sha256:") + 2*sha256.Size]byte
+	copy(b[:], "sha256:")
+	hex.Encode(b[len("sha256:"):], sum[:])
+	return string(b[:])
 }
 
 // IdempotencyConflictError: the idempotency key was used with another payload.
