@@ -41,14 +41,8 @@ type heapUse struct {
 	gcCPU      time.Duration
 }
 
-var heapSamples = []metrics.Sample{
-	{Name: "/gc/heap/allocs:bytes"},
-	{Name: "/cpu/classes/gc/total:cpu-seconds"},
-}
-
 func readHeapUse() heapUse {
-	s := make([]metrics.Sample, len(heapSamples))
-	copy(s, heapSamples)
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(s)
 	var u heapUse
 	if s[0].Value.Kind() == metrics.KindUint64 {
