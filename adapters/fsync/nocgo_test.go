@@ -1,0 +1,5 @@
+//go:build !cgo
+
+package fsync
+
+const cgoEnabled = false
