@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/hookledger/hookledger/adapters/fsync"
 )
 
 // HeadMarkFile is the name, in the data directory, of the durable record of
@@ -120,7 +122,7 @@ func (m *headMarker) write(head uint64) error {
 	if _, err := m.f.WriteAt(encodeMark(m.seq, head), int64(m.seq%2)*markSlot); err != nil {
 		return fmt.Errorf("write %s: %w", HeadMarkFile, err)
 	}
-	if err := m.f.Sync(); err != nil {
+	if err := fsync.Sync(m.f); err != nil {
 		return fmt.Errorf("sync %s: %w", HeadMarkFile, err)
 	}
 	m.mu.Lock()

@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/fsync"
 	"github.com/hookledger/hookledger/adapters/storekit"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -294,6 +295,10 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		return pebble.ValueSeparationPolicy{Enabled: !opts.inlineValues, MinimumSize: ledgerSeparateValuesFrom,
 			MaxBlobReferenceDepth: 10, RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
 	}
+	// On a busy process the log's syncs park their goroutine instead of
+	// holding a P while the disk works (adapters/fsync; docs/benchmarks.md,
+	// fifteenth session). Tests that bring their own FS keep it as it is.
+	popts.FS = fsync.FS(vfs.Default)
 	if opts.fs != nil {
 		popts.FS = opts.fs
 	}

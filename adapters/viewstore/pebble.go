@@ -8,8 +8,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/hookledger/hookledger/adapters/cmalloc"
+	"github.com/hookledger/hookledger/adapters/fsync"
 )
 
 // liveL0CompactionThreshold is how many L0 tables of a serving store gather
@@ -76,6 +78,9 @@ func openDB(dir string, opts Options) (*pebble.DB, *pebble.Options, error) {
 		// backlog of 100,000 deliveries, beside 59 MB of tables), for a
 		// cache whose writes were never synced anyway.
 		DisableWAL: true,
+		// Flushes and compactions sync their tables without holding a P
+		// while the disk works (adapters/fsync).
+		FS: fsync.FS(vfs.Default),
 	}
 	if opts.Bulk {
 		// A bulk load commits batches of tens of thousands of events, each
