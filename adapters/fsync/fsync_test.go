@@ -2,7 +2,6 @@ package fsync
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,9 +13,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
-
-// usesHelper: where the helper threads must exist.
-func usesHelper() bool { return runtime.GOOS == "linux" && cgoEnabled }
 
 func TestSyncAFile(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
@@ -65,58 +61,6 @@ func TestAClosedFileIsRefused(t *testing.T) {
 	f.Close()
 	if err := SyncData(f); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("SyncData of a closed file: %v, want os.ErrClosed", err)
-	}
-}
-
-// Many syncs in flight at once through the helper threads, some failing:
-// each caller gets its own answer, not another's.
-func TestConcurrentSyncsGetTheirOwnAnswers(t *testing.T) {
-	h := threadsFor()
-	if usesHelper() && h == nil {
-		t.Fatal("the helper threads did not start")
-	}
-	dir := t.TempDir()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
-	const goroutines, each = 32, 25
-	before := helped()
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f, err := os.Create(filepath.Join(dir, fmt.Sprint("f", g)))
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer f.Close()
-			for i := range each {
-				if g%2 == 0 {
-					f.WriteString("x")
-					if err := h.do(f.Fd(), opSyncData); err != nil {
-						errs <- fmt.Errorf("file %d, sync %d: %v", g, i, err)
-						return
-					}
-				} else if err := h.do(w.Fd(), opSync); err != syscall.EINVAL {
-					errs <- fmt.Errorf("a pipe's sync %d answered %v, want EINVAL", i, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if got := helped() - before; usesHelper() && got != goroutines*each {
-		t.Fatalf("the helper answered %d syncs, want %d", got, goroutines*each)
 	}
 }
 

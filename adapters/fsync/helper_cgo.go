@@ -94,6 +94,9 @@ type helper struct {
 	waiting  map[uint64]chan error
 	lost     bool
 	answered atomic.Uint64
+	// busy counts the syncs handed over and not yet answered: never more
+	// than there are threads, so each request finds a thread free.
+	busy atomic.Int32
 }
 
 var (
@@ -154,8 +157,17 @@ func closeAll(fds ...int) {
 	}
 }
 
-// do sends the request and parks until its answer comes back.
+// do sends the request and parks until its answer comes back. With every
+// thread taken, it makes the call itself: a sync never waits in the pipe
+// behind others (a compaction's sync of a large table could take tens of
+// milliseconds, and the ledger's log must not queue behind it), as with
+// direct calls, where each goroutine has its own thread.
 func (h *helper) do(fd uintptr, o op) error {
+	if h.busy.Add(1) > threads {
+		h.busy.Add(-1)
+		return direct(fd, o)
+	}
+	defer h.busy.Add(-1)
 	ch := make(chan error, 1)
 	var b [16]byte
 	binary.NativeEndian.PutUint32(b[0:4], uint32(fd))

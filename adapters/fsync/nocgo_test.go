@@ -1,5 +1,0 @@
-//go:build !cgo
-
-package fsync
-
-const cgoEnabled = false
