@@ -95,8 +95,9 @@ type helper struct {
 	lost     bool
 	answered atomic.Uint64
 	// busy counts the syncs handed over and not yet answered: never more
-	// than there are threads, so each request finds a thread free.
+	// than the threads started (size), so each request finds a thread free.
 	busy atomic.Int32
+	size int32
 }
 
 var (
@@ -146,7 +147,7 @@ func start() *helper {
 		return nil
 	}
 	h := &helper{req: os.NewFile(uintptr(rq[1]), "fsync-requests"), ans: os.NewFile(uintptr(an[0]), "fsync-answers"),
-		waiting: map[uint64]chan error{}}
+		waiting: map[uint64]chan error{}, size: int32(started)}
 	go h.answer()
 	return h
 }
@@ -163,7 +164,7 @@ func closeAll(fds ...int) {
 // milliseconds, and the ledger's log must not queue behind it), as with
 // direct calls, where each goroutine has its own thread.
 func (h *helper) do(fd uintptr, o op) error {
-	if h.busy.Add(1) > threads {
+	if h.busy.Add(1) > h.size {
 		h.busy.Add(-1)
 		return direct(fd, o)
 	}

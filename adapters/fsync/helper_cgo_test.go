@@ -26,7 +26,7 @@ func TestConcurrentSyncsGetTheirOwnAnswers(t *testing.T) {
 	defer r.Close()
 	defer w.Close()
 	// As many callers as threads: none is ever turned away to a direct call.
-	const goroutines, each = threads, 100
+	goroutines, each := int(h.size), 100
 	before := helped()
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines)
@@ -59,7 +59,7 @@ func TestConcurrentSyncsGetTheirOwnAnswers(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if got := helped() - before; got != goroutines*each {
+	if got := helped() - before; got != uint64(goroutines*each) {
 		t.Fatalf("the helper answered %d syncs, want %d", got, goroutines*each)
 	}
 }
@@ -77,10 +77,10 @@ func TestASyncDoesNotQueueBehindBusyThreads(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	h.busy.Add(threads) // as if every thread were in a long sync
+	h.busy.Add(h.size) // as if every thread were in a long sync
 	before := helped()
 	err = h.do(w.Fd(), opSync)
-	h.busy.Add(-threads)
+	h.busy.Add(-h.size)
 	if err != syscall.EINVAL {
 		t.Fatalf("a pipe's sync answered %v, want EINVAL", err)
 	}
