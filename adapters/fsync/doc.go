@@ -20,7 +20,9 @@
 // through a pipe the runtime's network poller watches. Parked, the goroutine
 // holds no P, and the other goroutines run while the disk syncs. Otherwise
 // (a quiet process) the call is made directly: handing it over costs thread
-// wake-ups that only pay when the P would have had work (crowded.go).
+// wake-ups that only pay when the P would have had work (crowded.go). With
+// every helper thread taken, a sync is made directly too, so that none waits
+// in the pipe behind a long one.
 // The file is held open for the whole call (syscall.RawConn.Control), so its
 // descriptor cannot be closed and reused under the sync. What is synced, and
 // when the call returns, is exactly as with the direct system call: the

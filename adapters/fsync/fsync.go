@@ -25,12 +25,12 @@ func (o op) String() string {
 	return "fsync"
 }
 
-// Sync makes f durable as f.Sync does (fsync), without holding a P while the
-// disk works.
+// Sync makes f durable as f.Sync does (fsync); on a crowded process, without
+// holding a P while the disk works.
 func Sync(f *os.File) error { return run(f, opSync, f.Name()) }
 
-// SyncData makes f's data durable as fdatasync does, without holding a P
-// while the disk works.
+// SyncData makes f's data durable as fdatasync does; on a crowded process,
+// without holding a P while the disk works.
 func SyncData(f *os.File) error { return run(f, opSyncData, f.Name()) }
 
 // conn is a file whose descriptor can be borrowed safely (*os.File).
