@@ -66,29 +66,34 @@ func FS(base vfs.FS) vfs.FS { return fs{base} }
 type fs struct{ vfs.FS }
 
 func (f fs) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	return wrap(f.FS.Create(name, c))(name)
+	file, err := f.FS.Create(name, c)
+	return wrap(name, file, err)
 }
 
 func (f fs) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
-	return wrap(f.FS.OpenReadWrite(name, c, opts...))(name)
+	file, err := f.FS.OpenReadWrite(name, c, opts...)
+	return wrap(name, file, err)
 }
 
-func (f fs) OpenDir(name string) (vfs.File, error) { return wrap(f.FS.OpenDir(name))(name) }
+func (f fs) OpenDir(name string) (vfs.File, error) {
+	file, err := f.FS.OpenDir(name)
+	return wrap(name, file, err)
+}
 
 func (f fs) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	return wrap(f.FS.ReuseForWrite(oldname, newname, c))(newname)
+	file, err := f.FS.ReuseForWrite(oldname, newname, c)
+	return wrap(newname, file, err)
 }
 
-func wrap(file vfs.File, err error) func(name string) (vfs.File, error) {
-	return func(name string) (vfs.File, error) {
-		if err != nil {
-			return nil, err
-		}
-		if c, ok := file.(conn); ok {
-			return &syncFile{File: file, c: c, name: name}, nil
-		}
-		return file, nil
+// wrap gives file this package's syncs when its descriptor can be borrowed.
+func wrap(name string, file vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
 	}
+	if c, ok := file.(conn); ok {
+		return &syncFile{File: file, c: c, name: name}, nil
+	}
+	return file, nil
 }
 
 // syncFile is a vfs.File whose syncs go through this package.

@@ -3,6 +3,7 @@
 package fsync
 
 /*
+#cgo LDFLAGS: -lpthread
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
