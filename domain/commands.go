@@ -128,6 +128,15 @@ type DecidedAppend struct {
 	Exists   bool
 	Events   []Event
 	Metadata Metadata
+	// Each, when set, is every event's own metadata (one per event), in
+	// place of Metadata: events that different actors decided go in one
+	// write (a delivery scheduled by the fan-out and its attempt started
+	// by a worker) each saying who decided it.
+	Each []Metadata
+	// IDs, when set, are the events' ids (one per event), drawn by the
+	// caller with NewEventID, so that a later event's causation can name an
+	// earlier one of the same write; otherwise they are drawn here.
+	IDs []string
 }
 
 // AppendDecidedMulti appends several streams' decided events in one atomic
@@ -143,17 +152,29 @@ func (c *Commands) AppendDecidedMulti(ctx context.Context, parts []DecidedAppend
 	out := make([]StreamAppend, len(parts))
 	ids := make([][]string, len(parts))
 	for i, p := range parts {
+		if (p.Each != nil && len(p.Each) != len(p.Events)) || (p.IDs != nil && len(p.IDs) != len(p.Events)) {
+			return nil, nil, invalid("parts", "part %d (%s): %d events with %d metadata and %d ids", i, p.Stream, len(p.Events), len(p.Each), len(p.IDs))
+		}
 		out[i] = StreamAppend{Stream: p.Stream, Expected: NoStream, Events: make([]EventData, len(p.Events))}
 		if p.Exists {
 			out[i].Expected = Exact(p.Revision)
 		}
-		md := p.Metadata
-		if md.RecordedAt.IsZero() {
-			md.RecordedAt = now
-		}
 		ids[i] = make([]string, len(p.Events))
 		for j, e := range p.Events {
-			d, err := Encode(c.NewEventID(), e, md)
+			md := p.Metadata
+			if p.Each != nil {
+				md = p.Each[j]
+			}
+			if md.RecordedAt.IsZero() {
+				md.RecordedAt = now
+			}
+			id := ""
+			if p.IDs != nil {
+				id = p.IDs[j]
+			} else {
+				id = c.NewEventID()
+			}
+			d, err := Encode(id, e, md)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -205,5 +206,74 @@ func TestAppendDecidedMulti(t *testing.T) {
 				t.Fatalf("event %s: %v %+v", e.ID, err, got)
 			}
 		}
+	}
+}
+
+func TestAppendDecidedMultiEachEventItsOwnMetadataAndID(t *testing.T) {
+	ctx := context.Background()
+	store := &multiFake{fakeStore: newFakeStore()}
+	scheduled := domain.Metadata{Actor: "fanout", CorrelationID: "msg_1", CausationID: "ev_published"}
+	started := domain.Metadata{Actor: "delivery-worker", CorrelationID: "msg_1", CausationID: "ev_scheduled"}
+	part := domain.DecidedAppend{Stream: "delivery-a",
+		Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "a"}, domain.AttemptStarted{DeliveryID: "a", Attempt: 1}},
+		Each:   []domain.Metadata{scheduled, started}, IDs: []string{"ev_scheduled", "ev_started"},
+	}
+	_, ids, err := newCommands(store).AppendDecidedMulti(ctx, []domain.DecidedAppend{part})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || len(ids[0]) != 2 || ids[0][0] != "ev_scheduled" || ids[0][1] != "ev_started" {
+		t.Fatalf("ids %v, want the ones given", ids)
+	}
+	for i, want := range []domain.Metadata{scheduled, started} {
+		e := store.parts[0].Events[i]
+		_, got, err := domain.Decode(domain.RecordedEvent{Type: e.Type, Data: e.Data, Metadata: e.Metadata})
+		if err != nil || e.ID != part.IDs[i] || got.Actor != want.Actor || got.CausationID != want.CausationID || got.RecordedAt.IsZero() {
+			t.Fatalf("event %d (%s): %v %+v, want %+v", i, e.ID, err, got, want)
+		}
+	}
+
+	for _, bad := range []domain.DecidedAppend{
+		{Stream: "delivery-b", Events: part.Events, Each: part.Each[:1]},
+		{Stream: "delivery-b", Events: part.Events, Metadata: scheduled, IDs: []string{"ev_1", "ev_2", "ev_3"}},
+	} {
+		store := &multiFake{fakeStore: newFakeStore()}
+		if _, _, err := newCommands(store).AppendDecidedMulti(ctx, []domain.DecidedAppend{bad}); !errors.Is(err, domain.ErrInvalidArgument) || store.parts != nil {
+			t.Fatalf("%d metadata, %d ids for %d events: %v (appended %v), want ErrInvalidArgument and nothing appended", len(bad.Each), len(bad.IDs), len(bad.Events), err, store.parts)
+		}
+	}
+}
+
+// A stream or an event id twice is refused whatever the write's size: a
+// few parts are compared pair by pair, many through maps.
+func TestValidateAppendMultiFindsTwiceInSmallAndLargeWrites(t *testing.T) {
+	part := func(stream string, ids ...string) domain.StreamAppend {
+		p := domain.StreamAppend{Stream: stream}
+		for _, id := range ids {
+			p.Events = append(p.Events, domain.EventData{ID: id, Type: "test.happened", Data: []byte(`{}`), Metadata: []byte(`{}`)})
+		}
+		return p
+	}
+	for _, n := range []int{2, 3, 8, 9, 40} {
+		var distinct []domain.StreamAppend
+		for i := range n {
+			distinct = append(distinct, part(fmt.Sprintf("s-%d", i), fmt.Sprintf("ev-%d", i)))
+		}
+		if err := domain.ValidateAppendMulti(distinct); err != nil {
+			t.Fatalf("%d distinct parts: %v", n, err)
+		}
+		stream := slices.Clone(distinct)
+		stream[n-1] = part("s-0", "ev-last")
+		id := slices.Clone(distinct)
+		id[n-1] = part("s-last", "ev-0")
+		for what, parts := range map[string][]domain.StreamAppend{"a stream": stream, "an event id": id} {
+			if err := domain.ValidateAppendMulti(parts); !errors.Is(err, domain.ErrInvalidArgument) {
+				t.Fatalf("%d parts, %s twice: %v, want ErrInvalidArgument", n, what, err)
+			}
+		}
+	}
+	// Many events in one part: an id twice in it.
+	if err := domain.ValidateAppendMulti([]domain.StreamAppend{part("s-a", "1", "2", "3", "4", "5", "6", "7", "8", "9", "3")}); !errors.Is(err, domain.ErrInvalidArgument) {
+		t.Fatalf("an id twice among ten events: %v", err)
 	}
 }
