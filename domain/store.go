@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -270,16 +271,50 @@ func ValidateAppendMulti(parts []StreamAppend) error {
 	if len(parts) == 0 {
 		return invalid("parts", "a multi-stream append needs at least one part")
 	}
-	streams := make(map[string]struct{}, len(parts))
-	ids := map[string]struct{}{}
 	for i, p := range parts {
 		if err := ValidateAppend(p.Stream, p.Events); err != nil {
 			return fmt.Errorf("part %d (%s): %w", i, p.Stream, err)
 		}
-		if _, dup := streams[p.Stream]; dup {
-			return invalid("parts", "stream %q appears in two parts of one append", p.Stream)
+	}
+	// A few parts or events (the common write: one or two deliveries) are
+	// compared pair by pair, without allocating the maps.
+	if len(parts) <= 8 {
+		for i, p := range parts {
+			for _, q := range parts[:i] {
+				if q.Stream == p.Stream {
+					return invalid("parts", "stream %q appears in two parts of one append", p.Stream)
+				}
+			}
 		}
-		streams[p.Stream] = struct{}{}
+	} else {
+		streams := make(map[string]struct{}, len(parts))
+		for _, p := range parts {
+			if _, dup := streams[p.Stream]; dup {
+				return invalid("parts", "stream %q appears in two parts of one append", p.Stream)
+			}
+			streams[p.Stream] = struct{}{}
+		}
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p.Events)
+	}
+	if n <= 8 {
+		var seen [8]string
+		k := 0
+		for _, p := range parts {
+			for _, e := range p.Events {
+				if slices.Contains(seen[:k], e.ID) {
+					return invalid("parts", "event id %q appears twice in one append", e.ID)
+				}
+				seen[k] = e.ID
+				k++
+			}
+		}
+		return nil
+	}
+	ids := make(map[string]struct{}, n)
+	for _, p := range parts {
 		for _, e := range p.Events {
 			if _, dup := ids[e.ID]; dup {
 				return invalid("parts", "event id %q appears twice in one append", e.ID)
