@@ -49,7 +49,7 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 				}
 			}
 		}
-		if n > 1 && !r.oneByOne.Load() && r.scheduleAll(batch) {
+		if (n > 1 || r.mayStartNow()) && !r.oneByOne.Load() && r.scheduleAll(batch) {
 			continue
 		}
 		for _, it := range batch {
@@ -68,30 +68,43 @@ const fanBatch = 256
 // one of the deliveries already scheduled by a run before a restart, an
 // error), it wrote nothing and the schedules go one by one, which sorts
 // each case out.
+//
+// A delivery due at once whose subscription has a slot free is claimed
+// here and its attempt started in the same write (startnow.go).
 func (r *Runner) scheduleAll(batch []fanItem) bool {
 	var parts []domain.DecidedAppend
+	now := r.clock.Now()
 	for _, it := range batch {
 		md := domain.Metadata{Actor: "fanout", CorrelationID: it.job.MessageID, CausationID: it.job.CausationID}
 		for _, c := range it.cmds {
-			evs, err := domain.DecideDelivery(domain.Delivery{}, c, r.clock.Now())
+			evs, err := domain.DecideDelivery(domain.Delivery{}, c, now)
 			if err != nil {
 				return false
 			}
 			parts = append(parts, domain.DecidedAppend{Stream: domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), Events: evs, Metadata: md})
 		}
 	}
-	res, _, err := r.opts.Commands.AppendDecidedMulti(context.Background(), parts)
+	var starts []startNow
+	if r.mayStartNow() {
+		starts = r.claimStarts(parts, now)
+	}
+	res, ids, err := r.opts.Commands.AppendDecidedMulti(context.Background(), parts)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
+		r.unclaim(parts, starts)
 		r.oneByOne.Store(true) // and not asked again
 		return false
 	case err != nil:
+		r.unclaim(parts, starts)
 		if !errors.Is(err, domain.ErrWrongRevision) {
 			r.log.Warn().Err(err).Int("schedules", len(parts)).Msg("deliveries not scheduled at once; scheduling them one by one")
 		}
 		return false
 	}
 	r.stats.Scheduled.Add(int64(len(parts)))
+	if len(starts) > 0 {
+		r.handOver(parts, starts, res, ids)
+	}
 	at := 0
 	for _, it := range batch {
 		at += len(it.cmds)

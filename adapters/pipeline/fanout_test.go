@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,9 +134,38 @@ func TestFanoutSchedulesAMessagesDeliveriesInOneAppend(t *testing.T) {
 	if single != 0 || multi != 1 || failed != 0 || len(parts) != 1 || parts[0] != len(subs) {
 		t.Fatalf("%d schedules appended one by one, %d multi-stream appends (%v parts, %d refused); want one of %d", single, multi, parts, failed, len(subs))
 	}
-	for i := 1; i < len(at); i++ {
-		if at[i] != at[0]+domain.Position(i) {
-			t.Fatalf("schedules at %v: want consecutive positions (one atomic append)", at)
+	var dlv []string
+	for _, sub := range subs {
+		dlv = append(dlv, domain.DeliveryIDFor(msg, sub))
+	}
+	oneWrite(t, h, dlv, at)
+}
+
+// oneWrite checks that the deliveries dlv, scheduled at at, were written
+// together: their schedules, and the attempts started with them, fill
+// consecutive positions.
+func oneWrite(t *testing.T, h *harness, dlv []string, at []domain.Position) {
+	t.Helper()
+	var all []domain.Position
+	for i, id := range dlv {
+		all = append(all, at[i])
+		recs, err := h.store.ReadStream(context.Background(), domain.DeliveryStream(id), 0, domain.Forward, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) < 2 || recs[1].Type != domain.TypeAttemptStarted {
+			continue
+		}
+		_, scheduled, _ := domain.Decode(recs[0])
+		_, started, _ := domain.Decode(recs[1])
+		if recs[1].Position == at[i]+1 && started.RecordedAt.Equal(scheduled.RecordedAt) {
+			all = append(all, recs[1].Position) // started in the same write
+		}
+	}
+	slices.Sort(all)
+	for i := 1; i < len(all); i++ {
+		if all[i] != all[0]+domain.Position(i) {
+			t.Fatalf("schedules at %v, with their starts %v: want consecutive positions (one atomic append)", at, all)
 		}
 	}
 }
@@ -196,21 +226,33 @@ func TestFanoutOnAStoreWithoutMultiStreamAppends(t *testing.T) {
 	}
 }
 
-// gatedStore holds the first schedule appended one by one until released,
-// so that the fan-outs published meanwhile wait for the (only) fan-out
-// worker together.
+// gatedStore, once armed, holds the next schedule appended (alone or with
+// others) until released, so that the fan-outs published meanwhile wait
+// for the (only) fan-out worker together.
 type gatedStore struct {
 	*countingStore
-	first   sync.Once
+	armed   atomic.Bool
 	held    chan struct{}
 	release chan struct{}
 }
 
+func (g *gatedStore) gate() {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.held)
+		<-g.release
+	}
+}
+
 func (g *gatedStore) Append(ctx context.Context, stream string, exp domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
-	if strings.HasPrefix(stream, "delivery-") {
-		g.first.Do(func() { close(g.held); <-g.release })
+	if strings.HasPrefix(stream, "delivery-") && events[0].Type == domain.TypeDeliveryScheduled {
+		g.gate()
 	}
 	return g.countingStore.Append(ctx, stream, exp, events...)
+}
+
+func (g *gatedStore) AppendMulti(ctx context.Context, parts ...domain.StreamAppend) ([]domain.AppendResult, error) {
+	g.gate()
+	return g.countingStore.AppendMulti(ctx, parts...)
 }
 
 // Fan-outs waiting together go in one multi-stream append, each schedule
@@ -230,6 +272,14 @@ func TestFanoutSchedulesSeveralMessagesInOneAppend(t *testing.T) {
 	h.app("app_f")
 	h.sub("app_f", "sub_k", srv.URL, "*")
 	h.start()
+	// Once a delivery is acknowledged the workers run: from then on each
+	// fan-out goes in a multi-stream append, its attempt started with it.
+	warm, _ := h.publish("app_f", "order.paid", `{"n":-1}`)
+	waitUntil(t, 10*time.Second, "first delivery acknowledged", func() bool {
+		return h.delivery(domain.DeliveryIDFor(warm, "sub_k")).Status == domain.DeliveryStatusAcknowledged
+	})
+	single0, multi0, _, parts0 := gated.counts()
+	gated.armed.Store(true)
 	first, _ := h.publish("app_f", "order.paid", `{"n":0}`)
 	<-gated.held // the worker is inside the first append
 	var msgs []string
@@ -247,10 +297,11 @@ func TestFanoutSchedulesSeveralMessagesInOneAppend(t *testing.T) {
 		at = append(at, scheduledOnce(t, h, m, []string{"sub_k"})...)
 	}
 	single, multi, failed, parts := gated.counts()
-	if single != 1 || multi != 1 || failed != 0 || parts[0] != len(msgs) {
+	single, multi, parts = single-single0, multi-multi0, parts[len(parts0):]
+	if single != 0 || multi != 2 || failed != 0 || parts[0] != 1 || parts[1] != len(msgs) {
 		t.Fatalf("%d one by one, %d multi-stream appends of %v (%d refused); want the first alone, then one of %d", single, multi, parts, failed, len(msgs))
 	}
-	for i, m := range msgs {
+	for _, m := range msgs {
 		recs, err := h.store.ReadStream(context.Background(), domain.DeliveryStream(domain.DeliveryIDFor(m, "sub_k")), 0, domain.Forward, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -259,8 +310,10 @@ func TestFanoutSchedulesSeveralMessagesInOneAppend(t *testing.T) {
 		if err != nil || got.CorrelationID != m || got.Actor != "fanout" {
 			t.Fatalf("schedule of %s: metadata %+v (%v), want its own message's", m, got, err)
 		}
-		if at[i] != at[0]+domain.Position(i) {
-			t.Fatalf("schedules at %v: want consecutive positions", at)
-		}
 	}
+	var dlv []string
+	for _, m := range msgs {
+		dlv = append(dlv, domain.DeliveryIDFor(m, "sub_k"))
+	}
+	oneWrite(t, h, dlv, at)
 }

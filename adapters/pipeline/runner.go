@@ -95,6 +95,9 @@ type Runner struct {
 	fanCh     chan fanItem
 	opsCh     chan *opAnnouncement
 	stopping  atomic.Bool
+	// serving: workers take jobs (set and cleared with mu held, so a
+	// sender that saw it set under mu may send on jobs).
+	serving atomic.Bool
 	// oneByOne: the store said it has no multi-stream append (fanout.go).
 	oneByOne atomic.Bool
 
@@ -121,6 +124,9 @@ type Stats struct {
 	Acknowledged atomic.Int64
 	Failed       atomic.Int64
 	Scheduled    atomic.Int64
+	// StartedWithSchedule counts the attempts started in the write that
+	// scheduled their delivery (startnow.go), of Attempts.
+	StartedWithSchedule atomic.Int64
 }
 
 // New checks the options and builds a Runner. Run starts it.
@@ -339,6 +345,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	go r.ownershipLoop(dispatchCtx)
 
 	var workWG sync.WaitGroup
+	r.mu.Lock()
+	r.serving.Store(true)
+	r.mu.Unlock()
 	for i := 0; i < r.opts.Workers; i++ {
 		workWG.Add(1)
 		go func() {
@@ -369,7 +378,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	cancelDispatch()
 	<-dispatchDone
 	<-commitDone
+	r.mu.Lock()
+	r.serving.Store(false)
 	close(r.jobs)
+	r.mu.Unlock()
 	grace := time.AfterFunc(r.opts.ShutdownGrace, func() {
 		r.log.Warn().Dur("grace", r.opts.ShutdownGrace).Msg("in-flight attempts interrupted: recording them as outcome unknown")
 		cancelHard()

@@ -21,6 +21,9 @@ type job struct {
 	delivery projections.DeliveryView
 	sub      projections.SubscriptionView
 	cancel   bool
+	// started: the attempt's start is in the ledger already (appended with
+	// the schedule, startnow.go) and delivery includes it.
+	started bool
 }
 
 func (r *Runner) md(d projections.DeliveryView, causation string) domain.Metadata {
@@ -62,7 +65,9 @@ func (r *Runner) work(hard context.Context, j job) {
 	log := func(e *zerolog.Event) *zerolog.Event {
 		return e.Str("delivery_id", d.ID).Str("subscription_id", d.SubscriptionID)
 	}
-	if r.stopping.Load() {
+	// An attempt started already is in flight: like one a stop finds
+	// under way, it is sent within the shutdown's grace period.
+	if r.stopping.Load() && !j.started {
 		r.release(d.ID, 0)
 		return
 	}
@@ -73,35 +78,41 @@ func (r *Runner) work(hard context.Context, j job) {
 	}
 	payload, keyID, perr := r.payload(context.Background(), d.MessageID, d.MessagePosition)
 	var erased *domain.ErasedError
-	if errors.As(perr, &erased) {
-		r.cancelDelivery(d, "payload erased by "+erased.ErasureID, now) // nothing left to send
+	if errors.As(perr, &erased) && !j.started {
+		// Nothing left to send. (Started, it fails as "payload unavailable"
+		// below, and its retry is cancelled here.)
+		r.cancelDelivery(d, "payload erased by "+erased.ErasureID, now)
 		return
 	}
 	// In a cluster the attempt runs under its partition's lease: it is
-	// cut short when the lease ends, before another node may take it.
+	// cut short when the lease ends, before another node may take it. (An
+	// attempt started with its schedule has no lease: that happens only
+	// outside a cluster.)
 	send, lease, ok := r.attemptContext(hard, d.SubscriptionID)
 	if !ok {
 		r.release(d.ID, 0) // no longer ours: parked at the next dispatch
 		return
 	}
 	defer lease.stop()
-	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName, Lease: lease.lease}, now)
-	if err != nil {
-		log(r.log.Warn()).Err(err).Msg("cannot start an attempt")
-		r.release(d.ID, time.Second)
-		return
+	if !j.started {
+		evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName, Lease: lease.lease}, now)
+		if err != nil {
+			log(r.log.Warn()).Err(err).Msg("cannot start an attempt")
+			r.release(d.ID, time.Second)
+			return
+		}
+		ids, err := r.appendDelivery(d, evs, d.LastEventID)
+		if errors.Is(err, domain.ErrWrongRevision) {
+			return // another owner, or the view is behind: wait for the newer event
+		}
+		if err != nil {
+			log(r.log.Error()).Err(err).Msg("attempt start not recorded")
+			r.release(d.ID, time.Second)
+			return
+		}
+		r.stats.Attempts.Add(1)
+		d = evolveAll(d, evs, ids)
 	}
-	ids, err := r.appendDelivery(d, evs, d.LastEventID)
-	if errors.Is(err, domain.ErrWrongRevision) {
-		return // another owner, or the view is behind: wait for the newer event
-	}
-	if err != nil {
-		log(r.log.Error()).Err(err).Msg("attempt start not recorded")
-		r.release(d.ID, time.Second)
-		return
-	}
-	r.stats.Attempts.Add(1)
-	d = evolveAll(d, evs, ids)
 	attempt := d.OpenAttempt
 
 	var result domain.AttemptResult
@@ -144,7 +155,7 @@ func (r *Runner) work(hard context.Context, j job) {
 	} else if send.Err() != nil && result.ErrorClass != "" && result.ErrorClass != domain.ErrorClassInternal {
 		cmd = domain.CloseUnknownAttempt{Attempt: attempt, Reason: "the partition's lease ended during the attempt"}
 	}
-	evs, err = domain.DecideDelivery(d.Delivery, cmd, r.clock.Now())
+	evs, err := domain.DecideDelivery(d.Delivery, cmd, r.clock.Now())
 	if err != nil {
 		log(r.log.Error()).Err(err).Msg("cannot record the outcome")
 		return

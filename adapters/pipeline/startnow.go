@@ -1,0 +1,164 @@
+package pipeline
+
+// Starting at the schedule: a delivery due at once, whose subscription has
+// a worker and a slot free, is claimed by the fan-out worker that schedules
+// it. Its `delivery.scheduled` and `attempt_started` go in the same write,
+// and the attempt goes straight to a worker. The two events are the ones
+// the usual path appends, with the same actors and causation; what is saved
+// is a trip through the store, the fold and the dispatcher per delivery.
+
+import (
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// startNow is one delivery claimed at its schedule: the part it is written
+// in, and the subscription as it stood when it was claimed.
+type startNow struct {
+	part int
+	sub  projections.SubscriptionView
+}
+
+// mayStartNow reports, without the lock, whether claiming at the schedule
+// can be tried at all: the workers take jobs, the process is not stopping,
+// and no cluster (an attempt there runs under its partition's lease, which
+// the dispatch path takes).
+func (r *Runner) mayStartNow() bool {
+	return r.opts.Ownership == nil && r.serving.Load() && !r.stopping.Load()
+}
+
+// claimLocked reserves the slots of an attempt of the delivery e schedules,
+// as dispatchOneLocked would when it takes it: when it is due at once, its
+// subscription is active, not FIFO (its order is the FIFO window's), below
+// its concurrency limit and not paced. The delivery is marked in flight
+// until the fold has seen its attempt start, so the fold does not queue it.
+func (r *Runner) claimLocked(e domain.DeliveryScheduled, now time.Time) (projections.SubscriptionView, bool) {
+	if !r.serving.Load() || r.stopping.Load() || e.DueAt.After(now) ||
+		r.active >= r.opts.Workers || len(r.inflight) >= r.maxInFlight() {
+		return projections.SubscriptionView{}, false
+	}
+	sv := r.views.Subscriptions[e.SubscriptionID]
+	if sv == nil || sv.Status != domain.StatusActive || isFIFO(sv) || !r.ownsLocked(sv.ID) ||
+		r.running[sv.ID] >= r.opts.PerSubscription {
+		return projections.SubscriptionView{}, false
+	}
+	if _, busy := r.inflight[e.DeliveryID]; busy {
+		return projections.SubscriptionView{}, false
+	}
+	if wait, _ := r.paceLocked(sv, now); wait > 0 {
+		return projections.SubscriptionView{}, false // the dispatcher holds it, saying why
+	}
+	delete(r.held, sv.ID)
+	r.inflight[e.DeliveryID] = 2 // the version after `scheduled` and `attempt_started`
+	r.running[sv.ID]++
+	r.active++
+	return *sv, true
+}
+
+// claimStarts claims what it can of parts (each one delivery's schedule,
+// decided at now) and adds to each part claimed its attempt's start.
+func (r *Runner) claimStarts(parts []domain.DecidedAppend, now time.Time) []startNow {
+	var starts []startNow
+	r.mu.Lock()
+	for i := range parts {
+		if sv, ok := r.claimLocked(parts[i].Events[0].(domain.DeliveryScheduled), now); ok {
+			starts = append(starts, startNow{part: i, sub: sv})
+		}
+	}
+	r.mu.Unlock()
+	kept := starts[:0]
+	for _, s := range starts {
+		p := &parts[s.part]
+		evs, err := domain.DecideDelivery(domain.EvolveDelivery(domain.Delivery{}, p.Events[0]), domain.StartAttempt{Worker: r.opts.WorkerName}, now)
+		if err != nil { // not on a delivery just scheduled; if so, the dispatcher takes it
+			r.unclaim(parts, []startNow{s})
+			continue
+		}
+		ids := []string{r.opts.Commands.NewEventID(), r.opts.Commands.NewEventID()}
+		worker := domain.Metadata{Actor: r.opts.WorkerName, CorrelationID: p.Metadata.CorrelationID, CausationID: ids[0]}
+		p.Events = append(p.Events[:1:1], evs[0])
+		p.Each, p.IDs = []domain.Metadata{p.Metadata, worker}, ids
+		kept = append(kept, s)
+	}
+	return kept
+}
+
+// unclaim gives back what claims took, their write having failed or not
+// been made: the deliveries are then scheduled and dispatched the usual way.
+func (r *Runner) unclaim(parts []domain.DecidedAppend, starts []startNow) {
+	if len(starts) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, s := range starts {
+		id := parts[s.part].Events[0].(domain.DeliveryScheduled).DeliveryID
+		delete(r.inflight, id)
+		// Refused because a run before a restart scheduled it: the
+		// dispatcher may have passed it over while it was claimed.
+		r.requeueLocked(id)
+		sub := s.sub.ID
+		r.running[sub]--
+		if r.running[sub] <= 0 {
+			delete(r.running, sub)
+		}
+		r.active--
+		r.queue.unblock(sub)
+	}
+	r.mu.Unlock()
+	r.kick()
+}
+
+// handOver gives the attempts started in the write to workers. res and ids
+// are the write's results and event ids, part by part.
+func (r *Runner) handOver(parts []domain.DecidedAppend, starts []startNow, res []domain.AppendResult, ids [][]string) {
+	jobs := make([]job, len(starts))
+	for k, s := range starts {
+		p := parts[s.part]
+		d := projections.DeliveryView{
+			Delivery:          domain.EvolveDelivery(domain.Delivery{}, p.Events[0]),
+			ScheduledPosition: res[s.part].Position - 1, Position: res[s.part].Position - 1,
+			LastEventID: ids[s.part][0], UpdatedAt: p.Events[0].(domain.DeliveryScheduled).DueAt,
+		}
+		d = evolveAll(d, p.Events[1:], ids[s.part][1:])
+		d.Position = res[s.part].Position
+		jobs[k] = job{delivery: d, sub: s.sub, started: true}
+	}
+	r.stats.Attempts.Add(int64(len(jobs)))
+	r.stats.StartedWithSchedule.Add(int64(len(jobs)))
+	r.mu.Lock()
+	serving := r.serving.Load()
+	if serving {
+		for _, j := range jobs {
+			r.jobs <- j // never blocks: each claim holds one of the Workers slots
+		}
+	}
+	r.mu.Unlock()
+	if !serving {
+		// The workers stopped while the write was in flight: the attempts
+		// started are closed as not sent and retried at the next start.
+		for _, j := range jobs {
+			r.notSent(j, "the process stopped before the attempt was sent")
+		}
+	}
+}
+
+// notSent records the outcome of an attempt started and never sent, and
+// gives back its slots.
+func (r *Runner) notSent(j job, why string) {
+	defer r.finish(j)
+	d := j.delivery
+	result := domain.AttemptResult{Attempt: d.OpenAttempt, ErrorClass: domain.ErrorClassInternal, Error: "not sent: " + why}
+	evs, err := domain.DecideDelivery(d.Delivery, domain.RecordOutcome{Result: result, Policy: domain.PolicyFromMS(j.sub.RetryScheduleMS), Random: r.opts.Random()}, r.clock.Now())
+	if err == nil {
+		_, err = r.appendDelivery(d, evs, d.LastEventID)
+	}
+	if err != nil {
+		// Left open: the next start closes it as outcome unknown.
+		r.log.Error().Err(err).Str("delivery_id", d.ID).Msg("attempt not sent, and its outcome not recorded")
+		return
+	}
+	r.opts.Observer.AttemptFinished(result.ErrorClass, 0)
+	r.stats.Failed.Add(1)
+}
