@@ -88,9 +88,12 @@ type Result struct {
 	LatencyP95Ms            float64 `json:"latency_p95_ms"`
 	LatencyP99Ms            float64 `json:"latency_p99_ms"`
 	LedgerEventsPerDelivery float64 `json:"ledger_events_per_delivery"`
-	BaselineDeliveriesPerS  float64 `json:"baseline_deliveries_per_s"`
-	RatioToBaseline         float64 `json:"ratio_to_baseline"`
-	RebuildEventsPerS       float64 `json:"rebuild_events_per_s"`
+	// StartedWithSchedule is the share of the attempts that were started in
+	// the write that scheduled their delivery, not by the dispatcher.
+	StartedWithSchedule    float64 `json:"started_with_schedule,omitempty"`
+	BaselineDeliveriesPerS float64 `json:"baseline_deliveries_per_s"`
+	RatioToBaseline        float64 `json:"ratio_to_baseline"`
+	RebuildEventsPerS      float64 `json:"rebuild_events_per_s"`
 	// RebuildEvents and RebuildCPUUsPerEvent: the events a rebuild replayed,
 	// and the whole process's CPU per event while it ran,
 	// the rebuild's figure that compares across machines.

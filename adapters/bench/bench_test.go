@@ -48,6 +48,11 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 			if r.LedgerEventsPerDelivery < 3 {
 				t.Errorf("%s: %.2f ledger events per delivery (scheduled, started, acknowledged at least)", r.Scenario, r.LedgerEventsPerDelivery)
 			}
+			// The embedded store writes a delivery due at once with its
+			// attempt's start (the backlog's subscription is paused).
+			if (r.Scenario == "backlog") != (r.StartedWithSchedule == 0) || r.StartedWithSchedule > 1 {
+				t.Errorf("%s: %.2f of the attempts started with their schedule", r.Scenario, r.StartedWithSchedule)
+			}
 			if r.Scenario != "backlog" && (r.BaselineDeliveriesPerS <= 0 || r.RatioToBaseline <= 0) {
 				t.Errorf("%s: no ratio to the baseline: %+v", r.Scenario, r)
 			}

@@ -146,7 +146,8 @@ func (r *runner) deliver(ctx context.Context, name string, n, subs, rate int) (R
 		return Result{}, err
 	}
 	want := int64(n * subs)
-	base := st.ledger.Pipeline.Stats().Acknowledged.Load()
+	stats := st.ledger.Pipeline.Stats()
+	base, attempts0, withSchedule0 := stats.Acknowledged.Load(), stats.Attempts.Load(), stats.StartedWithSchedule.Load()
 	h0 := st.head()
 	elapsed, err := st.publish(ctx, app, "order.paid", n, r.cfg.Clients, rate, r.cfg.PayloadBytes, func(d int64) {
 		if d%5000 == 0 {
@@ -168,6 +169,9 @@ func (r *runner) deliver(ctx context.Context, name string, n, subs, rate int) (R
 	}
 	res.LatencyP50Ms, res.LatencyP95Ms, res.LatencyP99Ms = p.percentiles()
 	res.LedgerEventsPerDelivery = float64(st.head()-h0) / float64(want)
+	if a := stats.Attempts.Load() - attempts0; a > 0 {
+		res.StartedWithSchedule = float64(stats.StartedWithSchedule.Load()-withSchedule0) / float64(a)
+	}
 	return res, nil
 }
 
