@@ -28,6 +28,7 @@ type fanItem struct {
 // Otherwise, and when such an append is refused, one by one.
 func (r *Runner) fanoutWorker(ctx context.Context) {
 	batch := make([]fanItem, 0, 16)
+	var starts []startNow // reused by scheduleAll
 	for {
 		var it fanItem
 		select {
@@ -49,7 +50,7 @@ func (r *Runner) fanoutWorker(ctx context.Context) {
 				}
 			}
 		}
-		if (n > 1 || r.mayStartNow()) && !r.oneByOne.Load() && r.scheduleAll(batch) {
+		if (n > 1 || r.mayStartNow()) && !r.oneByOne.Load() && r.scheduleAll(batch, &starts) {
 			continue
 		}
 		for _, it := range batch {
@@ -71,7 +72,7 @@ const fanBatch = 256
 //
 // A delivery due at once whose subscription has a slot free is claimed
 // here and its attempt started in the same write (startnow.go).
-func (r *Runner) scheduleAll(batch []fanItem) bool {
+func (r *Runner) scheduleAll(batch []fanItem, scratch *[]startNow) bool {
 	var parts []domain.DecidedAppend
 	now := r.clock.Now()
 	for _, it := range batch {
@@ -86,7 +87,9 @@ func (r *Runner) scheduleAll(batch []fanItem) bool {
 	}
 	var starts []startNow
 	if r.mayStartNow() {
-		starts = r.claimStarts(parts, now)
+		starts = r.claimStarts(parts, now, (*scratch)[:0])
+		*scratch = starts
+		defer clear(starts) // no job kept past its hand-over
 	}
 	res, ids, err := r.opts.Commands.AppendDecidedMulti(context.Background(), parts)
 	switch {

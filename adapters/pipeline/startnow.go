@@ -15,10 +15,12 @@ import (
 )
 
 // startNow is one delivery claimed at its schedule: the part it is written
-// in, and the subscription as it stood when it was claimed.
+// in, and its job for a worker (the subscription as it stood when it was
+// claimed; the delivery once written). A fan-out worker reuses its slice of
+// them from one write to the next: a job is 700 bytes.
 type startNow struct {
 	part int
-	sub  projections.SubscriptionView
+	job  job
 }
 
 // mayStartNow reports, without the lock, whether claiming at the schedule
@@ -58,13 +60,13 @@ func (r *Runner) claimLocked(e domain.DeliveryScheduled, now time.Time) (project
 }
 
 // claimStarts claims what it can of parts (each one delivery's schedule,
-// decided at now) and adds to each part claimed its attempt's start.
-func (r *Runner) claimStarts(parts []domain.DecidedAppend, now time.Time) []startNow {
-	var starts []startNow
+// decided at now), appending the claims to starts, and adds to each part
+// claimed its attempt's start.
+func (r *Runner) claimStarts(parts []domain.DecidedAppend, now time.Time, starts []startNow) []startNow {
 	r.mu.Lock()
 	for i := range parts {
 		if sv, ok := r.claimLocked(parts[i].Events[0].(domain.DeliveryScheduled), now); ok {
-			starts = append(starts, startNow{part: i, sub: sv})
+			starts = append(starts, startNow{part: i, job: job{sub: sv, started: true}})
 		}
 	}
 	r.mu.Unlock()
@@ -98,7 +100,7 @@ func (r *Runner) unclaim(parts []domain.DecidedAppend, starts []startNow) {
 		// Refused because a run before a restart scheduled it: the
 		// dispatcher may have passed it over while it was claimed.
 		r.requeueLocked(id)
-		sub := s.sub.ID
+		sub := s.job.sub.ID
 		r.running[sub]--
 		if r.running[sub] <= 0 {
 			delete(r.running, sub)
@@ -113,33 +115,32 @@ func (r *Runner) unclaim(parts []domain.DecidedAppend, starts []startNow) {
 // handOver gives the attempts started in the write to workers. res and ids
 // are the write's results and event ids, part by part.
 func (r *Runner) handOver(parts []domain.DecidedAppend, starts []startNow, res []domain.AppendResult, ids [][]string) {
-	jobs := make([]job, len(starts))
-	for k, s := range starts {
+	for k := range starts {
+		s := &starts[k]
 		p := parts[s.part]
 		d := projections.DeliveryView{
 			Delivery:          domain.EvolveDelivery(domain.Delivery{}, p.Events[0]),
 			ScheduledPosition: res[s.part].Position - 1, Position: res[s.part].Position - 1,
 			LastEventID: ids[s.part][0], UpdatedAt: p.Events[0].(domain.DeliveryScheduled).DueAt,
 		}
-		d = evolveAll(d, p.Events[1:], ids[s.part][1:])
-		d.Position = res[s.part].Position
-		jobs[k] = job{delivery: d, sub: s.sub, started: true}
+		s.job.delivery = evolveAll(d, p.Events[1:], ids[s.part][1:])
+		s.job.delivery.Position = res[s.part].Position
 	}
-	r.stats.Attempts.Add(int64(len(jobs)))
-	r.stats.StartedWithSchedule.Add(int64(len(jobs)))
+	r.stats.Attempts.Add(int64(len(starts)))
+	r.stats.StartedWithSchedule.Add(int64(len(starts)))
 	r.mu.Lock()
 	serving := r.serving.Load()
 	if serving {
-		for _, j := range jobs {
-			r.jobs <- j // never blocks: each claim holds one of the Workers slots
+		for k := range starts {
+			r.jobs <- starts[k].job // never blocks: each claim holds one of the Workers slots
 		}
 	}
 	r.mu.Unlock()
 	if !serving {
 		// The workers stopped while the write was in flight: the attempts
 		// started are closed as not sent and retried at the next start.
-		for _, j := range jobs {
-			r.notSent(j, "the process stopped before the attempt was sent")
+		for k := range starts {
+			r.notSent(starts[k].job, "the process stopped before the attempt was sent")
 		}
 	}
 }
