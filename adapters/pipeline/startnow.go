@@ -89,6 +89,8 @@ func (r *Runner) claimStarts(parts []domain.DecidedAppend, now time.Time, starts
 
 // unclaim gives back what claims took, their write having failed or not
 // been made: the deliveries are then scheduled and dispatched the usual way.
+// (A rate-limit token a claim took is not given back: a write fails rarely,
+// and its deliveries then wait one token longer.)
 func (r *Runner) unclaim(parts []domain.DecidedAppend, starts []startNow) {
 	if len(starts) == 0 {
 		return
@@ -161,5 +163,10 @@ func (r *Runner) notSent(j job, why string) {
 		return
 	}
 	r.opts.Observer.AttemptFinished(result.ErrorClass, 0)
+	for _, e := range evs {
+		if _, ok := e.(domain.RetryScheduled); ok {
+			r.opts.Observer.RetryScheduled()
+		}
+	}
 	r.stats.Failed.Add(1)
 }
