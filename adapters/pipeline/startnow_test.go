@@ -73,6 +73,20 @@ func startHarness(t *testing.T, c **startCounter, opt func(*pipeline.Options)) *
 	}})
 }
 
+// noContent starts an endpoint that answers every request 204 and returns
+// its URL.
+func noContent(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// waitAcked waits until delivery id is acknowledged.
+func waitAcked(t *testing.T, h *harness, id string) {
+	t.Helper()
+	waitUntil(t, 10*time.Second, "delivery "+id+" acknowledged", func() bool { return h.delivery(id).Status == domain.DeliveryStatusAcknowledged })
+}
+
 // acked publishes a message and waits until its delivery to sub is
 // acknowledged; it returns the delivery's id. Once one is, the workers run,
 // and a delivery due at once can be started with its schedule.
@@ -80,7 +94,7 @@ func acked(t *testing.T, h *harness, app, sub string) string {
 	t.Helper()
 	msg, _ := h.publish(app, "order.paid", `{"n":1}`)
 	id := domain.DeliveryIDFor(msg, sub)
-	waitUntil(t, 10*time.Second, "delivery "+id+" acknowledged", func() bool { return h.delivery(id).Status == domain.DeliveryStatusAcknowledged })
+	waitAcked(t, h, id)
 	return id
 }
 
@@ -88,18 +102,17 @@ func acked(t *testing.T, h *harness, app, sub string) string {
 // same events as the dispatcher's path, with the same actors and
 // causation, at consecutive positions.
 func TestAttemptStartsInTheWriteThatSchedulesIt(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	t.Cleanup(srv.Close)
+	url := noContent(t)
 	var c *startCounter
 	h := startHarness(t, &c, nil)
 	h.app("app_s")
-	h.sub("app_s", "sub_s", srv.URL, "*")
+	h.sub("app_s", "sub_s", url, "*")
 	h.start()
 	acked(t, h, "app_s", "sub_s") // the workers run
 	before := c.alone.Load()
 	msg, _ := h.publish("app_s", "order.paid", `{"n":2}`)
 	id := domain.DeliveryIDFor(msg, "sub_s")
-	waitUntil(t, 10*time.Second, "delivery acknowledged", func() bool { return h.delivery(id).Status == domain.DeliveryStatusAcknowledged })
+	waitAcked(t, h, id)
 
 	recs, err := h.store.ReadStream(context.Background(), domain.DeliveryStream(id), 0, domain.Forward, 10)
 	if err != nil {
@@ -138,17 +151,16 @@ func TestAttemptStartsInTheWriteThatSchedulesIt(t *testing.T) {
 // What the dispatcher would hold is not started with its schedule: a FIFO
 // subscription's deliveries, and those not due at once.
 func TestAttemptsNotDueOrInOrderAreDispatched(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	t.Cleanup(srv.Close)
+	url := noContent(t)
 	var c *startCounter
 	h := startHarness(t, &c, nil)
 	h.app("app_s")
-	h.sub("app_s", "sub_plain", srv.URL, "*")
+	h.sub("app_s", "sub_plain", url, "*")
 	for _, s := range []domain.CreateSubscription{
 		{SubscriptionID: "sub_fifo", Ordering: domain.OrderingFIFO},
 		{SubscriptionID: "sub_later", RetryScheduleMS: []int64{300, 1000}},
 	} {
-		s.ApplicationID, s.URL, s.EventTypes, s.Secret = "app_s", srv.URL, domain.Filters{"*"}, ids.NewSecret()
+		s.ApplicationID, s.URL, s.EventTypes, s.Secret = "app_s", url, domain.Filters{"*"}, ids.NewSecret()
 		if _, _, err := h.cmds.CreateSubscription(context.Background(), s, md); err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +170,7 @@ func TestAttemptsNotDueOrInOrderAreDispatched(t *testing.T) {
 	msg, _ := h.publish("app_s", "order.paid", `{"n":2}`)
 	for _, sub := range []string{"sub_fifo", "sub_later", "sub_plain"} {
 		id := domain.DeliveryIDFor(msg, sub)
-		waitUntil(t, 10*time.Second, "delivery to "+sub+" acknowledged", func() bool { return h.delivery(id).Status == domain.DeliveryStatusAcknowledged })
+		waitAcked(t, h, id)
 		recs, err := h.store.ReadStream(context.Background(), domain.DeliveryStream(id), 0, domain.Forward, 2)
 		if err != nil {
 			t.Fatal(err)
@@ -201,7 +213,7 @@ func TestAttemptsStartedWithTheirScheduleKeepTheConcurrencyLimit(t *testing.T) {
 	}
 	for _, m := range msgs {
 		id := domain.DeliveryIDFor(m, "sub_s")
-		waitUntil(t, 10*time.Second, "delivery acknowledged", func() bool { return h.delivery(id).Status == domain.DeliveryStatusAcknowledged })
+		waitAcked(t, h, id)
 	}
 	if m := most.Load(); m > 2 {
 		t.Fatalf("%d attempts at once, want at most the limit of 2", m)
@@ -211,13 +223,12 @@ func TestAttemptsStartedWithTheirScheduleKeepTheConcurrencyLimit(t *testing.T) {
 // A write of claimed starts that fails gives the claims back: the
 // deliveries are scheduled one by one and dispatched.
 func TestClaimsOfAFailedWriteAreGivenBack(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	t.Cleanup(srv.Close)
+	url := noContent(t)
 	var c *startCounter
 	h := startHarness(t, &c, nil)
 	h.app("app_s")
-	h.sub("app_s", "sub_s1", srv.URL, "*")
-	h.sub("app_s", "sub_s2", srv.URL, "*")
+	h.sub("app_s", "sub_s1", url, "*")
+	h.sub("app_s", "sub_s2", url, "*")
 	h.start()
 	acked(t, h, "app_s", "sub_s1")
 	before, multi := c.alone.Load(), c.multi.Load()
@@ -225,7 +236,7 @@ func TestClaimsOfAFailedWriteAreGivenBack(t *testing.T) {
 	msg, _ := h.publish("app_s", "order.paid", `{"n":4}`)
 	for _, sub := range []string{"sub_s1", "sub_s2"} {
 		id := domain.DeliveryIDFor(msg, sub)
-		waitUntil(t, 10*time.Second, "delivery to "+sub+" acknowledged", func() bool { return h.delivery(id).Status == domain.DeliveryStatusAcknowledged })
+		waitAcked(t, h, id)
 		if got := types(h.timeline(id)); got != "delivery.scheduled delivery.attempt_started delivery.attempt_acknowledged" {
 			t.Fatalf("%s: timeline %q", id, got)
 		}
