@@ -11,7 +11,9 @@
 //     paused or disabled (they stay pending, visible and recoverable);
 //   - workers append `attempt started` at the delivery's expected revision (a
 //     lost race means another owner: skip), send the signed POST, and append
-//     the outcome and the next step;
+//     the outcome and the next step; a delivery due at once whose
+//     subscription has a slot free has its attempt started by the fan-out,
+//     in the write that schedules it, and goes straight to a worker;
 //   - at start-up, an attempt started with no outcome is closed as outcome
 //     unknown and retried (at-least-once: nothing is silently lost);
 //   - in a cluster (Options.Ownership), only the partitions this node holds
@@ -22,9 +24,12 @@
 //
 // It is application logic over ports (the event store, the sender, the
 // clock, the observer), not an adapter of one. One concern per file:
-// runner.go (options, start and shutdown, read-your-writes), fold.go (the
-// fold and matching), fanout.go, dispatch.go and queue.go (the due queue,
-// parking, limits), worker.go (attempts, health, recovery), payloads.go
-// (the bounded payload cache), snapshot.go, observe.go (what metrics read),
-// rebuild.go, partitions.go (a cluster node's share of the work).
+// runner.go (options, the runner, read-your-writes), run.go (start and
+// shutdown), fold.go (the fold and matching), fanout.go, startnow.go (an
+// attempt started in the write that schedules its delivery), dispatch.go
+// and duequeue.go (the due queue, parking, limits), fifo.go, ratelimit.go,
+// worker.go (attempts, health, recovery), payloads.go (the bounded payload
+// cache), viewstore.go (commits and saved fan-outs), operational.go,
+// observe.go (what metrics read), rebuild.go, partitions.go (a cluster
+// node's share of the work).
 package pipeline

@@ -1,0 +1,174 @@
+package pipeline
+
+// Start and shutdown: the order in which the fold, fan-out, workers and
+// dispatcher start, and stop without losing what is in flight.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hookledger/hookledger/domain"
+)
+
+// Run starts the pipeline and blocks until ctx ends (graceful shutdown) or
+// the ledger subscription fails.
+func (r *Runner) Run(ctx context.Context) error {
+	restartFanout, err := r.loadViews()
+	if err != nil {
+		return err
+	}
+	head, err := r.opts.Store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("pipeline: read the ledger head: %w", err)
+	}
+	if cp := r.Checkpoint(); cp > head {
+		// The views were folded from events the store no longer has: serving
+		// them would show what the ledger cannot prove, and new events would
+		// land below the checkpoint and never be folded.
+		return &domain.TruncatedError{Head: head, Known: cp, Source: "the view store"}
+	}
+	r.startHead = head
+	if r.Checkpoint() >= head {
+		r.markCaughtUp()
+	}
+
+	background := context.Background()
+	subCtx, cancelSub := context.WithCancel(background)
+	fanCtx, cancelFan := context.WithCancel(background)
+	dispatchCtx, cancelDispatch := context.WithCancel(background)
+	hardCtx, cancelHard := context.WithCancel(background)
+	defer cancelSub()
+	defer cancelFan()
+	defer cancelDispatch()
+	defer cancelHard()
+
+	var fanWG sync.WaitGroup
+	for i := 0; i < r.opts.FanoutWorkers; i++ {
+		fanWG.Add(1)
+		go func() { defer fanWG.Done(); r.fanoutWorker(fanCtx) }()
+	}
+	go r.opsWorker(fanCtx)
+	r.mu.Lock()
+	for _, j := range restartFanout {
+		j.remaining = len(j.Schedules)
+		r.fanPending[j.Position] = j // already in the saved state
+	}
+	if r.opts.Ownership != nil {
+		// Which are this node's is known once it holds its partitions.
+		for _, j := range restartFanout {
+			r.restartFanoutLocked(j)
+		}
+		restartFanout = nil
+	}
+	r.mu.Unlock()
+	go func() {
+		for _, j := range restartFanout {
+			for _, c := range j.Schedules {
+				select {
+				case r.fanCh <- fanItem{job: j, cmds: []domain.ScheduleDelivery{c}}:
+				case <-fanCtx.Done():
+					return
+				}
+			}
+		}
+	}()
+
+	subErr := make(chan error, 1)
+	from := r.Checkpoint()
+	go func() {
+		subErr <- r.opts.Store.SubscribeAll(subCtx, from, func(rec domain.RecordedEvent) error {
+			return r.handle(fanCtx, rec)
+		})
+	}()
+
+	r.log.Info().Uint64("from", uint64(from)).Uint64("head", uint64(head)).Msg("catching up with the ledger")
+	select {
+	case <-r.caughtUp:
+	case err := <-subErr:
+		return fmt.Errorf("pipeline: ledger subscription ended during catch-up: %w", err)
+	case <-ctx.Done():
+		cancelSub()
+		<-subErr
+		// Keep what the catch-up folded: the next start resumes there.
+		if err := r.commit(); err == nil && r.opts.ViewStore != nil {
+			r.opts.ViewStore.Sync()
+		}
+		return nil
+	}
+	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("views caught up")
+	if r.opts.Ownership == nil {
+		// In a cluster, each partition's open attempts are closed by
+		// whoever takes it over (partitions.go), this node included.
+		r.recoverOpenAttempts()
+	}
+	r.rebuildQueue()
+	go r.ownershipLoop(dispatchCtx)
+
+	var workWG sync.WaitGroup
+	r.mu.Lock()
+	r.serving.Store(true)
+	r.mu.Unlock()
+	for i := 0; i < r.opts.Workers; i++ {
+		workWG.Add(1)
+		go func() {
+			defer workWG.Done()
+			for j := range r.jobs {
+				r.work(hardCtx, j)
+			}
+		}()
+	}
+	dispatchDone := make(chan struct{})
+	go func() { defer close(dispatchDone); r.dispatch(dispatchCtx) }()
+	commitDone := make(chan struct{})
+	go func() { defer close(commitDone); r.commitLoop(dispatchCtx) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-subErr:
+		runErr = fmt.Errorf("pipeline: ledger subscription ended: %w", err)
+		subErr <- err
+	}
+
+	// Shutdown: stop taking work, let in-flight attempts finish (up to the
+	// grace period, after which they are recorded as outcome unknown), then
+	// stop folding, stop fan-out, and commit the views.
+	r.log.Info().Msg("pipeline stopping: no new attempts")
+	r.stopping.Store(true)
+	cancelDispatch()
+	<-dispatchDone
+	<-commitDone
+	r.mu.Lock()
+	r.serving.Store(false)
+	close(r.jobs)
+	r.mu.Unlock()
+	grace := time.AfterFunc(r.opts.ShutdownGrace, func() {
+		r.log.Warn().Dur("grace", r.opts.ShutdownGrace).Msg("in-flight attempts interrupted: recording them as outcome unknown")
+		cancelHard()
+	})
+	workWG.Wait()
+	grace.Stop()
+	// Fold what the workers appended last, so that a clean stop leaves the
+	// views at the head and the next start replays nothing (bounded: a
+	// stop never waits long for it).
+	if runErr == nil {
+		if head, err := r.opts.Store.Head(background); err == nil {
+			wctx, cancel := context.WithTimeout(background, 5*time.Second)
+			r.WaitFor(wctx, head)
+			cancel()
+		}
+	}
+	cancelSub()
+	<-subErr
+	cancelFan()
+	fanWG.Wait()
+	if err := r.commit(); err == nil && r.opts.ViewStore != nil {
+		err = r.opts.ViewStore.Sync()
+	} else if err != nil {
+		r.log.Error().Err(err).Msg("last views commit failed (the next start replays more)")
+	}
+	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("pipeline stopped")
+	return runErr
+}
