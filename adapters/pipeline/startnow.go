@@ -8,6 +8,7 @@ package pipeline
 // is a trip through the store, the fold and the dispatcher per delivery.
 
 import (
+	"context"
 	"time"
 
 	"github.com/hookledger/hookledger/domain"
@@ -151,22 +152,6 @@ func (r *Runner) handOver(parts []domain.DecidedAppend, starts []startNow, res [
 // gives back its slots.
 func (r *Runner) notSent(j job, why string) {
 	defer r.finish(j)
-	d := j.delivery
-	result := domain.AttemptResult{Attempt: d.OpenAttempt, ErrorClass: domain.ErrorClassInternal, Error: "not sent: " + why}
-	evs, err := domain.DecideDelivery(d.Delivery, domain.RecordOutcome{Result: result, Policy: domain.PolicyFromMS(j.sub.RetryScheduleMS), Random: r.opts.Random()}, r.clock.Now())
-	if err == nil {
-		_, err = r.appendDelivery(d, evs, d.LastEventID)
-	}
-	if err != nil {
-		// Left open: the next start closes it as outcome unknown.
-		r.log.Error().Err(err).Str("delivery_id", d.ID).Msg("attempt not sent, and its outcome not recorded")
-		return
-	}
-	r.opts.Observer.AttemptFinished(result.ErrorClass, 0)
-	for _, e := range evs {
-		if _, ok := e.(domain.RetryScheduled); ok {
-			r.opts.Observer.RetryScheduled()
-		}
-	}
-	r.stats.Failed.Add(1)
+	result := domain.AttemptResult{Attempt: j.delivery.OpenAttempt, ErrorClass: domain.ErrorClassInternal, Error: "not sent: " + why}
+	r.recordOutcome(context.Background(), context.Background(), j.sub, j.delivery, result)
 }

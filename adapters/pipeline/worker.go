@@ -59,12 +59,6 @@ func evolveAll(d projections.DeliveryView, events []domain.Event, ids []string) 
 func (r *Runner) work(hard context.Context, j job) {
 	defer r.finish(j)
 	d := j.delivery
-	// The delivery's fields are added to the few lines logged, not to a
-	// logger made for every attempt: that cost an allocation per delivery
-	// for lines almost never written.
-	log := func(e *zerolog.Event) *zerolog.Event {
-		return e.Str("delivery_id", d.ID).Str("subscription_id", d.SubscriptionID)
-	}
 	// An attempt started already is in flight: like one a stop finds
 	// under way, it is sent within the shutdown's grace period.
 	if r.stopping.Load() && !j.started {
@@ -95,28 +89,53 @@ func (r *Runner) work(hard context.Context, j job) {
 	}
 	defer lease.stop()
 	if !j.started {
-		evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName, Lease: lease.lease}, now)
-		if err != nil {
-			log(r.log.Warn()).Err(err).Msg("cannot start an attempt")
-			r.release(d.ID, time.Second)
+		if d, ok = r.startAttempt(d, lease, now); !ok {
 			return
 		}
-		ids, err := r.appendDelivery(d, evs, d.LastEventID)
-		if errors.Is(err, domain.ErrWrongRevision) {
-			return // another owner, or the view is behind: wait for the newer event
-		}
-		if err != nil {
-			log(r.log.Error()).Err(err).Msg("attempt start not recorded")
-			r.release(d.ID, time.Second)
-			return
-		}
-		r.stats.Attempts.Add(1)
-		d = evolveAll(d, evs, ids)
 	}
-	attempt := d.OpenAttempt
+	result := r.sendAttempt(send, hard, j.sub, d, payload, perr, now)
+	if sealer, ok := r.opts.Cipher.(domain.ExcerptSealer); ok && keyID != "" {
+		// What the endpoint answered may quote the payload: it is erased with it.
+		domain.SealExcerpt(context.Background(), sealer, keyID, d.MessageID, &result)
+	}
+	r.recordOutcome(send, hard, j.sub, d, result)
+}
 
+// logged adds the delivery's fields to one of the few lines logged about
+// it: a logger made for every attempt cost an allocation per delivery for
+// lines almost never written.
+func logged(e *zerolog.Event, d projections.DeliveryView) *zerolog.Event {
+	return e.Str("delivery_id", d.ID).Str("subscription_id", d.SubscriptionID)
+}
+
+// startAttempt appends the attempt's start at the delivery's revision and
+// returns the delivery with it; ok is false when it was not appended (the
+// delivery released, or moved by another owner).
+func (r *Runner) startAttempt(d projections.DeliveryView, lease leaseScope, now time.Time) (projections.DeliveryView, bool) {
+	evs, err := domain.DecideDelivery(d.Delivery, domain.StartAttempt{Worker: r.opts.WorkerName, Lease: lease.lease}, now)
+	if err != nil {
+		logged(r.log.Warn(), d).Err(err).Msg("cannot start an attempt")
+		r.release(d.ID, time.Second)
+		return d, false
+	}
+	ids, err := r.appendDelivery(d, evs, d.LastEventID)
+	if errors.Is(err, domain.ErrWrongRevision) {
+		return d, false // another owner, or the view is behind: wait for the newer event
+	}
+	if err != nil {
+		logged(r.log.Error(), d).Err(err).Msg("attempt start not recorded")
+		r.release(d.ID, time.Second)
+		return d, false
+	}
+	r.stats.Attempts.Add(1)
+	return evolveAll(d, evs, ids), true
+}
+
+// sendAttempt signs and sends the attempt d has open, unless something it
+// needs is missing (the result then says what, as an internal error).
+func (r *Runner) sendAttempt(send, hard context.Context, sv projections.SubscriptionView, d projections.DeliveryView, payload []byte, perr error, now time.Time) domain.AttemptResult {
 	var result domain.AttemptResult
-	keys := j.sub.ValidKeys(now)
+	keys := sv.ValidKeys(now)
 	secrets := make([]string, len(keys))
 	keyIDs := make([]string, len(keys))
 	for i, k := range keys {
@@ -133,21 +152,24 @@ func (r *Runner) work(hard context.Context, j job) {
 	default:
 		// Header values are kept encrypted like payloads; erased with the
 		// application, they are no longer sent.
-		sub, herr := domain.OpenSubscriptionHeaders(context.Background(), r.opts.Cipher, j.sub.Subscription)
+		sub, herr := domain.OpenSubscriptionHeaders(context.Background(), r.opts.Cipher, sv.Subscription)
 		if herr != nil && !errors.Is(herr, domain.ErrErased) {
 			result = domain.AttemptResult{ErrorClass: domain.ErrorClassInternal, Error: "headers unavailable: " + herr.Error()}
 			break
 		}
-		result = r.opts.Sender.Send(send, sender.Request{ClientCert: j.sub.ClientCert,
-			URL: j.sub.URL, MessageID: d.MessageID, Body: payload, Headers: sub.Headers, Signer: signer, Timestamp: now,
+		result = r.opts.Sender.Send(send, sender.Request{ClientCert: sv.ClientCert,
+			URL: sv.URL, MessageID: d.MessageID, Body: payload, Headers: sub.Headers, Signer: signer, Timestamp: now,
 		})
 	}
-	result.Attempt, result.KeyIDs = attempt, keyIDs
-	if sealer, ok := r.opts.Cipher.(domain.ExcerptSealer); ok && keyID != "" {
-		// What the endpoint answered may quote the payload: it is erased with it.
-		domain.SealExcerpt(context.Background(), sealer, keyID, d.MessageID, &result)
-	}
-	var cmd any = domain.RecordOutcome{Result: result, Policy: domain.PolicyFromMS(j.sub.RetryScheduleMS), Random: r.opts.Random()}
+	result.Attempt, result.KeyIDs = d.OpenAttempt, keyIDs
+	return result
+}
+
+// recordOutcome appends the attempt's outcome and the next step, and acts
+// on it: an endpoint's slow-down, the subscription's health.
+func (r *Runner) recordOutcome(send, hard context.Context, sv projections.SubscriptionView, d projections.DeliveryView, result domain.AttemptResult) {
+	attempt := d.OpenAttempt
+	var cmd any = domain.RecordOutcome{Result: result, Policy: domain.PolicyFromMS(sv.RetryScheduleMS), Random: r.opts.Random()}
 	if hard.Err() != nil && result.ErrorClass != "" {
 		// The shutdown cut the attempt short: the endpoint may or may not have
 		// the message. Say so, and retry it at the next start.
@@ -157,12 +179,12 @@ func (r *Runner) work(hard context.Context, j job) {
 	}
 	evs, err := domain.DecideDelivery(d.Delivery, cmd, r.clock.Now())
 	if err != nil {
-		log(r.log.Error()).Err(err).Msg("cannot record the outcome")
+		logged(r.log.Error(), d).Err(err).Msg("cannot record the outcome")
 		return
 	}
 	if _, err := r.appendDelivery(d, evs, d.LastEventID); err != nil {
 		// Left open: the next start closes it as outcome unknown.
-		log(r.log.Error()).Err(err).Msg("attempt outcome not recorded")
+		logged(r.log.Error(), d).Err(err).Msg("attempt outcome not recorded")
 		return
 	}
 	r.opts.Observer.AttemptFinished(result.ErrorClass, result.Latency)
@@ -170,7 +192,7 @@ func (r *Runner) work(hard context.Context, j job) {
 		// The endpoint asked to slow down: every delivery of the
 		// subscription waits, not only this one (its Retry-After is in the
 		// attempt_failed event).
-		r.slowDown(j.sub.ID, r.clock.Now().Add(result.RetryAfter))
+		r.slowDown(sv.ID, r.clock.Now().Add(result.RetryAfter))
 	}
 	for _, e := range evs {
 		if _, ok := e.(domain.RetryScheduled); ok {
@@ -182,8 +204,8 @@ func (r *Runner) work(hard context.Context, j job) {
 		return
 	}
 	r.stats.Failed.Add(1)
-	log(r.log.Debug()).Str("error_class", result.ErrorClass).Int("status", result.StatusCode).Int("attempt", attempt).Msg("attempt failed")
-	r.checkHealth(j.sub.ID, d, result, r.clock.Now())
+	logged(r.log.Debug(), d).Str("error_class", result.ErrorClass).Int("status", result.StatusCode).Int("attempt", attempt).Msg("attempt failed")
+	r.checkHealth(sv.ID, d, result, r.clock.Now())
 }
 
 // leaseScope is the partition lease an attempt runs under (nil lease: no
