@@ -155,6 +155,24 @@ func (DeliveryExhausted) Type() string     { return TypeDeliveryExhausted }
 func (RedeliveryRequested) Type() string   { return TypeRedeliveryRequested }
 func (DeliveryCancelled) Type() string     { return TypeDeliveryCancelled }
 
+// DeliveryEvent is an event of one delivery's stream. Which delivery it
+// belongs to is a method of each, so code that acts on any delivery event
+// needs no switch over their types, which a new one could be missing from.
+type DeliveryEvent interface {
+	Event
+	OfDelivery() string // the delivery's id
+}
+
+func (e DeliveryScheduled) OfDelivery() string     { return e.DeliveryID }
+func (e AttemptStarted) OfDelivery() string        { return e.DeliveryID }
+func (e AttemptAcknowledged) OfDelivery() string   { return e.DeliveryID }
+func (e AttemptFailed) OfDelivery() string         { return e.DeliveryID }
+func (e AttemptOutcomeUnknown) OfDelivery() string { return e.DeliveryID }
+func (e RetryScheduled) OfDelivery() string        { return e.DeliveryID }
+func (e DeliveryExhausted) OfDelivery() string     { return e.DeliveryID }
+func (e RedeliveryRequested) OfDelivery() string   { return e.DeliveryID }
+func (e DeliveryCancelled) OfDelivery() string     { return e.DeliveryID }
+
 // Delivery is one message to one subscription, folded from its stream.
 type Delivery struct {
 	ID                   string

@@ -132,6 +132,22 @@ func (SubscriptionReplayRequested) Type() string {
 	return TypeSubscriptionReplay
 }
 
+// SubscriptionEvent is an event of one subscription's stream; which one is
+// a method of each (see DeliveryEvent).
+type SubscriptionEvent interface {
+	Event
+	OfSubscription() string // the subscription's id
+}
+
+func (e SubscriptionCreated) OfSubscription() string         { return e.SubscriptionID }
+func (e SubscriptionUpdated) OfSubscription() string         { return e.SubscriptionID }
+func (e SubscriptionPaused) OfSubscription() string          { return e.SubscriptionID }
+func (e SubscriptionResumed) OfSubscription() string         { return e.SubscriptionID }
+func (e SubscriptionSecretRotated) OfSubscription() string   { return e.SubscriptionID }
+func (e SubscriptionDisabled) OfSubscription() string        { return e.SubscriptionID }
+func (e SubscriptionDeleted) OfSubscription() string         { return e.SubscriptionID }
+func (e SubscriptionReplayRequested) OfSubscription() string { return e.SubscriptionID }
+
 // Subscription is the state of one endpoint, folded from its stream.
 type Subscription struct {
 	ID            string

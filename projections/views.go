@@ -162,7 +162,7 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 		v.changed.Subscriptions[e.SubscriptionID] = true
 	case domain.SubscriptionUpdated, domain.SubscriptionPaused, domain.SubscriptionResumed,
 		domain.SubscriptionSecretRotated, domain.SubscriptionDisabled, domain.SubscriptionDeleted:
-		sv := v.Subscriptions[subID(e)]
+		sv := v.Subscriptions[e.(domain.SubscriptionEvent).OfSubscription()]
 		if sv == nil {
 			return
 		}
@@ -250,47 +250,31 @@ func appID(ev domain.Event) string {
 	return ""
 }
 
-func subID(ev domain.Event) string {
-	switch e := ev.(type) {
-	case domain.SubscriptionUpdated:
-		return e.SubscriptionID
-	case domain.SubscriptionPaused:
-		return e.SubscriptionID
-	case domain.SubscriptionResumed:
-		return e.SubscriptionID
-	case domain.SubscriptionSecretRotated:
-		return e.SubscriptionID
-	case domain.SubscriptionDisabled:
-		return e.SubscriptionID
-	case domain.SubscriptionDeleted:
-		return e.SubscriptionID
-	case domain.SubscriptionReplayRequested:
-		return e.SubscriptionID
-	}
-	return ""
-}
-
-// deliveryEvent returns the delivery id and the event's own time.
+// deliveryEvent returns the delivery id and the event's own time (zero
+// for an event without one).
 func deliveryEvent(ev domain.Event) (string, time.Time, bool) {
+	d, ok := ev.(domain.DeliveryEvent)
+	if !ok {
+		return "", time.Time{}, false
+	}
+	var at time.Time
 	switch e := ev.(type) {
 	case domain.AttemptStarted:
-		return e.DeliveryID, e.StartedAt, true
+		at = e.StartedAt
 	case domain.AttemptAcknowledged:
-		return e.DeliveryID, e.AcknowledgedAt, true
+		at = e.AcknowledgedAt
 	case domain.AttemptFailed:
-		return e.DeliveryID, e.FailedAt, true
+		at = e.FailedAt
 	case domain.AttemptOutcomeUnknown:
-		return e.DeliveryID, e.ClosedAt, true
-	case domain.RetryScheduled:
-		return e.DeliveryID, time.Time{}, true
+		at = e.ClosedAt
 	case domain.DeliveryExhausted:
-		return e.DeliveryID, e.ExhaustedAt, true
+		at = e.ExhaustedAt
 	case domain.RedeliveryRequested:
-		return e.DeliveryID, e.DueAt, true
+		at = e.DueAt
 	case domain.DeliveryCancelled:
-		return e.DeliveryID, e.CancelledAt, true
+		at = e.CancelledAt
 	}
-	return "", time.Time{}, false
+	return d.OfDelivery(), at, true
 }
 
 // IsOpen reports whether a delivery may still be attempted.

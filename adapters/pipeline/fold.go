@@ -48,10 +48,8 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	case domain.AttemptStarted:
 		r.fenceLocked(e)
 		r.requeueLocked(e.DeliveryID)
-	default:
-		if id := deliveryID(ev); id != "" {
-			r.requeueLocked(id)
-		}
+	case domain.DeliveryEvent:
+		r.requeueLocked(e.OfDelivery())
 	}
 	r.settleLocked(rec.Position)
 	r.sinceCommit++
@@ -113,26 +111,4 @@ func Match(v *projections.Views, m domain.MessagePublished, pos domain.Position)
 		})
 	}
 	return out
-}
-
-func deliveryID(ev domain.Event) string {
-	switch e := ev.(type) {
-	case domain.AttemptStarted:
-		return e.DeliveryID
-	case domain.AttemptAcknowledged:
-		return e.DeliveryID
-	case domain.AttemptFailed:
-		return e.DeliveryID
-	case domain.AttemptOutcomeUnknown:
-		return e.DeliveryID
-	case domain.RetryScheduled:
-		return e.DeliveryID
-	case domain.DeliveryExhausted:
-		return e.DeliveryID
-	case domain.RedeliveryRequested:
-		return e.DeliveryID
-	case domain.DeliveryCancelled:
-		return e.DeliveryID
-	}
-	return ""
 }
