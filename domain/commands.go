@@ -139,6 +139,18 @@ type DecidedAppend struct {
 	IDs []string
 }
 
+// AppendDecidedPart appends one stream's decided events, each with its own
+// metadata and id where the part says so (the write of AppendDecidedMulti,
+// for one stream on any store).
+func (c *Commands) AppendDecidedPart(ctx context.Context, p DecidedAppend) (AppendResult, []string, error) {
+	out, ids, err := c.encodePart(p, c.Now().UTC())
+	if err != nil {
+		return AppendResult{}, nil, fmt.Errorf("%s: %w", p.Stream, err)
+	}
+	res, err := c.Store.Append(ctx, out.Stream, out.Expected, out.Events...)
+	return res, ids, err
+}
+
 // AppendDecidedMulti appends several streams' decided events in one atomic
 // write; it returns the results and the event ids part by part. On a store
 // that is no MultiAppender it returns an error matching
@@ -152,37 +164,47 @@ func (c *Commands) AppendDecidedMulti(ctx context.Context, parts []DecidedAppend
 	out := make([]StreamAppend, len(parts))
 	ids := make([][]string, len(parts))
 	for i, p := range parts {
-		if (p.Each != nil && len(p.Each) != len(p.Events)) || (p.IDs != nil && len(p.IDs) != len(p.Events)) {
-			return nil, nil, invalid("parts", "part %d (%s): %d events with %d metadata and %d ids", i, p.Stream, len(p.Events), len(p.Each), len(p.IDs))
-		}
-		out[i] = StreamAppend{Stream: p.Stream, Expected: NoStream, Events: make([]EventData, len(p.Events))}
-		if p.Exists {
-			out[i].Expected = Exact(p.Revision)
-		}
-		ids[i] = make([]string, len(p.Events))
-		for j, e := range p.Events {
-			md := p.Metadata
-			if p.Each != nil {
-				md = p.Each[j]
-			}
-			if md.RecordedAt.IsZero() {
-				md.RecordedAt = now
-			}
-			id := ""
-			if p.IDs != nil {
-				id = p.IDs[j]
-			} else {
-				id = c.NewEventID()
-			}
-			d, err := Encode(id, e, md)
-			if err != nil {
-				return nil, nil, err
-			}
-			out[i].Events[j], ids[i][j] = d, d.ID
+		var err error
+		if out[i], ids[i], err = c.encodePart(p, now); err != nil {
+			return nil, nil, fmt.Errorf("part %d (%s): %w", i, p.Stream, err)
 		}
 	}
 	res, err := multi.AppendMulti(ctx, out...)
 	return res, ids, err
+}
+
+// encodePart encodes a part's events with their metadata (recorded at now
+// where it says no time) and ids.
+func (c *Commands) encodePart(p DecidedAppend, now time.Time) (StreamAppend, []string, error) {
+	if (p.Each != nil && len(p.Each) != len(p.Events)) || (p.IDs != nil && len(p.IDs) != len(p.Events)) {
+		return StreamAppend{}, nil, invalid("parts", "%d events with %d metadata and %d ids", len(p.Events), len(p.Each), len(p.IDs))
+	}
+	out := StreamAppend{Stream: p.Stream, Expected: NoStream, Events: make([]EventData, len(p.Events))}
+	if p.Exists {
+		out.Expected = Exact(p.Revision)
+	}
+	ids := make([]string, len(p.Events))
+	for j, e := range p.Events {
+		md := p.Metadata
+		if p.Each != nil {
+			md = p.Each[j]
+		}
+		if md.RecordedAt.IsZero() {
+			md.RecordedAt = now
+		}
+		id := ""
+		if p.IDs != nil {
+			id = p.IDs[j]
+		} else {
+			id = c.NewEventID()
+		}
+		d, err := Encode(id, e, md)
+		if err != nil {
+			return StreamAppend{}, nil, err
+		}
+		out.Events[j], ids[j] = d, d.ID
+	}
+	return out, ids, nil
 }
 
 // Load folds a stream into state; exists is false when the stream has no events.

@@ -277,3 +277,37 @@ func TestValidateAppendMultiFindsTwiceInSmallAndLargeWrites(t *testing.T) {
 		t.Fatalf("an id twice among ten events: %v", err)
 	}
 }
+
+// One part on any store: its events in one append, each with its metadata
+// and id, at the revision decided on.
+func TestAppendDecidedPart(t *testing.T) {
+	ctx := context.Background()
+	store := newFakeStore()
+	scheduled := domain.Metadata{Actor: "fanout", CorrelationID: "msg_1"}
+	started := domain.Metadata{Actor: "delivery-worker", CorrelationID: "msg_1", CausationID: "ev_scheduled"}
+	part := domain.DecidedAppend{Stream: "delivery-a",
+		Events: []domain.Event{domain.DeliveryScheduled{DeliveryID: "a"}, domain.AttemptStarted{DeliveryID: "a", Attempt: 1}},
+		Each:   []domain.Metadata{scheduled, started}, IDs: []string{"ev_scheduled", "ev_started"},
+	}
+	res, ids, err := newCommands(store).AppendDecidedPart(ctx, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store.appends != 1 || res.Revision != 1 || len(ids) != 2 || ids[1] != "ev_started" {
+		t.Fatalf("%d appends, result %+v, ids %v: want one append of both, with the ids given", store.appends, res, ids)
+	}
+	for i, rec := range store.streams["delivery-a"] {
+		_, got, err := domain.Decode(rec)
+		if err != nil || rec.ID != part.IDs[i] || got.Actor != part.Each[i].Actor || got.CausationID != part.Each[i].CausationID || got.RecordedAt.IsZero() {
+			t.Fatalf("event %d: %+v %+v (%v)", i, rec, got, err)
+		}
+	}
+	// The part was decided on a stream that did not exist: a second one is refused.
+	if _, _, err := newCommands(store).AppendDecidedPart(ctx, part); !errors.Is(err, domain.ErrWrongRevision) {
+		t.Fatalf("the same part again: %v, want ErrWrongRevision", err)
+	}
+	part.Each = part.Each[:1]
+	if _, _, err := newCommands(store).AppendDecidedPart(ctx, part); !errors.Is(err, domain.ErrInvalidArgument) {
+		t.Fatalf("one metadata for two events: %v, want ErrInvalidArgument", err)
+	}
+}

@@ -125,14 +125,28 @@ func (r *Runner) scheduleAll(batch []fanItem, scratch *[]startNow) bool {
 }
 
 // scheduleOne appends one schedule of j, retrying a failed append a few
-// times; one already in the ledger counts as appended.
+// times; one already in the ledger counts as appended. A delivery due at
+// once may have its attempt started in the same append, as in scheduleAll
+// (on the first try only: a claim is not held across the pauses).
 func (r *Runner) scheduleOne(ctx context.Context, j *fanoutJob, cmd domain.ScheduleDelivery) {
 	for try := 0; ; try++ {
-		evs, err := domain.DecideDelivery(domain.Delivery{}, cmd, r.clock.Now())
+		now := r.clock.Now()
+		evs, err := domain.DecideDelivery(domain.Delivery{}, cmd, now)
 		var res domain.AppendResult
 		if err == nil {
-			res, _, err = r.opts.Commands.AppendDecided(context.Background(), domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), 0, false, evs,
-				domain.Metadata{Actor: "fanout", CorrelationID: j.MessageID, CausationID: j.CausationID})
+			part := []domain.DecidedAppend{{Stream: domain.DeliveryStream(evs[0].(domain.DeliveryScheduled).DeliveryID), Events: evs,
+				Metadata: domain.Metadata{Actor: "fanout", CorrelationID: j.MessageID, CausationID: j.CausationID}}}
+			var starts []startNow
+			if try == 0 && r.mayStartNow() {
+				starts = r.claimStarts(part, now, nil)
+			}
+			var ids []string
+			res, ids, err = r.opts.Commands.AppendDecidedPart(context.Background(), part[0])
+			if err != nil {
+				r.unclaim(part, starts)
+			} else if len(starts) > 0 {
+				r.handOver(part, starts, []domain.AppendResult{res}, [][]string{ids})
+			}
 		}
 		if err == nil {
 			r.stats.Scheduled.Add(1)

@@ -221,17 +221,18 @@ func TestAttemptsStartedWithTheirScheduleKeepTheConcurrencyLimit(t *testing.T) {
 }
 
 // A write of claimed starts that fails gives the claims back: the
-// deliveries are scheduled one by one and dispatched.
+// deliveries are scheduled one by one (claimed again there). With two
+// workers, a slot or an in-flight mark not given back leaves them stuck.
 func TestClaimsOfAFailedWriteAreGivenBack(t *testing.T) {
 	url := noContent(t)
 	var c *startCounter
-	h := startHarness(t, &c, nil)
+	h := startHarness(t, &c, func(o *pipeline.Options) { o.Workers, o.PerSubscription = 2, 2 })
 	h.app("app_s")
 	h.sub("app_s", "sub_s1", url, "*")
 	h.sub("app_s", "sub_s2", url, "*")
 	h.start()
 	acked(t, h, "app_s", "sub_s1")
-	before, multi := c.alone.Load(), c.multi.Load()
+	multi := c.multi.Load()
 	c.refuseNext.Store(true)
 	msg, _ := h.publish("app_s", "order.paid", `{"n":4}`)
 	for _, sub := range []string{"sub_s1", "sub_s2"} {
@@ -244,8 +245,39 @@ func TestClaimsOfAFailedWriteAreGivenBack(t *testing.T) {
 	if c.refuseNext.Load() || c.multi.Load() != multi+1 {
 		t.Fatalf("%d multi-stream appends (refused one: %v), want the one refused", c.multi.Load()-multi, !c.refuseNext.Load())
 	}
-	if n := c.alone.Load() - before; n != 2 {
-		t.Fatalf("%d attempt starts appended on their own, want both, once given back", n)
+	// And the slots are free: the next message goes as usual.
+	acked(t, h, "app_s", "sub_s2")
+}
+
+// On a store without multi-stream appends (EventStoreDB), a delivery due at
+// once has its attempt started in the append of its schedule all the same.
+func TestAttemptStartsWithItsScheduleOnAStoreWithoutMultiStreamAppends(t *testing.T) {
+	url := noContent(t)
+	var asked atomic.Int32
+	var c *startCounter
+	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) {
+		c = newStartCounter(o.Store)
+		o.Store = onlyOneByOne{EventStore: c, asked: &asked}
+		cmds := *o.Commands
+		cmds.Store = o.Store
+		o.Commands = &cmds
+	}})
+	h.app("app_s")
+	h.sub("app_s", "sub_s", url, "*")
+	h.start()
+	acked(t, h, "app_s", "sub_s")
+	before := c.alone.Load()
+	id := acked(t, h, "app_s", "sub_s")
+	recs, err := h.store.ReadStream(context.Background(), domain.DeliveryStream(id), 0, domain.Forward, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[1].Type != domain.TypeAttemptStarted || recs[1].Position != recs[0].Position+1 || c.alone.Load() != before {
+		t.Fatalf("start at %d after the schedule at %d (%d starts appended on their own): want one append", recs[1].Position, recs[0].Position, c.alone.Load()-before)
+	}
+	_, started, err := domain.Decode(recs[1])
+	if err != nil || started.Actor != "delivery-worker" || started.CausationID != recs[0].ID {
+		t.Fatalf("start's metadata %+v (%v), want the worker's, caused by the schedule", started, err)
 	}
 }
 
