@@ -64,6 +64,9 @@ func TestEveryScenarioAtTinyScale(t *testing.T) {
 				t.Errorf("%s: %+v", r.Scenario, r)
 			}
 		case "sustained":
+			if r.StartedWithSchedule <= 0 || r.StartedWithSchedule > 1 {
+				t.Errorf("sustained: %.2f of the attempts started with their schedule", r.StartedWithSchedule)
+			}
 			if r.PublishRate <= 0 || r.DeliveryRateDuringPublish <= 0 || r.LagAtEnd < 0 || r.LatencyP99Ms < r.LatencyP50Ms ||
 				int(r.Received) != r.Deliveries || int(r.Acknowledged) != r.Deliveries || r.RatioToTwoHop <= 0 {
 				t.Errorf("sustained: %+v", r)

@@ -146,8 +146,8 @@ func (r *runner) deliver(ctx context.Context, name string, n, subs, rate int) (R
 		return Result{}, err
 	}
 	want := int64(n * subs)
-	stats := st.ledger.Pipeline.Stats()
-	base, attempts0, withSchedule0 := stats.Acknowledged.Load(), stats.Attempts.Load(), stats.StartedWithSchedule.Load()
+	base := st.ledger.Pipeline.Stats().Acknowledged.Load()
+	startedShare := startedWithSchedule(st.ledger.Pipeline.Stats())
 	h0 := st.head()
 	elapsed, err := st.publish(ctx, app, "order.paid", n, r.cfg.Clients, rate, r.cfg.PayloadBytes, func(d int64) {
 		if d%5000 == 0 {
@@ -169,9 +169,7 @@ func (r *runner) deliver(ctx context.Context, name string, n, subs, rate int) (R
 	}
 	res.LatencyP50Ms, res.LatencyP95Ms, res.LatencyP99Ms = p.percentiles()
 	res.LedgerEventsPerDelivery = float64(st.head()-h0) / float64(want)
-	if a := stats.Attempts.Load() - attempts0; a > 0 {
-		res.StartedWithSchedule = float64(stats.StartedWithSchedule.Load()-withSchedule0) / float64(a)
-	}
+	res.StartedWithSchedule = startedShare()
 	return res, nil
 }
 
@@ -342,4 +340,17 @@ func (r *runner) scenario(ctx context.Context, name string, results []Result) (r
 		many, err = r.cluster(ctx)
 	}
 	return res, many, err
+}
+
+// startedWithSchedule returns a function that gives the share of the
+// attempts made since this call that were started in the write that
+// scheduled their delivery.
+func startedWithSchedule(s *pipeline.Stats) func() float64 {
+	attempts0, with0 := s.Attempts.Load(), s.StartedWithSchedule.Load()
+	return func() float64 {
+		if a := s.Attempts.Load() - attempts0; a > 0 {
+			return float64(s.StartedWithSchedule.Load()-with0) / float64(a)
+		}
+		return 0
+	}
 }

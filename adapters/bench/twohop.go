@@ -182,6 +182,7 @@ func (r *runner) sustained(ctx context.Context, earlier []Result) (Result, error
 	}
 	n := rate * r.cfg.SustainedSeconds
 	base := st.ledger.Pipeline.Stats().Acknowledged.Load()
+	startedShare := startedWithSchedule(st.ledger.Pipeline.Stats())
 	elapsed, err := st.publish(ctx, app, "order.paid", n, r.cfg.Clients, rate, r.cfg.PayloadBytes, func(d int64) {
 		if d%(int64(rate)*5) == 0 {
 			r.say("%-10s published %d/%d", "sustained", d, n)
@@ -204,5 +205,6 @@ func (r *runner) sustained(ctx context.Context, earlier []Result) (Result, error
 		res.DeliveriesPerS = float64(n) / done.Sub(time.Unix(0, first)).Seconds()
 	}
 	res.LatencyP50Ms, res.LatencyP95Ms, res.LatencyP99Ms = p.percentiles()
+	res.StartedWithSchedule = startedShare()
 	return res, nil
 }
