@@ -390,3 +390,40 @@ func TestAnAttemptOfAFormerEpochIsFencedOff(t *testing.T) {
 		return false
 	})
 }
+
+// In a cluster too, a delivery due at once is started in the append of its
+// schedule, under the lease of its partition held by the node that
+// schedules it.
+func TestAClusterNodeStartsAnAttemptWithItsScheduleUnderItsLease(t *testing.T) {
+	pr := newNodePair(t)
+	a, cmds, sub := pr.a, pr.cmds, pr.sub
+	ctx := context.Background()
+	publish := func() string {
+		msg := ids.New(domain.PrefixMessage)
+		if _, _, err := cmds.PublishNew(ctx, domain.PublishMessage{MessageID: msg, ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{}`)}, md); err != nil {
+			t.Fatal(err)
+		}
+		dlv := domain.DeliveryIDFor(msg, sub)
+		waitUntil(t, 10*time.Second, dlv+" acknowledged", func() bool { return allAcknowledged(a.runner, []string{dlv}) })
+		return dlv
+	}
+	publish() // a works on its partition from then on
+	before := a.runner.Stats().StartedWithSchedule.Load()
+	dlv := publish()
+	recs, err := pr.ledger.ReadStream(ctx, domain.DeliveryStream(dlv), 0, domain.Forward, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := domain.DecodeEvent(recs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := ev.(domain.AttemptStarted)
+	epoch := a.keeper.Owned()[0]
+	if !ok || recs[1].Position != recs[0].Position+1 || s.NodeID != "node-a" || s.Partition == nil || *s.Partition != 0 || s.Epoch != epoch || epoch == 0 {
+		t.Fatalf("second event %s at %d after the schedule at %d: %+v; want node-a's start under partition 0, epoch %d, in the same append", recs[1].Type, recs[1].Position, recs[0].Position, ev, epoch)
+	}
+	if n := a.runner.Stats().StartedWithSchedule.Load() - before; n != 1 {
+		t.Fatalf("%d attempts started with their schedule, want 1", n)
+	}
+}

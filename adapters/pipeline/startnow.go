@@ -25,39 +25,50 @@ type startNow struct {
 }
 
 // mayStartNow reports, without the lock, whether claiming at the schedule
-// can be tried at all: the workers take jobs, the process is not stopping,
-// and no cluster (an attempt there runs under its partition's lease, which
-// the dispatch path takes).
+// can be tried at all: the workers take jobs and the process is not
+// stopping.
 func (r *Runner) mayStartNow() bool {
-	return r.opts.Ownership == nil && r.serving.Load() && !r.stopping.Load()
+	return r.serving.Load() && !r.stopping.Load()
 }
 
 // claimLocked reserves the slots of an attempt of the delivery e schedules,
-// as dispatchOneLocked would when it takes it: when it is due at once, its
-// subscription is active, not FIFO (its order is the FIFO window's), below
-// its concurrency limit and not paced. The delivery is marked in flight
-// until the fold has seen its attempt start, so the fold does not queue it.
-func (r *Runner) claimLocked(e domain.DeliveryScheduled, now time.Time) (projections.SubscriptionView, bool) {
+// as dispatchOneLocked and a worker would when they take it: when it is due
+// at once, its subscription is active, not FIFO (its order is the FIFO
+// window's), below its concurrency limit and not paced, and, in a cluster,
+// its partition's lease is held (the attempt is started and sent under
+// it). The delivery is marked in flight until the fold has seen its
+// attempt start, so the fold does not queue it. The job returned is the
+// attempt's but for the delivery, known once written.
+func (r *Runner) claimLocked(e domain.DeliveryScheduled, now time.Time) (job, bool) {
 	if !r.serving.Load() || r.stopping.Load() || e.DueAt.After(now) ||
 		r.active >= r.opts.Workers || len(r.inflight) >= r.maxInFlight() {
-		return projections.SubscriptionView{}, false
+		return job{}, false
 	}
 	sv := r.views.Subscriptions[e.SubscriptionID]
 	if sv == nil || sv.Status != domain.StatusActive || isFIFO(sv) || !r.ownsLocked(sv.ID) ||
 		r.running[sv.ID] >= r.opts.PerSubscription {
-		return projections.SubscriptionView{}, false
+		return job{}, false
 	}
 	if _, busy := r.inflight[e.DeliveryID]; busy {
-		return projections.SubscriptionView{}, false
+		return job{}, false
+	}
+	j := job{sub: *sv, started: true}
+	if r.opts.Ownership != nil {
+		// The keeper's lock is never held while it waits for this one.
+		l, ctx, ok := r.opts.Ownership.Lease(sv.ID)
+		if !ok {
+			return job{}, false
+		}
+		j.lease, j.leaseCtx = &l, ctx
 	}
 	if wait, _ := r.paceLocked(sv, now); wait > 0 {
-		return projections.SubscriptionView{}, false // the dispatcher holds it, saying why
+		return job{}, false // the dispatcher holds it, saying why
 	}
 	delete(r.held, sv.ID)
 	r.inflight[e.DeliveryID] = 2 // the version after `scheduled` and `attempt_started`
 	r.running[sv.ID]++
 	r.active++
-	return *sv, true
+	return j, true
 }
 
 // claimStarts claims what it can of parts (each one delivery's schedule,
@@ -66,15 +77,15 @@ func (r *Runner) claimLocked(e domain.DeliveryScheduled, now time.Time) (project
 func (r *Runner) claimStarts(parts []domain.DecidedAppend, now time.Time, starts []startNow) []startNow {
 	r.mu.Lock()
 	for i := range parts {
-		if sv, ok := r.claimLocked(parts[i].Events[0].(domain.DeliveryScheduled), now); ok {
-			starts = append(starts, startNow{part: i, job: job{sub: sv, started: true}})
+		if j, ok := r.claimLocked(parts[i].Events[0].(domain.DeliveryScheduled), now); ok {
+			starts = append(starts, startNow{part: i, job: j})
 		}
 	}
 	r.mu.Unlock()
 	kept := starts[:0]
 	for _, s := range starts {
 		p := &parts[s.part]
-		evs, err := domain.DecideDelivery(domain.EvolveDelivery(domain.Delivery{}, p.Events[0]), domain.StartAttempt{Worker: r.opts.WorkerName}, now)
+		evs, err := domain.DecideDelivery(domain.EvolveDelivery(domain.Delivery{}, p.Events[0]), domain.StartAttempt{Worker: r.opts.WorkerName, Lease: s.job.lease}, now)
 		if err != nil { // not on a delivery just scheduled; if so, the dispatcher takes it
 			r.unclaim(parts, []startNow{s})
 			continue

@@ -22,8 +22,11 @@ type job struct {
 	sub      projections.SubscriptionView
 	cancel   bool
 	// started: the attempt's start is in the ledger already (appended with
-	// the schedule, startnow.go) and delivery includes it.
-	started bool
+	// the schedule, startnow.go) and delivery includes it; in a cluster,
+	// under lease, whose context leaseCtx ends when it may no longer run.
+	started  bool
+	lease    *domain.AttemptLease
+	leaseCtx context.Context
 }
 
 func (r *Runner) md(d projections.DeliveryView, causation string) domain.Metadata {
@@ -79,10 +82,8 @@ func (r *Runner) work(hard context.Context, j job) {
 		return
 	}
 	// In a cluster the attempt runs under its partition's lease: it is
-	// cut short when the lease ends, before another node may take it. (An
-	// attempt started with its schedule has no lease: that happens only
-	// outside a cluster.)
-	send, lease, ok := r.attemptContext(hard, d.SubscriptionID)
+	// cut short when the lease ends, before another node may take it.
+	send, lease, ok := r.attemptContext(hard, j)
 	if !ok {
 		r.release(d.ID, 0) // no longer ours: parked at the next dispatch
 		return
@@ -216,18 +217,24 @@ type leaseScope struct {
 }
 
 // attemptContext is the context of one attempt: hard, ended too when the
-// partition's lease ends. ok is false when the lease is not held.
-func (r *Runner) attemptContext(hard context.Context, sub string) (context.Context, leaseScope, bool) {
+// partition's lease ends. The lease is the one j's start was appended under
+// when it was started with its schedule, the one held now otherwise; ok is
+// false when none is held.
+func (r *Runner) attemptContext(hard context.Context, j job) (context.Context, leaseScope, bool) {
 	if r.opts.Ownership == nil {
 		return hard, leaseScope{stop: func() {}}, true
 	}
-	l, lctx, ok := r.opts.Ownership.Lease(sub)
-	if !ok {
-		return nil, leaseScope{}, false
+	l, lctx := j.lease, j.leaseCtx
+	if !j.started {
+		held, ctx, ok := r.opts.Ownership.Lease(j.delivery.SubscriptionID)
+		if !ok {
+			return nil, leaseScope{}, false
+		}
+		l, lctx = &held, ctx
 	}
 	ctx, cancel := context.WithCancel(hard)
 	unhook := context.AfterFunc(lctx, cancel)
-	return ctx, leaseScope{lease: &l, stop: func() { unhook(); cancel() }}, true
+	return ctx, leaseScope{lease: l, stop: func() { unhook(); cancel() }}, true
 }
 
 // cancelDelivery ends a delivery that will never be attempted, saying why.
