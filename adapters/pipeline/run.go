@@ -44,36 +44,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer cancelDispatch()
 	defer cancelHard()
 
-	var fanWG sync.WaitGroup
-	for i := 0; i < r.opts.FanoutWorkers; i++ {
-		fanWG.Add(1)
-		go func() { defer fanWG.Done(); r.fanoutWorker(fanCtx) }()
-	}
-	go r.opsWorker(fanCtx)
-	r.mu.Lock()
-	for _, j := range restartFanout {
-		j.remaining = len(j.Schedules)
-		r.fanPending[j.Position] = j // already in the saved state
-	}
-	if r.opts.Ownership != nil {
-		// Which are this node's is known once it holds its partitions.
-		for _, j := range restartFanout {
-			r.restartFanoutLocked(j)
-		}
-		restartFanout = nil
-	}
-	r.mu.Unlock()
-	go func() {
-		for _, j := range restartFanout {
-			for _, c := range j.Schedules {
-				select {
-				case r.fanCh <- fanItem{job: j, cmds: []domain.ScheduleDelivery{c}}:
-				case <-fanCtx.Done():
-					return
-				}
-			}
-		}
-	}()
+	fanWG := r.startFanout(fanCtx, restartFanout)
 
 	subErr := make(chan error, 1)
 	from := r.Checkpoint()
@@ -106,19 +77,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.rebuildQueue()
 	go r.ownershipLoop(dispatchCtx)
 
-	var workWG sync.WaitGroup
-	r.mu.Lock()
-	r.serving.Store(true)
-	r.mu.Unlock()
-	for i := 0; i < r.opts.Workers; i++ {
-		workWG.Add(1)
-		go func() {
-			defer workWG.Done()
-			for j := range r.jobs {
-				r.work(hardCtx, j)
-			}
-		}()
-	}
+	workWG := r.startWorkers(hardCtx)
 	dispatchDone := make(chan struct{})
 	go func() { defer close(dispatchDone); r.dispatch(dispatchCtx) }()
 	commitDone := make(chan struct{})
@@ -140,16 +99,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	cancelDispatch()
 	<-dispatchDone
 	<-commitDone
-	r.mu.Lock()
-	r.serving.Store(false)
-	close(r.jobs)
-	r.mu.Unlock()
-	grace := time.AfterFunc(r.opts.ShutdownGrace, func() {
-		r.log.Warn().Dur("grace", r.opts.ShutdownGrace).Msg("in-flight attempts interrupted: recording them as outcome unknown")
-		cancelHard()
-	})
-	workWG.Wait()
-	grace.Stop()
+	r.stopWorkers(workWG, cancelHard)
 	// Fold what the workers appended last, so that a clean stop leaves the
 	// views at the head and the next start replays nothing (bounded: a
 	// stop never waits long for it).
@@ -171,4 +121,76 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("pipeline stopped")
 	return runErr
+}
+
+// startFanout starts the fan-out workers and the operational announcements'
+// worker, and resumes the fan-outs a former run left open (restart).
+func (r *Runner) startFanout(ctx context.Context, restart []*fanoutJob) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for i := 0; i < r.opts.FanoutWorkers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.fanoutWorker(ctx) }()
+	}
+	go r.opsWorker(ctx)
+	r.mu.Lock()
+	for _, j := range restart {
+		j.remaining = len(j.Schedules)
+		r.fanPending[j.Position] = j // already in the saved state
+	}
+	if r.opts.Ownership != nil {
+		// Which are this node's is known once it holds its partitions.
+		for _, j := range restart {
+			r.restartFanoutLocked(j)
+		}
+		restart = nil
+	}
+	r.mu.Unlock()
+	go func() {
+		for _, j := range restart {
+			for _, c := range j.Schedules {
+				select {
+				case r.fanCh <- fanItem{job: j, cmds: []domain.ScheduleDelivery{c}}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return &wg
+}
+
+// startWorkers starts the workers; hard ends their sends (at the end of a
+// shutdown's grace period).
+func (r *Runner) startWorkers(hard context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	r.mu.Lock()
+	r.serving.Store(true)
+	r.mu.Unlock()
+	for i := 0; i < r.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range r.jobs {
+				r.work(hard, j)
+			}
+		}()
+	}
+	return &wg
+}
+
+// stopWorkers lets the workers finish the attempts in flight, for up to the
+// shutdown's grace period (cancelHard then cuts them short, and they are
+// recorded as outcome unknown), and waits for them. Nothing is dispatched
+// any more when it is called.
+func (r *Runner) stopWorkers(wg *sync.WaitGroup, cancelHard context.CancelFunc) {
+	r.mu.Lock()
+	r.serving.Store(false)
+	close(r.jobs)
+	r.mu.Unlock()
+	grace := time.AfterFunc(r.opts.ShutdownGrace, func() {
+		r.log.Warn().Dur("grace", r.opts.ShutdownGrace).Msg("in-flight attempts interrupted: recording them as outcome unknown")
+		cancelHard()
+	})
+	wg.Wait()
+	grace.Stop()
 }
