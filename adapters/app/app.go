@@ -509,6 +509,10 @@ func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, seal
 		Disabled:  p.DisabledByReason,
 		ViewBytes: func() int64 { return DirBytes(viewsDir) },
 		LastSeal:  lastSeal,
+		Starts: func() (int64, int64) {
+			st := p.Stats()
+			return st.Attempts.Load(), st.StartedWithSchedule.Load()
+		},
 	})
 }
 

@@ -108,6 +108,7 @@ func TestAttemptOutcomesAndState(t *testing.T) {
 		},
 		Disabled: func() map[string]int { return map[string]int{domain.DisabledGone: 3} },
 		Node:     func() metrics.Node { return metrics.Node{Total: 64, Partitions: 21, Members: 3, Sealer: true} },
+		Starts:   func() (int64, int64) { return 10, 7 },
 	})
 	mfs, err := m.Registry().Gather()
 	if err != nil {
@@ -139,6 +140,8 @@ func TestAttemptOutcomesAndState(t *testing.T) {
 		"hookledger_cluster_partitions_held":                       21,
 		"hookledger_cluster_members":                               3,
 		"hookledger_cluster_sealer":                                1,
+		"hookledger_attempts_started_total{by=schedule}":           7,
+		"hookledger_attempts_started_total{by=dispatch}":           3,
 	} {
 		if got, ok := values[key]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", key, got, ok, want)

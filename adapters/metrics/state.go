@@ -42,7 +42,10 @@ type State struct {
 	ViewBytes func() int64          // bytes of the view store on disk
 	LastSeal  func() (domain.Position, time.Time, bool)
 	Node      func() Node // nil: not a cluster node
-	Now       func() time.Time
+	// Starts counts the attempts started since the process began, and of
+	// them those started in the write that scheduled their delivery.
+	Starts func() (total, withSchedule int64)
+	Now    func() time.Time
 }
 
 // Watch registers the gauges computed from s at each scrape.
@@ -70,13 +73,14 @@ var (
 	descNodeHeld = prometheus.NewDesc(ns+"_cluster_partitions_held", "Partitions whose lease this node acts under now (cluster nodes only).", nil, nil)
 	descMembers  = prometheus.NewDesc(ns+"_cluster_members", "Live nodes of the cluster as this node's last read of the cluster stream tells (cluster nodes only).", nil, nil)
 	descSealer   = prometheus.NewDesc(ns+"_cluster_sealer", "1 while this node holds the sealer's lease (cluster nodes only).", nil, nil)
+	descStarts   = prometheus.NewDesc(ns+"_attempts_started_total", "Attempts started, by who started them: the fan-out in the write that scheduled the delivery (schedule), or the dispatcher (dispatch).", []string{"by"}, nil)
 )
 
 type stateCollector struct{ s State }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHead, descFold, descLagEv, descLagSec, descPending, descParked, descInFlight,
-		descOldest, descDisabled, descViews, descSealPos, descSealAge, descNodeAll, descNodeHeld, descMembers, descSealer} {
+		descOldest, descDisabled, descViews, descSealPos, descSealAge, descNodeAll, descNodeHeld, descMembers, descSealer, descStarts} {
 		ch <- d
 	}
 }
@@ -124,6 +128,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.ViewBytes != nil {
 		gauge(descViews, float64(s.ViewBytes()))
+	}
+	if s.Starts != nil {
+		total, withSchedule := s.Starts()
+		ch <- prometheus.MustNewConstMetric(descStarts, prometheus.CounterValue, float64(withSchedule), "schedule")
+		ch <- prometheus.MustNewConstMetric(descStarts, prometheus.CounterValue, float64(total-withSchedule), "dispatch")
 	}
 	if s.Node != nil {
 		n := s.Node()

@@ -175,7 +175,7 @@ func TestMetricsAndLogs(t *testing.T) {
 	for _, name := range []string{"hookledger_deliveries_pending", "hookledger_deliveries_parked", "hookledger_deliveries_in_flight",
 		"hookledger_deliveries_oldest_pending_age_seconds", "hookledger_fold_lag_events", "hookledger_fold_lag_seconds",
 		"hookledger_subscriptions_disabled", "hookledger_view_store_bytes", "hookledger_seal_last_age_seconds",
-		"hookledger_delivery_retries_scheduled_total", "hookledger_ledger_append_errors_total"} {
+		"hookledger_delivery_retries_scheduled_total", "hookledger_ledger_append_errors_total", "hookledger_attempts_started_total"} {
 		if m[name] == nil {
 			t.Errorf("%s is not exposed", name)
 		}
