@@ -1,0 +1,129 @@
+package domain
+
+// What an endpoint may be: its URL, custom headers and retry schedule, as a
+// subscription's commands check them.
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ValidateEndpointURL accepts absolute http(s) URLs with a host, no user
+// credentials and no fragment, up to 2048 characters. Whether the host is an
+// allowed target is checked by the sender's network guard, not here.
+func ValidateEndpointURL(raw string) error {
+	if raw == "" {
+		return invalid("url", "a URL is required")
+	}
+	if len(raw) > 2048 {
+		return invalid("url", "longer than 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalid("url", "not a URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return invalid("url", "must be an absolute http or https URL")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return invalid("url", "must have a host")
+	}
+	if u.User != nil {
+		return invalid("url", "credentials in the URL are not allowed: send them as a header (e.g. Authorization), which is stored redacted")
+	}
+	if nonCanonicalIPv4(u.Hostname()) {
+		return invalid("url", "the host %q is an IPv4 address in a non-standard form (decimal, octal, hex or shortened): write it as a.b.c.d", u.Hostname())
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return invalid("url", "a fragment is not allowed")
+	}
+	return nil
+}
+
+// nonCanonicalIPv4 reports whether host is a number, or dotted numbers, that
+// some resolvers (inet_aton) read as an IPv4 address although it is not the
+// dotted-decimal form: 2130706433, 0x7f000001, 017700000001, 127.1,
+// 0127.0.0.1. Such hosts hide an address from checks that parse a.b.c.d,
+// so they are refused outright.
+func nonCanonicalIPv4(host string) bool {
+	if host == "" || strings.Contains(host, ":") {
+		return false
+	}
+	parts := strings.Split(strings.TrimSuffix(host, "."), ".")
+	canonical := len(parts) == 4
+	for _, p := range parts {
+		lp := strings.ToLower(p)
+		switch {
+		case p == "":
+			return false
+		case strings.HasPrefix(lp, "0x"):
+			if strings.Trim(lp[2:], "0123456789abcdef") != "" {
+				return false
+			}
+			canonical = false
+		case strings.Trim(p, "0123456789") == "":
+			if (len(p) > 1 && p[0] == '0') || len(p) > 3 {
+				canonical = false
+			} else if n, _ := strconv.Atoi(p); n > 255 {
+				canonical = false
+			}
+		default:
+			return false // a name
+		}
+	}
+	return !canonical
+}
+
+// reservedHeaders are set by the sender and cannot be overridden.
+var reservedHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Host": true, "Connection": true,
+	"Transfer-Encoding": true, "Webhook-Id": true, "Webhook-Timestamp": true,
+	"Webhook-Signature": true, "User-Agent": true, "Te": true, "Upgrade": true,
+}
+
+// ValidateHeaders checks a subscription's custom headers.
+func ValidateHeaders(h map[string]string) error {
+	if len(h) > 32 {
+		return invalid("headers", "at most 32 custom headers")
+	}
+	for k, v := range h {
+		if k == "" || len(k) > 128 {
+			return invalid("headers", "header names must be 1-128 characters")
+		}
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+				return invalid("headers", "header name %q is not a valid token", k)
+			}
+		}
+		if reservedHeaders[http.CanonicalHeaderKey(k)] {
+			return invalid("headers", "header %q is set by hookledger and cannot be overridden", k)
+		}
+		if len(v) > 4096 || strings.ContainsAny(v, "\r\n\x00") {
+			return invalid("headers", "header %q: values must be at most 4096 characters with no line breaks", k)
+		}
+	}
+	return nil
+}
+
+// ValidateRetrySchedule checks a per-subscription schedule: 1 to 20 delays in
+// milliseconds, each at most 7 days. Element 0 is the delay before the first
+// attempt (usually 0), element k the delay after the k-th failed attempt; the
+// length is the number of attempts (RetryPolicy).
+func ValidateRetrySchedule(ms []int64) error {
+	if ms == nil {
+		return nil
+	}
+	if len(ms) == 0 || len(ms) > 20 {
+		return invalid("retry_schedule", "between 1 and 20 delays")
+	}
+	for _, d := range ms {
+		if d < 0 || d > int64(7*24*time.Hour/time.Millisecond) {
+			return invalid("retry_schedule", "each delay must be between 0 and 7 days")
+		}
+	}
+	return nil
+}
