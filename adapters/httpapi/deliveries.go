@@ -108,18 +108,12 @@ func (s *Server) delivery(c *gin.Context) (projections.DeliveryView, bool) {
 		s.fail(c, err)
 		return projections.DeliveryView{}, false
 	}
-	var d projections.DeliveryView
-	found := false
-	s.Views.Read(func(v *projections.Views) {
-		if p := v.Delivery(id); p != nil {
-			d, found = *p, true
-		}
-	})
-	if !found || !visible(who(c), d.ApplicationID) {
+	d := s.deliveryNow(id)
+	if d == nil || !visible(who(c), d.ApplicationID) {
 		s.fail(c, domain.ErrNotFound)
-		return d, false
+		return projections.DeliveryView{}, false
 	}
-	return d, true
+	return *d, true
 }
 
 func (s *Server) getDelivery(c *gin.Context) {
