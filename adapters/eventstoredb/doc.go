@@ -25,6 +25,10 @@
 //   - Backend errors are translated to the domain's (errors.As on
 //     *kurrentdb.Error and its Code()).
 //
+// Files: store.go (options, the client's life: opened, recreated, closed),
+// call.go (calls retried while transient, errors translated), append.go,
+// read.go, subscribe.go.
+//
 // esdbtest holds an in-process emulator of the server's gRPC protocol that the
 // tests run the conformance suite against through the official client.
 package eventstoredb
