@@ -1,0 +1,366 @@
+package app
+
+// Serving: the ledger, its pipeline, sealer and HTTP API run until the
+// context ends or one of them fails, then stop in order.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/clock"
+	"github.com/hookledger/hookledger/adapters/cluster"
+	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/console"
+	"github.com/hookledger/hookledger/adapters/erasure"
+	"github.com/hookledger/hookledger/adapters/httpapi"
+	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/metrics"
+	"github.com/hookledger/hookledger/adapters/pipeline"
+	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
+)
+
+// Serve runs the ledger until ctx ends or a part of it fails, then stops it
+// in order: no new requests, then the pipeline, then the sealer (so that
+// the pipeline's last events are sealed too), then the cluster node (its
+// leases are handed over once nothing acts under them).
+func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	slog := log.With().Str("component", "serve").Logger()
+	// The listeners first: a busy port must fail before anything is created
+	// on disk (data directory, seal key), and say how to choose another.
+	ln, mln, err := listeners(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if mln != nil {
+		defer mln.Close()
+	}
+	var m *metrics.Metrics
+	if !cfg.NoMetrics {
+		m = metrics.New()
+	}
+	store, closeStore, err := openServingStore(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	node, err := startNode(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	l, err := buildServing(cfg, store, log, m, node)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	stopNode := func() {}
+	if node != nil {
+		stopNode = runNode(node, l.Pipeline)
+	}
+	if !cfg.AllowPrivateTargets {
+		slog.Info().Msg("webhooks to loopback, private and link-local addresses are refused (--allow-private-targets to allow)")
+	}
+	sealKey, err := loadSealKey(cfg, slog)
+	if err != nil {
+		return err
+	}
+	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
+		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}
+	api, sweeper := newAPI(cfg, store, l, sealKey, m, log)
+	if m != nil {
+		watch(m, store, l.Pipeline, sealer, cfg.ViewsDir(), node)
+	}
+	stopSealer := startSealer(node, sealer)
+	defer stopSealer()
+	if mln != nil {
+		defer serveMetrics(mln, m, slog)()
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	defer stopPipe()
+	pipeErr := make(chan error, 1)
+	go func() { pipeErr <- l.Pipeline.Run(pipeCtx) }()
+	sweepDone := startSweeper(pipeCtx, sweeper, l.Pipeline)
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.Serve(ln) }()
+	go bootstrapAdminKey(ctx, cfg, l, slog)
+	announce(slog, ln, cfg)
+
+	runErr := untilStop(ctx, pipeErr, httpErr)
+	slog.Info().Msg("shutting down: no new requests")
+	shCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	srv.Shutdown(shCtx)
+	stopPipe()
+	<-sweepDone
+	if err := <-pipeErr; err != nil && runErr == nil {
+		runErr = err
+	}
+	stopSealer()
+	stopNode()
+	slog.Info().Msg("hookledger stopped")
+	return runErr
+}
+
+// listeners binds the API's address and the metrics' (nil when not asked
+// for).
+func listeners(cfg config.Config) (api, mln net.Listener, err error) {
+	if api, err = listen("--listen", cfg.Listen); err != nil {
+		return nil, nil, err
+	}
+	if cfg.MetricsListen != "" {
+		if mln, err = listen("--metrics-listen", cfg.MetricsListen); err != nil {
+			api.Close()
+			return nil, nil, err
+		}
+	}
+	return api, mln, nil
+}
+
+// openServingStore opens the configured store, instrumented when metrics
+// are on; closeStore closes the store opened.
+func openServingStore(cfg config.Config, log zerolog.Logger, m *metrics.Metrics) (store domain.EventStore, closeStore func() error, err error) {
+	var onCommit func(int, time.Duration)
+	if m != nil {
+		onCommit = m.Committed
+	}
+	raw, err := OpenStore(cfg, log, onCommit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m != nil {
+		return m.InstrumentStore(raw), raw.Close, nil
+	}
+	return raw, raw.Close, nil
+}
+
+// buildServing builds the ledger, its pipeline owned by the cluster node's
+// partitions when there is a node.
+func buildServing(cfg config.Config, store domain.EventStore, log zerolog.Logger, m *metrics.Metrics, node *cluster.Keeper) (*Ledger, error) {
+	var observer pipeline.Observer
+	if m != nil {
+		observer = m
+	}
+	var own pipeline.Ownership
+	worker := ""
+	if node != nil {
+		own, worker = node, "delivery-worker@"+node.NodeID()
+	}
+	return BuildNode(cfg, store, log, observer, own, worker)
+}
+
+// loadSealKey reads the key that signs seals and exports, made on first use.
+func loadSealKey(cfg config.Config, log zerolog.Logger) (ed25519.PrivateKey, error) {
+	key, created, err := audit.LoadOrCreateKey(cfg.SealKeyPath())
+	if err != nil {
+		return nil, fmt.Errorf("seal signing key: %w", err)
+	}
+	if created {
+		log.Info().Str("path", cfg.SealKeyPath()).Str("key_id", domain.KeyIDFor(key.Public().(ed25519.PublicKey))).Msg("created the seal signing key; auditors should keep a copy of its public key (GET /v1/audit/public-key)")
+	}
+	return key, nil
+}
+
+// newAPI builds the HTTP API over the ledger, and the retention sweeper
+// where payloads are encrypted (nil otherwise: nothing to erase).
+func newAPI(cfg config.Config, store domain.EventStore, l *Ledger, sealKey ed25519.PrivateKey, m *metrics.Metrics, log zerolog.Logger) (*httpapi.Server, *erasure.Sweeper) {
+	deps := httpapi.Deps{
+		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
+		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey,
+		ReadyMaxLag: cfg.ReadyMaxLag, Console: console.Handler(), MaxIngestLag: uint64(cfg.MaxIngestLag),
+	}
+	var sweeper *erasure.Sweeper
+	if l.Keys != nil {
+		eraser := &erasure.Eraser{Store: store, Commands: l.Commands, Keys: l.Keys, Open: erasure.OpenFromViews(l.Pipeline.Read),
+			Log: log.With().Str("component", "erasure").Logger()}
+		deps.Cipher, deps.Eraser = l.Keys, eraser
+		sweeper = &erasure.Sweeper{Eraser: eraser, Policies: retentionPolicies(l.Pipeline), Clock: clock.Real{}, Interval: cfg.RetentionInterval}
+	}
+	if m != nil {
+		deps.Observer, deps.Metrics = m, m.Handler()
+	}
+	return httpapi.New(deps), sweeper
+}
+
+// startSealer runs the sealer, under the sealing lease in a cluster. The
+// stop it returns ends it and waits; calling it again does nothing.
+func startSealer(node *cluster.Keeper, sealer *audit.Sealer) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if node != nil {
+			sealUnderLease(ctx, node, sealer)
+		} else {
+			sealer.Run(ctx)
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
+}
+
+// serveMetrics serves /metrics, without auth, on its own listener; the
+// function it returns closes that server.
+func serveMetrics(ln net.Listener, m *metrics.Metrics, log zerolog.Logger) (closeServer func()) {
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Info().Str("url", "http://"+ln.Addr().String()+"/metrics").Msg("metrics served without auth")
+	return func() { srv.Close() }
+}
+
+// startSweeper runs the retention sweeper (when there is one) once the views
+// caught up, since the policies are in them; done closes when it ends.
+func startSweeper(ctx context.Context, sweeper *erasure.Sweeper, p *pipeline.Runner) (done chan struct{}) {
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		if sweeper == nil {
+			return
+		}
+		for !p.Ready() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		sweeper.Run(ctx)
+	}()
+	return done
+}
+
+// untilStop waits for ctx to end, the pipeline to fail or the HTTP server to
+// fail, and says which failed (nil: ctx ended). The pipeline's error is put
+// back for the shutdown, which waits for it.
+func untilStop(ctx context.Context, pipeErr chan error, httpErr <-chan error) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-pipeErr:
+		pipeErr <- err
+		return err
+	case err := <-httpErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// announce says where the ledger serves and how to begin.
+func announce(log zerolog.Logger, ln net.Listener, cfg config.Config) {
+	url := "http://" + ln.Addr().String()
+	log.Info().Str("url", url).Str("data_dir", cfg.DataDir).Msg("hookledger is serving; stop with Ctrl-C")
+	log.Info().Msg("first steps: POST " + url + "/v1/applications {\"name\":\"Shop\"}, then POST " + url +
+		"/v1/applications/<app>/subscriptions {\"url\":...,\"event_types\":[\"order.*\"]} with Authorization: Bearer $HOOKLEDGER_ADMIN_KEY (README: \"Try it\")")
+}
+
+// bootstrapAdminKey issues the admin key given in the environment on a ledger
+// that has no keys yet.
+func bootstrapAdminKey(ctx context.Context, cfg config.Config, l *Ledger, log zerolog.Logger) {
+	for !l.Pipeline.Ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	hash := domain.HashAPIKey(cfg.AdminKey)
+	var keys int
+	var known bool
+	l.Pipeline.Read(func(v *projections.Views) {
+		keys = len(v.Keys)
+		known = cfg.AdminKey != "" && v.KeyByHash(hash) != nil
+	})
+	switch {
+	case keys == 0 && cfg.AdminKey == "":
+		log.Warn().Msg("this ledger has no API keys: set HOOKLEDGER_ADMIN_KEY (24+ characters) and restart to create the first admin key")
+	case keys == 0:
+		_, out, err := l.Commands.CreateAPIKey(ctx, domain.CreateAPIKey{KeyID: domain.KeyIDForHash(hash), Role: domain.RoleAdmin, Hash: hash, Name: "bootstrap (HOOKLEDGER_ADMIN_KEY)"},
+			domain.Metadata{Actor: "bootstrap"})
+		if err != nil && !errors.Is(err, domain.ErrAlreadyExists) {
+			log.Error().Err(err).Msg("could not create the bootstrap admin key")
+			return
+		}
+		l.Pipeline.WaitFor(ctx, out.Result.Position)
+		log.Info().Str("key_id", domain.KeyIDForHash(hash)).Msg("admin key from HOOKLEDGER_ADMIN_KEY created")
+	case cfg.AdminKey != "" && !known:
+		log.Warn().Msg("HOOKLEDGER_ADMIN_KEY is ignored: this ledger already has keys (create more with POST /v1/keys)")
+	}
+}
+
+// listen binds addr, explaining a busy port.
+func listen(flagName, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s %s: the port is taken (another hookledger?): choose another, e.g. %s 127.0.0.1:18080 (make run ARGS=\"%s 127.0.0.1:18080\")", flagName, addr, flagName, flagName)
+	}
+	return nil, fmt.Errorf("%s %s: %w", flagName, addr, err)
+}
+
+// watch registers the gauges read at each scrape.
+func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, sealer *audit.Sealer, viewsDir string, node *cluster.Keeper) {
+	var nodeState func() metrics.Node
+	lastSeal := sealer.Sealed
+	if node != nil {
+		nodeState = func() metrics.Node {
+			return metrics.Node{Total: node.Partitions(), Partitions: len(node.Owned()), Members: len(node.Members()), Sealer: node.Sealer() != nil}
+		}
+		// Only the node sealing now tells the seal's age: a former sealer's
+		// last seal only grows older, and would raise a false alert.
+		lastSeal = func() (domain.Position, time.Time, bool) {
+			if node.Sealer() == nil {
+				return 0, time.Time{}, false
+			}
+			return sealer.Sealed()
+		}
+	}
+	m.Watch(metrics.State{
+		Node: nodeState,
+		Head: store.Head,
+		Fold: func() metrics.Fold {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, folded, behind, _ := p.Lag(ctx)
+			return metrics.Fold{Position: folded, Behind: behind}
+		},
+		Backlog: func() metrics.Backlog {
+			b := p.Backlog()
+			return metrics.Backlog{Pending: b.Pending, Parked: b.Parked, InFlight: b.InFlight, OldestScheduled: b.OldestScheduled}
+		},
+		Disabled:  p.DisabledByReason,
+		ViewBytes: func() int64 { return DirBytes(viewsDir) },
+		LastSeal:  lastSeal,
+		Starts: func() (int64, int64) {
+			st := p.Stats()
+			return st.Attempts.Load(), st.StartedWithSchedule.Load()
+		},
+	})
+}
+
+// retentionPolicies reads the applications' payload retention from the views.
+func retentionPolicies(p *pipeline.Runner) func() []erasure.Retention {
+	return func() []erasure.Retention {
+		var out []erasure.Retention
+		p.Read(func(v *projections.Views) {
+			for id, a := range v.Applications {
+				if a.PayloadRetentionDays > 0 {
+					out = append(out, erasure.Retention{ApplicationID: id, Days: a.PayloadRetentionDays})
+				}
+			}
+		})
+		return out
+	}
+}
