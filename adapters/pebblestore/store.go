@@ -218,37 +218,10 @@ var (
 // the whole one. Corruption Pebble detects while opening is a
 // *domain.CorruptError.
 func Open(dir string, opts Options) (st *Store, err error) {
-	if opts.ReadOnly {
-		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-	} else if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := prepareDir(dir, opts.ReadOnly); err != nil {
+		return nil, err
 	}
-	if opts.CacheSize == 0 {
-		opts.CacheSize = 40 << 20
-		if opts.ReadOnly {
-			opts.CacheSize = readOnlyCacheSize
-		}
-	}
-	if opts.MemTableSize == 0 {
-		opts.MemTableSize = 4 << 20
-	}
-	if opts.MaxBatchEvents == 0 {
-		opts.MaxBatchEvents = 4096
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.MinFreeBytes == 0 {
-		opts.MinFreeBytes = DefaultMinFreeBytes
-	}
-	if opts.HeadMarkInterval <= 0 {
-		opts.HeadMarkInterval = 10 * time.Millisecond
-	}
-	if opts.FreeBytes == nil {
-		opts.FreeBytes = freeBytes
-	}
+	opts = opts.withDefaults()
 	s := &Store{
 		dir: dir, opts: opts, log: opts.Logger, now: opts.Now,
 		reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
@@ -268,54 +241,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
-	popts := &pebble.Options{
-		Cache:                       cache,
-		MemTableSize:                opts.MemTableSize,
-		MemTableStopWritesThreshold: 4,
-		// Each flush of the ledger overlaps the whole level below (the
-		// stream index and heads are random keys beside the records in
-		// order), so each L0 compaction rewrites that level: letting 12
-		// flushes gather, not 4, rewrites it a third as often. Point reads
-		// find their way past the extra L0 tables by their bloom filters.
-		// Measured in docs/benchmarks.md: throughput +6%, fan-out +6%,
-		// history listings and restart no worse.
-		L0CompactionThreshold: ledgerL0CompactionThreshold,
-		L0StopWritesThreshold: 4 * ledgerL0CompactionThreshold,
-		Logger:                pebbleLogger{opts.Logger},
-		// FormatWALSyncChunks (included in FormatNewest, required here) makes
-		// every WAL chunk carry the offset the log was synced to, so a damaged
-		// record followed by later synced chunks is reported as corruption
-		// instead of being replayed as a torn tail. The head mark covers the
-		// last block, where Pebble cannot tell the two apart.
-		FormatMajorVersion: max(pebble.FormatNewest, pebble.FormatWALSyncChunks),
-		ReadOnly:           opts.ReadOnly,
-		EventListener:      s.eventListener(),
-	}
-	popts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{Enabled: !opts.inlineValues, MinimumSize: ledgerSeparateValuesFrom,
-			MaxBlobReferenceDepth: 10, RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
-	}
-	// On a busy process the log's syncs park their goroutine instead of
-	// holding a P while the disk works (adapters/fsync; docs/benchmarks.md,
-	// fifteenth session). Tests that bring their own FS keep it as it is.
-	popts.FS = fsync.FS(vfs.Default)
-	if opts.fs != nil {
-		popts.FS = opts.fs
-	}
-	if opts.ReadOnly {
-		popts.FS = readOnlyFS{cmp.Or(popts.FS, vfs.Default)}
-	}
-	// Every append to a new stream (one per message and per delivery) looks
-	// up a head that is not there, at a random place among all the heads
-	// ever written. Without filters each miss reads a data block of every
-	// level into the cache, which then fills with heads of old streams as
-	// the history grows; a filter answers the miss from a small block.
-	for i := range popts.Levels {
-		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		popts.Levels[i].BlockSize = ledgerBlockSize
-	}
-	popts.Levels[0].BlockSize = ledgerFlushBlockSize
-	db, err := openPebble(dir, popts)
+	db, err := openPebble(dir, pebbleOptions(opts, cache, s.eventListener()))
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +277,102 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		close(s.stopped)
 	}
 	return s, nil
+}
+
+// prepareDir creates the data directory, or checks that it exists when the
+// store is opened read-only (which creates nothing).
+func prepareDir(dir string, readOnly bool) error {
+	if readOnly {
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	return nil
+}
+
+// withDefaults fills the options left zero.
+func (opts Options) withDefaults() Options {
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 40 << 20
+		if opts.ReadOnly {
+			opts.CacheSize = readOnlyCacheSize
+		}
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = 4 << 20
+	}
+	if opts.MaxBatchEvents == 0 {
+		opts.MaxBatchEvents = 4096
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MinFreeBytes == 0 {
+		opts.MinFreeBytes = DefaultMinFreeBytes
+	}
+	if opts.HeadMarkInterval <= 0 {
+		opts.HeadMarkInterval = 10 * time.Millisecond
+	}
+	if opts.FreeBytes == nil {
+		opts.FreeBytes = freeBytes
+	}
+	return opts
+}
+
+// pebbleOptions is how the ledger uses Pebble.
+func pebbleOptions(opts Options, cache *pebble.Cache, events *pebble.EventListener) *pebble.Options {
+	popts := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                opts.MemTableSize,
+		MemTableStopWritesThreshold: 4,
+		// Each flush of the ledger overlaps the whole level below (the
+		// stream index and heads are random keys beside the records in
+		// order), so each L0 compaction rewrites that level: letting 12
+		// flushes gather, not 4, rewrites it a third as often. Point reads
+		// find their way past the extra L0 tables by their bloom filters.
+		// Measured in docs/benchmarks.md: throughput +6%, fan-out +6%,
+		// history listings and restart no worse.
+		L0CompactionThreshold: ledgerL0CompactionThreshold,
+		L0StopWritesThreshold: 4 * ledgerL0CompactionThreshold,
+		Logger:                pebbleLogger{opts.Logger},
+		// FormatWALSyncChunks (included in FormatNewest, required here) makes
+		// every WAL chunk carry the offset the log was synced to, so a damaged
+		// record followed by later synced chunks is reported as corruption
+		// instead of being replayed as a torn tail. The head mark covers the
+		// last block, where Pebble cannot tell the two apart.
+		FormatMajorVersion: max(pebble.FormatNewest, pebble.FormatWALSyncChunks),
+		ReadOnly:           opts.ReadOnly,
+		EventListener:      events,
+	}
+	popts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{Enabled: !opts.inlineValues, MinimumSize: ledgerSeparateValuesFrom,
+			MaxBlobReferenceDepth: 10, RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
+	}
+	// On a busy process the log's syncs park their goroutine instead of
+	// holding a P while the disk works (adapters/fsync; docs/benchmarks.md,
+	// fifteenth session). Tests that bring their own FS keep it as it is.
+	popts.FS = fsync.FS(vfs.Default)
+	if opts.fs != nil {
+		popts.FS = opts.fs
+	}
+	if opts.ReadOnly {
+		popts.FS = readOnlyFS{cmp.Or(popts.FS, vfs.Default)}
+	}
+	// Every append to a new stream (one per message and per delivery) looks
+	// up a head that is not there, at a random place among all the heads
+	// ever written. Without filters each miss reads a data block of every
+	// level into the cache, which then fills with heads of old streams as
+	// the history grows; a filter answers the miss from a small block.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		popts.Levels[i].BlockSize = ledgerBlockSize
+	}
+	popts.Levels[0].BlockSize = ledgerFlushBlockSize
+	return popts
 }
 
 // openPebble opens the database, turning a Pebble fatal error during the
