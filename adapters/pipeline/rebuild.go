@@ -75,21 +75,12 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 		}
 		upTo = h
 	}
-	v := projections.New()
-	if into != nil {
-		var err error
-		if v, _, err = into.Load(); err != nil {
-			return RebuildResult{}, err
-		}
-		if v.Checkpoint != 0 {
-			return RebuildResult{}, fmt.Errorf("rebuild: the target view store is not empty (checkpoint %d)", v.Checkpoint)
-		}
+	v, err := emptyViews(into)
+	if err != nil {
+		return RebuildResult{}, err
 	}
+	fans := fanoutTracker{open: map[string]*fanoutJob{}}
 	sinceCommit, messages, deliveries := 0, 0, 0
-	// Fan-outs not yet seen complete, by message id. Deliveries follow their
-	// message closely, so this stays small however long the ledger is.
-	open := map[string]*fanoutJob{}
-	var order []*fanoutJob
 	// Reading and decoding run ahead of the fold, on other goroutines: the
 	// fold is sequential, decoding JSON is most of the work and is not.
 	ctx, cancel := context.WithCancel(ctx)
@@ -106,21 +97,10 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 			switch e := ev.(type) {
 			case domain.MessagePublished:
 				messages++
-				if cmds := Match(v, e, rec.Position); len(cmds) > 0 {
-					f := &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
-					open[e.MessageID] = f
-					order = append(order, f)
-				}
+				fans.published(v, e, rec)
 			case domain.DeliveryScheduled:
 				deliveries++
-				if f := open[e.MessageID]; f != nil && slices.ContainsFunc(f.Schedules, func(c domain.ScheduleDelivery) bool { return c.SubscriptionID == e.SubscriptionID }) {
-					if f.remaining--; f.remaining == 0 {
-						delete(open, e.MessageID)
-					}
-				}
-			}
-			if len(order) > 2*len(open)+4096 { // forget the completed ones
-				order = slices.DeleteFunc(order, func(f *fanoutJob) bool { return open[f.MessageID] != f })
+				fans.scheduled(e)
 			}
 		}
 		// Nothing folded keeps a record's bytes (the views copy what they
@@ -128,8 +108,7 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 		// again (TestARebuildKeepsNothingOfThePagesItReadsInto).
 		n := len(pg.recs)
 		ring.Done(pg.mem)
-		left := int(upTo - last)
-		if sinceCommit += n; into != nil && (sinceCommit >= rebuildCommitEvery || left <= rebuildLastBatch && sinceCommit > rebuildLastBatch) {
+		if sinceCommit += n; into != nil && commitDue(sinceCommit, int(upTo-last)) {
 			// The store writes one batch while the fold makes the next:
 			// the write is a third of the work, and a core is free for it
 			// whenever the decoders wait for the reader.
@@ -147,9 +126,99 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 	if err := ctx.Err(); err != nil { // the pages stopped because ctx ended
 		return RebuildResult{}, err
 	}
+	missing := fans.unscheduled(v)
+	if into != nil {
+		if err := commitLast(into, v, missing); err != nil {
+			return RebuildResult{}, err
+		}
+	}
+	return RebuildResult{Views: v, Unscheduled: missing, Messages: messages, Deliveries: deliveries}, nil
+}
+
+// emptyViews are the views a rebuild folds into: new ones in memory, or
+// those of the view store, which must be empty.
+func emptyViews(into ViewStore) (*projections.Views, error) {
+	if into == nil {
+		return projections.New(), nil
+	}
+	v, _, err := into.Load()
+	if err != nil {
+		return nil, err
+	}
+	if v.Checkpoint != 0 {
+		return nil, fmt.Errorf("rebuild: the target view store is not empty (checkpoint %d)", v.Checkpoint)
+	}
+	return v, nil
+}
+
+// commitDue says whether a rebuild commits what it folded since its last
+// commit (folded events), with left events still to fold: every
+// rebuildCommitEvery events, and early before the last batch (see
+// rebuildLastBatch).
+func commitDue(folded, left int) bool {
+	return folded >= rebuildCommitEvery || left <= rebuildLastBatch && folded > rebuildLastBatch
+}
+
+// commitLast commits the rest of the views with the fan-outs the ledger
+// shows unfinished (for the next start to finish), and makes it durable.
+func commitLast(into ViewStore, v *projections.Views, unfinished []*fanoutJob) error {
+	state := map[string][]byte{}
+	for _, f := range unfinished {
+		b, err := json.Marshal(f)
+		if err != nil {
+			return err
+		}
+		state[fanKey(f.Position)] = b
+	}
+	if err := into.Commit(v, state); err != nil {
+		return err
+	}
+	return into.Sync()
+}
+
+// fanoutTracker follows the fan-outs a rebuild folds, to find those the
+// process stopped in the middle of: a message whose matches were not all
+// scheduled.
+type fanoutTracker struct {
+	// open holds the fan-outs not yet seen complete, by message id.
+	// Deliveries follow their message closely, so it stays small however
+	// long the ledger is.
+	open  map[string]*fanoutJob
+	order []*fanoutJob // in publish order, the completed ones among them until forgotten
+}
+
+// published notes the fan-out a message calls for, matched against the
+// subscriptions as they stood at its position.
+func (t *fanoutTracker) published(v *projections.Views, e domain.MessagePublished, rec domain.RecordedEvent) {
+	cmds := Match(v, e, rec.Position)
+	if len(cmds) == 0 {
+		return
+	}
+	f := &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
+	t.open[e.MessageID] = f
+	t.order = append(t.order, f)
+	if len(t.order) > 2*len(t.open)+4096 { // forget the completed ones
+		t.order = slices.DeleteFunc(t.order, func(f *fanoutJob) bool { return t.open[f.MessageID] != f })
+	}
+}
+
+// scheduled counts a delivery of its message's fan-out done.
+func (t *fanoutTracker) scheduled(e domain.DeliveryScheduled) {
+	f := t.open[e.MessageID]
+	if f == nil || !slices.ContainsFunc(f.Schedules, func(c domain.ScheduleDelivery) bool { return c.SubscriptionID == e.SubscriptionID }) {
+		return
+	}
+	if f.remaining--; f.remaining == 0 {
+		delete(t.open, e.MessageID)
+	}
+}
+
+// unscheduled returns the fan-outs left open, each with the deliveries the
+// views do not hold.
+func (t *fanoutTracker) unscheduled(v *projections.Views) []*fanoutJob {
 	var missing []*fanoutJob
-	for _, f := range order {
-		if open[f.MessageID] != f {
+	for _, f := range t.order {
+		if t.open[f.MessageID] != f {
 			continue
 		}
 		var left []domain.ScheduleDelivery
@@ -163,23 +232,7 @@ func rebuild(ctx context.Context, store domain.EventStore, into ViewStore, upTo 
 			missing = append(missing, f)
 		}
 	}
-	if into != nil {
-		state := map[string][]byte{}
-		for _, f := range missing {
-			b, err := json.Marshal(f)
-			if err != nil {
-				return RebuildResult{}, err
-			}
-			state[fanKey(f.Position)] = b
-		}
-		if err := into.Commit(v, state); err != nil {
-			return RebuildResult{}, err
-		}
-		if err := into.Sync(); err != nil {
-			return RebuildResult{}, err
-		}
-	}
-	return RebuildResult{Views: v, Unscheduled: missing, Messages: messages, Deliveries: deliveries}, nil
+	return missing
 }
 
 type decodedPage struct {
