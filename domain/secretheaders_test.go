@@ -64,6 +64,22 @@ func TestUpdateKeepsRedactedSecretHeaders(t *testing.T) {
 	}
 }
 
+// Given a subscription whose header X-P is not secret, when one PATCH names
+// X-P secret and sends its value back as shown ("[redacted]"), then the
+// stored value is kept: which headers are secret is the updated list's say.
+func TestUpdateReadsSecretHeadersFromTheUpdatedList(t *testing.T) {
+	s := Subscription{ID: "s", Version: 1, Status: StatusActive, URL: "https://e.example/",
+		Headers: map[string]string{"X-P": "p1"}}
+	evs, err := DecideSubscription(s, UpdateSubscription{SecretHeaders: []string{"X-P"}, Headers: map[string]string{"X-P": RedactedValue}},
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := evs[0].(SubscriptionUpdated); u.Headers["X-P"] != "p1" || len(u.SecretHeaders) != 1 {
+		t.Fatalf("headers %v, secret %v: the value must be kept", u.Headers, u.SecretHeaders)
+	}
+}
+
 func TestNonCanonicalIPv4HostsRefused(t *testing.T) {
 	for _, c := range []struct {
 		url string
