@@ -37,9 +37,7 @@ type Options struct {
 type Request struct {
 	URL       string
 	MessageID string
-	// Body is sent as it is, not copied: it must not change during Send,
-	// nor after it, as the transport may still be writing it when the
-	// answer comes (net/http closes a request's body asynchronously).
+	// Body is sent as it is, not copied: it must not change during Send.
 	Body      []byte
 	Headers   map[string]string
 	Signer    *domain.Signer
@@ -51,18 +49,18 @@ type Request struct {
 
 // Sender sends webhook requests. It is safe for concurrent use.
 type Sender struct {
-	client    *http.Client
-	transport *http.Transport
-	opts      Options
+	t    *transport
+	opts Options
 
-	// One client (and connection pool) per client certificate in use: a
-	// TLS connection is bound to the certificate it presented.
+	// The TLS configuration presenting each client certificate in use, by
+	// the certificate's id; a connection is bound to the certificate it
+	// presented, so each has its own connections too (connKey).
 	mu   sync.Mutex
-	mtls map[[32]byte]*http.Client
+	mtls map[[32]byte]*tls.Config
 }
 
-// maxClientCerts bounds the per-certificate pools; past it they are
-// dropped and built again on use (a rotation leaves old ones behind).
+// maxClientCerts bounds the per-certificate configurations; past it they
+// are dropped and built again on use (a rotation leaves old ones behind).
 const maxClientCerts = 1024
 
 // New builds a Sender with its own connection pool.
@@ -82,80 +80,55 @@ func New(opts Options) *Sender {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "hookledger/1"
 	}
+	// Webhooks never go through an environment proxy: the dialer connects
+	// to the endpoint itself, and the guard checks the address it connects
+	// to.
 	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
 	if !opts.AllowPrivate {
 		dialer.Control = control
 	}
-	transport := &http.Transport{
-		Proxy:                 nil, // never route webhooks through an environment proxy
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   opts.ConnectTimeout,
-		TLSClientConfig:       opts.TLSConfig,
-		MaxIdleConns:          4 * opts.MaxIdlePerHost,
-		MaxIdleConnsPerHost:   opts.MaxIdlePerHost,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: opts.Timeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     true,
-	}
-	return &Sender{
-		opts: opts, transport: transport, mtls: map[[32]byte]*http.Client{},
-		client: newClient(transport),
-	}
+	return &Sender{opts: opts, t: newTransport(dialer, opts.ConnectTimeout, opts.MaxIdlePerHost), mtls: map[[32]byte]*tls.Config{}}
 }
 
-func newClient(t *http.Transport) *http.Client {
-	return &http.Client{
-		Transport: t,
-		// A redirect is a failure: never follow it (the target could be
-		// internal, and the receiver must fix its URL).
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+// connFor returns what a request to u may reuse a connection for, and the
+// TLS configuration to connect with (nil for http, or the Options' one).
+func (s *Sender) connFor(u *url.URL, cert *domain.ClientCertificate) (connKey, *tls.Config, error) {
+	key := connKey{addr: u.Host, tls: u.Scheme == "https"}
+	if u.Port() == "" {
+		if key.tls {
+			key.addr = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			key.addr = net.JoinHostPort(u.Hostname(), "80")
+		}
 	}
-}
-
-// clientFor returns the client presenting cert (the shared one when nil).
-func (s *Sender) clientFor(cert *domain.ClientCertificate) (*http.Client, error) {
-	if cert == nil {
-		return s.client, nil
+	if cert == nil || !key.tls {
+		return key, s.opts.TLSConfig, nil
 	}
-	id := sha256.Sum256([]byte(cert.CertPEM + "\x00" + cert.KeyPEM))
+	key.cert = sha256.Sum256([]byte(cert.CertPEM + "\x00" + cert.KeyPEM))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.mtls[id]; ok {
-		return c, nil
+	if cfg, ok := s.mtls[key.cert]; ok {
+		return key, cfg, nil
 	}
 	pair, err := tls.X509KeyPair([]byte(cert.CertPEM), []byte(cert.KeyPEM))
 	if err != nil {
-		return nil, err
+		return key, nil, err
 	}
 	if len(s.mtls) >= maxClientCerts {
-		for k, c := range s.mtls {
-			c.CloseIdleConnections()
-			delete(s.mtls, k)
-		}
+		clear(s.mtls)
+		s.t.closeIdle(func(c *conn) bool { return c.key.cert != [32]byte{} })
 	}
-	t := s.transport.Clone()
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.opts.TLSConfig != nil {
 		cfg = s.opts.TLSConfig.Clone()
 	}
 	cfg.Certificates = []tls.Certificate{pair}
-	t.TLSClientConfig = cfg
-	c := newClient(t)
-	s.mtls[id] = c
-	return c, nil
+	s.mtls[key.cert] = cfg
+	return key, cfg, nil
 }
 
 // Close releases idle connections.
-func (s *Sender) Close() {
-	s.client.CloseIdleConnections()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.mtls {
-		c.CloseIdleConnections()
-	}
-}
+func (s *Sender) Close() { s.t.closeIdle(nil) }
 
 // Send makes one attempt and classifies its outcome. It never returns an
 // error: every failure is an AttemptResult with an ErrorClass.
@@ -185,11 +158,11 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	}
 	req.ContentLength = int64(len(r.Body))
 
-	client, err := s.clientFor(r.ClientCert)
+	key, tlsConfig, err := s.connFor(req.URL, r.ClientCert)
 	if err != nil {
 		return domain.AttemptResult{ErrorClass: domain.ErrorClassTLS, Error: "client certificate: " + err.Error(), Latency: time.Since(start)}
 	}
-	resp, err := roundTrip(client, req)
+	resp, err := s.roundTrip(ctx, req, key, tlsConfig)
 	if err != nil {
 		class := Classify(err)
 		return domain.AttemptResult{ErrorClass: class, Error: describe(err), Latency: time.Since(start)}
@@ -224,12 +197,11 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	return res
 }
 
-// roundTrip is client.Do without what an attempt never uses: redirects
-// (never followed), a cookie jar and credentials in the URL (the domain
-// refuses those), and the copy of the headers that following a redirect
-// needs, made on every Do. Its errors read as Do's ("Post "url": ...").
-func roundTrip(c *http.Client, req *http.Request) (*http.Response, error) {
-	resp, err := c.Transport.RoundTrip(req)
+// roundTrip sends req on the sender's connections; its errors read as
+// net/http's ("Post "url": ..."), which the attempts' records have always
+// shown.
+func (s *Sender) roundTrip(ctx context.Context, req *http.Request, key connKey, tlsConfig *tls.Config) (*http.Response, error) {
+	resp, err := s.t.roundTrip(ctx, req, key, tlsConfig)
 	if err != nil {
 		return nil, &url.Error{Op: "Post", URL: req.URL.String(), Err: err}
 	}

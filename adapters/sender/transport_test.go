@@ -1,0 +1,186 @@
+package sender_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/domain"
+)
+
+// countConns starts srv counting the connections it accepts.
+func countConns(srv *httptest.Server) *atomic.Int32 {
+	var n atomic.Int32
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			n.Add(1)
+		}
+	}
+	return &n
+}
+
+// Given a kept connection the endpoint closed while it was idle, when the
+// next attempt goes out, then it is sent once on a new connection: the
+// endpoint gets it once and the attempt succeeds.
+func TestAConnectionClosedWhileIdleIsReplaced(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	conns := countConns(srv)
+	srv.Start()
+	defer srv.Close()
+	s := loopback()
+	if res := send(t, s, srv.URL); res.StatusCode != 200 {
+		t.Fatal(res)
+	}
+	srv.CloseClientConnections() // the endpoint drops the idle connection
+	time.Sleep(50 * time.Millisecond)
+	if res := send(t, s, srv.URL); res.StatusCode != 200 || res.ErrorClass != "" {
+		t.Fatalf("after the endpoint closed the idle connection: %+v", res)
+	}
+	if hits.Load() != 2 || conns.Load() != 2 {
+		t.Fatalf("the endpoint got %d requests on %d connections, want 2 on 2", hits.Load(), conns.Load())
+	}
+}
+
+// Given an endpoint that takes a request whole and closes the connection
+// without answering, when the attempt fails, then the request was sent
+// once: it may have been acted on, so only the schedule sends it again
+// (with the attempt recorded).
+func TestARequestWrittenWholeIsNotSentTwice(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			return // the first answers, and leaves its connection idle
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	s := loopback()
+	if res := send(t, s, srv.URL); res.StatusCode != 200 {
+		t.Fatal(res)
+	}
+	res := send(t, s, srv.URL) // on the idle connection from the first
+	if res.ErrorClass != domain.ErrorClassConnectionReset || hits.Load() != 2 {
+		t.Fatalf("%+v; the endpoint got %d requests, want 2", res, hits.Load())
+	}
+}
+
+// Given answers that end the connection, are chunked, or come after an
+// informational 103, when attempts follow one another, then each succeeds,
+// and a connection is reused only when its answer was read to the end and
+// did not ask for the close.
+func TestAnswersOfEveryShapeLeaveTheConnectionRight(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		h     http.HandlerFunc
+		conns int32 // for 5 attempts
+	}{
+		{"connection close", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Connection", "close") }, 5},
+		{"chunked", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte("part one "))
+			w.(http.Flusher).Flush()
+			w.Write([]byte("part two"))
+		}, 1},
+		{"103 first", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusAccepted)
+		}, 1},
+		{"a body past what is kept", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(bytes.Repeat([]byte("x"), 1<<20))
+		}, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(c.h)
+			conns := countConns(srv)
+			srv.Start()
+			defer srv.Close()
+			s := loopback()
+			for i := range 5 {
+				res := send(t, s, srv.URL)
+				if res.ErrorClass != "" || res.StatusCode < 200 || res.StatusCode > 202 {
+					t.Fatalf("attempt %d: %+v", i, res)
+				}
+				if c.name == "chunked" && res.ResponseExcerpt != "part one part two" {
+					t.Fatalf("excerpt %q", res.ResponseExcerpt)
+				}
+				if c.name == "a body past what is kept" && len(res.ResponseExcerpt) != 64<<10 {
+					t.Fatalf("excerpt of %d bytes, want the first 64 KiB", len(res.ResponseExcerpt))
+				}
+			}
+			if conns.Load() != c.conns {
+				t.Fatalf("5 attempts opened %d connections, want %d", conns.Load(), c.conns)
+			}
+		})
+	}
+}
+
+// Given an endpoint that has not answered, when the attempt's context ends
+// (a cluster's lease, a shutdown's grace), then the attempt ends at once.
+func TestAnAttemptEndsWithItsContext(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	s := sender.New(sender.Options{AllowPrivate: true, Timeout: 30 * time.Second})
+	for _, c := range []struct {
+		name  string
+		ctx   func() (context.Context, context.CancelFunc)
+		class string
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 100*time.Millisecond)
+		}, domain.ErrorClassTimeout},
+		{"cancelled, no deadline", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(100*time.Millisecond, cancel)
+			return ctx, cancel
+		}, domain.ErrorClassNetwork},
+	} {
+		ctx, cancel := c.ctx()
+		start := time.Now()
+		res := s.Send(ctx, sender.Request{URL: srv.URL, MessageID: "msg_1", Body: []byte(`{}`), Timestamp: time.Now()})
+		cancel()
+		if took := time.Since(start); took > 2*time.Second || res.ErrorClass != c.class {
+			t.Fatalf("%s: after %s: %+v", c.name, took, res)
+		}
+	}
+}
+
+// Given an HTTPS endpoint, when attempts follow one another, then they go
+// over one TLS connection that asked for HTTP/1.1.
+func TestHTTPSConnectionsAreReused(t *testing.T) {
+	var proto atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { proto.Store(r.Proto) }))
+	srv.EnableHTTP2 = true
+	conns := countConns(srv)
+	srv.StartTLS()
+	defer srv.Close()
+	trust := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	s := sender.New(sender.Options{AllowPrivate: true, TLSConfig: &tls.Config{RootCAs: trust.RootCAs}, Timeout: 10 * time.Second, ConnectTimeout: 10 * time.Second})
+	defer s.Close()
+	for i := range 5 {
+		if res := send(t, s, srv.URL); res.ErrorClass != "" || res.StatusCode != 200 {
+			t.Fatalf("attempt %d: %+v", i, res)
+		}
+	}
+	if conns.Load() != 1 || !strings.HasPrefix(proto.Load().(string), "HTTP/1.1") {
+		t.Fatalf("%d connections, protocol %v; want 1, HTTP/1.1", conns.Load(), proto.Load())
+	}
+}
