@@ -127,8 +127,10 @@ func (s *Sender) connFor(u *url.URL, cert *domain.ClientCertificate) (connKey, *
 	return key, cfg, nil
 }
 
-// Close releases idle connections.
-func (s *Sender) Close() { s.t.closeIdle(nil) }
+// Close closes the sender's connections: the idle ones now, those in use
+// when their answers end. Send still works after it, on new connections
+// that are not kept.
+func (s *Sender) Close() { s.t.close() }
 
 // Send makes one attempt and classifies its outcome. It never returns an
 // error: every failure is an AttemptResult with an ErrorClass.

@@ -39,6 +39,7 @@ type transport struct {
 	idle      map[connKey][]*conn // the most recently used last
 	idleCount int
 	lastSweep time.Time
+	closed    bool // no connection is kept any more (Sender.Close)
 }
 
 // connKey is what a connection may be reused for: the same address, scheme
@@ -173,21 +174,30 @@ func (b *body) Close() error {
 // get returns an idle connection for key, the most recently used one, or a
 // new one (reused false).
 func (t *transport) get(ctx context.Context, key connKey, host string, tlsConfig *tls.Config) (c *conn, reused bool, err error) {
-	t.mu.Lock()
-	for list := t.idle[key]; len(list) > 0; list = t.idle[key] {
-		c = list[len(list)-1]
-		list[len(list)-1] = nil
-		t.idle[key] = list[:len(list)-1]
-		t.idleCount--
+	for c = t.takeIdle(key); c != nil; c = t.takeIdle(key) {
+		// Checked outside the lock: the peek is a system call.
 		if time.Since(c.idleSince) < t.idleTimeout && alive(c) {
-			t.mu.Unlock()
 			return c, true, nil
 		}
 		c.Conn.Close()
 	}
-	t.mu.Unlock()
 	c, err = t.dial(ctx, key, host, tlsConfig)
 	return c, false, err
+}
+
+// takeIdle takes the most recently used idle connection for key (nil: none).
+func (t *transport) takeIdle(key connKey) *conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	list := t.idle[key]
+	if len(list) == 0 {
+		return nil
+	}
+	c := list[len(list)-1]
+	list[len(list)-1] = nil
+	t.idle[key] = list[:len(list)-1]
+	t.idleCount--
+	return c
 }
 
 func (t *transport) dial(ctx context.Context, key connKey, host string, tlsConfig *tls.Config) (*conn, error) {
@@ -227,7 +237,7 @@ func (t *transport) put(c *conn) {
 		t.closeIdleLocked(func(x *conn) bool { return now.Sub(x.idleSince) >= t.idleTimeout })
 		t.lastSweep = now
 	}
-	if len(t.idle[c.key]) >= t.maxIdle || t.idleCount >= t.maxIdleTotal {
+	if t.closed || len(t.idle[c.key]) >= t.maxIdle || t.idleCount >= t.maxIdleTotal {
 		c.Conn.Close()
 		return
 	}
@@ -240,6 +250,14 @@ func (t *transport) closeIdle(match func(*conn) bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closeIdleLocked(match)
+}
+
+// close closes the idle connections, and those in use as their answers end.
+func (t *transport) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	t.closeIdleLocked(nil)
 }
 
 func (t *transport) closeIdleLocked(match func(*conn) bool) {

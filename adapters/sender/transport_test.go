@@ -184,3 +184,23 @@ func TestHTTPSConnectionsAreReused(t *testing.T) {
 		t.Fatalf("%d connections, protocol %v; want 1, HTTP/1.1", conns.Load(), proto.Load())
 	}
 }
+
+// Given a closed sender, when it still sends, then every attempt goes on a
+// new connection that is not kept (nothing stays open after Close).
+func TestAClosedSenderKeepsNoConnection(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	conns := countConns(srv)
+	srv.Start()
+	defer srv.Close()
+	s := loopback()
+	send(t, s, srv.URL)
+	s.Close()
+	for range 3 {
+		if res := send(t, s, srv.URL); res.StatusCode != 200 {
+			t.Fatal(res)
+		}
+	}
+	if conns.Load() != 4 {
+		t.Fatalf("%d connections for 4 attempts around a Close, want 4", conns.Load())
+	}
+}
