@@ -1,0 +1,118 @@
+package main
+
+// verify: checks the ledger's hash chain and seals, and prints the report.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/domain"
+)
+
+func printReport(rep audit.Report, pinned bool, asJSON bool) {
+	if asJSON {
+		json.NewEncoder(os.Stdout).Encode(struct {
+			audit.Report
+			KeyPinned bool `json:"key_pinned"`
+		}{rep, pinned})
+		return
+	}
+	if rep.OK {
+		fmt.Printf("OK: %d events, %d sealed by %d seals, %d not sealed yet (key %s)\n", rep.Events, rep.Sealed, rep.Seals, rep.Unsealed, rep.KeyID)
+		fmt.Printf("  head: position %d\n", rep.Head)
+		if ls := rep.LastSeal; ls != nil {
+			fmt.Printf("  last seal: #%d at position %d (covers up to %d), hash %s, sealed at %s\n",
+				ls.Index, ls.Position, ls.ToPosition, ls.Hash, ls.SealedAt.UTC().Format(time.RFC3339))
+			fmt.Printf("  record these and pin them next time: --expect-head %d --expect-seal %s\n", rep.Head, ls.Hash)
+		}
+	} else {
+		fmt.Printf("FAILED: %s at position %d: %s\n", rep.Problem.Kind, rep.Problem.Position, rep.Problem.Detail)
+		fmt.Printf("  (checked %d events and %d seals before it)\n", rep.Events, rep.Seals)
+	}
+	if !pinned {
+		fmt.Println("note: checked against the data directory's own key; pass --public-key (the copy you trust) to pin it")
+	}
+}
+
+func verifyCmd(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "data directory of the ledger")
+	pubFlag := fs.String("public-key", "", "the trusted seal public key (base64, or @file)")
+	export := fs.String("export", "", "verify this export file offline instead of the ledger")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	expectHead := fs.Uint64("expect-head", 0, "fail unless the ledger reaches at least this position (a head you recorded earlier)")
+	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's valid seals")
+	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
+	sf := addStoreFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *expectSeal != "" {
+		if _, err := domain.ParseHash(*expectSeal); err != nil {
+			fmt.Fprintln(os.Stderr, "--expect-seal: not a seal hash (64 hex digits):", err)
+			return 2
+		}
+	}
+	if *export != "" {
+		f, err := os.Open(*export)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		var trusted ed25519.PublicKey
+		if *pubFlag != "" {
+			if trusted, _, err = loadPublicKey(*pubFlag, ""); err != nil {
+				fmt.Fprintln(os.Stderr, "--public-key:", err)
+				return 2
+			}
+		}
+		rep, err := audit.VerifyExport(f, trusted)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "export unreadable:", err)
+			return 1
+		}
+		printReport(rep.Report, rep.KeyPinned, *asJSON)
+		if !rep.OK {
+			return 1
+		}
+		return 0
+	}
+	pub, pinned, store, err := openSealedLedger(*pubFlag, *dataDir, sf)
+	if p := ledgerProblem(err); p != nil {
+		printReport(audit.Report{Problem: p}, pinned, *asJSON)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer store.Close()
+	start := time.Now()
+	bar := newProgress(os.Stderr, "verify", totalOf(ctx, store), *quiet || *asJSON)
+	rep, err := audit.VerifyExpecting(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, pub,
+		audit.Expect{Head: domain.Position(*expectHead), SealHash: *expectSeal}, nil)
+	bar.Done()
+	if err != nil {
+		if p := ledgerProblem(err); p != nil {
+			rep.OK, rep.Problem = false, p
+		} else {
+			fmt.Fprintln(os.Stderr, "verify:", err)
+			return 1
+		}
+	}
+	printReport(rep, pinned, *asJSON)
+	if !*asJSON {
+		fmt.Printf("  %.0f events/s\n", float64(rep.Events)/time.Since(start).Seconds())
+	}
+	if !rep.OK {
+		return 1
+	}
+	return 0
+}
