@@ -96,3 +96,39 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		t.Errorf("text/plain body: %d %s", got.status, got.body)
 	}
 }
+
+// TestTypeErrorsSpeakJSON: a value of the wrong type is named in JSON's
+// words, never in our Go types', and a body that is not an object (null
+// included) is refused as such, whichever decoder read it.
+func TestTypeErrorsSpeakJSON(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	sub := "/v1/applications/app_a/subscriptions"
+	msgs := "/v1/applications/app_a/messages"
+	cases := []struct {
+		name, path, body, field, detail string
+	}{
+		{"publish body an array", msgs, `[1,2]`, "", "the request body must be a JSON object, not an array"},
+		{"publish body a string", msgs, `"x"`, "", "the request body must be a JSON object, not a string"},
+		{"publish body null", msgs, ` null `, "", "the request body must be a JSON object, not null"},
+		{"subscription body null", sub, `null`, "", "the request body must be a JSON object, not null"},
+		{"subscription body a number", sub, `7`, "", "the request body must be a JSON object, not a number"},
+		{"event type an array", msgs, `{"event_type":["a"],"payload":{}}`, "event_type", `field "event_type" must be a string, not an array`},
+		{"patterns a string", sub, `{"url":"https://e.example/x","event_types":"order.*"}`, "event_types", `field "event_types" must be an array of strings, not a string`},
+		{"a pattern a number", sub, `{"url":"https://e.example/x","event_types":[1]}`, "event_types.0", `field "event_types.0" must be a string, not a number`},
+		{"headers an array", sub, `{"url":"https://e.example/x","event_types":["*"],"headers":["x"]}`, "headers", `field "headers" must be an object of strings, not an array`},
+		{"retry schedule a number", sub, `{"url":"https://e.example/x","event_types":["*"],"retry_schedule_ms":5}`, "retry_schedule_ms", `field "retry_schedule_ms" must be an array of integers, not a number`},
+		{"rate limit a string", sub, `{"url":"https://e.example/x","event_types":["*"],"rate_limit":"fast"}`, "rate_limit", `field "rate_limit" must be an object, not a string`},
+	}
+	for _, c := range cases {
+		before, _ := e.store.Head(context.Background())
+		got := e.doRaw("POST", c.path, A, "application/json", c.body)
+		if got.status != 400 || got.str("code") != "invalid_type" || got.str("field") != c.field || got.str("detail") != c.detail {
+			t.Errorf("%s: %d %s field %q detail %q, want 400 invalid_type field %q detail %q", c.name, got.status, got.str("code"), got.str("field"), got.str("detail"), c.field, c.detail)
+		}
+		if after, _ := e.store.Head(context.Background()); after != before {
+			t.Errorf("%s: the refused request appended %d events", c.name, after-before)
+		}
+	}
+}

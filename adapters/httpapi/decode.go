@@ -7,7 +7,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -40,6 +42,9 @@ func decodeFrom(body *limitWatch, limit int64, dst any) error {
 		}
 		return jsonError(err, limit)
 	}
+	if body.first == 'n' {
+		return nullBody()
+	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if body.hit {
 			return tooLarge(limit)
@@ -52,18 +57,41 @@ func decodeFrom(body *limitWatch, limit int64, dst any) error {
 // limitWatch notes that the body limit was hit. The JSON decoder may report
 // the read error as a syntax error without wrapping it (encoding/json built
 // on v2 does), so the limit is recognised here rather than in its error.
+// It also keeps the body's first byte that is not white space: a body of
+// null decodes into any struct without an error, and is refused after.
 type limitWatch struct {
-	r   io.Reader
-	hit bool
+	r     io.Reader
+	hit   bool
+	first byte
 }
 
 func (l *limitWatch) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
+	if l.first == 0 {
+		l.first = firstNonSpace(p[:n])
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		l.hit = true
 	}
 	return n, err
+}
+
+// firstNonSpace is b's first byte that is not JSON white space (0: none).
+func firstNonSpace(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// nullBody: every body is an object, and null is not one.
+func nullBody() error {
+	return bad(CodeInvalidType, "", "the request body must be a JSON object, not null")
 }
 
 func tooLarge(limit int64) error {
@@ -84,11 +112,80 @@ func jsonError(err error, limit int64) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return bad(CodeInvalidJSON, "", "the JSON body ends too early")
 	case errors.As(err, &typ):
-		field := typ.Field
-		return bad(CodeInvalidType, field, fmt.Sprintf("field %q must be %s, not %s", field, typ.Type.String(), typ.Value))
+		if typ.Field == "" {
+			return bad(CodeInvalidType, "", "the request body must be a JSON object, not "+jsonValueName(typ.Value))
+		}
+		return bad(CodeInvalidType, typ.Field, fmt.Sprintf("field %q must be %s, not %s", typ.Field, jsonTypeName(typ.Type), jsonValueName(typ.Value)))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return bad(CodeUnknownField, name, fmt.Sprintf("unknown field %q", name))
 	}
 	return bad(CodeInvalidJSON, "", err.Error())
+}
+
+// jsonTypeName says in JSON's words what a field of type t takes ("an
+// array of strings", not "[]string"): the client never saw our Go types.
+func jsonTypeName(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "a JSON value"
+	}
+	switch t {
+	case reflect.TypeFor[time.Time]():
+		return "a time (RFC 3339)"
+	case reflect.TypeFor[json.RawMessage]():
+		return "a JSON value"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
+		return "an array of " + plural(jsonTypeName(t.Elem()))
+	case reflect.Map:
+		return "an object of " + plural(jsonTypeName(t.Elem()))
+	case reflect.Struct:
+		return "an object"
+	}
+	return "a JSON value"
+}
+
+// plural turns "a string" into "strings", "an array of x" into "arrays of x".
+func plural(name string) string {
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "a "), "an ")
+	switch {
+	case name == "true or false":
+		return "booleans"
+	case strings.HasPrefix(name, "time "):
+		return "times (RFC 3339)"
+	}
+	head, rest, _ := strings.Cut(name, " ")
+	if rest != "" {
+		return head + "s " + rest
+	}
+	return head + "s"
+}
+
+// jsonValueName names the kind of value a client sent ("an array").
+func jsonValueName(v string) string {
+	switch v {
+	case "array", "object", "integer":
+		return "an " + v
+	case "string", "number":
+		return "a " + v
+	case "bool", "boolean", "true", "false":
+		return "true or false"
+	}
+	return v
 }

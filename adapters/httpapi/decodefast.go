@@ -36,6 +36,9 @@ func decodeJSONFast(c *gin.Context, limit int64, dst any) error {
 	*bp = b
 	if rerr == nil {
 		if decodeStrict(b, dst) == nil {
+			if firstNonSpace(b) == 'n' { // valid JSON that starts with n
+				return nullBody()
+			}
 			return nil
 		}
 		// A refusal may leave dst half filled; the generic decoder merges
