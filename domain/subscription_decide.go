@@ -3,7 +3,10 @@ package domain
 // Deciding a subscription's commands: one function per command, each
 // returning the events the command produces or why it cannot.
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
 // DecideSubscription returns the events a command produces, or why it cannot.
 // A command that changes nothing (pausing a paused subscription) returns no
@@ -111,12 +114,11 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 // decideUpdateSubscription records the subscription's settings whole, as
 // they stand after the change: the event replaces them (EvolveSubscription),
 // so a reader of one event knows the endpoint without the ones before it.
+// An update that leaves every setting as it was records nothing, as a pause
+// of a paused subscription does: the ledger holds changes, and a client
+// sending back what it read, or repeating a PATCH, makes none.
 func decideUpdateSubscription(s Subscription, c UpdateSubscription, now time.Time) ([]Event, error) {
-	ev := SubscriptionUpdated{
-		SubscriptionID: s.ID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-		Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit,
-		Ordering: s.Ordering, ClientCert: s.ClientCert, UpdatedAt: now,
-	}
+	ev := settingsOf(s, now)
 	if err := updateDelivery(&ev, c, now); err != nil {
 		return nil, err
 	}
@@ -132,7 +134,20 @@ func decideUpdateSubscription(s Subscription, c UpdateSubscription, now time.Tim
 		}
 		ev.RetryScheduleMS = c.RetryScheduleMS
 	}
+	if reflect.DeepEqual(ev, settingsOf(s, now)) {
+		return nil, nil
+	}
 	return []Event{ev}, nil
+}
+
+// settingsOf is s's settings as an update that changes none of them would
+// record them.
+func settingsOf(s Subscription, now time.Time) SubscriptionUpdated {
+	return SubscriptionUpdated{
+		SubscriptionID: s.ID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
+		Headers: s.Headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit,
+		Ordering: s.Ordering, ClientCert: s.ClientCert, UpdatedAt: now,
+	}
 }
 
 // updateDelivery applies how the subscription's deliveries go out: its

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -201,5 +202,40 @@ func TestRenameApplication(t *testing.T) {
 	evs := e.must(200, "GET", "/v1/ledger/streams/application-app_n", e.admin, nil).items()
 	if len(evs) != 2 || evs[1]["type"] != "application.updated" {
 		t.Fatalf("the ledger holds %v", evs)
+	}
+}
+
+// TestUpdateSubscriptionOfNothingRecordsNothing: a PATCH that leaves every
+// setting as it was answers the subscription as it is and appends nothing;
+// one that changes a setting is recorded.
+func TestUpdateSubscriptionOfNothingRecordsNothing(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_u", "name": "U"})
+	path := "/v1/applications/app_u/subscriptions/sub_u"
+	e.must(201, "POST", "/v1/applications/app_u/subscriptions", A, map[string]any{"id": "sub_u", "url": "https://hooks.example.com/u", "event_types": []string{"order.*"}})
+	stream := "/v1/ledger/streams/subscription-sub_u"
+	for _, body := range []any{
+		map[string]any{},
+		map[string]any{"url": "https://hooks.example.com/u", "event_types": []string{"order.*"}},
+		map[string]any{"description": ""},
+	} {
+		before, _ := e.store.Head(context.Background())
+		r := e.must(200, "PATCH", path, A, body)
+		if rev, _ := r.json()["revision"].(float64); rev != 0 || r.str("url") != "https://hooks.example.com/u" {
+			t.Errorf("PATCH %v answered %s, want the subscription unchanged at revision 0", body, r.body)
+		}
+		if after, _ := e.store.Head(context.Background()); after != before {
+			t.Errorf("PATCH %v appended %d events", body, after-before)
+		}
+	}
+	if evs := e.must(200, "GET", stream, A, nil).items(); len(evs) != 1 {
+		t.Fatalf("the subscription's stream holds %d events, want only its creation", len(evs))
+	}
+	if r := e.must(200, "PATCH", path, A, map[string]any{"description": "orders"}); r.str("description") != "orders" {
+		t.Fatalf("a real change: %s", r.body)
+	}
+	if evs := e.must(200, "GET", stream, A, nil).items(); len(evs) != 2 || evs[1]["type"] != "subscription.updated" {
+		t.Fatalf("the ledger holds %v after a change", evs)
 	}
 }
