@@ -354,6 +354,11 @@ func (r timeRange) check() (since, until time.Time, err error) {
 		return since, until, bad(CodeValidationFailed, "since", "since is required (RFC 3339 time)")
 	}
 	until = time.Now().UTC()
+	if r.Until == nil && until.Before(*r.Since) {
+		// until was not given: the problem is since, not a field the client
+		// never sent.
+		return since, until, bad(CodeValidationFailed, "since", "since is in the future; nothing was recorded after it yet")
+	}
 	if r.Until != nil {
 		until = *r.Until
 	}
