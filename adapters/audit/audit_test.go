@@ -367,6 +367,40 @@ func TestExportsVerifyOffline(t *testing.T) {
 	}
 }
 
+// TestExportsCheckWhatTheAuditorPinned: a head and a seal recorded earlier
+// are checked against an export as against the ledger: met by the export of
+// the same ledger, full or scoped, and reported when not.
+func TestExportsCheckWhatTheAuditorPinned(t *testing.T) {
+	store, key, _ := sealedLedger(t)
+	ctx := context.Background()
+	head, _ := store.Head(ctx)
+	first, _, _, err := audit.LastSeal(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []audit.Scope{{}, {Application: "app_one"}, {Subscription: "sub_app_two"}} {
+		exp := exportOf(t, store, key, scope)
+		check := func(e audit.Expect) audit.ExportReport {
+			t.Helper()
+			rep, err := audit.VerifyExportExpecting(bytes.NewReader(exp), pub(key), e)
+			if err != nil {
+				t.Fatalf("%+v: %v", scope, err)
+			}
+			return rep
+		}
+		if rep := check(audit.Expect{Head: head, SealHash: first.SealHash}); !rep.OK {
+			t.Errorf("%+v: the ledger's own head and seal: %+v", scope, rep.Problem)
+		}
+		if rep := check(audit.Expect{Head: head + 1}); rep.OK || rep.Problem.Kind != audit.KindTruncated {
+			t.Errorf("%+v: a head beyond the export's: %+v", scope, rep.Report)
+		}
+		other := strings.Repeat("ab", 32)
+		if rep := check(audit.Expect{SealHash: other}); rep.OK || rep.Problem.Kind != audit.KindUnexpected {
+			t.Errorf("%+v: a seal of another ledger: %+v", scope, rep.Report)
+		}
+	}
+}
+
 func TestTamperedExportIsReported(t *testing.T) {
 	store, key, _ := sealedLedger(t)
 	for _, scope := range []audit.Scope{{}, {Application: "app_one"}} {

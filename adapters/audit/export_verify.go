@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -38,6 +39,14 @@ type ExportReport struct {
 // the seal key's holder made: the footer, which repeats the header's scope
 // and head, is signed.
 func VerifyExport(r io.Reader, trusted ed25519.PublicKey) (ExportReport, error) {
+	return VerifyExportExpecting(r, trusted, Expect{})
+}
+
+// VerifyExportExpecting is VerifyExport that also checks what the auditor
+// pinned, as VerifyExpecting does for a ledger: the ledger the export was
+// taken from had reached exp.Head (the head its signed footer records), and
+// the seal with hash exp.SealHash is among the export's valid seals.
+func VerifyExportExpecting(r io.Reader, trusted ed25519.PublicKey, exp Expect) (ExportReport, error) {
 	lr := newLineReader(r)
 	var out ExportReport
 	h, err := readExportHeader(lr)
@@ -65,7 +74,28 @@ func VerifyExport(r io.Reader, trusted ed25519.PublicKey) (ExportReport, error) 
 	if !ev.full {
 		out.Report.Unsealed = ev.unsealed
 	}
+	ev.checkExpect(&out.Report, exp)
 	return out, nil
+}
+
+// checkExpect adds the first unmet expectation to a report that found no
+// other problem. Only the seals the verification accepted count: a full
+// export's that its replay reached, every one of a scoped export's (their
+// chain and signatures were checked before its events).
+func (ev *exportVerifier) checkExpect(rep *Report, exp Expect) {
+	if rep.Problem != nil {
+		return
+	}
+	valid := ev.seals[:ev.sealsReport()]
+	switch {
+	case exp.Head > 0 && ev.header.Head < exp.Head:
+		rep.Problem = &Problem{Kind: KindTruncated, Position: ev.header.Head,
+			Detail: fmt.Sprintf("the export was taken when the ledger ended at position %d but the expected head is %d: events were removed from the ledger, or this export is older", ev.header.Head, exp.Head)}
+	case exp.SealHash != "" && !slices.ContainsFunc(valid, func(s domain.AuditSealed) bool { return s.SealHash == exp.SealHash }):
+		rep.Problem = &Problem{Kind: KindUnexpected, Position: ev.header.Head,
+			Detail: fmt.Sprintf("the expected seal %s is not among the export's valid seals: it was removed, or this export is of another ledger", exp.SealHash)}
+	}
+	rep.OK = rep.Problem == nil
 }
 
 // exportVerifier holds the state of one export verification.

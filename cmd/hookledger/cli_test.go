@@ -211,6 +211,19 @@ func TestAuditorCLI(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "OK:") {
 		t.Fatalf("verify export: %d %s", code, out)
 	}
+	out, code = runCLI(t, "verify", "--export", exp)
+	if code != 0 || !strings.Contains(out, "checked against the key inside the export") {
+		t.Fatalf("verify export without a pinned key: %d %s", code, out)
+	}
+	// What the auditor pinned is checked against an export too.
+	out, code = runCLI(t, "verify", "--export", exp, "--public-key", pub, "--expect-seal", strings.Repeat("ab", 32))
+	if code != 1 || !strings.Contains(out, "FAILED: seal_not_found") {
+		t.Fatalf("verify export expecting another ledger's seal: %d %s", code, out)
+	}
+	out, code = runCLI(t, "verify", "--export", exp, "--public-key", pub, "--expect-head", "1000000")
+	if code != 1 || !strings.Contains(out, "FAILED: ledger_truncated") {
+		t.Fatalf("verify export expecting a later head: %d %s", code, out)
+	}
 	tampered := bytes.Replace(raw, []byte(`"type":"message.published"`), []byte(`"type":"message.publishex"`), 1)
 	os.WriteFile(exp, tampered, 0o600)
 	out, code = runCLI(t, "verify", "--export", exp, "--public-key", pub)

@@ -15,7 +15,9 @@ import (
 	"github.com/hookledger/hookledger/domain"
 )
 
-func printReport(rep audit.Report, pinned bool, asJSON bool) {
+// printReport prints a verification's report. unpinned names the key it
+// was checked against when the auditor gave none.
+func printReport(rep audit.Report, pinned bool, unpinned string, asJSON bool) {
 	if asJSON {
 		json.NewEncoder(os.Stdout).Encode(struct {
 			audit.Report
@@ -36,9 +38,12 @@ func printReport(rep audit.Report, pinned bool, asJSON bool) {
 		fmt.Printf("  (checked %d events and %d seals before it)\n", rep.Events, rep.Seals)
 	}
 	if !pinned {
-		fmt.Println("note: checked against the data directory's own key; pass --public-key (the copy you trust) to pin it")
+		fmt.Printf("note: checked against %s; pass --public-key (the copy you trust) to pin it\n", unpinned)
 	}
 }
+
+// ownKey is what a ledger is checked against without --public-key.
+const ownKey = "the data directory's own key"
 
 func verifyCmd(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
@@ -46,8 +51,8 @@ func verifyCmd(ctx context.Context, args []string) int {
 	pubFlag := fs.String("public-key", "", "the trusted seal public key (base64, or @file)")
 	export := fs.String("export", "", "verify this export file offline instead of the ledger")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	expectHead := fs.Uint64("expect-head", 0, "fail unless the ledger reaches at least this position (a head you recorded earlier)")
-	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's valid seals")
+	expectHead := fs.Uint64("expect-head", 0, "fail unless the ledger reaches at least this position (a head you recorded earlier; with --export, the head the export was taken at)")
+	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's (or the export's) valid seals")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
 	sf := addStoreFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -73,12 +78,12 @@ func verifyCmd(ctx context.Context, args []string) int {
 				return 2
 			}
 		}
-		rep, err := audit.VerifyExport(f, trusted)
+		rep, err := audit.VerifyExportExpecting(f, trusted, audit.Expect{Head: domain.Position(*expectHead), SealHash: *expectSeal})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "export unreadable:", err)
 			return 1
 		}
-		printReport(rep.Report, rep.KeyPinned, *asJSON)
+		printReport(rep.Report, rep.KeyPinned, "the key inside the export", *asJSON)
 		if !rep.OK {
 			return 1
 		}
@@ -86,7 +91,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 	}
 	pub, pinned, store, err := openSealedLedger(*pubFlag, *dataDir, sf)
 	if p := ledgerProblem(err); p != nil {
-		printReport(audit.Report{Problem: p}, pinned, *asJSON)
+		printReport(audit.Report{Problem: p}, pinned, ownKey, *asJSON)
 		return 1
 	}
 	if err != nil {
@@ -107,7 +112,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 			return 1
 		}
 	}
-	printReport(rep, pinned, *asJSON)
+	printReport(rep, pinned, ownKey, *asJSON)
 	if !*asJSON {
 		fmt.Printf("  %.0f events/s\n", float64(rep.Events)/time.Since(start).Seconds())
 	}
