@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -398,6 +399,23 @@ func TestExportsCheckWhatTheAuditorPinned(t *testing.T) {
 		if rep := check(audit.Expect{SealHash: other}); rep.OK || rep.Problem.Kind != audit.KindUnexpected {
 			t.Errorf("%+v: a seal of another ledger: %+v", scope, rep.Report)
 		}
+	}
+}
+
+// TestExportOfAnUnknownScopeIsRefused: an application or a subscription the
+// ledger never had is refused before anything is written; a subject nothing
+// is about exports as empty, which is its answer.
+func TestExportOfAnUnknownScopeIsRefused(t *testing.T) {
+	store, key, _ := sealedLedger(t)
+	for _, scope := range []audit.Scope{{Application: "app_three"}, {Subscription: "sub_app_three"}, {Application: "app_three", Subject: "user-1"}} {
+		var buf bytes.Buffer
+		if _, err := audit.Export(context.Background(), store, key, scope, &buf); !errors.Is(err, domain.ErrNotFound) || buf.Len() != 0 {
+			t.Errorf("%+v: %v, %d bytes written", scope, err, buf.Len())
+		}
+	}
+	rep, err := audit.VerifyExport(bytes.NewReader(exportOf(t, store, key, audit.Scope{Subject: "nobody"})), pub(key))
+	if err != nil || !rep.OK || rep.Events != 0 {
+		t.Fatalf("a subject nothing is about: %+v %v", rep, err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -244,6 +245,27 @@ func Export(ctx context.Context, store domain.EventStore, key ed25519.PrivateKey
 	return ExportWith(ctx, store, key, scope, w, ExportOptions{})
 }
 
+// ScopeExists answers a domain.ErrNotFound for a scope that names an
+// application or a subscription the ledger never had: its export would be
+// empty and valid, and read as "nothing happened" where the id was
+// mistyped. (A subject with no events is an answer: nothing about it.)
+func ScopeExists(ctx context.Context, store domain.EventStore, scope Scope) error {
+	check := func(what, id, stream string) error {
+		if id == "" {
+			return nil
+		}
+		_, err := store.ReadStream(ctx, stream, 0, domain.Forward, 1)
+		if errors.Is(err, domain.ErrStreamNotFound) {
+			return fmt.Errorf("%w: the ledger has no %s %s", domain.ErrNotFound, what, id)
+		}
+		return err
+	}
+	if err := check("application", scope.Application, domain.ApplicationStream(scope.Application)); err != nil {
+		return err
+	}
+	return check("subscription", scope.Subscription, domain.SubscriptionStream(scope.Subscription))
+}
+
 // ErasedKeys says which data keys were destroyed, and by which erasure (the
 // key store, or its tombstones read without the master key).
 type ErasedKeys interface {
@@ -272,6 +294,9 @@ func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.Privat
 		return ExportSummary{}, ErrNoSealKey
 	}
 	pub := key.Public().(ed25519.PublicKey)
+	if err := ScopeExists(ctx, store, scope); err != nil {
+		return ExportSummary{}, err
+	}
 	seals, err := readSeals(ctx, store)
 	if err != nil {
 		return ExportSummary{}, err

@@ -181,6 +181,10 @@ func (s *Server) auditExport(c *gin.Context) {
 			return
 		}
 	}
+	if err := audit.ScopeExists(c.Request.Context(), s.Store, scope); err != nil {
+		s.fail(c, err)
+		return
+	}
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Header("Content-Disposition", `attachment; filename="hookledger-export.ndjson"`)
 	c.Status(http.StatusOK)

@@ -195,4 +195,11 @@ func TestAuditRoutes(t *testing.T) {
 	e.must(200, "GET", "/v1/audit/export?application=app_a", own, nil)
 	e.must(403, "GET", "/v1/audit/export?application=app_b", own, nil)
 	e.must(403, "GET", "/v1/audit/verify", own, nil)
+	// An application or subscription the ledger never had is not exported
+	// as an empty, valid export.
+	for _, q := range []string{"application=app_typo", "subscription=sub_typo"} {
+		if r := e.must(404, "GET", "/v1/audit/export?"+q, A, nil); r.str("code") != "not_found" || !strings.Contains(r.str("detail"), "typo") {
+			t.Errorf("export of %s: %s", q, r.body)
+		}
+	}
 }

@@ -62,6 +62,11 @@ func exportCmd(ctx context.Context, args []string) int {
 		return 2
 	}
 	defer store.Close()
+	scope := audit.Scope{Application: *app, Subscription: *sub, Subject: *subject}
+	if err := audit.ScopeExists(ctx, store, scope); err != nil {
+		fmt.Fprintln(os.Stderr, "export:", err)
+		return 1
+	}
 	var w io.Writer = os.Stdout
 	if *out != "" {
 		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -93,8 +98,7 @@ func exportCmd(ctx context.Context, args []string) int {
 		w = pw
 		defer func() { pw.Close(); <-csvDone }()
 	}
-	sum, err := audit.ExportWith(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key,
-		audit.Scope{Application: *app, Subscription: *sub, Subject: *subject}, w, opts)
+	sum, err := audit.ExportWith(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key, scope, w, opts)
 	bar.Done()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
