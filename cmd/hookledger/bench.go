@@ -51,6 +51,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
+	if strayArgs(fs, stderr) {
+		return 2
+	}
 	cfg.Scenarios = strings.Split(*scenarios, ",")
 	if exe, err := os.Executable(); err == nil {
 		cfg.Binary = exe // the cluster scenario starts nodes of this binary

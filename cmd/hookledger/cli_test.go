@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -253,6 +255,41 @@ func TestAuditorCLI(t *testing.T) {
 		out, code = runCLI(t, "history", id, "--data-dir", dir)
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("history %s: %d %s", id, code, out)
+		}
+	}
+}
+
+// TestCommandsRefuseStrayArguments: a command that takes only flags refuses
+// a word after them (exit 2, naming it) instead of acting on its defaults:
+// "verify /backups/ledger" must not verify ./data and answer OK.
+func TestCommandsRefuseStrayArguments(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"verify", dir},
+		{"verify", "--data-dir", dir, "extra"},
+		{"export", "--data-dir", dir, "app_a"},
+		{"copy", "--from", dir, "--to", filepath.Join(dir, "b"), "extra"},
+		{"keys", "create-admin", "--data-dir", dir, "extra"},
+		{"keys", "rotate-master", "--data-dir", dir, "--new-master-key-file", filepath.Join(dir, "k"), "extra"},
+		{"receive", "extra"},
+		{"bench", "--quiet", "extra"},
+	} {
+		// Bounded: without the check, receive and bench would run on.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, binary(t), args...)
+		raw, err := cmd.CombinedOutput()
+		cancel()
+		if cmd.ProcessState == nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		out, code := string(raw), cmd.ProcessState.ExitCode()
+		if err != nil && code < 0 {
+			t.Errorf("%q: %v: %s", args, err, out)
+			continue
+		}
+		stray := args[len(args)-1]
+		if code != 2 || !strings.Contains(out, "unexpected argument "+strconv.Quote(stray)) {
+			t.Errorf("%q: exit %d: %s", args, code, out)
 		}
 	}
 }

@@ -34,6 +34,9 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if strayArgs(fs, stderr) {
+		return 2
+	}
 	var problems []string
 	if *from == "" {
 		problems = append(problems, "--from is required")

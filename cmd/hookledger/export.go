@@ -31,6 +31,9 @@ func exportCmd(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if strayArgs(fs, os.Stderr) {
+		return 2
+	}
 	if *app != "" && *sub != "" {
 		fmt.Fprintln(os.Stderr, "give --application or --subscription, not both")
 		return 2

@@ -39,6 +39,9 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
+	if strayArgs(fs, stderr) {
+		return 2
+	}
 	store, err := pebblestore.Open(*dataDir, pebblestore.Options{Logger: zerolog.New(stderr).Level(zerolog.ErrorLevel)})
 	if err != nil {
 		fmt.Fprintf(stderr, "open the ledger in %s: %v\n(stop the server first: the embedded store allows one process)\n", *dataDir, err)
@@ -71,6 +74,9 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 	next := fs.String("new-master-key-file", "", "the new master key's file (required)")
 	generate := fs.Bool("generate", false, "draw the new master key and write it to --new-master-key-file (which must not exist)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if strayArgs(fs, stderr) {
 		return 2
 	}
 	if *next == "" {

@@ -78,6 +78,9 @@ func receive(ctx context.Context, args []string) int {
 		}
 		return 2
 	}
+	if strayArgs(fs, os.Stderr) {
+		return 2
+	}
 	var problems []string
 	if o.status < 100 || o.status > 599 {
 		problems = append(problems, "--status: want an HTTP status from 100 to 599")

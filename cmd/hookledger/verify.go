@@ -58,6 +58,9 @@ func verifyCmd(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if strayArgs(fs, os.Stderr) {
+		return 2
+	}
 	if *expectSeal != "" {
 		if _, err := domain.ParseHash(*expectSeal); err != nil {
 			fmt.Fprintln(os.Stderr, "--expect-seal: not a seal hash (64 hex digits):", err)
