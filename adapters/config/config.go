@@ -122,8 +122,13 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	// Environment first, so that flags given on the command line override it.
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" {
+			// A value that does not parse leaves the default in place (the
+			// flag package zeroes it), so that the checks below do not
+			// report the zero as a second problem.
+			old := f.Value.String()
 			if err := f.Value.Set(v); err != nil {
-				problems = append(problems, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
+				f.Value.Set(old)
+				problems = append(problems, fmt.Sprintf("%s=%q: want %s", envName(f.Name), v, kindOf(f.Value)))
 			}
 		}
 	})
@@ -214,13 +219,21 @@ func (c Config) problems() []string {
 	if c.Workers < 1 || c.Workers > 4096 {
 		p = append(p, fmt.Sprintf("--workers %d: want 1 to 4096", c.Workers))
 	}
-	if c.PerSubscription < 1 || c.PerSubscription > c.Workers {
-		p = append(p, fmt.Sprintf("--per-subscription %d: want 1 to --workers (%d)", c.PerSubscription, c.Workers))
+	// A bound that is itself out of range is reported once, as its own
+	// problem, not again through the settings it bounds.
+	workers := c.Workers
+	if workers < 1 || workers > 4096 {
+		workers = 4096
 	}
-	if c.RequestTimeout <= 0 || c.RequestTimeout > 5*time.Minute {
+	if c.PerSubscription < 1 || c.PerSubscription > workers {
+		p = append(p, fmt.Sprintf("--per-subscription %d: want 1 to --workers (%d)", c.PerSubscription, workers))
+	}
+	requestTimeout := c.RequestTimeout
+	if requestTimeout <= 0 || requestTimeout > 5*time.Minute {
 		p = append(p, fmt.Sprintf("--request-timeout %s: want more than 0 and at most 5m", c.RequestTimeout))
+		requestTimeout = 5 * time.Minute
 	}
-	if c.ConnectTimeout <= 0 || c.ConnectTimeout > c.RequestTimeout {
+	if c.ConnectTimeout <= 0 || c.ConnectTimeout > requestTimeout {
 		p = append(p, fmt.Sprintf("--connect-timeout %s: want more than 0 and at most --request-timeout", c.ConnectTimeout))
 	}
 	if c.MaxResponseBytes < 0 || c.MaxResponseBytes > 16<<20 {
@@ -344,3 +357,23 @@ var ErrHelp = flag.ErrHelp
 
 // IsHelp reports whether err is a request for help.
 func IsHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
+// kindOf says what a flag takes, for an environment value that does not
+// parse ("parse error" alone names neither).
+func kindOf(v flag.Value) string {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return "another value"
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "a duration such as 30s, 5m or 1h"
+	case bool:
+		return "true or false"
+	case int, int64, uint, uint64:
+		return "an integer"
+	case float64:
+		return "a number"
+	}
+	return "another value"
+}

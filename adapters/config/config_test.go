@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,31 @@ func TestEveryProblemReportedAtOnce(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %s:\n%s", want, msg)
 		}
+	}
+}
+
+// TestProblemsAreReportedOnce: a value that does not parse, or a bound out
+// of range, is one problem, not also the settings it would have bounded.
+func TestProblemsAreReportedOnce(t *testing.T) {
+	_, err := Parse("serve", []string{"--workers", "-1"}, env(map[string]string{"HOOKLEDGER_REQUEST_TIMEOUT": "abc", "HOOKLEDGER_SEAL_EVERY": "x", "HOOKLEDGER_NO_METRICS": "maybe"}))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	want := []string{
+		"--workers -1: want 1 to 4096",
+		`HOOKLEDGER_NO_METRICS="maybe": want true or false`,
+		`HOOKLEDGER_REQUEST_TIMEOUT="abc": want a duration such as 30s, 5m or 1h`,
+		`HOOKLEDGER_SEAL_EVERY="x": want an integer`,
+	}
+	got := slices.Clone(ce.Problems)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	_, err = Parse("serve", []string{"--request-timeout", "10m"}, env(nil))
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0], "--request-timeout 10m0s") {
+		t.Fatalf("a request timeout over 5m: %v", err)
 	}
 }
 
