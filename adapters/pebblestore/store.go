@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -377,6 +378,10 @@ func pebbleOptions(opts Options, cache *pebble.Cache, events *pebble.EventListen
 
 // openPebble opens the database, turning a Pebble fatal error during the
 // open into an error instead of an exit.
+// ErrInUse: the data directory is open in another process. The embedded
+// store is one process's at a time.
+var ErrInUse = errors.New("the data directory is in use")
+
 func openPebble(dir string, popts *pebble.Options) (db *pebble.DB, err error) {
 	defer func() {
 		if f := recoverFatal(recover()); f != nil {
@@ -387,6 +392,12 @@ func openPebble(dir string, popts *pebble.Options) (db *pebble.DB, err error) {
 	if err != nil {
 		if pebble.IsCorruptionError(err) {
 			return nil, &domain.CorruptError{Detail: "open " + dir + ": " + err.Error()}
+		}
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
+			// Another process holds the directory's lock: say who likely
+			// does, not only the system call's "resource temporarily
+			// unavailable".
+			return nil, fmt.Errorf("open embedded store in %s: %w (another process, a running server or tool, has it open): %w", dir, ErrInUse, err)
 		}
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}

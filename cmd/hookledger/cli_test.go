@@ -184,6 +184,16 @@ func TestAuditorCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "delivery.scheduled") {
 		t.Fatalf("timeline via API: %d %s", code, out)
 	}
+	// The embedded store is one process's: the tools that open it say who
+	// holds it, and what to do instead.
+	out, code = runCLI(t, "verify", "--data-dir", dir)
+	if code == 0 || !strings.Contains(out, "in use (another process") || !strings.Contains(out, "/v1/audit/verify") {
+		t.Fatalf("verify beside the running server: %d %s", code, out)
+	}
+	out, code = runCLI(t, "rebuild", "--data-dir", dir)
+	if code == 0 || !strings.Contains(out, "in use (another process") {
+		t.Fatalf("rebuild beside the running server: %d %s", code, out)
+	}
 	// Stop gracefully: the last events are sealed.
 	srv.Process.Signal(os.Interrupt)
 	srv.Wait()
