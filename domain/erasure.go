@@ -95,7 +95,7 @@ const MaxErasureMessages = 1000
 func DecideErasure(s Erasure, cmd any, now time.Time) ([]Event, error) {
 	switch c := cmd.(type) {
 	case RequestErasure:
-		if err := validateErasure(c); err != nil {
+		if err := ValidateErasure(c); err != nil {
 			return nil, err
 		}
 		ev := ErasureRequested{ErasureID: c.ErasureID, ApplicationID: c.ApplicationID, Scope: c.Scope, MessageIDs: c.MessageIDs,
@@ -132,7 +132,10 @@ func sameErasure(a, b ErasureRequested) bool {
 		a.Subject == b.Subject && a.Before.Equal(b.Before) && a.Reason == b.Reason
 }
 
-func validateErasure(c RequestErasure) error {
+// ValidateErasure checks an erasure request as DecideErasure does, for a
+// caller that acts on the request before recording it (the key store's
+// selection of the keys it destroys).
+func ValidateErasure(c RequestErasure) error {
 	if err := ValidateID("erasure_id", c.ErasureID); err != nil {
 		return err
 	}
@@ -145,10 +148,13 @@ func validateErasure(c RequestErasure) error {
 	if len(c.Reason) > 512 {
 		return invalid("reason", "longer than 512 characters")
 	}
-	has := map[string]bool{EraseMessages: len(c.MessageIDs) > 0, EraseSubject: c.Subject != "", EraseBefore: !c.Before.IsZero()}
-	for scope, set := range has {
-		if set && scope != c.Scope {
-			return invalid(scopeField(scope), "only with scope %s", scope)
+	// In a fixed order, so that the same request gets the same answer.
+	for _, f := range []struct {
+		scope string
+		set   bool
+	}{{EraseMessages, len(c.MessageIDs) > 0}, {EraseSubject, c.Subject != ""}, {EraseBefore, !c.Before.IsZero()}} {
+		if f.set && f.scope != c.Scope {
+			return invalid(scopeField(f.scope), "only with scope %s", f.scope)
 		}
 	}
 	switch c.Scope {

@@ -79,6 +79,11 @@ type Result struct {
 
 // Erase carries out req.
 func (e *Eraser) Erase(ctx context.Context, req domain.RequestErasure, md domain.Metadata) (Result, error) {
+	// Checked before the keys are looked for: a request the ledger would
+	// refuse gets the ledger's reason, not the key selection's.
+	if err := domain.ValidateErasure(req); err != nil {
+		return Result{}, err
+	}
 	keys, effective, err := e.selectKeys(ctx, req)
 	if err != nil {
 		return Result{}, err

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -97,5 +98,33 @@ func TestHeaderValuesAreEncryptedAndErasedWithTheApplication(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 2 || got[0] != "header-marker@example.com|Bearer tok-marker" || got[1] != "|" {
 		t.Fatalf("the endpoint got %q", got)
+	}
+}
+
+// TestErasureRequestsAreRefusedPrecisely: a bad erasure request names the
+// field at fault and what it wants, and nothing is recorded.
+func TestErasureRequestsAreRefusedPrecisely(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_e", "name": "E"})
+	path := "/v1/applications/app_e/erasures"
+	for _, c := range []struct {
+		name, field, detail string
+		body                map[string]any
+	}{
+		{"no scope", "scope", "want application, messages, subject or published_before", map[string]any{"reason": "r"}},
+		{"unknown scope", "scope", "want application, messages, subject or published_before", map[string]any{"scope": "everything", "reason": "r"}},
+		{"no reason", "reason", "say why", map[string]any{"scope": "application"}},
+		{"a subject with another scope", "subject", "only with scope subject", map[string]any{"scope": "application", "subject": "u1", "reason": "r"}},
+		{"messages and a time", "message_ids", "only with scope messages", map[string]any{"scope": "published_before", "message_ids": []string{"msg_1"}, "before": "2026-01-01T00:00:00Z", "reason": "r"}},
+	} {
+		before, _ := e.store.Head(context.Background())
+		r := e.do("POST", path, A, c.body)
+		if r.status != 422 || r.str("code") != "validation_failed" || r.str("field") != c.field || !strings.Contains(r.str("detail"), c.detail) {
+			t.Errorf("%s: %d %s", c.name, r.status, r.body)
+		}
+		if after, _ := e.store.Head(context.Background()); after != before {
+			t.Errorf("%s: the refused request appended %d events", c.name, after-before)
+		}
 	}
 }
