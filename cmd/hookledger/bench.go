@@ -45,14 +45,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	traceFile := fs.String("trace", "", "write an execution trace of the whole run to this file (go tool trace; large: keep the run short)")
 	memProfile := fs.String("memprofile", "", "write the run's allocation profile to this file at the end (go tool pprof -sample_index=alloc_space)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if strayArgs(fs, stderr) {
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	cfg.Scenarios = strings.Split(*scenarios, ",")
 	if exe, err := os.Executable(); err == nil {

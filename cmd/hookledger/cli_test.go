@@ -302,4 +302,10 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 			t.Errorf("%q: exit %d: %s", args, code, out)
 		}
 	}
+	// Help asked for is help given: exit 0, for every command alike.
+	for _, cmd := range [][]string{{"verify"}, {"export"}, {"copy"}, {"keys", "create-admin"}, {"keys", "rotate-master"}, {"receive"}, {"bench"}} {
+		if out, code := runCLI(t, append(cmd, "-h")...); code != 0 || !strings.Contains(out, "-") {
+			t.Errorf("%q -h: exit %d: %s", cmd, code, out)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,14 +27,8 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	toPrefix := fs.String("to-prefix", eventstoredb.DefaultPrefix, "stream prefix on an EventStoreDB destination")
 	maxAppend := fs.Int("esdb-max-append-size", 1<<20, "the EventStoreDB server's MaxAppendSize in bytes")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if strayArgs(fs, stderr) {
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	var problems []string
 	if *from == "" {

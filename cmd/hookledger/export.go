@@ -28,11 +28,8 @@ func exportCmd(ctx context.Context, args []string) int {
 	keyFile := fs.String("seal-key-file", "", "the seal signing key that signs the export's footer (default: <data-dir>/audit/seal.key)")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
 	sf := addStoreFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if strayArgs(fs, os.Stderr) {
-		return 2
+	if code, ok := parseFlags(fs, args, os.Stderr); !ok {
+		return code
 	}
 	if *app != "" && *sub != "" {
 		fmt.Fprintln(os.Stderr, "give --application or --subscription, not both")

@@ -36,11 +36,8 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "data directory of the ledger (the server must be stopped)")
 	name := fs.String("name", "recovery (hookledger keys create-admin)", "a name for the key")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	if strayArgs(fs, stderr) {
-		return 2
+	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
+		return code
 	}
 	store, err := pebblestore.Open(*dataDir, pebblestore.Options{Logger: zerolog.New(stderr).Level(zerolog.ErrorLevel)})
 	if err != nil {
@@ -73,11 +70,8 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 	current := fs.String("master-key-file", os.Getenv("HOOKLEDGER_MASTER_KEY_FILE"), "the current master key's file (default: HOOKLEDGER_MASTER_KEY, else <data-dir>/master.key)")
 	next := fs.String("new-master-key-file", "", "the new master key's file (required)")
 	generate := fs.Bool("generate", false, "draw the new master key and write it to --new-master-key-file (which must not exist)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if strayArgs(fs, stderr) {
-		return 2
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if *next == "" {
 		fmt.Fprintln(stderr, "--new-master-key-file is required")

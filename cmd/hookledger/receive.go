@@ -72,14 +72,8 @@ func receive(ctx context.Context, args []string) int {
 	fs.IntVar(&o.status, "status", 200, "HTTP status answered to a verified webhook (e.g. 410 to simulate a gone endpoint, 503 a busy one)")
 	fs.Float64Var(&o.failRate, "fail-rate", 0, "fraction of verified webhooks answered 500 instead, at random (0 to 1)")
 	fs.DurationVar(&o.delay, "delay", 0, "wait this long before answering (a slow endpoint; beyond the ledger's --request-timeout, a timeout)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if strayArgs(fs, os.Stderr) {
-		return 2
+	if code, ok := parseFlags(fs, args, os.Stderr); !ok {
+		return code
 	}
 	var problems []string
 	if o.status < 100 || o.status > 599 {

@@ -55,11 +55,8 @@ func verifyCmd(ctx context.Context, args []string) int {
 	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's (or the export's) valid seals")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
 	sf := addStoreFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if strayArgs(fs, os.Stderr) {
-		return 2
+	if code, ok := parseFlags(fs, args, os.Stderr); !ok {
+		return code
 	}
 	if *expectSeal != "" {
 		if _, err := domain.ParseHash(*expectSeal); err != nil {
