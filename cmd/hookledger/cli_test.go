@@ -283,6 +283,8 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 		{"keys", "rotate-master", "--data-dir", dir, "--new-master-key-file", filepath.Join(dir, "k"), "extra"},
 		{"receive", "extra"},
 		{"bench", "--quiet", "extra"},
+		{"timeline", "dlv_a", "--data-dir", dir, "dlv_b"},
+		{"history", "--data-dir", dir, "sub_a", "sub_b"},
 	} {
 		// Bounded: without the check, receive and bench would run on.
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -106,8 +106,13 @@ func inspect(ctx context.Context, name string, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if target == "" && fs.NArg() > 0 {
-		target = fs.Arg(0)
+	rest := fs.Args()
+	if target == "" && len(rest) > 0 {
+		target, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(os.Stderr, "hookledger %s: unexpected argument %q: it takes one %s\n", name, rest[0], map[string]string{"timeline": "delivery id", "history": "stream or id"}[name])
+		return 2
 	}
 	if target == "" {
 		fmt.Fprintf(os.Stderr, "usage: hookledger %s <%s> [--json] [--data-dir DIR | --url URL --key KEY]\n", name, map[string]string{"timeline": "delivery-id", "history": "stream"}[name])
