@@ -134,3 +134,22 @@ func TestTypeErrorsSpeakJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFoundNamesWhatIsMissing: a 404 for a resource says which one.
+func TestNotFoundNamesWhatIsMissing(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	for path, want := range map[string]string{
+		"/v1/applications/app_none":                     "application app_none not found",
+		"/v1/applications/app_a/subscriptions/sub_none": "no subscription sub_none in application app_a",
+		"/v1/applications/app_a/messages/msg_none":      "no message msg_none in application app_a",
+		"/v1/deliveries/dlv_none":                       "no delivery dlv_none",
+		"/v1/deliveries/dlv_none/timeline":              "no delivery dlv_none",
+		"/v1/event-types/none.here":                     "no event type none.here",
+	} {
+		if r := e.must(404, "GET", path, A, nil); r.str("code") != "not_found" || r.str("detail") != want {
+			t.Errorf("GET %s: %s, want the detail %q", path, r.body, want)
+		}
+	}
+}

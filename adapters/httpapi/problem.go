@@ -100,7 +100,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, domain.ErrEventTooLarge):
 		writeProblem(c, http.StatusRequestEntityTooLarge, CodePayloadTooLarge, err.Error(), "")
 	case errors.Is(err, domain.ErrNotFound):
-		writeProblem(c, http.StatusNotFound, CodeNotFound, err.Error(), "")
+		detail := err.Error()
+		if err == domain.ErrNotFound {
+			detail = notFoundDetail(c.Params)
+		}
+		writeProblem(c, http.StatusNotFound, CodeNotFound, detail, "")
 	case errors.Is(err, domain.ErrAlreadyExists):
 		writeProblem(c, http.StatusConflict, CodeAlreadyExists, err.Error(), "")
 	case errors.As(err, &ice):
@@ -150,4 +154,29 @@ func bad(code, field, detail string) error {
 		status = http.StatusUnprocessableEntity
 	}
 	return &badInput{status: status, code: code, detail: detail, field: field}
+}
+
+// resourceNouns names what each path parameter addresses.
+var resourceNouns = map[string]string{
+	"app": "application", "sub": "subscription", "msg": "message", "dlv": "delivery",
+	"key": "API key", "erasure": "erasure", "name": "event type", "stream": "stream",
+}
+
+// notFoundDetail says which resource of the path was not found: the last one
+// it names (its application too, when it names one), rather than the bare
+// sentinel's "not found".
+func notFoundDetail(ps gin.Params) string {
+	if len(ps) == 0 {
+		return "not found"
+	}
+	last := ps[len(ps)-1]
+	noun, ok := resourceNouns[last.Key]
+	if !ok {
+		return "not found"
+	}
+	detail := "no " + noun + " " + last.Value
+	if len(ps) > 1 && ps[0].Key == "app" {
+		detail += " in application " + ps[0].Value
+	}
+	return detail
 }
