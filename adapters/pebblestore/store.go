@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -376,12 +377,22 @@ func pebbleOptions(opts Options, cache *pebble.Cache, events *pebble.EventListen
 	return popts
 }
 
-// openPebble opens the database, turning a Pebble fatal error during the
-// open into an error instead of an exit.
 // ErrInUse: the data directory is open in another process. The embedded
 // store is one process's at a time.
 var ErrInUse = errors.New("the data directory is in use")
 
+// lockedByOther says whether err is the directory lock's refusal: the lock
+// call's own error number, not a file's (a PathError: permissions).
+func lockedByOther(err error) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return false
+	}
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)
+}
+
+// openPebble opens the database, turning a Pebble fatal error during the
+// open into an error instead of an exit.
 func openPebble(dir string, popts *pebble.Options) (db *pebble.DB, err error) {
 	defer func() {
 		if f := recoverFatal(recover()); f != nil {
@@ -393,7 +404,7 @@ func openPebble(dir string, popts *pebble.Options) (db *pebble.DB, err error) {
 		if pebble.IsCorruptionError(err) {
 			return nil, &domain.CorruptError{Detail: "open " + dir + ": " + err.Error()}
 		}
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
+		if lockedByOther(err) {
 			// Another process holds the directory's lock: say who likely
 			// does, not only the system call's "resource temporarily
 			// unavailable".

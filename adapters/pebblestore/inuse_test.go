@@ -1,0 +1,28 @@
+package pebblestore
+
+import (
+	"fmt"
+	"io/fs"
+	"syscall"
+	"testing"
+)
+
+// TestLockedByOther: the lock call's refusal is told apart from a file the
+// process may not open (a PathError), which is not "in use".
+func TestLockedByOther(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{syscall.EAGAIN, true},
+		{syscall.EACCES, true},
+		{fmt.Errorf("pebble: %w", syscall.EAGAIN), true},
+		{&fs.PathError{Op: "open", Path: "/data/LOCK", Err: syscall.EACCES}, false},
+		{fmt.Errorf("open: %w", &fs.PathError{Op: "open", Path: "/data/MANIFEST", Err: syscall.EACCES}), false},
+		{syscall.ENOSPC, false},
+	} {
+		if got := lockedByOther(c.err); got != c.want {
+			t.Errorf("lockedByOther(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
