@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,6 +138,9 @@ func jsonTypeName(t reflect.Type) string {
 		return "a time (RFC 3339)"
 	case reflect.TypeFor[json.RawMessage]():
 		return "a JSON value"
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) && t.Kind() != reflect.String {
+		return "a string" // decoded from its text, whatever its Go kind
 	}
 	switch t.Kind() {
 	case reflect.String:

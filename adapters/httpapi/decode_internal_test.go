@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -33,6 +34,8 @@ func TestJSONTypeName(t *testing.T) {
 		{reflect.TypeFor[[]byte](), "a base64 string"},
 		{reflect.TypeFor[json.RawMessage](), "a JSON value"},
 		{reflect.TypeFor[any](), "a JSON value"},
+		{reflect.TypeFor[netip.Addr](), "a string"},
+		{reflect.TypeFor[[]netip.Prefix](), "an array of strings"},
 		{nil, "a JSON value"},
 	}
 	for _, c := range cases {
