@@ -4,6 +4,7 @@ package main
 // verifiable bundle.
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"flag"
@@ -67,17 +68,6 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "export:", err)
 		return 1
 	}
-	var w io.Writer = os.Stdout
-	if *out != "" {
-		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
-		}
-		defer f.Close()
-		w = f
-	}
-	bar := newProgress(os.Stderr, "export", totalOf(ctx, store), *quiet)
 	var opts audit.ExportOptions
 	if _, err := os.Stat(filepath.Join(*dataDir, "keys")); err == nil {
 		// The key store's tombstones mark the erased payloads (no master
@@ -90,15 +80,19 @@ func exportCmd(ctx context.Context, args []string) int {
 		defer ts.Close()
 		opts.Erased = ts
 	}
-	var csvDone chan error
-	if *format == "csv" {
-		pr, pw := io.Pipe()
-		csvDone = make(chan error, 1)
-		go func(out io.Writer) { csvDone <- exportToCSV(pr, out); pr.Close() }(w)
-		w = pw
-		defer func() { pw.Close(); <-csvDone }()
+	bar := newProgress(os.Stderr, "export", totalOf(ctx, store), *quiet)
+	var sum audit.ExportSummary
+	write := func(w io.Writer) (err error) {
+		sum, err = exportTo(w, *format == "csv", func(w io.Writer) (audit.ExportSummary, error) {
+			return audit.ExportWith(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key, scope, w, opts)
+		})
+		return err
 	}
-	sum, err := audit.ExportWith(ctx, progressStore{store, func(p domain.Position) { bar.Set(int64(p)) }}, key, scope, w, opts)
+	if *out == "" {
+		err = write(os.Stdout)
+	} else {
+		err = writeWhole(*out, write)
+	}
 	bar.Done()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
@@ -106,4 +100,54 @@ func exportCmd(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "exported %d events and %d seals\n", sum.Events, sum.Seals)
 	return 0
+}
+
+// exportTo writes an export to w, converted to CSV when csv is set. A
+// conversion that fails fails the export (the export's writes then fail too,
+// so neither waits on the other).
+func exportTo(w io.Writer, csv bool, export func(io.Writer) (audit.ExportSummary, error)) (audit.ExportSummary, error) {
+	if !csv {
+		return export(w)
+	}
+	pr, pw := io.Pipe()
+	converted := make(chan error, 1)
+	go func() {
+		err := exportToCSV(pr, w)
+		pr.CloseWithError(cmp.Or(err, io.ErrClosedPipe))
+		converted <- err
+	}()
+	sum, err := export(pw)
+	pw.CloseWithError(err)
+	cerr := <-converted
+	if err != nil {
+		return sum, err // a conversion that failed first failed the export's writes with its error
+	}
+	if cerr != nil {
+		return sum, fmt.Errorf("CSV: %w", cerr)
+	}
+	return sum, nil
+}
+
+// writeWhole writes the file at path through write under a temporary name
+// beside it, and renames it into place once written and synced: a failed
+// export leaves no file that looks like one, and an earlier file of that name
+// is replaced only by a whole one.
+func writeWhole(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // once renamed, there is nothing of that name left
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
