@@ -215,6 +215,13 @@ func TestAuditorCLI(t *testing.T) {
 	if out, code = runCLI(t, "export", "--data-dir", dir, "--application", "app_cli", "--out", exp); code != 0 {
 		t.Fatalf("export: %s", out)
 	}
+	typo := filepath.Join(t.TempDir(), "typo.ndjson")
+	if out, code = runCLI(t, "export", "--data-dir", dir, "--application", "app_typo", "--out", typo); code != 1 || !strings.Contains(out, "no application app_typo") {
+		t.Fatalf("export of an application the ledger never had: %d %s", code, out)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(typo)); len(entries) != 0 {
+		t.Fatalf("a refused export left %v", entries)
+	}
 	raw, _ := os.ReadFile(exp)
 	if bytes.Contains(raw, []byte("other-tenant-data")) || bytes.Contains(raw, []byte("whsec_")) {
 		t.Fatal("the export holds another tenant's data or a secret")
