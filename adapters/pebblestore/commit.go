@@ -184,6 +184,7 @@ func (s *Store) commit(reqs []*appendReq) *turn {
 		return t
 	}
 	for stream, h := range heads {
+		s.fresh.wrote(stream)
 		var rv [8]byte
 		binary.BigEndian.PutUint64(rv[:], h.rev)
 		key = appendHeadKey(key[:0], stream) // Set copies it
@@ -197,7 +198,7 @@ func (s *Store) commit(reqs []*appendReq) *turn {
 	// over only once writeLoop has applied the one before, and an applied
 	// batch is visible to reads before its sync), so the only heads Pebble
 	// does not have yet are the ones put in just below.
-	if s.heads == nil || len(s.heads)+len(heads) > headCacheMax {
+	if s.heads == nil || len(s.heads)+len(heads) > s.headCacheMax {
 		s.heads = make(map[string]streamHead, len(heads))
 	}
 	for stream, h := range heads {
@@ -304,7 +305,8 @@ func (s *Store) fail(err error) error {
 //
 // The heads are read together, in key order, through one iterator: a Pebble
 // Get per stream builds an iterator over every memtable and table each time,
-// and cost four times the CPU per head (BenchmarkStoredHeads). A stream
+// and cost four times the CPU per head (BenchmarkStoredHeads). Most new
+// streams are not read at all: fresh knows they have no head. A stream
 // missing from the answer could not be read, and err says why.
 func (s *Store) storedHeads(reqs []*appendReq) (map[string]streamHead, error) {
 	var streams []string
@@ -321,13 +323,32 @@ func (s *Store) storedHeads(reqs []*appendReq) (map[string]streamHead, error) {
 	slices.Sort(streams)
 	streams = slices.Compact(streams)
 	heads := make(map[string]streamHead, len(streams))
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHead}, UpperBound: []byte{prefixHead + 1}})
-	if err != nil {
-		return heads, translate(err, 0)
+	var it *pebble.Iterator
+	iter := func() (*pebble.Iterator, error) {
+		if it != nil {
+			return it, nil
+		}
+		var err error
+		it, err = s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHead}, UpperBound: []byte{prefixHead + 1}})
+		return it, translate(err, 0)
 	}
-	defer it.Close()
+	defer func() {
+		if it != nil {
+			it.Close()
+		}
+	}()
 	var k []byte
 	for _, stream := range streams {
+		if isNew, err := s.fresh.isNew(iter, stream); err != nil {
+			return heads, err
+		} else if isNew {
+			heads[stream] = streamHead{}
+			continue
+		}
+		it, err := iter()
+		if err != nil {
+			return heads, err
+		}
 		k = appendHeadKey(k[:0], stream)
 		// The default comparer's prefix of a key is the whole key: the
 		// tables' bloom filters answer most misses.

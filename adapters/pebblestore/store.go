@@ -119,7 +119,11 @@ type Store struct {
 	// touches it, and it is the only writer, so the cache cannot be stale;
 	// it saves a Pebble read per append to a hot stream (a delivery's
 	// attempt events follow each other closely).
-	heads map[string]streamHead
+	heads        map[string]streamHead
+	headCacheMax int // the constant but in tests
+	// fresh answers that most new streams have no head without a read
+	// (fresh.go); the committer's alone, like heads.
+	fresh *fresh
 	// tail holds the last events committed for the live readers (tail.go).
 	tail *tail
 	// next is the last position given to an event: the committer's alone,
@@ -227,7 +231,7 @@ func Open(dir string, opts Options) (st *Store, err error) {
 	s := &Store{
 		dir: dir, opts: opts, log: opts.Logger, now: opts.Now,
 		reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
-		maxBatch: opts.MaxBatchEvents,
+		maxBatch: opts.MaxBatchEvents, fresh: newFresh(), headCacheMax: headCacheMax,
 	}
 	if !opts.ReadOnly {
 		// A restart on a full disk must fail once and clearly: Pebble would
