@@ -110,6 +110,7 @@ func DecidePublish(s Message, c PublishMessage, now time.Time) ([]Event, error) 
 		return nil, fmt.Errorf("%w: the payload is %d bytes; the limit is %d", ErrEventTooLarge, len(c.Payload), max)
 	}
 	var compact bytes.Buffer
+	compact.Grow(len(c.Payload)) // compacting never lengthens it
 	if err := json.Compact(&compact, c.Payload); err != nil || len(c.Payload) == 0 {
 		return nil, invalid("payload", "must be valid JSON")
 	}

@@ -93,6 +93,21 @@ func (r *Receiver) AddDefault(secret string) error {
 	return nil
 }
 
+// maxBody bounds the body read from a request.
+const maxBody = 8 << 20
+
+// readBody reads req's body, at most limit bytes: in one allocation of the
+// length the request declares when it declares one (io.ReadAll grows its
+// buffer from 512 bytes, three allocations for a 1 KiB event).
+func readBody(req *http.Request, limit int64) ([]byte, error) {
+	if n := req.ContentLength; n >= 0 && n <= limit {
+		body := make([]byte, n)
+		_, err := io.ReadFull(req.Body, body) // the server ends the body at its declared length
+		return body, err
+	}
+	return io.ReadAll(io.LimitReader(req.Body, limit))
+}
+
 // ServeHTTP verifies and records a request: 200 when the signature verifies,
 // 401 when it does not, 404 for an unknown endpoint.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -107,7 +122,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, 8<<20))
+	body, err := readBody(req, maxBody)
 	if err != nil {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return

@@ -90,3 +90,45 @@ func TestDistinctDeliveriesAreCountedAlikeInEveryMode(t *testing.T) {
 		})
 	}
 }
+
+// A body is read whole whether or not its length is declared, and a body
+// shorter than it declares is refused, not verified.
+func TestBodiesAreReadWholeWithOrWithoutALength(t *testing.T) {
+	r := receiver.New()
+	if err := r.Add("ep", secret); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	r.OnReceipt = func(rc receiver.Receipt) { got = append(got, rc.Body) }
+	body := bytes.Repeat([]byte(`{"k":"0123456789"}`), 100)[:1700]
+	body = append(body[:1699], '}')
+	wh, _ := standardwebhooks.NewWebhook(secret)
+	now := time.Now()
+	sig, _ := wh.Sign("msg_1", now, body)
+	for _, c := range []struct {
+		name   string
+		length int64 // -1: unknown (chunked)
+		send   []byte
+		code   int
+	}{
+		{"declared", int64(len(body)), body, http.StatusOK},
+		{"chunked", -1, body, http.StatusOK},
+		{"shorter than declared", int64(len(body)), body[:1000], http.StatusBadRequest},
+	} {
+		got = nil
+		req := httptest.NewRequest(http.MethodPost, "/ep", bytes.NewReader(c.send))
+		req.ContentLength = c.length
+		req.Header.Set("webhook-id", "msg_1")
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+		req.Header.Set("webhook-signature", sig)
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		if rec.Code != c.code {
+			t.Errorf("%s: %d %s, want %d", c.name, rec.Code, rec.Body, c.code)
+			continue
+		}
+		if c.code == http.StatusOK && (len(got) != 1 || !bytes.Equal(got[0], body)) {
+			t.Errorf("%s: received %d bodies (%d bytes), want the one sent", c.name, len(got), len(bytes.Join(got, nil)))
+		}
+	}
+}
