@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -317,4 +318,35 @@ func TestAPIKey(t *testing.T) {
 		{name: "revoke revoked changes nothing", given: []domain.Event{created, domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0}}, when: domain.RevokeAPIKey{}},
 		{name: "revoke unknown", when: domain.RevokeAPIKey{}, err: domain.ErrNotFound},
 	}, domain.EvolveAPIKey, domain.DecideAPIKey)
+}
+
+// An operational subscription (of the system application) whose pattern
+// matches no operational event type would never receive an alert: refused
+// on create and on update. Tenants' subscriptions take any type.
+func TestOperationalSubscriptionsMatchOperationalEvents(t *testing.T) {
+	ops := domain.CreateSubscription{SubscriptionID: "sub_ops", ApplicationID: domain.SystemApplicationID, URL: "https://ops.example/h", EventTypes: domain.Filters{"hookledger.*"}, Secret: secretA}
+	opsCreated := func(f domain.Filters) []domain.Event {
+		return []domain.Event{domain.SubscriptionCreated{SubscriptionID: "sub_ops", ApplicationID: domain.SystemApplicationID, URL: ops.URL, EventTypes: f,
+			Key: domain.SigningKey{KeyID: domain.KeyIDForSecret(secretA), Secret: secretA, CreatedAt: t0}, CreatedAt: t0}}
+	}
+	with := func(f domain.Filters) domain.CreateSubscription { c := ops; c.EventTypes = f; return c }
+	for _, ok := range []domain.Filters{{"hookledger.*"}, {"*"}, {domain.OpSubscriptionDisabled}, {"hookledger.delivery.*", domain.OpSealFailed}} {
+		if _, err := domain.DecideSubscription(domain.Subscription{}, with(ok), t0); err != nil {
+			t.Errorf("operational filters %v refused: %v", ok, err)
+		}
+	}
+	run(t, []scenario{
+		{name: "a type without hookledger's prefix", when: with(domain.Filters{"subscription.disabled"}), err: domain.ErrInvalidArgument},
+		{name: "one good pattern and one that matches nothing", when: with(domain.Filters{"hookledger.*", "delivery.*"}), err: domain.ErrInvalidArgument},
+		{name: "an update to a pattern that matches nothing", given: opsCreated(domain.Filters{"hookledger.*"}),
+			when: domain.UpdateSubscription{EventTypes: domain.Filters{"order.*"}}, err: domain.ErrInvalidArgument},
+		{name: "an update to an operational type", given: opsCreated(domain.Filters{"hookledger.*"}),
+			when: domain.UpdateSubscription{EventTypes: domain.Filters{domain.OpDeliveryExhausted}},
+			then: []domain.Event{domain.SubscriptionUpdated{SubscriptionID: "sub_ops", URL: ops.URL, EventTypes: domain.Filters{domain.OpDeliveryExhausted}, UpdatedAt: t0}}},
+	}, domain.EvolveSubscription, domain.DecideSubscription)
+	var ve *domain.ValidationError
+	_, err := domain.DecideSubscription(domain.Subscription{}, with(domain.Filters{"subscription.disabled"}), t0)
+	if !errors.As(err, &ve) || ve.Field != "event_types" || !strings.Contains(ve.Reason, domain.OpSubscriptionDisabled) {
+		t.Errorf("refusal %v: want event_types named, and the operational types listed", err)
+	}
 }

@@ -124,6 +124,14 @@ func EvolveAPIKey(s APIKey, ev Event) APIKey {
 // CreateAPIKey issues a key (the caller drew the key and hashed it).
 func (c *Commands) CreateAPIKey(ctx context.Context, cmd CreateAPIKey, md Metadata) (APIKey, Outcome, error) {
 	if cmd.Role == RoleApplication {
+		// Checked here, before the application is looked up, so that the
+		// answer names the field the caller sent.
+		if cmd.ApplicationID == "" {
+			return APIKey{}, Outcome{}, invalid("application", "an application key must name its application")
+		}
+		if err := ValidateID("application", cmd.ApplicationID); err != nil {
+			return APIKey{}, Outcome{}, err
+		}
 		if _, err := c.GetApplication(ctx, cmd.ApplicationID); err != nil {
 			return APIKey{}, Outcome{}, fmt.Errorf("application %s: %w", cmd.ApplicationID, err)
 		}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -69,7 +70,7 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 	switch c := cmd.(type) {
 	case CreateApplication:
 		if s.Exists {
-			return nil, ErrAlreadyExists
+			return nil, fmt.Errorf("application %s %w", c.ApplicationID, ErrAlreadyExists)
 		}
 		if err := ValidateID("id", c.ApplicationID); err != nil {
 			return nil, err

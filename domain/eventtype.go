@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -47,7 +48,7 @@ type DefineEventType struct {
 // DecideEventType returns the events a command produces, or why it cannot.
 func DecideEventType(s EventTypeDef, c DefineEventType, now time.Time) ([]Event, error) {
 	if c.Create && s.Exists {
-		return nil, ErrAlreadyExists
+		return nil, fmt.Errorf("event type %s %w", c.Name, ErrAlreadyExists)
 	}
 	if !c.Create && !s.Exists {
 		return nil, ErrNotFound

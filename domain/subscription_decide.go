@@ -63,6 +63,11 @@ func decideCreateSubscription(c CreateSubscription, now time.Time) ([]Event, err
 	if err := c.EventTypes.Validate(); err != nil {
 		return nil, err
 	}
+	if c.ApplicationID == SystemApplicationID {
+		if err := validateOperationalFilters(c.EventTypes); err != nil {
+			return nil, err
+		}
+	}
 	if err := validateDescription(c.Description); err != nil {
 		return nil, err
 	}
@@ -124,6 +129,11 @@ func decideUpdateSubscription(s Subscription, c UpdateSubscription, now time.Tim
 	}
 	if err := updateEndpoint(&ev, c); err != nil {
 		return nil, err
+	}
+	if c.EventTypes != nil && s.ApplicationID == SystemApplicationID {
+		if err := validateOperationalFilters(c.EventTypes); err != nil {
+			return nil, err
+		}
 	}
 	if err := updateHeaders(&ev, s, c); err != nil {
 		return nil, err

@@ -67,6 +67,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		{"missing key", "GET", sub, "", nil, 401, "unauthorized", ""},
 		{"wrong key", "GET", sub, "hlk_wrong", nil, 401, "unauthorized", ""},
 		{"unknown role", "POST", "/v1/keys", A, map[string]any{"role": "root"}, 422, "validation_failed", "role"},
+		{"application key without its application", "POST", "/v1/keys", A, map[string]any{"role": "application"}, 422, "validation_failed", "application"},
 		{"application key for a missing application", "POST", "/v1/keys", A, map[string]any{"role": "application", "application": "app_zz"}, 404, "not_found", ""},
 		{"recover without since", "POST", sub + "/sub_a/recover", A, map[string]any{}, 422, "validation_failed", "since"},
 		{"recover since a future time", "POST", sub + "/sub_a/recover", A, map[string]any{"since": "2999-01-01T00:00:00Z"}, 422, "validation_failed", "since"},
@@ -150,6 +151,23 @@ func TestNotFoundNamesWhatIsMissing(t *testing.T) {
 	} {
 		if r := e.must(404, "GET", path, A, nil); r.str("code") != "not_found" || r.str("detail") != want {
 			t.Errorf("GET %s: %s, want the detail %q", path, r.body, want)
+		}
+	}
+	// A message explained against a subscription that does not exist: the
+	// subscription is what is missing, not the message.
+	msg := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{}}).str("id")
+	if r := e.must(404, "GET", "/v1/applications/app_a/messages/"+msg+"/explain?subscription_id=sub_none", A, nil); r.str("detail") != "no subscription sub_none" || r.str("field") != "subscription_id" {
+		t.Errorf("explain against a missing subscription: %s", r.body)
+	}
+	// Creating what exists says what exists.
+	for path, body := range map[string]map[string]any{
+		"/v1/applications": {"id": "app_a", "name": "again"},
+		"/v1/event-types":  {"name": "a.b"},
+	} {
+		e.do("POST", path, A, body) // the event type may not exist yet
+		want := map[string]string{"/v1/applications": "application app_a already exists", "/v1/event-types": "event type a.b already exists"}[path]
+		if r := e.must(409, "POST", path, A, body); r.str("code") != "already_exists" || r.str("detail") != want {
+			t.Errorf("POST %s again: %s, want the detail %q", path, r.body, want)
 		}
 	}
 }

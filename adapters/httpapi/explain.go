@@ -53,7 +53,7 @@ func (s *Server) explain(c *gin.Context) {
 		}
 	})
 	if p := who(c); nowSub == nil || (p.role == domain.RoleApplication && nowSub.ApplicationID != p.app) {
-		s.fail(c, domain.ErrNotFound)
+		s.fail(c, notFound("subscription_id", "no subscription "+subID))
 		return
 	}
 	then, existed, err := s.subscriptionAsOf(ctx, subID, asOfPoint{pos: pos})

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,15 @@ func TestOperationalWebhooks(t *testing.T) {
 	e.must(201, "POST", "/v1/operational-subscriptions", A, map[string]any{"id": "sub_ops", "url": ops.URL, "event_types": []string{"hookledger.*"}})
 	if items := e.must(200, "GET", "/v1/operational-subscriptions", A, nil).items(); len(items) != 1 || items[0]["id"] != "sub_ops" {
 		t.Fatalf("operational subscriptions: %v", items)
+	}
+	// A filter that matches no operational event type (the tenant event's
+	// name, not hookledger's) would never fire: refused, on create and on
+	// update, naming the types there are.
+	if r := e.must(422, "POST", "/v1/operational-subscriptions", A, map[string]any{"url": ops.URL, "event_types": []string{"subscription.disabled"}}); r.str("field") != "event_types" || !strings.Contains(r.str("detail"), domain.OpSubscriptionDisabled) {
+		t.Errorf("an operational subscription to nothing: %s", r.body)
+	}
+	if r := e.must(422, "PATCH", "/v1/applications/"+domain.SystemApplicationID+"/subscriptions/sub_ops", A, map[string]any{"event_types": []string{"delivery.*"}}); r.str("field") != "event_types" {
+		t.Errorf("an operational subscription changed to nothing: %s", r.body)
 	}
 
 	e.must(201, "POST", "/v1/applications/app_t/subscriptions", A, map[string]any{"id": "sub_t", "url": failing.URL, "event_types": []string{"*"}, "retry_schedule_ms": []int64{0}})

@@ -156,6 +156,13 @@ func bad(code, field, detail string) error {
 	return &badInput{status: status, code: code, detail: detail, field: field}
 }
 
+// notFound is a 404 whose detail names what was not found, for a resource
+// a query parameter or the body names (the path's are named by
+// notFoundDetail).
+func notFound(field, detail string) error {
+	return &badInput{status: http.StatusNotFound, code: CodeNotFound, detail: detail, field: field}
+}
+
 // resourceNouns names what each path parameter addresses.
 var resourceNouns = map[string]string{
 	"app": "application", "sub": "subscription", "msg": "message", "dlv": "delivery",
