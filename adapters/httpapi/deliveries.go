@@ -266,6 +266,19 @@ func (s *Server) redeliver(c *gin.Context) {
 			return
 		}
 	}
+	// A deleted subscription's deliveries are cancelled as soon as they are
+	// due: a redelivery recorded for one would only turn a delivery that
+	// was acknowledged into one that reads cancelled.
+	var deleted bool
+	s.Views.Read(func(v *projections.Views) {
+		sv := v.Subscriptions[d.SubscriptionID]
+		deleted = sv == nil || sv.Status == domain.StatusDeleted
+	})
+	if deleted {
+		s.fail(c, &badInput{status: http.StatusConflict, code: CodeConflict,
+			detail: "subscription " + d.SubscriptionID + " was deleted: its deliveries are not sent again"})
+		return
+	}
 	md := actor(c)
 	md.CorrelationID = d.MessageID
 	_, out, err := s.Commands.ChangeDelivery(c.Request.Context(), d.ID, domain.RequestRedelivery{By: md.Actor, Reason: in.Reason}, md)

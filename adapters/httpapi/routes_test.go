@@ -239,3 +239,35 @@ func TestUpdateSubscriptionOfNothingRecordsNothing(t *testing.T) {
 		t.Fatalf("the ledger holds %v after a change", evs)
 	}
 }
+
+// TestRedeliveryToADeletedSubscriptionIsRefused: the pipeline cancels a
+// deleted subscription's deliveries, so a redelivery accepted for one would
+// only turn an acknowledged delivery into a cancelled one. It is refused,
+// and nothing is recorded.
+func TestRedeliveryToADeletedSubscriptionIsRefused(t *testing.T) {
+	e := newEnv(t)
+	recv := receiver.New()
+	hook := httptest.NewServer(recv)
+	defer hook.Close()
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	sub := e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": hook.URL + "/sub_a", "event_types": []string{"*"}})
+	recv.Add("sub_a", sub.str("secret"))
+	msgID := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "order.paid", "payload": map[string]any{}}).str("id")
+	dlvID := domain.DeliveryIDFor(msgID, "sub_a")
+	waitFor(t, "delivery acknowledged", func() bool {
+		return e.do("GET", "/v1/deliveries/"+dlvID, A, nil).str("status") == "acknowledged"
+	})
+	e.must(204, "DELETE", "/v1/applications/app_a/subscriptions/sub_a", A, nil)
+	before, _ := e.store.Head(context.Background())
+	r := e.must(409, "POST", "/v1/deliveries/"+dlvID+"/redeliver", A, map[string]any{"reason": "customer asked"})
+	if r.str("code") != "conflict" || !strings.Contains(r.str("detail"), "sub_a was deleted") {
+		t.Errorf("redelivery to a deleted subscription: %s", r.body)
+	}
+	if after, _ := e.store.Head(context.Background()); after != before {
+		t.Errorf("the refused redelivery appended %d events", after-before)
+	}
+	if st := e.must(200, "GET", "/v1/deliveries/"+dlvID, A, nil).str("status"); st != "acknowledged" {
+		t.Errorf("the delivery reads %s after a refused redelivery, want acknowledged", st)
+	}
+}
