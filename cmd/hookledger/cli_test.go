@@ -184,6 +184,12 @@ func TestAuditorCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "delivery.scheduled") {
 		t.Fatalf("timeline via API: %d %s", code, out)
 	}
+	// A delivery the server does not have: its answer's detail, not the
+	// problem document.
+	out, code = runCLI(t, "timeline", "dlv_none", "--url", api.base, "--key", key)
+	if code != 1 || !strings.Contains(out, "404 Not Found: no delivery dlv_none") || strings.Contains(out, `"type"`) {
+		t.Errorf("timeline of an unknown delivery via API: %d %s", code, out)
+	}
 	// The embedded store is one process's: the tools that open it say who
 	// holds it, and what to do instead.
 	out, code = runCLI(t, "verify", "--data-dir", dir)
@@ -279,6 +285,27 @@ func TestAuditorCLI(t *testing.T) {
 // TestCommandsRefuseStrayArguments: a command that takes only flags refuses
 // a word after them (exit 2, naming it) instead of acting on its defaults:
 // "verify /backups/ledger" must not verify ./data and answer OK.
+// A --url the CLI cannot use, or one without a key, or an unknown format, is
+// refused before anything is read (an address without its scheme made the
+// CLI panic).
+func TestReadingThroughAServerNeedsAUsableURLAndKey(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"history", "sub_a", "--url", "127.0.0.1:8080", "--key", "k"}, `--url "127.0.0.1:8080": want the server's address with its scheme`},
+		{[]string{"timeline", "dlv_a", "--url", "ftp://127.0.0.1:8080", "--key", "k"}, "want the server's address with its scheme"},
+		{[]string{"timeline", "dlv_a", "--url", "http://", "--key", "k"}, "want the server's address with its scheme"},
+		{[]string{"history", "sub_a", "--url", "http://127.0.0.1:9"}, "--url needs an API key"},
+		{[]string{"history", "sub_a", "--data-dir", t.TempDir(), "--format", "xml"}, `--format "xml": want text, json or csv`},
+	} {
+		out, code := runCLI(t, c.args...)
+		if code != 2 || !strings.Contains(out, c.want) || strings.Contains(out, "panic") {
+			t.Errorf("%q: exit %d: %s\nwant exit 2 and %q", c.args, code, out, c.want)
+		}
+	}
+}
+
 func TestCommandsRefuseStrayArguments(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{

@@ -118,6 +118,19 @@ func inspect(ctx context.Context, name string, args []string) int {
 		fmt.Fprintf(os.Stderr, "usage: hookledger %s <%s> [--json] [--data-dir DIR | --url URL --key KEY]\n", name, map[string]string{"timeline": "delivery-id", "history": "stream"}[name])
 		return 2
 	}
+	if *asJSON {
+		*format = "json"
+	}
+	if *format != "text" && *format != "json" && *format != "csv" {
+		fmt.Fprintf(os.Stderr, "hookledger %s: --format %q: want text, json or csv\n", name, *format)
+		return 2
+	}
+	if *apiURL != "" {
+		if err := checkServerURL(*apiURL, *key); err != nil {
+			fmt.Fprintf(os.Stderr, "hookledger %s: %v\n", name, err)
+			return 2
+		}
+	}
 	stream := target
 	if name == "timeline" {
 		if err := domain.ValidateID("delivery id", target); err != nil {
@@ -153,9 +166,6 @@ func inspect(ctx context.Context, name string, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if *asJSON {
-		*format = "json"
-	}
 	switch *format {
 	case "json":
 		enc := json.NewEncoder(os.Stdout)
@@ -164,10 +174,6 @@ func inspect(ctx context.Context, name string, args []string) int {
 		return 0
 	case "csv":
 		return writeItemsCSV(os.Stdout, items)
-	case "text":
-	default:
-		fmt.Fprintf(os.Stderr, "--format %q: want text, json or csv\n", *format)
-		return 2
 	}
 	fmt.Printf("%s: %d events\n", stream, len(items))
 	for _, it := range items {
@@ -251,6 +257,23 @@ func readViaStore(ctx context.Context, dataDir string, sf storeFlags, stream str
 	}
 }
 
+// checkServerURL refuses a --url the CLI cannot read from (no scheme, no
+// host) and a --url without the key it needs, before anything is asked.
+func checkServerURL(raw, key string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--url %q: want the server's address with its scheme, e.g. http://127.0.0.1:8080", raw)
+	}
+	if key == "" {
+		return errors.New("--url needs an API key (auditor or admin): --key or HOOKLEDGER_KEY")
+	}
+	return nil
+}
+
+// apiClient bounds each request to a server, so that one that accepts the
+// connection and never answers does not hang the CLI.
+var serverClient = &http.Client{Timeout: time.Minute}
+
 func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]item, error) {
 	base = strings.TrimRight(base, "/")
 	path := "/v1/ledger/streams/" + url.PathEscape(stream) + "?limit=1000"
@@ -259,9 +282,12 @@ func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]
 	}
 	var out []item
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return nil, err
+		}
 		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := http.DefaultClient.Do(req)
+		res, err := serverClient.Do(req)
 		if err != nil {
 			return nil, err
 		}
@@ -271,6 +297,10 @@ func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]
 			return nil, fmt.Errorf("%w: %s", errStreamNotFound, stream)
 		}
 		if res.StatusCode != 200 {
+			var problem struct{ Detail string }
+			if json.Unmarshal(body, &problem) == nil && problem.Detail != "" {
+				return nil, fmt.Errorf("%s: %s: %s", base+path, res.Status, problem.Detail)
+			}
 			return nil, fmt.Errorf("%s: %s: %s", base+path, res.Status, body)
 		}
 		var page struct {
