@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -305,9 +306,35 @@ func listen(flagName, addr string) (net.Listener, error) {
 		return ln, nil
 	}
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("%s %s: the port is taken (another hookledger?): choose another, e.g. %s 127.0.0.1:18080 (make run ARGS=\"%s 127.0.0.1:18080\")", flagName, addr, flagName, flagName)
+		msg := fmt.Sprintf("%s %s: the port is taken (another hookledger?): choose another", flagName, addr)
+		if free := freeAddrNear(addr); free != "" {
+			msg += fmt.Sprintf(", e.g. %s %s (make run ARGS=\"%s %s\")", flagName, free, flagName, free)
+		}
+		return nil, errors.New(msg)
 	}
 	return nil, fmt.Errorf("%s %s: %w", flagName, addr, err)
+}
+
+// freeAddrNear is an address on addr's host whose port was free a moment
+// ago, the next few ports first, for the suggestion of a taken port's
+// error ("" if none was found).
+func freeAddrNear(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return ""
+	}
+	for i := 1; i <= 20 && p+i <= 65535; i++ {
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+i))); err == nil {
+			free := ln.Addr().String()
+			ln.Close()
+			return free
+		}
+	}
+	return ""
 }
 
 // watch registers the gauges read at each scrape.

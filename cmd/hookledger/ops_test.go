@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,18 @@ func TestBusyPortLeavesNothingBehind(t *testing.T) {
 	out, code := runCLI(t, "serve", "--data-dir", dir, "--listen", ln.Addr().String())
 	if code == 0 || !strings.Contains(out, "the port is taken") || !strings.Contains(out, "--listen") {
 		t.Fatalf("serve on a busy port: %d %s", code, out)
+	}
+	// The port it suggests is one of the next few, and was free (it
+	// suggested 18080 whichever was taken, 18080 too).
+	taken := ln.Addr().(*net.TCPAddr).Port
+	if m := regexp.MustCompile(`e\.g\. --listen 127\.0\.0\.1:(\d+) `).FindStringSubmatch(out); m == nil {
+		t.Errorf("no address suggested: %s", out)
+	} else if p, _ := strconv.Atoi(m[1]); p <= taken || p > taken+20 {
+		t.Errorf("suggested port %d, taken %d: %s", p, taken, out)
+	} else if l2, err := net.Listen("tcp", "127.0.0.1:"+m[1]); err != nil {
+		t.Errorf("the suggested port %s cannot be bound: %v", m[1], err)
+	} else {
+		l2.Close()
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.Fatal("serve created the data directory before finding its port busy")
