@@ -85,8 +85,12 @@ func receive(ctx context.Context, args []string) int {
 	if o.delay < 0 {
 		problems = append(problems, "--delay: must not be negative")
 	}
+	// Without a secret every signature would fail to verify: each webhook
+	// refused, with nothing to say the endpoint was started wrong.
 	h, st, err := newReceiveHandler(o, os.Stdout, rand.Float64)
-	if err != nil {
+	if o.secret == "" {
+		problems = append(problems, "--secret is required: the subscription's whsec_ secret (answered once when it was created or rotated; or HOOKLEDGER_RECEIVE_SECRET)")
+	} else if err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,5 +67,37 @@ func TestReceiveSimulatesEndpointsAndSaysWhyItRejects(t *testing.T) {
 	h.ServeHTTP(w, signedRequest(t, secret, "msg_4", `{}`))
 	if w.Code != 200 || st.verified.Load() != 1 || st.failed.Load() != 0 {
 		t.Fatalf("--fail-rate 0.4 with draw 0.5: %d", w.Code)
+	}
+}
+
+// receive without a secret would start and refuse every webhook; it is
+// refused before it listens, and so is a secret that is not one.
+func TestReceiveNeedsTheSubscriptionsSecret(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"receive", "--listen", "127.0.0.1:0"}, "--secret is required"},
+		{[]string{"receive", "--listen", "127.0.0.1:0", "--secret", "plain"}, "--secret: "},
+	} {
+		cmd := exec.Command(binary(t), c.args...)
+		cmd.Env = append(os.Environ(), "HOOKLEDGER_RECEIVE_SECRET=")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%q ran on: %s", c.args, out.String())
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(out.String(), c.want) || strings.Contains(out.String(), "receiving webhooks") {
+			t.Errorf("%q: exit %d: %s, want exit 2 and %q", c.args, code, out.String(), c.want)
+		}
 	}
 }
