@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"syscall"
@@ -24,5 +25,14 @@ func TestLockedByOther(t *testing.T) {
 		if got := lockedByOther(c.err); got != c.want {
 			t.Errorf("lockedByOther(%v) = %v, want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// A read-only open of a directory without a store says so, in words the
+// tools pass on, instead of Pebble's "database does not exist".
+func TestReadOnlyOpenOfNoLedgerSaysSo(t *testing.T) {
+	_, err := Open(t.TempDir(), Options{ReadOnly: true})
+	if !errors.Is(err, ErrNoLedger) {
+		t.Fatalf("read-only open of an empty directory: %v, want ErrNoLedger", err)
 	}
 }

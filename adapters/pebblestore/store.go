@@ -385,6 +385,11 @@ func pebbleOptions(opts Options, cache *pebble.Cache, events *pebble.EventListen
 // store is one process's at a time.
 var ErrInUse = errors.New("the data directory is in use")
 
+// ErrNoLedger: a read-only open found no store in the data directory (a
+// mistyped path, or a directory that was never a ledger); a writable open
+// creates one instead.
+var ErrNoLedger = errors.New("no ledger in this data directory")
+
 // lockedByOther says whether err is the directory lock's refusal: the lock
 // call's own error number, not a file's (a PathError: permissions).
 func lockedByOther(err error) bool {
@@ -413,6 +418,9 @@ func openPebble(dir string, popts *pebble.Options) (db *pebble.DB, err error) {
 			// does, not only the system call's "resource temporarily
 			// unavailable".
 			return nil, fmt.Errorf("open embedded store in %s: %w (another process, a running server or tool, has it open): %w", dir, ErrInUse, err)
+		}
+		if errors.Is(err, pebble.ErrDBDoesNotExist) {
+			return nil, fmt.Errorf("open embedded store in %s: %w", dir, ErrNoLedger)
 		}
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)
 	}

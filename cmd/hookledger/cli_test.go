@@ -200,6 +200,14 @@ func TestAuditorCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "in use (another process") {
 		t.Fatalf("rebuild beside the running server: %d %s", code, out)
 	}
+	copied := filepath.Join(t.TempDir(), "copy")
+	out, code = runCLI(t, "copy", "--from", dir, "--to", copied)
+	if code != 1 || !strings.Contains(out, "in use (another process") || !strings.Contains(out, "stop the server that uses it first") {
+		t.Fatalf("copy from the running server's ledger: %d %s", code, out)
+	}
+	if _, err := os.Stat(copied); err == nil {
+		t.Fatal("a copy refused for its source created its destination")
+	}
 	// Stop gracefully: the last events are sealed.
 	srv.Process.Signal(os.Interrupt)
 	srv.Wait()

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -45,13 +47,13 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := zerolog.New(stderr).Level(zerolog.WarnLevel)
-	src, err := openEndpoint(*from, *fromPrefix, *maxAppend, log)
+	src, err := openEndpoint(*from, *fromPrefix, *maxAppend, log, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "--from: %v\n", err)
 		return 1
 	}
 	defer src.Close()
-	dst, err := openEndpoint(*to, *toPrefix, *maxAppend, log)
+	dst, err := openEndpoint(*to, *toPrefix, *maxAppend, log, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "--to: %v\n", err)
 		return 1
@@ -69,12 +71,25 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func openEndpoint(where, prefix string, maxAppend int, log zerolog.Logger) (domain.EventStore, error) {
+// openEndpoint opens one side of a copy. A source data directory must exist
+// and is opened read-only: a mistyped --from used to be created, empty, and
+// "copied" (0 events, exit 0), and a copy must not change its source.
+func openEndpoint(where, prefix string, maxAppend int, log zerolog.Logger, source bool) (domain.EventStore, error) {
 	if eventstoredb.IsURL(where) {
 		return eventstoredb.Open(eventstoredb.Options{URL: where, Prefix: prefix, MaxAppendSize: maxAppend, Log: log})
 	}
 	if strings.Contains(where, "://") {
 		return nil, fmt.Errorf("%q: want a data directory or an esdb:// or kurrentdb:// URL", where)
 	}
-	return pebblestore.Open(where, pebblestore.Options{Logger: log})
+	if !source {
+		return pebblestore.Open(where, pebblestore.Options{Logger: log})
+	}
+	if _, err := os.Stat(where); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", where, err)
+	}
+	s, err := pebblestore.Open(where, pebblestore.Options{Logger: log, ReadOnly: true})
+	if errors.Is(err, pebblestore.ErrInUse) {
+		return nil, fmt.Errorf("%w; stop the server that uses it first", err)
+	}
+	return s, err
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -379,5 +380,33 @@ func TestServeRefusesAUserWhoCannotReadAll(t *testing.T) {
 	out, code := runCLI(t, "serve", "--store-url", emu.URLAs("writer", "w-pass"), "--data-dir", t.TempDir(), "--listen", freePort(t))
 	if code == 0 || !strings.Contains(out, "$admins") || strings.Contains(out, "w-pass") {
 		t.Fatalf("serve as a user without $all: %d %s", code, out)
+	}
+}
+
+// A copy's source must be a ledger: a mistyped --from was created, empty,
+// and "copied" with exit 0. It is refused before the destination is made
+// (a source a running server holds: TestAuditorCLI).
+func TestCopyRefusesASourceThatIsNoLedger(t *testing.T) {
+	base := t.TempDir()
+	empty := filepath.Join(base, "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, want string }{
+		{filepath.Join(base, "mistyped"), "no such file or directory"},
+		{empty, "no ledger in this data directory"},
+	} {
+		to := filepath.Join(base, "copy-of-"+filepath.Base(c.from))
+		var stdout, stderr bytes.Buffer
+		code := copyCmd(context.Background(), []string{"--from", c.from, "--to", to, "--quiet"}, &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), "--from: ") || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("copy from %s: exit %d: %s%s, want exit 1 and %q", c.from, code, stdout.String(), stderr.String(), c.want)
+		}
+		if _, err := os.Stat(c.from); c.from == filepath.Join(base, "mistyped") && err == nil {
+			t.Errorf("the mistyped source %s was created", c.from)
+		}
+		if _, err := os.Stat(to); err == nil {
+			t.Errorf("the destination %s was created for a refused source", to)
+		}
 	}
 }
