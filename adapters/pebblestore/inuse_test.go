@@ -36,3 +36,21 @@ func TestReadOnlyOpenOfNoLedgerSaysSo(t *testing.T) {
 		t.Fatalf("read-only open of an empty directory: %v, want ErrNoLedger", err)
 	}
 }
+
+// MustExist: a writable open that would have created a store refuses.
+func TestMustExistCreatesNoStore(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Open(dir, Options{MustExist: true}); !errors.Is(err, ErrNoLedger) {
+		t.Fatalf("open of an empty directory with MustExist: %v, want ErrNoLedger", err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir, Options{MustExist: true})
+	if err != nil {
+		t.Fatalf("open of an existing store with MustExist: %v", err)
+	}
+	s.Close()
+}

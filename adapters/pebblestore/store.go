@@ -60,6 +60,11 @@ type Options struct {
 	// created, changed or removed (verify, export and the other inspection
 	// tools; a backup on a read-only mount). Appends answer ErrReadOnly.
 	ReadOnly bool
+	// MustExist refuses, with ErrNoLedger, to create a store where there is
+	// none (the offline tools that write, such as issuing a recovery key:
+	// a mistyped directory must not become a new, empty ledger). ReadOnly
+	// implies it.
+	MustExist bool
 	// MinFreeBytes is the free space the data directory's file system must
 	// keep: below it appends are refused with domain.ErrUnavailable instead
 	// of letting Pebble hit "no space left on device", which it cannot
@@ -224,7 +229,7 @@ var (
 // the whole one. Corruption Pebble detects while opening is a
 // *domain.CorruptError.
 func Open(dir string, opts Options) (st *Store, err error) {
-	if err := prepareDir(dir, opts.ReadOnly); err != nil {
+	if err := prepareDir(dir, opts.ReadOnly || opts.MustExist); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
@@ -287,8 +292,8 @@ func Open(dir string, opts Options) (st *Store, err error) {
 
 // prepareDir creates the data directory, or checks that it exists when the
 // store is opened read-only (which creates nothing).
-func prepareDir(dir string, readOnly bool) error {
-	if readOnly {
+func prepareDir(dir string, mustExist bool) error {
+	if mustExist {
 		if _, err := os.Stat(dir); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
@@ -368,6 +373,7 @@ func pebbleOptions(opts Options, cache *pebble.Cache, events *pebble.EventListen
 	if opts.ReadOnly {
 		popts.FS = readOnlyFS{cmp.Or(popts.FS, vfs.Default)}
 	}
+	popts.ErrorIfNotExists = opts.MustExist
 	// Every append to a new stream (one per message and per delivery) looks
 	// up a head that is not there, at a random place among all the heads
 	// ever written. Without filters each miss reads a data block of every

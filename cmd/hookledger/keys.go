@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,9 +40,14 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
 		return code
 	}
-	store, err := pebblestore.Open(*dataDir, pebblestore.Options{Logger: zerolog.New(stderr).Level(zerolog.ErrorLevel)})
+	// MustExist: a key issued into a mistyped directory would be a key of
+	// a new, empty ledger, refused by the real one.
+	store, err := pebblestore.Open(*dataDir, pebblestore.Options{Logger: zerolog.New(stderr).Level(zerolog.ErrorLevel), MustExist: true})
 	if err != nil {
-		fmt.Fprintf(stderr, "open the ledger in %s: %v\n(stop the server first: the embedded store allows one process)\n", *dataDir, err)
+		fmt.Fprintf(stderr, "open the ledger in %s: %v\n", *dataDir, err)
+		if errors.Is(err, pebblestore.ErrInUse) {
+			fmt.Fprintln(stderr, "(stop the server first: the embedded store allows one process)")
+		}
 		return 1
 	}
 	defer store.Close()

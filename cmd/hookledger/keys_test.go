@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +59,29 @@ func TestKeysCreateAdminRecovers(t *testing.T) {
 	}
 	if out, code := runCLI(t, "keys", "rotate"); code != 2 || !strings.Contains(out, "usage") {
 		t.Fatalf("unknown keys subcommand: %d %s", code, out)
+	}
+}
+
+// A recovery key is issued into an existing ledger only: into a mistyped or
+// empty directory it would be the key of a new, empty ledger that the real
+// one refuses. Nothing is created there.
+func TestKeysCreateAdminNeedsALedger(t *testing.T) {
+	base := t.TempDir()
+	empty := filepath.Join(base, "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{filepath.Join(base, "mistyped"): "no such file or directory", empty: "no ledger in this data directory"} {
+		var stdout, stderr bytes.Buffer
+		code := keysCmd(context.Background(), []string{"create-admin", "--data-dir", dir}, &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), want) || strings.Contains(stdout.String(), "hlk_") || strings.Contains(stderr.String(), "stop the server") {
+			t.Errorf("create-admin in %s: exit %d: %s%s, want exit 1 and %q", dir, code, stdout.String(), stderr.String(), want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 1 { // Pebble's LOCK at most
+			t.Errorf("create-admin left %d files in %s", len(entries), dir)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(base, "mistyped")); err == nil {
+		t.Error("create-admin created the mistyped directory")
 	}
 }
