@@ -136,6 +136,13 @@ func (e *Eraser) selectKeys(ctx context.Context, req domain.RequestErasure) ([]s
 				keys = append(keys, k)
 			}
 		}
+		// A boundary still to come takes today's key, but what is
+		// published after it is destroyed gets a new one: the erasure
+		// reaches as far as now, not the boundary (it said tomorrow, and a
+		// message published later today was readable).
+		if now := e.Commands.Now().UTC(); boundary.After(now) {
+			return keys, now, nil
+		}
 		return keys, boundary, nil
 	case domain.EraseMessages:
 		return e.messageKeys(ctx, req)
