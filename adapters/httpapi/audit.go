@@ -111,6 +111,19 @@ func (s *Server) auditVerify(c *gin.Context) {
 		s.fail(c, bad(CodeInvalidParameter, "to", "to is before from"))
 		return
 	}
+	// A range that starts past the head has nothing to verify: it answered
+	// ok, with a head of 0, which reads as "this ledger verified".
+	if from > 1 {
+		head, err := s.Store.Head(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if from > head {
+			s.fail(c, bad(CodeInvalidParameter, "from", fmt.Sprintf("from %d is past the ledger's head (%d)", from, head)))
+			return
+		}
+	}
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Status(http.StatusOK)
 	enc := json.NewEncoder(c.Writer)

@@ -183,6 +183,13 @@ func TestAuditRoutes(t *testing.T) {
 	if result["kind"] != "result" || result["ok"] != true || result["events"].(float64) < 14 {
 		t.Fatalf("verify stream ended with %v", result)
 	}
+	// A range from past the head verifies nothing: refused, not "ok".
+	if r := e.must(400, "GET", fmt.Sprintf("/v1/audit/verify?from=%d", head+100), A, nil); r.str("field") != "from" || !strings.Contains(r.str("detail"), "past the ledger's head") {
+		t.Errorf("verify from past the head: %s", r.body)
+	}
+	if r := e.must(200, "GET", fmt.Sprintf("/v1/audit/verify?from=%d", head), A, nil); !bytes.Contains(r.body, []byte(`"ok":true`)) {
+		t.Errorf("verify from the head itself: %s", r.body)
+	}
 	exp := e.must(200, "GET", "/v1/audit/export?application=app_a", A, nil)
 	rep, err := audit.VerifyExport(bytes.NewReader(exp.body), trusted)
 	if err != nil || !rep.OK || rep.Events < 7 {
