@@ -20,8 +20,10 @@ import (
 // The event-type catalog: names, descriptions, optional JSON Schemas the
 // payloads must satisfy, and a deprecated flag, kept as ledger events. An
 // application with strict_event_types publishes only catalog types.
-// Schemas are compiled with github.com/santhosh-tekuri/jsonschema/v6 (no
-// remote $ref is ever fetched) and cached by their bytes.
+// Schemas are compiled with github.com/santhosh-tekuri/jsonschema/v6 and
+// cached by their bytes. A schema may refer to itself and to the JSON Schema
+// metaschemas (built into the library) only: no $ref is loaded from a file
+// or the network (noLoader).
 
 type eventTypeIn struct {
 	Name        string          `json:"name"`
@@ -168,6 +170,16 @@ func orRoot(p string) string {
 	return p
 }
 
+// noLoader loads nothing. The library's default loader reads file:// URLs:
+// a schema could then read the server's files (an error message showed
+// their first bytes), and whether a payload is valid would depend on the
+// disk of the node that checks it, not on the ledger.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, errors.New("a schema may refer only to itself and the JSON Schema metaschemas: no file or remote $ref is loaded")
+}
+
 // schemaCache compiles each distinct schema once.
 type schemaCache struct {
 	mu sync.Mutex
@@ -186,6 +198,7 @@ func (c *schemaCache) compile(raw []byte) (*jsonschema.Schema, error) {
 		return nil, err
 	}
 	comp := jsonschema.NewCompiler()
+	comp.UseLoader(noLoader{})
 	if err := comp.AddResource("hookledger:event-type.json", doc); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,4 +62,31 @@ func TestEventTypeCatalog(t *testing.T) {
 	if strings.Count(hist, "event_type.defined") != 2 {
 		t.Fatalf("the catalog's history is not in the ledger: %s", hist)
 	}
+}
+
+// A schema's $ref is never loaded from the server's disk or the network:
+// the default loader read file:// URLs (an error showed a file's first
+// bytes, and a schema could stand on a file of one node). A schema that
+// refers to itself and a metaschema still compiles.
+func TestSchemasLoadNoFiles(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	local := filepath.Join(t.TempDir(), "local.json")
+	if err := os.WriteFile(local, []byte(`{"type":"object","required":["secret_field"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, ref := range map[string]string{"probe.file": "file://" + local, "probe.passwd": "file:///etc/passwd", "probe.remote": "http://127.0.0.1:9/schema.json"} {
+		r := e.must(422, "POST", "/v1/event-types", A, map[string]any{"name": name, "schema": map[string]any{"$ref": ref}})
+		if r.str("field") != "schema" || !strings.Contains(r.str("detail"), "no file or remote $ref is loaded") {
+			t.Errorf("%s: %s", ref, r.body)
+		}
+	}
+	self := map[string]any{"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": map[string]any{"id": map[string]any{"type": "string"}},
+		"type": "object", "properties": map[string]any{"id": map[string]any{"$ref": "#/$defs/id"}}}
+	e.must(201, "POST", "/v1/event-types", A, map[string]any{"name": "probe.self", "schema": self})
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	if r := e.must(422, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "probe.self", "payload": map[string]any{"id": 5}}); r.str("field") != "payload/id" {
+		t.Errorf("a payload against a schema's own $defs: %s", r.body)
+	}
+	e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "probe.self", "payload": map[string]any{"id": "u1"}})
 }
