@@ -118,11 +118,11 @@ func ValidateRetrySchedule(ms []int64) error {
 		return nil
 	}
 	if len(ms) == 0 || len(ms) > 20 {
-		return invalid("retry_schedule", "between 1 and 20 delays")
+		return invalid("retry_schedule_ms", "between 1 and 20 delays")
 	}
 	for _, d := range ms {
 		if d < 0 || d > int64(7*24*time.Hour/time.Millisecond) {
-			return invalid("retry_schedule", "each delay must be between 0 and 7 days")
+			return invalid("retry_schedule_ms", "each delay must be between 0 and 7 days")
 		}
 	}
 	return nil

@@ -72,6 +72,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		{"recover without since", "POST", sub + "/sub_a/recover", A, map[string]any{}, 422, "validation_failed", "since"},
 		{"recover since a future time", "POST", sub + "/sub_a/recover", A, map[string]any{"since": "2999-01-01T00:00:00Z"}, 422, "validation_failed", "since"},
 		{"recover until before since", "POST", sub + "/sub_a/recover", A, map[string]any{"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, 422, "validation_failed", "until"},
+		{"a negative retry delay", "POST", sub, A, map[string]any{"url": "https://hooks.example.com/b", "event_types": []string{"*"}, "retry_schedule_ms": []int64{-1}}, 422, "validation_failed", "retry_schedule_ms"},
 		{"grace too long", "POST", sub + "/sub_a/rotate-secret", A, map[string]any{"grace_seconds": 999999999}, 422, "validation_failed", "grace_seconds"},
 		{"resume deleted", "POST", sub + "/sub_missing/resume", A, nil, 404, "not_found", ""},
 		{"wrong method", "PUT", sub, A, nil, 405, "method_not_allowed", ""},
