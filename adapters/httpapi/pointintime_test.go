@@ -76,7 +76,10 @@ func TestPointInTimeAndExplain(t *testing.T) {
 			t.Errorf("as of %d: the signing key id active then is missing", c.at)
 		}
 	}
-	e.must(404, "GET", fmt.Sprintf("%s/subscriptions/sub_x?as_of=%d", base, afterCreate-1), A, nil)
+	// Before it was created: not found, and said so (it exists now).
+	if r := e.must(404, "GET", fmt.Sprintf("%s/subscriptions/sub_x?as_of=%d", base, afterCreate-1), A, nil); !strings.Contains(r.str("detail"), fmt.Sprintf("subscription sub_x did not exist yet at %d (created ", afterCreate-1)) || r.str("field") != "as_of" {
+		t.Errorf("as of before its creation: %s", r.body)
+	}
 	if n := len(e.must(200, "GET", fmt.Sprintf("%s/subscriptions?as_of=%d", base, afterCreate-1), A, nil).items()); n != 0 {
 		t.Errorf("before creation the listing has %d subscriptions", n)
 	}

@@ -209,6 +209,18 @@ func (s *Server) getSubscription(c *gin.Context) {
 			return
 		}
 		if !ok || sv.ApplicationID != c.Param("app") {
+			// A subscription the ledger has (deleted since, or not) was not
+			// created yet: say so, rather than that there is none.
+			var created time.Time
+			s.Views.Read(func(v *projections.Views) {
+				if sv := v.Subscriptions[id]; sv != nil && sv.ApplicationID == c.Param("app") {
+					created = sv.CreatedAt
+				}
+			})
+			if !created.IsZero() {
+				s.fail(c, notFound("as_of", "subscription "+id+" did not exist yet at "+c.Query("as_of")+" (created "+created.UTC().Format(time.RFC3339Nano)+")"))
+				return
+			}
 			s.fail(c, domain.ErrNotFound)
 			return
 		}
