@@ -271,3 +271,4 @@ func TestRedeliveryToADeletedSubscriptionIsRefused(t *testing.T) {
 		t.Errorf("the delivery reads %s after a refused redelivery, want acknowledged", st)
 	}
 }
+
