@@ -271,4 +271,3 @@ func TestRedeliveryToADeletedSubscriptionIsRefused(t *testing.T) {
 		t.Errorf("the delivery reads %s after a refused redelivery, want acknowledged", st)
 	}
 }
-
