@@ -7,7 +7,8 @@
 //     revisions, and allocates global positions inside that ordered commit;
 //     it decides the next batch, and writes it to the log, while the
 //     previous one syncs, and acknowledges nothing after a failed sync
-//     (commit.go);
+//     (commit.go); it knows most new streams have no head without reading
+//     Pebble (fresh.go);
 //   - a durable high-water mark: readers and subscribers only see positions
 //     that are synced, in order;
 //   - a CRC-32C over every stored record, checked on every read, so a corrupt
