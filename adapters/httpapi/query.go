@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -31,7 +32,9 @@ var queryParams = map[string][]string{
 }
 
 // checkQuery refuses query parameters the route does not read, naming every
-// one of them.
+// one of them, and a parameter given more than once: only the first would be
+// read, so status=failed&status=exhausted would answer the failed ones as if
+// they were all.
 func (s *Server) checkQuery(c *gin.Context) {
 	q := c.Request.URL.Query()
 	if len(q) == 0 {
@@ -49,6 +52,16 @@ func (s *Server) checkQuery(c *gin.Context) {
 		}
 	}
 	if len(unknown) == 0 {
+		var twice []string
+		for name, values := range q {
+			if len(values) > 1 {
+				twice = append(twice, name)
+			}
+		}
+		if len(twice) > 0 {
+			sort.Strings(twice)
+			s.fail(c, bad(CodeInvalidParameter, twice[0], "query parameter "+twice[0]+" given "+strconv.Itoa(len(q[twice[0]]))+" times: give each parameter once"))
+		}
 		return
 	}
 	sort.Strings(unknown)

@@ -43,6 +43,13 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	if r := e.do("POST", "/v1/applications/app_q/messages?dry_run=1", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}}); r.status != 400 {
 		t.Errorf("publish with an unknown parameter: %d %s", r.status, r.body)
 	}
+	// A known parameter given twice would be read once: refused.
+	for _, q := range []string{"status=failed&status=exhausted", "limit=5&limit=10", "status=failed&status=failed"} {
+		field := strings.SplitN(q, "=", 2)[0]
+		if r := e.do("GET", "/v1/applications/app_q/deliveries?"+q, A, nil); r.status != 400 || r.str("field") != field || !strings.Contains(r.str("detail"), "given 2 times") {
+			t.Errorf("deliveries?%s: %d %s", q, r.status, r.body)
+		}
+	}
 }
 
 // TestEventTypeFiltersOnListings: messages and deliveries filter by an exact
