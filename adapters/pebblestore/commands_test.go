@@ -16,11 +16,7 @@ import (
 // decides again (with 8 retries, a tenth of 20 concurrent updates of one
 // subscription were refused as concurrent).
 func TestConcurrentCommandsOnOneStreamAllSucceed(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmpty(t)
 	ctx := context.Background()
 	var n int64
 	var mu sync.Mutex

@@ -16,6 +16,17 @@ func thing(i int) domain.EventData {
 	return domain.EventData{ID: domain.FormatUUID(fmt.Appendf(nil, "%016d", i)), Type: "thing.happened", Data: []byte(`{}`)}
 }
 
+// openEmpty opens a store in a new directory, closed when the test ends.
+func openEmpty(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // headIter is storedHeads' iterator, for tests of fresh alone; it counts
 // how often it is asked for.
 func headIter(t *testing.T, s *Store, asked *int) func() (*pebble.Iterator, error) {
@@ -37,11 +48,7 @@ func headIter(t *testing.T, s *Store, asked *int) func() (*pebble.Iterator, erro
 }
 
 func TestFreshKnowsWhichNewStreamsHaveNoHead(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmpty(t)
 	ctx := context.Background()
 	// "delivery-m" has a head; "deliverz-z" sorts after the category but is
 	// not in it; "msg" has no category.
@@ -87,11 +94,7 @@ func TestFreshKnowsWhichNewStreamsHaveNoHead(t *testing.T) {
 // Pebble yet: what was written to the category before its floor is read
 // counts as if it were.
 func TestFreshCountsWritesBeforeItsFloorIsRead(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmpty(t)
 	f := newFresh()
 	f.wrote("delivery-k") // decided, not in Pebble
 	f.wrote("delivery-c")
@@ -107,11 +110,7 @@ func TestFreshCountsWritesBeforeItsFloorIsRead(t *testing.T) {
 // When the names kept above a floor pass the bound, the floor rises and
 // nothing with a head is ever called new.
 func TestFreshRaisesItsFloor(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmpty(t)
 	f := newFresh()
 	f.aboveMax = 8
 	asked := 0
@@ -137,11 +136,7 @@ func TestFreshRaisesItsFloor(t *testing.T) {
 }
 
 func TestFreshFollowsABoundedNumberOfCategories(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmpty(t)
 	f := newFresh()
 	asked := 0
 	iter := headIter(t, s, &asked)
