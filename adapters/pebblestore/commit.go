@@ -345,21 +345,21 @@ func (s *Store) storedHeads(reqs []*appendReq) (map[string]streamHead, error) {
 			heads[stream] = streamHead{}
 			continue
 		}
-		it, err := iter()
+		lookup, err := iter()
 		if err != nil {
 			return heads, err
 		}
 		k = appendHeadKey(k[:0], stream)
 		// The default comparer's prefix of a key is the whole key: the
 		// tables' bloom filters answer most misses.
-		if !it.SeekPrefixGE(k) || !bytes.Equal(it.Key(), k) {
-			if err := it.Error(); err != nil {
+		if !lookup.SeekPrefixGE(k) || !bytes.Equal(lookup.Key(), k) {
+			if err := lookup.Error(); err != nil {
 				return heads, translate(err, 0)
 			}
 			heads[stream] = streamHead{}
 			continue
 		}
-		v, err := it.ValueAndErr()
+		v, err := lookup.ValueAndErr()
 		if err != nil {
 			return heads, translate(err, 0)
 		}
