@@ -323,6 +323,9 @@ func (ev *exportVerifier) checkFooter() (*Problem, error) {
 func readExportHeader(lr *lineReader) (exportHeader, error) {
 	var h exportHeader
 	kind, raw, ok, err := lr.next()
+	if err != nil && bytes.HasPrefix(lr.raw, []byte("position,stream,")) {
+		return h, errors.New("this is the CSV form of an export (export --format csv), made for spreadsheets: it holds no seals and proves nothing; verify the NDJSON export of the same scope")
+	}
 	if err != nil || !ok {
 		return h, fmt.Errorf("empty or unreadable export: %v", err)
 	}
@@ -386,6 +389,7 @@ func (l *lineReader) next() (string, []byte, bool, error) {
 			Kind string `json:"kind"`
 		}
 		if err := json.Unmarshal(b, &k); err != nil {
+			l.raw = append(l.raw[:0], b...) // for the caller to say what the line is
 			return "", nil, false, fmt.Errorf("line %d: %w", l.line, err)
 		}
 		l.kind, l.raw = k.Kind, append(l.raw[:0], b...)

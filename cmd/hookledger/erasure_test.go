@@ -314,6 +314,17 @@ func TestErasureByApplicationAndTimeKeepsTheLedgerVerifiable(t *testing.T) {
 	if erasedRows != 2 {
 		t.Fatalf("%d erased messages in the CSV export, want 2:\n%s", erasedRows, csvOut)
 	}
+	// The CSV proves nothing; verify says so rather than that it cannot
+	// parse it.
+	if out, code := runCLI(t, "verify", "--export", csvFile, "--public-key", e.pub); code != 1 || !strings.Contains(out, "the CSV form of an export") {
+		t.Fatalf("verify of the CSV export: %d %s", code, out)
+	}
+	// An --out that cannot be written is refused before the ledger is read.
+	for _, bad := range []string{t.TempDir(), filepath.Join(t.TempDir(), "missing", "app.ndjson")} {
+		if out, code := runCLI(t, "export", "--data-dir", e.dir, "--quiet", "--out", bad); code != 2 || !strings.Contains(out, "--out "+bad) {
+			t.Fatalf("export --out %s: %d %s", bad, code, out)
+		}
+	}
 	csvOut, code = runCLI(t, "history", "erasure-era_tomorrow", "--data-dir", e.dir, "--format", "csv")
 	if rows, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll(); code != 0 || err != nil || len(rows) != 3 || !strings.HasSuffix(rows[1][6], "(admin)") {
 		t.Fatalf("history --format csv: %d %v\n%s", code, err, csvOut)

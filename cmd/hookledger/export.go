@@ -40,6 +40,10 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "--format %q: want ndjson or csv\n", *format)
 		return 2
 	}
+	if err := checkOut(*out); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	if *subject != "" && *sub != "" {
 		fmt.Fprintln(os.Stderr, "give --subject (with or without --application) or --subscription, not both")
 		return 2
@@ -130,6 +134,23 @@ func exportTo(w io.Writer, csv bool, export func(io.Writer) (audit.ExportSummary
 // beside it, and renames it into place once written and synced: a failed
 // export leaves no file that looks like one, and an earlier file of that name
 // is replaced only by a whole one.
+// checkOut refuses, before the ledger is read, an --out that names a
+// directory or a file in a directory that does not exist (the export was
+// written whole to a temporary file, then its rename failed with that file's
+// name).
+func checkOut(path string) error {
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("--out %s is a directory: give the file to write", path)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--out %s: no directory %s to write it in", path, filepath.Dir(path))
+	}
+	return nil
+}
+
 func writeWhole(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
 	if err != nil {
