@@ -129,6 +129,11 @@ func (c *Commands) CreateAPIKey(ctx context.Context, cmd CreateAPIKey, md Metada
 		if cmd.ApplicationID == "" {
 			return APIKey{}, Outcome{}, invalid("application", "an application key must name its application")
 		}
+		if cmd.ApplicationID == SystemApplicationID {
+			// Its keys could publish, and its messages are the operators'
+			// alerts: only hookledger publishes them.
+			return APIKey{}, Outcome{}, invalid("application", "%s is hookledger's own application (operational events): it has no application keys; admin keys manage its subscriptions", SystemApplicationID)
+		}
 		if err := ValidateID("application", cmd.ApplicationID); err != nil {
 			return APIKey{}, Outcome{}, err
 		}

@@ -70,6 +70,13 @@ func (s *Server) admit(c *gin.Context) bool {
 }
 
 func (s *Server) publish(c *gin.Context) {
+	// The system application's messages are hookledger's own alerts, signed
+	// to the operators' endpoints: one published through the API would be
+	// a forged alert they cannot tell from a real one.
+	if c.Param("app") == domain.SystemApplicationID {
+		writeProblem(c, http.StatusForbidden, CodeForbidden, domain.SystemApplicationID+"'s messages are hookledger's own operational events: only hookledger publishes them", "")
+		return
+	}
 	if !s.admit(c) {
 		return
 	}

@@ -59,6 +59,16 @@ func TestOperationalWebhooks(t *testing.T) {
 	if r := e.must(422, "PATCH", "/v1/applications/"+domain.SystemApplicationID+"/subscriptions/sub_ops", A, map[string]any{"event_types": []string{"delivery.*"}}); r.str("field") != "event_types" {
 		t.Errorf("an operational subscription changed to nothing: %s", r.body)
 	}
+	// Only hookledger publishes operational events: through the API one
+	// would be a forged alert, signed like a real one. No key may, and no
+	// application key is issued for the system application.
+	forged := map[string]any{"event_type": domain.OpSealFailed, "payload": map[string]any{"type": domain.OpSealFailed, "error": "forged"}}
+	if r := e.must(403, "POST", "/v1/applications/"+domain.SystemApplicationID+"/messages", A, forged); !strings.Contains(r.str("detail"), "only hookledger publishes them") {
+		t.Errorf("an admin published an operational event: %s", r.body)
+	}
+	if r := e.must(422, "POST", "/v1/keys", A, map[string]any{"role": "application", "application": domain.SystemApplicationID}); r.str("field") != "application" {
+		t.Errorf("an application key for the system application: %s", r.body)
+	}
 
 	e.must(201, "POST", "/v1/applications/app_t/subscriptions", A, map[string]any{"id": "sub_t", "url": failing.URL, "event_types": []string{"*"}, "retry_schedule_ms": []int64{0}})
 	msg := e.must(202, "POST", "/v1/applications/app_t/messages", A, map[string]any{"event_type": "order.paid", "payload": map[string]any{"n": 1}}).str("id")
