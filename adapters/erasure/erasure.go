@@ -1,6 +1,7 @@
 package erasure
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,9 +51,18 @@ type NotErasableError struct {
 	Plain     []string // messages stored in the clear
 	NotFound  []string // no such message in the application
 	KeyScopes []string
+	// Subject, for an erasure by subject on a ledger that does not key
+	// payloads by subject (Scope): that subject's payloads share their keys
+	// with other messages, and no subject key exists to destroy.
+	Subject string
+	Scope   domain.ErasureScope
 }
 
 func (e *NotErasableError) Error() string {
+	if e.Subject != "" {
+		return fmt.Sprintf("cannot erase subject %q by itself: this ledger keys payloads by %s (--erasure-scope %s), so a subject's payloads share their keys with other messages and no key of the subject exists to destroy; erase by application or published_before, or publish with --erasure-scope subject for the subject's messages to come",
+			e.Subject, e.Scope, e.Scope)
+	}
 	var parts []string
 	if len(e.NotFound) > 0 {
 		parts = append(parts, "not messages of this application: "+strings.Join(e.NotFound, ", "))
@@ -122,7 +132,17 @@ func (e *Eraser) selectKeys(ctx context.Context, req domain.RequestErasure) ([]s
 		return keys, time.Time{}, err
 	case domain.EraseSubject:
 		keys, err := e.Keys.Keys(app + "s/" + domain.SubjectHash(req.Subject) + "/")
-		return keys, time.Time{}, err
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		// No key of the subject: under subject scope, no message of it; under
+		// another, its messages are under keys shared with others. It was
+		// recorded "completed" with nothing destroyed while they stayed
+		// readable.
+		if scope := cmp.Or(e.Commands.ErasureScope, domain.ScopeApplication); len(keys) == 0 && scope != domain.ScopeSubject {
+			return nil, time.Time{}, &NotErasableError{Subject: req.Subject, Scope: scope}
+		}
+		return keys, time.Time{}, nil
 	case domain.EraseBefore:
 		// Keys hold whole UTC days: the days that end at or before the time.
 		boundary := req.Before.UTC().Truncate(24 * time.Hour)

@@ -90,7 +90,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	var ne *erasure.NotErasableError
 	switch {
 	case errors.As(err, &ne):
-		writeProblem(c, http.StatusUnprocessableEntity, CodeNotErasable, ne.Error(), "message_ids")
+		field := "message_ids"
+		if ne.Subject != "" {
+			field = "subject"
+		}
+		writeProblem(c, http.StatusUnprocessableEntity, CodeNotErasable, ne.Error(), field)
 	case errors.As(err, &be):
 		writeProblem(c, be.status, be.code, be.detail, be.field)
 	case errors.As(err, &blocked):

@@ -186,6 +186,15 @@ func TestErasureByApplicationAndTimeKeepsTheLedgerVerifiable(t *testing.T) {
 	if got := e.api.call("GET", "/v1/applications/app_e/messages/"+m1, nil); got["encrypted"] != true || got["subject"] != "cus_1" {
 		t.Fatalf("message %v", got)
 	}
+	// Payloads keyed by application: a subject's share their keys, so an
+	// erasure of the subject cannot be done (it was "completed" with
+	// nothing destroyed and the payload readable).
+	if status, out := e.api.raw("POST", "/v1/applications/app_e/erasures", map[string]any{"scope": "subject", "subject": "cus_1", "reason": "art. 17"}); status != 422 || out["code"] != "not_erasable" || out["field"] != "subject" {
+		t.Fatalf("a subject erasure under application scope: %d %v", status, out)
+	}
+	if p := e.payload(m1); p["note"] != marker {
+		t.Fatalf("the refused subject erasure changed the payload: %v", p)
+	}
 	// Encrypted at rest: the marker is in no file; the message id is (the
 	// scan reads what the ledger wrote).
 	if where := filesContaining(t, e.dir, []byte(marker)); len(where) > 0 {
