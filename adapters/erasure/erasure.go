@@ -60,8 +60,12 @@ type NotErasableError struct {
 
 func (e *NotErasableError) Error() string {
 	if e.Subject != "" {
-		return fmt.Sprintf("cannot erase subject %q by itself: this ledger keys payloads by %s (--erasure-scope %s), so a subject's payloads share their keys with other messages and no key of the subject exists to destroy; erase by application or published_before, or publish with --erasure-scope subject for the subject's messages to come",
-			e.Subject, e.Scope, e.Scope)
+		how := "a subject's payloads share their keys with other messages: erase by application or published_before"
+		if e.Scope == domain.ScopeMessage {
+			how = "each message has a key of its own, not found by subject: erase the subject's messages with scope messages and their ids"
+		}
+		return fmt.Sprintf("cannot erase subject %q: this ledger keys payloads by %s (--erasure-scope %s), so no key of the subject exists to destroy; %s (or publish with --erasure-scope subject for the subject's messages to come)",
+			e.Subject, e.Scope, e.Scope, how)
 	}
 	var parts []string
 	if len(e.NotFound) > 0 {

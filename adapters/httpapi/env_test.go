@@ -31,6 +31,7 @@ type env struct {
 	cmds   *domain.Commands
 	runner *pipeline.Runner
 	admin  string
+	deps   httpapi.Deps // what the API was built with
 }
 
 const adminKey = "test-admin-key-0123456789abcdef"
@@ -75,7 +76,7 @@ func newEnv(t testing.TB, opts ...func(*httpapi.Deps)) *env {
 	api := httpapi.New(d)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &env{t: t, api: api, srv: srv, store: store, cmds: cmds, runner: r, admin: adminKey}
+	return &env{t: t, api: api, srv: srv, store: store, cmds: cmds, runner: r, admin: adminKey, deps: d}
 }
 
 type resp struct {

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hookledger/hookledger/adapters/erasure"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/sender/sendertest"
 	"github.com/hookledger/hookledger/domain"
@@ -209,7 +210,21 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	erasures := "/v1/applications/app_o/erasures"
 	note("Erasure", e.must(201, "POST", erasures, A, map[string]any{"id": "era_m", "scope": "messages", "message_ids": []string{msg}, "reason": "r"}).json())
 	note("Erasure", e.must(200, "POST", erasures, A, map[string]any{"id": "era_m", "scope": "messages", "message_ids": []string{msg}, "reason": "r"}).json())
-	note("Erasure", e.must(201, "POST", erasures, A, map[string]any{"scope": "subject", "subject": "cus_o", "reason": "r"}).json())
+	// This ledger keys payloads by message: a subject erasure is refused
+	// (the subject's messages cannot be found by their keys). The answer of
+	// one that is done is noted from a second server, whose eraser keys by
+	// subject, on the same ledger.
+	e.must(422, "POST", erasures, A, map[string]any{"scope": "subject", "subject": "cus_o", "reason": "r"})
+	bySubject := *e.deps.Eraser.(*erasure.Eraser)
+	cmds := *bySubject.Commands
+	cmds.ErasureScope = domain.ScopeSubject
+	bySubject.Commands = &cmds
+	d := e.deps
+	d.Eraser = &bySubject
+	second := *e
+	second.srv = httptest.NewServer(httpapi.New(d))
+	defer second.srv.Close()
+	note("Erasure", second.must(201, "POST", erasures, A, map[string]any{"scope": "subject", "subject": "cus_o", "reason": "r"}).json())
 	note("Erasure", e.must(201, "POST", erasures, A, map[string]any{"scope": "published_before", "before": time.Now().Add(48 * time.Hour).Format(time.RFC3339), "reason": "r"}).json())
 	note("Erasure", e.must(200, "GET", erasures+"/era_m", A, nil).json())
 	note("Message", e.must(200, "GET", "/v1/applications/app_o/messages/"+msg, A, nil).json())
