@@ -96,11 +96,16 @@ func (r *Receiver) AddDefault(secret string) error {
 // maxBody bounds the body read from a request.
 const maxBody = 8 << 20
 
+// presizedBody bounds the allocation made on a body's declared length alone,
+// before its bytes arrive: a client declaring megabytes and sending nothing
+// gets no such buffer.
+const presizedBody = 64 << 10
+
 // readBody reads req's body, at most limit bytes: in one allocation of the
-// length the request declares when it declares one (io.ReadAll grows its
-// buffer from 512 bytes, three allocations for a 1 KiB event).
+// length the request declares when it declares a small one (io.ReadAll grows
+// its buffer from 512 bytes, three allocations for a 1 KiB event).
 func readBody(req *http.Request, limit int64) ([]byte, error) {
-	if n := req.ContentLength; n >= 0 && n <= limit {
+	if n := req.ContentLength; n >= 0 && n <= min(limit, presizedBody) {
 		body := make([]byte, n)
 		_, err := io.ReadFull(req.Body, body) // the server ends the body at its declared length
 		return body, err

@@ -102,20 +102,24 @@ func TestBodiesAreReadWholeWithOrWithoutALength(t *testing.T) {
 	r.OnReceipt = func(rc receiver.Receipt) { got = append(got, rc.Body) }
 	body := bytes.Repeat([]byte(`{"k":"0123456789"}`), 100)[:1700]
 	body = append(body[:1699], '}')
+	// Past 64 KiB the declared length is not allocated up front.
+	large := append(append([]byte(`{"k":"`), bytes.Repeat([]byte("x"), 100<<10)...), `"}`...)
 	wh, _ := standardwebhooks.NewWebhook(secret)
 	now := time.Now()
-	sig, _ := wh.Sign("msg_1", now, body)
 	for _, c := range []struct {
 		name   string
 		length int64 // -1: unknown (chunked)
+		body   []byte
 		send   []byte
 		code   int
 	}{
-		{"declared", int64(len(body)), body, http.StatusOK},
-		{"chunked", -1, body, http.StatusOK},
-		{"shorter than declared", int64(len(body)), body[:1000], http.StatusBadRequest},
+		{"declared", int64(len(body)), body, body, http.StatusOK},
+		{"chunked", -1, body, body, http.StatusOK},
+		{"shorter than declared", int64(len(body)), body, body[:1000], http.StatusBadRequest},
+		{"large, declared", int64(len(large)), large, large, http.StatusOK},
 	} {
 		got = nil
+		sig, _ := wh.Sign("msg_1", now, c.body)
 		req := httptest.NewRequest(http.MethodPost, "/ep", bytes.NewReader(c.send))
 		req.ContentLength = c.length
 		req.Header.Set("webhook-id", "msg_1")
@@ -127,7 +131,7 @@ func TestBodiesAreReadWholeWithOrWithoutALength(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", c.name, rec.Code, rec.Body, c.code)
 			continue
 		}
-		if c.code == http.StatusOK && (len(got) != 1 || !bytes.Equal(got[0], body)) {
+		if c.code == http.StatusOK && (len(got) != 1 || !bytes.Equal(got[0], c.body)) {
 			t.Errorf("%s: received %d bodies (%d bytes), want the one sent", c.name, len(got), len(bytes.Join(got, nil)))
 		}
 	}
