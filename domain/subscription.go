@@ -73,12 +73,14 @@ type SubscriptionUpdated struct {
 // SubscriptionPaused: deliveries stop being attempted until resumed.
 type SubscriptionPaused struct {
 	SubscriptionID string    `json:"subscription_id"`
+	Reason         string    `json:"reason,omitempty"`
 	PausedAt       time.Time `json:"paused_at"`
 }
 
 // SubscriptionResumed: a paused or disabled subscription is active again.
 type SubscriptionResumed struct {
 	SubscriptionID string    `json:"subscription_id"`
+	Reason         string    `json:"reason,omitempty"`
 	ResumedAt      time.Time `json:"resumed_at"`
 }
 
@@ -273,12 +275,16 @@ func ValidateRateLimit(r *RateLimit) error {
 	return nil
 }
 
-// PauseSubscription, ResumeSubscription, DeleteSubscription change the status.
+// PauseSubscription and ResumeSubscription change the status; the ledger
+// keeps the operator's reason with the change when one is given (at most
+// MaxReasonLength bytes).
 type (
-	PauseSubscription  struct{}
-	ResumeSubscription struct{}
-	DeleteSubscription struct{}
+	PauseSubscription  struct{ Reason string }
+	ResumeSubscription struct{ Reason string }
 )
+
+// DeleteSubscription ends the subscription for good; its history stays.
+type DeleteSubscription struct{}
 
 // DisableSubscription stops an endpoint with a reason (DisabledByOperator,
 // DisabledGone, DisabledFailing).

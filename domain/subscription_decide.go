@@ -26,18 +26,24 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 	case UpdateSubscription:
 		return decideUpdateSubscription(s, c, now)
 	case PauseSubscription:
+		if len(c.Reason) > MaxReasonLength {
+			return nil, invalid("reason", "longer than %d characters", MaxReasonLength)
+		}
 		switch s.Status {
 		case StatusPaused:
 			return nil, nil
 		case StatusActive:
-			return []Event{SubscriptionPaused{SubscriptionID: s.ID, PausedAt: now}}, nil
+			return []Event{SubscriptionPaused{SubscriptionID: s.ID, Reason: c.Reason, PausedAt: now}}, nil
 		}
 		return nil, &StateError{Aggregate: "subscription", ID: s.ID, State: string(s.Status), Command: "pause"}
 	case ResumeSubscription:
+		if len(c.Reason) > MaxReasonLength {
+			return nil, invalid("reason", "longer than %d characters", MaxReasonLength)
+		}
 		if s.Status == StatusActive {
 			return nil, nil
 		}
-		return []Event{SubscriptionResumed{SubscriptionID: s.ID, ResumedAt: now}}, nil
+		return []Event{SubscriptionResumed{SubscriptionID: s.ID, Reason: c.Reason, ResumedAt: now}}, nil
 	case RequestReplay:
 		return decideRequestReplay(s, c, now)
 	case DisableSubscription:

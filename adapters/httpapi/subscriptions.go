@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -305,10 +306,34 @@ func (s *Server) deleteSubscription(c *gin.Context) {
 	s.changeSubscription(c, domain.DeleteSubscription{}, http.StatusNoContent, "")
 }
 func (s *Server) pauseSubscription(c *gin.Context) {
-	s.changeSubscription(c, domain.PauseSubscription{}, http.StatusOK, "")
+	if reason, ok := s.optionalReason(c); ok {
+		s.changeSubscription(c, domain.PauseSubscription{Reason: reason}, http.StatusOK, "")
+	}
 }
 func (s *Server) resumeSubscription(c *gin.Context) {
-	s.changeSubscription(c, domain.ResumeSubscription{}, http.StatusOK, "")
+	if reason, ok := s.optionalReason(c); ok {
+		s.changeSubscription(c, domain.ResumeSubscription{Reason: reason}, http.StatusOK, "")
+	}
+}
+
+type reasonIn struct {
+	Reason string `json:"reason"`
+}
+
+// optionalReason reads the body of pause and resume: none, or an object
+// with an optional reason the ledger keeps with the change. A body is
+// decoded strictly, so that a misspelt field is refused rather than
+// dropped from the record. false: the answer is written.
+func (s *Server) optionalReason(c *gin.Context) (string, bool) {
+	if c.Request.ContentLength == 0 {
+		return "", true
+	}
+	var in reasonIn
+	if err := decodeJSON(c, smallBody, &in); err != nil {
+		s.fail(c, err)
+		return "", false
+	}
+	return strings.TrimSpace(in.Reason), true
 }
 
 type rotateIn struct {

@@ -1,0 +1,69 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestPauseAndResumeKeepTheirReason: the operator's reason for a pause or a
+// resume is in the ledger with the change, and a body the route does not
+// understand is refused rather than dropped from the record.
+func TestPauseAndResumeKeepTheirReason(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": "https://hooks.example.com/a", "event_types": []string{"*"}})
+	base := "/v1/applications/app_a/subscriptions/sub_a"
+
+	for _, body := range []string{`{"reasn":"typo"}`, `{"reason":3}`, `[]`, strings.Repeat("x", 10)} {
+		if r := e.doRaw("POST", base+"/pause", A, "application/json", body); r.status != 400 {
+			t.Fatalf("pause with %s: %d %s", body, r.status, r.body)
+		}
+	}
+	if r := e.must(422, "POST", base+"/pause", A, map[string]any{"reason": strings.Repeat("x", 513)}); r.str("field") != "reason" {
+		t.Fatalf("a reason too long: %s", r.body)
+	}
+	if e.must(200, "GET", base, A, nil).str("status") != "active" {
+		t.Fatal("a refused pause paused the subscription")
+	}
+
+	if r := e.must(200, "POST", base+"/pause", A, map[string]any{"reason": "  endpoint migration "}); r.str("status") != "paused" {
+		t.Fatalf("pause: %s", r.body)
+	}
+	if r := e.must(200, "POST", base+"/resume", A, map[string]any{"reason": "migration done"}); r.str("status") != "active" {
+		t.Fatalf("resume: %s", r.body)
+	}
+	e.must(200, "POST", base+"/pause", A, nil)
+	e.must(200, "POST", base+"/resume", A, map[string]any{})
+
+	var stream struct {
+		Items []struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(e.must(200, "GET", "/v1/ledger/streams/subscription-sub_a", A, nil).body, &stream); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range stream.Items {
+		var d struct {
+			Reason *string `json:"reason"`
+		}
+		if err := json.Unmarshal(it.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case it.Type != "subscription.paused" && it.Type != "subscription.resumed":
+		case d.Reason == nil:
+			got = append(got, it.Type+" (none)")
+		default:
+			got = append(got, it.Type+" "+*d.Reason)
+		}
+	}
+	want := []string{"subscription.paused endpoint migration", "subscription.resumed migration done", "subscription.paused (none)", "subscription.resumed (none)"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("the ledger holds %q, want %q", got, want)
+	}
+}
