@@ -31,7 +31,8 @@ func (r *Runner) requeueLocked(id string) {
 		}
 		delete(r.inflight, id)
 	}
-	if sv := r.views.Subscriptions[d.SubscriptionID]; isFIFO(sv) {
+	sv := r.views.Subscriptions[d.SubscriptionID]
+	if isFIFO(sv) {
 		if projections.IsOpen(d.Status) {
 			r.fifoTrackLocked(d)
 		} else {
@@ -42,6 +43,9 @@ func (r *Runner) requeueLocked(id string) {
 	}
 	if dispatchable(d.Status) {
 		r.queue.push(d.SubscriptionID, id, d.NextDueAt)
+		if sv != nil && sv.Status == domain.StatusDeleted {
+			r.drainLocked(d.SubscriptionID) // e.g. an attempt in flight at the deletion
+		}
 		return
 	}
 	r.queue.forget(d.SubscriptionID, id)
@@ -51,6 +55,15 @@ func (r *Runner) requeueLocked(id string) {
 func (r *Runner) unparkLocked(sub string) {
 	if r.ownsLocked(sub) {
 		r.queue.unpark(sub)
+	}
+}
+
+// drainLocked sends a deleted subscription's open deliveries out to be
+// cancelled now rather than each at its due time, so that a deletion ends
+// them all (dueQueue.drain), retries hours away included.
+func (r *Runner) drainLocked(sub string) {
+	if r.ownsLocked(sub) {
+		r.queue.drain(sub, r.clock.Now())
 	}
 }
 
@@ -74,6 +87,9 @@ func (r *Runner) rebuildQueue() {
 		switch {
 		case sv.Status == domain.StatusPaused || sv.Status == domain.StatusDisabled || !r.ownsLocked(id):
 			r.queue.park(id)
+		case sv.Status == domain.StatusDeleted:
+			r.queue.park(id)
+			r.drainLocked(id) // a deletion the last run did not finish
 		default:
 			r.queue.load(id)
 		}
@@ -135,13 +151,13 @@ func (r *Runner) dispatchOneLocked(sub, id string, now time.Time) {
 		r.queue.forget(sub, id)
 		return
 	}
-	if d.NextDueAt.After(now) { // its due time moved: file it again
-		r.queue.push(sub, id, d.NextDueAt)
-		return
-	}
 	sv := r.views.Subscriptions[sub]
 	if sv == nil {
 		r.queue.forget(sub, id)
+		return
+	}
+	if d.NextDueAt.After(now) && sv.Status != domain.StatusDeleted { // its due time moved: file it again
+		r.queue.push(sub, id, d.NextDueAt)
 		return
 	}
 	if !r.ownsLocked(sub) {
@@ -176,6 +192,9 @@ func (r *Runner) dispatchOneLocked(sub, id string, now time.Time) {
 		}
 	}
 	delete(r.held, sub)
+	if j.cancel {
+		r.queue.turn(sub, now) // the others' due deliveries go before its next
+	}
 	r.queue.forget(sub, id)
 	delete(r.waitReason, id)
 	r.inflight[id] = d.Version + 1

@@ -51,7 +51,11 @@ type subQueue struct {
 	blocked bool
 	// notBefore holds the whole subscription (pacing).
 	notBefore time.Time
-	gen       uint64 // heap entries of older generations are stale
+	// draining: the subscription is deleted and every entry is due at
+	// lastTurn, the time of its last turn (see drain).
+	draining bool
+	lastTurn time.Time
+	gen      uint64 // heap entries of older generations are stale
 }
 
 // head is when the subscription's next delivery may go.
@@ -60,6 +64,12 @@ func (q *subQueue) head() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	at := q.entries[0].due
+	if q.draining {
+		if q.lastTurn.Before(at) {
+			at = q.lastTurn
+		}
+		return at, true
+	}
 	if q.notBefore.After(at) {
 		at = q.notBefore
 	}
@@ -252,6 +262,36 @@ func (dq *dueQueue) unpark(sub string) {
 func (dq *dueQueue) parked(sub string) bool {
 	q := dq.subs[sub]
 	return q != nil && q.parked
+}
+
+// drain makes every open entry of a deleted subscription due now, whatever
+// its due time (a retry hours away included): each goes out to be
+// cancelled. The subscription takes its turns like the others, at the time
+// of its last turn (turn), so deliveries that were due before it go first
+// and a large backlog of cancellations takes the spare turns, not all of
+// them. Parked entries are read again. The mark goes with the entries: a
+// delivery filed later is drained by calling drain again.
+func (dq *dueQueue) drain(sub string, now time.Time) {
+	q := dq.sub(sub)
+	if !q.draining {
+		q.draining, q.lastTurn = true, now
+	}
+	q.notBefore = time.Time{}
+	if q.parked {
+		q.parked = false
+		q.spilled, q.horizon = true, dueKey{}
+		dq.refill(q)
+		return
+	}
+	dq.touch(q)
+}
+
+// turn moves a draining subscription's turn to now, after one of its
+// entries went (no-op otherwise).
+func (dq *dueQueue) turn(sub string, now time.Time) {
+	if q := dq.subs[sub]; q != nil && q.draining {
+		q.lastTurn = now
+	}
 }
 
 // block takes a subscription out of the turn (its concurrency limit is

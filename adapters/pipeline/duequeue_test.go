@@ -157,3 +157,53 @@ func TestDueQueueBlockedAndHeldSubscriptionsStepAside(t *testing.T) {
 		t.Fatalf("a unblocked goes first again: got %q", sub)
 	}
 }
+
+// TestDueQueueDrainsADeletedSubscriptionInTurn: a drained subscription's
+// entries are all due at once, those read from the index and a parked
+// window included, but each takes its turn after the others' due entries:
+// a backlog of cancellations does not hold up deliveries that are due.
+func TestDueQueueDrainsADeletedSubscriptionInTurn(t *testing.T) {
+	idx := &fakeIndex{keys: map[string][]dueKey{}}
+	for i := range 6 { // retries hours away, more than a window
+		idx.add("gone", dueKey{due: q0.Add(time.Duration(i+1) * time.Hour), id: fmt.Sprintf("g%d", i)})
+	}
+	dq := newDueQueue(4, idx, nil)
+	dq.load("gone")
+	dq.park("gone") // paused before the deletion
+	dq.push("live", "l0", q0.Add(-time.Second))
+	dq.push("live", "l1", q0)
+	dq.push("live", "l2", q0.Add(time.Minute)) // not yet due
+
+	if got := take(dq, idx, q0, 10); fmt.Sprint(got) != "[l0 l1]" {
+		t.Fatalf("before the drain: %v", got)
+	}
+	dq.drain("gone", q0)
+	dq.push("live", "l3", q0.Add(-time.Millisecond)) // due before the drain began
+
+	// The dispatcher's loop: each drained entry moves the turn to now.
+	var got []string
+	for now := q0; len(got) < 8; now = now.Add(time.Second) {
+		sub, k, ok, _ := dq.next(now)
+		if !ok {
+			break
+		}
+		if sub == "gone" {
+			dq.turn(sub, now)
+		}
+		dq.forget(sub, k.id)
+		idx.del(sub, k.id)
+		got = append(got, k.id)
+		if len(got) == 2 {
+			dq.push("live", "l4", now.Add(-time.Millisecond)) // due as the drain goes on: goes next
+		}
+	}
+	if want := "[l3 g0 l4 g1 g2 g3 g4 g5]"; fmt.Sprint(got) != want {
+		t.Fatalf("drain order %v, want %s", got, want)
+	}
+	if sub, k, ok, _ := dq.next(q0.Add(time.Hour)); !ok || sub != "live" || k.id != "l2" {
+		t.Fatalf("after the drain: %v %v %v, want live l2", sub, k, ok)
+	}
+	if dq.size() != 1 {
+		t.Fatalf("%d entries left, want l2 alone", dq.size())
+	}
+}

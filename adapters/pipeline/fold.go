@@ -38,7 +38,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	case domain.SubscriptionResumed:
 		r.unparkLocked(e.SubscriptionID)
 	case domain.SubscriptionDeleted:
-		r.unparkLocked(e.SubscriptionID)
+		r.drainLocked(e.SubscriptionID)
 	case domain.DeliveryScheduled:
 		r.foreignScheduledLocked(e.DeliveryID, rec.Position)
 		r.requeueLocked(e.DeliveryID)

@@ -181,6 +181,11 @@ func (r *Runner) takeOver(ctx context.Context, gained map[int]uint64) {
 			if sv.Open > 0 {
 				r.queue.park(id)
 			}
+		case sv.Status == domain.StatusDeleted:
+			if sv.Open > 0 || r.queue.parked(id) {
+				r.queue.park(id)
+				r.drainLocked(id)
+			}
 		case r.queue.parked(id):
 			r.queue.unpark(id)
 		case sv.Open > 0:
