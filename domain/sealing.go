@@ -219,3 +219,27 @@ func OpenSubscriptionHeaders(ctx context.Context, c PayloadCipher, s Subscriptio
 	s.Headers = h
 	return s, nil
 }
+
+// SealedKeyOf names the data key of a value ev holds sealed (a message's
+// payload, a subscription's header values, an attempt's response excerpt),
+// or "" when it holds none: what cannot be read without the key store the
+// ledger was written with.
+func SealedKeyOf(ev Event) string {
+	var v *SealedValue
+	switch e := ev.(type) {
+	case MessagePublished:
+		v = e.Sealed
+	case SubscriptionCreated:
+		v = e.HeadersSealed
+	case SubscriptionUpdated:
+		v = e.HeadersSealed
+	case AttemptAcknowledged:
+		v = e.ResponseExcerptSealed
+	case AttemptFailed:
+		v = e.ResponseExcerptSealed
+	}
+	if v == nil {
+		return ""
+	}
+	return v.KeyID
+}

@@ -56,6 +56,13 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 		return err
 	}
 	defer closeStore()
+	if err := CheckLedgerKeys(ctx, cfg, store, slog); errors.Is(err, domain.ErrUnavailable) {
+		// A remote store may be down at the start: serve all the same (503s
+		// until it is back). The sealer still refuses another key.
+		slog.Warn().Err(err).Msg("the ledger's keys could not be checked against it: the store is unavailable")
+	} else if err != nil {
+		return err
+	}
 	node, err := startNode(ctx, cfg, store, log)
 	if err != nil {
 		return err

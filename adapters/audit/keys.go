@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -55,11 +56,27 @@ func ParsePrivateKey(s string) (ed25519.PrivateKey, error) {
 	return ed25519.PrivateKey(b), nil
 }
 
-// ParsePublicKey reads base64 of a 32-byte ed25519 public key.
+// ParsePublicKey reads base64 of a 32-byte ed25519 public key, or the
+// answer of GET /v1/audit/public-key (a JSON object with public_key), so
+// that what an auditor saved from the API pins the key as it is.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "{") {
+		var doc struct {
+			Algorithm string `json:"algorithm"`
+			PublicKey string `json:"public_key"`
+		}
+		if err := json.Unmarshal([]byte(s), &doc); err != nil || doc.PublicKey == "" {
+			return nil, errors.New("want base64 of a 32-byte ed25519 public key, or the JSON answer of GET /v1/audit/public-key")
+		}
+		if doc.Algorithm != "" && doc.Algorithm != "ed25519" {
+			return nil, fmt.Errorf("the key's algorithm is %q, want ed25519", doc.Algorithm)
+		}
+		s = doc.PublicKey
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(b) != ed25519.PublicKeySize {
-		return nil, errors.New("want base64 of a 32-byte ed25519 public key")
+		return nil, errors.New("want base64 of a 32-byte ed25519 public key, or the JSON answer of GET /v1/audit/public-key")
 	}
 	return ed25519.PublicKey(b), nil
 }

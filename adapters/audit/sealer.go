@@ -65,6 +65,15 @@ type sealState struct {
 
 var errForeignSeal = errors.New("another sealer appended a seal")
 
+// ErrSealKeyMismatch: the ledger's seals are signed by another key than the
+// sealer's. The sealer writes no seal then: a seal by a second key would
+// fail every verification of the ledger from there on.
+var ErrSealKeyMismatch = errors.New("the ledger is sealed by another key")
+
+// mismatchRetry is how long the sealer waits before it reads the last seal
+// again after ErrSealKeyMismatch (a configuration error: no quick retry).
+const mismatchRetry = 30 * time.Second
+
 // Sealed reports the newest seal this sealer knows: the last position it
 // covers and when it was made (ok false: none yet).
 func (s *Sealer) Sealed() (domain.Position, time.Time, bool) {
@@ -94,10 +103,16 @@ func (s *Sealer) Run(ctx context.Context) error {
 			s.mu.Unlock()
 			return nil
 		}
-		s.Log.Warn().Err(err).Msg("sealer restarting from the last seal")
+		wait := time.Second
+		if errors.Is(err, ErrSealKeyMismatch) {
+			s.Log.Error().Err(err).Msg("sealer stopped: give it the key the ledger is sealed with (--seal-key-file)")
+			wait = mismatchRetry
+		} else {
+			s.Log.Warn().Err(err).Msg("sealer restarting from the last seal")
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Second):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -129,6 +144,11 @@ func (s *Sealer) runOnce(ctx context.Context) error {
 	}
 	st := sealState{}
 	from := domain.Position(0)
+	if id := domain.KeyIDFor(s.Key.Public().(ed25519.PublicKey)); ok && last.KeyID != id {
+		err := fmt.Errorf("%w: seal #%d is signed by %s, this sealer's key is %s", ErrSealKeyMismatch, last.Index, last.KeyID, id)
+		s.noteFailure(err)
+		return err
+	}
 	if ok {
 		chain, err1 := domain.ParseHash(last.ChainHash)
 		sh, err2 := domain.ParseHash(last.SealHash)

@@ -66,8 +66,10 @@ func copyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "copy failed after %d events: %v\n", rep.Copied, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "copied %d events (%d already there) in %s; check it with: hookledger verify on the destination\n",
-		rep.Copied, rep.AlreadyThere, rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "copied %d events (%d already there) in %s\n", rep.Copied, rep.AlreadyThere, rep.Elapsed.Round(time.Millisecond))
+	// The keys stay behind: the ledger is all a copy holds.
+	fmt.Fprintf(stdout, "check it with: hookledger verify %s --public-key @FILE (the key that sealed it: GET /v1/audit/public-key)\n", verifyTarget(*to, *toPrefix))
+	fmt.Fprintln(stdout, "serve it with the source's seal key (audit/seal.key or --seal-key-file) and, for encrypted payloads, its keys/ and master key")
 	return 0
 }
 
@@ -92,4 +94,16 @@ func openEndpoint(where, prefix string, maxAppend int, log zerolog.Logger, sourc
 		return nil, fmt.Errorf("%w; stop the server that uses it first", err)
 	}
 	return s, err
+}
+
+// verifyTarget is how verify names a copy's destination.
+func verifyTarget(to, prefix string) string {
+	if eventstoredb.IsURL(to) {
+		t := "--store-url URL" // not echoed: it may carry credentials
+		if prefix != eventstoredb.DefaultPrefix {
+			t += " --store-prefix " + prefix
+		}
+		return t
+	}
+	return "--data-dir " + to
 }

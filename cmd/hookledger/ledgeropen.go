@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -115,8 +116,13 @@ func loadPublicKey(flagValue, dataDir string) (ed25519.PublicKey, bool, error) {
 		return k, true, err
 	}
 	b, err := os.ReadFile(audit.KeyPath(dataDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		// A copied or restored ledger: its seal key stayed behind.
+		return nil, false, fmt.Errorf("no --public-key given and no seal key at %s: pass the public key of the key that sealed the ledger "+
+			"(--public-key with its base64, or @FILE holding it or the answer of GET /v1/audit/public-key)", audit.KeyPath(dataDir))
+	}
 	if err != nil {
-		return nil, false, fmt.Errorf("no --public-key given and no seal key in %s: %w", audit.KeyPath(dataDir), err)
+		return nil, false, fmt.Errorf("no --public-key given and the seal key at %s is unreadable: %w", audit.KeyPath(dataDir), err)
 	}
 	priv, err := audit.ParsePrivateKey(string(b))
 	if err != nil {
