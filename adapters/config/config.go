@@ -142,6 +142,14 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	if c.NodeID != "" {
 		c.Cluster = true
 	}
+	// The connect timeout's default is a part of the request's: a shorter
+	// --request-timeout given alone shortens it too, rather than being
+	// refused for a flag nobody set.
+	connectSet := getenv(envName("connect-timeout")) != ""
+	fs.Visit(func(f *flag.Flag) { connectSet = connectSet || f.Name == "connect-timeout" })
+	if !connectSet && c.RequestTimeout > 0 && c.ConnectTimeout > c.RequestTimeout {
+		c.ConnectTimeout = c.RequestTimeout
+	}
 	problems = append(problems, c.problems()...)
 	if len(problems) > 0 {
 		return c, &Error{Problems: problems}

@@ -158,3 +158,37 @@ func TestClusterSettings(t *testing.T) {
 		t.Fatalf("--cluster on EventStoreDB without the seal key and with encryption: %v", err)
 	}
 }
+
+// TestAShortRequestTimeoutShortensTheDefaultConnectTimeout: --request-timeout
+// alone below the connect timeout's default takes the connect timeout down
+// with it; a connect timeout given (flag or environment) is kept, and
+// refused when longer than the request's.
+func TestAShortRequestTimeoutShortensTheDefaultConnectTimeout(t *testing.T) {
+	c, err := Parse("serve", []string{"--request-timeout", "2s"}, env(nil))
+	if err != nil || c.RequestTimeout != 2*time.Second || c.ConnectTimeout != 2*time.Second {
+		t.Fatalf("--request-timeout 2s alone: %v %v %v", c.RequestTimeout, c.ConnectTimeout, err)
+	}
+	c, err = Parse("serve", nil, env(map[string]string{"HOOKLEDGER_REQUEST_TIMEOUT": "3s"}))
+	if err != nil || c.ConnectTimeout != 3*time.Second {
+		t.Fatalf("HOOKLEDGER_REQUEST_TIMEOUT=3s alone: %v %v", c.ConnectTimeout, err)
+	}
+	c, err = Parse("serve", []string{"--request-timeout", "2s", "--connect-timeout", "1s"}, env(nil))
+	if err != nil || c.ConnectTimeout != time.Second {
+		t.Fatalf("both given: %v %v", c.ConnectTimeout, err)
+	}
+	c, err = Parse("serve", []string{"--request-timeout", "30s"}, env(nil))
+	if err != nil || c.ConnectTimeout != 5*time.Second {
+		t.Fatalf("a longer request timeout keeps the connect default: %v %v", c.ConnectTimeout, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--request-timeout", "2s", "--connect-timeout", "3s"}, nil},
+		{[]string{"--request-timeout", "2s"}, map[string]string{"HOOKLEDGER_CONNECT_TIMEOUT": "5s"}},
+	} {
+		if _, err := Parse("serve", tc.args, env(tc.env)); err == nil || !strings.Contains(err.Error(), "--connect-timeout") {
+			t.Errorf("%v %v: a connect timeout given longer than the request's must be refused, got %v", tc.args, tc.env, err)
+		}
+	}
+}
