@@ -2,12 +2,15 @@ package pipeline_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/pipeline"
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 )
 
 // TestDeletingASubscriptionCancelsItsOpenDeliveriesAtOnce: a deletion ends
@@ -87,4 +90,41 @@ func TestDeletingASubscriptionCancelsItsOpenDeliveriesAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestANodeThatTakesOverADeletedSubscriptionCancelsItsDeliveries: a node
+// that gains a partition holding a subscription deleted while nobody owned
+// it cancels its open deliveries at once (a retry an hour away included).
+func TestANodeThatTakesOverADeletedSubscriptionCancelsItsDeliveries(t *testing.T) {
+	pr := newNodePair(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer down.Close()
+	ctx := context.Background()
+	if _, _, err := pr.cmds.CreateSubscription(ctx, domain.CreateSubscription{SubscriptionID: "sub_down", ApplicationID: "app_1",
+		URL: down.URL, EventTypes: domain.Filters{"*"}, Secret: ids.NewSecret(), RetryScheduleMS: []int64{0, 3_600_000}}, md); err != nil {
+		t.Fatal(err)
+	}
+	msg := ids.New(domain.PrefixMessage)
+	if _, _, err := pr.cmds.PublishNew(ctx, domain.PublishMessage{MessageID: msg, ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{}`)}, md); err != nil {
+		t.Fatal(err)
+	}
+	dlv := domain.DeliveryIDFor(msg, "sub_down")
+	status := func(r *pipeline.Runner) (st domain.DeliveryStatus) {
+		r.Read(func(v *projections.Views) {
+			if d := v.Delivery(dlv); d != nil {
+				st = d.Status
+			}
+		})
+		return st
+	}
+	waitUntil(t, 10*time.Second, "a first failed attempt", func() bool { return status(pr.a.runner) == domain.DeliveryStatusFailed })
+	pr.a.stop()
+	pr.b.stop()
+	if _, _, err := pr.cmds.ChangeSubscription(ctx, "app_1", "sub_down", domain.DeleteSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	c := startNode(t, pr.ledger, "node-c", 1)
+	waitUntil(t, 10*time.Second, "the new node cancels the deleted subscription's delivery", func() bool {
+		return status(c.runner) == domain.DeliveryStatusCancelled
+	})
 }
