@@ -18,10 +18,24 @@ import (
 // decodeJSON reads a JSON object strictly: size-limited, unknown fields and
 // trailing data refused, every error a precise problem.
 func decodeJSON(c *gin.Context, limit int64, dst any) error {
-	if err := checkJSONType(c); err != nil {
+	if err := checkJSONBody(c, limit); err != nil {
 		return err
 	}
 	return decodeFrom(&limitWatch{r: http.MaxBytesReader(c.Writer, c.Request.Body, limit)}, limit, dst)
+}
+
+// checkJSONBody refuses what can be refused before the body is read: a
+// media type other than JSON, a declared length over limit. Refused unread,
+// a body is never asked for (no 100 Continue), so the client gets the 413
+// instead of a connection reset halfway through sending megabytes.
+func checkJSONBody(c *gin.Context, limit int64) error {
+	if err := checkJSONType(c); err != nil {
+		return err
+	}
+	if c.Request.ContentLength > limit {
+		return tooLarge(limit)
+	}
+	return nil
 }
 
 func checkJSONType(c *gin.Context) error {

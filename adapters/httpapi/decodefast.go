@@ -25,7 +25,7 @@ import (
 // dst must point to a zero value of a struct whose fields the strict decoder
 // fills as encoding/json does: strings and json.RawMessage (publishIn).
 func decodeJSONFast(c *gin.Context, limit int64, dst any) error {
-	if err := checkJSONType(c); err != nil {
+	if err := checkJSONBody(c, limit); err != nil {
 		return err
 	}
 	bp := bodyBuffers.Get().(*[]byte)
