@@ -1,18 +1,26 @@
 // Package receiver is a webhook endpoint that verifies every request with the
-// Standard Webhooks reference library and records what it received. The
-// benchmark harness and the end-to-end tests use it as the other side.
+// Standard Webhooks reference library (v1, HMAC: a whsec_ secret) or, for an
+// ed25519 subscription (v1a), with its whpk_ public key, and records what it
+// received. The benchmark harness and the end-to-end tests use it as the
+// other side.
 package receiver
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
 	"hash/fnv"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/hookledger/hookledger/domain"
 )
 
 // Receipt is one verified request.
@@ -46,8 +54,8 @@ type Receiver struct {
 	SeqOf func(body []byte) (seq int64, ok bool)
 
 	mu        sync.RWMutex
-	fallback  *standardwebhooks.Webhook
-	endpoints map[string]*standardwebhooks.Webhook
+	fallback  verifier
+	endpoints map[string]verifier
 	counts    map[[2]string]int
 	hashes    map[uint64]uint32
 	seen      map[string][]uint64 // SeqOf: bit seq set once received, per endpoint
@@ -58,7 +66,7 @@ type Receiver struct {
 
 // New returns a receiver with no endpoints.
 func New() *Receiver {
-	return &Receiver{endpoints: map[string]*standardwebhooks.Webhook{}, counts: map[[2]string]int{}, hashes: map[uint64]uint32{}, seen: map[string][]uint64{}}
+	return &Receiver{endpoints: map[string]verifier{}, counts: map[[2]string]int{}, hashes: map[uint64]uint32{}, seen: map[string][]uint64{}}
 }
 
 func (r *Receiver) seqOf(body []byte) (int64, bool) {
@@ -69,26 +77,68 @@ func (r *Receiver) seqOf(body []byte) (int64, bool) {
 	return seq, ok && seq >= 0 && seq < 1<<28 // larger ones are counted by hash or pair
 }
 
-// Add registers endpoint name with its whsec_ secret.
-func (r *Receiver) Add(name, secret string) error {
-	wh, err := standardwebhooks.NewWebhook(secret)
+// verifier checks a request's signature; *standardwebhooks.Webhook is one.
+type verifier interface {
+	Verify(body []byte, h http.Header) error
+	VerifyIgnoringTimestamp(body []byte, h http.Header) error
+}
+
+// asymVerifier checks v1a (ed25519) signatures with a whpk_ public key: the
+// reference library knows v1 only.
+type asymVerifier struct{ public string }
+
+func (a asymVerifier) Verify(body []byte, h http.Header) error {
+	return domain.VerifyAsym(a.public, h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature"), body, time.Now())
+}
+
+func (a asymVerifier) VerifyIgnoringTimestamp(body []byte, h http.Header) error {
+	ts := h.Get("webhook-timestamp")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return errors.New("webhook-timestamp: not an integer")
+	}
+	return domain.VerifyAsym(a.public, h.Get("webhook-id"), ts, h.Get("webhook-signature"), body, time.Unix(sec, 0))
+}
+
+// newVerifier takes a v1 whsec_ secret or a v1a whpk_ public key. A whsk_
+// secret is refused: it is the ledger's private key, and an endpoint needs
+// (and should hold) only the public one.
+func newVerifier(key string) (verifier, error) {
+	switch {
+	case strings.HasPrefix(key, domain.PublicKeyPrefix):
+		pub, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(key, domain.PublicKeyPrefix))
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, errors.New("want whpk_<base64 of a 32-byte ed25519 public key>")
+		}
+		return asymVerifier{public: key}, nil
+	case strings.HasPrefix(key, domain.AsymSecretPrefix):
+		return nil, errors.New("that is the ed25519 subscription's private key (whsk_); verify with its public key, whpk_... (GET /v1/applications/{app}/subscriptions/{sub}/signing-key)")
+	}
+	return standardwebhooks.NewWebhook(key)
+}
+
+// Add registers endpoint name with its whsec_ secret, or the whpk_ public
+// key of an ed25519 subscription.
+func (r *Receiver) Add(name, key string) error {
+	v, err := newVerifier(key)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.endpoints[name] = wh
+	r.endpoints[name] = v
 	r.mu.Unlock()
 	return nil
 }
 
-// AddDefault sets the secret for paths with no endpoint of their own.
-func (r *Receiver) AddDefault(secret string) error {
-	wh, err := standardwebhooks.NewWebhook(secret)
+// AddDefault sets the key (as Add takes it) for paths with no endpoint of
+// their own.
+func (r *Receiver) AddDefault(key string) error {
+	v, err := newVerifier(key)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.fallback = wh
+	r.fallback = v
 	r.mu.Unlock()
 	return nil
 }

@@ -5,12 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/hookledger/hookledger/adapters/receiver"
+	"github.com/hookledger/hookledger/domain"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -134,5 +136,62 @@ func TestBodiesAreReadWholeWithOrWithoutALength(t *testing.T) {
 		if c.code == http.StatusOK && (len(got) != 1 || !bytes.Equal(got[0], c.body)) {
 			t.Errorf("%s: received %d bodies (%d bytes), want the one sent", c.name, len(got), len(bytes.Join(got, nil)))
 		}
+	}
+}
+
+// TestEd25519SubscriptionsVerifyWithTheirPublicKey: an endpoint given an
+// ed25519 subscription's whpk_ public key accepts its v1a signatures and
+// refuses a changed body, another key's signature, a stale timestamp and v1
+// signatures; its whsk_ private key, or a malformed key, is refused up front.
+func TestEd25519SubscriptionsVerifyWithTheirPublicKey(t *testing.T) {
+	private, public := domain.NewSigningKeyPair(bytes.Repeat([]byte{7}, 32))
+	otherPrivate, _ := domain.NewSigningKeyPair(bytes.Repeat([]byte{8}, 32))
+	r := receiver.New()
+	if err := r.Add("ed", public); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add("hmac", secret); err != nil {
+		t.Fatal(err)
+	}
+	post := func(endpoint, key, sigBody, sentBody string, at time.Time) int {
+		t.Helper()
+		sig, err := domain.Sign(key, "msg_1", at.Unix(), []byte(sigBody))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/"+endpoint, strings.NewReader(sentBody))
+		req.Header.Set("webhook-id", "msg_1")
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+		req.Header.Set("webhook-signature", sig)
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		name, endpoint, key, signed, sent string
+		at                                time.Time
+		want                              int
+	}{
+		{"v1a with the public key", "ed", private, `{"a":1}`, `{"a":1}`, now, 200},
+		{"a changed body", "ed", private, `{"a":1}`, `{"a":2}`, now, 401},
+		{"another key", "ed", otherPrivate, `{"a":1}`, `{"a":1}`, now, 401},
+		{"a stale timestamp", "ed", private, `{"a":1}`, `{"a":1}`, now.Add(-time.Hour), 401},
+		{"a v1 signature to an ed25519 endpoint", "ed", secret, `{"a":1}`, `{"a":1}`, now, 401},
+		{"v1 still verifies", "hmac", secret, `{"a":1}`, `{"a":1}`, now, 200},
+	} {
+		if got := post(tc.endpoint, tc.key, tc.signed, tc.sent, tc.at); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	r.IgnoreTimestamp = true
+	if got := post("ed", private, `{"a":1}`, `{"a":1}`, now.Add(-time.Hour)); got != 200 {
+		t.Errorf("a stale timestamp with IgnoreTimestamp: %d", got)
+	}
+	if err := r.Add("x", private); err == nil || !strings.Contains(err.Error(), "whpk_") {
+		t.Errorf("the private key must be refused, naming the public one: %v", err)
+	}
+	if err := r.Add("x", "whpk_bm90IGEga2V5"); err == nil {
+		t.Error("a malformed public key must be refused")
 	}
 }

@@ -27,13 +27,13 @@ type receiveOptions struct {
 // receiveStats counts what the endpoint saw.
 type receiveStats struct{ verified, rejected, failed atomic.Int64 }
 
-// newReceiveHandler builds the endpoint: every request is verified with the
-// Standard Webhooks reference library and printed to out with its answer,
-// a refused one with the reason.
+// newReceiveHandler builds the endpoint: every request is verified (v1 with
+// the Standard Webhooks reference library, v1a with the ed25519 public key)
+// and printed to out with its answer, a refused one with the reason.
 func newReceiveHandler(o receiveOptions, out io.Writer, rnd func() float64) (http.Handler, *receiveStats, error) {
 	r := receiver.New()
 	if err := r.AddDefault(o.secret); err != nil {
-		return nil, nil, fmt.Errorf("--secret: %v (want whsec_<base64>)", err)
+		return nil, nil, fmt.Errorf("--secret: %v (want the subscription's whsec_ secret, or the whpk_ public key of an ed25519 subscription)", err)
 	}
 	st := &receiveStats{}
 	r.Answer = func(rc receiver.Receipt) int {
@@ -57,7 +57,7 @@ func newReceiveHandler(o receiveOptions, out io.Writer, rnd func() float64) (htt
 	}
 	r.OnReject = func(endpoint, id string, why error) {
 		n := st.rejected.Add(1)
-		fmt.Fprintf(out, "%s REJECTED webhook %q on /%s (answered 401): %v (%d rejected so far; is --secret the subscription's current secret?)\n",
+		fmt.Fprintf(out, "%s REJECTED webhook %q on /%s (answered 401): %v (%d rejected so far; is --secret the subscription's current secret (or, ed25519, its public key)?)\n",
 			time.Now().Format(time.RFC3339), id, endpoint, why, n)
 	}
 	return r, st, nil
@@ -68,7 +68,7 @@ func receive(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:9000", "address to listen on")
 	var o receiveOptions
-	fs.StringVar(&o.secret, "secret", os.Getenv("HOOKLEDGER_RECEIVE_SECRET"), "the subscription's whsec_ secret (or HOOKLEDGER_RECEIVE_SECRET)")
+	fs.StringVar(&o.secret, "secret", os.Getenv("HOOKLEDGER_RECEIVE_SECRET"), "the subscription's whsec_ secret, or an ed25519 subscription's whpk_ public key (or HOOKLEDGER_RECEIVE_SECRET)")
 	fs.IntVar(&o.status, "status", 200, "HTTP status answered to a verified webhook (e.g. 410 to simulate a gone endpoint, 503 a busy one)")
 	fs.Float64Var(&o.failRate, "fail-rate", 0, "fraction of verified webhooks answered 500 instead, at random (0 to 1)")
 	fs.DurationVar(&o.delay, "delay", 0, "wait this long before answering (a slow endpoint; beyond the ledger's --request-timeout, a timeout)")

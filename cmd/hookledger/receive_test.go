@@ -79,6 +79,7 @@ func TestReceiveNeedsTheSubscriptionsSecret(t *testing.T) {
 	}{
 		{[]string{"receive", "--listen", "127.0.0.1:0"}, "--secret is required"},
 		{[]string{"receive", "--listen", "127.0.0.1:0", "--secret", "plain"}, "--secret: "},
+		{[]string{"receive", "--listen", "127.0.0.1:0", "--secret", "whsk_" + strings.Repeat("A", 86) + "=="}, "whpk_"},
 	} {
 		cmd := exec.Command(binary(t), c.args...)
 		cmd.Env = append(os.Environ(), "HOOKLEDGER_RECEIVE_SECRET=")
