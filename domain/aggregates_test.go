@@ -148,6 +148,25 @@ func TestSubscription(t *testing.T) {
 	}, domain.EvolveSubscription, domain.DecideSubscription)
 }
 
+// TestSubscriptionKeepsThePauseReasonInForce: the state holds the reason of
+// the pause in force, and nothing once resumed, disabled or deleted.
+func TestSubscriptionKeepsThePauseReasonInForce(t *testing.T) {
+	paused := domain.EvolveSubscription(domain.EvolveSubscription(domain.Subscription{}, subCreated()),
+		domain.SubscriptionPaused{SubscriptionID: "sub_1", Reason: "migration", PausedAt: t0})
+	if paused.Status != domain.StatusPaused || paused.PausedReason != "migration" {
+		t.Fatalf("paused: %+v", paused)
+	}
+	for _, ev := range []domain.Event{
+		domain.SubscriptionResumed{SubscriptionID: "sub_1", ResumedAt: t0},
+		domain.SubscriptionDisabled{SubscriptionID: "sub_1", Reason: domain.DisabledByOperator, DisabledAt: t0},
+		domain.SubscriptionDeleted{SubscriptionID: "sub_1", DeletedAt: t0},
+	} {
+		if s := domain.EvolveSubscription(paused, ev); s.PausedReason != "" {
+			t.Errorf("after %s: paused reason %q", ev.Type(), s.PausedReason)
+		}
+	}
+}
+
 func TestSubscriptionKeysDuringRotation(t *testing.T) {
 	s := domain.EvolveSubscription(domain.Subscription{}, subCreated())
 	evs, err := domain.DecideSubscription(s, domain.RotateSecret{NewSecret: secretB, Grace: time.Hour}, t0)

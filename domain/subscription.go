@@ -166,7 +166,9 @@ type Subscription struct {
 	Status          SubscriptionStatus
 	DisabledReason  string
 	DisabledDetail  string `json:",omitempty"`
-	CreatedAt       time.Time
+	// PausedReason is the operator's reason for the pause in force.
+	PausedReason string `json:",omitempty"`
+	CreatedAt    time.Time
 	// Version counts the events folded; the stream revision is Version-1.
 	Version uint64
 }
@@ -344,13 +346,13 @@ func EvolveSubscription(s Subscription, ev Event) Subscription {
 		s.Headers, s.HeadersSealed, s.SecretHeaders, s.RetryScheduleMS, s.RateLimit, s.Ordering = e.Headers, e.HeadersSealed, e.SecretHeaders, e.RetryScheduleMS, e.RateLimit, e.Ordering
 		s.ClientCert = e.ClientCert
 	case SubscriptionPaused:
-		s.Status = StatusPaused
+		s.Status, s.PausedReason = StatusPaused, e.Reason
 	case SubscriptionResumed:
-		s.Status, s.DisabledReason, s.DisabledDetail = StatusActive, "", ""
+		s.Status, s.DisabledReason, s.DisabledDetail, s.PausedReason = StatusActive, "", "", ""
 	case SubscriptionDisabled:
-		s.Status, s.DisabledReason, s.DisabledDetail = StatusDisabled, e.Reason, e.Detail
+		s.Status, s.DisabledReason, s.DisabledDetail, s.PausedReason = StatusDisabled, e.Reason, e.Detail, ""
 	case SubscriptionDeleted:
-		s.Status = StatusDeleted
+		s.Status, s.PausedReason = StatusDeleted, ""
 	case SubscriptionReplayRequested:
 		// A record of a request: the deliveries it schedules carry the change.
 	case SubscriptionSecretRotated:

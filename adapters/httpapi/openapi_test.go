@@ -160,7 +160,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	})
 	// A paused subscription with a due delivery: held, and it says why.
 	e.must(201, "POST", base, A, map[string]any{"id": "sub_p", "url": hook.URL, "event_types": []string{"p.*"}})
-	e.must(200, "POST", base+"/sub_p/pause", A, nil)
+	note("Subscription", e.must(200, "POST", base+"/sub_p/pause", A, map[string]any{"reason": "maintenance"}).json())
 	pm := e.must(202, "POST", "/v1/applications/app_o/messages", A, map[string]any{"event_type": "p.x", "payload": map[string]any{"p": 1}}).str("id")
 	held := domain.DeliveryIDFor(pm, "sub_p")
 	waitFor(t, "the paused subscription's delivery held", func() bool {

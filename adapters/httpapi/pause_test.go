@@ -28,10 +28,13 @@ func TestPauseAndResumeKeepTheirReason(t *testing.T) {
 		t.Fatal("a refused pause paused the subscription")
 	}
 
-	if r := e.must(200, "POST", base+"/pause", A, map[string]any{"reason": "  endpoint migration "}); r.str("status") != "paused" {
+	if r := e.must(200, "POST", base+"/pause", A, map[string]any{"reason": "  endpoint migration "}); r.str("status") != "paused" || r.str("paused_reason") != "endpoint migration" {
 		t.Fatalf("pause: %s", r.body)
 	}
-	if r := e.must(200, "POST", base+"/resume", A, map[string]any{"reason": "migration done"}); r.str("status") != "active" {
+	if r := e.must(200, "GET", base, A, nil); r.str("paused_reason") != "endpoint migration" {
+		t.Fatalf("the paused subscription does not say why: %s", r.body)
+	}
+	if r := e.must(200, "POST", base+"/resume", A, map[string]any{"reason": "migration done"}); r.str("status") != "active" || strings.Contains(string(r.body), "paused_reason") {
 		t.Fatalf("resume: %s", r.body)
 	}
 	e.must(200, "POST", base+"/pause", A, nil)

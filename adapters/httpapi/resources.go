@@ -38,6 +38,7 @@ type subscriptionJSON struct {
 	Status            string                        `json:"status"`
 	DisabledReason    string                        `json:"disabled_reason,omitempty"`
 	DisabledDetail    string                        `json:"disabled_detail,omitempty"`
+	PausedReason      string                        `json:"paused_reason,omitempty"`
 	Signing           string                        `json:"signing"`
 	PublicKey         string                        `json:"public_key,omitempty"`
 	CurrentKeyID      string                        `json:"current_key_id"`
@@ -81,7 +82,7 @@ func subscriptionOut(s projections.SubscriptionView) subscriptionJSON {
 	}
 	out := subscriptionJSON{
 		ID: s.ID, ApplicationID: s.ApplicationID, URL: s.URL, EventTypes: s.EventTypes, Description: s.Description,
-		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, Ordering: orderingOf(s.Ordering), Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail,
+		Headers: headers, SecretHeaders: s.SecretHeaders, RetryScheduleMS: s.RetryScheduleMS, RateLimit: s.RateLimit, Ordering: orderingOf(s.Ordering), Status: string(s.Status), DisabledReason: s.DisabledReason, DisabledDetail: s.DisabledDetail, PausedReason: s.PausedReason,
 		CurrentKeyID: s.CurrentKeyID(), CreatedAt: s.CreatedAt, Revision: s.Revision(),
 		FailingSince: timePtr(s.FailingSince), LastAcknowledged: timePtr(s.LastAcknowledgedAt),
 	}

@@ -48,6 +48,7 @@ export { tabs };
 // health sums a subscription up in a few words, for lists and its page.
 function health(s) {
   if (s.status === "disabled") return "disabled (" + (s.disabled_reason || "?") + ")" + (s.disabled_detail ? ": " + s.disabled_detail : "");
+  if (s.status === "paused") return "paused" + (s.paused_reason ? ": " + s.paused_reason : "");
   if (s.failing_since) return "failing since " + when(s.failing_since);
   if (s.last_acknowledged_at) return "healthy: last acknowledged " + when(s.last_acknowledged_at);
   return "no attempts yet";
