@@ -280,7 +280,9 @@ func (dq *dueQueue) drain(sub string, now time.Time) {
 	if q.parked {
 		q.parked = false
 		q.spilled, q.horizon = true, dueKey{}
-		dq.refill(q)
+	}
+	if q.spilled && len(q.entries) == 0 {
+		dq.refill(q) // nothing in memory to take a turn with
 		return
 	}
 	dq.touch(q)

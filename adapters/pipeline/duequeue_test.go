@@ -207,3 +207,23 @@ func TestDueQueueDrainsADeletedSubscriptionInTurn(t *testing.T) {
 		t.Fatalf("%d entries left, want l2 alone", dq.size())
 	}
 }
+
+// TestDueQueueDrainReadsAnEmptiedWindow: a subscription whose window was
+// emptied with more in the index is read again when drained, so the rest
+// is not left until its due times.
+func TestDueQueueDrainReadsAnEmptiedWindow(t *testing.T) {
+	idx := &fakeIndex{keys: map[string][]dueKey{}}
+	for i := range 6 {
+		idx.add("gone", dueKey{due: q0.Add(time.Duration(i+1) * time.Hour), id: fmt.Sprintf("g%d", i)})
+	}
+	dq := newDueQueue(4, idx, nil)
+	dq.load("gone")
+	for i := range 4 { // in flight or final: forgotten, not taken in turn
+		dq.forget("gone", fmt.Sprintf("g%d", i))
+		idx.del("gone", fmt.Sprintf("g%d", i))
+	}
+	dq.drain("gone", q0)
+	if got := take(dq, idx, q0, 10); fmt.Sprint(got) != "[g4 g5]" {
+		t.Fatalf("drained after the window emptied: %v", got)
+	}
+}
