@@ -104,7 +104,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	go bootstrapAdminKey(ctx, cfg, l, slog)
-	announce(slog, ln, cfg)
+	announce(slog, ln, cfg, isEmpty(ctx, store))
 
 	runErr := untilStop(ctx, pipeErr, httpErr)
 	slog.Info().Msg("shutting down: no new requests")
@@ -264,10 +264,23 @@ func untilStop(ctx context.Context, pipeErr chan error, httpErr <-chan error) er
 	}
 }
 
-// announce says where the ledger serves and how to begin.
-func announce(log zerolog.Logger, ln net.Listener, cfg config.Config) {
+// isEmpty reports whether the ledger holds no event yet (false when the
+// store does not say so within a second: a remote store may be down).
+func isEmpty(ctx context.Context, store domain.EventStore) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	head, err := store.Head(ctx)
+	return err == nil && head == 0
+}
+
+// announce says where the ledger serves and, on an empty ledger, how to
+// begin.
+func announce(log zerolog.Logger, ln net.Listener, cfg config.Config, empty bool) {
 	url := "http://" + ln.Addr().String()
 	log.Info().Str("url", url).Str("data_dir", cfg.DataDir).Msg("hookledger is serving; stop with Ctrl-C")
+	if !empty {
+		return
+	}
 	log.Info().Msg("first steps: POST " + url + "/v1/applications {\"name\":\"Shop\"}, then POST " + url +
 		"/v1/applications/<app>/subscriptions {\"url\":...,\"event_types\":[\"order.*\"]} with Authorization: Bearer $HOOKLEDGER_ADMIN_KEY (README: \"Try it\")")
 }
