@@ -76,7 +76,7 @@ func TestOperationalWebhooks(t *testing.T) {
 	e.must(200, "POST", base+"/pause", A, nil)
 	e.must(200, "POST", base+"/resume", A, nil)
 	e.must(200, "POST", base+"/disable", A, map[string]any{"reason": "endpoint maintenance"})
-	e.must(200, "POST", base+"/resume", A, nil)
+	e.must(200, "POST", base+"/resume", A, map[string]any{"reason": "maintenance done"})
 
 	waitFor(t, "three operational events", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 3 })
 	time.Sleep(200 * time.Millisecond) // nothing more may come
@@ -105,7 +105,7 @@ func TestOperationalWebhooks(t *testing.T) {
 	if d := byType[domain.OpSubscriptionDisabled].Payload; d["subscription_id"] != "sub_t" || d["reason"] != domain.DisabledByOperator || d["detail"] != "endpoint maintenance" {
 		t.Errorf("disabled: %v", d)
 	}
-	if en := byType[domain.OpSubscriptionEnabled].Payload; en["subscription_id"] != "sub_t" || en["was_disabled_for"] != domain.DisabledByOperator {
+	if en := byType[domain.OpSubscriptionEnabled].Payload; en["subscription_id"] != "sub_t" || en["was_disabled_for"] != domain.DisabledByOperator || en["reason"] != "maintenance done" {
 		t.Errorf("enabled: %v", en)
 	}
 }

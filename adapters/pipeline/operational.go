@@ -47,6 +47,9 @@ func (r *Runner) operationalLocked(rec domain.RecordedEvent, ev domain.Event) *o
 		}
 		typ, body = domain.OpSubscriptionEnabled, map[string]any{"application_id": sv.ApplicationID, "subscription_id": sv.ID,
 			"url": sv.URL, "was_disabled_for": sv.DisabledReason, "enabled_at": e.ResumedAt}
+		if e.Reason != "" {
+			body["reason"] = e.Reason // the operator's, given to the resume
+		}
 	case domain.DeliveryExhausted:
 		d := r.views.Delivery(e.DeliveryID)
 		if d == nil || d.ApplicationID == domain.SystemApplicationID {
