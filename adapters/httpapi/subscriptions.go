@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -274,108 +273,6 @@ func (s *Server) updateSubscription(c *gin.Context) {
 		cmd.EventTypes = domain.Filters(in.EventTypes)
 	}
 	s.changeSubscription(c, cmd, http.StatusOK, "")
-}
-
-func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret string) {
-	id, err := pathID(c, "sub")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	_, out, err := s.Commands.ChangeSubscription(c.Request.Context(), c.Param("app"), id, cmd, actor(c))
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.settle(c, out.Result.Position)
-	if status == http.StatusNoContent {
-		c.Status(status)
-		return
-	}
-	sv, ok := s.subscriptionView(c.Param("app"), id)
-	if !ok {
-		s.fail(c, domain.ErrNotFound)
-		return
-	}
-	o := s.subOut(c, sv)
-	o.showSecret(secret)
-	c.JSON(status, o)
-}
-
-func (s *Server) deleteSubscription(c *gin.Context) {
-	s.changeSubscription(c, domain.DeleteSubscription{}, http.StatusNoContent, "")
-}
-func (s *Server) pauseSubscription(c *gin.Context) {
-	if reason, ok := s.optionalReason(c); ok {
-		s.changeSubscription(c, domain.PauseSubscription{Reason: reason}, http.StatusOK, "")
-	}
-}
-func (s *Server) resumeSubscription(c *gin.Context) {
-	if reason, ok := s.optionalReason(c); ok {
-		s.changeSubscription(c, domain.ResumeSubscription{Reason: reason}, http.StatusOK, "")
-	}
-}
-
-type reasonIn struct {
-	Reason string `json:"reason"`
-}
-
-// optionalReason reads the body of pause and resume: none, or an object
-// with an optional reason the ledger keeps with the change. A body is
-// decoded strictly, so that a misspelt field is refused rather than
-// dropped from the record. false: the answer is written.
-func (s *Server) optionalReason(c *gin.Context) (string, bool) {
-	if c.Request.ContentLength == 0 {
-		return "", true
-	}
-	var in reasonIn
-	if err := decodeJSON(c, smallBody, &in); err != nil {
-		s.fail(c, err)
-		return "", false
-	}
-	return strings.TrimSpace(in.Reason), true
-}
-
-type rotateIn struct {
-	Secret       string `json:"secret"`
-	GraceSeconds *int64 `json:"grace_seconds"`
-}
-
-func (s *Server) rotateSecret(c *gin.Context) {
-	var in rotateIn
-	if c.Request.ContentLength != 0 {
-		if err := decodeJSON(c, smallBody, &in); err != nil {
-			s.fail(c, err)
-			return
-		}
-	}
-	id, err := pathID(c, "sub")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	scheme := domain.SigningHMAC
-	if sv, ok := s.subscriptionView(c.Param("app"), id); ok {
-		for _, k := range sv.Keys {
-			if k.KeyID == sv.CurrentKeyID() {
-				scheme = domain.SchemeOf(k.Secret)
-			}
-		}
-	}
-	// A rotation keeps the subscription's signing scheme.
-	if err := newSigningSecret(&in.Secret, scheme); err != nil {
-		s.fail(c, err)
-		return
-	}
-	grace := 24 * time.Hour
-	if in.GraceSeconds != nil {
-		if *in.GraceSeconds < 0 || *in.GraceSeconds > int64(domain.MaxRotationGrace/time.Second) {
-			s.fail(c, bad(CodeValidationFailed, "grace_seconds", "grace_seconds must be from 0 to 604800 (7 days)"))
-			return
-		}
-		grace = time.Duration(*in.GraceSeconds) * time.Second
-	}
-	s.changeSubscription(c, domain.RotateSecret{NewSecret: in.Secret, Grace: grace}, http.StatusOK, in.Secret)
 }
 
 // timeRange is the body of the routes that act on a subscription's history
