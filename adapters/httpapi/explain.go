@@ -92,6 +92,9 @@ func (s *Server) explain(c *gin.Context) {
 			x.detail += "; scheduled by replay (requested by " + replay.by + " at ledger position " + strconv.FormatUint(uint64(replay.at), 10) + ")"
 			out["matched_pattern"] = replay.pattern
 		}
+		if d.Status == domain.DeliveryStatusCancelled && nowSub.Status == domain.StatusDeleted {
+			x.detail += "; the subscription was deleted since, and the delivery cancelled"
+		}
 	}
 	out["decision"], out["reason"], out["detail"] = x.decision, x.reason, x.detail
 	out["timeline"] = attempts

@@ -70,3 +70,31 @@ func TestPauseAndResumeKeepTheirReason(t *testing.T) {
 		t.Fatalf("the ledger holds %q, want %q", got, want)
 	}
 }
+
+// TestExplainSaysADeletedSubscriptionsDeliveryWasCancelled: a delivery held
+// by a pause and cancelled by the deletion is explained as such, not as
+// waiting for a resume.
+func TestExplainSaysADeletedSubscriptionsDeliveryWasCancelled(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
+	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": "https://hooks.example.com/a", "event_types": []string{"*"}})
+	e.must(200, "POST", "/v1/applications/app_a/subscriptions/sub_a/pause", A, nil)
+	msg := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{}}).str("id")
+	explain := "/v1/applications/app_a/messages/" + msg + "/explain?subscription_id=sub_a"
+	waitFor(t, "the held delivery", func() bool {
+		d, _ := e.do("GET", explain, A, nil).json()["delivery"].(map[string]any)
+		return d != nil && d["status"] == "pending"
+	})
+	if d := e.must(200, "GET", explain, A, nil).str("detail"); strings.Contains(d, "cancelled") {
+		t.Fatalf("a held delivery explained as cancelled: %s", d)
+	}
+	e.must(204, "DELETE", "/v1/applications/app_a/subscriptions/sub_a", A, nil)
+	waitFor(t, "the delivery cancelled", func() bool {
+		d, _ := e.do("GET", explain, A, nil).json()["delivery"].(map[string]any)
+		return d != nil && d["status"] == "cancelled"
+	})
+	if d := e.must(200, "GET", explain, A, nil).str("detail"); !strings.Contains(d, "deleted since, and the delivery cancelled") {
+		t.Fatalf("explain of the cancelled delivery: %s", d)
+	}
+}
