@@ -4,6 +4,7 @@ package domain
 // subscription's commands check them.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,8 +13,10 @@ import (
 )
 
 // ValidateEndpointURL accepts absolute http(s) URLs with a host, no user
-// credentials and no fragment, up to 2048 characters. Whether the host is an
-// allowed target is checked by the sender's network guard, not here.
+// credentials and no fragment, up to 2048 characters, whose port (when
+// given) is 1-65535 and whose host is an IP address or a name a resolver
+// accepts (validHostName). Whether the host is an allowed target is checked
+// by the sender's network guard, not here.
 func ValidateEndpointURL(raw string) error {
 	if raw == "" {
 		return invalid("url", "a URL is required")
@@ -37,10 +40,63 @@ func ValidateEndpointURL(raw string) error {
 	if nonCanonicalIPv4(u.Hostname()) {
 		return invalid("url", "the host %q is an IPv4 address in a non-standard form (decimal, octal, hex or shortened): write it as a.b.c.d", u.Hostname())
 	}
+	if p := u.Port(); p != "" {
+		// url.Parse checks only that the port is digits: 0 or 99999 would
+		// fail every attempt with "invalid port".
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("url", "port %s is not a TCP port: give one from 1 to 65535, or none for the scheme's own", p)
+		}
+	}
+	if h := u.Hostname(); !strings.Contains(h, ":") {
+		if why := invalidHostName(h); why != "" {
+			return invalid("url", "the host %q is not a name any resolver accepts: %s", h, why)
+		}
+	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return invalid("url", "a fragment is not allowed")
 	}
 	return nil
+}
+
+// invalidHostName says what makes host (a name or an IPv4 address, not an
+// IPv6 literal) one that no attempt could resolve, or "" when it is fine: the
+// rules Go's own resolver applies (RFC 1035 as it is used, underscores
+// included), so that a subscription is refused when written rather than
+// failing every attempt with "no such host". A label with non-ASCII letters
+// (an internationalized name as typed) is only checked for being there:
+// HTTP clients convert it to its xn-- form before resolving it.
+func invalidHostName(host string) string {
+	name := strings.TrimSuffix(host, ".") // a fully qualified name
+	if len(name) > 253 {
+		return "longer than 253 characters"
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" {
+			return "it has an empty label (two dots in a row, or a dot first)"
+		}
+		if len(label) > 63 && isASCII(label) {
+			return "a label is longer than 63 characters"
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return "a label starts or ends with a hyphen"
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c >= 0x80) {
+				return fmt.Sprintf("the character %q is not allowed in a host name", c)
+			}
+		}
+	}
+	return ""
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // nonCanonicalIPv4 reports whether host is a number, or dotted numbers, that
