@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -32,14 +33,23 @@ type createSubscriptionIn struct {
 	ClientCert      *domain.ClientCertificate `json:"client_certificate"`
 }
 
-func (s *Server) checkTarget(ctx context.Context, url string) error {
+// checkTarget refuses an endpoint URL the sender could never reach (a host
+// name IDNA does not allow, which the domain's own check, standard library
+// only, cannot see) or, unless private targets are allowed, one whose host
+// is a forbidden address.
+func (s *Server) checkTarget(ctx context.Context, raw string) error {
+	if err := domain.ValidateEndpointURL(raw); err != nil {
+		return err
+	}
+	if u, err := url.Parse(raw); err == nil {
+		if _, err := sender.ASCIIHost(u.Hostname()); err != nil {
+			return &domain.ValidationError{Field: "url", Reason: err.Error()}
+		}
+	}
 	if s.AllowPrivateTargets {
 		return nil
 	}
-	if err := domain.ValidateEndpointURL(url); err != nil {
-		return err
-	}
-	return sender.CheckURL(ctx, url, nil)
+	return sender.CheckURL(ctx, raw, nil)
 }
 
 func (s *Server) createSubscription(c *gin.Context) {

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/idna"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -31,6 +34,9 @@ type Options struct {
 	// TLSConfig, when set, is used for https targets (tests use it to trust a
 	// test certificate authority).
 	TLSConfig *tls.Config
+	// Resolver, when set, resolves endpoint names (default: the system's
+	// resolver). Tests use it to answer names without a DNS server.
+	Resolver *net.Resolver
 }
 
 // Request is one attempt to send.
@@ -83,24 +89,56 @@ func New(opts Options) *Sender {
 	// Webhooks never go through an environment proxy: the dialer connects
 	// to the endpoint itself, and the guard checks the address it connects
 	// to.
-	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second, Resolver: opts.Resolver}
 	if !opts.AllowPrivate {
 		dialer.Control = control
 	}
 	return &Sender{opts: opts, t: newTransport(dialer, opts.ConnectTimeout, opts.MaxIdlePerHost), mtls: map[[32]byte]*tls.Config{}}
 }
 
-// connFor returns what a request to u may reuse a connection for, and the
-// TLS configuration to connect with (nil for http, or the Options' one).
-func (s *Sender) connFor(u *url.URL, cert *domain.ClientCertificate) (connKey, *tls.Config, error) {
-	key := connKey{addr: u.Host, tls: u.Scheme == "https"}
-	if u.Port() == "" {
-		if key.tls {
-			key.addr = net.JoinHostPort(u.Hostname(), "443")
-		} else {
-			key.addr = net.JoinHostPort(u.Hostname(), "80")
+// dialAddr is the host:port a request to u connects to: the scheme's port
+// when u names none, and the host in its ASCII form, as every HTTP client
+// resolves an internationalized name (例え.jp is xn--r8jz45g.jp; no
+// resolver accepts the name as typed). The TLS server name is taken from it
+// (transport.dial); the Host header is converted by http.Request.Write.
+func dialAddr(u *url.URL) (string, error) {
+	host, err := ASCIIHost(u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	port, converted := u.Port(), host != u.Hostname()
+	switch {
+	case port != "" && !converted:
+		return u.Host, nil // as it is, without a new string per attempt
+	case port == "" && u.Scheme == "https":
+		port = "443"
+	case port == "":
+		port = "80"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// ASCIIHost returns host as it is resolved: an internationalized name in
+// its ASCII form (IDNA's lookup profile, as net/http converts it), any
+// other host unchanged. It fails for a name IDNA does not allow.
+func ASCIIHost(host string) (string, error) {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			ascii, err := idna.Lookup.ToASCII(host)
+			if err != nil {
+				return "", fmt.Errorf("the host %q is not a valid internationalized name: %w", host, err)
+			}
+			return ascii, nil
 		}
 	}
+	return host, nil
+}
+
+// connFor returns what a request to addr (dialAddr) may reuse a connection
+// for, and the TLS configuration to connect with (nil for http, or the
+// Options' one).
+func (s *Sender) connFor(addr string, https bool, cert *domain.ClientCertificate) (connKey, *tls.Config, error) {
+	key := connKey{addr: addr, tls: https}
 	if cert == nil || !key.tls {
 		return key, s.opts.TLSConfig, nil
 	}
@@ -160,7 +198,11 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	}
 	req.ContentLength = int64(len(r.Body))
 
-	key, tlsConfig, err := s.connFor(req.URL, r.ClientCert)
+	addr, err := dialAddr(req.URL)
+	if err != nil {
+		return domain.AttemptResult{ErrorClass: domain.ErrorClassDNS, Error: err.Error(), Latency: time.Since(start)}
+	}
+	key, tlsConfig, err := s.connFor(addr, req.URL.Scheme == "https", r.ClientCert)
 	if err != nil {
 		return domain.AttemptResult{ErrorClass: domain.ErrorClassTLS, Error: "client certificate: " + err.Error(), Latency: time.Since(start)}
 	}

@@ -76,7 +76,7 @@ func newTransport(dialer *net.Dialer, connectTimeout time.Duration, maxIdle int)
 // outcome, recorded and retried by the schedule (net/http's rule for a POST).
 func (t *transport) roundTrip(ctx context.Context, req *http.Request, key connKey, tlsConfig *tls.Config) (*http.Response, error) {
 	for try := 0; ; try++ {
-		c, reused, err := t.get(ctx, key, req.URL.Hostname(), tlsConfig)
+		c, reused, err := t.get(ctx, key, tlsConfig)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +173,7 @@ func (b *body) Close() error {
 
 // get returns an idle connection for key, the most recently used one, or a
 // new one (reused false).
-func (t *transport) get(ctx context.Context, key connKey, host string, tlsConfig *tls.Config) (c *conn, reused bool, err error) {
+func (t *transport) get(ctx context.Context, key connKey, tlsConfig *tls.Config) (c *conn, reused bool, err error) {
 	for c = t.takeIdle(key); c != nil; c = t.takeIdle(key) {
 		// Checked outside the lock: the peek is a system call.
 		if time.Since(c.idleSince) < t.idleTimeout && alive(c) {
@@ -181,7 +181,7 @@ func (t *transport) get(ctx context.Context, key connKey, host string, tlsConfig
 		}
 		c.Conn.Close()
 	}
-	c, err = t.dial(ctx, key, host, tlsConfig)
+	c, err = t.dial(ctx, key, tlsConfig)
 	return c, false, err
 }
 
@@ -200,7 +200,7 @@ func (t *transport) takeIdle(key connKey) *conn {
 	return c
 }
 
-func (t *transport) dial(ctx context.Context, key connKey, host string, tlsConfig *tls.Config) (*conn, error) {
+func (t *transport) dial(ctx context.Context, key connKey, tlsConfig *tls.Config) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.connectTimeout)
 	defer cancel()
 	nc, err := t.dialer.DialContext(ctx, "tcp", key.addr)
@@ -213,7 +213,7 @@ func (t *transport) dial(ctx context.Context, key connKey, host string, tlsConfi
 			cfg = tlsConfig.Clone()
 		}
 		if cfg.ServerName == "" {
-			cfg.ServerName = host
+			cfg.ServerName, _, _ = net.SplitHostPort(key.addr) // the name in its ASCII form (dialAddr)
 		}
 		cfg.NextProtos = []string{"http/1.1"}
 		tc := tls.Client(nc, cfg)
