@@ -91,7 +91,12 @@ func CheckURL(ctx context.Context, raw string, resolve func(ctx context.Context,
 	if err != nil {
 		return err
 	}
-	host := u.Hostname()
+	// The form that is resolved (ASCIIHost): IDNA maps fullwidth
+	// "ｌｏｃａｌｈｏｓｔ" to "localhost".
+	host, err := ASCIIHost(u.Hostname())
+	if err != nil {
+		return err
+	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return CheckAddr(a)
 	}

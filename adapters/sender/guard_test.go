@@ -51,7 +51,7 @@ func TestCheckAddrRefusesEveryForbiddenClass(t *testing.T) {
 
 func TestCheckURLAtCreation(t *testing.T) {
 	resolve := func(_ context.Context, host string) ([]netip.Addr, error) {
-		if host == "internal.example" {
+		if host == "internal.example" || host == "xn--internl-bxa.example" { // internäl.example
 			return []netip.Addr{netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("10.0.0.5")}, nil
 		}
 		return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
@@ -64,6 +64,12 @@ func TestCheckURLAtCreation(t *testing.T) {
 		"http://api.localhost/":          false,
 		"http://169.254.169.254/latest/": false,
 		"https://internal.example/":      false, // one answer is private
+		// Checked in the form that is resolved: fullwidth letters are
+		// "localhost" to IDNA, and an internationalized name is looked up
+		// as xn--.
+		"http://ｌｏｃａｌｈｏｓｔ:9000/":    false,
+		"https://internäl.example/": false,
+		"https://a\u200db.example/": false, // not a name IDNA allows
 	} {
 		err := CheckURL(context.Background(), raw, resolve)
 		if ok != (err == nil) {
