@@ -279,6 +279,18 @@ func (s *Server) redeliver(c *gin.Context) {
 			detail: "subscription " + d.SubscriptionID + " was deleted: its deliveries are not sent again"})
 		return
 	}
+	// Nor is a message whose payload was erased: there is nothing to send,
+	// and the delivery would be cancelled as soon as it is due.
+	erased, err := s.payloadErasure(c.Request.Context(), d.MessageID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if erased != nil {
+		s.fail(c, &badInput{status: http.StatusConflict, code: CodeConflict,
+			detail: "the payload of message " + d.MessageID + " was erased by " + erased.ErasureID + ": there is nothing to send again"})
+		return
+	}
 	md := actor(c)
 	md.CorrelationID = d.MessageID
 	_, out, err := s.Commands.ChangeDelivery(c.Request.Context(), d.ID, domain.RequestRedelivery{By: md.Actor, Reason: in.Reason}, md)

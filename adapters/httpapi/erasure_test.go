@@ -128,3 +128,32 @@ func TestErasureRequestsAreRefusedPrecisely(t *testing.T) {
 		}
 	}
 }
+
+// TestAnErasedMessageIsNotSentAgain: a redelivery of a message whose payload
+// was erased is refused (409) and records nothing. Recorded, it was
+// cancelled at once ("payload erased"), and a delivery the endpoint had
+// acknowledged came to read cancelled.
+func TestAnErasedMessageIsNotSentAgain(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_r", "name": "R"})
+	e.must(201, "POST", "/v1/applications/app_r/subscriptions", A, map[string]any{"id": "sub_r", "url": hook.URL, "event_types": []string{"*"}})
+	msg := e.must(202, "POST", "/v1/applications/app_r/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}}).str("id")
+	dlv := domain.DeliveryIDFor(msg, "sub_r")
+	waitFor(t, "acknowledged", func() bool { return e.do("GET", "/v1/deliveries/"+dlv, A, nil).str("status") == "acknowledged" })
+	e.must(201, "POST", "/v1/applications/app_r/erasures", A, map[string]any{"id": "era_r", "scope": "messages", "message_ids": []string{msg}, "reason": "r"})
+	before := len(e.must(200, "GET", "/v1/deliveries/"+dlv+"/timeline", A, nil).items())
+
+	r := e.must(409, "POST", "/v1/deliveries/"+dlv+"/redeliver", A, map[string]any{"reason": "again"})
+	if r.str("code") != "conflict" || !strings.Contains(r.str("detail"), "era_r") {
+		t.Fatalf("refusal %s: want conflict naming the erasure", r.body)
+	}
+	if got := e.must(200, "GET", "/v1/deliveries/"+dlv, A, nil).str("status"); got != "acknowledged" {
+		t.Fatalf("status %s after the refused redelivery, want acknowledged", got)
+	}
+	if after := len(e.must(200, "GET", "/v1/deliveries/"+dlv+"/timeline", A, nil).items()); after != before {
+		t.Fatalf("the timeline grew from %d to %d events: a refused redelivery records nothing", before, after)
+	}
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,6 +222,29 @@ func (s *Server) getMessage(c *gin.Context) {
 		}
 	})
 	c.JSON(http.StatusOK, out)
+}
+
+// payloadErasure returns the erasure that made message id's payload
+// unreadable, or nil when it can be read (or is kept in the clear).
+func (s *Server) payloadErasure(ctx context.Context, id string) (*domain.ErasedError, error) {
+	recs, err := s.Store.ReadStream(ctx, domain.MessageStream(id), 0, domain.Forward, 1)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := domain.DecodeEvent(recs[0])
+	if err != nil {
+		return nil, err
+	}
+	m, ok := ev.(domain.MessagePublished)
+	if !ok {
+		return nil, fmt.Errorf("message %s: its stream opens with %s", id, recs[0].Type)
+	}
+	_, err = domain.OpenPayload(ctx, s.Cipher, m)
+	var erased *domain.ErasedError
+	if errors.As(err, &erased) {
+		return erased, nil
+	}
+	return nil, err
 }
 
 // setPayload puts the message's payload in out: decrypted when the ledger
