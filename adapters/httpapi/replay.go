@@ -22,7 +22,8 @@ type replayIn struct {
 
 // replaySubscription schedules the messages published in [since, until] that
 // matched the subscription's filter at the time they were published and were
-// never scheduled to it (typically: it was disabled then). The request is
+// never scheduled to it (typically: it was disabled then), leaving out those
+// whose payload was erased. The request is
 // recorded on the subscription's stream with its actor and reason, and every
 // delivery it schedules names that record's position. A second identical
 // request schedules nothing: the deliveries exist.
@@ -48,7 +49,7 @@ func (s *Server) replaySubscription(c *gin.Context) {
 		return
 	}
 	md.CausationID = ""
-	scheduled, last := 0, rec.Result.Position
+	scheduled, erased, last := 0, 0, rec.Result.Position
 	for _, m := range candidates {
 		sub, rev, ok := history.at(m.Position)
 		if !ok || sub.ApplicationID != app || sub.Status == domain.StatusDeleted {
@@ -56,6 +57,15 @@ func (s *Server) replaySubscription(c *gin.Context) {
 		}
 		pattern, ok := sub.EventTypes.Match(m.EventType)
 		if !ok {
+			continue
+		}
+		// A message whose payload was erased has nothing to send: its
+		// delivery would be cancelled as soon as it is due.
+		if e, err := s.payloadErasure(ctx, m.ID); err != nil {
+			s.fail(c, err)
+			return
+		} else if e != nil {
+			erased++
 			continue
 		}
 		md.CorrelationID = m.ID
@@ -75,7 +85,7 @@ func (s *Server) replaySubscription(c *gin.Context) {
 		last = out.Result.Position
 	}
 	s.settle(c, last)
-	c.JSON(http.StatusOK, gin.H{"scheduled": scheduled, "considered": len(candidates), "replay_position": uint64(rec.Result.Position)})
+	c.JSON(http.StatusOK, gin.H{"scheduled": scheduled, "considered": len(candidates), "erased": erased, "replay_position": uint64(rec.Result.Position)})
 }
 
 // unscheduledMessages lists the application's messages published in

@@ -87,3 +87,34 @@ func TestDisableThenReplayDeliversWhatWasMissed(t *testing.T) {
 		t.Fatal("a message that did not match the filter was replayed")
 	}
 }
+
+// TestAReplayLeavesErasedMessagesOut: a message published while the
+// subscription was disabled, then erased, is not scheduled by the replay
+// (there is nothing to send: it would be cancelled at once); the answer
+// counts it as erased.
+func TestAReplayLeavesErasedMessagesOut(t *testing.T) {
+	e := newEnv(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_e", "name": "E"})
+	e.must(201, "POST", "/v1/applications/app_e/subscriptions", A, map[string]any{"id": "sub_e", "url": hook.URL, "event_types": []string{"*"}})
+	base := "/v1/applications/app_e/subscriptions/sub_e"
+	e.must(200, "POST", base+"/disable", A, map[string]any{"reason": "maintenance"})
+	since := time.Now().UTC().Add(-time.Second)
+	kept := e.must(202, "POST", "/v1/applications/app_e/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}}).str("id")
+	gone := e.must(202, "POST", "/v1/applications/app_e/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 2}}).str("id")
+	e.must(201, "POST", "/v1/applications/app_e/erasures", A, map[string]any{"scope": "messages", "message_ids": []string{gone}, "reason": "r"})
+	e.must(200, "POST", base+"/resume", A, nil)
+
+	r := e.must(200, "POST", base+"/replay", A, map[string]any{"since": since}).json()
+	if r["scheduled"] != float64(1) || r["considered"] != float64(2) || r["erased"] != float64(1) {
+		t.Fatalf("replay: %v, want 1 scheduled, 2 considered, 1 erased", r)
+	}
+	waitFor(t, "the kept message acknowledged", func() bool {
+		return e.do("GET", "/v1/deliveries/"+domain.DeliveryIDFor(kept, "sub_e"), A, nil).str("status") == "acknowledged"
+	})
+	if st := e.do("GET", "/v1/deliveries/"+domain.DeliveryIDFor(gone, "sub_e"), A, nil).status; st != 404 {
+		t.Fatalf("the erased message has a delivery (%d)", st)
+	}
+}
