@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hookledger/hookledger/domain"
@@ -155,5 +156,44 @@ func TestAnErasedMessageIsNotSentAgain(t *testing.T) {
 	}
 	if after := len(e.must(200, "GET", "/v1/deliveries/"+dlv+"/timeline", A, nil).items()); after != before {
 		t.Fatalf("the timeline grew from %d to %d events: a refused redelivery records nothing", before, after)
+	}
+}
+
+// TestRecoveryLeavesErasedMessagesAlone: a subscription's recovery sends
+// its given-up deliveries again, except those of messages whose payload was
+// erased (nothing to send): they stay exhausted and are counted as erased.
+func TestRecoveryLeavesErasedMessagesAlone(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(500)
+		}
+	}))
+	defer hook.Close()
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_v", "name": "V"})
+	base := "/v1/applications/app_v/subscriptions/sub_v"
+	e.must(201, "POST", "/v1/applications/app_v/subscriptions", A, map[string]any{"id": "sub_v", "url": hook.URL, "event_types": []string{"*"}, "retry_schedule_ms": []int64{0}})
+	var dlvs []string
+	for i := range 2 {
+		msg := e.must(202, "POST", "/v1/applications/app_v/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": i}}).str("id")
+		dlvs = append(dlvs, domain.DeliveryIDFor(msg, "sub_v"))
+		if i == 1 {
+			waitFor(t, "exhausted", func() bool { return e.do("GET", "/v1/deliveries/"+dlvs[1], A, nil).str("status") == "exhausted" })
+			e.must(201, "POST", "/v1/applications/app_v/erasures", A, map[string]any{"scope": "messages", "message_ids": []string{msg}, "reason": "r"})
+		}
+	}
+	waitFor(t, "exhausted", func() bool { return e.do("GET", "/v1/deliveries/"+dlvs[0], A, nil).str("status") == "exhausted" })
+	failing.Store(false)
+
+	r := e.must(200, "POST", base+"/recover", A, map[string]any{"since": "2020-01-01T00:00:00Z"}).json()
+	if r["recovered"] != float64(1) || r["erased"] != float64(1) {
+		t.Fatalf("recover: %v, want 1 recovered and 1 erased", r)
+	}
+	waitFor(t, "the kept message acknowledged", func() bool { return e.do("GET", "/v1/deliveries/"+dlvs[0], A, nil).str("status") == "acknowledged" })
+	if st := e.must(200, "GET", "/v1/deliveries/"+dlvs[1], A, nil).str("status"); st != "exhausted" {
+		t.Fatalf("the erased message's delivery is %s, want it left exhausted", st)
 	}
 }

@@ -348,14 +348,15 @@ func (s *Server) recoverSubscription(c *gin.Context) {
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	var targets []string
+	type target struct{ delivery, message string }
+	var targets []target
 	s.Views.Read(func(v *projections.Views) {
 		v.Records().DeliveriesOfSubscription(id, 0, func(d *projections.DeliveryView) bool {
 			if d.ScheduledAt.Before(since.Add(-timeSlack)) {
 				return false // newest first: everything further is older
 			}
 			if (d.Status == domain.DeliveryStatusFailed || d.Status == domain.DeliveryStatusExhausted) && !d.ScheduledAt.Before(since) && !d.ScheduledAt.After(until) {
-				targets = append(targets, d.ID)
+				targets = append(targets, target{d.ID, d.MessageID})
 			}
 			return true
 		})
@@ -363,9 +364,18 @@ func (s *Server) recoverSubscription(c *gin.Context) {
 	})
 	md := actor(c)
 	var last domain.Position
-	n := 0
-	for _, did := range targets {
-		_, out, err := s.Commands.ChangeDelivery(c.Request.Context(), did, domain.RequestRedelivery{By: md.Actor, Reason: "subscription recovery"}, md)
+	n, erased := 0, 0
+	for _, t := range targets {
+		// A message whose payload was erased has nothing to send: its
+		// delivery stays as it is (sent again, it would be cancelled).
+		if e, err := s.payloadErasure(c.Request.Context(), t.message); err != nil {
+			s.fail(c, err)
+			return
+		} else if e != nil {
+			erased++
+			continue
+		}
+		_, out, err := s.Commands.ChangeDelivery(c.Request.Context(), t.delivery, domain.RequestRedelivery{By: md.Actor, Reason: "subscription recovery"}, md)
 		if errors.Is(err, domain.ErrConflict) {
 			continue // an attempt is in flight right now: it is not lost
 		}
@@ -379,5 +389,5 @@ func (s *Server) recoverSubscription(c *gin.Context) {
 		}
 	}
 	s.settle(c, last)
-	c.JSON(http.StatusOK, gin.H{"recovered": n})
+	c.JSON(http.StatusOK, gin.H{"recovered": n, "erased": erased})
 }
