@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -160,7 +162,52 @@ func schemaFailure(err error) (string, string) {
 	if i := strings.LastIndex(msg, ": "); i >= 0 && !strings.Contains(msg[i:], "jsonschema") {
 		msg = msg[i+2:]
 	}
-	return path, msg
+	return path, quoteShort(msg)
+}
+
+// quoteShort cuts each single-quoted span of a validation message (how the
+// library quotes a failing value) past maxQuoted bytes to its start and its
+// length, and the whole message past maxDetail: a payload's string of 200
+// KB against a pattern was echoed whole.
+func quoteShort(msg string) string {
+	const maxQuoted, maxDetail = 64, 1024
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '\'')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(msg[i+1:], '\'')
+		if j < 0 {
+			break
+		}
+		j += i + 1
+		b.WriteString(msg[:i+1])
+		if v := msg[i+1 : j]; len(v) > maxQuoted {
+			fmt.Fprintf(&b, "%s… (%d bytes)", cutUTF8(v, maxQuoted), len(v))
+		} else {
+			b.WriteString(v)
+		}
+		b.WriteByte('\'')
+		msg = msg[j+1:]
+	}
+	b.WriteString(msg)
+	out := b.String()
+	if len(out) > maxDetail {
+		out = cutUTF8(out, maxDetail) + "…"
+	}
+	return out
+}
+
+// cutUTF8 is s cut to at most n bytes, at a character's start.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func orRoot(p string) string {

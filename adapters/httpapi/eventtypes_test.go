@@ -90,3 +90,26 @@ func TestSchemasLoadNoFiles(t *testing.T) {
 	}
 	e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "probe.self", "payload": map[string]any{"id": "u1"}})
 }
+
+// A refusal quotes a failing value short: a 200 KB string against a
+// pattern was echoed whole in the problem's detail.
+func TestSchemaRefusalsQuoteLongValuesShort(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_l", "name": "L"})
+	e.must(201, "POST", "/v1/event-types", A, map[string]any{"name": "note.added", "schema": map[string]any{"type": "object",
+		"properties": map[string]any{"text": map[string]any{"type": "string", "pattern": "^[a-z]*$"}, "tag": map[string]any{"enum": []string{"x", "y"}}}}})
+	long := strings.Repeat("a", 200_000) + "!"
+	r := e.do("POST", "/v1/applications/app_l/messages", A, map[string]any{"event_type": "note.added", "payload": map[string]any{"text": long}})
+	detail := r.str("detail")
+	if r.status != 422 || r.str("field") != "payload/text" || !strings.Contains(detail, "^[a-z]*$") || !strings.Contains(detail, "aaaa") {
+		t.Fatalf("refusal %d, field %q, detail %.300q: want 422 on payload/text naming the pattern and the value's start", r.status, r.str("field"), detail)
+	}
+	if len(detail) > 600 || !strings.Contains(detail, "200001 bytes") {
+		t.Fatalf("detail of %d bytes (%.300q...): want the value cut short, saying how long it was", len(detail), detail)
+	}
+	r = e.do("POST", "/v1/applications/app_l/messages", A, map[string]any{"event_type": "note.added", "payload": map[string]any{"tag": "z"}})
+	if r.status != 422 || !strings.Contains(r.str("detail"), "'x', 'y'") {
+		t.Fatalf("short values are quoted whole: %d %s", r.status, r.body)
+	}
+}
