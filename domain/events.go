@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -290,3 +291,42 @@ func ApplicationStream(id string) string  { return "application-" + id }
 func SubscriptionStream(id string) string { return "subscription-" + id }
 func MessageStream(id string) string      { return "message-" + id }
 func DeliveryStream(id string) string     { return "delivery-" + id }
+
+// EntityStream is the stream of the entity whose id this is, known by the
+// id's prefix (app_, sub_, msg_, dlv_, key_, era_); ok is false for an id
+// without one (ids chosen by clients need not carry it).
+func EntityStream(id string) (stream string, ok bool) {
+	for _, k := range entityStreams {
+		if strings.HasPrefix(id, k.prefix) {
+			return k.stream(id), true
+		}
+	}
+	return "", false
+}
+
+// EntityStreams lists the streams an id may name, most likely first: the
+// one its prefix says (EntityStream), then every other kind's.
+func EntityStreams(id string) []string {
+	out := make([]string, 0, len(entityStreams))
+	if s, ok := EntityStream(id); ok {
+		out = append(out, s)
+	}
+	for _, k := range entityStreams {
+		if s := k.stream(id); len(out) == 0 || s != out[0] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+var entityStreams = []struct {
+	prefix string
+	stream func(string) string
+}{
+	{PrefixSubscription, SubscriptionStream},
+	{PrefixDelivery, DeliveryStream},
+	{PrefixMessage, MessageStream},
+	{PrefixApplication, ApplicationStream},
+	{PrefixKey, APIKeyStream},
+	{PrefixErasure, ErasureStream},
+}

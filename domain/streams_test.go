@@ -33,3 +33,25 @@ func TestEveryStreamEventSaysWhoseItIs(t *testing.T) {
 		}
 	}
 }
+
+// An id's prefix says whose stream it names; an id without a known prefix
+// may name any kind's.
+func TestEntityStreamsOfAnID(t *testing.T) {
+	for id, want := range map[string]string{
+		"sub_1": "subscription-sub_1", "dlv_1": "delivery-dlv_1", "msg_1": "message-msg_1",
+		"app_1": "application-app_1", "key_1": "apikey-key_1", "era_1": "erasure-era_1",
+	} {
+		if got, ok := EntityStream(id); !ok || got != want {
+			t.Errorf("EntityStream(%s) = %q, %v; want %s", id, got, ok, want)
+		}
+		if all := EntityStreams(id); len(all) != 6 || all[0] != want {
+			t.Errorf("EntityStreams(%s) = %v: want the six kinds, %s first", id, all, want)
+		}
+	}
+	if got, ok := EntityStream("order-42"); ok {
+		t.Errorf("EntityStream(order-42) = %q: an id without a known prefix names no one stream", got)
+	}
+	if all := EntityStreams("order-42"); len(all) != 6 || all[0] != "subscription-order-42" {
+		t.Errorf("EntityStreams(order-42) = %v: want every kind's", all)
+	}
+}

@@ -154,6 +154,9 @@ func TestNotFoundNamesWhatIsMissing(t *testing.T) {
 		"/v1/deliveries/dlv_none":                       "no delivery dlv_none",
 		"/v1/deliveries/dlv_none/timeline":              "no delivery dlv_none",
 		"/v1/event-types/none.here":                     "no event type none.here",
+		"/v1/ledger/streams/application-app_none":       "no stream application-app_none",
+		// A stream named by its entity's id: the answer names the stream.
+		"/v1/ledger/streams/app_a": "no stream app_a: the stream of application app_a is application-app_a",
 	} {
 		if r := e.must(404, "GET", path, A, nil); r.str("code") != "not_found" || r.str("detail") != want {
 			t.Errorf("GET %s: %s, want the detail %q", path, r.body, want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -59,6 +60,17 @@ func (s *Server) ledgerStream(c *gin.Context) {
 	}
 	recs, err := s.Store.ReadStream(c.Request.Context(), stream, from, domain.Forward, limit)
 	if errors.Is(err, domain.ErrStreamNotFound) {
+		if named, ok := domain.EntityStream(stream); ok {
+			// An entity's id, not its stream's name (`hookledger history`
+			// takes either): say which name it has.
+			kind, _, _ := strings.Cut(named, "-")
+			if kind == "apikey" {
+				kind = "API key"
+			}
+			s.fail(c, &badInput{status: http.StatusNotFound, code: CodeNotFound,
+				detail: "no stream " + stream + ": the stream of " + kind + " " + stream + " is " + named})
+			return
+		}
 		s.fail(c, domain.ErrNotFound)
 		return
 	}

@@ -199,28 +199,16 @@ var errStreamNotFound = errors.New("stream not found")
 
 // historyStreams lists the streams `history TARGET` may mean, most likely
 // first: the stream of that name, then the stream of the entity whose id it
-// is (by its prefix: sub_, dlv_, msg_, app_, key_), then every kind of
-// entity stream (ids chosen by clients need not carry the prefix).
+// is (by its prefix: sub_, dlv_, msg_, app_, key_, era_), then every kind
+// of entity stream (ids chosen by clients need not carry the prefix).
 func historyStreams(target string) []string {
-	kinds := []struct {
-		prefix string
-		stream func(string) string
-	}{
-		{domain.PrefixSubscription, domain.SubscriptionStream},
-		{domain.PrefixDelivery, domain.DeliveryStream},
-		{domain.PrefixMessage, domain.MessageStream},
-		{domain.PrefixApplication, domain.ApplicationStream},
-		{domain.PrefixKey, domain.APIKeyStream},
-	}
 	out := []string{target}
-	for _, k := range kinds {
-		if strings.HasPrefix(target, k.prefix) {
-			out = append(out, k.stream(target))
-		}
+	if s, ok := domain.EntityStream(target); ok {
+		out = append(out, s)
 	}
 	if domain.ValidateID("id", target) == nil {
-		for _, k := range kinds {
-			if s := k.stream(target); !slices.Contains(out, s) {
+		for _, s := range domain.EntityStreams(target) {
+			if !slices.Contains(out, s) {
 				out = append(out, s)
 			}
 		}
