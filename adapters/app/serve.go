@@ -385,7 +385,7 @@ func watch(m *metrics.Metrics, store domain.EventStore, p *pipeline.Runner, seal
 		},
 		Backlog: func() metrics.Backlog {
 			b := p.Backlog()
-			return metrics.Backlog{Pending: b.Pending, Parked: b.Parked, InFlight: b.InFlight, OldestScheduled: b.OldestScheduled}
+			return metrics.Backlog{Pending: b.Pending, Parked: b.Parked, InFlight: b.InFlight, OldestPending: b.OldestPending, OldestParked: b.OldestParked}
 		},
 		Disabled:  p.DisabledByReason,
 		ViewBytes: func() int64 { return DirBytes(viewsDir) },

@@ -104,7 +104,7 @@ func TestAttemptOutcomesAndState(t *testing.T) {
 	m.AttemptFinished(domain.ErrorClassTimeout, time.Second)
 	m.Watch(metrics.State{
 		Backlog: func() metrics.Backlog {
-			return metrics.Backlog{Pending: 4, Parked: 2, OldestScheduled: time.Now().Add(-time.Minute)}
+			return metrics.Backlog{Pending: 4, Parked: 2, OldestPending: time.Now().Add(-time.Minute), OldestParked: time.Now().Add(-time.Hour)}
 		},
 		Disabled: func() map[string]int { return map[string]int{domain.DisabledGone: 3} },
 		Node:     func() metrics.Node { return metrics.Node{Total: 64, Partitions: 21, Members: 3, Sealer: true} },
@@ -149,5 +149,8 @@ func TestAttemptOutcomesAndState(t *testing.T) {
 	}
 	if age := values["hookledger_deliveries_oldest_pending_age_seconds"]; age < 59 || age > 120 {
 		t.Errorf("oldest pending age %v, want about 60 s", age)
+	}
+	if age := values["hookledger_deliveries_oldest_parked_age_seconds"]; age < 3599 || age > 3660 {
+		t.Errorf("oldest parked age %v, want about 3600 s", age)
 	}
 }

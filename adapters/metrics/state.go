@@ -14,8 +14,9 @@ type Backlog struct {
 	Pending  int // open deliveries waiting for their due time or a worker
 	Parked   int // open deliveries held because their subscription is paused or disabled
 	InFlight int // attempts being sent
-	// OldestScheduled is when the oldest open delivery was scheduled (zero: none).
-	OldestScheduled time.Time
+	// OldestPending is when the oldest delivery pending or in flight was
+	// scheduled, OldestParked the oldest parked one (zero: none).
+	OldestPending, OldestParked time.Time
 }
 
 // Fold is where the views stand: the last position folded, and the age of
@@ -64,7 +65,8 @@ var (
 	descPending  = prometheus.NewDesc(ns+"_deliveries_pending", "Open deliveries waiting for their due time or a worker.", nil, nil)
 	descParked   = prometheus.NewDesc(ns+"_deliveries_parked", "Open deliveries held while their subscription is paused or disabled.", nil, nil)
 	descInFlight = prometheus.NewDesc(ns+"_deliveries_in_flight", "Attempts being sent now.", nil, nil)
-	descOldest   = prometheus.NewDesc(ns+"_deliveries_oldest_pending_age_seconds", "Age of the oldest open delivery (pending, parked or in flight); 0 when none.", nil, nil)
+	descOldest   = prometheus.NewDesc(ns+"_deliveries_oldest_pending_age_seconds", "Age of the oldest delivery pending or in flight (parked ones are apart); 0 when none.", nil, nil)
+	descOldestPk = prometheus.NewDesc(ns+"_deliveries_oldest_parked_age_seconds", "Age of the oldest delivery held for a paused or disabled subscription; 0 when none.", nil, nil)
 	descDisabled = prometheus.NewDesc(ns+"_subscriptions_disabled", "Subscriptions disabled, by reason (operator, gone, failing).", []string{"reason"}, nil)
 	descViews    = prometheus.NewDesc(ns+"_view_store_bytes", "Bytes of the view store on disk (today the views snapshot file).", nil, nil)
 	descSealPos  = prometheus.NewDesc(ns+"_seal_last_position", "Position of the newest seal.", nil, nil)
@@ -80,7 +82,7 @@ type stateCollector struct{ s State }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHead, descFold, descLagEv, descLagSec, descPending, descParked, descInFlight,
-		descOldest, descDisabled, descViews, descSealPos, descSealAge, descNodeAll, descNodeHeld, descMembers, descSealer, descStarts} {
+		descOldest, descOldestPk, descDisabled, descViews, descSealPos, descSealAge, descNodeAll, descNodeHeld, descMembers, descSealer, descStarts} {
 		ch <- d
 	}
 }
@@ -114,11 +116,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descPending, float64(b.Pending))
 		gauge(descParked, float64(b.Parked))
 		gauge(descInFlight, float64(b.InFlight))
-		age := 0.0
-		if !b.OldestScheduled.IsZero() {
-			age = now.Sub(b.OldestScheduled).Seconds()
+		age := func(t time.Time) float64 {
+			if t.IsZero() {
+				return 0
+			}
+			return now.Sub(t).Seconds()
 		}
-		gauge(descOldest, age)
+		gauge(descOldest, age(b.OldestPending))
+		gauge(descOldestPk, age(b.OldestParked))
 	}
 	if s.Disabled != nil {
 		byReason := s.Disabled()

@@ -52,8 +52,11 @@ func TestBacklogCountsAndOldest(t *testing.T) {
 		t.Fatalf("nothing published yet, backlog %+v", b)
 	}
 	first, _ := h.publish("app", "b.first", `{}`)
+	var laterFirst string
 	for i := 0; i < 3; i++ {
-		h.publish("app", "a.later", `{}`)
+		if id, _ := h.publish("app", "a.later", `{}`); i == 0 {
+			laterFirst = id
+		}
 	}
 	oldest := domain.DeliveryIDFor(first, "sub_b")
 	waitUntil(t, 10*time.Second, "four deliveries parked", func() bool {
@@ -65,12 +68,12 @@ func TestBacklogCountsAndOldest(t *testing.T) {
 	}
 	// The order index is read as committed: wait for the fold's next commit.
 	var b pipeline.Backlog
-	waitUntil(t, 10*time.Second, "the oldest seen", func() bool { b = h.runner.Backlog(); return !b.OldestScheduled.IsZero() })
+	waitUntil(t, 10*time.Second, "the oldest seen", func() bool { b = h.runner.Backlog(); return !b.OldestParked.IsZero() })
 	if b.Parked != 4 || b.Pending != 0 || b.InFlight != 0 {
 		t.Errorf("backlog %+v, want 4 parked", b)
 	}
-	if !b.OldestScheduled.Equal(want) {
-		t.Errorf("oldest scheduled %v, want the first message's delivery's %v", b.OldestScheduled, want)
+	if !b.OldestParked.Equal(want) || !b.OldestPending.IsZero() {
+		t.Errorf("oldest parked %v, pending %v: want the first message's delivery's %v, and none pending", b.OldestParked, b.OldestPending, want)
 	}
 
 	// A scan in progress: the fold must still apply what is appended.
@@ -90,7 +93,18 @@ func TestBacklogCountsAndOldest(t *testing.T) {
 	if err != nil {
 		t.Errorf("the fold stood still while the backlog read an index: %v", err)
 	}
-	if b := <-done; b.Parked < 4 || !b.OldestScheduled.Equal(want) {
+	if b := <-done; b.Parked < 4 || !b.OldestParked.Equal(want) {
 		t.Errorf("backlog during the fold %+v, want at least 4 parked and the oldest %v", b, want)
+	}
+
+	// sub_b resumed: its delivery is pending (retried, nothing listens), and
+	// is the oldest pending one; the parked ones are sub_a's alone.
+	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_b", domain.ResumeSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	wantParked := h.delivery(domain.DeliveryIDFor(laterFirst, "sub_a")).ScheduledAt
+	waitUntil(t, 10*time.Second, "sub_b's delivery pending", func() bool { b = h.runner.Backlog(); return !b.OldestPending.IsZero() })
+	if b.Parked != 4 || b.Pending+b.InFlight != 1 || !b.OldestPending.Equal(want) || !b.OldestParked.Equal(wantParked) {
+		t.Errorf("backlog %+v: want 4 parked (the oldest %v), 1 pending (the oldest %v)", b, wantParked, want)
 	}
 }

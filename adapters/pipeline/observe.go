@@ -32,7 +32,11 @@ func (noObserver) RetryScheduled()                       {}
 // time of each subscription's earliest-published open delivery).
 type Backlog struct {
 	Pending, Parked, InFlight int
-	OldestScheduled           time.Time
+	// OldestPending is when the oldest delivery pending or in flight was
+	// scheduled; OldestParked, the oldest held for a paused or disabled
+	// subscription (zero: none). Apart, because a subscription paused on
+	// purpose for days is not deliveries falling behind.
+	OldestPending, OldestParked time.Time
 }
 
 // Backlog reports the open delivery work, from each subscription's open
@@ -48,29 +52,37 @@ type Backlog struct {
 // subscriptions: it is a gauge, not a snapshot.
 func (r *Runner) Backlog() Backlog {
 	var b Backlog
+	type openSub struct {
+		id     string
+		parked bool
+	}
 	r.mu.RLock()
-	open := make([]string, 0, 8)
+	open := make([]openSub, 0, 8)
 	for id, sv := range r.views.Subscriptions {
 		if sv.Open <= 0 {
 			continue
 		}
-		switch sv.Status {
-		case domain.StatusPaused, domain.StatusDisabled:
+		parked := sv.Status == domain.StatusPaused || sv.Status == domain.StatusDisabled
+		if parked {
 			b.Parked += sv.Open
-		default:
+		} else {
 			b.Pending += sv.Open
 		}
-		open = append(open, id)
+		open = append(open, openSub{id, parked})
 	}
 	b.InFlight = r.active
 	r.mu.RUnlock()
 	b.Pending = max(0, b.Pending-b.InFlight)
-	for _, id := range open {
+	for _, o := range open {
 		at := r.firstScheduled(func(idx indexes, fn func(string) bool) {
-			idx.OpenInOrder(id, 0, "", func(_ domain.Position, did string) bool { return fn(did) })
+			idx.OpenInOrder(o.id, 0, "", func(_ domain.Position, did string) bool { return fn(did) })
 		})
-		if !at.IsZero() && (b.OldestScheduled.IsZero() || at.Before(b.OldestScheduled)) {
-			b.OldestScheduled = at
+		oldest := &b.OldestPending
+		if o.parked {
+			oldest = &b.OldestParked
+		}
+		if !at.IsZero() && (oldest.IsZero() || at.Before(*oldest)) {
+			*oldest = at
 		}
 	}
 	return b
