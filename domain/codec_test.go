@@ -23,7 +23,7 @@ func oneOfEach() []domain.Event {
 		domain.SubscriptionResumed{SubscriptionID: "sub_1", Reason: "done", ResumedAt: t0},
 		domain.SubscriptionSecretRotated{SubscriptionID: "sub_1", Key: key, PreviousKeyID: "whk_0", PreviousExpiresAt: t0},
 		domain.SubscriptionDisabled{SubscriptionID: "sub_1", Reason: domain.DisabledFailing, Detail: "5 days", DisabledAt: t0},
-		domain.SubscriptionDeleted{SubscriptionID: "sub_1", DeletedAt: t0},
+		domain.SubscriptionDeleted{SubscriptionID: "sub_1", Reason: "customer left", DeletedAt: t0},
 		domain.SubscriptionReplayRequested{SubscriptionID: "sub_1", Since: t0, Until: t0.Add(time.Hour), Reason: "endpoint was down", RequestedAt: t0},
 		domain.EventTypeDefined{Name: "order.paid", Description: "an order was paid", Schema: []byte(`{"type":"object"}`), DefinedAt: t0},
 		domain.MessagePublished{MessageID: "msg_1", ApplicationID: "app_1", EventType: "a.b", Payload: []byte(`{"x":1}`), PayloadHash: "sha256:00", IdempotencyKey: "k", PublishedAt: t0},

@@ -116,6 +116,7 @@ type SubscriptionReplayRequested struct {
 // SubscriptionDeleted: the endpoint is gone for good; its history stays.
 type SubscriptionDeleted struct {
 	SubscriptionID string    `json:"subscription_id"`
+	Reason         string    `json:"reason,omitempty"`
 	DeletedAt      time.Time `json:"deleted_at"`
 }
 
@@ -286,7 +287,8 @@ type (
 )
 
 // DeleteSubscription ends the subscription for good; its history stays.
-type DeleteSubscription struct{}
+// The ledger keeps the operator's reason with it when one is given.
+type DeleteSubscription struct{ Reason string }
 
 // DisableSubscription stops an endpoint with a reason (DisabledByOperator,
 // DisabledGone, DisabledFailing).

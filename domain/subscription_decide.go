@@ -51,7 +51,10 @@ func DecideSubscription(s Subscription, cmd any, now time.Time) ([]Event, error)
 	case RotateSecret:
 		return decideRotateSecret(s, c, now)
 	case DeleteSubscription:
-		return []Event{SubscriptionDeleted{SubscriptionID: s.ID, DeletedAt: now}}, nil
+		if len(c.Reason) > MaxReasonLength {
+			return nil, invalid("reason", "longer than %d characters", MaxReasonLength)
+		}
+		return []Event{SubscriptionDeleted{SubscriptionID: s.ID, Reason: c.Reason, DeletedAt: now}}, nil
 	}
 	return nil, invalid("command", "unknown subscription command %T", cmd)
 }

@@ -98,3 +98,30 @@ func TestExplainSaysADeletedSubscriptionsDeliveryWasCancelled(t *testing.T) {
 		t.Fatalf("explain of the cancelled delivery: %s", d)
 	}
 }
+
+// TestDeleteKeepsItsReason: the operator's reason for a deletion is in the
+// ledger with it; a body the route does not understand is refused and
+// deletes nothing; a deletion without a body still works.
+func TestDeleteKeepsItsReason(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_d", "name": "D"})
+	base := "/v1/applications/app_d/subscriptions/"
+	for _, id := range []string{"sub_1", "sub_2"} {
+		e.must(201, "POST", base[:len(base)-1], A, map[string]any{"id": id, "url": "https://hooks.example.com/" + id, "event_types": []string{"*"}})
+	}
+	if r := e.doRaw("DELETE", base+"sub_1", A, "application/json", `{"reasn":"typo"}`); r.status != 400 {
+		t.Fatalf("delete with a misspelt field: %d %s", r.status, r.body)
+	}
+	if e.must(200, "GET", base+"sub_1", A, nil).str("status") != "active" {
+		t.Fatal("a refused deletion deleted the subscription")
+	}
+	e.must(204, "DELETE", base+"sub_1", A, map[string]any{"reason": " customer closed the account "})
+	e.must(204, "DELETE", base+"sub_2", A, nil)
+	for id, want := range map[string]string{"sub_1": `"reason":"customer closed the account"`, "sub_2": ""} {
+		raw := string(e.must(200, "GET", "/v1/ledger/streams/subscription-"+id, A, nil).body)
+		if !strings.Contains(raw, "subscription.deleted") || (want != "" && !strings.Contains(raw, want)) || (want == "" && strings.Contains(raw, `"reason"`)) {
+			t.Fatalf("%s's stream: %s, want a deletion with %q", id, raw, want)
+		}
+	}
+}

@@ -40,7 +40,9 @@ func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret 
 }
 
 func (s *Server) deleteSubscription(c *gin.Context) {
-	s.changeSubscription(c, domain.DeleteSubscription{}, http.StatusNoContent, "")
+	if reason, ok := s.optionalReason(c); ok {
+		s.changeSubscription(c, domain.DeleteSubscription{Reason: reason}, http.StatusNoContent, "")
+	}
 }
 func (s *Server) pauseSubscription(c *gin.Context) {
 	if reason, ok := s.optionalReason(c); ok {
@@ -57,7 +59,7 @@ type reasonIn struct {
 	Reason string `json:"reason"`
 }
 
-// optionalReason reads the body of pause and resume: none, or an object
+// optionalReason reads the body of pause, resume and delete: none, or an object
 // with an optional reason the ledger keeps with the change. A body is
 // decoded strictly, so that a misspelt field is refused rather than
 // dropped from the record. false: the answer is written.
