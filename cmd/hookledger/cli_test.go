@@ -353,3 +353,26 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 		}
 	}
 }
+
+// verify and export of a directory that holds no ledger say so, before any
+// word about keys: "no seal key at /backups/ledgr/audit/seal.key" sent the
+// reader after the wrong file.
+func TestVerifyAndExportOfNoLedgerSaySo(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ledgr")
+	empty := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", "--data-dir", missing}, "data directory " + missing},
+		{[]string{"verify", "--data-dir", empty}, "no ledger"},
+		{[]string{"verify", "--data-dir", empty, "--public-key", "AAAA"}, "no ledger"},
+		{[]string{"export", "--data-dir", missing}, "data directory " + missing},
+		{[]string{"export", "--data-dir", empty}, "no ledger"},
+	} {
+		out, code := runCLI(t, c.args...)
+		if code != 2 || !strings.Contains(out, c.want) || strings.Contains(out, "seal") || strings.Contains(out, "public key") {
+			t.Errorf("%q: exit %d: %s\nwant exit 2 and %q, nothing about keys", c.args, code, out, c.want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"io"
@@ -52,12 +51,9 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "--subject:", err)
 		return 2
 	}
-	key, err := loadPrivateKey(*keyFile, *dataDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	_, _, store, err := openSealedLedger(audit.EncodePublicKey(key.Public().(ed25519.PublicKey)), *dataDir, sf)
+	// The ledger first: where there is none, that is what to say, not
+	// that its key is missing.
+	store, err := openStoreForCLI(*dataDir, sf)
 	if p := ledgerProblem(err); p != nil {
 		fmt.Fprintf(os.Stderr, "export refused: %s at position %d: %s\n", p.Kind, p.Position, p.Detail)
 		return 1
@@ -67,6 +63,11 @@ func exportCmd(ctx context.Context, args []string) int {
 		return 2
 	}
 	defer store.Close()
+	key, err := loadPrivateKey(*keyFile, *dataDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	// A scope the ledger never had fails the export before it writes
 	// anything (audit.ScopeExists), and writeWhole then leaves no file.
 	scope := audit.Scope{Application: *app, Subscription: *sub, Subject: *subject}

@@ -160,7 +160,7 @@ func inspect(ctx context.Context, name string, args []string) int {
 		}
 	}
 	if errors.Is(err, errStreamNotFound) && len(candidates) > 1 {
-		err = fmt.Errorf("%s: no such stream, nor a subscription, delivery, message, application or API key with that id", target)
+		err = fmt.Errorf("%s: no such stream, nor a subscription, delivery, message, application, API key or erasure with that id", target)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -70,12 +70,15 @@ func ledgerProblem(err error) *audit.Problem {
 // openSealedLedger returns the seal public key (pinned when given by flag)
 // and the ledger's store, for verify and export.
 func openSealedLedger(pubFlag, dataDir string, sf storeFlags) (ed25519.PublicKey, bool, domain.EventStore, error) {
-	pub, pinned, err := loadPublicKey(pubFlag, dataDir)
+	// The ledger first: where there is none, that is what to say, not
+	// that its key is missing.
+	store, err := openStoreForCLI(dataDir, sf)
 	if err != nil {
 		return nil, false, nil, err
 	}
-	store, err := openStoreForCLI(dataDir, sf)
+	pub, pinned, err := loadPublicKey(pubFlag, dataDir)
 	if err != nil {
+		store.Close()
 		return nil, false, nil, err
 	}
 	return pub, pinned, store, nil
