@@ -90,9 +90,11 @@ func (s *Server) listDeliveries(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// explainWait adds why a due delivery is held, when the pipeline knows.
+// explainWait adds why a due delivery is held, when the pipeline knows: a
+// pending one, or a failed one whose retry is due.
 func (s *Server) explainWait(d *deliveryJSON) {
-	if w, ok := s.Views.(interface{ WaitingReason(string) string }); ok && d.Status == "pending" {
+	open := d.Status == string(domain.DeliveryStatusPending) || d.Status == string(domain.DeliveryStatusFailed)
+	if w, ok := s.Views.(interface{ WaitingReason(string) string }); ok && open {
 		d.WaitingReason = w.WaitingReason(d.ID)
 	}
 	if h, ok := s.Views.(interface{ HeldBehind(string) string }); ok && d.WaitingReason != "" {

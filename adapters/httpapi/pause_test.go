@@ -2,8 +2,12 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/hookledger/hookledger/domain"
 )
 
 // TestPauseAndResumeKeepTheirReason: the operator's reason for a pause or a
@@ -123,5 +127,35 @@ func TestDeleteKeepsItsReason(t *testing.T) {
 		if !strings.Contains(raw, "subscription.deleted") || (want != "" && !strings.Contains(raw, want)) || (want == "" && strings.Contains(raw, `"reason"`)) {
 			t.Fatalf("%s's stream: %s, want a deletion with %q", id, raw, want)
 		}
+	}
+}
+
+// TestAFailedDeliveryHeldByItsSubscriptionSaysWhy: a delivery whose retry
+// is due but whose subscription was disabled (the endpoint answered 410)
+// says why it waits, as a pending one does: it read "failed" with a due
+// time in the past and nothing more, as if stuck.
+func TestAFailedDeliveryHeldByItsSubscriptionSaysWhy(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer hook.Close()
+	e := newEnv(t)
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_g", "name": "G"})
+	e.must(201, "POST", "/v1/applications/app_g/subscriptions", A, map[string]any{"id": "sub_g", "url": hook.URL, "event_types": []string{"*"}, "retry_schedule_ms": []int64{0, 50}})
+	msg := e.must(202, "POST", "/v1/applications/app_g/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{}}).str("id")
+	dlv := domain.DeliveryIDFor(msg, "sub_g")
+	waitFor(t, "the subscription disabled by the 410", func() bool {
+		return e.do("GET", "/v1/applications/app_g/subscriptions/sub_g", A, nil).str("status") == "disabled"
+	})
+	var d resp
+	waitFor(t, "the retry due and held", func() bool {
+		d = e.do("GET", "/v1/deliveries/"+dlv, A, nil)
+		return d.str("waiting_reason") != ""
+	})
+	if d.str("status") != "failed" || d.str("waiting_reason") != "subscription_disabled" {
+		t.Fatalf("delivery %s: want failed, waiting_reason subscription_disabled", d.body)
+	}
+	list := e.must(200, "GET", "/v1/applications/app_g/deliveries", A, nil).items()
+	if len(list) != 1 || list[0]["waiting_reason"] != "subscription_disabled" {
+		t.Fatalf("the listing: %v", list)
 	}
 }
