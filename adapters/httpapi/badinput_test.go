@@ -100,6 +100,13 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 			t.Errorf("%s: the refused request appended %d events", c.name, after-before)
 		}
 	}
+	// A publish far over the limit names the payload's limit, not only the
+	// body's (which is the payload's plus room for the rest).
+	for _, body := range []string{big, huge} {
+		if got := e.do("POST", msgs, A, body); !strings.Contains(got.str("detail"), "1024") || !strings.Contains(got.str("detail"), "payload") {
+			t.Errorf("a publish of %d bytes: %s, want the payload's limit (1024) named", len(body), got.body)
+		}
+	}
 	// Wrong content type.
 	if got := e.doRaw("POST", msgs, A, "text/plain", `{"event_type":"a.b","payload":{}}`); got.status != 415 || got.str("code") != "unsupported_media_type" {
 		t.Errorf("text/plain body: %d %s", got.status, got.body)

@@ -83,6 +83,12 @@ func (s *Server) publish(c *gin.Context) {
 	}
 	var in publishIn
 	if err := decodeJSONFast(c, int64(s.MaxPayload)+smallBody, &in); err != nil {
+		var b *badInput
+		if errors.As(err, &b) && b.code == CodePayloadTooLarge {
+			// The body's limit is the payload's plus room for the rest:
+			// the payload's is the one to name.
+			err = bad(CodePayloadTooLarge, "payload", fmt.Sprintf("%s: a message's payload may be at most %d bytes", b.detail, s.MaxPayload))
+		}
 		s.fail(c, err)
 		return
 	}
