@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,9 @@ func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(410)
 	case "429":
 		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(429)
+	case "429-year":
+		w.Header().Set("Retry-After", "31536000")
 		w.WriteHeader(429)
 	case "302":
 		http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)
@@ -327,5 +331,72 @@ func TestEndpointRetryAfterHoldsTheWholeSubscription(t *testing.T) {
 		return h.delivery(d2).Status == domain.DeliveryStatusAcknowledged &&
 			h.delivery(domain.DeliveryIDFor(m1, "sub_busy")).Status == domain.DeliveryStatusAcknowledged
 	})
+	h.stop()
+}
+
+// TestAnEndpointsRetryAfterHoldsNoLongerThanItsRetry: an endpoint that asks
+// for a year's pause holds its subscription no longer than the retry it
+// pushes out (24 hours, domain.RetryPolicy.MaxRetryAfter). The hold took
+// the year: the retry came due after a day and stayed held, with every
+// other delivery of the subscription, until a restart.
+func TestAnEndpointsRetryAfterHoldsNoLongerThanItsRetry(t *testing.T) {
+	sc := &script{calls: map[string]int{}, plans: map[string][]string{"/busy": {"429-year", "200"}}}
+	srv := httptest.NewServer(sc)
+	defer srv.Close()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(t0)
+	h := newHarness(t, harnessOpts{clock: fake, options: func(o *pipeline.Options) { o.PerSubscription = 1 }})
+	h.app("app")
+	h.sub("app", "sub_busy", srv.URL+"/busy", "*")
+	h.start()
+	m1, _ := h.publish("app", "order.paid", `{"id":1}`)
+	d1 := domain.DeliveryIDFor(m1, "sub_busy")
+	waitUntil(t, 10*time.Second, "first attempt answered 429", func() bool {
+		d := h.delivery(d1)
+		return d.Attempts == 1 && d.Status == domain.DeliveryStatusFailed
+	})
+	if due := h.delivery(d1).NextDueAt; due.After(t0.Add(24*time.Hour + time.Minute)) {
+		t.Fatalf("the retry is due at %v, past the 24 hours' bound", due)
+	}
+	m2, _ := h.publish("app", "order.paid", `{"id":2}`)
+	d2 := domain.DeliveryIDFor(m2, "sub_busy")
+	waitUntil(t, 10*time.Second, "the second delivery held", func() bool { return h.runner.WaitingReason(d2) == pipeline.WaitThrottled })
+	fake.Advance(24*time.Hour + time.Minute)
+	waitUntil(t, 10*time.Second, "both delivered a day later", func() bool {
+		return h.delivery(d1).Status == domain.DeliveryStatusAcknowledged && h.delivery(d2).Status == domain.DeliveryStatusAcknowledged
+	})
+	h.stop()
+}
+
+// TestAnEndpointsSlowDownEndsWhenTheSubscriptionMovesToAnotherURL: the
+// slow-down a 429 asked for holds the subscription's deliveries for the
+// endpoint that asked; moved to another URL, the held ones go at once.
+func TestAnEndpointsSlowDownEndsWhenTheSubscriptionMovesToAnotherURL(t *testing.T) {
+	sc := &script{calls: map[string]int{}, plans: map[string][]string{"/busy": {"429"}, "/new": {"200"}}}
+	srv := httptest.NewServer(sc)
+	defer srv.Close()
+	fake := clock.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+	h := newHarness(t, harnessOpts{clock: fake, options: func(o *pipeline.Options) { o.PerSubscription = 1 }})
+	h.app("app")
+	h.sub("app", "sub_busy", srv.URL+"/busy", "*")
+	h.start()
+	m1, _ := h.publish("app", "order.paid", `{"id":1}`)
+	waitUntil(t, 10*time.Second, "first attempt answered 429", func() bool {
+		return h.delivery(domain.DeliveryIDFor(m1, "sub_busy")).Status == domain.DeliveryStatusFailed
+	})
+	m2, _ := h.publish("app", "order.paid", `{"id":2}`)
+	d2 := domain.DeliveryIDFor(m2, "sub_busy")
+	waitUntil(t, 10*time.Second, "the second delivery held", func() bool { return h.runner.WaitingReason(d2) == pipeline.WaitThrottled })
+
+	moved := srv.URL + "/new"
+	if _, _, err := h.cmds.ChangeSubscription(context.Background(), "app", "sub_busy", domain.UpdateSubscription{URL: &moved}, md); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the held delivery sent to the new URL", func() bool {
+		return h.delivery(d2).Status == domain.DeliveryStatusAcknowledged
+	})
+	if n := sc.count("/new"); n != 1 {
+		t.Fatalf("%d requests to the new URL, want 1", n)
+	}
 	h.stop()
 }

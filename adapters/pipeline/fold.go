@@ -24,7 +24,11 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	var send []domain.ScheduleDelivery
 	r.mu.Lock()
 	op := r.operationalLocked(rec, ev)
+	moved := r.movesEndpointLocked(ev)
 	r.views.ApplyDecoded(rec, ev)
+	if moved != "" {
+		r.endpointMovedLocked(moved)
+	}
 	switch e := ev.(type) {
 	case domain.MessagePublished:
 		if cmds := Match(r.views, e, rec.Position); len(cmds) > 0 {

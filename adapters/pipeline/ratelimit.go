@@ -68,6 +68,37 @@ func (r *Runner) slowDown(sub string, until time.Time) {
 	r.mu.Unlock()
 }
 
+// movesEndpointLocked returns the subscription ev moves to another URL
+// ("" for any other event); read before ev is applied.
+func (r *Runner) movesEndpointLocked(ev domain.Event) string {
+	e, ok := ev.(domain.SubscriptionUpdated)
+	if !ok {
+		return ""
+	}
+	if sv := r.views.Subscriptions[e.SubscriptionID]; sv != nil && sv.URL != e.URL {
+		return e.SubscriptionID
+	}
+	return ""
+}
+
+// endpointMovedLocked forgets the slow-down the subscription's endpoint
+// asked for: the new endpoint asked for nothing, and the deliveries it held
+// go as soon as they are due. (A retry the 429 pushed out keeps its due
+// time, recorded in the ledger.)
+func (r *Runner) endpointMovedLocked(sub string) {
+	if _, ok := r.throttled[sub]; !ok {
+		return
+	}
+	delete(r.throttled, sub)
+	if h, ok := r.held[sub]; ok && h.why == WaitThrottled {
+		delete(r.held, sub)
+		if r.ownsLocked(sub) {
+			r.queue.holdUntil(sub, time.Time{})
+		}
+		r.kick()
+	}
+}
+
 // WaitingReason says why an open, due delivery is not being attempted ("":
 // it is not held, or not due yet).
 func (r *Runner) WaitingReason(deliveryID string) string {

@@ -170,7 +170,8 @@ func (r *Runner) sendAttempt(send, hard context.Context, sv projections.Subscrip
 // on it: an endpoint's slow-down, the subscription's health.
 func (r *Runner) recordOutcome(send, hard context.Context, sv projections.SubscriptionView, d projections.DeliveryView, result domain.AttemptResult) {
 	attempt := d.OpenAttempt
-	var cmd any = domain.RecordOutcome{Result: result, Policy: domain.PolicyFromMS(sv.RetryScheduleMS), Random: r.opts.Random()}
+	policy := domain.PolicyFromMS(sv.RetryScheduleMS)
+	var cmd any = domain.RecordOutcome{Result: result, Policy: policy, Random: r.opts.Random()}
 	if hard.Err() != nil && result.ErrorClass != "" {
 		// The shutdown cut the attempt short: the endpoint may or may not have
 		// the message. Say so, and retry it at the next start.
@@ -192,8 +193,13 @@ func (r *Runner) recordOutcome(send, hard context.Context, sv projections.Subscr
 	if result.ErrorClass == domain.ErrorClassThrottled && result.RetryAfter > 0 {
 		// The endpoint asked to slow down: every delivery of the
 		// subscription waits, not only this one (its Retry-After is in the
-		// attempt_failed event).
-		r.slowDown(sv.ID, r.clock.Now().Add(result.RetryAfter))
+		// attempt_failed event), and no longer than the retry it pushes
+		// out may wait (a year asked for is a day).
+		wait := result.RetryAfter
+		if policy.MaxRetryAfter > 0 {
+			wait = min(wait, policy.MaxRetryAfter)
+		}
+		r.slowDown(sv.ID, r.clock.Now().Add(wait))
 	}
 	for _, e := range evs {
 		if _, ok := e.(domain.RetryScheduled); ok {
