@@ -115,6 +115,13 @@ func (t *transport) exchange(ctx context.Context, c *conn, req *http.Request) (r
 	if err == nil {
 		written = true
 		resp, err = http.ReadResponse(c.br, req)
+	} else if early := earlyAnswer(ctx, c, req); early != nil {
+		// The endpoint answered before it read the whole body (a 413 for
+		// a body it will not take, a 401) and closed: its answer is the
+		// attempt's outcome, as net/http's Transport, which reads while
+		// it writes, gives it. The connection is not used again.
+		resp, err = early, nil
+		resp.Close = true
 	}
 	// Informational answers (103 Early Hints, an unasked-for 100 Continue)
 	// come before the answer, without a body.
@@ -130,6 +137,29 @@ func (t *transport) exchange(ctx context.Context, c *conn, req *http.Request) (r
 	}
 	resp.Body = &body{ReadCloser: resp.Body, c: c, t: t, stop: stop, reusable: !resp.Close}
 	return resp, written, nil
+}
+
+// earlyAnswerWait bounds the wait, after a write failed, for an answer the
+// endpoint sent before it stopped reading. Such an answer came before the
+// reset that failed the write (TCP keeps the order), so it is read at once;
+// the bound only keeps a silent peer from holding the attempt.
+const earlyAnswerWait = 50 * time.Millisecond
+
+// earlyAnswer reads the answer an endpoint gave before the request could be
+// written whole (nil: none, or ctx ended).
+func earlyAnswer(ctx context.Context, c *conn, req *http.Request) *http.Response {
+	if ctx.Err() != nil {
+		return nil // the deadline in the past stays: ctx ended the attempt
+	}
+	c.SetReadDeadline(time.Now().Add(earlyAnswerWait))
+	resp, err := http.ReadResponse(c.br, req)
+	// A 408 is what servers send when they close a connection left idle
+	// (net/http ignores it too): on a kept connection it answers no request
+	// of ours, and the request goes again on a new one (roundTrip).
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode == http.StatusRequestTimeout {
+		return nil
+	}
+	return resp
 }
 
 // body is an answer's body: closed after it was read to its end, it gives

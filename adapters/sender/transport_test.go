@@ -204,3 +204,45 @@ func TestAClosedSenderKeepsNoConnection(t *testing.T) {
 		t.Fatalf("%d connections for 4 attempts around a Close, want 4", conns.Load())
 	}
 }
+
+// Given an endpoint that answers as soon as it has read the headers (413
+// for a body it will not take) and closes without reading the body, when
+// the body cannot be written whole, then the attempt records the endpoint's
+// answer: it recorded "connection reset by peer" and no status, where
+// net/http's Transport, which reads while it writes, gave the 413.
+func TestAnAnswerBeforeTheBodyIsRecorded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				var head []byte
+				for !bytes.Contains(head, []byte("\r\n\r\n")) {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					head = append(head, buf[:n]...)
+				}
+				c.Write([]byte("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large"))
+			}(c)
+		}
+	}()
+	s := loopback()
+	body := bytes.Repeat([]byte("x"), 16<<20) // past what the sockets' buffers take
+	for range 3 {
+		res := s.Send(context.Background(), sender.Request{URL: "http://" + ln.Addr().String() + "/hook", MessageID: "msg_1", Body: body, Timestamp: time.Now()})
+		if res.StatusCode != 413 || res.ErrorClass != domain.ErrorClassHTTPStatus || res.ResponseExcerpt != "too large" {
+			t.Fatalf("result %+v, want the endpoint's 413", res)
+		}
+	}
+}
