@@ -53,9 +53,54 @@ type connKey struct {
 type conn struct {
 	net.Conn
 	key       connKey
-	br        *bufio.Reader
+	br        *bufio.Reader // reads through lim
 	bw        *bufio.Writer
+	lim       capped
 	idleSince time.Time
+}
+
+// maxAnswerHeader bounds an answer's status line and header, as net/http's
+// server bounds a request's (1 MiB): the endpoint is anyone's to run, and a
+// header that never ends would otherwise grow the ledger's memory until the
+// attempt's timeout. (net/http's Transport stops at 10 MB.) The body is
+// bounded where it is read (Options.MaxResponseBytes).
+const maxAnswerHeader = 1 << 20
+
+var errAnswerHeaderTooLarge = errors.New("the answer's header is over 1 MiB")
+
+// capped reads from r, at most left bytes while left >= 0 (then it fails
+// with errAnswerHeaderTooLarge); unbounded while left < 0.
+type capped struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return c.r.Read(p)
+	}
+	if c.left == 0 {
+		return 0, errAnswerHeaderTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// readAnswer reads an answer's status line and header within
+// maxAnswerHeader (what the reader holds already counts as read).
+func (c *conn) readAnswer(req *http.Request) (*http.Response, error) {
+	c.lim.left = maxAnswerHeader
+	resp, err := http.ReadResponse(c.br, req)
+	hit := c.lim.left == 0
+	c.lim.left = -1
+	if err != nil && hit {
+		return nil, errAnswerHeaderTooLarge
+	}
+	return resp, err
 }
 
 func newTransport(dialer *net.Dialer, connectTimeout time.Duration, maxIdle int) *transport {
@@ -114,7 +159,7 @@ func (t *transport) exchange(ctx context.Context, c *conn, req *http.Request) (r
 	}
 	if err == nil {
 		written = true
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = c.readAnswer(req)
 	} else if early := earlyAnswer(ctx, c, req); early != nil {
 		// The endpoint answered before it read the whole body (a 413 for
 		// a body it will not take, a 401) and closed: its answer is the
@@ -126,7 +171,7 @@ func (t *transport) exchange(ctx context.Context, c *conn, req *http.Request) (r
 	// Informational answers (103 Early Hints, an unasked-for 100 Continue)
 	// come before the answer, without a body.
 	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = c.readAnswer(req)
 	}
 	if err != nil {
 		stop()
@@ -152,7 +197,7 @@ func earlyAnswer(ctx context.Context, c *conn, req *http.Request) *http.Response
 		return nil // the deadline in the past stays: ctx ended the attempt
 	}
 	c.SetReadDeadline(time.Now().Add(earlyAnswerWait))
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := c.readAnswer(req)
 	// A 408 is what servers send when they close a connection left idle
 	// (net/http ignores it too): on a kept connection it answers no request
 	// of ours, and the request goes again on a new one (roundTrip).
@@ -253,7 +298,9 @@ func (t *transport) dial(ctx context.Context, key connKey, tlsConfig *tls.Config
 		}
 		nc = tc
 	}
-	return &conn{Conn: nc, key: key, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+	c := &conn{Conn: nc, key: key, bw: bufio.NewWriterSize(nc, 4<<10), lim: capped{r: nc, left: -1}}
+	c.br = bufio.NewReaderSize(&c.lim, 4<<10)
+	return c, nil
 }
 
 // put keeps c for the next request to its endpoint, unless as many are kept

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -244,5 +245,48 @@ func TestAnAnswerBeforeTheBodyIsRecorded(t *testing.T) {
 		if res.StatusCode != 413 || res.ErrorClass != domain.ErrorClassHTTPStatus || res.ResponseExcerpt != "too large" {
 			t.Fatalf("result %+v, want the endpoint's 413", res)
 		}
+	}
+}
+
+// Given an endpoint that answers with headers that never end, when the
+// attempt reads them, then it stops at a bound (the header of an answer is
+// at most maxAnswerHeader) and fails, having read no more than that: the
+// endpoint is anyone's to run, and the own transport read headers without
+// a limit (net/http's Transport stops at 10 MB), so one endpoint could
+// grow the ledger's memory until the attempt's timeout.
+func TestAnAnswersHeaderIsBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var sent atomic.Int64
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		go io.Copy(io.Discard, c)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nX-Endless: "))
+		chunk := bytes.Repeat([]byte("a"), 64<<10)
+		for sent.Load() < 256<<20 {
+			n, err := c.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}()
+	s := sender.New(sender.Options{AllowPrivate: true, Timeout: 20 * time.Second})
+	res := s.Send(context.Background(), sender.Request{URL: "http://" + ln.Addr().String() + "/hook", MessageID: "msg_1", Body: []byte(`{}`), Timestamp: time.Now()})
+	if res.ErrorClass == "" || res.StatusCode != 0 {
+		t.Fatalf("result %+v, want a failure", res)
+	}
+	if !strings.Contains(res.Error, "header") {
+		t.Fatalf("error %q, want it to say the answer's header is too large", res.Error)
+	}
+	if n := sent.Load(); n > 64<<20 {
+		t.Fatalf("the endpoint got %d MB of header in before the attempt stopped", n>>20)
 	}
 }
