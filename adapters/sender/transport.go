@@ -90,17 +90,25 @@ func (c *capped) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readAnswer reads an answer's status line and header within
-// maxAnswerHeader (what the reader holds already counts as read).
+// readAnswer reads the final answer's status line and header, past any
+// informational answers (103 Early Hints, an unasked-for 100 Continue),
+// within maxAnswerHeader for all of them together, as net/http's Transport
+// counts them (what the reader holds already counts as read).
 func (c *conn) readAnswer(req *http.Request) (*http.Response, error) {
 	c.lim.left = maxAnswerHeader
-	resp, err := http.ReadResponse(c.br, req)
-	hit := c.lim.left == 0
-	c.lim.left = -1
-	if err != nil && hit {
-		return nil, errAnswerHeaderTooLarge
+	defer func() { c.lim.left = -1 }()
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			if c.lim.left == 0 {
+				return nil, errAnswerHeaderTooLarge
+			}
+			return nil, err
+		}
+		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
 	}
-	return resp, err
 }
 
 func newTransport(dialer *net.Dialer, connectTimeout time.Duration, maxIdle int) *transport {
@@ -168,11 +176,6 @@ func (t *transport) exchange(ctx context.Context, c *conn, req *http.Request) (r
 		resp, err = early, nil
 		resp.Close = true
 	}
-	// Informational answers (103 Early Hints, an unasked-for 100 Continue)
-	// come before the answer, without a body.
-	for err == nil && resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-		resp, err = c.readAnswer(req)
-	}
 	if err != nil {
 		stop()
 		if ctx.Err() != nil {
@@ -201,7 +204,7 @@ func earlyAnswer(ctx context.Context, c *conn, req *http.Request) *http.Response
 	// A 408 is what servers send when they close a connection left idle
 	// (net/http ignores it too): on a kept connection it answers no request
 	// of ours, and the request goes again on a new one (roundTrip).
-	if err != nil || resp.StatusCode < 200 || resp.StatusCode == http.StatusRequestTimeout {
+	if err != nil || resp.StatusCode == http.StatusRequestTimeout {
 		return nil
 	}
 	return resp

@@ -290,3 +290,39 @@ func TestAnAnswersHeaderIsBounded(t *testing.T) {
 		t.Fatalf("the endpoint got %d MB of header in before the attempt stopped", n>>20)
 	}
 }
+
+// Given an endpoint that answers informational answers without end (103
+// Early Hints), when the attempt reads them, then it stops at the same
+// bound as one header (they count together, as in net/http's Transport).
+func TestInformationalAnswersCountTowardsTheBound(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var sent atomic.Int64
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		go io.Copy(io.Discard, c)
+		hint := bytes.Repeat([]byte("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"), 1024)
+		for sent.Load() < 256<<20 {
+			n, err := c.Write(hint)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}()
+	s := sender.New(sender.Options{AllowPrivate: true, Timeout: 20 * time.Second})
+	res := s.Send(context.Background(), sender.Request{URL: "http://" + ln.Addr().String() + "/hook", MessageID: "msg_1", Body: []byte(`{}`), Timestamp: time.Now()})
+	if res.ErrorClass == "" || !strings.Contains(res.Error, "header") {
+		t.Fatalf("result %+v, want a failure saying the header is too large", res)
+	}
+	if n := sent.Load(); n > 64<<20 {
+		t.Fatalf("the endpoint got %d MB of informational answers in before the attempt stopped", n>>20)
+	}
+}
