@@ -237,8 +237,8 @@ func (c Config) problems() []string {
 		p = append(p, fmt.Sprintf("--per-subscription %d: want 1 to --workers (%d)", c.PerSubscription, workers))
 	}
 	requestTimeout := c.RequestTimeout
-	if requestTimeout <= 0 || requestTimeout > 5*time.Minute {
-		p = append(p, fmt.Sprintf("--request-timeout %s: want more than 0 and at most 5m", c.RequestTimeout))
+	if requestTimeout < 100*time.Millisecond || requestTimeout > 5*time.Minute {
+		p = append(p, fmt.Sprintf("--request-timeout %s: want 100ms to 5m", c.RequestTimeout))
 		requestTimeout = 5 * time.Minute
 	}
 	if c.ConnectTimeout <= 0 || c.ConnectTimeout > requestTimeout {

@@ -69,6 +69,14 @@ func TestProblemsAreReportedOnce(t *testing.T) {
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.HasPrefix(ce.Problems[0], "--request-timeout 10m0s") {
 		t.Fatalf("a request timeout over 5m: %v", err)
 	}
+	// 1ms, a slip for 1m, would fail every attempt as a timeout.
+	_, err = Parse("serve", []string{"--request-timeout", "1ms"}, env(nil))
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0] != "--request-timeout 1ms: want 100ms to 5m" {
+		t.Fatalf("a request timeout of 1ms: %v", err)
+	}
+	if _, err := Parse("serve", []string{"--request-timeout", "100ms"}, env(nil)); err != nil {
+		t.Fatalf("a request timeout of 100ms: %v", err)
+	}
 }
 
 func TestStoreURLPasswordNotEchoed(t *testing.T) {
