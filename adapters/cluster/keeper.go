@@ -124,7 +124,7 @@ func (k *Keeper) Start(ctx context.Context) error {
 			if k.opts.Partitions != 0 && k.opts.Partitions != parts {
 				return fmt.Errorf("cluster: --partitions %d, but the ledger's cluster has %d (fixed when its first node started)", k.opts.Partitions, parts)
 			}
-			k.log.Info().Int("partitions", parts).Dur("lease", k.opts.Timing.Lease).Msg("joining the cluster")
+			k.log.Info().Int("partitions", parts).Dur("lease_ms", k.opts.Timing.Lease).Msg("joining the cluster")
 			return nil
 		}
 		n := k.opts.Partitions
@@ -271,7 +271,7 @@ func (k *Keeper) step(ctx context.Context) {
 			k.log.Warn().Err(err).Msg("cannot reach the cluster stream: leases are not renewed; dispatch stops a margin before they end")
 		}
 	} else if err == nil && !k.failing.IsZero() {
-		k.log.Info().Dur("after", now.Sub(k.failing)).Msg("the cluster stream is reachable again")
+		k.log.Info().Dur("after_ms", now.Sub(k.failing)).Msg("the cluster stream is reachable again")
 		k.failing = time.Time{}
 	}
 	changed := k.reconcileLocked(now)

@@ -54,7 +54,7 @@ func (s *Store) SubscribeAll(ctx context.Context, after domain.Position, handle 
 				return ctx.Err()
 			}
 			if ok, left := s.repeats.Allow("subscribe failed"); ok {
-				s.log.Warn().Err(err).Uint64("from", resume.Commit).Uint64("from_prepare", resume.Prepare).Dur("retry_in", backoff).Int("repeats_left_out", left).Msg("subscribe to $all failed; retrying")
+				s.log.Warn().Err(err).Uint64("from", resume.Commit).Uint64("from_prepare", resume.Prepare).Dur("retry_in_ms", backoff).Int("repeats_left_out", left).Msg("subscribe to $all failed; retrying")
 			}
 			select {
 			case <-ctx.Done():

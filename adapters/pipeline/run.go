@@ -188,7 +188,7 @@ func (r *Runner) stopWorkers(wg *sync.WaitGroup, cancelHard context.CancelFunc) 
 	close(r.jobs)
 	r.mu.Unlock()
 	grace := time.AfterFunc(r.opts.ShutdownGrace, func() {
-		r.log.Warn().Dur("grace", r.opts.ShutdownGrace).Msg("in-flight attempts interrupted: recording them as outcome unknown")
+		r.log.Warn().Dur("grace_ms", r.opts.ShutdownGrace).Msg("in-flight attempts interrupted: recording them as outcome unknown")
 		cancelHard()
 	})
 	wg.Wait()
