@@ -301,37 +301,65 @@ func TestRetryScheduleElementZeroDelaysTheFirstAttempt(t *testing.T) {
 	h.stop()
 }
 
+// throttled is a subscription whose endpoint answered its first delivery
+// 429 (with the Retry-After of plan's first step), and whose second
+// delivery is held for it.
+type throttled struct {
+	h      *harness
+	sc     *script
+	srv    *httptest.Server
+	fake   *clock.Fake
+	t0     time.Time
+	d1, d2 string
+}
+
+// throttle starts the pipeline on a fake clock with sub_busy's endpoint at
+// /busy answering plans["/busy"] in turn, and waits until d1 was answered
+// (failed) and d2 is held as throttled.
+func throttle(t *testing.T, plans map[string][]string) *throttled {
+	t.Helper()
+	x := &throttled{sc: &script{calls: map[string]int{}, plans: plans}, t0: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	x.srv = httptest.NewServer(x.sc)
+	t.Cleanup(x.srv.Close)
+	x.fake = clock.NewFake(x.t0)
+	x.h = newHarness(t, harnessOpts{clock: x.fake, options: func(o *pipeline.Options) { o.PerSubscription = 1 }})
+	x.h.app("app")
+	x.h.sub("app", "sub_busy", x.srv.URL+"/busy", "*")
+	x.h.start()
+	m1, _ := x.h.publish("app", "order.paid", `{"id":1}`)
+	x.d1 = domain.DeliveryIDFor(m1, "sub_busy")
+	waitUntil(t, 10*time.Second, "first attempt answered 429", func() bool {
+		d := x.h.delivery(x.d1)
+		return d.Attempts == 1 && d.Status == domain.DeliveryStatusFailed
+	})
+	m2, _ := x.h.publish("app", "order.paid", `{"id":2}`)
+	x.d2 = domain.DeliveryIDFor(m2, "sub_busy")
+	waitUntil(t, 10*time.Second, "the second delivery held", func() bool { return x.h.runner.WaitingReason(x.d2) == pipeline.WaitThrottled })
+	return x
+}
+
+// acknowledged says whether every one of ids was acknowledged.
+func (x *throttled) acknowledged(ids ...string) bool {
+	for _, id := range ids {
+		if x.h.delivery(id).Status != domain.DeliveryStatusAcknowledged {
+			return false
+		}
+	}
+	return true
+}
+
 // TestEndpointRetryAfterHoldsTheWholeSubscription: a 429 with Retry-After
 // holds every delivery of the subscription until it passes, not only the
 // one answered, and the held ones say why.
 func TestEndpointRetryAfterHoldsTheWholeSubscription(t *testing.T) {
-	sc := &script{calls: map[string]int{}, plans: map[string][]string{"/busy": {"429", "200"}}}
-	srv := httptest.NewServer(sc)
-	defer srv.Close()
-	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	fake := clock.NewFake(t0)
-	h := newHarness(t, harnessOpts{clock: fake, options: func(o *pipeline.Options) { o.PerSubscription = 1 }})
-	h.app("app")
-	h.sub("app", "sub_busy", srv.URL+"/busy", "*")
-	h.start()
-	m1, _ := h.publish("app", "order.paid", `{"id":1}`)
-	waitUntil(t, 10*time.Second, "first attempt answered 429", func() bool {
-		d := h.delivery(domain.DeliveryIDFor(m1, "sub_busy"))
-		return d.Attempts == 1 && d.Status == domain.DeliveryStatusFailed
-	})
-	m2, _ := h.publish("app", "order.paid", `{"id":2}`)
-	d2 := domain.DeliveryIDFor(m2, "sub_busy")
-	waitUntil(t, 10*time.Second, "the second delivery held", func() bool { return h.runner.WaitingReason(d2) == pipeline.WaitThrottled })
+	x := throttle(t, map[string][]string{"/busy": {"429", "200"}})
 	time.Sleep(100 * time.Millisecond)
-	if n := sc.count("/busy"); n != 1 {
+	if n := x.sc.count("/busy"); n != 1 {
 		t.Fatalf("%d requests before the Retry-After passed", n)
 	}
-	fake.Advance(121 * time.Second)
-	waitUntil(t, 10*time.Second, "both delivered after Retry-After", func() bool {
-		return h.delivery(d2).Status == domain.DeliveryStatusAcknowledged &&
-			h.delivery(domain.DeliveryIDFor(m1, "sub_busy")).Status == domain.DeliveryStatusAcknowledged
-	})
-	h.stop()
+	x.fake.Advance(121 * time.Second)
+	waitUntil(t, 10*time.Second, "both delivered after Retry-After", func() bool { return x.acknowledged(x.d1, x.d2) })
+	x.h.stop()
 }
 
 // TestAnEndpointsRetryAfterHoldsNoLongerThanItsRetry: an endpoint that asks
@@ -340,63 +368,27 @@ func TestEndpointRetryAfterHoldsTheWholeSubscription(t *testing.T) {
 // the year: the retry came due after a day and stayed held, with every
 // other delivery of the subscription, until a restart.
 func TestAnEndpointsRetryAfterHoldsNoLongerThanItsRetry(t *testing.T) {
-	sc := &script{calls: map[string]int{}, plans: map[string][]string{"/busy": {"429-year", "200"}}}
-	srv := httptest.NewServer(sc)
-	defer srv.Close()
-	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	fake := clock.NewFake(t0)
-	h := newHarness(t, harnessOpts{clock: fake, options: func(o *pipeline.Options) { o.PerSubscription = 1 }})
-	h.app("app")
-	h.sub("app", "sub_busy", srv.URL+"/busy", "*")
-	h.start()
-	m1, _ := h.publish("app", "order.paid", `{"id":1}`)
-	d1 := domain.DeliveryIDFor(m1, "sub_busy")
-	waitUntil(t, 10*time.Second, "first attempt answered 429", func() bool {
-		d := h.delivery(d1)
-		return d.Attempts == 1 && d.Status == domain.DeliveryStatusFailed
-	})
-	if due := h.delivery(d1).NextDueAt; due.After(t0.Add(24*time.Hour + time.Minute)) {
+	x := throttle(t, map[string][]string{"/busy": {"429-year", "200"}})
+	if due := x.h.delivery(x.d1).NextDueAt; due.After(x.t0.Add(24*time.Hour + time.Minute)) {
 		t.Fatalf("the retry is due at %v, past the 24 hours' bound", due)
 	}
-	m2, _ := h.publish("app", "order.paid", `{"id":2}`)
-	d2 := domain.DeliveryIDFor(m2, "sub_busy")
-	waitUntil(t, 10*time.Second, "the second delivery held", func() bool { return h.runner.WaitingReason(d2) == pipeline.WaitThrottled })
-	fake.Advance(24*time.Hour + time.Minute)
-	waitUntil(t, 10*time.Second, "both delivered a day later", func() bool {
-		return h.delivery(d1).Status == domain.DeliveryStatusAcknowledged && h.delivery(d2).Status == domain.DeliveryStatusAcknowledged
-	})
-	h.stop()
+	x.fake.Advance(24*time.Hour + time.Minute)
+	waitUntil(t, 10*time.Second, "both delivered a day later", func() bool { return x.acknowledged(x.d1, x.d2) })
+	x.h.stop()
 }
 
 // TestAnEndpointsSlowDownEndsWhenTheSubscriptionMovesToAnotherURL: the
 // slow-down a 429 asked for holds the subscription's deliveries for the
 // endpoint that asked; moved to another URL, the held ones go at once.
 func TestAnEndpointsSlowDownEndsWhenTheSubscriptionMovesToAnotherURL(t *testing.T) {
-	sc := &script{calls: map[string]int{}, plans: map[string][]string{"/busy": {"429"}, "/new": {"200"}}}
-	srv := httptest.NewServer(sc)
-	defer srv.Close()
-	fake := clock.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
-	h := newHarness(t, harnessOpts{clock: fake, options: func(o *pipeline.Options) { o.PerSubscription = 1 }})
-	h.app("app")
-	h.sub("app", "sub_busy", srv.URL+"/busy", "*")
-	h.start()
-	m1, _ := h.publish("app", "order.paid", `{"id":1}`)
-	waitUntil(t, 10*time.Second, "first attempt answered 429", func() bool {
-		return h.delivery(domain.DeliveryIDFor(m1, "sub_busy")).Status == domain.DeliveryStatusFailed
-	})
-	m2, _ := h.publish("app", "order.paid", `{"id":2}`)
-	d2 := domain.DeliveryIDFor(m2, "sub_busy")
-	waitUntil(t, 10*time.Second, "the second delivery held", func() bool { return h.runner.WaitingReason(d2) == pipeline.WaitThrottled })
-
-	moved := srv.URL + "/new"
-	if _, _, err := h.cmds.ChangeSubscription(context.Background(), "app", "sub_busy", domain.UpdateSubscription{URL: &moved}, md); err != nil {
+	x := throttle(t, map[string][]string{"/busy": {"429"}, "/new": {"200"}})
+	moved := x.srv.URL + "/new"
+	if _, _, err := x.h.cmds.ChangeSubscription(context.Background(), "app", "sub_busy", domain.UpdateSubscription{URL: &moved}, md); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the held delivery sent to the new URL", func() bool {
-		return h.delivery(d2).Status == domain.DeliveryStatusAcknowledged
-	})
-	if n := sc.count("/new"); n != 1 {
+	waitUntil(t, 10*time.Second, "the held delivery sent to the new URL", func() bool { return x.acknowledged(x.d2) })
+	if n := x.sc.count("/new"); n != 1 {
 		t.Fatalf("%d requests to the new URL, want 1", n)
 	}
-	h.stop()
+	x.h.stop()
 }

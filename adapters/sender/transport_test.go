@@ -255,6 +255,22 @@ func TestAnAnswerBeforeTheBodyIsRecorded(t *testing.T) {
 // a limit (net/http's Transport stops at 10 MB), so one endpoint could
 // grow the ledger's memory until the attempt's timeout.
 func TestAnAnswersHeaderIsBounded(t *testing.T) {
+	endlessAnswerIsCut(t, []byte("HTTP/1.1 200 OK\r\nX-Endless: "), bytes.Repeat([]byte("a"), 64<<10))
+}
+
+// Given an endpoint that answers informational answers without end (103
+// Early Hints), when the attempt reads them, then it stops at the same
+// bound as one header (they count together, as in net/http's Transport).
+func TestInformationalAnswersCountTowardsTheBound(t *testing.T) {
+	endlessAnswerIsCut(t, nil, bytes.Repeat([]byte("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"), 1024))
+}
+
+// endlessAnswerIsCut starts an endpoint that answers head, then chunk over
+// and over (up to 256 MB), sends it an attempt and checks that the attempt
+// fails saying the answer's header is too large, before the endpoint got
+// 64 MB in.
+func endlessAnswerIsCut(t *testing.T, head, chunk []byte) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -268,8 +284,7 @@ func TestAnAnswersHeaderIsBounded(t *testing.T) {
 		}
 		defer c.Close()
 		go io.Copy(io.Discard, c)
-		c.Write([]byte("HTTP/1.1 200 OK\r\nX-Endless: "))
-		chunk := bytes.Repeat([]byte("a"), 64<<10)
+		c.Write(head)
 		for sent.Load() < 256<<20 {
 			n, err := c.Write(chunk)
 			sent.Add(int64(n))
@@ -280,49 +295,10 @@ func TestAnAnswersHeaderIsBounded(t *testing.T) {
 	}()
 	s := sender.New(sender.Options{AllowPrivate: true, Timeout: 20 * time.Second})
 	res := s.Send(context.Background(), sender.Request{URL: "http://" + ln.Addr().String() + "/hook", MessageID: "msg_1", Body: []byte(`{}`), Timestamp: time.Now()})
-	if res.ErrorClass == "" || res.StatusCode != 0 {
-		t.Fatalf("result %+v, want a failure", res)
-	}
-	if !strings.Contains(res.Error, "header") {
-		t.Fatalf("error %q, want it to say the answer's header is too large", res.Error)
+	if res.ErrorClass == "" || res.StatusCode != 0 || !strings.Contains(res.Error, "header") {
+		t.Fatalf("result %+v, want a failure saying the answer's header is too large", res)
 	}
 	if n := sent.Load(); n > 64<<20 {
-		t.Fatalf("the endpoint got %d MB of header in before the attempt stopped", n>>20)
-	}
-}
-
-// Given an endpoint that answers informational answers without end (103
-// Early Hints), when the attempt reads them, then it stops at the same
-// bound as one header (they count together, as in net/http's Transport).
-func TestInformationalAnswersCountTowardsTheBound(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var sent atomic.Int64
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		go io.Copy(io.Discard, c)
-		hint := bytes.Repeat([]byte("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"), 1024)
-		for sent.Load() < 256<<20 {
-			n, err := c.Write(hint)
-			sent.Add(int64(n))
-			if err != nil {
-				return
-			}
-		}
-	}()
-	s := sender.New(sender.Options{AllowPrivate: true, Timeout: 20 * time.Second})
-	res := s.Send(context.Background(), sender.Request{URL: "http://" + ln.Addr().String() + "/hook", MessageID: "msg_1", Body: []byte(`{}`), Timestamp: time.Now()})
-	if res.ErrorClass == "" || !strings.Contains(res.Error, "header") {
-		t.Fatalf("result %+v, want a failure saying the header is too large", res)
-	}
-	if n := sent.Load(); n > 64<<20 {
-		t.Fatalf("the endpoint got %d MB of informational answers in before the attempt stopped", n>>20)
+		t.Fatalf("the endpoint got %d MB in before the attempt stopped", n>>20)
 	}
 }
