@@ -2,15 +2,9 @@ package sender_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +17,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/hookledger/hookledger/adapters/sender"
+	"github.com/hookledger/hookledger/adapters/sender/sendertest"
 )
 
 // An endpoint whose host is an internationalized name, as people type it
@@ -41,13 +36,15 @@ func TestAnInternationalizedHostIsReachedByItsASCIIForm(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(204)
 	}))
-	roots := serveTLSFor(t, srv, ascii)
+	ca := sendertest.NewCA(t)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.ServerCert(t, ascii)}}
+	srv.StartTLS()
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
 	dns := &fakeDNS{addrs: map[string]netip.Addr{ascii + ".": netip.MustParseAddr("127.0.0.1")}}
 	s := sender.New(sender.Options{AllowPrivate: true, Timeout: 2 * time.Second, ConnectTimeout: time.Second,
-		TLSConfig: &tls.Config{RootCAs: roots}, Resolver: dns.resolver()})
+		TLSConfig: &tls.Config{RootCAs: ca.Pool}, Resolver: dns.resolver()})
 	defer s.Close()
 
 	res := send(t, s, "https://"+unicode+":"+port+"/hook")
@@ -62,33 +59,6 @@ func TestAnInternationalizedHostIsReachedByItsASCIIForm(t *testing.T) {
 	if q := dns.queried(); len(q) == 0 || q[0] != ascii+"." {
 		t.Fatalf("names resolved %v, want %s.", q, ascii)
 	}
-}
-
-// serveTLSFor starts srv with a certificate for name, issued by a new
-// authority, and returns a pool that trusts that authority.
-func serveTLSFor(t *testing.T, srv *httptest.Server, name string) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	srv.StartTLS()
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return roots
 }
 
 // fakeDNS answers A queries from a table, over an in-memory connection:
