@@ -169,6 +169,21 @@ func TestNotFoundNamesWhatIsMissing(t *testing.T) {
 			t.Errorf("GET %s: %s, want the detail %q", path, r.body, want)
 		}
 	}
+	// A deleted subscription is not one that never was: the answer says so,
+	// and where its history is.
+	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_gone", "url": "https://hooks.example.com/g", "event_types": []string{"*"}})
+	e.must(204, "DELETE", "/v1/applications/app_a/subscriptions/sub_gone", A, nil)
+	for _, r := range []resp{
+		e.must(404, "GET", "/v1/applications/app_a/subscriptions/sub_gone", A, nil),
+		e.must(404, "POST", "/v1/applications/app_a/subscriptions/sub_gone/pause", A, nil),
+	} {
+		if d := r.str("detail"); r.str("code") != "not_found" || !strings.Contains(d, "subscription sub_gone was deleted") || !strings.Contains(d, "/v1/ledger/streams/subscription-sub_gone") {
+			t.Errorf("a deleted subscription: %s", r.body)
+		}
+	}
+	if r := e.must(404, "GET", "/v1/applications/app_none/subscriptions/sub_gone", A, nil); strings.Contains(r.str("detail"), "deleted") {
+		t.Errorf("another application's path says what became of the subscription: %s", r.body)
+	}
 	// A message explained against a subscription that does not exist: the
 	// subscription is what is missing, not the message.
 	msg := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{}}).str("id")

@@ -12,6 +12,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/erasure"
 	"github.com/hookledger/hookledger/adapters/sender"
 	"github.com/hookledger/hookledger/domain"
+	"github.com/hookledger/hookledger/projections"
 )
 
 // Problem is an RFC 9457 problem document with hookledger's stable code.
@@ -106,7 +107,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, domain.ErrNotFound):
 		detail := err.Error()
 		if err == domain.ErrNotFound {
-			detail = notFoundDetail(c.Params)
+			if detail = s.deletedDetail(c.Params); detail == "" {
+				detail = notFoundDetail(c.Params)
+			}
 		}
 		writeProblem(c, http.StatusNotFound, CodeNotFound, detail, "")
 	case errors.Is(err, domain.ErrAlreadyExists):
@@ -165,6 +168,27 @@ func bad(code, field, detail string) error {
 // notFoundDetail).
 func notFound(field, detail string) error {
 	return &badInput{status: http.StatusNotFound, code: CodeNotFound, detail: detail, field: field}
+}
+
+// deletedDetail says, for a path naming a subscription of its application
+// that was deleted, that it was, and where its history is ("": the path
+// names no such subscription). A deleted subscription is not one that never
+// existed, and an audit-first ledger keeps what it was.
+func (s *Server) deletedDetail(ps gin.Params) string {
+	app, sub := ps.ByName("app"), ps.ByName("sub")
+	if app == "" || sub == "" || ps[len(ps)-1].Key != "sub" {
+		return ""
+	}
+	deleted := false
+	s.Views.Read(func(v *projections.Views) {
+		p := v.Subscriptions[sub]
+		deleted = p != nil && p.ApplicationID == app && p.Status == domain.StatusDeleted
+	})
+	if !deleted {
+		return ""
+	}
+	return "subscription " + sub + " was deleted; its history stays in the ledger: GET /v1/ledger/streams/" + domain.SubscriptionStream(sub) +
+		", or this route with ?as_of= a time or position before the deletion"
 }
 
 // resourceNouns names what each path parameter addresses.
