@@ -188,7 +188,7 @@ func (s *Server) deletedDetail(ps gin.Params) string {
 		return ""
 	}
 	return "subscription " + sub + " was deleted; its history stays in the ledger: GET /v1/ledger/streams/" + domain.SubscriptionStream(sub) +
-		", or this route with ?as_of= a time or position before the deletion"
+		", or GET /v1/applications/" + app + "/subscriptions/" + sub + "?as_of= a time or position before the deletion"
 }
 
 // resourceNouns names what each path parameter addresses.
