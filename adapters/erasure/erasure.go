@@ -64,7 +64,7 @@ func (e *NotErasableError) Error() string {
 		if e.Scope == domain.ScopeMessage {
 			how = "each message has a key of its own, not found by subject: erase the subject's messages with scope messages and their ids"
 		}
-		return fmt.Sprintf("cannot erase subject %q: this ledger keys payloads by %s (--erasure-scope %s), so no key of the subject exists to destroy; %s (or publish with --erasure-scope subject for the subject's messages to come)",
+		return fmt.Sprintf("cannot erase subject %q: this ledger keys payloads by %s (--erasure-scope %s), so no key of the subject exists to destroy; %s (or run the server with --erasure-scope subject, so that messages published from then on are keyed by their subject)",
 			e.Subject, e.Scope, e.Scope, how)
 	}
 	var parts []string
@@ -72,7 +72,7 @@ func (e *NotErasableError) Error() string {
 		parts = append(parts, "not messages of this application: "+strings.Join(e.NotFound, ", "))
 	}
 	if len(e.Shared) > 0 {
-		parts = append(parts, "sharing a data key with other messages (erase by application, subject or published_before, or publish with --erasure-scope message): "+strings.Join(e.Shared, ", "))
+		parts = append(parts, "sharing a data key with other messages (erase by application, subject or published_before, or run the server with --erasure-scope message for messages published from then on): "+strings.Join(e.Shared, ", "))
 	}
 	if len(e.Plain) > 0 {
 		parts = append(parts, "stored in the clear (published before payload encryption was on): "+strings.Join(e.Plain, ", "))
