@@ -186,7 +186,9 @@ func (s *Server) auditExport(c *gin.Context) {
 				}
 			})
 			if owner != p.app {
-				s.fail(c, domain.ErrNotFound)
+				// The same answer whether the subscription is another
+				// application's or none at all.
+				s.fail(c, notFound("subscription", "application "+p.app+" has no subscription "+scope.Subscription))
 				return
 			}
 		} else if scope.Application != p.app {

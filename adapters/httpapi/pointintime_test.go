@@ -212,4 +212,18 @@ func TestAuditRoutes(t *testing.T) {
 			t.Errorf("export of %s: %s", q, r.body)
 		}
 	}
+	// An application key asking for another application's subscription is
+	// answered as for one there is none of, and told which.
+	e.must(201, "POST", "/v1/applications/app_b/subscriptions", A, map[string]any{"id": "sub_of_b", "url": "https://hooks.example.com/b", "event_types": []string{"*"}})
+	var details []string
+	for _, sub := range []string{"sub_of_b", "sub_typo"} {
+		r := e.must(404, "GET", "/v1/audit/export?subscription="+sub, own, nil)
+		details = append(details, strings.ReplaceAll(r.str("detail"), sub, "X"))
+		if !strings.Contains(r.str("detail"), "app_a has no subscription "+sub) || r.str("field") != "subscription" {
+			t.Errorf("an application key's export of %s: %s", sub, r.body)
+		}
+	}
+	if details[0] != details[1] {
+		t.Errorf("another application's subscription is told apart from none: %q", details)
+	}
 }
