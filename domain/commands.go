@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -319,6 +320,18 @@ func (c *Commands) decideSubscription(ctx context.Context, s Subscription, app s
 // applicationID is not empty, a subscription of another application is
 // reported as not found.
 func (c *Commands) ChangeSubscription(ctx context.Context, applicationID, id string, cmd any, md Metadata) (Subscription, Outcome, error) {
+	return c.ChangeSubscriptionIf(ctx, applicationID, id, nil, cmd, md)
+}
+
+// ChangeSubscriptionIf is ChangeSubscription made conditional: with
+// revisions not empty, the command runs only if the subscription's stream
+// stands at one of them, and is refused with a *PreconditionError
+// otherwise. The condition is weighed after the command is decided, so a
+// command that fails for another reason (a deleted subscription, a pause of
+// a paused one) reports that reason, as HTTP asks of If-Match (RFC 9110,
+// 13.2.1). A lost append race re-reads the stream and weighs the condition
+// again: a command is never applied to a revision the caller did not name.
+func (c *Commands) ChangeSubscriptionIf(ctx context.Context, applicationID, id string, revisions []uint64, cmd any, md Metadata) (Subscription, Outcome, error) {
 	if err := ValidateID("id", id); err != nil {
 		return Subscription{}, Outcome{}, err
 	}
@@ -327,7 +340,11 @@ func (c *Commands) ChangeSubscription(ctx context.Context, applicationID, id str
 			if applicationID != "" && s.Exists() && s.ApplicationID != applicationID {
 				return nil, ErrNotFound
 			}
-			return c.decideSubscription(ctx, s, "", cmd, now)
+			evs, err := c.decideSubscription(ctx, s, "", cmd, now)
+			if err == nil && len(revisions) > 0 && !slices.Contains(revisions, s.Revision()) {
+				return nil, &PreconditionError{Aggregate: "subscription", ID: id, Revision: s.Revision()}
+			}
+			return evs, err
 		}, md)
 }
 

@@ -33,6 +33,11 @@ var (
 	ErrUnavailable = errors.New("store unavailable")
 	// ErrUnknownEventType: the codec met an event type it does not know.
 	ErrUnknownEventType = errors.New("unknown event type")
+	// ErrPreconditionFailed: the caller made a command conditional on the
+	// aggregate's revision (HTTP If-Match) and the aggregate has moved on.
+	// Unlike ErrWrongRevision it is not retried: the caller decided on a
+	// state that is no longer there.
+	ErrPreconditionFailed = errors.New("precondition failed")
 )
 
 // ValidationError says which field of an input is wrong and why. It matches
@@ -75,6 +80,22 @@ func (e *WrongRevisionError) Error() string {
 
 // Is makes a WrongRevisionError match ErrWrongRevision.
 func (e *WrongRevisionError) Is(target error) bool { return target == ErrWrongRevision }
+
+// PreconditionError is a conditional command refused because the aggregate
+// is not at any of the revisions the caller gave. It matches
+// ErrPreconditionFailed.
+type PreconditionError struct {
+	Aggregate, ID string
+	// Revision is the aggregate's revision when the command was refused.
+	Revision uint64
+}
+
+func (e *PreconditionError) Error() string {
+	return fmt.Sprintf("%s %s is at revision %d, not the one the request was made on: read it again and decide on what it is now", e.Aggregate, e.ID, e.Revision)
+}
+
+// Is makes a PreconditionError match ErrPreconditionFailed.
+func (e *PreconditionError) Is(target error) bool { return target == ErrPreconditionFailed }
 
 // CorruptError reports where a checksum failed.
 type CorruptError struct {

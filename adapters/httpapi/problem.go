@@ -46,6 +46,8 @@ const (
 	CodeConflict            = "conflict"
 	CodeIdempotencyConflict = "idempotency_conflict"
 	CodeConcurrent          = "concurrent_modification"
+	CodePreconditionFailed  = "precondition_failed"
+	CodeInvalidHeader       = "invalid_header"
 	CodeUnavailable         = "unavailable"
 	CodeStoreUnavailable    = "store_unavailable"
 	CodeLedgerUnreadable    = "ledger_unreadable"
@@ -65,7 +67,7 @@ var titles = map[string]string{
 	CodeUnsupportedMedia: "Unsupported media type", CodeUnauthorized: "Unauthorized", CodeForbidden: "Forbidden",
 	CodeNotFound: "Not found", CodeRouteNotFound: "No such route", CodeMethodNotAllowed: "Method not allowed",
 	CodeAlreadyExists: "Already exists", CodeConflict: "Conflict", CodeIdempotencyConflict: "Idempotency key reused",
-	CodeConcurrent: "Concurrent modification", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeTooManyAuthFailures: "Too many failed authentications", CodeIDUnavailable: "Id unavailable", CodeNotErasable: "Not erasable", CodeOverloaded: "Overloaded", CodeInternal: "Internal error",
+	CodeConcurrent: "Concurrent modification", CodePreconditionFailed: "Precondition failed", CodeInvalidHeader: "Invalid header", CodeUnavailable: "Unavailable", CodeStoreUnavailable: "Store unavailable", CodeLedgerUnreadable: "Ledger unreadable", CodeLastAdmin: "Last admin key", CodeTooManyAuthFailures: "Too many failed authentications", CodeIDUnavailable: "Id unavailable", CodeNotErasable: "Not erasable", CodeOverloaded: "Overloaded", CodeViewsBehind: "Views behind", CodeInternal: "Internal error",
 }
 
 // writeProblem answers with a problem document and aborts the chain.
@@ -89,6 +91,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	var blocked *sender.BlockedError
 	var be *badInput
 	var ne *erasure.NotErasableError
+	var pe *domain.PreconditionError
 	switch {
 	case errors.As(err, &ne):
 		field := "message_ids"
@@ -118,6 +121,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 		writeProblem(c, http.StatusConflict, CodeIdempotencyConflict, ice.Error(), "idempotency_key")
 	case errors.Is(err, domain.ErrConflict):
 		writeProblem(c, http.StatusConflict, CodeConflict, err.Error(), "")
+	case errors.As(err, &pe):
+		// The ETag of what the subscription is now, so that a client can
+		// tell its read is stale without reading again to learn the tag.
+		setETag(c, pe.Revision)
+		writeProblem(c, http.StatusPreconditionFailed, CodePreconditionFailed, pe.Error(), "If-Match")
 	case errors.Is(err, domain.ErrWrongRevision):
 		writeProblem(c, http.StatusConflict, CodeConcurrent, "the resource changed concurrently; retry", "")
 	case errors.Is(err, domain.ErrInvalidArgument):

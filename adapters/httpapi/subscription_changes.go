@@ -19,13 +19,19 @@ func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret 
 		s.fail(c, err)
 		return
 	}
-	_, out, err := s.Commands.ChangeSubscription(c.Request.Context(), c.Param("app"), id, cmd, actor(c))
+	revs, err := ifMatch(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_, out, err := s.Commands.ChangeSubscriptionIf(c.Request.Context(), c.Param("app"), id, revs, cmd, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.settle(c, out.Result.Position)
 	if status == http.StatusNoContent {
+		setETag(c, out.Revision)
 		c.Status(status)
 		return
 	}
@@ -36,6 +42,7 @@ func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret 
 	}
 	o := s.subOut(c, sv)
 	o.showSecret(secret)
+	setETag(c, o.Revision)
 	c.JSON(status, o)
 }
 

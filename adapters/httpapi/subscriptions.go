@@ -93,6 +93,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 	}
 	o := s.subOut(c, sv)
 	o.showSecret(in.Secret)
+	setETag(c, o.Revision)
 	c.JSON(http.StatusCreated, o)
 }
 
@@ -250,7 +251,9 @@ func (s *Server) getSubscription(c *gin.Context) {
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	c.JSON(http.StatusOK, s.subOut(c, sv))
+	o := s.subOut(c, sv)
+	setETag(c, o.Revision)
+	c.JSON(http.StatusOK, o)
 }
 
 type updateSubscriptionIn struct {

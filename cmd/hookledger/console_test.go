@@ -223,6 +223,21 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	if k := api.call("GET", "/v1/applications/app_shop/subscriptions/sub_flaky", nil)["current_key_id"]; k == oldKey {
 		t.Fatalf("rotate kept key %v", k)
 	}
+	// A change made elsewhere after the page was drawn: the console's edit,
+	// decided on what it showed, is refused rather than overwriting it, and
+	// the page shows the subscription as it is now.
+	api.call("PATCH", "/v1/applications/app_shop/subscriptions/sub_flaky", map[string]any{"description": "changed by the API"})
+	b.fill("#edit-description", "a stale edit")
+	b.click("form[aria-label='Edit subscription'] button[type=submit]")
+	b.waitText("#notice", "changed since the page showed it")
+	if d := api.call("GET", "/v1/applications/app_shop/subscriptions/sub_flaky", nil)["description"]; d != "changed by the API" {
+		t.Fatalf("the console's stale edit overwrote the other change: description %v", d)
+	}
+	if v := eval[string](b, `document.querySelector("#edit-description").value`); v != "changed by the API" {
+		t.Fatalf("after the refusal the form shows %q, not the subscription as it is now", v)
+	}
+	b.click("form[aria-label='Edit subscription'] button[type=submit]") // saved again, on what is shown now
+	b.waitText("#notice", "Saved")
 	// As it stood at the message's position: before the edit.
 	b.fill("#asof-pos", jsonNumber(api.call("GET", "/v1/applications/app_shop/messages/"+msg, nil)["position"]))
 	b.do("as of", submit("#asof-pos"))

@@ -32,9 +32,10 @@ export class ApiError extends Error {
 let onUnauthorized = () => {};
 export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
-async function send(method, path, body, key, accept) {
+async function send(method, path, body, key, accept, ifMatch) {
   const headers = { Authorization: "Bearer " + (key || session.key() || "") };
   if (accept) headers.Accept = accept;
+  if (ifMatch) headers["If-Match"] = ifMatch;
   const init = { method, headers, cache: "no-store", credentials: "omit", redirect: "error" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -56,16 +57,21 @@ async function send(method, path, body, key, accept) {
   return res;
 }
 
-// call sends one request and answers its JSON (null for 204).
-export async function call(method, path, body, key) {
-  const res = await send(method, path, body, key);
+// call sends one request and answers its JSON (null for 204). ifMatch,
+// when given, makes a change conditional on the revision it was decided on
+// (the server answers 412 if that is no longer the resource's).
+export async function call(method, path, body, key, ifMatch) {
+  const res = await send(method, path, body, key, undefined, ifMatch);
   if (res.status === 204) return null;
   return res.json();
 }
 
 export const get = (path) => call("GET", path);
-export const post = (path, body) => call("POST", path, body === undefined ? {} : body);
-export const patch = (path, body) => call("PATCH", path, body);
+export const post = (path, body, ifMatch) => call("POST", path, body === undefined ? {} : body, undefined, ifMatch);
+export const patch = (path, body, ifMatch) => call("PATCH", path, body, undefined, ifMatch);
+
+// revisionTag is the ETag of a subscription as read (its revision), for If-Match.
+export const revisionTag = (s) => '"' + s.revision + '"';
 
 // stream reads an NDJSON answer line by line (verify's progress).
 export async function stream(path, onLine) {

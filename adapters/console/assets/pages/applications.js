@@ -2,7 +2,7 @@
 // (health, charts, edit, pause/resume, secret rotation, as it stood then).
 
 import { at, badge, dl, field, h, replace, table, when } from "../dom.js";
-import { enc, get, patch, post, qs, session } from "../api.js";
+import { enc, get, patch, post, qs, revisionTag, session } from "../api.js";
 import { outcomesChart, latencyChart } from "../charts.js";
 import { Pager, act, errorBox, form, go, headersFromText, headersToText, notice, shownOnce, toRFC3339, typesFromText } from "../ui.js";
 
@@ -186,18 +186,33 @@ export async function subscriptionPage([app, sub]) {
     drawHealth();
     drawActions();
   }
+  // change makes a change on the subscription as shown (If-Match its
+  // revision): if it was changed since, by someone else or by the ledger
+  // (disabled after failures), nothing is overwritten; the page shows it
+  // as it is now, to decide again.
+  async function change(path, body, send) {
+    try {
+      return await send(path, body, revisionTag(s));
+    } catch (e) {
+      if (e.status !== 412) throw e;
+      refresh(await get(base));
+      drawEdit();
+      throw new Error("This subscription was changed since the page showed it: nothing was saved. " +
+        "It is shown again as it is now; make your change again if it still applies.");
+    }
+  }
   function drawActions() {
     replace(actions);
     if (!session.canWrite()) return;
     const paused = s.status === "paused" || s.status === "disabled";
     const toggle = h("button", { type: "button" }, paused ? "Resume" : "Pause");
     toggle.addEventListener("click", () => act(toggle, async () => {
-      refresh(await post(base + (paused ? "/resume" : "/pause")));
+      refresh(await change(base + (paused ? "/resume" : "/pause"), {}, post));
       return "Subscription " + (paused ? "resumed." : "paused.");
     }));
     const rotate = h("button", { type: "button", class: "secondary" }, "Rotate secret");
     rotate.addEventListener("click", () => act(rotate, async () => {
-      const r = await post(base + "/rotate-secret", {});
+      const r = await change(base + "/rotate-secret", {}, post);
       replace(secretBox, r.secret ? shownOnce("New signing secret", r.secret) : h("p", {}, "Rotated: new key " + (r.current_key_id || "")));
       refresh(r);
       return "Secret rotated; the old one keeps signing for the grace period.";
@@ -216,7 +231,7 @@ export async function subscriptionPage([app, sub]) {
       const hdrs = headersFromText(v["edit-headers"]);
       const redacted = Object.values(hdrs).some((x) => x === "[redacted]");
       if (!redacted) body.headers = hdrs; // sending "[redacted]" back would overwrite the credential
-      refresh(await patch(base, body));
+      refresh(await change(base, body, patch));
       return "Saved." + (redacted ? " Headers left unchanged (they hold a redacted credential)." : "");
     }));
   }
