@@ -75,6 +75,14 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 		s = doc.PublicKey
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
+	if err == nil && len(b) == ed25519.PrivateKeySize {
+		// The server's seal key (audit/seal.key) given where its public
+		// key belongs: a verification is only as trustworthy as a key the
+		// verifier holds apart from the ledger's writer, so it is not
+		// taken; the key to pin is named.
+		return nil, fmt.Errorf("this is a private seal key (the server's audit/seal.key), not a public key: pin its public key, %s (what GET /v1/audit/public-key answers), and keep the private key with the server only",
+			EncodePublicKey(ed25519.PrivateKey(b).Public().(ed25519.PublicKey)))
+	}
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, errors.New("want base64 of a 32-byte ed25519 public key, or the JSON answer of GET /v1/audit/public-key")
 	}

@@ -3,7 +3,9 @@ package audit_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,5 +60,31 @@ func TestSealerRefusesALedgerSealedByAnotherKey(t *testing.T) {
 	rep, err := audit.Verify(ctx, store, pub(key), nil)
 	if err != nil || !rep.OK || rep.Sealed != uint64(n) || rep.Unsealed != 1 {
 		t.Fatalf("the ledger after the refused sealer: %+v %v", rep, err)
+	}
+}
+
+// TestParsePublicKeyNamesThePublicKeyOfASealKey: the server's private seal
+// key given where the public key belongs is refused (a verifier pins a key
+// held apart from the writer), and the answer names the key to pin.
+func TestParsePublicKeyNamesThePublicKeyOfASealKey(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	want := audit.EncodePublicKey(pub)
+	got, err := audit.ParsePublicKey(want + "\n")
+	if err != nil || !got.Equal(pub) {
+		t.Fatalf("the public key itself: %v %v", got, err)
+	}
+	got, err = audit.ParsePublicKey(`{"algorithm":"ed25519","public_key":"` + want + `"}`)
+	if err != nil || !got.Equal(pub) {
+		t.Fatalf("the answer of GET /v1/audit/public-key: %v %v", got, err)
+	}
+	_, err = audit.ParsePublicKey(base64.StdEncoding.EncodeToString(priv) + "\n")
+	if err == nil || !strings.Contains(err.Error(), "private seal key") || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a private seal key as the trusted key: %v", err)
+	}
+	if strings.Contains(err.Error(), base64.StdEncoding.EncodeToString(priv)) {
+		t.Fatal("the refusal echoes the private key")
+	}
+	if _, err := audit.ParsePublicKey("c2hvcnQ="); err == nil || !strings.Contains(err.Error(), "32-byte") {
+		t.Fatalf("a short key: %v", err)
 	}
 }
