@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -28,6 +30,10 @@ var ErrWrongMasterKey = errors.New("wrong master key")
 // ErrKeyMissing: a value names a data key the key store never held (a key
 // store of another ledger, or one restored from too old a backup).
 var ErrKeyMissing = errors.New("data key missing from the key store")
+
+// ErrInUse: another process (a running server or tool) has the key store
+// open; it allows one.
+var ErrInUse = errors.New("the key store is in use")
 
 // Store keeps the data keys, each wrapped (AES-256-GCM) by the master key,
 // in a Pebble instance of its own, outside the immutable ledger. It
@@ -89,6 +95,11 @@ func Open(dir string, master []byte, o Options) (*Store, error) {
 	}
 	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: o.ReadOnly, Logger: quietLogger{}})
 	if err != nil {
+		var pe *fs.PathError
+		if !errors.As(err, &pe) && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)) {
+			// The directory lock's refusal (not a file's permissions).
+			return nil, fmt.Errorf("open the key store %s: %w (another process, a running server or tool, has it open): %w", dir, ErrInUse, err)
+		}
 		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
 	}
 	aead, _ := newAEAD(master)

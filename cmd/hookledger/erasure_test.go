@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -428,15 +429,32 @@ func TestErasureByMessageAndSubject(t *testing.T) {
 func TestRotateMasterKey(t *testing.T) {
 	e := newErasureEnv(t, "application")
 	m := e.publish("rotate-marker", "")
+	next := filepath.Join(t.TempDir(), "next.key")
+	// With the server running: refused, saying why, and no key drawn (a
+	// key file left behind would refuse the next --generate).
+	if out, code := runCLI(t, "keys", "rotate-master", "--data-dir", e.dir, "--new-master-key-file", next, "--generate"); code == 0 || !strings.Contains(out, "stop the server first") {
+		t.Fatalf("rotate-master beside a running server: %d %s", code, out)
+	}
+	if _, err := os.Stat(next); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused rotation left a new key file: %v", err)
+	}
 	e.srv.Process.Signal(os.Interrupt)
 	e.srv.Wait()
-	next := filepath.Join(t.TempDir(), "next.key")
 	out, code := runCLI(t, "keys", "rotate-master", "--data-dir", e.dir, "--new-master-key-file", next, "--generate")
 	if code != 0 || !strings.Contains(out, "re-wrapped 1 data keys") {
 		t.Fatalf("rotate-master: %d %s", code, out)
 	}
+	drawn, _ := os.ReadFile(next)
 	if out, code := runCLI(t, "keys", "rotate-master", "--data-dir", e.dir, "--new-master-key-file", next, "--generate"); code == 0 {
-		t.Fatalf("rotate-master overwrote an existing key file: %s", out)
+		t.Fatalf("rotate-master --generate again: %s", out)
+	}
+	if again, _ := os.ReadFile(next); !bytes.Equal(again, drawn) {
+		t.Fatal("rotate-master overwrote an existing key file")
+	}
+	// Run again without --generate (say, the first run's answer was lost):
+	// it is done already, and says so.
+	if out, code := runCLI(t, "keys", "rotate-master", "--data-dir", e.dir, "--new-master-key-file", next); code != 0 || !strings.Contains(out, "already wrapped") {
+		t.Fatalf("rotate-master once more to the same key: %d %s", code, out)
 	}
 	if out, code := runCLI(t, "verify", "--data-dir", e.dir, "--public-key", e.pub); code != 0 {
 		t.Fatalf("verify after the rotation: %d %s", code, out)

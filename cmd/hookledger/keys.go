@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -97,6 +98,28 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "the current master key:", err)
 		return 1
 	}
+	// The key store is opened, with the current key, before a new key is
+	// drawn: a refusal (a running server, the wrong key) leaves no new key
+	// file behind for the next try to trip over.
+	ks, err := keystore.Open(cfg.KeysDir(), old, keystore.Options{})
+	if errors.Is(err, keystore.ErrWrongMasterKey) && !*generate {
+		// Run again after it succeeded: the store is wrapped by the new key.
+		if nk, rerr := readMasterKey(*next); rerr == nil && !bytes.Equal(nk, old) {
+			if done, derr := keystore.Open(cfg.KeysDir(), nk, keystore.Options{ReadOnly: true}); derr == nil {
+				fmt.Fprintf(stdout, "the key store is already wrapped by master key %s (%s): nothing to do\n", done.MasterID(), *next)
+				done.Close()
+				return 0
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		if errors.Is(err, keystore.ErrInUse) {
+			fmt.Fprintln(stderr, "(stop the server first: the key store allows one process)")
+		}
+		return 1
+	}
+	defer ks.Close()
 	if *generate {
 		f, err := os.OpenFile(*next, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
@@ -115,22 +138,11 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	raw, err := os.ReadFile(*next)
+	nk, err := readMasterKey(*next)
 	if err != nil {
-		fmt.Fprintln(stderr, "the new master key:", err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	nk, err := keystore.ParseMasterKey(string(raw))
-	if err != nil {
-		fmt.Fprintf(stderr, "the new master key %s: %v\n", *next, err)
-		return 1
-	}
-	ks, err := keystore.Open(cfg.KeysDir(), old, keystore.Options{})
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n(stop the server first: the key store allows one process)\n", err)
-		return 1
-	}
-	defer ks.Close()
 	oldID := ks.MasterID()
 	n, err := ks.RotateMaster(nk)
 	if err != nil {
@@ -140,4 +152,17 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "re-wrapped %d data keys: the key store is now wrapped by master key %s (was %s)\n", n, ks.MasterID(), oldID)
 	fmt.Fprintf(stdout, "from now on start serve with --master-key-file %s (or HOOKLEDGER_MASTER_KEY); then destroy the old master key and the backups of the key store wrapped by it\n", *next)
 	return 0
+}
+
+// readMasterKey reads a master key file.
+func readMasterKey(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the new master key: %w", err)
+	}
+	k, err := keystore.ParseMasterKey(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("the new master key %s: %w", path, err)
+	}
+	return k, nil
 }
