@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,10 +133,13 @@ func New(d Deps) *Server {
 	e.RedirectFixedPath = false
 	e.Use(s.requestLog, s.recover, s.readYourPublishes)
 	e.NoRoute(func(c *gin.Context) {
-		writeProblem(c, http.StatusNotFound, CodeRouteNotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path, "")
+		writeProblem(c, http.StatusNotFound, CodeRouteNotFound, "no route "+method(c)+" "+c.Request.URL.Path, "")
 	})
 	e.NoMethod(func(c *gin.Context) {
-		writeProblem(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, c.Request.Method+" is not allowed here", "")
+		if allow := c.Writer.Header().Get("Allow"); slices.Contains(strings.Split(allow, ", "), http.MethodGet) {
+			c.Header("Allow", allow+", "+http.MethodHead) // served as the GET (ServeHTTP)
+		}
+		writeProblem(c, http.StatusMethodNotAllowed, CodeMethodNotAllowed, method(c)+" is not allowed here", "")
 	})
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -144,7 +148,6 @@ func New(d Deps) *Server {
 		e.GET("/", toConsole)
 		e.GET("/console", toConsole)
 		e.GET("/console/*file", gin.WrapH(d.Console))
-		e.HEAD("/console/*file", gin.WrapH(d.Console))
 	}
 
 	if d.Metrics != nil {
@@ -204,8 +207,30 @@ func New(d Deps) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A HEAD request is served as the GET
+// of its route, as HTTP requires of every GET resource (RFC 9110, 9.3.2):
+// uptime monitors and load balancers probe with it. The router sees a GET
+// on a shallow copy of the request; net/http, holding the original, sends
+// the GET's status and header and drops its body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		r = r.WithContext(context.WithValue(r.Context(), headRequest{}, true))
+		r.Method = http.MethodGet
+	}
+	s.engine.ServeHTTP(w, r)
+}
+
+// headRequest marks, in a request's context, a HEAD served as a GET.
+type headRequest struct{}
+
+// method is the request's method as the client sent it (HEAD, not the GET
+// it is served as), for logs, metrics and answers.
+func method(c *gin.Context) string {
+	if head, _ := c.Request.Context().Value(headRequest{}).(bool); head {
+		return http.MethodHead
+	}
+	return c.Request.Method
+}
 
 // Routes lists the served routes in OpenAPI path syntax ({param}).
 func (s *Server) Routes() []Route {
@@ -250,8 +275,8 @@ func (s *Server) requestLog(c *gin.Context) {
 		keyID = p.(principal).keyID
 	}
 	took := time.Since(start)
-	s.Observer.Request(route, c.Request.Method, status, took)
-	ev.Str("method", c.Request.Method).Str("route", route).Int("status", status).
+	s.Observer.Request(route, method(c), status, took)
+	ev.Str("method", method(c)).Str("route", route).Int("status", status).
 		Float64("latency_ms", float64(took.Microseconds())/1000).
 		Str("key_id", keyID).Str("request_id", rid).Msg("request")
 }
