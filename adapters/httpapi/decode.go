@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"compress/gzip"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,8 +37,64 @@ func checkJSONBody(c *gin.Context, limit int64) error {
 	if c.Request.ContentLength > limit {
 		return tooLarge(limit)
 	}
-	return nil
+	return decodeContent(c)
 }
+
+// decodeContent undoes a body's Content-Encoding: gzip is read through
+// (the limit, applied after, bounds what it inflates to), identity is the
+// body as it is, and any other coding is refused with 415 and the codings
+// taken (RFC 9110, 15.5.16): read as if it were not encoded, a body sent
+// with Content-Encoding: br was taken for JSON it was not meant as.
+func decodeContent(c *gin.Context) error {
+	coding := strings.ToLower(strings.TrimSpace(strings.Join(c.Request.Header.Values("Content-Encoding"), ",")))
+	switch coding {
+	case "", "identity":
+		return nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(c.Request.Body)
+		if err != nil {
+			return bad(CodeInvalidJSON, "", "the body is sent with Content-Encoding: gzip but is not gzip data ("+err.Error()+")")
+		}
+		c.Request.Body = gzipBody{zr, c.Request.Body}
+		c.Request.Header.Del("Content-Encoding")
+		c.Request.ContentLength = -1
+		return nil
+	}
+	c.Header("Accept-Encoding", "gzip")
+	return bad(CodeUnsupportedMedia, "", "Content-Encoding "+strconv.Quote(cutUTF8(coding, 64))+" is not taken: send the body as it is, or gzip-compressed with Content-Encoding: gzip")
+}
+
+// gzipBody reads the inflated body and closes the request's own.
+type gzipBody struct {
+	*gzip.Reader
+	raw io.Closer
+}
+
+func (g gzipBody) Close() error { return g.raw.Close() }
+
+// Read says that a failure is the compressed body's (truncated, corrupt).
+func (g gzipBody) Read(p []byte) (int, error) {
+	n, err := g.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) {
+			err = &gzipError{err}
+		}
+	}
+	return n, err
+}
+
+// gzipError is a compressed body's failure to inflate.
+type gzipError struct{ err error }
+
+func (e *gzipError) Error() string {
+	if errors.Is(e.err, io.ErrUnexpectedEOF) {
+		return "the gzip-compressed body ends before its gzip stream does"
+	}
+	return "the gzip-compressed body does not inflate: " + e.err.Error()
+}
+
+func (e *gzipError) Unwrap() error { return e.err }
 
 func checkJSONType(c *gin.Context) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
@@ -54,6 +112,10 @@ func decodeFrom(body *limitWatch, limit int64, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		if body.hit {
 			return tooLarge(limit)
+		}
+		if body.gzip != nil {
+			// The compressed stream failed, not the JSON in it.
+			return bad(CodeInvalidJSON, "", body.gzip.Error())
 		}
 		return jsonError(err, limit)
 	}
@@ -78,6 +140,9 @@ type limitWatch struct {
 	r     io.Reader
 	hit   bool
 	first byte
+	// gzip: the body's gzip stream failed (the decoder's error is then
+	// about JSON cut short, not about why).
+	gzip *gzipError
 }
 
 func (l *limitWatch) Read(p []byte) (int, error) {
@@ -86,8 +151,11 @@ func (l *limitWatch) Read(p []byte) (int, error) {
 		l.first = firstNonSpace(p[:n])
 	}
 	var mbe *http.MaxBytesError
+	var ge *gzipError
 	if errors.As(err, &mbe) {
 		l.hit = true
+	} else if errors.As(err, &ge) {
+		l.gzip = ge
 	}
 	return n, err
 }
