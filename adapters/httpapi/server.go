@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/klauspost/compress/gzhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/ids"
@@ -91,6 +92,8 @@ type Server struct {
 	Deps
 	log    zerolog.Logger
 	engine *gin.Engine
+	// compressed is the engine behind gzhttp, for the reads (see ServeHTTP).
+	compressed http.Handler
 	// published is the highest position a publish through this server
 	// answered. Publishing does not wait for the views (it would slow
 	// ingest); reads wait for it instead, so a client sees its messages.
@@ -204,6 +207,11 @@ func New(d Deps) *Server {
 	v1.GET("/ledger/events", s.readAll, s.ledgerEvents)
 	v1.GET("/ledger/streams/:stream", s.readAll, s.ledgerStream)
 	s.engine = e
+	wrap, err := gzhttp.NewWrapper() // its defaults: 1 KiB at least, gzip or zstd, types not compressed already
+	if err != nil {
+		panic(err) // the default options are valid
+	}
+	s.compressed = wrap(e)
 	return s
 }
 
@@ -212,10 +220,20 @@ func New(d Deps) *Server {
 // uptime monitors and load balancers probe with it. The router sees a GET
 // on a shallow copy of the request; net/http, holding the original, sends
 // the GET's status and header and drops its body.
+//
+// The reads under /v1 are compressed (gzip or zstd, as the client's
+// Accept-Encoding allows, 1 KiB and larger): an export or a page of
+// deliveries is JSON that shrinks several times, and an audit export can
+// be the whole ledger. The writes are not wrapped: their answers are small,
+// and a publish is the path every message takes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		r = r.WithContext(context.WithValue(r.Context(), headRequest{}, true))
 		r.Method = http.MethodGet
+	}
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.compressed.ServeHTTP(w, r)
+		return
 	}
 	s.engine.ServeHTTP(w, r)
 }
