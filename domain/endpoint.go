@@ -133,11 +133,17 @@ func nonCanonicalIPv4(host string) bool {
 	return !canonical
 }
 
-// reservedHeaders are set by the sender and cannot be overridden.
+// reservedHeaders are set by the sender, or say how the message itself is
+// framed and sent (RFC 9110's control and connection headers), and cannot
+// be set by a subscription: a Content-Encoding: gzip on a plain JSON body
+// made the endpoint inflate what was never compressed, an Expect it did
+// not know got a 417, a Trailer announced trailers never sent.
 var reservedHeaders = map[string]bool{
 	"Content-Type": true, "Content-Length": true, "Host": true, "Connection": true,
 	"Transfer-Encoding": true, "Webhook-Id": true, "Webhook-Timestamp": true,
 	"Webhook-Signature": true, "User-Agent": true, "Te": true, "Upgrade": true,
+	"Content-Encoding": true, "Expect": true, "Trailer": true, "Keep-Alive": true,
+	"Proxy-Connection": true,
 }
 
 // ValidateHeaders checks a subscription's custom headers.
