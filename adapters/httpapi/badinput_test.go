@@ -187,6 +187,12 @@ func TestNotFoundNamesWhatIsMissing(t *testing.T) {
 	// A message explained against a subscription that does not exist: the
 	// subscription is what is missing, not the message.
 	msg := e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{}}).str("id")
+	if r := e.must(400, "GET", "/v1/applications/app_a/messages/"+msg+"/explain", A, nil); r.str("detail") != "subscription_id is required: the subscription whose delivery of this message to explain" {
+		t.Errorf("explain without a subscription: %s", r.body)
+	}
+	if r := e.must(400, "GET", "/v1/applications/app_a/messages/"+msg+"/explain?subscription_id=sub%20x", A, nil); strings.Contains(r.str("detail"), "required") || r.str("field") != "subscription_id" {
+		t.Errorf("explain with a malformed subscription id: %s", r.body)
+	}
 	if r := e.must(404, "GET", "/v1/applications/app_a/messages/"+msg+"/explain?subscription_id=sub_none", A, nil); r.str("detail") != "no subscription sub_none" || r.str("field") != "subscription_id" {
 		t.Errorf("explain against a missing subscription: %s", r.body)
 	}

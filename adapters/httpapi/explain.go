@@ -35,8 +35,12 @@ func (s *Server) explain(c *gin.Context) {
 		return
 	}
 	subID := c.Query("subscription_id")
+	if subID == "" {
+		s.fail(c, bad(CodeInvalidParameter, "subscription_id", "subscription_id is required: the subscription whose delivery of this message to explain"))
+		return
+	}
 	if err := domain.ValidateID("subscription_id", subID); err != nil {
-		s.fail(c, bad(CodeInvalidParameter, "subscription_id", "subscription_id is required: "+err.Error()))
+		s.fail(c, bad(CodeInvalidParameter, "subscription_id", err.Error()))
 		return
 	}
 	ctx := c.Request.Context()
