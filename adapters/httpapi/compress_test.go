@@ -6,7 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"io"
-	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/hookledger/hookledger/adapters/httpapi"
@@ -24,32 +24,23 @@ func TestReadsAreCompressed(t *testing.T) {
 	for i := range 40 {
 		e.must(202, "POST", "/v1/applications/app_a/messages", A, map[string]any{"event_type": "order.paid", "payload": map[string]any{"order": fmt.Sprint("o-", i)}})
 	}
-	get := func(method, path, acceptEncoding string) (*http.Response, []byte) {
+	get := func(method, path, acceptEncoding string) (resp, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, e.srv.URL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+A)
-		if acceptEncoding != "" {
-			// Set by hand, the transport leaves the answer as it came.
-			req.Header.Set("Accept-Encoding", acceptEncoding)
-		} else {
-			req.Header.Set("Accept-Encoding", "identity")
+		if acceptEncoding == "" {
+			acceptEncoding = "identity"
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, b
+		// Set by hand, the transport leaves the answer as it came.
+		r := e.doWith(method, path, A, nil, map[string]string{"Accept-Encoding": acceptEncoding})
+		return r, r.body
 	}
 	for _, path := range []string{"/v1/audit/export?application=app_a", "/v1/applications/app_a/messages?limit=40", "/v1/ledger/events"} {
 		plainRes, plain := get("GET", path, "")
-		if plainRes.StatusCode != 200 || plainRes.Header.Get("Content-Encoding") != "" || len(plain) < 4096 {
-			t.Fatalf("%s without Accept-Encoding: %d %q, %d bytes", path, plainRes.StatusCode, plainRes.Header.Get("Content-Encoding"), len(plain))
+		if plainRes.status != 200 || plainRes.header.Get("Content-Encoding") != "" || len(plain) < 4096 {
+			t.Fatalf("%s without Accept-Encoding: %d %q, %d bytes", path, plainRes.status, plainRes.header.Get("Content-Encoding"), len(plain))
 		}
 		res, z := get("GET", path, "gzip")
-		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" {
-			t.Fatalf("%s with Accept-Encoding: gzip: %d Content-Encoding %q", path, res.StatusCode, res.Header.Get("Content-Encoding"))
+		if res.status != 200 || res.header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("%s with Accept-Encoding: gzip: %d Content-Encoding %q", path, res.status, res.header.Get("Content-Encoding"))
 		}
 		zr, err := gzip.NewReader(bytes.NewReader(z))
 		if err != nil {
@@ -72,20 +63,13 @@ func TestReadsAreCompressed(t *testing.T) {
 		}
 	}
 	// A write's answer, even to a client that accepts gzip, is plain.
-	req, _ := http.NewRequest("POST", e.srv.URL+"/v1/applications/app_a/messages", bytes.NewReader([]byte(`{"event_type":"order.paid","payload":{"pad":"`+string(bytes.Repeat([]byte("p"), 2000))+`"}}`)))
-	req.Header.Set("Authorization", "Bearer "+A)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept-Encoding", "gzip")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 202 || res.Header.Get("Content-Encoding") != "" {
-		t.Fatalf("a publish's answer: %d Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+	pub := e.doWith("POST", "/v1/applications/app_a/messages", A, []byte(`{"event_type":"order.paid","payload":{"pad":"`+strings.Repeat("p", 2000)+`"}}`),
+		map[string]string{"Content-Type": "application/json", "Accept-Encoding": "gzip"})
+	if pub.status != 202 || pub.header.Get("Content-Encoding") != "" {
+		t.Fatalf("a publish's answer: %d Content-Encoding %q", pub.status, pub.header.Get("Content-Encoding"))
 	}
 	// HEAD says what GET would send.
-	if res, body := get("HEAD", "/v1/ledger/events", "gzip"); res.Header.Get("Content-Encoding") != "gzip" || len(body) != 0 {
-		t.Fatalf("HEAD with Accept-Encoding: gzip: %q, %d bytes", res.Header.Get("Content-Encoding"), len(body))
+	if res, body := get("HEAD", "/v1/ledger/events", "gzip"); res.header.Get("Content-Encoding") != "gzip" || len(body) != 0 {
+		t.Fatalf("HEAD with Accept-Encoding: gzip: %q, %d bytes", res.header.Get("Content-Encoding"), len(body))
 	}
 }

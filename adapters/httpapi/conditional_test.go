@@ -1,34 +1,20 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"testing"
 )
 
 // doIf sends a JSON body (or none) with an If-Match header.
 func (e *env) doIf(method, path, key, ifMatch string, body any) resp {
 	e.t.Helper()
-	var rd io.Reader
+	h := map[string]string{"If-Match": ifMatch}
+	var b []byte
 	if body != nil {
-		j, _ := json.Marshal(body)
-		rd = bytes.NewReader(j)
+		b, _ = json.Marshal(body)
+		h["Content-Type"] = "application/json"
 	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("If-Match", ifMatch)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	return e.doWith(method, path, key, b, h)
 }
 
 // TestIfMatchPreventsALostUpdate: two clients read a subscription and each

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -31,19 +29,11 @@ func TestRequestContentEncoding(t *testing.T) {
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
 	send := func(path, coding string, body []byte) resp {
 		t.Helper()
-		req, _ := http.NewRequest("POST", e.srv.URL+path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+A)
+		h := map[string]string{"Content-Type": "application/json"}
 		if coding != "" {
-			req.Header.Set("Content-Encoding", coding)
+			h["Content-Encoding"] = coding
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return resp{status: res.StatusCode, header: res.Header, body: b}
+		return e.doWith("POST", path, A, body, h)
 	}
 	msg := []byte(`{"event_type":"order.paid","payload":{"order":"o-1","note":"` + strings.Repeat("z", 1000) + `"}}`)
 	for _, coding := range []string{"gzip", "GZIP", "x-gzip"} {

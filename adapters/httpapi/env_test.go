@@ -145,6 +145,31 @@ func (e *env) key(role, app string) string {
 	return r.str("key")
 }
 
+// doWith sends body (nil: none) with the key and the given headers, and
+// answers what came back as it came (a client that sets Accept-Encoding
+// itself gets the answer compressed, if it was).
+func (e *env) doWith(method, path, key string, body []byte, headers map[string]string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
 // doRaw sends a body with a chosen content type.
 func (e *env) doRaw(method, path, key, contentType, body string) resp {
 	e.t.Helper()

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,19 +15,10 @@ func TestHeadIsServedAsGet(t *testing.T) {
 	A := e.admin
 	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"})
 	e.must(201, "POST", "/v1/applications/app_a/subscriptions", A, map[string]any{"id": "sub_a", "url": "https://hooks.example.com/a", "event_types": []string{"*"}})
-	head := func(path, key string) (*http.Response, []byte) {
+	head := func(path, key string) (resp, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodHead, e.srv.URL+path, nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, b
+		r := e.doWith(http.MethodHead, path, key, nil, nil)
+		return r, r.body
 	}
 	for _, c := range []struct {
 		path, key string
@@ -43,19 +33,19 @@ func TestHeadIsServedAsGet(t *testing.T) {
 	} {
 		get := e.do("GET", c.path, c.key, nil)
 		res, body := head(c.path, c.key)
-		if res.StatusCode != c.status || get.status != c.status {
-			t.Errorf("HEAD %s: %d (GET %d), want %d", c.path, res.StatusCode, get.status, c.status)
+		if res.status != c.status || get.status != c.status {
+			t.Errorf("HEAD %s: %d (GET %d), want %d", c.path, res.status, get.status, c.status)
 		}
 		if len(body) != 0 {
 			t.Errorf("HEAD %s sent a body: %q", c.path, body)
 		}
-		if res.Header.Get("Content-Type") != get.header.Get("Content-Type") {
-			t.Errorf("HEAD %s: Content-Type %q, GET's %q", c.path, res.Header.Get("Content-Type"), get.header.Get("Content-Type"))
+		if res.header.Get("Content-Type") != get.header.Get("Content-Type") {
+			t.Errorf("HEAD %s: Content-Type %q, GET's %q", c.path, res.header.Get("Content-Type"), get.header.Get("Content-Type"))
 		}
 	}
 	res, _ := head("/v1/applications/app_a/subscriptions/sub_a", A)
-	if res.Header.Get("ETag") != `"0"` {
-		t.Errorf("HEAD of a subscription: ETag %q", res.Header.Get("ETag"))
+	if res.header.Get("ETag") != `"0"` {
+		t.Errorf("HEAD of a subscription: ETag %q", res.header.Get("ETag"))
 	}
 
 	// A POST-only route: 405, naming HEAD, and Allow as it is.
@@ -63,15 +53,8 @@ func TestHeadIsServedAsGet(t *testing.T) {
 	if put.status != 405 || put.header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("PUT /healthz: %d Allow %q, want 405 with Allow: GET, HEAD", put.status, put.header.Get("Allow"))
 	}
-	req, _ := http.NewRequest(http.MethodHead, e.srv.URL+"/v1/keys/key_x", nil)
-	req.Header.Set("Authorization", "Bearer "+A)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 405 || strings.Contains(res.Header.Get("Allow"), "HEAD") || !strings.Contains(res.Header.Get("Allow"), "DELETE") {
-		t.Errorf("HEAD of a DELETE-only route: %d Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	if r := e.doWith(http.MethodHead, "/v1/keys/key_x", A, nil, nil); r.status != 405 || strings.Contains(r.header.Get("Allow"), "HEAD") || !strings.Contains(r.header.Get("Allow"), "DELETE") {
+		t.Errorf("HEAD of a DELETE-only route: %d Allow %q", r.status, r.header.Get("Allow"))
 	}
 	if r := e.do("OPTIONS", "/v1/keys/key_x", A, nil); !strings.Contains(r.str("detail"), "OPTIONS is not allowed") {
 		t.Errorf("OPTIONS: %s", r.body)
