@@ -104,29 +104,16 @@ func (r resp) items() []map[string]any {
 // do sends a request. body may be nil, a string (sent as is) or a value (JSON).
 func (e *env) do(method, path, key string, body any) resp {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
+	var b []byte
+	switch v := body.(type) {
 	case nil:
+		return e.doWith(method, path, key, nil, nil)
 	case string:
-		rd = bytes.NewBufferString(b)
+		b = []byte(v)
 	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewBuffer(j)
+		b, _ = json.Marshal(v)
 	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	return e.doWith(method, path, key, b, map[string]string{"Content-Type": "application/json"})
 }
 
 func (e *env) must(want int, method, path, key string, body any) resp {
@@ -173,14 +160,5 @@ func (e *env) doWith(method, path, key string, body []byte, headers map[string]s
 // doRaw sends a body with a chosen content type.
 func (e *env) doRaw(method, path, key, contentType, body string) resp {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewBufferString(body))
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	return e.doWith(method, path, key, []byte(body), map[string]string{"Content-Type": contentType})
 }
