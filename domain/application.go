@@ -37,10 +37,13 @@ type Application struct {
 	Exists               bool
 }
 
-// CreateApplication registers a tenant.
+// CreateApplication registers a tenant, with its settings from the start
+// (zero: the defaults, any event type and payloads kept until erased).
 type CreateApplication struct {
-	ApplicationID string
-	Name          string
+	ApplicationID        string
+	Name                 string
+	StrictEventTypes     bool
+	PayloadRetentionDays int
 }
 
 // RenameApplication changes a tenant's settings: its display name, and
@@ -65,6 +68,13 @@ func validateName(name string) error {
 	return nil
 }
 
+func validateRetention(days int) error {
+	if days < 0 || days > MaxRetentionDays {
+		return invalid("payload_retention_days", "want 1 to %d days, or 0 to keep payloads until erased", MaxRetentionDays)
+	}
+	return nil
+}
+
 // DecideApplication returns the events a command produces, or why it cannot.
 func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 	switch c := cmd.(type) {
@@ -78,7 +88,18 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 		if err := validateName(c.Name); err != nil {
 			return nil, err
 		}
-		return []Event{ApplicationCreated{ApplicationID: c.ApplicationID, Name: c.Name, CreatedAt: now.UTC()}}, nil
+		if err := validateRetention(c.PayloadRetentionDays); err != nil {
+			return nil, err
+		}
+		evs := []Event{ApplicationCreated{ApplicationID: c.ApplicationID, Name: c.Name, CreatedAt: now.UTC()}}
+		if c.StrictEventTypes || c.PayloadRetentionDays != 0 {
+			// Settings given at creation are recorded with it, in the same
+			// append: there is no moment when the application exists
+			// without them (publishing any type, keeping payloads forever).
+			evs = append(evs, ApplicationUpdated{ApplicationID: c.ApplicationID, Name: c.Name,
+				StrictEventTypes: c.StrictEventTypes, PayloadRetentionDays: c.PayloadRetentionDays})
+		}
+		return evs, nil
 	case RenameApplication:
 		if !s.Exists {
 			return nil, ErrNotFound
@@ -94,8 +115,8 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 			ev.StrictEventTypes = *c.StrictEventTypes
 		}
 		if c.PayloadRetentionDays != nil {
-			if d := *c.PayloadRetentionDays; d < 0 || d > MaxRetentionDays {
-				return nil, invalid("payload_retention_days", "want 1 to %d days, or 0 to keep payloads until erased", MaxRetentionDays)
+			if err := validateRetention(*c.PayloadRetentionDays); err != nil {
+				return nil, err
 			}
 			ev.PayloadRetentionDays = *c.PayloadRetentionDays
 		}

@@ -12,8 +12,10 @@ import (
 )
 
 type createApplicationIn struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID                   string `json:"id"`
+	Name                 string `json:"name"`
+	StrictEventTypes     bool   `json:"strict_event_types"`
+	PayloadRetentionDays int    `json:"payload_retention_days"`
 }
 
 func (s *Server) createApplication(c *gin.Context) {
@@ -29,7 +31,8 @@ func (s *Server) createApplication(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	a, out, err := s.Commands.CreateApplication(c.Request.Context(), domain.CreateApplication{ApplicationID: in.ID, Name: in.Name}, actor(c))
+	a, out, err := s.Commands.CreateApplication(c.Request.Context(), domain.CreateApplication{ApplicationID: in.ID, Name: in.Name,
+		StrictEventTypes: in.StrictEventTypes, PayloadRetentionDays: in.PayloadRetentionDays}, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return

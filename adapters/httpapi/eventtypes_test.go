@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,30 @@ func TestEventTypeCatalog(t *testing.T) {
 	if strings.Count(hist, "event_type.defined") != 2 {
 		t.Fatalf("the catalog's history is not in the ledger: %s", hist)
 	}
+
+	// An application created strict, with a retention, is so from its
+	// first event on: the settings are appended with the creation.
+	a := e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_strict", "name": "S", "strict_event_types": true, "payload_retention_days": 30}).json()
+	if a["strict_event_types"] != true || a["payload_retention_days"] != 30.0 {
+		t.Fatalf("the created application: %v", a)
+	}
+	if r := e.do("POST", "/v1/applications/app_strict/messages", A, map[string]any{"event_type": "user.created", "payload": map[string]any{}}); r.status != 422 || r.str("field") != "event_type" {
+		t.Fatalf("an application created strict publishing an unknown type: %d %s", r.status, r.body)
+	}
+	var stream struct {
+		Items []struct {
+			Type     string `json:"type"`
+			Position uint64 `json:"position"`
+		} `json:"items"`
+	}
+	json.Unmarshal(e.must(200, "GET", "/v1/ledger/streams/application-app_strict", A, nil).body, &stream)
+	if len(stream.Items) != 2 || stream.Items[0].Type != "application.created" || stream.Items[1].Type != "application.updated" || stream.Items[1].Position != stream.Items[0].Position+1 {
+		t.Fatalf("the application's stream: %+v", stream.Items)
+	}
+	if r := e.do("POST", "/v1/applications", A, map[string]any{"id": "app_bad", "name": "B", "payload_retention_days": 40000}); r.status != 422 || r.str("field") != "payload_retention_days" {
+		t.Fatalf("a retention out of range at creation: %d %s", r.status, r.body)
+	}
+	e.must(404, "GET", "/v1/applications/app_bad", A, nil)
 }
 
 // A schema's $ref is never loaded from the server's disk or the network:
