@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,8 +37,22 @@ func newReceiveHandler(o receiveOptions, out io.Writer, rnd func() float64) (htt
 		return nil, nil, fmt.Errorf("--secret: %v (want the subscription's whsec_ secret, or the whpk_ public key of an ed25519 subscription)", err)
 	}
 	st := &receiveStats{}
+	// seen counts each webhook-id this endpoint verified: delivery is at
+	// least once (a retry, a redelivery, a replay send the same id), and a
+	// developer trying the ledger should see what their receiver must
+	// de-duplicate. Forgotten past maxSeen ids (a long-running endpoint).
+	const maxSeen = 100_000
+	var seenMu sync.Mutex
+	seen := map[string]int{}
 	r.Answer = func(rc receiver.Receipt) int {
 		st.verified.Add(1)
+		seenMu.Lock()
+		if len(seen) >= maxSeen {
+			clear(seen)
+		}
+		seen[rc.MessageID]++
+		times := seen[rc.MessageID]
+		seenMu.Unlock()
 		if o.delay > 0 {
 			time.Sleep(o.delay)
 		}
@@ -52,7 +67,11 @@ func newReceiveHandler(o receiveOptions, out io.Writer, rnd func() float64) (htt
 		if len(body) > 300 {
 			body = body[:300] + "..."
 		}
-		fmt.Fprintf(out, "%s verified webhook %s on /%s, answered %d: %s\n", rc.At.Format(time.RFC3339), rc.MessageID, rc.Endpoint, status, body)
+		again := ""
+		if times > 1 {
+			again = fmt.Sprintf(" (received %d times: the same webhook-id again, as a retry, redelivery or replay sends it; de-duplicate on it)", times)
+		}
+		fmt.Fprintf(out, "%s verified webhook %s on /%s, answered %d%s: %s\n", rc.At.Format(time.RFC3339), rc.MessageID, rc.Endpoint, status, again, body)
 		return status
 	}
 	r.OnReject = func(endpoint, id string, why error) {

@@ -68,6 +68,15 @@ func TestReceiveSimulatesEndpointsAndSaysWhyItRejects(t *testing.T) {
 	if w.Code != 200 || st.verified.Load() != 1 || st.failed.Load() != 0 {
 		t.Fatalf("--fail-rate 0.4 with draw 0.5: %d", w.Code)
 	}
+	if strings.Contains(out.String(), "received 2 times") {
+		t.Fatalf("a first receipt is said to be a repeat: %s", out.String())
+	}
+	// The same webhook-id again (a retry, a redelivery): said so.
+	out.Reset()
+	h.ServeHTTP(httptest.NewRecorder(), signedRequest(t, secret, "msg_4", `{}`))
+	if !strings.Contains(out.String(), "msg_4") || !strings.Contains(out.String(), "received 2 times") {
+		t.Fatalf("a repeated webhook-id: %s", out.String())
+	}
 }
 
 // receive without a secret would start and refuse every webhook; it is
