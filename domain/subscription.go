@@ -270,7 +270,7 @@ func ValidateRateLimit(r *RateLimit) error {
 		return nil
 	}
 	if r.PerSecond < 0.01 || r.PerSecond > 100_000 {
-		return invalid("rate_limit", "per_second must be from 0.01 to 100000")
+		return invalid("rate_limit", "per_second must be from 0.01 to 100000 (or 0 for no limit)")
 	}
 	if r.Burst < 1 || r.Burst > 100_000 {
 		return invalid("rate_limit", "burst must be from 1 to 100000")
