@@ -30,6 +30,19 @@ func (c *Commands) RenameApplication(ctx context.Context, id string, cmd RenameA
 		}, md)
 }
 
+// DeleteApplication offboards a tenant: it records the deletion (once;
+// again, nothing). Deleting its subscriptions and revoking its keys is the
+// caller's, each in its own stream.
+func (c *Commands) DeleteApplication(ctx context.Context, id string, cmd DeleteApplication, md Metadata) (Application, Outcome, error) {
+	if err := ValidateID("id", id); err != nil {
+		return Application{}, Outcome{}, err
+	}
+	return execute(ctx, c, ApplicationStream(id), EvolveApplication,
+		func(s Application, now time.Time, _ *Metadata) ([]Event, error) {
+			return DecideApplication(s, cmd, now)
+		}, md)
+}
+
 // GetApplication folds a tenant's stream.
 func (c *Commands) GetApplication(ctx context.Context, id string) (Application, error) {
 	if err := ValidateID("id", id); err != nil {
@@ -47,8 +60,12 @@ func (c *Commands) CreateSubscription(ctx context.Context, cmd CreateSubscriptio
 	if err := ValidateID("application_id", cmd.ApplicationID); err != nil {
 		return Subscription{}, Outcome{}, err
 	}
-	if _, err := c.GetApplication(ctx, cmd.ApplicationID); err != nil {
+	app, err := c.GetApplication(ctx, cmd.ApplicationID)
+	if err != nil {
 		return Subscription{}, Outcome{}, fmt.Errorf("application %s: %w", cmd.ApplicationID, err)
+	}
+	if app.Deleted() {
+		return Subscription{}, Outcome{}, &StateError{Aggregate: "application", ID: app.ID, State: "deleted", Command: "subscribe to it"}
 	}
 	if err := ValidateID("id", cmd.SubscriptionID); err != nil {
 		return Subscription{}, Outcome{}, err

@@ -74,6 +74,11 @@ func TestApplication(t *testing.T) {
 		{name: "rename", given: []domain.Event{created}, when: domain.RenameApplication{Name: "Store"}, then: []domain.Event{domain.ApplicationUpdated{ApplicationID: "app_1", Name: "Store"}}},
 		{name: "rename to the same name changes nothing", given: []domain.Event{created}, when: domain.RenameApplication{Name: "Shop"}},
 		{name: "rename unknown", when: domain.RenameApplication{Name: "x"}, err: domain.ErrNotFound},
+		{name: "delete", given: []domain.Event{created}, when: domain.DeleteApplication{Reason: "offboarded"},
+			then: []domain.Event{domain.ApplicationDeleted{ApplicationID: "app_1", Reason: "offboarded", DeletedAt: t0}}},
+		{name: "delete again changes nothing", given: []domain.Event{created, domain.ApplicationDeleted{ApplicationID: "app_1", DeletedAt: t0}}, when: domain.DeleteApplication{}},
+		{name: "delete unknown", when: domain.DeleteApplication{}, err: domain.ErrNotFound},
+		{name: "rename deleted", given: []domain.Event{created, domain.ApplicationDeleted{ApplicationID: "app_1", DeletedAt: t0}}, when: domain.RenameApplication{Name: "x"}, err: domain.ErrConflict},
 	}, domain.EvolveApplication, domain.DecideApplication)
 }
 

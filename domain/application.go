@@ -24,8 +24,19 @@ type ApplicationUpdated struct {
 	PayloadRetentionDays int `json:"payload_retention_days,omitempty"`
 }
 
+// ApplicationDeleted: a tenant was offboarded. Its history stays in the
+// ledger and readable; nothing more is published to it or subscribed to it
+// (its subscriptions are deleted and its keys revoked, each in its own
+// stream, after this event).
+type ApplicationDeleted struct {
+	ApplicationID string    `json:"application_id"`
+	Reason        string    `json:"reason,omitempty"`
+	DeletedAt     time.Time `json:"deleted_at"`
+}
+
 func (ApplicationCreated) Type() string { return TypeApplicationCreated }
 func (ApplicationUpdated) Type() string { return TypeApplicationUpdated }
+func (ApplicationDeleted) Type() string { return TypeApplicationDeleted }
 
 // Application is the state of one tenant, folded from its stream.
 type Application struct {
@@ -35,6 +46,17 @@ type Application struct {
 	PayloadRetentionDays int  `json:",omitempty"`
 	CreatedAt            time.Time
 	Exists               bool
+	// DeletedAt is when the application was deleted (zero: it was not).
+	DeletedAt     time.Time `json:",omitzero"`
+	DeletedReason string    `json:",omitempty"`
+}
+
+// Deleted reports whether the application was deleted.
+func (a Application) Deleted() bool { return !a.DeletedAt.IsZero() }
+
+// DeleteApplication offboards a tenant (its history stays).
+type DeleteApplication struct {
+	Reason string
 }
 
 // CreateApplication registers a tenant, with its settings from the start
@@ -100,9 +122,23 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 				StrictEventTypes: c.StrictEventTypes, PayloadRetentionDays: c.PayloadRetentionDays})
 		}
 		return evs, nil
+	case DeleteApplication:
+		if !s.Exists {
+			return nil, ErrNotFound
+		}
+		if len(c.Reason) > MaxReasonLength {
+			return nil, invalid("reason", "longer than %d characters", MaxReasonLength)
+		}
+		if s.Deleted() {
+			return nil, nil // deleted already: a retried deletion finishes its sweep
+		}
+		return []Event{ApplicationDeleted{ApplicationID: s.ID, Reason: c.Reason, DeletedAt: now.UTC()}}, nil
 	case RenameApplication:
 		if !s.Exists {
 			return nil, ErrNotFound
+		}
+		if s.Deleted() {
+			return nil, &StateError{Aggregate: "application", ID: s.ID, State: "deleted", Command: "change its settings"}
 		}
 		ev := ApplicationUpdated{ApplicationID: s.ID, Name: s.Name, StrictEventTypes: s.StrictEventTypes, PayloadRetentionDays: s.PayloadRetentionDays}
 		if c.Name != "" {
@@ -135,6 +171,8 @@ func EvolveApplication(s Application, ev Event) Application {
 		return Application{ID: e.ApplicationID, Name: e.Name, CreatedAt: e.CreatedAt, Exists: true}
 	case ApplicationUpdated:
 		s.Name, s.StrictEventTypes, s.PayloadRetentionDays = e.Name, e.StrictEventTypes, e.PayloadRetentionDays
+	case ApplicationDeleted:
+		s.DeletedAt, s.DeletedReason = e.DeletedAt, e.Reason
 	}
 	return s
 }

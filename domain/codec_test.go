@@ -17,6 +17,7 @@ func oneOfEach() []domain.Event {
 	return []domain.Event{
 		domain.ApplicationCreated{ApplicationID: "app_1", Name: "Shop", CreatedAt: t0},
 		domain.ApplicationUpdated{ApplicationID: "app_1", Name: "Store"},
+		domain.ApplicationDeleted{ApplicationID: "app_1", Reason: "offboarded", DeletedAt: t0},
 		domain.SubscriptionCreated{SubscriptionID: "sub_1", ApplicationID: "app_1", URL: "https://e.x/h", EventTypes: domain.Filters{"a.*"}, Description: "d", Headers: map[string]string{"X-A": "1"}, RetryScheduleMS: []int64{0, 10}, Key: key, CreatedAt: t0},
 		domain.SubscriptionUpdated{SubscriptionID: "sub_1", URL: "https://e.x/h2", EventTypes: domain.Filters{"b"}, Headers: map[string]string{"X-B": "2"}, UpdatedAt: t0},
 		domain.SubscriptionPaused{SubscriptionID: "sub_1", Reason: "maintenance", PausedAt: t0},

@@ -18,6 +18,7 @@ type Event interface {
 const (
 	TypeApplicationCreated = "application.created"
 	TypeApplicationUpdated = "application.updated"
+	TypeApplicationDeleted = "application.deleted"
 
 	TypeSubscriptionCreated       = "subscription.created"
 	TypeSubscriptionUpdated       = "subscription.updated"
@@ -71,6 +72,7 @@ type Metadata struct {
 var decoders = map[string]func([]byte) (Event, error){
 	TypeApplicationCreated:        decodeAs[ApplicationCreated],
 	TypeApplicationUpdated:        decodeAs[ApplicationUpdated],
+	TypeApplicationDeleted:        decodeAs[ApplicationDeleted],
 	TypeSubscriptionCreated:       decodeAs[SubscriptionCreated],
 	TypeSubscriptionUpdated:       decodeAs[SubscriptionUpdated],
 	TypeSubscriptionPaused:        decodeAs[SubscriptionPaused],

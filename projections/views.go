@@ -151,7 +151,7 @@ func (v *Views) ApplyDecoded(rec domain.RecordedEvent, ev domain.Event) {
 	v.Checkpoint = rec.Position
 	v.Events++
 	switch e := ev.(type) {
-	case domain.ApplicationCreated, domain.ApplicationUpdated:
+	case domain.ApplicationCreated, domain.ApplicationUpdated, domain.ApplicationDeleted:
 		id := appID(e)
 		v.Applications[id] = domain.EvolveApplication(v.Applications[id], e)
 		v.changed.Applications[id] = true
@@ -245,6 +245,8 @@ func appID(ev domain.Event) string {
 	case domain.ApplicationCreated:
 		return e.ApplicationID
 	case domain.ApplicationUpdated:
+		return e.ApplicationID
+	case domain.ApplicationDeleted:
 		return e.ApplicationID
 	}
 	return ""

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 
@@ -50,7 +52,9 @@ func (s *Server) listApplications(c *gin.Context) {
 	var apps []domain.Application
 	s.Views.Read(func(v *projections.Views) {
 		for _, a := range v.Applications {
-			apps = append(apps, a)
+			if !a.Deleted() {
+				apps = append(apps, a)
+			}
 		}
 	})
 	sort.Slice(apps, func(i, j int) bool { return apps[i].ID < apps[j].ID })
@@ -103,4 +107,69 @@ func (s *Server) renameApplication(c *gin.Context) {
 	}
 	s.settle(c, out.Result.Position)
 	c.JSON(http.StatusOK, applicationOut(a))
+}
+
+// deleteApplication offboards a tenant: the deletion is recorded first (so
+// that nothing is published or subscribed to it from then on), then each of
+// its subscriptions is deleted (their pending deliveries cancelled) and
+// each of its keys revoked, each in its own stream. Run again, it records
+// nothing new and finishes what a run cut short left.
+func (s *Server) deleteApplication(c *gin.Context) {
+	app := c.Param("app")
+	if app == domain.SystemApplicationID {
+		s.fail(c, &badInput{status: http.StatusConflict, code: CodeConflict,
+			detail: domain.SystemApplicationID + " is hookledger's own application (operational events): it cannot be deleted; delete its subscriptions instead"})
+		return
+	}
+	reason, ok := s.optionalReason(c)
+	if !ok {
+		return
+	}
+	ctx, md := c.Request.Context(), actor(c)
+	_, out, err := s.Commands.DeleteApplication(ctx, app, domain.DeleteApplication{Reason: reason}, md)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	last := out.Result.Position
+	var subs, keys []string
+	s.Views.Read(func(v *projections.Views) {
+		for id, sv := range v.Subscriptions {
+			if sv.ApplicationID == app && sv.Status != domain.StatusDeleted {
+				subs = append(subs, id)
+			}
+		}
+		for id, k := range v.Keys {
+			if k.ApplicationID == app && !k.Revoked {
+				keys = append(keys, id)
+			}
+		}
+	})
+	sort.Strings(subs)
+	sort.Strings(keys)
+	why := "the application was deleted"
+	if reason != "" {
+		why += ": " + reason
+	}
+	if len(why) > domain.MaxReasonLength {
+		why = cutUTF8(why, domain.MaxReasonLength)
+	}
+	for _, id := range subs {
+		_, o, err := s.Commands.ChangeSubscription(ctx, app, id, domain.DeleteSubscription{Reason: why}, md)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			s.fail(c, fmt.Errorf("the application is deleted, but deleting its subscription %s failed (delete the application again to finish): %w", id, err))
+			return
+		}
+		last = max(last, o.Result.Position)
+	}
+	for _, id := range keys {
+		_, o, err := s.Commands.RevokeAPIKey(ctx, id, md)
+		if err != nil {
+			s.fail(c, fmt.Errorf("the application is deleted, but revoking its key %s failed (delete the application again to finish): %w", id, err))
+			return
+		}
+		last = max(last, o.Result.Position)
+	}
+	s.settle(c, last)
+	c.Status(http.StatusNoContent)
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -88,10 +89,18 @@ func (s *Server) appScope(c *gin.Context) {
 		writeProblem(c, http.StatusNotFound, CodeNotFound, "application "+app+" not found", "")
 		return
 	}
-	exists := false
-	s.Views.Read(func(v *projections.Views) { exists = v.Applications[app].Exists })
-	if !exists {
+	var a domain.Application
+	s.Views.Read(func(v *projections.Views) { a = v.Applications[app] })
+	if !a.Exists {
 		writeProblem(c, http.StatusNotFound, CodeNotFound, "application "+app+" not found", "")
+		return
+	}
+	// A deleted application's history stays readable, and its payloads
+	// erasable; nothing else is written to it.
+	if a.Deleted() && c.Request.Method != http.MethodGet && c.FullPath() != "/v1/applications/:app/erasures" &&
+		!(c.Request.Method == http.MethodDelete && c.FullPath() == "/v1/applications/:app") {
+		writeProblem(c, http.StatusConflict, CodeConflict, "application "+app+" was deleted at "+a.DeletedAt.UTC().Format(time.RFC3339)+
+			": its history can be read and its payloads erased; nothing else can be changed or published", "")
 	}
 }
 

@@ -10,15 +10,18 @@ import (
 )
 
 type applicationJSON struct {
-	ID                   string    `json:"id"`
-	Name                 string    `json:"name"`
-	StrictEventTypes     bool      `json:"strict_event_types"`
-	PayloadRetentionDays int       `json:"payload_retention_days"`
-	CreatedAt            time.Time `json:"created_at"`
+	ID                   string     `json:"id"`
+	Name                 string     `json:"name"`
+	StrictEventTypes     bool       `json:"strict_event_types"`
+	PayloadRetentionDays int        `json:"payload_retention_days"`
+	CreatedAt            time.Time  `json:"created_at"`
+	DeletedAt            *time.Time `json:"deleted_at,omitempty"`
+	DeletedReason        string     `json:"deleted_reason,omitempty"`
 }
 
 func applicationOut(a domain.Application) applicationJSON {
-	return applicationJSON{ID: a.ID, Name: a.Name, StrictEventTypes: a.StrictEventTypes, PayloadRetentionDays: a.PayloadRetentionDays, CreatedAt: a.CreatedAt}
+	return applicationJSON{ID: a.ID, Name: a.Name, StrictEventTypes: a.StrictEventTypes, PayloadRetentionDays: a.PayloadRetentionDays, CreatedAt: a.CreatedAt,
+		DeletedAt: timePtr(a.DeletedAt), DeletedReason: a.DeletedReason}
 }
 
 type subscriptionJSON struct {

@@ -175,6 +175,7 @@ func New(d Deps) *Server {
 	app := v1.Group("/applications/:app", s.appScope)
 	app.GET("", s.getApplication)
 	app.PATCH("", s.adminOnly, s.renameApplication)
+	app.DELETE("", s.adminOnly, s.deleteApplication)
 	app.POST("/subscriptions", s.canWrite, s.createSubscription)
 	app.GET("/subscriptions", s.listSubscriptions)
 	app.GET("/subscriptions/:sub", s.getSubscription)
