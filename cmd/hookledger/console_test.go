@@ -280,6 +280,24 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("[data-testid=payload]").length`); n != 0 {
 		t.Fatal("an erased message still shows a payload block")
 	}
+
+	// Offboarding: the application deleted from its page; the page says
+	// so and offers no more writes; its subscriptions are deleted.
+	b.open(base, "/apps/app_shop", "#delete-reason")
+	b.fill("#delete-reason", "the shop closed")
+	b.click("#delete-confirm")
+	b.click("form[aria-label='Delete application'] button[type=submit]")
+	b.waitText("#notice", "deleted")
+	b.waitText("[data-testid=app-deleted]", "the shop closed")
+	if got := api.call("GET", "/v1/applications/app_shop", nil); got["deleted_reason"] != "the shop closed" {
+		t.Fatalf("the console's deletion: %v", got)
+	}
+	if n := eval[int](b, `document.querySelectorAll("#sub-url, #retention-days, #delete-reason").length`); n != 0 {
+		t.Fatal("a deleted application's page still offers forms that would be refused")
+	}
+	if st := api.call("GET", "/v1/applications/app_shop/subscriptions?limit=10", nil)["items"].([]any); len(st) != 0 {
+		t.Fatalf("subscriptions left after the deletion: %v", st)
+	}
 	b.clean()
 }
 

@@ -2,7 +2,7 @@
 // (health, charts, edit, pause/resume, secret rotation, as it stood then).
 
 import { at, badge, dl, field, h, replace, table, when } from "../dom.js";
-import { enc, get, patch, post, qs, revisionTag, session } from "../api.js";
+import { del, enc, get, patch, post, qs, revisionTag, session } from "../api.js";
 import { outcomesChart, latencyChart } from "../charts.js";
 import { Pager, act, errorBox, form, go, headersFromText, headersToText, notice, shownOnce, toRFC3339, typesFromText } from "../ui.js";
 
@@ -69,8 +69,15 @@ export async function applicationPage([app]) {
     }
   }
   await load();
-  const parts = [h("h1", {}, a.name, " ", h("small", {}, a.id)), tabs(app, "Subscriptions"), list];
-  if (session.canWrite()) {
+  const parts = [h("h1", {}, a.name, " ", h("small", {}, a.id))];
+  if (a.deleted_at) {
+    // Its history stays readable and its payloads erasable; nothing else
+    // can be written to it, so no form offers to.
+    parts.push(h("p", { class: "notice notice-info", "data-testid": "app-deleted" }, "Deleted " + when(a.deleted_at) +
+      (a.deleted_reason ? ": " + a.deleted_reason : "") + ". Its history can be read and its payloads erased; nothing more is published to it."));
+  }
+  parts.push(tabs(app, "Subscriptions"), list);
+  if (session.canWrite() && !a.deleted_at) {
     const secretBox = h("div", {});
     parts.push(h("h2", {}, "New subscription"), form("New subscription", [
       field("Endpoint URL", "sub-url", h("input", { type: "url", required: true, placeholder: "https://example.com/webhooks" })),
@@ -91,7 +98,24 @@ export async function applicationPage([app]) {
     }), secretBox);
   }
   if (session.isAdmin()) parts.push(erasureControls(app, a));
+  if (session.isAdmin() && !a.deleted_at && app !== "app_hookledger") parts.push(deleteControls(app));
   return h("section", {}, parts);
+}
+
+// deleteControls: an admin offboards the application (its subscriptions
+// deleted, its keys revoked, its history kept).
+function deleteControls(app) {
+  return h("div", {}, h("h2", {}, "Delete the application"),
+    form("Delete application", [
+      field("Reason (kept in the ledger)", "delete-reason", h("input", { maxlength: 512 })),
+      h("div", { class: "field inline" }, h("input", { type: "checkbox", id: "delete-confirm", name: "delete-confirm", required: true }),
+        h("label", { for: "delete-confirm" }, "Delete its subscriptions and revoke its keys; nothing more can be published to it (its history stays)")),
+    ], "Delete application", async (v) => {
+      const reason = (v["delete-reason"] || "").trim();
+      await del(appPath(app), reason ? { reason } : undefined);
+      go("#/apps/" + enc(app));
+      return "Application " + app + " deleted.";
+    }));
 }
 
 // erasureControls: an admin erases payloads for ever (crypto-shredding) and
@@ -128,7 +152,7 @@ function erasureControls(app, a) {
   });
   return h("div", {}, h("h2", {}, "Erasure and retention"),
     h("p", { class: "hint" }, "Payloads are stored encrypted; erasing destroys their keys. Verify and exports keep working."),
-    erase, result, retention);
+    erase, result, a.deleted_at ? null : retention);
 }
 
 function subscriptionFacts(s) {
