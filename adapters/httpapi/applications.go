@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -132,6 +133,19 @@ func (s *Server) deleteApplication(c *gin.Context) {
 		return
 	}
 	last := out.Result.Position
+	// The sweep reads the views: first let them fold everything the ledger
+	// holds, so that a subscription created just before is not missed.
+	head, err := s.Store.Head(ctx)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.WriteWait)
+	defer cancel()
+	if err := s.Views.WaitFor(wctx, head); err != nil {
+		s.fail(c, fmt.Errorf("%w: the application is deleted, but the views are behind the ledger; delete it again to delete its subscriptions and revoke its keys", domain.ErrUnavailable))
+		return
+	}
 	var subs, keys []string
 	s.Views.Read(func(v *projections.Views) {
 		for id, sv := range v.Subscriptions {
