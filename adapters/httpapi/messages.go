@@ -103,6 +103,12 @@ func (s *Server) publish(c *gin.Context) {
 		return
 	}
 	key := in.IdempotencyKey
+	if vs := c.Request.Header.Values("Idempotency-Key"); len(vs) > 1 {
+		// Which one the client meant is not ours to guess: taking the first
+		// could make a retry, sent with the other, publish twice.
+		s.fail(c, bad(CodeInvalidHeader, "Idempotency-Key", fmt.Sprintf("the Idempotency-Key header is given %d times: give it once", len(vs))))
+		return
+	}
 	if h := c.GetHeader("Idempotency-Key"); h != "" {
 		if key != "" && key != h {
 			s.fail(c, bad(CodeValidationFailed, "idempotency_key", "the Idempotency-Key header and the body's idempotency_key differ"))
