@@ -41,6 +41,7 @@ func (s *Server) createApplication(c *gin.Context) {
 		return
 	}
 	s.settle(c, out.Result.Position)
+	setLocation(c, "/v1/applications/"+a.ID)
 	c.JSON(http.StatusCreated, applicationOut(a))
 }
 

@@ -88,6 +88,8 @@ func (s *Server) erase(c *gin.Context) {
 	status := http.StatusCreated
 	if res.Resumed {
 		status = http.StatusOK
+	} else {
+		setLocation(c, "/v1/applications/"+app+"/erasures/"+out.ID)
 	}
 	c.JSON(status, out)
 }

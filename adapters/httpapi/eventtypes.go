@@ -83,6 +83,9 @@ func (s *Server) defineEventType(c *gin.Context, name string, in eventTypeIn, cr
 		return
 	}
 	s.settle(c, out.Result.Position)
+	if status == http.StatusCreated {
+		setLocation(c, "/v1/event-types/"+d.Name)
+	}
 	c.JSON(status, eventTypeOut(d))
 }
 

@@ -94,6 +94,7 @@ func (s *Server) createSubscription(c *gin.Context) {
 	o := s.subOut(c, sv)
 	o.showSecret(in.Secret)
 	setETag(c, o.Revision)
+	setLocation(c, "/v1/applications/"+o.ApplicationID+"/subscriptions/"+o.ID)
 	c.JSON(http.StatusCreated, o)
 }
 
