@@ -136,7 +136,6 @@ func (s *Server) publish(c *gin.Context) {
 		}
 		s.notePublished(res.Position)
 		answerPosition(c, res.Position)
-		setLocation(c, "/v1/applications/"+app+"/messages/"+cmd.MessageID)
 		writePublished(c, http.StatusAccepted, publishedOut{ID: cmd.MessageID, Position: uint64(res.Position)})
 		return
 	}
@@ -149,7 +148,6 @@ func (s *Server) publish(c *gin.Context) {
 	if len(out.Events) > 0 {
 		s.notePublished(out.Result.Position)
 		answerPosition(c, out.Result.Position)
-		setLocation(c, "/v1/applications/"+app+"/messages/"+cmd.MessageID)
 		writePublished(c, http.StatusAccepted, publishedOut{ID: cmd.MessageID, Position: uint64(out.Result.Position)})
 		return
 	}

@@ -224,7 +224,7 @@ func messageOut(m projections.MessageView) messageJSON {
 		IdempotencyKey: m.IdempotencyKey, PublishedAt: m.PublishedAt, Position: uint64(m.Position)}
 }
 
-// setLocation names, in an answer that created something (201, or a
-// publish's 202), where it is read: without it, RFC 9110 takes the created
-// resource to be the request's target, the collection.
+// setLocation names, in a 201, where what it created is read: without it,
+// RFC 9110 takes the created resource to be the request's target, the
+// collection.
 func setLocation(c *gin.Context, path string) { c.Header("Location", path) }
