@@ -40,6 +40,10 @@ func TestDeleteApplication(t *testing.T) {
 			t.Fatal("a deleted application is listed")
 		}
 	}
+	if gone := e.must(200, "GET", "/v1/applications?deleted=true", A, nil).items(); len(gone) != 1 || gone[0]["id"] != "app_a" {
+		t.Fatalf("the deleted applications: %v", gone)
+	}
+	e.must(400, "GET", "/v1/applications?deleted=yes", A, nil)
 	if e.must(200, "GET", "/v1/applications/app_a/messages/"+msg, A, nil).str("id") != msg {
 		t.Fatal("a deleted application's message is not readable")
 	}

@@ -51,10 +51,21 @@ func (s *Server) listApplications(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// deleted=true lists the deleted applications instead (an auditor's
+	// way to them: their history stays).
+	var deleted bool
+	switch c.Query("deleted") {
+	case "", "false":
+	case "true":
+		deleted = true
+	default:
+		s.fail(c, bad(CodeInvalidParameter, "deleted", "deleted must be true (the deleted applications) or false (the others, the default)"))
+		return
+	}
 	var apps []domain.Application
 	s.Views.Read(func(v *projections.Views) {
 		for _, a := range v.Applications {
-			if !a.Deleted() {
+			if a.Deleted() == deleted {
 				apps = append(apps, a)
 			}
 		}

@@ -17,7 +17,7 @@ import (
 var queryParams = map[string][]string{
 	"GET /v1/keys":                                       {"limit", "cursor"},
 	"GET /v1/me":                                         nil,
-	"GET /v1/applications":                               {"limit", "cursor"},
+	"GET /v1/applications":                               {"limit", "cursor", "deleted"},
 	"GET /v1/operational-subscriptions":                  {"limit", "cursor", "status"},
 	"GET /v1/applications/:app/subscriptions":            {"limit", "cursor", "status", "as_of"},
 	"GET /v1/applications/:app/subscriptions/:sub":       {"as_of"},

@@ -298,6 +298,12 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	if st := api.call("GET", "/v1/applications/app_shop/subscriptions?limit=10", nil)["items"].([]any); len(st) != 0 {
 		t.Fatalf("subscriptions left after the deletion: %v", st)
 	}
+	b.open(base, "/apps", "#show-deleted")
+	if strings.Contains(b.text("main"), "app_shop") {
+		t.Fatal("the deleted application is listed with the others")
+	}
+	b.click("#show-deleted")
+	b.waitText("main table", "app_shop")
 	b.clean()
 }
 

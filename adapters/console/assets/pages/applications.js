@@ -12,18 +12,23 @@ const subHash = (app, sub) => "#/apps/" + enc(app) + "/subscriptions/" + enc(sub
 export async function applicationsPage() {
   const list = h("div", {});
   const pager = new Pager(load);
+  // The deleted applications are listed apart: their history stays.
+  const deleted = h("input", { type: "checkbox", id: "show-deleted" });
+  deleted.addEventListener("change", () => { pager.reset(); load(); });
   async function load() {
     try {
-      const page = await get("/v1/applications" + qs({ cursor: pager.cursor }));
-      replace(list, table("Applications", ["Id", "Name", "Created"],
-        page.items.map((a) => [h("a", { href: "#/apps/" + enc(a.id) }, a.id), a.name, at(a.created_at)]),
-        "No applications yet."), pager.controls(page.next_cursor));
+      const gone = deleted.checked;
+      const page = await get("/v1/applications" + qs({ cursor: pager.cursor, deleted: gone ? "true" : "" }));
+      replace(list, table(gone ? "Deleted applications" : "Applications", ["Id", "Name", gone ? "Deleted" : "Created"],
+        page.items.map((a) => [h("a", { href: "#/apps/" + enc(a.id) }, a.id), a.name, at(gone ? a.deleted_at : a.created_at)]),
+        gone ? "No deleted applications." : "No applications yet."), pager.controls(page.next_cursor));
     } catch (e) {
       replace(list, errorBox(e));
     }
   }
   await load();
-  const parts = [h("h1", {}, "Applications"), list];
+  const parts = [h("h1", {}, "Applications"),
+    h("div", { class: "field inline" }, deleted, h("label", { for: "show-deleted" }, "Show the deleted applications instead")), list];
   if (session.isAdmin()) {
     parts.push(h("h2", {}, "New application"), form("New application", [
       field("Name", "app-name", h("input", { required: true, maxlength: 256 })),
