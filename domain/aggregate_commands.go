@@ -13,10 +13,7 @@ import (
 
 // CreateApplication registers a tenant.
 func (c *Commands) CreateApplication(ctx context.Context, cmd CreateApplication, md Metadata) (Application, Outcome, error) {
-	return execute(ctx, c, ApplicationStream(cmd.ApplicationID), EvolveApplication,
-		func(s Application, now time.Time, _ *Metadata) ([]Event, error) {
-			return DecideApplication(s, cmd, now)
-		}, md)
+	return c.changeApplication(ctx, cmd.ApplicationID, cmd, md)
 }
 
 // RenameApplication renames a tenant.
@@ -24,10 +21,7 @@ func (c *Commands) RenameApplication(ctx context.Context, id string, cmd RenameA
 	if err := ValidateID("id", id); err != nil {
 		return Application{}, Outcome{}, err
 	}
-	return execute(ctx, c, ApplicationStream(id), EvolveApplication,
-		func(s Application, now time.Time, _ *Metadata) ([]Event, error) {
-			return DecideApplication(s, cmd, now)
-		}, md)
+	return c.changeApplication(ctx, id, cmd, md)
 }
 
 // DeleteApplication offboards a tenant: it records the deletion (once;
@@ -37,6 +31,11 @@ func (c *Commands) DeleteApplication(ctx context.Context, id string, cmd DeleteA
 	if err := ValidateID("id", id); err != nil {
 		return Application{}, Outcome{}, err
 	}
+	return c.changeApplication(ctx, id, cmd, md)
+}
+
+// changeApplication runs one application command on its stream.
+func (c *Commands) changeApplication(ctx context.Context, id string, cmd any, md Metadata) (Application, Outcome, error) {
 	return execute(ctx, c, ApplicationStream(id), EvolveApplication,
 		func(s Application, now time.Time, _ *Metadata) ([]Event, error) {
 			return DecideApplication(s, cmd, now)
