@@ -69,6 +69,18 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
+// currentSubscription is subscription id of the path's application as the
+// views hold it now, shaped for an answer; false: there is none, and the
+// 404 is answered.
+func (s *Server) currentSubscription(c *gin.Context, id string) (subscriptionJSON, bool) {
+	sv, ok := s.subscriptionView(c.Param("app"), id)
+	if !ok {
+		s.fail(c, domain.ErrNotFound)
+		return subscriptionJSON{}, false
+	}
+	return s.subOut(c, sv), true
+}
+
 // subOut is subscriptionOut with the headers decrypted (or gone, erased
 // with their application).
 func (s *Server) subOut(c *gin.Context, sv projections.SubscriptionView) subscriptionJSON {

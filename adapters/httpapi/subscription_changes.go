@@ -35,12 +35,10 @@ func (s *Server) changeSubscription(c *gin.Context, cmd any, status int, secret 
 		c.Status(status)
 		return
 	}
-	sv, ok := s.subscriptionView(c.Param("app"), id)
+	o, ok := s.currentSubscription(c, id)
 	if !ok {
-		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	o := s.subOut(c, sv)
 	o.showSecret(secret)
 	setETag(c, o.Revision)
 	c.JSON(status, o)

@@ -86,12 +86,10 @@ func (s *Server) createSubscription(c *gin.Context) {
 		return
 	}
 	s.settle(c, out.Result.Position)
-	sv, ok := s.subscriptionView(c.Param("app"), in.ID)
+	o, ok := s.currentSubscription(c, in.ID)
 	if !ok {
-		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	o := s.subOut(c, sv)
 	o.showSecret(in.Secret)
 	setETag(c, o.Revision)
 	setLocation(c, "/v1/applications/"+o.ApplicationID+"/subscriptions/"+o.ID)
@@ -247,12 +245,10 @@ func (s *Server) getSubscription(c *gin.Context) {
 		c.JSON(http.StatusOK, o)
 		return
 	}
-	sv, ok := s.subscriptionView(c.Param("app"), id)
+	o, ok := s.currentSubscription(c, id)
 	if !ok {
-		s.fail(c, domain.ErrNotFound)
 		return
 	}
-	o := s.subOut(c, sv)
 	setETag(c, o.Revision)
 	c.JSON(http.StatusOK, o)
 }
