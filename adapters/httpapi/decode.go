@@ -76,10 +76,7 @@ func (g gzipBody) Close() error { return g.raw.Close() }
 func (g gzipBody) Read(p []byte) (int, error) {
 	n, err := g.Reader.Read(p)
 	if err != nil && err != io.EOF {
-		var mbe *http.MaxBytesError
-		if !errors.As(err, &mbe) {
-			err = &gzipError{err}
-		}
+		err = &gzipError{err} // the limit is applied outside, on the inflated bytes
 	}
 	return n, err
 }
