@@ -510,7 +510,7 @@ func lineInfo(l string) (kind string, pos domain.Position) {
 // event is reported at its own position, and swapped events as reordered.
 func TestEveryRemovalAndReorderingOfOneLineIsReported(t *testing.T) {
 	store, key, _ := sealedLedger(t)
-	for _, scope := range []audit.Scope{{}, {Application: "app_one"}, {Subscription: "sub_app_two"}} {
+	for _, scope := range []audit.Scope{{}, {Application: "app_one"}, {Subscription: "sub_app_two"}, {From: 20, To: 40}, {Application: "app_two", From: 30}} {
 		lines := exportLines(exportOf(t, store, key, scope))
 		verify := func(ls []string) (audit.ExportReport, error) {
 			return audit.VerifyExport(strings.NewReader(strings.Join(ls, "\n")+"\n"), pub(key))

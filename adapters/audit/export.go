@@ -28,12 +28,25 @@ const ExportFormat = "hookledger-export/2"
 // messages they delivered, or one subject's: the messages published about it
 // (in one application, when Application is set too), their deliveries and
 // the erasures that name the subject or its messages.
+//
+// From, To, Since and Until bound any scope to a part of the ledger: the
+// events at positions in [From, To] recorded in [Since, Until) (RFC 3339;
+// zero or empty: that side open). The streams in scope are still recognised
+// by their first event, which may lie before the bounds. The fields are
+// left out of the JSON when not set, so an unbounded export's signed footer
+// is what it was before they existed.
 type Scope struct {
-	Application  string `json:"application,omitempty"`
-	Subscription string `json:"subscription,omitempty"`
-	Subject      string `json:"subject,omitempty"`
+	Application  string          `json:"application,omitempty"`
+	Subscription string          `json:"subscription,omitempty"`
+	Subject      string          `json:"subject,omitempty"`
+	From         domain.Position `json:"from,omitempty"`
+	To           domain.Position `json:"to,omitempty"`
+	Since        string          `json:"since,omitempty"`
+	Until        string          `json:"until,omitempty"`
 }
 
+// all: no application, subscription or subject narrows the scope (bounds
+// may still).
 func (s Scope) all() bool { return s.Application == "" && s.Subscription == "" && s.Subject == "" }
 
 type exportHeader struct {
@@ -294,6 +307,10 @@ func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.Privat
 		return ExportSummary{}, ErrNoSealKey
 	}
 	pub := key.Public().(ed25519.PublicKey)
+	b, err := scope.bounds()
+	if err != nil {
+		return ExportSummary{}, err
+	}
 	if err := ScopeExists(ctx, store, scope); err != nil {
 		return ExportSummary{}, err
 	}
@@ -304,6 +321,14 @@ func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.Privat
 	head, err := store.Head(ctx)
 	if err != nil {
 		return ExportSummary{}, err
+	}
+	end := b.end(head)
+	if scope.Bounded() {
+		first, last, ok, err := seqRange(ctx, store, end, b)
+		if err != nil {
+			return ExportSummary{}, err
+		}
+		seals = sealsWithin(seals, first, last, ok)
 	}
 	filter := &scopeFilter{scope: scope, ids: map[string]bool{}, subjectMsgs: map[string]bool{}, subjectApps: map[string]bool{}}
 	namer := &ActorNamer{Store: store}
@@ -328,12 +353,14 @@ func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.Privat
 	var prev domain.Position
 	var digest domain.Hash
 	si := 0
-	err = forEachUpTo(ctx, store, head, func(rec domain.RecordedEvent) error {
+	err = forEachUpTo(ctx, store, end, func(rec domain.RecordedEvent) error {
 		if rec.Stream == domain.AuditStream {
 			return nil
 		}
 		seq++
-		if !filter.include(rec) {
+		// The filter sees every event, to learn the streams in scope from
+		// their first events, before the bounds are applied.
+		if !filter.include(rec) || !b.in(rec.Position, rec.Created) {
 			return nil
 		}
 		for si < len(seals) && seals[si].Seal.ToSeq < seq {

@@ -61,7 +61,13 @@ func VerifyExportExpecting(r io.Reader, trusted ed25519.PublicKey, exp Expect) (
 		out.KeyPinned, pub = true, trusted
 	}
 	out.Scope = h.Scope
-	ev := &exportVerifier{v: newVerifier(pub), pub: pub, header: h, full: h.Scope.all()}
+	b, err := h.Scope.bounds()
+	if err != nil {
+		return out, fmt.Errorf("the header's scope: %w", err)
+	}
+	// A bounded export is proved event by event against its seals, as a
+	// scoped one: it holds no chain from the ledger's first event to replay.
+	ev := &exportVerifier{v: newVerifier(pub), pub: pub, header: h, full: h.Scope.all() && !h.Scope.Bounded(), bounds: b}
 	problem, err := ev.run(lr)
 	if err != nil {
 		return out, err
@@ -104,6 +110,7 @@ type exportVerifier struct {
 	pub    ed25519.PublicKey
 	header exportHeader
 	full   bool
+	bounds bounds
 
 	seals    []domain.AuditSealed
 	sealPos  map[uint64]domain.Position
@@ -184,14 +191,20 @@ func (ev *exportVerifier) run(lr *lineReader) (*Problem, error) {
 }
 
 // checkSealChain requires the seals in index order, each continuing the one
-// before it and signed with the key.
+// before it and signed with the key. A bounded export's seals start with the
+// first that covers an event within its bounds, which continues a seal the
+// export leaves out; the signed footer counts them.
 func (ev *exportVerifier) checkSealChain() *Problem {
 	var prev domain.Hash
-	var to uint64
+	var to, index uint64
 	for i, s := range ev.seals {
-		if s.Index != uint64(i+1) || s.PrevSealHash != prev.String() || s.FromSeq != to+1 {
+		continues := s.Index == index+1 && s.PrevSealHash == prev.String() && s.FromSeq == to+1
+		if i == 0 && ev.header.Scope.Bounded() {
+			continues = s.Index >= 1
+		}
+		if !continues {
 			return &Problem{Kind: KindSealMissing, Position: ev.sealPos[s.Index], Seal: s.Index,
-				Detail: fmt.Sprintf("seal #%d does not continue seal #%d (a seal was removed or the seals reordered)", s.Index, i)}
+				Detail: fmt.Sprintf("seal #%d does not continue seal #%d (a seal was removed or the seals reordered)", s.Index, index)}
 		}
 		if err := domain.CheckSeal(s, ev.pub); err != nil {
 			kind := KindSealForged
@@ -201,7 +214,7 @@ func (ev *exportVerifier) checkSealChain() *Problem {
 			return &Problem{Kind: kind, Position: ev.sealPos[s.Index], Seal: s.Index, Detail: fmt.Sprintf("seal #%d: %v", s.Index, err)}
 		}
 		prev, _ = domain.ParseHash(s.SealHash)
-		to = s.ToSeq
+		to, index = s.ToSeq, s.Index
 	}
 	return nil
 }
@@ -210,6 +223,9 @@ func (ev *exportVerifier) checkSealChain() *Problem {
 func (ev *exportVerifier) event(e exportEvent, lr *lineReader) *Problem {
 	if ev.footer != nil {
 		return &Problem{Kind: KindInserted, Position: e.Position, Seq: e.Seq, Detail: "an event after the footer"}
+	}
+	if p := ev.checkBounds(e); p != nil {
+		return p
 	}
 	if p := ev.checkPlace(e, lr); p != nil {
 		return p
@@ -275,10 +291,11 @@ func (ev *exportVerifier) checkContent(e exportEvent, leaf domain.Hash) *Problem
 		ev.unsealed++
 		return nil
 	}
-	if e.Seal > uint64(len(ev.seals)) {
+	// The seals are consecutive (checkSealChain), from the first one's index.
+	if len(ev.seals) == 0 || e.Seal < ev.seals[0].Index || e.Seal-ev.seals[0].Index >= uint64(len(ev.seals)) {
 		return &Problem{Kind: KindSealMissing, Position: e.Position, Seq: e.Seq, Seal: e.Seal, Detail: fmt.Sprintf("the export has no seal #%d", e.Seal)}
 	}
-	s := ev.seals[e.Seal-1]
+	s := ev.seals[e.Seal-ev.seals[0].Index]
 	if e.Seq < s.FromSeq || e.Seq > s.ToSeq || e.DigestIndex != e.Seq-s.FromSeq {
 		return &Problem{Kind: KindReordered, Position: e.Position, Seq: e.Seq, Seal: s.Index, Detail: "the event's place does not fall in its seal"}
 	}

@@ -165,6 +165,10 @@ func (s *Server) auditExport(c *gin.Context) {
 		s.fail(c, bad(CodeInvalidParameter, "subject", err.Error()))
 		return
 	}
+	if err := exportBounds(c, &scope); err != nil {
+		s.fail(c, err)
+		return
+	}
 	if p := who(c); scope.Subject != "" && scope.Application == "" && p.role == domain.RoleApplication {
 		scope.Application = p.app // an application key: its own application's messages about the subject
 	}
@@ -210,6 +214,28 @@ func (s *Server) auditExport(c *gin.Context) {
 	if _, err := audit.ExportWith(c.Request.Context(), s.Store, s.SealKey, scope, c.Writer, opts); err != nil {
 		s.log.Error().Err(err).Msg("export failed midway")
 	}
+}
+
+// exportBounds reads an export's bounds (from, to, since, until) into its
+// scope, refusing the ones that are malformed or select nothing.
+func exportBounds(c *gin.Context, scope *audit.Scope) error {
+	var err error
+	if scope.From, err = parsePosition(c, "from"); err != nil {
+		return err
+	}
+	if scope.To, err = parsePosition(c, "to"); err != nil {
+		return err
+	}
+	if scope.Since, err = audit.BoundTime("since", c.Query("since")); err == nil {
+		if scope.Until, err = audit.BoundTime("until", c.Query("until")); err == nil {
+			err = scope.CheckBounds()
+		}
+	}
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		return bad(CodeInvalidParameter, ve.Field, ve.Field+" "+ve.Reason)
+	}
+	return err
 }
 
 // parseAsOf reads as_of: a ledger position or an RFC 3339 time.

@@ -16,6 +16,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/domain"
 )
 
 // TestPointInTimeAndExplain scripts a subscription's history (created,
@@ -200,6 +201,28 @@ func TestAuditRoutes(t *testing.T) {
 	}
 	if bytes.Contains(exp.body, []byte("b-only")) || bytes.Contains(exp.body, []byte("app_b")) {
 		t.Fatal("app_a's export holds app_b's data")
+	}
+	// Bounded: app_a's events from a position on, and none before it.
+	mid := head / 2
+	bounded := e.must(200, "GET", fmt.Sprintf("/v1/audit/export?application=app_a&from=%d&since=2001-01-01T00:00:00%%2B01:00", mid), A, nil)
+	rep, err = audit.VerifyExport(bytes.NewReader(bounded.body), trusted)
+	if err != nil || !rep.OK || rep.Events == 0 || rep.Events >= uint64(bytes.Count(exp.body, []byte(`"kind":"event"`))) ||
+		rep.Scope != (audit.Scope{Application: "app_a", From: mid, Since: "2000-12-31T23:00:00Z"}) {
+		t.Fatalf("bounded export: %+v %v", rep, err)
+	}
+	for _, l := range bytes.Split(bounded.body, []byte("\n")) {
+		var ev struct {
+			Kind     string
+			Position domain.Position
+		}
+		if json.Unmarshal(l, &ev) == nil && ev.Kind == "event" && ev.Position < mid {
+			t.Fatalf("the export from %d holds the event at %d", mid, ev.Position)
+		}
+	}
+	for q, field := range map[string]string{"from=9&to=3": "to", "since=yesterday": "since", "until=2026-01-01T00:00:00Z&since=2026-01-01T00:00:00Z": "until", "to=-1": "to"} {
+		if r := e.must(400, "GET", "/v1/audit/export?"+q, A, nil); r.str("code") != "invalid_parameter" || r.str("field") != field {
+			t.Errorf("export?%s: %s", q, r.body)
+		}
 	}
 	own := e.key("application", "app_a")
 	e.must(200, "GET", "/v1/audit/export?application=app_a", own, nil)

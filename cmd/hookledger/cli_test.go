@@ -236,6 +236,34 @@ func TestAuditorCLI(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(typo)); len(entries) != 0 {
 		t.Fatalf("a refused export left %v", entries)
 	}
+	// An audit period, and the events since it: two exports that verify on
+	// their own, each saying what it holds.
+	period, since := filepath.Join(t.TempDir(), "period.ndjson"), filepath.Join(t.TempDir(), "since.ndjson")
+	if out, code = runCLI(t, "export", "--data-dir", dir, "--to", "5", "--out", period); code != 0 {
+		t.Fatalf("export --to: %s", out)
+	}
+	if out, code = runCLI(t, "export", "--data-dir", dir, "--from", "6", "--since", "2001-01-01T02:00:00+02:00", "--out", since); code != 0 {
+		t.Fatalf("export --from: %s", out)
+	}
+	out, code = runCLI(t, "verify", "--export", period, "--public-key", pub)
+	if code != 0 || !strings.HasPrefix(out, "OK: 5 events") || !strings.Contains(out, "scope: the whole ledger, positions 1 to 5\n") {
+		t.Fatalf("verify an export --to 5: %d %s", code, out)
+	}
+	out, code = runCLI(t, "verify", "--export", since, "--public-key", pub)
+	if code != 0 || !strings.HasPrefix(out, "OK:") || !strings.Contains(out, "scope: the whole ledger, positions 6 to the head, recorded at or after 2001-01-01T00:00:00Z\n") {
+		t.Fatalf("verify an export --from 6: %d %s", code, out)
+	}
+	for _, bad := range []struct{ args []string }{
+		{[]string{"--from", "9", "--to", "3", "--to"}},
+		{[]string{"--since", "yesterday", "--since"}},
+		{[]string{"--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z", "--until"}},
+	} {
+		args, flag := bad.args[:len(bad.args)-1], bad.args[len(bad.args)-1]
+		out, code = runCLI(t, append([]string{"export", "--data-dir", dir}, args...)...)
+		if code != 2 || !strings.HasPrefix(out, flag+": ") {
+			t.Fatalf("export %v: %d %s (want the problem with %s)", args, code, out, flag)
+		}
+	}
 	raw, _ := os.ReadFile(exp)
 	if bytes.Contains(raw, []byte("other-tenant-data")) || bytes.Contains(raw, []byte("whsec_")) {
 		t.Fatal("the export holds another tenant's data or a secret")

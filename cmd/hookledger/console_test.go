@@ -255,6 +255,14 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.fill("#export-id", "app_shop")
 	b.click("form[aria-label='Export'] button[type=submit]")
 	b.waitText("#notice", "hookledger-export-app_shop.ndjson")
+	// A period: the bounds reach the server, which refuses an empty one.
+	b.do("a period's start", setValue("#export-since", "2026-03-02T10:00:01"))
+	b.do("a period's end before it", setValue("#export-until", "2026-03-01T10:00:01"))
+	b.click("form[aria-label='Export'] button[type=submit]")
+	b.waitText("#notice", "until must be after since")
+	b.do("a period's end after it", setValue("#export-until", "2026-03-03T10:00:01"))
+	b.click("form[aria-label='Export'] button[type=submit]")
+	b.waitText("#notice", "of the events recorded since 2026-03-0")
 
 	// Retention and erasure from the application page (admin); then the
 	// message page says the payload is erased instead of showing it.

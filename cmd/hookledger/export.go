@@ -6,6 +6,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,10 @@ func exportCmd(ctx context.Context, args []string) int {
 	app := fs.String("application", "", "export only this application's events")
 	sub := fs.String("subscription", "", "export only this subscription's events and its deliveries")
 	subject := fs.String("subject", "", "export one subject's messages, their deliveries and erasures (an access request, or the proof of an erasure)")
+	from := fs.Uint64("from", 0, "export only the events at this position and after (an earlier export's head + 1: the events since it)")
+	to := fs.Uint64("to", 0, "export only the events up to this position")
+	since := fs.String("since", "", "export only the events recorded at or after this RFC 3339 time (an audit period's start)")
+	until := fs.String("until", "", "export only the events recorded before this RFC 3339 time (an audit period's end)")
 	format := fs.String("format", "ndjson", "ndjson (the verifiable export) or csv (the same events for spreadsheets; it proves nothing: keep the ndjson)")
 	out := fs.String("out", "", "file to write (default: standard output)")
 	keyFile := fs.String("seal-key-file", "", "the seal signing key that signs the export's footer (default: <data-dir>/audit/seal.key)")
@@ -51,6 +56,13 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "--subject:", err)
 		return 2
 	}
+	// A scope the ledger never had fails the export before it writes
+	// anything (audit.ScopeExists), and writeWhole then leaves no file.
+	scope := audit.Scope{Application: *app, Subscription: *sub, Subject: *subject, From: domain.Position(*from), To: domain.Position(*to)}
+	if err := boundTimes(&scope, *since, *until); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	// The ledger first: where there is none, that is what to say, not
 	// that its key is missing.
 	store, err := openStoreForCLI(*dataDir, sf)
@@ -68,9 +80,6 @@ func exportCmd(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	// A scope the ledger never had fails the export before it writes
-	// anything (audit.ScopeExists), and writeWhole then leaves no file.
-	scope := audit.Scope{Application: *app, Subscription: *sub, Subject: *subject}
 	var opts audit.ExportOptions
 	if _, err := os.Stat(filepath.Join(*dataDir, "keys")); err == nil {
 		// The key store's tombstones mark the erased payloads (no master
@@ -103,6 +112,23 @@ func exportCmd(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "exported %d events and %d seals\n", sum.Events, sum.Seals)
 	return 0
+}
+
+// boundTimes sets the scope's time bounds as it records them, and checks
+// every bound, naming the flag of the first that is wrong.
+func boundTimes(scope *audit.Scope, since, until string) error {
+	var err error
+	if scope.Since, err = audit.BoundTime("since", since); err == nil {
+		scope.Until, err = audit.BoundTime("until", until)
+	}
+	if err == nil {
+		err = scope.CheckBounds()
+	}
+	var ve *domain.ValidationError
+	if errors.As(err, &ve) {
+		return fmt.Errorf("--%s: %s", ve.Field, ve.Reason)
+	}
+	return err
 }
 
 // exportTo writes an export to w, converted to CSV when csv is set. A

@@ -83,7 +83,12 @@ func verifyCmd(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "export unreadable:", err)
 			return 1
 		}
-		printReport(rep.Report, rep.KeyPinned, "the key inside the export", *asJSON)
+		if *asJSON {
+			json.NewEncoder(os.Stdout).Encode(rep) // the report with the export's scope
+		} else {
+			printReport(rep.Report, rep.KeyPinned, "the key inside the export", false)
+			fmt.Printf("  scope: %s\n", rep.Scope)
+		}
 		if !rep.OK {
 			return 1
 		}

@@ -3,7 +3,7 @@
 
 import { ago, dl, field, h, replace, when } from "../dom.js";
 import { download, get, qs, stream } from "../api.js";
-import { act, errorBox, form, notice } from "../ui.js";
+import { act, errorBox, form, notice, toRFC3339 } from "../ui.js";
 import { pointInTime } from "./applications.js";
 
 export async function auditPage() {
@@ -55,14 +55,20 @@ export async function auditPage() {
   const exportScope = h("select", {}, [["all", "the whole ledger"], ["application", "one application"], ["subscription", "one subscription"]].map(([v, l]) => h("option", { value: v }, l)));
   const exportForm = form("Export", [h("div", { class: "row" },
     field("Scope", "export-scope", exportScope),
-    field("Application or subscription id", "export-id", h("input", { placeholder: "app_… or sub_…" })))],
+    field("Application or subscription id", "export-id", h("input", { placeholder: "app_… or sub_…" }))),
+  h("div", { class: "row" },
+    field("Recorded since", "export-since", h("input", { type: "datetime-local", step: 1 }), "an audit period's start (your time zone); empty: from the first event"),
+    field("before", "export-until", h("input", { type: "datetime-local", step: 1 }), "its end; empty: up to now"),
+    field("From position", "export-from", h("input", { type: "number", min: 1, step: 1, placeholder: "1" }), "an earlier export's head + 1: only what was recorded since"))],
   "Download export", async (v) => {
     const scope = v["export-scope"];
     if (scope !== "all" && !v["export-id"]) throw new Error("give the " + scope + "'s id");
-    const q = scope === "all" ? "" : qs({ [scope]: v["export-id"].trim() });
+    const bounds = { since: toRFC3339(v["export-since"]), until: toRFC3339(v["export-until"]), from: v["export-from"] };
+    const q = qs({ ...(scope === "all" ? {} : { [scope]: v["export-id"].trim() }), ...bounds });
     const name = "hookledger-export" + (scope === "all" ? "" : "-" + v["export-id"].trim()) + ".ndjson";
     const bytes = await download("/v1/audit/export" + q, name);
-    return "Export saved as " + name + " (" + bytes + " bytes). Verify it offline: hookledger verify --export FILE --public-key KEY.";
+    const period = [bounds.since && "recorded since " + bounds.since, bounds.until && "before " + bounds.until, bounds.from && "from position " + bounds.from].filter(Boolean).join(", ");
+    return "Export" + (period ? " of the events " + period : "") + " saved as " + name + " (" + bytes + " bytes). Verify it offline: hookledger verify --export FILE --public-key KEY.";
   });
 
   return h("section", {},
@@ -70,7 +76,7 @@ export async function auditPage() {
     h("h2", {}, "Ledger and seals"), statusBox,
     h("h2", {}, "Verify"), h("p", { class: "hint" }, "Replays the ledger and recomputes the hash chain against every seal: a changed, removed or reordered event is reported with its position."),
     h("div", { class: "actions" }, verifyBtn), verifyOut,
-    h("h2", {}, "Export"), h("p", { class: "hint" }, "A signed NDJSON export, verifiable offline with the public key above."), exportForm,
+    h("h2", {}, "Export"), h("p", { class: "hint" }, "A signed NDJSON export, verifiable offline with the public key above: the whole history, or the events of one period."), exportForm,
     h("h2", {}, "Point in time"), h("p", { class: "hint" }, "A subscription as it stood at a time or a ledger position."), pointInTime("", "", { pickSubscription: true }));
 }
 
