@@ -356,7 +356,25 @@ func TestAPIKey(t *testing.T) {
 		{name: "revoke", given: []domain.Event{created}, when: domain.RevokeAPIKey{}, then: []domain.Event{domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0}}},
 		{name: "revoke revoked changes nothing", given: []domain.Event{created, domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: t0}}, when: domain.RevokeAPIKey{}},
 		{name: "revoke unknown", when: domain.RevokeAPIKey{}, err: domain.ErrNotFound},
+		{name: "create expiring", when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleAuditor, Hash: hash, ExpiresAt: t0.Add(90 * 24 * time.Hour)},
+			then: []domain.Event{domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleAuditor, Hash: hash, CreatedAt: t0, ExpiresAt: t0.Add(90 * 24 * time.Hour)}}},
+		{name: "create expired", when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleAuditor, Hash: hash, ExpiresAt: t0}, err: domain.ErrInvalidArgument},
+		{name: "create expiring past ten years", when: domain.CreateAPIKey{KeyID: "key_1", Role: domain.RoleAuditor, Hash: hash, ExpiresAt: t0.Add(domain.MaxAPIKeyLifetime + time.Hour)}, err: domain.ErrInvalidArgument},
 	}, domain.EvolveAPIKey, domain.DecideAPIKey)
+}
+
+// A key authenticates until it is revoked or its expiry comes, the instant
+// of the expiry included.
+func TestAPIKeyExpiry(t *testing.T) {
+	exp := t0.Add(time.Hour)
+	k := domain.EvolveAPIKey(domain.APIKey{}, domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleAuditor, CreatedAt: t0, ExpiresAt: exp})
+	if k.ExpiresAt != exp || !k.Active(exp.Add(-time.Nanosecond)) || k.Active(exp) || !k.Expired(exp) {
+		t.Fatalf("expiring key %+v: active before %v, at %v", k, k.Active(exp.Add(-time.Nanosecond)), k.Active(exp))
+	}
+	forever := domain.EvolveAPIKey(domain.APIKey{}, domain.APIKeyCreated{KeyID: "key_2", Role: domain.RoleAuditor, CreatedAt: t0})
+	if !forever.Active(t0.Add(100*365*24*time.Hour)) || domain.EvolveAPIKey(forever, domain.APIKeyRevoked{KeyID: "key_2"}).Active(t0) {
+		t.Fatal("a key without expiry must last until revoked, and no longer")
+	}
 }
 
 // An operational subscription (of the system application) whose pattern

@@ -22,6 +22,9 @@ type APIKeyCreated struct {
 	Hash          string    `json:"hash"`
 	Name          string    `json:"name,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
+	// ExpiresAt: from then on the key no longer authenticates (zero: it
+	// lasts until revoked).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // APIKeyRevoked: a key no longer authenticates.
@@ -43,7 +46,14 @@ type APIKey struct {
 	CreatedAt     time.Time `json:"created_at"`
 	Revoked       bool      `json:"revoked"`
 	RevokedAt     time.Time `json:"revoked_at,omitzero"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
 }
+
+// Expired says whether the key has expired at now.
+func (k APIKey) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
+
+// Active says whether the key authenticates at now: not revoked, not expired.
+func (k APIKey) Active(now time.Time) bool { return !k.Revoked && !k.Expired(now) }
 
 // HashAPIKey is how keys are stored and looked up.
 func HashAPIKey(key string) string {
@@ -64,7 +74,12 @@ type CreateAPIKey struct {
 	ApplicationID string
 	Hash          string
 	Name          string
+	ExpiresAt     time.Time // zero: until revoked
 }
+
+// MaxAPIKeyLifetime bounds an expiry, so that a typo (a year 20260 for 2026)
+// does not make a key that outlives every rotation policy unseen.
+const MaxAPIKeyLifetime = 10 * 366 * 24 * time.Hour
 
 // RevokeAPIKey revokes a key.
 type RevokeAPIKey struct{}
@@ -97,7 +112,17 @@ func DecideAPIKey(s APIKey, cmd any, now time.Time) ([]Event, error) {
 		if len(c.Hash) != len("sha256:")+64 {
 			return nil, invalid("hash", "not a key hash")
 		}
-		return []Event{APIKeyCreated{KeyID: c.KeyID, Role: c.Role, ApplicationID: c.ApplicationID, Hash: c.Hash, Name: c.Name, CreatedAt: now.UTC()}}, nil
+		if !c.ExpiresAt.IsZero() && !c.ExpiresAt.After(now) {
+			return nil, invalid("expires_at", "must be in the future (it is %s now)", now.UTC().Format(time.RFC3339))
+		}
+		if c.ExpiresAt.Sub(now) > MaxAPIKeyLifetime {
+			return nil, invalid("expires_at", "more than ten years ahead: leave it out for a key that lasts until revoked")
+		}
+		var exp time.Time
+		if !c.ExpiresAt.IsZero() {
+			exp = c.ExpiresAt.UTC()
+		}
+		return []Event{APIKeyCreated{KeyID: c.KeyID, Role: c.Role, ApplicationID: c.ApplicationID, Hash: c.Hash, Name: c.Name, CreatedAt: now.UTC(), ExpiresAt: exp}}, nil
 	case RevokeAPIKey:
 		if s.ID == "" {
 			return nil, ErrNotFound
@@ -114,7 +139,7 @@ func DecideAPIKey(s APIKey, cmd any, now time.Time) ([]Event, error) {
 func EvolveAPIKey(s APIKey, ev Event) APIKey {
 	switch e := ev.(type) {
 	case APIKeyCreated:
-		return APIKey{ID: e.KeyID, Role: e.Role, ApplicationID: e.ApplicationID, Hash: e.Hash, Name: e.Name, CreatedAt: e.CreatedAt}
+		return APIKey{ID: e.KeyID, Role: e.Role, ApplicationID: e.ApplicationID, Hash: e.Hash, Name: e.Name, CreatedAt: e.CreatedAt, ExpiresAt: e.ExpiresAt}
 	case APIKeyRevoked:
 		s.Revoked, s.RevokedAt = true, e.RevokedAt
 	}

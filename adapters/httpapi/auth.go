@@ -33,12 +33,25 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	hash := domain.HashAPIKey(strings.TrimSpace(key))
 	var p principal
+	var expired time.Time
 	found := false
+	now := s.Commands.Now()
 	s.Views.Read(func(v *projections.Views) {
 		if k := v.KeyByHash(hash); k != nil && !k.Revoked {
+			if k.Expired(now) {
+				expired = k.ExpiresAt
+				return
+			}
 			p, found = principal{keyID: k.ID, role: k.Role, app: k.ApplicationID}, true
 		}
 	})
+	if !expired.IsZero() {
+		// The caller holds the key: saying it expired tells them nothing
+		// about anyone else's, and tells them what to do.
+		writeProblem(c, http.StatusUnauthorized, CodeUnauthorized,
+			"this API key expired at "+expired.UTC().Format(time.RFC3339)+": ask an admin for a new one", "")
+		return
+	}
 	if !found && !s.Views.Ready() {
 		// The keys are in the ledger: until the views have read it (the
 		// store unreachable, or catching up after a start), "unknown key"

@@ -233,3 +233,44 @@ func TestTakenSubscriptionIDRevealsNoTenant(t *testing.T) {
 		t.Fatalf("the answers differ or name the owner:\n%s\n%s", foreign.body, own.body)
 	}
 }
+
+// TestExpiringKeys: a key created with expires_at authenticates until then
+// and is refused after, saying so; listings show it expired; an expired
+// admin key does not count as the other admin key.
+func TestExpiringKeys(t *testing.T) {
+	e := newEnv(t)
+	at := time.Now().Add(1500 * time.Millisecond).UTC()
+	k := e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": "auditor", "expires_at": at.Format(time.RFC3339Nano)})
+	if k.str("expires_at") == "" || k.json()["expired"] != false {
+		t.Fatalf("an expiring key: %s", k.body)
+	}
+	admin2 := e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": "admin", "expires_at": at.Format(time.RFC3339Nano)})
+	e.must(200, "GET", "/v1/applications", k.str("key"), nil)
+	for body, field := range map[string]string{
+		`{"role":"auditor","expires_at":"2001-01-01T00:00:00Z"}`: "expires_at",
+		`{"role":"auditor","expires_at":"next week"}`:            "expires_at",
+		`{"role":"auditor","expires_at":"2999-01-01T00:00:00Z"}`: "expires_at",
+	} {
+		if r := e.doRaw("POST", "/v1/keys", e.admin, "application/json", body); r.status != 422 || r.str("field") != field {
+			t.Errorf("%s: %d %s", body, r.status, r.body)
+		}
+	}
+	time.Sleep(time.Until(at) + 50*time.Millisecond)
+	r := e.do("GET", "/v1/applications", k.str("key"), nil)
+	if r.status != 401 || r.str("code") != "unauthorized" || !strings.Contains(r.str("detail"), "expired at "+at.Format(time.RFC3339)) {
+		t.Fatalf("an expired key: %d %s", r.status, r.body)
+	}
+	var listed map[string]any
+	for _, it := range e.must(200, "GET", "/v1/keys", e.admin, nil).items() {
+		if it["id"] == k.str("id") {
+			listed = it
+		}
+	}
+	if listed["expired"] != true || listed["revoked"] != false {
+		t.Fatalf("the expired key listed as %v", listed)
+	}
+	first := domain.KeyIDForHash(domain.HashAPIKey(e.admin))
+	if r := e.do("DELETE", "/v1/keys/"+first, e.admin, nil); r.status != 409 || r.str("code") != "last_admin_key" {
+		t.Fatalf("revoking the only admin key while another admin key (%s) has expired: %d %s", admin2.str("id"), r.status, r.body)
+	}
+}

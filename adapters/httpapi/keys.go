@@ -20,6 +20,7 @@ type createKeyIn struct {
 	Role        string `json:"role"`
 	Application string `json:"application"`
 	Name        string `json:"name"`
+	ExpiresAt   string `json:"expires_at"`
 }
 
 type keyOut struct {
@@ -31,10 +32,13 @@ type keyOut struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	Revoked     bool       `json:"revoked"`
 	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	Expired     bool       `json:"expired"`
 }
 
-func keyOutOf(k domain.APIKey) keyOut {
-	return keyOut{ID: k.ID, Role: k.Role, Application: k.ApplicationID, Name: k.Name, CreatedAt: k.CreatedAt, Revoked: k.Revoked, RevokedAt: timePtr(k.RevokedAt)}
+func keyOutOf(k domain.APIKey, now time.Time) keyOut {
+	return keyOut{ID: k.ID, Role: k.Role, Application: k.ApplicationID, Name: k.Name, CreatedAt: k.CreatedAt, Revoked: k.Revoked, RevokedAt: timePtr(k.RevokedAt),
+		ExpiresAt: timePtr(k.ExpiresAt), Expired: k.Expired(now)}
 }
 
 func (s *Server) createKey(c *gin.Context) {
@@ -43,17 +47,26 @@ func (s *Server) createKey(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	var expires time.Time
+	if in.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, in.ExpiresAt)
+		if err != nil {
+			s.fail(c, &domain.ValidationError{Field: "expires_at", Reason: "must be an RFC 3339 time, e.g. 2027-03-01T00:00:00Z"})
+			return
+		}
+		expires = t
+	}
 	key := NewAPIKey()
 	hash := domain.HashAPIKey(key)
 	k, out, err := s.Commands.CreateAPIKey(c.Request.Context(), domain.CreateAPIKey{
-		KeyID: domain.KeyIDForHash(hash), Role: in.Role, ApplicationID: in.Application, Hash: hash, Name: in.Name,
+		KeyID: domain.KeyIDForHash(hash), Role: in.Role, ApplicationID: in.Application, Hash: hash, Name: in.Name, ExpiresAt: expires,
 	}, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.settle(c, out.Result.Position)
-	o := keyOutOf(k)
+	o := keyOutOf(k, s.Commands.Now())
 	o.Key = key
 	c.JSON(http.StatusCreated, o)
 }
@@ -76,6 +89,7 @@ func (s *Server) listKeys(c *gin.Context) {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].ID < keys[j].ID })
 	after := c.Query("cursor")
 	out := page[keyOut]{Items: []keyOut{}}
+	now := s.Commands.Now()
 	for _, k := range keys {
 		if after != "" && k.ID <= after {
 			continue
@@ -84,7 +98,7 @@ func (s *Server) listKeys(c *gin.Context) {
 			out.NextCursor = out.Items[len(out.Items)-1].ID
 			break
 		}
-		out.Items = append(out.Items, keyOutOf(k))
+		out.Items = append(out.Items, keyOutOf(k, now))
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -129,18 +143,20 @@ func (s *Server) refuseLastAdmin(ctx context.Context, id string) error {
 	}
 	var target *domain.APIKey
 	others := 0
+	now := s.Commands.Now()
 	s.Views.Read(func(v *projections.Views) {
 		for _, k := range v.Keys {
 			switch {
 			case k.ID == id:
 				t := *k
 				target = &t
-			case k.Role == domain.RoleAdmin && !k.Revoked:
+			case k.Role == domain.RoleAdmin && k.Active(now):
 				others++
 			}
 		}
 	})
-	if target != nil && target.Role == domain.RoleAdmin && !target.Revoked && others == 0 {
+	// Another admin key that has expired manages nothing: it is not one.
+	if target != nil && target.Role == domain.RoleAdmin && target.Active(now) && others == 0 {
 		return &badInput{status: http.StatusConflict, code: CodeLastAdmin,
 			detail: "this is the only active admin key: create another admin key first (POST /v1/keys {\"role\":\"admin\"})"}
 	}
@@ -155,7 +171,7 @@ func (s *Server) me(c *gin.Context) {
 	var o keyOut
 	s.Views.Read(func(v *projections.Views) {
 		if k := v.Keys[p.keyID]; k != nil {
-			o = keyOutOf(*k)
+			o = keyOutOf(*k, s.Commands.Now())
 		}
 	})
 	if o.ID == "" { // authenticated a moment ago; revoked since
