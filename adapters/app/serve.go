@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -51,11 +52,11 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if !cfg.NoMetrics {
 		m = metrics.New()
 	}
-	store, closeStore, err := openServingStore(cfg, log, m)
+	store, raw, err := openServingStore(cfg, log, m)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer raw.Close()
 	if err := CheckLedgerKeys(ctx, cfg, store, slog); errors.Is(err, domain.ErrUnavailable) {
 		// A remote store may be down at the start: serve all the same (503s
 		// until it is back). The sealer still refuses another key.
@@ -85,7 +86,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	}
 	sealer := &audit.Sealer{Store: store, Key: sealKey, Every: cfg.SealEvery, Interval: cfg.SealInterval,
 		NewEventID: ids.NewEventID, Log: log.With().Str("component", "sealer").Logger(), OnFailure: l.Pipeline.AnnounceSealFailure}
-	api, sweeper := newAPI(cfg, store, l, sealKey, m, log)
+	api, sweeper := newAPI(cfg, store, l, sealKey, m, log, backupOf(cfg, raw, l, log))
 	if m != nil {
 		watch(m, store, l.Pipeline, sealer, cfg.ViewsDir(), node)
 	}
@@ -138,20 +139,20 @@ func listeners(cfg config.Config) (api, mln net.Listener, err error) {
 }
 
 // openServingStore opens the configured store, instrumented when metrics
-// are on; closeStore closes the store opened.
-func openServingStore(cfg config.Config, log zerolog.Logger, m *metrics.Metrics) (store domain.EventStore, closeStore func() error, err error) {
+// are on; raw is the store opened (to close, and to back up).
+func openServingStore(cfg config.Config, log zerolog.Logger, m *metrics.Metrics) (store, raw domain.EventStore, err error) {
 	var onCommit func(int, time.Duration)
 	if m != nil {
 		onCommit = m.Committed
 	}
-	raw, err := OpenStore(cfg, log, onCommit)
+	raw, err = OpenStore(cfg, log, onCommit)
 	if err != nil {
 		return nil, nil, err
 	}
 	if m != nil {
-		return m.InstrumentStore(raw), raw.Close, nil
+		return m.InstrumentStore(raw), raw, nil
 	}
-	return raw, raw.Close, nil
+	return raw, raw, nil
 }
 
 // buildServing builds the ledger, its pipeline owned by the cluster node's
@@ -183,11 +184,13 @@ func loadSealKey(cfg config.Config, log zerolog.Logger) (ed25519.PrivateKey, err
 
 // newAPI builds the HTTP API over the ledger, and the retention sweeper
 // where payloads are encrypted (nil otherwise: nothing to erase).
-func newAPI(cfg config.Config, store domain.EventStore, l *Ledger, sealKey ed25519.PrivateKey, m *metrics.Metrics, log zerolog.Logger) (*httpapi.Server, *erasure.Sweeper) {
+func newAPI(cfg config.Config, store domain.EventStore, l *Ledger, sealKey ed25519.PrivateKey, m *metrics.Metrics, log zerolog.Logger,
+	takeBackup func(context.Context, io.Writer) error) (*httpapi.Server, *erasure.Sweeper) {
 	deps := httpapi.Deps{
 		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
 		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey,
 		ReadyMaxLag: cfg.ReadyMaxLag, Console: console.Handler(), MaxIngestLag: uint64(cfg.MaxIngestLag),
+		Backup: takeBackup,
 	}
 	var sweeper *erasure.Sweeper
 	if l.Keys != nil {

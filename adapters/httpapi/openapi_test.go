@@ -125,7 +125,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 			note(schema, it)
 		}
 	}
-	note("APIKey", e.must(201, "POST", "/v1/keys", A, map[string]any{"role": "auditor", "name": "a"}).json())
+	note("APIKey", e.must(201, "POST", "/v1/keys", A, map[string]any{"role": "auditor", "name": "a", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339)}).json())
 	gone := e.key("auditor", "")
 	e.must(204, "DELETE", "/v1/keys/"+domain.KeyIDForHash(domain.HashAPIKey(gone)), A, nil)
 	items("APIKey", e.must(200, "GET", "/v1/keys", A, nil))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -68,6 +69,9 @@ type Deps struct {
 	// 503 with Retry-After instead of growing the gap without bound (0: no
 	// bound). Needs views that tell their checkpoint.
 	MaxIngestLag uint64
+	// Backup writes a backup of the ledger to w while it serves (nil: the
+	// ledger is not the embedded store, POST /v1/backup answers 409).
+	Backup func(ctx context.Context, w io.Writer) error
 	// Console serves the web console under /console/ (nil: no console).
 	// It needs no key itself: its pages call /v1 with the user's key.
 	Console http.Handler
@@ -207,6 +211,7 @@ func New(d Deps) *Server {
 	v1.GET("/audit/export", s.auditExport)
 	v1.GET("/ledger/events", s.readAll, s.ledgerEvents)
 	v1.GET("/ledger/streams/:stream", s.readAll, s.ledgerStream)
+	v1.POST("/backup", s.adminOnly, s.takeBackup)
 	s.engine = e
 	wrap, err := gzhttp.NewWrapper() // its defaults: 1 KiB at least, gzip or zstd, types not compressed already
 	if err != nil {

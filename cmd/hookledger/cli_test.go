@@ -351,6 +351,8 @@ func TestCommandsRefuseStrayArguments(t *testing.T) {
 		{"copy", "--from", dir, "--to", filepath.Join(dir, "b"), "extra"},
 		{"keys", "create-admin", "--data-dir", dir, "extra"},
 		{"keys", "rotate-master", "--data-dir", dir, "--new-master-key-file", filepath.Join(dir, "k"), "extra"},
+		{"backup", "--key", "k", "--out", filepath.Join(dir, "b.tar"), "extra"},
+		{"restore", "--from", filepath.Join(dir, "b.tar"), "--data-dir", filepath.Join(dir, "r"), "extra"},
 		{"receive", "extra"},
 		{"bench", "--quiet", "extra"},
 		{"timeline", "dlv_a", "--data-dir", dir, "dlv_b"},

@@ -34,6 +34,8 @@ commands:
   timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
   history   print a stream's events:     hookledger history <stream or id> [--json] (sub_, dlv_, msg_, app_, key_ ids too)
   copy      copy a ledger between stores: hookledger copy --from DIR|esdb://... --to DIR|esdb://...
+  backup    a backup of a running server's ledger: hookledger backup --url URL --key ADMIN_KEY --out FILE.tar
+  restore   a backup into a new data directory: hookledger restore --from FILE.tar --data-dir DIR
   keys      recovery: hookledger keys create-admin --data-dir DIR (server stopped) issues an admin key;
             hookledger keys rotate-master --data-dir DIR --new-master-key-file FILE [--generate] re-wraps the data keys
   bench     the benchmark harness on loopback (see docs/benchmarks.md)
@@ -129,6 +131,10 @@ func run(args []string) int {
 		return verifyCmd(ctx, args)
 	case "export":
 		return exportCmd(ctx, args)
+	case "backup":
+		return backupCmd(ctx, args)
+	case "restore":
+		return restoreCmd(ctx, args)
 	case "copy":
 		return copyCmd(ctx, args, os.Stdout, os.Stderr)
 	case "keys":
