@@ -18,20 +18,32 @@ func (c *Commands) CreateApplication(ctx context.Context, cmd CreateApplication,
 
 // RenameApplication renames a tenant.
 func (c *Commands) RenameApplication(ctx context.Context, id string, cmd RenameApplication, md Metadata) (Application, Outcome, error) {
-	if err := ValidateID("id", id); err != nil {
-		return Application{}, Outcome{}, err
-	}
-	return c.changeApplication(ctx, id, cmd, md)
+	return c.ChangeApplicationIf(ctx, id, nil, cmd, md)
 }
 
 // DeleteApplication offboards a tenant: it records the deletion (once;
 // again, nothing). Deleting its subscriptions and revoking its keys is the
 // caller's, each in its own stream.
 func (c *Commands) DeleteApplication(ctx context.Context, id string, cmd DeleteApplication, md Metadata) (Application, Outcome, error) {
+	return c.ChangeApplicationIf(ctx, id, nil, cmd, md)
+}
+
+// ChangeApplicationIf runs RenameApplication or DeleteApplication only on
+// one of revisions (an If-Match; none: on any), else a *PreconditionError,
+// weighed as ChangeSubscriptionIf weighs it: after the command is decided,
+// and again after a lost append race.
+func (c *Commands) ChangeApplicationIf(ctx context.Context, id string, revisions []uint64, cmd any, md Metadata) (Application, Outcome, error) {
 	if err := ValidateID("id", id); err != nil {
 		return Application{}, Outcome{}, err
 	}
-	return c.changeApplication(ctx, id, cmd, md)
+	return execute(ctx, c, ApplicationStream(id), EvolveApplication,
+		func(s Application, now time.Time, _ *Metadata) ([]Event, error) {
+			evs, err := DecideApplication(s, cmd, now)
+			if err == nil && len(revisions) > 0 && !slices.Contains(revisions, s.Revision()) {
+				return nil, &PreconditionError{Aggregate: "application", ID: id, Revision: s.Revision()}
+			}
+			return evs, err
+		}, md)
 }
 
 // changeApplication runs one application command on its stream.

@@ -49,7 +49,13 @@ type Application struct {
 	// DeletedAt is when the application was deleted (zero: it was not).
 	DeletedAt     time.Time `json:",omitzero"`
 	DeletedReason string    `json:",omitempty"`
+	// Version counts the events folded (its stream's revision + 1).
+	Version uint64 `json:",omitempty"`
 }
+
+// Revision is the stream revision of the last event folded: what the
+// application's ETag names.
+func (a Application) Revision() uint64 { return a.Version - 1 }
 
 // Deleted reports whether the application was deleted.
 func (a Application) Deleted() bool { return !a.DeletedAt.IsZero() }
@@ -168,11 +174,13 @@ func DecideApplication(s Application, cmd any, now time.Time) ([]Event, error) {
 func EvolveApplication(s Application, ev Event) Application {
 	switch e := ev.(type) {
 	case ApplicationCreated:
-		return Application{ID: e.ApplicationID, Name: e.Name, CreatedAt: e.CreatedAt, Exists: true}
+		return Application{ID: e.ApplicationID, Name: e.Name, CreatedAt: e.CreatedAt, Exists: true, Version: 1}
 	case ApplicationUpdated:
 		s.Name, s.StrictEventTypes, s.PayloadRetentionDays = e.Name, e.StrictEventTypes, e.PayloadRetentionDays
+		s.Version++
 	case ApplicationDeleted:
 		s.DeletedAt, s.DeletedReason = e.DeletedAt, e.Reason
+		s.Version++
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -29,7 +30,13 @@ type EventTypeDef struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 	Exists      bool            `json:"-"`
+	// Version counts the events folded (its stream's revision + 1).
+	Version uint64 `json:"version,omitempty"`
 }
+
+// Revision is the stream revision of the last event folded: what the entry's
+// ETag names.
+func (d EventTypeDef) Revision() uint64 { return d.Version - 1 }
 
 // EventTypeStream names a catalog entry's stream.
 func EventTypeStream(name string) string { return "eventtype-" + name }
@@ -91,15 +98,29 @@ func EvolveEventType(s EventTypeDef, ev Event) EventTypeDef {
 			s.CreatedAt = e.DefinedAt
 		}
 		s.Name, s.Description, s.Schema, s.Deprecated, s.UpdatedAt, s.Exists = e.Name, e.Description, e.Schema, e.Deprecated, e.DefinedAt, true
+		s.Version++
 	}
 	return s
 }
 
 // DefineEventType runs the command on the entry's stream.
 func (c *Commands) DefineEventType(ctx context.Context, cmd DefineEventType, md Metadata) (EventTypeDef, Outcome, error) {
+	return c.DefineEventTypeIf(ctx, cmd, nil, md)
+}
+
+// DefineEventTypeIf is DefineEventType made only on one of revisions (an
+// If-Match; none: on any), else a *PreconditionError, as
+// ChangeSubscriptionIf.
+func (c *Commands) DefineEventTypeIf(ctx context.Context, cmd DefineEventType, revisions []uint64, md Metadata) (EventTypeDef, Outcome, error) {
 	if err := ValidateEventType("name", cmd.Name); err != nil {
 		return EventTypeDef{}, Outcome{}, err
 	}
 	return execute(ctx, c, EventTypeStream(cmd.Name), EvolveEventType,
-		func(s EventTypeDef, now time.Time, _ *Metadata) ([]Event, error) { return DecideEventType(s, cmd, now) }, md)
+		func(s EventTypeDef, now time.Time, _ *Metadata) ([]Event, error) {
+			evs, err := DecideEventType(s, cmd, now)
+			if err == nil && len(revisions) > 0 && !slices.Contains(revisions, s.Revision()) {
+				return nil, &PreconditionError{Aggregate: "event type", ID: cmd.Name, Revision: s.Revision()}
+			}
+			return evs, err
+		}, md)
 }

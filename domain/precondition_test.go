@@ -108,3 +108,52 @@ func TestChangeSubscriptionIf(t *testing.T) {
 		}
 	})
 }
+
+func TestChangeApplicationAndEventTypeIf(t *testing.T) {
+	ctx := context.Background()
+	md := domain.Metadata{Actor: "key_admin"}
+	store := &racingStore{fakeStore: newFakeStore()}
+	c := newCommands(store)
+	if _, _, err := c.CreateApplication(ctx, domain.CreateApplication{ApplicationID: "app_1", Name: "Shop"}, md); err != nil {
+		t.Fatal(err)
+	}
+	events := func(stream string) int {
+		recs, _ := store.ReadStream(ctx, stream, 0, domain.Forward, 100)
+		return len(recs)
+	}
+	a, _, err := c.ChangeApplicationIf(ctx, "app_1", []uint64{0}, domain.RenameApplication{Name: "Shop 2"}, md)
+	if err != nil || a.Revision() != 1 || a.Name != "Shop 2" {
+		t.Fatalf("a rename on the revision it stands at: %+v %v", a, err)
+	}
+	var pe *domain.PreconditionError
+	if _, _, err := c.ChangeApplicationIf(ctx, "app_1", []uint64{0}, domain.RenameApplication{Name: "Shop 3"}, md); !errors.As(err, &pe) || pe.Revision != 1 || events(domain.ApplicationStream("app_1")) != 2 {
+		t.Fatalf("a rename on a stale revision: %v, %d events", err, events(domain.ApplicationStream("app_1")))
+	}
+	// A change that fails for its own reason reports that reason.
+	if _, _, err := c.ChangeApplicationIf(ctx, "app_1", []uint64{0}, domain.RenameApplication{Name: " "}, md); !errors.Is(err, domain.ErrInvalidArgument) {
+		t.Fatalf("an invalid rename on a stale revision: %v", err)
+	}
+	// A change made by another writer between the read and the append.
+	store.before = func() {
+		if _, _, err := c.RenameApplication(ctx, "app_1", domain.RenameApplication{Name: "raced"}, md); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := c.ChangeApplicationIf(ctx, "app_1", []uint64{1}, domain.DeleteApplication{}, md); !errors.As(err, &pe) || pe.Revision != 2 {
+		t.Fatalf("a deletion that lost its race to a rename: %v", err)
+	}
+	if a, err := c.GetApplication(ctx, "app_1"); err != nil || a.Deleted() || a.Name != "raced" {
+		t.Fatalf("after the lost race: %+v %v", a, err)
+	}
+
+	if _, _, err := c.DefineEventType(ctx, domain.DefineEventType{Name: "order.paid", Create: true}, md); err != nil {
+		t.Fatal(err)
+	}
+	d := "one"
+	if et, _, err := c.DefineEventTypeIf(ctx, domain.DefineEventType{Name: "order.paid", Description: &d}, []uint64{0}, md); err != nil || et.Revision() != 1 {
+		t.Fatalf("an event type changed on its revision: %+v %v", et, err)
+	}
+	if _, _, err := c.DefineEventTypeIf(ctx, domain.DefineEventType{Name: "order.paid", Description: &d}, []uint64{0}, md); !errors.As(err, &pe) || pe.Revision != 1 {
+		t.Fatalf("an event type changed on a stale revision: %v", err)
+	}
+}

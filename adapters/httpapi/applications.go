@@ -42,6 +42,7 @@ func (s *Server) createApplication(c *gin.Context) {
 	}
 	s.settle(c, out.Result.Position)
 	setLocation(c, "/v1/applications/"+a.ID)
+	setETag(c, a.Revision())
 	c.JSON(http.StatusCreated, applicationOut(a))
 }
 
@@ -89,6 +90,7 @@ func (s *Server) listApplications(c *gin.Context) {
 func (s *Server) getApplication(c *gin.Context) {
 	var a domain.Application
 	s.Views.Read(func(v *projections.Views) { a = v.Applications[c.Param("app")] })
+	setETag(c, a.Revision())
 	c.JSON(http.StatusOK, applicationOut(a))
 }
 
@@ -101,6 +103,11 @@ type renameApplicationIn struct {
 // renameApplication changes a tenant's name, its strict_event_types setting
 // or its payload retention (application.updated).
 func (s *Server) renameApplication(c *gin.Context) {
+	revs, err := ifMatch(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	var in renameApplicationIn
 	if err := decodeJSON(c, smallBody, &in); err != nil {
 		s.fail(c, err)
@@ -113,12 +120,13 @@ func (s *Server) renameApplication(c *gin.Context) {
 			return
 		}
 	}
-	a, out, err := s.Commands.RenameApplication(c.Request.Context(), c.Param("app"), cmd, actor(c))
+	a, out, err := s.Commands.ChangeApplicationIf(c.Request.Context(), c.Param("app"), revs, cmd, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.settle(c, out.Result.Position)
+	setETag(c, a.Revision())
 	c.JSON(http.StatusOK, applicationOut(a))
 }
 
@@ -134,12 +142,17 @@ func (s *Server) deleteApplication(c *gin.Context) {
 			detail: domain.SystemApplicationID + " is hookledger's own application (operational events): it cannot be deleted; delete its subscriptions instead"})
 		return
 	}
+	revs, err := ifMatch(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	reason, ok := s.optionalReason(c)
 	if !ok {
 		return
 	}
 	ctx, md := c.Request.Context(), actor(c)
-	_, out, err := s.Commands.DeleteApplication(ctx, app, domain.DeleteApplication{Reason: reason}, md)
+	_, out, err := s.Commands.ChangeApplicationIf(ctx, app, revs, domain.DeleteApplication{Reason: reason}, md)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -1,9 +1,9 @@
 package httpapi
 
-// Conditional writes of a subscription: its ETag is its revision, and a
-// change sent with If-Match is made only on the revision the client read,
-// so that two clients editing one subscription cannot overwrite each
-// other's change unseen (a lost update).
+// Conditional writes of a subscription, an application or an event type:
+// its ETag is its revision (its stream's), and a change sent with If-Match
+// is made only on the revision the client read, so that two clients editing
+// one of them cannot overwrite each other's change unseen (a lost update).
 
 import (
 	"net/http"

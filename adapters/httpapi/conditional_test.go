@@ -114,3 +114,57 @@ func TestIfMatchStarAndBadHeaders(t *testing.T) {
 		t.Fatalf("If-Match: * on none: %d %s", r.status, r.body)
 	}
 }
+
+// TestIfMatchOnApplicationsAndEventTypes: applications and catalog entries
+// answer their revision as their ETag, and a PATCH (or an application's
+// DELETE) on a stale one is refused with 412, recording nothing.
+func TestIfMatchOnApplicationsAndEventTypes(t *testing.T) {
+	e := newEnv(t)
+	A := e.admin
+	if r := e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_a", "name": "A"}); r.header.Get("ETag") != `"0"` || r.json()["revision"] != 0.0 {
+		t.Fatalf("a created application: ETag %q %s", r.header.Get("ETag"), r.body)
+	}
+	// Created with its settings: two events, revision 1.
+	if r := e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_s", "name": "S", "strict_event_types": true}); r.header.Get("ETag") != `"1"` {
+		t.Fatalf("an application created with settings: ETag %q", r.header.Get("ETag"))
+	}
+	app := "/v1/applications/app_a"
+	tag := e.must(200, "GET", app, A, nil).header.Get("ETag")
+	if r := e.doIf("PATCH", app, A, tag, map[string]any{"name": "first"}); r.status != 200 || r.header.Get("ETag") != `"1"` || r.json()["revision"] != 1.0 {
+		t.Fatalf("a change on what was read: %d %q %s", r.status, r.header.Get("ETag"), r.body)
+	}
+	if r := e.doIf("PATCH", app, A, tag, map[string]any{"name": "second"}); r.status != 412 || r.str("code") != "precondition_failed" || r.header.Get("ETag") != `"1"` {
+		t.Fatalf("a change on a stale read: %d %q %s", r.status, r.header.Get("ETag"), r.body)
+	}
+	if r := e.must(200, "GET", app, A, nil); r.str("name") != "first" || r.header.Get("ETag") != `"1"` {
+		t.Fatalf("the refused change was recorded: %s", r.body)
+	}
+	if r := e.doIf("DELETE", app, A, tag, nil); r.status != 412 {
+		t.Fatalf("a deletion on a stale read: %d %s", r.status, r.body)
+	}
+	if r := e.doIf("DELETE", app, A, "3", nil); r.status != 400 || r.str("code") != "invalid_header" {
+		t.Fatalf("an If-Match that is no entity tag: %d %s", r.status, r.body)
+	}
+	e.must(200, "GET", app, A, nil) // still there
+	if r := e.doIf("DELETE", app, A, `"1"`, nil); r.status != 204 {
+		t.Fatalf("a deletion on the current tag: %d %s", r.status, r.body)
+	}
+
+	et := "/v1/event-types/order.paid"
+	if r := e.must(201, "POST", "/v1/event-types", A, map[string]any{"name": "order.paid"}); r.header.Get("ETag") != `"0"` {
+		t.Fatalf("a defined event type: ETag %q", r.header.Get("ETag"))
+	}
+	tag = e.must(200, "GET", et, A, nil).header.Get("ETag")
+	if r := e.doIf("PATCH", et, A, tag, map[string]any{"description": "one"}); r.status != 200 || r.header.Get("ETag") != `"1"` {
+		t.Fatalf("an event type changed on what was read: %d %q %s", r.status, r.header.Get("ETag"), r.body)
+	}
+	if r := e.doIf("PATCH", et, A, tag, map[string]any{"description": "two"}); r.status != 412 || r.header.Get("ETag") != `"1"` {
+		t.Fatalf("an event type changed on a stale read: %d %q %s", r.status, r.header.Get("ETag"), r.body)
+	}
+	if r := e.must(200, "GET", et, A, nil); r.str("description") != "one" || r.json()["revision"] != 1.0 {
+		t.Fatalf("the refused change was recorded: %s", r.body)
+	}
+	if r := e.doIf("PATCH", et, A, "*", map[string]any{"description": "three"}); r.status != 200 {
+		t.Fatalf("If-Match * on an entry there is: %d %s", r.status, r.body)
+	}
+}

@@ -41,10 +41,12 @@ type eventTypeJSON struct {
 	Deprecated  bool            `json:"deprecated"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+	Revision    uint64          `json:"revision"`
 }
 
 func eventTypeOut(d domain.EventTypeDef) eventTypeJSON {
-	return eventTypeJSON{Name: d.Name, Description: d.Description, Schema: d.Schema, Deprecated: d.Deprecated, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	return eventTypeJSON{Name: d.Name, Description: d.Description, Schema: d.Schema, Deprecated: d.Deprecated, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		Revision: d.Revision()}
 }
 
 func (s *Server) createEventType(c *gin.Context) {
@@ -53,10 +55,15 @@ func (s *Server) createEventType(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.defineEventType(c, in.Name, in, true, http.StatusCreated)
+	s.defineEventType(c, in.Name, in, nil, true, http.StatusCreated)
 }
 
 func (s *Server) updateEventType(c *gin.Context) {
+	revs, err := ifMatch(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	var in eventTypeIn
 	if err := decodeJSON(c, smallBody, &in); err != nil {
 		s.fail(c, err)
@@ -66,18 +73,20 @@ func (s *Server) updateEventType(c *gin.Context) {
 		s.fail(c, bad(CodeValidationFailed, "name", "an event type cannot be renamed: define the new name"))
 		return
 	}
-	s.defineEventType(c, c.Param("name"), in, false, http.StatusOK)
+	s.defineEventType(c, c.Param("name"), in, revs, false, http.StatusOK)
 }
 
-func (s *Server) defineEventType(c *gin.Context, name string, in eventTypeIn, create bool, status int) {
+// defineEventType creates or changes a catalog entry; a change only on one
+// of revs (If-Match) when given.
+func (s *Server) defineEventType(c *gin.Context, name string, in eventTypeIn, revs []uint64, create bool, status int) {
 	if in.Schema != nil && string(bytes.TrimSpace(in.Schema)) != "null" {
 		if _, err := s.schemas.compile(in.Schema); err != nil {
 			s.fail(c, bad(CodeValidationFailed, "schema", "not a usable JSON Schema: "+err.Error()))
 			return
 		}
 	}
-	d, out, err := s.Commands.DefineEventType(c.Request.Context(), domain.DefineEventType{
-		Name: name, Create: create, Description: in.Description, Schema: in.Schema, Deprecated: in.Deprecated}, actor(c))
+	d, out, err := s.Commands.DefineEventTypeIf(c.Request.Context(), domain.DefineEventType{
+		Name: name, Create: create, Description: in.Description, Schema: in.Schema, Deprecated: in.Deprecated}, revs, actor(c))
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -86,6 +95,7 @@ func (s *Server) defineEventType(c *gin.Context, name string, in eventTypeIn, cr
 	if status == http.StatusCreated {
 		setLocation(c, "/v1/event-types/"+d.Name)
 	}
+	setETag(c, d.Revision())
 	c.JSON(status, eventTypeOut(d))
 }
 
@@ -111,6 +121,7 @@ func (s *Server) getEventType(c *gin.Context) {
 		s.fail(c, domain.ErrNotFound)
 		return
 	}
+	setETag(c, d.Revision())
 	c.JSON(http.StatusOK, eventTypeOut(d))
 }
 

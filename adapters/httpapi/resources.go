@@ -17,11 +17,12 @@ type applicationJSON struct {
 	CreatedAt            time.Time  `json:"created_at"`
 	DeletedAt            *time.Time `json:"deleted_at,omitempty"`
 	DeletedReason        string     `json:"deleted_reason,omitempty"`
+	Revision             uint64     `json:"revision"`
 }
 
 func applicationOut(a domain.Application) applicationJSON {
 	return applicationJSON{ID: a.ID, Name: a.Name, StrictEventTypes: a.StrictEventTypes, PayloadRetentionDays: a.PayloadRetentionDays, CreatedAt: a.CreatedAt,
-		DeletedAt: timePtr(a.DeletedAt), DeletedReason: a.DeletedReason}
+		DeletedAt: timePtr(a.DeletedAt), DeletedReason: a.DeletedReason, Revision: a.Revision()}
 }
 
 type subscriptionJSON struct {

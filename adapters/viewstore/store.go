@@ -16,9 +16,10 @@ import (
 	"github.com/hookledger/hookledger/projections"
 )
 
-// Format versions the key layout. A store of another format is discarded at
-// open and rebuilt from the ledger (it is a cache).
-const Format = 5
+// Format versions the key layout and the records' encoding. A store of
+// another format is discarded at open and rebuilt from the ledger (it is a
+// cache). 6: applications and event types hold their version (their ETag).
+const Format = 6
 
 // Options configure a Store.
 type Options struct {

@@ -273,6 +273,19 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	if d := api.call("GET", "/v1/applications/app_shop", nil)["payload_retention_days"]; d != 30.0 {
 		t.Fatalf("retention after the console set it: %v", d)
 	}
+	// Saved again on what the page shows: fine; after a change through
+	// the API, refused, and the other change kept.
+	b.fill("#retention-days", "31")
+	b.click("form[aria-label='Payload retention'] button[type=submit]")
+	b.waitText("#notice", "kept 31 days")
+	api.call("PATCH", "/v1/applications/app_shop", map[string]any{"name": "Shop, renamed by the API"})
+	b.fill("#retention-days", "32")
+	b.click("form[aria-label='Payload retention'] button[type=submit]")
+	b.waitText("#notice", "changed since the page showed it")
+	if a := api.call("GET", "/v1/applications/app_shop", nil); a["payload_retention_days"] != 31.0 || a["name"] != "Shop, renamed by the API" {
+		t.Fatalf("the console's stale change of the application: %v", a)
+	}
+	b.open(base, "/apps/app_shop", "#retention-days")
 	b.fill("#erase-reason", "the shop closed")
 	b.click("#erase-confirm")
 	b.click("form[aria-label='Erase payloads'] button[type=submit]")

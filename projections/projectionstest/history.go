@@ -20,7 +20,8 @@ type entry struct {
 
 // History is a scripted ledger: two applications, subscriptions created,
 // paused, rotated, disabled and deleted, messages, deliveries with retries,
-// an unknown outcome, a redelivery and a cancellation.
+// an unknown outcome, a redelivery and a cancellation, an API key, and a
+// catalog entry defined then changed.
 func History() []domain.RecordedEvent {
 	d1 := domain.DeliveryIDFor("msg_1", "sub_a")
 	d2 := domain.DeliveryIDFor("msg_1", "sub_b")
@@ -63,6 +64,8 @@ func History() []domain.RecordedEvent {
 		{"subscription-sub_b", domain.SubscriptionDeleted{SubscriptionID: "sub_b", DeletedAt: at(13)}},
 		{"apikey-key_1", domain.APIKeyCreated{KeyID: "key_1", Role: domain.RoleApplication, ApplicationID: "app_1", Hash: domain.HashAPIKey("k1"), CreatedAt: at(14)}},
 		{"apikey-key_1", domain.APIKeyRevoked{KeyID: "key_1", RevokedAt: at(15)}},
+		{"eventtype-order.paid", domain.EventTypeDefined{Name: "order.paid", Description: "paid", DefinedAt: at(16)}},
+		{"eventtype-order.paid", domain.EventTypeDefined{Name: "order.paid", Description: "an order was paid", Deprecated: true, DefinedAt: at(17)}},
 	}
 	revs := map[string]uint64{}
 	out := make([]domain.RecordedEvent, len(es))

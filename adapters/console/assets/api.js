@@ -69,9 +69,10 @@ export async function call(method, path, body, key, ifMatch) {
 export const get = (path) => call("GET", path);
 export const post = (path, body, ifMatch) => call("POST", path, body === undefined ? {} : body, undefined, ifMatch);
 export const patch = (path, body, ifMatch) => call("PATCH", path, body, undefined, ifMatch);
-export const del = (path, body) => call("DELETE", path, body);
+export const del = (path, body, ifMatch) => call("DELETE", path, body, undefined, ifMatch);
 
-// revisionTag is the ETag of a subscription as read (its revision), for If-Match.
+// revisionTag is the ETag of a subscription (an application, an event type)
+// as read (its revision), for If-Match.
 export const revisionTag = (s) => '"' + s.revision + '"';
 
 // stream reads an NDJSON answer line by line (verify's progress).

@@ -103,13 +103,26 @@ export async function applicationPage([app]) {
     }), secretBox);
   }
   if (session.isAdmin()) parts.push(erasureControls(app, a));
-  if (session.isAdmin() && !a.deleted_at && app !== "app_hookledger") parts.push(deleteControls(app));
+  if (session.isAdmin() && !a.deleted_at && app !== "app_hookledger") parts.push(deleteControls(app, a));
   return h("section", {}, parts);
+}
+
+// asShown makes a change of the application on the revision the page
+// shows (If-Match): one made since by someone else is not overwritten.
+async function asShown(a, send) {
+  try {
+    const r = await send(revisionTag(a));
+    if (r) a.revision = r.revision;
+    return r;
+  } catch (e) {
+    if (e.status !== 412) throw e;
+    throw new Error("The application was changed since the page showed it: nothing was saved. Reload the page to see it as it is now.");
+  }
 }
 
 // deleteControls: an admin offboards the application (its subscriptions
 // deleted, its keys revoked, its history kept).
-function deleteControls(app) {
+function deleteControls(app, a) {
   return h("div", {}, h("h2", {}, "Delete the application"),
     form("Delete application", [
       field("Reason (kept in the ledger)", "delete-reason", h("input", { maxlength: 512 })),
@@ -117,7 +130,7 @@ function deleteControls(app) {
         h("label", { for: "delete-confirm" }, "Delete its subscriptions and revoke its keys; nothing more can be published to it (its history stays)")),
     ], "Delete application", async (v) => {
       const reason = (v["delete-reason"] || "").trim();
-      await del(appPath(app), reason ? { reason } : undefined);
+      await asShown(a, (tag) => del(appPath(app), reason ? { reason } : undefined, tag));
       go("#/apps/" + enc(app));
       return "Application " + app + " deleted.";
     }));
@@ -152,7 +165,7 @@ function erasureControls(app, a) {
   const retention = form("Payload retention", [
     field("Keep payloads for (days, 0: until erased)", "retention-days", h("input", { type: "number", min: 0, max: 36500, value: String(a.payload_retention_days || 0) })),
   ], "Save retention", async (v) => {
-    const r = await patch(appPath(app), { payload_retention_days: Number(v["retention-days"]) });
+    const r = await asShown(a, (tag) => patch(appPath(app), { payload_retention_days: Number(v["retention-days"]) }, tag));
     return "Payloads of " + app + " are " + (r.payload_retention_days ? "kept " + r.payload_retention_days + " days" : "kept until erased") + ".";
   });
   return h("div", {}, h("h2", {}, "Erasure and retention"),
