@@ -146,6 +146,11 @@ var reservedHeaders = map[string]bool{
 	"Proxy-Connection": true,
 }
 
+// ReservedHeader says whether a header (its canonical name) is the
+// sender's alone. The sender skips such a header in a subscription's custom
+// headers too: one stored before its name was reserved is never sent.
+func ReservedHeader(canonical string) bool { return reservedHeaders[canonical] }
+
 // ValidateHeaders checks a subscription's custom headers.
 func ValidateHeaders(h map[string]string) error {
 	if len(h) > 32 {

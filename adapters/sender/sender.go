@@ -185,7 +185,12 @@ func (s *Sender) Send(ctx context.Context, r Request) domain.AttemptResult {
 	ts := r.Timestamp.Unix()
 	req.Header = make(http.Header, 8+len(r.Headers))
 	for k, v := range r.Headers {
-		req.Header.Set(k, v)
+		// A subscription stored before a name was reserved may hold it: a
+		// Content-Encoding on a plain body would make the endpoint inflate
+		// it, an Expect wait for an answer never asked for.
+		if ck := http.CanonicalHeaderKey(k); !domain.ReservedHeader(ck) {
+			req.Header[ck] = []string{v}
+		}
 	}
 	// Set would canonicalize each name again, allocating a new string for
 	// the lower-case Standard Webhooks ones on every attempt.

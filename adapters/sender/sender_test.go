@@ -210,3 +210,28 @@ func TestClassifyDNS(t *testing.T) {
 		t.Fatalf("DNS error classified %q", c)
 	}
 }
+
+// TestReservedCustomHeadersAreNotSent: a subscription stored before a header
+// name was reserved (Content-Encoding, Expect, Connection...) keeps it, but
+// the sender does not send it; other custom headers go as they are.
+func TestReservedCustomHeadersAreNotSent(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	res := loopback().Send(context.Background(), sender.Request{URL: srv.URL, MessageID: "msg_1", Body: []byte(`{"a":1}`), Timestamp: time.Now(),
+		Headers: map[string]string{"content-encoding": "gzip", "Expect": "100-continue", "Keep-Alive": "timeout=5", "Webhook-Id": "forged", "X-Tenant": "t1"}})
+	if res.StatusCode != 204 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, h := range []string{"Content-Encoding", "Expect", "Keep-Alive"} {
+		if v := got.Get(h); v != "" {
+			t.Errorf("the reserved header %s was sent: %q", h, v)
+		}
+	}
+	if got.Get("X-Tenant") != "t1" || got.Get("Webhook-Id") != "msg_1" {
+		t.Errorf("headers %v", got)
+	}
+}
