@@ -33,6 +33,9 @@ func Read(r io.Reader, fn func(name string, size int64, r io.Reader) error) (Man
 		if errors.Is(err, io.EOF) {
 			return Manifest{}, ErrIncomplete
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) && len(order) == 0 {
+			return Manifest{}, fmt.Errorf("%w: it ends before its first file (cut short, or not a backup at all)", ErrIncomplete)
+		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return Manifest{}, fmt.Errorf("%w: cut short after %d files", ErrIncomplete, len(order))
 		}
