@@ -34,7 +34,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		if cmds := Match(r.views, e, rec.Position); len(cmds) > 0 {
 			fan = &fanoutJob{MessageID: e.MessageID, Position: rec.Position, CausationID: rec.ID, Schedules: cmds, remaining: len(cmds)}
 			r.fanOpenedLocked(fan)
-			send = r.splitFanoutLocked(fan)
+			send = r.deferReplayedLocked(fan, r.splitFanoutLocked(fan), rec.Position)
 			// The attempts follow shortly: keep the body the fold just
 			// decoded rather than read the message stream again per attempt.
 			r.payloads.put(e)
@@ -45,6 +45,7 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		r.drainLocked(e.SubscriptionID)
 	case domain.DeliveryScheduled:
 		r.foreignScheduledLocked(e.DeliveryID, rec.Position)
+		r.replayedScheduledLocked(e.DeliveryID, rec.Position)
 		r.requeueLocked(e.DeliveryID)
 		if r.Ready() {
 			r.opts.Observer.DeliveryScheduled()
@@ -56,6 +57,10 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		r.requeueLocked(e.OfDelivery())
 	}
 	r.settleLocked(rec.Position)
+	var unfound []fanItem
+	if rec.Position >= r.startHead {
+		unfound = r.endReplayLocked()
+	}
 	r.sinceCommit++
 	var commitErr error
 	var write func() error
@@ -83,6 +88,13 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	if fan != nil && len(send) > 0 {
 		select {
 		case r.fanCh <- fanItem{job: fan, cmds: send}:
+		case <-fanCtx.Done():
+			return fanCtx.Err()
+		}
+	}
+	for _, it := range unfound {
+		select {
+		case r.fanCh <- it:
 		case <-fanCtx.Done():
 			return fanCtx.Err()
 		}

@@ -112,7 +112,10 @@ type Runner struct {
 
 	owned   map[int]ownedPartition // cluster: partitions this runner works on
 	foreign map[string]fanItem     // cluster: delivery id -> a schedule its partition's owner appends
-	ownCh   chan struct{}
+	// replayed: delivery id -> a schedule of a message folded during the
+	// catch-up, left to the fold to find in the ledger (catchup.go).
+	replayed map[string]fanItem
+	ownCh    chan struct{}
 	// partitions: the cluster's count, read once in New (partitionOf)
 	partitions int
 }
@@ -181,7 +184,7 @@ func New(opts Options) (*Runner, error) {
 		payloads: payloadCache{m: map[string]domain.MessagePublished{}, limit: opts.PayloadCacheBytes},
 		limiters: map[string]*subLimiter{}, throttled: map[string]time.Time{}, waitReason: map[string]string{},
 		fifo: map[string]*fifoQueue{}, state: map[string][]byte{}, fanNew: map[domain.Position]*fanoutJob{},
-		owned: map[int]ownedPartition{}, foreign: map[string]fanItem{}, ownCh: make(chan struct{}, 1),
+		owned: map[int]ownedPartition{}, foreign: map[string]fanItem{}, replayed: map[string]fanItem{}, ownCh: make(chan struct{}, 1),
 	}
 	r.queue = newDueQueue(opts.QueueWindow, lazyIndex{r}, r.commitForRead)
 	if opts.Ownership != nil {

@@ -2,8 +2,10 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -134,5 +136,70 @@ func TestAFanoutOpenAtACommitIsSavedWithIt(t *testing.T) {
 	})
 	if recv.Unique() != 1 {
 		t.Fatalf("the receiver got %d messages, want 1", recv.Unique())
+	}
+}
+
+// countingRefusals counts the appends the store refuses because the stream
+// is there already: a schedule appended a second time.
+type countingRefusals struct {
+	domain.EventStore
+	refused atomic.Int64
+}
+
+func (s *countingRefusals) Append(ctx context.Context, stream string, expected domain.ExpectedRevision, events ...domain.EventData) (domain.AppendResult, error) {
+	res, err := s.EventStore.Append(ctx, stream, expected, events...)
+	if errors.Is(err, domain.ErrWrongRevision) {
+		s.refused.Add(1)
+	}
+	return res, err
+}
+
+// TestAFoldFromTheStartSchedulesNothingAgain: a start that folds the ledger
+// from position 0 (a new view store: after a restore, or a format change)
+// finds each message's deliveries in the ledger instead of appending them
+// again to be refused; a message whose fan-out a crash cut short still has
+// its delivery scheduled, once the catch-up is over.
+func TestAFoldFromTheStartSchedulesNothingAgain(t *testing.T) {
+	recv := receiver.New()
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	counting := &countingRefusals{}
+	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) {
+		counting.EventStore = o.Store
+		o.Store = counting
+		c := *o.Commands // the fan-out appends through the commands
+		c.Store = counting
+		o.Commands = &c
+	}})
+	h.start()
+	h.app("app")
+	secret := h.sub("app", "sub_1", srv.URL+"/sub_1", "*")
+	if err := recv.Add("sub_1", secret); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 40; i++ {
+		h.publish("app", "a.b", fmt.Sprintf(`{"i":%d}`, i))
+	}
+	waitUntil(t, 10*time.Second, "40 received", func() bool { return recv.Unique() == 40 })
+	h.stop()
+	// Published while no runner folds: its fan-out never ran.
+	late, _ := h.publish("app", "a.b", `{"late":true}`)
+
+	h.views.Close()
+	h.views = nil
+	if err := os.RemoveAll(h.dir + "/views"); err != nil {
+		t.Fatal(err)
+	}
+	before := counting.refused.Load()
+	h.restart(nil)
+	waitUntil(t, 10*time.Second, "the late message delivered", func() bool {
+		return h.delivery(domain.DeliveryIDFor(late, "sub_1")).Status == domain.DeliveryStatusAcknowledged
+	})
+	time.Sleep(200 * time.Millisecond)
+	if n := counting.refused.Load() - before; n != 0 {
+		t.Fatalf("the fold from position 0 appended %d schedules that were in the ledger already", n)
+	}
+	if recv.Total() != 41 {
+		t.Fatalf("the receiver got %d requests for 41 messages", recv.Total())
 	}
 }
