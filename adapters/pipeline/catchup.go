@@ -34,13 +34,7 @@ func (r *Runner) deferReplayedLocked(j *fanoutJob, mine []domain.ScheduleDeliver
 // replayedScheduledLocked counts a schedule the catch-up left to the fold
 // as done: the fold met it in the ledger.
 func (r *Runner) replayedScheduledLocked(id string, pos domain.Position) {
-	it, ok := r.replayed[id]
-	if !ok {
-		return
-	}
-	delete(r.replayed, id)
-	it.job.settleAt = max(it.job.settleAt, pos)
-	r.fanItemDoneLocked(it.job)
+	r.foundLocked(r.replayed, id, pos)
 }
 
 // endReplayLocked ends the catch-up's deferral: the schedules the fold did

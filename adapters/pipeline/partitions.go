@@ -299,11 +299,17 @@ func (r *Runner) splitFanoutLocked(j *fanoutJob) []domain.ScheduleDelivery {
 
 // foreignScheduledLocked counts a schedule another node appended.
 func (r *Runner) foreignScheduledLocked(id string, pos domain.Position) {
-	it, ok := r.foreign[id]
+	r.foundLocked(r.foreign, id, pos)
+}
+
+// foundLocked counts a schedule waiting in waiting as done: the fold met
+// its delivery.scheduled at pos.
+func (r *Runner) foundLocked(waiting map[string]fanItem, id string, pos domain.Position) {
+	it, ok := waiting[id]
 	if !ok {
 		return
 	}
-	delete(r.foreign, id)
+	delete(waiting, id)
 	it.job.settleAt = max(it.job.settleAt, pos)
 	r.fanItemDoneLocked(it.job)
 }
