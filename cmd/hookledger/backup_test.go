@@ -65,6 +65,9 @@ func TestABackupOfARunningServerIsServedAgain(t *testing.T) {
 	}
 
 	restored := filepath.Join(t.TempDir(), "restored")
+	if out, code := runCLI(t, "verify", "--export", file); code != 2 || !strings.Contains(out, "is a backup (a tar), not an export") {
+		t.Fatalf("verify --export of a backup: %d %s", code, out)
+	}
 	if out, code := runCLI(t, "restore", "--from", file, "--data-dir", restored); code != 0 || !strings.Contains(out, "up to position "+head[1]) {
 		t.Fatalf("restore: %d %s", code, out)
 	}

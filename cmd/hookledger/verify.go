@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -78,6 +79,10 @@ func verifyCmd(ctx context.Context, args []string) int {
 				return 2
 			}
 		}
+		if isTar(f) {
+			fmt.Fprintf(os.Stderr, "%s is a backup (a tar), not an export: restore it (hookledger restore --from %s --data-dir NEW_DIR), then verify --data-dir NEW_DIR\n", *export, *export)
+			return 2
+		}
 		rep, err := audit.VerifyExportExpecting(f, trusted, audit.Expect{Head: domain.Position(*expectHead), SealHash: *expectSeal})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "export unreadable:", err)
@@ -125,4 +130,13 @@ func verifyCmd(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// isTar says whether f starts with a tar header (its "ustar" magic), and
+// leaves f at its start.
+func isTar(f *os.File) bool {
+	var b [512]byte
+	n, _ := io.ReadFull(f, b[:])
+	f.Seek(0, io.SeekStart)
+	return n == len(b) && string(b[257:262]) == "ustar"
 }
