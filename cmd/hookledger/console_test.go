@@ -264,6 +264,36 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.click("form[aria-label='Export'] button[type=submit]")
 	b.waitText("#notice", "of the events recorded since 2026-03-0")
 
+	// API keys (admin): a key with an expiry, shown once and listed, then
+	// revoked; the only admin key cannot be revoked from here either.
+	b.open(base, "/keys", "form[aria-label='New API key']")
+	expires := time.Now().AddDate(1, 0, 0)
+	expires = time.Date(expires.Year(), expires.Month(), expires.Day(), 10, 0, 7, 0, time.Local)
+	b.do("an auditor key", setValue("#key-role", "auditor"))
+	b.fill("#key-name", "auditor for Q3")
+	b.do("its expiry", setValue("#key-expires", expires.Format("2006-01-02T15:04:05")))
+	b.click("form[aria-label='New API key'] button[type=submit]")
+	b.waitText("#notice", "created, until")
+	newKey := b.text("[data-testid=secret]")
+	auditor := apiClient{t: t, base: api.base, key: newKey}
+	me := auditor.call("GET", "/v1/me", nil)
+	if me["role"] != "auditor" || me["name"] != "auditor for Q3" || me["expires_at"] == nil {
+		t.Fatalf("the key the console created: %v", me)
+	}
+	if got, _ := time.Parse(time.RFC3339, me["expires_at"].(string)); !got.Equal(expires) {
+		t.Fatalf("the key expires at %v, the console was given %v", got, expires)
+	}
+	b.waitText("table", "auditor for Q3")
+	b.click("[data-revoke='" + me["id"].(string) + "']")
+	b.waitText("#notice", "revoked")
+	if status, _ := auditor.raw("GET", "/v1/me", nil); status != 401 {
+		t.Fatalf("the key revoked in the console still authenticates: %d", status)
+	}
+	adminID := api.call("GET", "/v1/me", nil)["id"].(string)
+	b.click("[data-revoke='" + adminID + "']")
+	b.waitText("#notice", "only active admin key")
+	b.shot("keys")
+
 	// Retention and erasure from the application page (admin); then the
 	// message page says the payload is erased instead of showing it.
 	b.open(base, "/apps/app_shop", "#retention-days")

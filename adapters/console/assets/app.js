@@ -9,6 +9,7 @@ import { applicationsPage, applicationPage, subscriptionPage } from "./pages/app
 import { deliveriesPage, deliveryPage } from "./pages/deliveries.js";
 import { messagesPage, messagePage } from "./pages/messages.js";
 import { auditPage } from "./pages/audit.js";
+import { keysPage } from "./pages/keys.js";
 
 const main = () => document.getElementById("main");
 
@@ -22,6 +23,7 @@ const routes = [
   [/^\/apps\/([^/]+)\/messages\/([^/]+)$/, messagePage],
   [/^\/deliveries\/([^/]+)$/, deliveryPage],
   [/^\/audit$/, auditPage],
+  [/^\/keys$/, keysPage],
 ];
 
 // home is where a key lands after signing in.
@@ -85,6 +87,7 @@ function shell() {
     links.push(h("a", { href: a }, "Subscriptions"), h("a", { href: a + "/messages" }, "Messages"), h("a", { href: a + "/deliveries" }, "Deliveries"));
   } else {
     links.push(h("a", { href: "#/apps" }, "Applications"), h("a", { href: "#/audit" }, "Audit"));
+    if (me.role === "admin") links.push(h("a", { href: "#/keys" }, "API keys"));
   }
   replace(nav, links);
   const out = h("button", { type: "button", class: "secondary", id: "signout" }, "Sign out");
