@@ -101,6 +101,8 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeLeaseAcquired:             decodeAs[LeaseAcquired],
 	TypeLeaseRenewed:              decodeAs[LeaseRenewed],
 	TypeLeaseReleased:             decodeAs[LeaseReleased],
+	TypeLedgerExported:            decodeAs[LedgerExported],
+	TypeLedgerBackedUp:            decodeAs[LedgerBackedUp],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {

@@ -16,7 +16,7 @@ import (
 // embedded store and its key store, checkpointed in the data directory. Nil
 // for a ledger on EventStoreDB, which has backups of its own. Checkpoints a
 // crash left behind are removed first.
-func backupOf(cfg config.Config, raw domain.EventStore, l *Ledger, log zerolog.Logger) func(context.Context, io.Writer) error {
+func backupOf(cfg config.Config, raw domain.EventStore, l *Ledger, log zerolog.Logger) func(context.Context, io.Writer) (backup.Manifest, error) {
 	ledger, ok := raw.(*pebblestore.Store)
 	if !ok {
 		return nil
@@ -28,8 +28,5 @@ func backupOf(cfg config.Config, raw domain.EventStore, l *Ledger, log zerolog.L
 	if l.Keys != nil {
 		src.Keys = l.Keys.Checkpoint
 	}
-	return func(ctx context.Context, w io.Writer) error {
-		_, err := backup.Write(ctx, src, w)
-		return err
-	}
+	return func(ctx context.Context, w io.Writer) (backup.Manifest, error) { return backup.Write(ctx, src, w) }
 }

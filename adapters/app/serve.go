@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/backup"
 	"github.com/hookledger/hookledger/adapters/clock"
 	"github.com/hookledger/hookledger/adapters/cluster"
 	"github.com/hookledger/hookledger/adapters/config"
@@ -185,7 +186,7 @@ func loadSealKey(cfg config.Config, log zerolog.Logger) (ed25519.PrivateKey, err
 // newAPI builds the HTTP API over the ledger, and the retention sweeper
 // where payloads are encrypted (nil otherwise: nothing to erase).
 func newAPI(cfg config.Config, store domain.EventStore, l *Ledger, sealKey ed25519.PrivateKey, m *metrics.Metrics, log zerolog.Logger,
-	takeBackup func(context.Context, io.Writer) error) (*httpapi.Server, *erasure.Sweeper) {
+	takeBackup func(context.Context, io.Writer) (backup.Manifest, error)) (*httpapi.Server, *erasure.Sweeper) {
 	deps := httpapi.Deps{
 		Store: store, Commands: l.Commands, Views: l.Pipeline, Log: log,
 		MaxPayload: cfg.MaxPayloadBytes, AllowPrivateTargets: cfg.AllowPrivateTargets, SealPublicKey: sealKey.Public().(ed25519.PublicKey), SealKey: sealKey,

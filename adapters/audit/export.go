@@ -134,6 +134,7 @@ func eventsDigest(d domain.Hash, seq uint64, pos, prev domain.Position, leaf dom
 
 // ExportSummary says what an export holds.
 type ExportSummary struct {
+	Head   domain.Position // the ledger's head it was taken at
 	Events uint64
 	Seals  uint64
 }
@@ -348,7 +349,7 @@ func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.Privat
 			return ExportSummary{}, err
 		}
 	}
-	sum := ExportSummary{Seals: uint64(len(seals))}
+	sum := ExportSummary{Head: head, Seals: uint64(len(seals))}
 	var seq uint64
 	var prev domain.Position
 	var digest domain.Hash

@@ -211,8 +211,14 @@ func (s *Server) auditExport(c *gin.Context) {
 	if ek, ok := s.Cipher.(audit.ErasedKeys); ok {
 		opts.Erased = ek
 	}
-	if _, err := audit.ExportWith(c.Request.Context(), s.Store, s.SealKey, scope, c.Writer, opts); err != nil {
+	sum, err := audit.ExportWith(c.Request.Context(), s.Store, s.SealKey, scope, c.Writer, opts)
+	if err != nil {
 		s.log.Error().Err(err).Msg("export failed midway")
+	}
+	if method(c) == http.MethodGet { // a HEAD was sent no export
+		s.recordAccess(c, domain.LedgerExported{Application: scope.Application, Subscription: scope.Subscription, Subject: scope.Subject,
+			From: scope.From, To: scope.To, Since: scope.Since, Until: scope.Until, Head: sum.Head, Events: sum.Events, Seals: sum.Seals,
+			Complete: err == nil, ExportedAt: s.Commands.Now().UTC()})
 	}
 }
 

@@ -50,10 +50,11 @@ func TestReadsAreCompressed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The export's header carries the time it was taken; the rest is
-		// the same bytes.
+		// The export's header carries the time it was taken and, with its
+		// footer, the head, which the record of the first export moved;
+		// its seals and events are the same bytes.
 		if path == "/v1/audit/export?application=app_a" {
-			inflated, plain = bytes.SplitN(inflated, []byte("\n"), 2)[1], bytes.SplitN(plain, []byte("\n"), 2)[1]
+			inflated, plain = exportBody(inflated), exportBody(plain)
 		}
 		if !bytes.Equal(inflated, plain) {
 			t.Fatalf("%s: the gzip answer inflates to %d bytes that differ from the plain %d", path, len(inflated), len(plain))
@@ -72,4 +73,15 @@ func TestReadsAreCompressed(t *testing.T) {
 	if res, body := get("HEAD", "/v1/ledger/events", "gzip"); res.header.Get("Content-Encoding") != "gzip" || len(body) != 0 {
 		t.Fatalf("HEAD with Accept-Encoding: gzip: %q, %d bytes", res.header.Get("Content-Encoding"), len(body))
 	}
+}
+
+// exportBody is an export's seal and event lines.
+func exportBody(b []byte) []byte {
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if bytes.Contains(l, []byte(`"kind":"seal"`)) || bytes.Contains(l, []byte(`"kind":"event"`)) {
+			out = append(out, l)
+		}
+	}
+	return bytes.Join(out, []byte("\n"))
 }

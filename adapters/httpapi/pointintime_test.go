@@ -219,6 +219,13 @@ func TestAuditRoutes(t *testing.T) {
 			t.Fatalf("the export from %d holds the event at %d", mid, ev.Position)
 		}
 	}
+	// Each export through the API is recorded, with its scope and the key
+	// that took it.
+	if rec := lastAccess(t, e); rec["type"] != "ledger.exported" || rec["actor"] != domain.KeyIDForHash(domain.HashAPIKey(A)) ||
+		rec["data"].(map[string]any)["application"] != "app_a" || rec["data"].(map[string]any)["from"] != float64(mid) ||
+		rec["data"].(map[string]any)["events"] != float64(rep.Events) || rec["data"].(map[string]any)["complete"] != true {
+		t.Fatalf("the bounded export's record: %v", rec)
+	}
 	for q, field := range map[string]string{"from=9&to=3": "to", "since=yesterday": "since", "until=2026-01-01T00:00:00Z&since=2026-01-01T00:00:00Z": "until", "to=-1": "to"} {
 		if r := e.must(400, "GET", "/v1/audit/export?"+q, A, nil); r.str("code") != "invalid_parameter" || r.str("field") != field {
 			t.Errorf("export?%s: %s", q, r.body)

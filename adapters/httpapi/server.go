@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/backup"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
@@ -71,7 +72,7 @@ type Deps struct {
 	MaxIngestLag uint64
 	// Backup writes a backup of the ledger to w while it serves (nil: the
 	// ledger is not the embedded store, POST /v1/backup answers 409).
-	Backup func(ctx context.Context, w io.Writer) error
+	Backup func(ctx context.Context, w io.Writer) (backup.Manifest, error)
 	// Console serves the web console under /console/ (nil: no console).
 	// It needs no key itself: its pages call /v1 with the user's key.
 	Console http.Handler
