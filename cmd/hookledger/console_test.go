@@ -255,6 +255,7 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.fill("#export-id", "app_shop")
 	b.click("form[aria-label='Export'] button[type=submit]")
 	b.waitText("#notice", "hookledger-export-app_shop.ndjson")
+	b.waitText("#copies-taken", "an export of application app_shop")
 	// A period: the bounds reach the server, which refuses an empty one.
 	b.do("a period's start", setValue("#export-since", "2026-03-02T10:00:01"))
 	b.do("a period's end before it", setValue("#export-until", "2026-03-01T10:00:01"))

@@ -1,7 +1,7 @@
 // audit.js: for admins and auditors: where the ledger and its seals stand,
 // verify with progress, verifiable exports, and a subscription as it stood.
 
-import { ago, dl, field, h, replace, when } from "../dom.js";
+import { ago, at, dl, field, h, replace, table, when } from "../dom.js";
 import { download, get, qs, stream } from "../api.js";
 import { act, errorBox, form, notice, toRFC3339 } from "../ui.js";
 import { pointInTime } from "./applications.js";
@@ -67,9 +67,25 @@ export async function auditPage() {
     const q = qs({ ...(scope === "all" ? {} : { [scope]: v["export-id"].trim() }), ...bounds });
     const name = "hookledger-export" + (scope === "all" ? "" : "-" + v["export-id"].trim()) + ".ndjson";
     const bytes = await download("/v1/audit/export" + q, name);
+    await loadTaken();
     const period = [bounds.since && "recorded since " + bounds.since, bounds.until && "before " + bounds.until, bounds.from && "from position " + bounds.from].filter(Boolean).join(", ");
     return "Export" + (period ? " of the events " + period : "") + " saved as " + name + " (" + bytes + " bytes). Verify it offline: hookledger verify --export FILE --public-key KEY.";
   });
+
+  const taken = h("div", { id: "copies-taken" });
+  async function loadTaken() {
+    try {
+      const page = await get("/v1/ledger/streams/ledger-access?limit=1000");
+      const recent = page.items.slice(-20).reverse();
+      replace(taken, table("Copies taken", ["When", "By", "What", "Ledger head", "Complete"],
+        recent.map((e) => [at(e.recorded_at), e.actor_name || e.actor || "", copyTaken(e), String(e.data.head), e.data.complete ? "yes" : "no, cut short"]),
+        "None yet."), page.next_cursor ? h("p", { class: "hint" }, "The newest 20 of the first 1,000: hookledger history ledger-access lists them all.") : null);
+    } catch (e) {
+      if (e.status === 404) replace(taken, h("p", { class: "empty" }, "None yet."));
+      else replace(taken, errorBox(e));
+    }
+  }
+  await loadTaken();
 
   return h("section", {},
     h("h1", {}, "Audit"),
@@ -77,7 +93,18 @@ export async function auditPage() {
     h("h2", {}, "Verify"), h("p", { class: "hint" }, "Replays the ledger and recomputes the hash chain against every seal: a changed, removed or reordered event is reported with its position."),
     h("div", { class: "actions" }, verifyBtn), verifyOut,
     h("h2", {}, "Export"), h("p", { class: "hint" }, "A signed NDJSON export, verifiable offline with the public key above: the whole history, or the events of one period."), exportForm,
-    h("h2", {}, "Point in time"), h("p", { class: "hint" }, "A subscription as it stood at a time or a ledger position."), pointInTime("", "", { pickSubscription: true }));
+    h("h2", {}, "Point in time"), h("p", { class: "hint" }, "A subscription as it stood at a time or a ledger position."), pointInTime("", "", { pickSubscription: true }),
+    h("h2", {}, "Copies taken"), h("p", { class: "hint" }, "Every export and backup taken through the API is recorded in the ledger (ledger-access): who took which data, and when."), taken);
+}
+
+// copyTaken says what a ledger-access record took.
+function copyTaken(e) {
+  if (e.type === "ledger.backed_up") return "a backup (" + e.data.files + " files)";
+  const d = e.data;
+  const scope = d.subject ? "subject " + d.subject + (d.application ? " in " + d.application : "") :
+    d.application ? "application " + d.application : d.subscription ? "subscription " + d.subscription : "the whole ledger";
+  const bounds = [d.from && "from position " + d.from, d.to && "to " + d.to, d.since && "recorded since " + d.since, d.until && "before " + d.until].filter(Boolean);
+  return "an export of " + scope + (bounds.length ? ", " + bounds.join(", ") : "") + " (" + d.events + " events)";
 }
 
 function verdict(r) {
