@@ -207,6 +207,12 @@ func (s *Server) auditExport(c *gin.Context) {
 	c.Header("Content-Type", "application/x-ndjson")
 	c.Header("Content-Disposition", `attachment; filename="hookledger-export.ndjson"`)
 	c.Status(http.StatusOK)
+	if method(c) == http.MethodHead {
+		// Its body would be dropped: the export (a read of the whole
+		// ledger) is not made, nor recorded.
+		c.Writer.WriteHeaderNow()
+		return
+	}
 	var opts audit.ExportOptions
 	if ek, ok := s.Cipher.(audit.ErasedKeys); ok {
 		opts.Erased = ek
@@ -215,11 +221,9 @@ func (s *Server) auditExport(c *gin.Context) {
 	if err != nil {
 		s.log.Error().Err(err).Msg("export failed midway")
 	}
-	if method(c) == http.MethodGet { // a HEAD was sent no export
-		s.recordAccess(c, domain.LedgerExported{Application: scope.Application, Subscription: scope.Subscription, Subject: scope.Subject,
-			From: scope.From, To: scope.To, Since: scope.Since, Until: scope.Until, Head: sum.Head, Events: sum.Events, Seals: sum.Seals,
-			Complete: err == nil, ExportedAt: s.Commands.Now().UTC()})
-	}
+	s.recordAccess(c, domain.LedgerExported{Application: scope.Application, Subscription: scope.Subscription, Subject: scope.Subject,
+		From: scope.From, To: scope.To, Since: scope.Since, Until: scope.Until, Head: sum.Head, Events: sum.Events, Seals: sum.Seals,
+		Complete: err == nil, ExportedAt: s.Commands.Now().UTC()})
 }
 
 // exportBounds reads an export's bounds (from, to, since, until) into its

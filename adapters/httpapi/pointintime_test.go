@@ -226,6 +226,15 @@ func TestAuditRoutes(t *testing.T) {
 		rec["data"].(map[string]any)["events"] != float64(rep.Events) || rec["data"].(map[string]any)["complete"] != true {
 		t.Fatalf("the bounded export's record: %v", rec)
 	}
+	// A HEAD is answered without an export: nothing taken, nothing recorded.
+	if r := e.do("HEAD", "/v1/audit/export?application=app_a", A, nil); r.status != 200 || len(r.body) != 0 || r.header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("HEAD of an export: %d %v %d bytes", r.status, r.header, len(r.body))
+	}
+	// (The last record is still the bounded export's: a record of the HEAD
+	// would have no from.)
+	if again := lastAccess(t, e); again["data"].(map[string]any)["from"] != float64(mid) {
+		t.Fatalf("a HEAD of an export was recorded: %v", again)
+	}
 	for q, field := range map[string]string{"from=9&to=3": "to", "since=yesterday": "since", "until=2026-01-01T00:00:00Z&since=2026-01-01T00:00:00Z": "until", "to=-1": "to"} {
 		if r := e.must(400, "GET", "/v1/audit/export?"+q, A, nil); r.str("code") != "invalid_parameter" || r.str("field") != field {
 			t.Errorf("export?%s: %s", q, r.body)
