@@ -24,6 +24,20 @@ type ExportReport struct {
 	Report
 	Scope     Scope `json:"scope"`
 	KeyPinned bool  `json:"key_pinned"` // false: checked against the key inside the export
+	// LedgerHead is the ledger's head when the export was taken (its signed
+	// header's): where the next export of the same scope starts (From).
+	LedgerHead domain.Position `json:"ledger_head"`
+	// FirstSeal and LastSeal are the first and the last of its valid seals
+	// (none: nil): what ties it to the export before and after it.
+	FirstSeal *ExportSealRef `json:"first_seal,omitempty"`
+	LastSeal  *ExportSealRef `json:"last_export_seal,omitempty"`
+}
+
+// ExportSealRef names one seal of an export, and the seal it continues.
+type ExportSealRef struct {
+	Index    uint64 `json:"index"`
+	Hash     string `json:"hash"`
+	PrevHash string `json:"prev_hash"`
 }
 
 // VerifyExport checks an export offline. trusted is the public key the
@@ -81,6 +95,13 @@ func VerifyExportExpecting(r io.Reader, trusted ed25519.PublicKey, exp Expect) (
 		out.Report.Unsealed = ev.unsealed
 	}
 	ev.checkExpect(&out.Report, exp)
+	out.LedgerHead = h.Head
+	if valid := ev.seals[:ev.sealsReport()]; len(valid) > 0 {
+		ref := func(s domain.AuditSealed) *ExportSealRef {
+			return &ExportSealRef{Index: s.Index, Hash: s.SealHash, PrevHash: s.PrevSealHash}
+		}
+		out.FirstSeal, out.LastSeal = ref(valid[0]), ref(valid[len(valid)-1])
+	}
 	return out, nil
 }
 

@@ -224,3 +224,44 @@ func equal(a, b []domain.Position) bool {
 	}
 	return true
 }
+
+// TestPeriodicExportsFollowEachOther: an export taken --from the head of the
+// one before follows it; one that starts later (a gap), of another scope,
+// or not bounded at all does not.
+func TestPeriodicExportsFollowEachOther(t *testing.T) {
+	store, key, _ := sealedLedger(t)
+	verify := func(scope audit.Scope) audit.ExportReport {
+		t.Helper()
+		rep, err := audit.VerifyExport(bytes.NewReader(exportOf(t, store, key, scope)), pub(key))
+		if err != nil || !rep.OK {
+			t.Fatalf("%+v: %+v %v", scope, rep, err)
+		}
+		return rep
+	}
+	first := verify(audit.Scope{To: 30})
+	if first.Ends() != 30 || first.LastSeal == nil {
+		t.Fatalf("the first export ends at %d, last seal %+v", first.Ends(), first.LastSeal)
+	}
+	second := verify(audit.Scope{From: 31})
+	if p := audit.Follows(first, second); p != nil {
+		t.Fatalf("--from 31 after --to 30: %+v", p)
+	}
+	upToHead := verify(audit.Scope{})
+	for name, c := range map[string]struct{ prev, next audit.ExportReport }{
+		"a gap":             {first, verify(audit.Scope{From: 33})},
+		"an overlap":        {first, verify(audit.Scope{From: 20})},
+		"another scope":     {first, verify(audit.Scope{Application: "app_two", From: 31})},
+		"not bounded":       {first, upToHead},
+		"the order swapped": {second, first},
+	} {
+		if p := audit.Follows(c.prev, c.next); p == nil || p.Kind != audit.KindNotFollowing {
+			t.Errorf("%s: %+v", name, p)
+		}
+	}
+	// From the head an unbounded export was taken at.
+	head, _ := store.Head(context.Background())
+	after := verify(audit.Scope{From: head + 1})
+	if p := audit.Follows(upToHead, after); p != nil {
+		t.Fatalf("--from the head + 1 after a full export: %+v", p)
+	}
+}

@@ -253,6 +253,15 @@ func TestAuditorCLI(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "OK:") || !strings.Contains(out, "scope: the whole ledger, positions 6 to the head, recorded at or after 2001-01-01T00:00:00Z\n") {
 		t.Fatalf("verify an export --from 6: %d %s", code, out)
 	}
+	// The second starts where the first ended: nothing between them.
+	out, code = runCLI(t, "verify", "--export", since, "--follows", period, "--public-key", pub)
+	if code != 0 || !strings.Contains(out, "follows "+period+": nothing left out between them") {
+		t.Fatalf("verify --export (from 6) --follows (to 5): %d %s", code, out)
+	}
+	out, code = runCLI(t, "verify", "--export", period, "--follows", since, "--public-key", pub)
+	if code != 1 || !strings.Contains(out, "FAILED: export_does_not_follow") {
+		t.Fatalf("verify --export (to 5) --follows (from 6): %d %s", code, out)
+	}
 	for _, bad := range []struct{ args []string }{
 		{[]string{"--from", "9", "--to", "3", "--to"}},
 		{[]string{"--since", "yesterday", "--since"}},

@@ -54,6 +54,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	expectHead := fs.Uint64("expect-head", 0, "fail unless the ledger reaches at least this position (a head you recorded earlier; with --export, the head the export was taken at)")
 	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's (or the export's) valid seals")
+	follows := fs.String("follows", "", "with --export: the export taken before it (of the same scope, the last period's): fail unless this one starts where that one ended, nothing left out between them")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
 	sf := addStoreFlags(fs)
 	if code, ok := parseFlags(fs, args, os.Stderr); !ok {
@@ -88,11 +89,25 @@ func verifyCmd(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "export unreadable:", err)
 			return 1
 		}
+		if *follows != "" && rep.OK {
+			if p, err := followsExport(*follows, trusted, rep); err != nil {
+				fmt.Fprintln(os.Stderr, "--follows:", err)
+				return 2
+			} else if p != nil {
+				rep.OK, rep.Problem = false, p
+			}
+		}
 		if *asJSON {
 			json.NewEncoder(os.Stdout).Encode(rep) // the report with the export's scope
 		} else {
 			printReport(rep.Report, rep.KeyPinned, "the key inside the export", false)
 			fmt.Printf("  scope: %s\n", rep.Scope)
+			if rep.OK {
+				if *follows != "" {
+					fmt.Printf("  follows %s: nothing left out between them\n", *follows)
+				}
+				fmt.Printf("  the next export of this scope: --from %d\n", rep.Ends()+1)
+			}
 		}
 		if !rep.OK {
 			return 1
@@ -139,4 +154,23 @@ func isTar(f *os.File) bool {
 	n, _ := io.ReadFull(f, b[:])
 	f.Seek(0, io.SeekStart)
 	return n == len(b) && string(b[257:262]) == "ustar"
+}
+
+// followsExport verifies the export taken before (with the same trusted
+// key) and checks that rep follows it.
+func followsExport(path string, trusted ed25519.PublicKey, rep audit.ExportReport) (*audit.Problem, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	prev, err := audit.VerifyExport(f, trusted)
+	if err != nil {
+		return nil, fmt.Errorf("%s unreadable: %w", path, err)
+	}
+	if !prev.OK {
+		return &audit.Problem{Kind: audit.KindNotFollowing, Detail: fmt.Sprintf("the export before (%s) does not verify: %s at position %d: %s",
+			path, prev.Problem.Kind, prev.Problem.Position, prev.Problem.Detail)}, nil
+	}
+	return audit.Follows(prev, rep), nil
 }
