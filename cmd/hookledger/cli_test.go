@@ -190,6 +190,26 @@ func TestAuditorCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "404 Not Found: no delivery dlv_none") || strings.Contains(out, `"type"`) {
 		t.Errorf("timeline of an unknown delivery via API: %d %s", code, out)
 	}
+	// An export from the running server: verified as it is written, kept
+	// whole or not at all, and recorded in the server's ledger.
+	viaAPI := filepath.Join(t.TempDir(), "via-api.ndjson")
+	if out, code := runCLI(t, "export", "--url", api.base, "--key", key, "--application", "app_cli", "--out", viaAPI); code != 0 || !strings.Contains(out, "verified against the key inside it") {
+		t.Fatalf("export --url: %d %s", code, out)
+	}
+	if out, code := runCLI(t, "verify", "--export", viaAPI, "--public-key", pub); code != 0 || !strings.HasPrefix(out, "OK:") || !strings.Contains(out, "scope: application app_cli") {
+		t.Fatalf("verify the export taken through the server: %d %s", code, out)
+	}
+	recs := api.call("GET", "/v1/ledger/streams/"+domain.AccessStream, nil)["items"].([]any)
+	if last := recs[len(recs)-1].(map[string]any); last["type"] != domain.TypeLedgerExported || last["data"].(map[string]any)["application"] != "app_cli" {
+		t.Fatalf("the export through the server is not recorded: %v", last)
+	}
+	refusedExport := filepath.Join(t.TempDir(), "refused.ndjson")
+	if out, code := runCLI(t, "export", "--url", api.base, "--key", key, "--application", "app_typo", "--out", refusedExport); code != 1 || !strings.Contains(out, "no application app_typo") {
+		t.Fatalf("export --url of an application the ledger never had: %d %s", code, out)
+	}
+	if _, err := os.Stat(refusedExport); err == nil {
+		t.Fatal("a refused export --url left a file")
+	}
 	// The embedded store is one process's: the tools that open it say who
 	// holds it, and what to do instead.
 	out, code = runCLI(t, "verify", "--data-dir", dir)

@@ -32,6 +32,8 @@ func exportCmd(ctx context.Context, args []string) int {
 	out := fs.String("out", "", "file to write (default: standard output)")
 	keyFile := fs.String("seal-key-file", "", "the seal signing key that signs the export's footer (default: <data-dir>/audit/seal.key)")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
+	apiURL := fs.String("url", os.Getenv("HOOKLEDGER_URL"), "take the export from a running server instead (e.g. http://127.0.0.1:8080): recorded in its ledger, checked as it is written")
+	apiKey := fs.String("key", os.Getenv("HOOKLEDGER_KEY"), "API key for --url (admin or auditor; an application key exports its own application)")
 	sf := addStoreFlags(fs)
 	if code, ok := parseFlags(fs, args, os.Stderr); !ok {
 		return code
@@ -62,6 +64,13 @@ func exportCmd(ctx context.Context, args []string) int {
 	if err := boundTimes(&scope, *since, *until); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	}
+	if *apiURL != "" {
+		if err := checkServerURL(*apiURL, *apiKey); err != nil {
+			fmt.Fprintln(os.Stderr, "hookledger export:", err)
+			return 2
+		}
+		return exportViaAPI(ctx, *apiURL, *apiKey, scope, *format == "csv", *out)
 	}
 	// The ledger first: where there is none, that is what to say, not
 	// that its key is missing.

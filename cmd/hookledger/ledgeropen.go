@@ -46,7 +46,7 @@ func openStoreForCLI(dataDir string, sf storeFlags) (domain.EventStore, error) {
 	s, err := pebblestore.Open(dataDir, pebblestore.Options{Logger: log, ReadOnly: true})
 	if err != nil {
 		if errors.Is(err, pebblestore.ErrInUse) {
-			return nil, fmt.Errorf("%w; read through the server instead: timeline and history take --url and --key; verify and export are served at /v1/audit/verify and /v1/audit/export", err)
+			return nil, fmt.Errorf("%w; read through the server instead: timeline, history and export take --url and --key; verify is served at /v1/audit/verify", err)
 		}
 		return nil, err
 	}
