@@ -53,12 +53,24 @@ func (s *Server) ledgerStream(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	from, _, err := parseCursor(c)
+	dir := domain.Forward
+	switch c.Query("direction") {
+	case "", "forward":
+	case "backward":
+		dir = domain.Backward
+	default:
+		s.fail(c, bad(CodeInvalidParameter, "direction", "direction must be forward (oldest first, the default) or backward (newest first)"))
+		return
+	}
+	from, hasCursor, err := parseCursor(c)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	recs, err := s.Store.ReadStream(c.Request.Context(), stream, from, domain.Forward, limit)
+	if dir == domain.Backward && !hasCursor {
+		from = domain.RevisionEnd
+	}
+	recs, err := s.Store.ReadStream(c.Request.Context(), stream, from, dir, limit)
 	if errors.Is(err, domain.ErrStreamNotFound) {
 		if named, ok := domain.EntityStream(stream); ok {
 			// An entity's id, not its stream's name (`hookledger history`
@@ -80,7 +92,12 @@ func (s *Server) ledgerStream(c *gin.Context) {
 	}
 	out := page[eventJSON]{Items: s.eventsOut(recs)}
 	if len(recs) == limit {
-		out.NextCursor = encodeCursor(recs[len(recs)-1].Revision + 1)
+		// The cursor is the next page's first revision, whichever way it reads.
+		if last := recs[len(recs)-1].Revision; dir == domain.Forward {
+			out.NextCursor = encodeCursor(last + 1)
+		} else if last > 0 {
+			out.NextCursor = encodeCursor(last - 1)
+		}
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -28,7 +28,7 @@ var queryParams = map[string][]string{
 	"GET /v1/audit/verify":                               {"from", "to"},
 	"GET /v1/audit/export":                               {"application", "subscription", "subject", "from", "to", "since", "until"},
 	"GET /v1/ledger/events":                              {"limit", "cursor", "from"},
-	"GET /v1/ledger/streams/:stream":                     {"limit", "cursor"},
+	"GET /v1/ledger/streams/:stream":                     {"limit", "cursor", "direction"},
 }
 
 // checkQuery refuses query parameters the route does not read, naming every

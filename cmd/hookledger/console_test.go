@@ -264,6 +264,11 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.do("a period's end after it", setValue("#export-until", "2026-03-03T10:00:01"))
 	b.click("form[aria-label='Export'] button[type=submit]")
 	b.waitText("#notice", "of the events recorded since 2026-03-0")
+	// The copies taken, newest first: the bounded export above the whole one.
+	b.waitText("#copies-taken tbody tr:first-child", "recorded since 2026-03-0")
+	if rows := b.text("#copies-taken tbody"); !strings.Contains(rows, "an export of application app_shop (") {
+		t.Fatalf("the first export is not among the copies taken: %q", rows)
+	}
 
 	// API keys (admin): a key with an expiry, shown once and listed, then
 	// revoked; the only admin key cannot be revoked from here either.

@@ -75,11 +75,11 @@ export async function auditPage() {
   const taken = h("div", { id: "copies-taken" });
   async function loadTaken() {
     try {
-      const page = await get("/v1/ledger/streams/ledger-access?limit=1000");
-      const recent = page.items.slice(-20).reverse();
+      const page = await get("/v1/ledger/streams/ledger-access?direction=backward&limit=20");
+      const recent = page.items;
       replace(taken, table("Copies taken", ["When", "By", "What", "Ledger head", "Complete"],
         recent.map((e) => [at(e.recorded_at), e.actor_name || e.actor || "", copyTaken(e), String(e.data.head), e.data.complete ? "yes" : "no, cut short"]),
-        "None yet."), page.next_cursor ? h("p", { class: "hint" }, "The newest 20 of the first 1,000: hookledger history ledger-access lists them all.") : null);
+        "None yet."), page.next_cursor ? h("p", { class: "hint" }, "The newest 20: hookledger history ledger-access lists them all.") : null);
     } catch (e) {
       if (e.status === 404) replace(taken, h("p", { class: "empty" }, "None yet."));
       else replace(taken, errorBox(e));
