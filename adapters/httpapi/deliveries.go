@@ -64,18 +64,7 @@ func (s *Server) listDeliveries(c *gin.Context) {
 		switch {
 		case msgID != "":
 			if m := v.Message(msgID); m != nil {
-				ds := make([]*projections.DeliveryView, 0, len(m.Deliveries))
-				for _, id := range m.Deliveries {
-					if d := v.Delivery(id); d != nil {
-						ds = append(ds, d)
-					}
-				}
-				sort.Slice(ds, func(i, j int) bool { return ds[i].ScheduledPosition > ds[j].ScheduledPosition }) // newest first
-				for _, d := range ds {
-					if !visit(d) {
-						break
-					}
-				}
+				deliveriesOfMessage(v, m, before, visit)
 			}
 		case subID != "":
 			v.Records().DeliveriesOfSubscription(subID, before, visit)
@@ -303,4 +292,25 @@ func (s *Server) redeliver(c *gin.Context) {
 	s.settle(c, out.Result.Position)
 	d, _ = s.delivery(c)
 	c.JSON(http.StatusAccepted, deliveryOut(d))
+}
+
+// deliveriesOfMessage visits m's deliveries newest first, starting with the
+// newest scheduled before `before` (0: the newest of all). m.Deliveries is
+// in the order the fold met their schedules, so in ascending positions: a
+// page is found by bisection, reading a few records and the page's, not
+// every delivery of a message fanned out to thousands of subscriptions.
+func deliveriesOfMessage(v *projections.Views, m *projections.MessageView, before domain.Position, visit func(*projections.DeliveryView) bool) {
+	ids := m.Deliveries
+	end := len(ids)
+	if before > 0 {
+		end = sort.Search(len(ids), func(i int) bool {
+			d := v.Delivery(ids[i])
+			return d != nil && d.ScheduledPosition >= before
+		})
+	}
+	for i := end - 1; i >= 0; i-- {
+		if d := v.Delivery(ids[i]); d != nil && !visit(d) {
+			return
+		}
+	}
 }

@@ -190,6 +190,11 @@ func (s *Server) listMessages(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+// messageDeliveriesInline bounds the deliveries a message's answer lists: a
+// message fanned out to thousands of subscriptions would otherwise read
+// them all from the view store, under its read lock, for one request.
+const messageDeliveriesInline = 100
+
 func (s *Server) getMessage(c *gin.Context) {
 	id, err := pathID(c, "msg")
 	if err != nil {
@@ -224,7 +229,13 @@ func (s *Server) getMessage(c *gin.Context) {
 	}
 	s.Views.Read(func(v *projections.Views) {
 		if mv := v.Message(id); mv != nil {
-			for _, did := range mv.Deliveries {
+			out.DeliveryCount = len(mv.Deliveries)
+			inline := mv.Deliveries
+			if len(inline) > messageDeliveriesInline {
+				inline = inline[:messageDeliveriesInline]
+				out.MoreDeliveries = "/v1/applications/" + m.ApplicationID + "/deliveries?message_id=" + id
+			}
+			for _, did := range inline {
 				d := v.Delivery(did)
 				if d == nil {
 					continue

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -198,6 +199,18 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 		note("Message", e.must(200, "GET", "/v1/applications/app_o/messages/"+m, A, nil).json())
 	}
 	items("Message", e.must(200, "GET", "/v1/applications/app_o/messages", A, nil))
+	// A message of more deliveries than its answer lists.
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	defer ok.Close()
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_many", "name": "Many"})
+	for i := range 101 {
+		e.must(201, "POST", "/v1/applications/app_many/subscriptions", A, map[string]any{"id": "sub_m" + strconv.Itoa(i), "url": ok.URL, "event_types": []string{"*"}})
+	}
+	many := e.must(202, "POST", "/v1/applications/app_many/messages", A, map[string]any{"event_type": "m.x", "payload": map[string]any{}}).str("id")
+	waitFor(t, "the message fanned out to 101 subscriptions", func() bool {
+		return e.must(200, "GET", "/v1/applications/app_many/messages/"+many, A, nil).json()["delivery_count"] == 101.0
+	})
+	note("Message", e.must(200, "GET", "/v1/applications/app_many/messages/"+many, A, nil).json())
 	for _, d := range []string{d1, d2} {
 		note("Delivery", e.must(200, "GET", "/v1/deliveries/"+d, A, nil).json())
 		items("LedgerEvent", e.must(200, "GET", "/v1/deliveries/"+d+"/timeline", A, nil))

@@ -216,6 +216,12 @@ type messageJSON struct {
 	Encrypted     bool            `json:"encrypted,omitempty"`
 	PayloadErased *erasedPayload  `json:"payload_erased,omitempty"`
 	Deliveries    []deliveryBrief `json:"deliveries,omitempty"`
+	// DeliveryCount is how many deliveries the message has; Deliveries
+	// holds the first messageDeliveriesInline of them, in the order they
+	// were scheduled, and MoreDeliveries, when there are more, is the
+	// listing that pages through them all.
+	DeliveryCount  int    `json:"delivery_count"`
+	MoreDeliveries string `json:"more_deliveries,omitempty"`
 }
 
 // erasedPayload stands where an erased payload was.

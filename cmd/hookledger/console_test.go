@@ -495,3 +495,48 @@ func TestConsoleRolesAndInertPayloads(t *testing.T) {
 	b.shot("revoked-key")
 	b.clean()
 }
+
+// TestConsolePagesAMessageOfManyDeliveries: a message fanned out to more
+// subscriptions than its page lists says so, and links to its deliveries
+// alone, paged like any listing.
+func TestConsolePagesAMessageOfManyDeliveries(t *testing.T) {
+	b := newBrowser(t)
+	recv := flakyReceiver(t)
+	_, api, _ := startServer(t, t.TempDir(), "--allow-private-targets")
+	base := api.base
+	api.call("POST", "/v1/applications", map[string]any{"id": "app_fan", "name": "Fan-out"})
+	const subs = 103
+	for i := range subs {
+		api.call("POST", "/v1/applications/app_fan/subscriptions", map[string]any{"id": fmt.Sprintf("sub_%03d", i), "url": recv.URL + "/ok", "event_types": []string{"order.paid"}})
+	}
+	api.call("POST", "/v1/applications/app_fan/messages", map[string]any{"event_type": "order.paid", "payload": map[string]any{"n": 0}})
+	msg := api.call("POST", "/v1/applications/app_fan/messages", map[string]any{"event_type": "order.paid", "payload": map[string]any{"n": 1}})["id"].(string)
+	deadline := time.Now().Add(20 * time.Second)
+	for api.call("GET", "/v1/applications/app_fan/messages/"+msg, nil)["delivery_count"] != float64(subs) {
+		if time.Now().After(deadline) {
+			t.Fatal("the message was not fanned out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	b.signIn(base, api.key)
+	b.open(base, "/apps/app_fan/messages/"+msg, "[data-testid=more-deliveries]")
+	if hint := b.text("[data-testid=more-deliveries]"); !strings.Contains(hint, "The first 100 of 103 deliveries") {
+		t.Fatalf("the message page says %q", hint)
+	}
+	if n := eval[int](b, `document.querySelectorAll("tbody tr").length`); n != 100 {
+		t.Fatalf("%d deliveries listed on the message's page", n)
+	}
+	b.click("[data-testid=more-deliveries] a")
+	b.waitText("[data-testid=of-message]", msg)
+	b.waitText("table", "Deliveries, newest first")
+	ids := eval[[]string](b, `[...document.querySelectorAll("tbody tr td:first-child")].map(td => td.innerText)`)
+	if len(ids) != 50 {
+		t.Fatalf("%d deliveries on the first page, want 50", len(ids))
+	}
+	for _, id := range ids {
+		if d := api.call("GET", "/v1/deliveries/"+id, nil); d["message_id"] != msg {
+			t.Fatalf("delivery %s of message %v listed among message %s's", id, d["message_id"], msg)
+		}
+	}
+}

@@ -25,7 +25,7 @@ export function localValue(t) {
 
 export async function deliveriesPage([app], params) {
   const f = { subscription_id: params.get("subscription_id") || "", status: params.get("status") || "", event_type: params.get("event_type") || "",
-    since: params.get("since") || "", until: params.get("until") || "", limit: params.get("limit") || "50" };
+    since: params.get("since") || "", until: params.get("until") || "", limit: params.get("limit") || "50", message_id: params.get("message_id") || "" };
   const subs = await get("/v1/applications/" + enc(app) + "/subscriptions" + qs({ limit: 1000 }));
   const subSelect = h("select", {}, h("option", { value: "" }, "any subscription"),
     subs.items.map((s) => h("option", { value: s.id, selected: s.id === f.subscription_id }, s.id + " — " + s.url)));
@@ -39,7 +39,7 @@ export async function deliveriesPage([app], params) {
       field("until", "f-until", h("input", { type: "datetime-local", step: 1, value: localValue(f.until) })),
       pageSize("f-limit", f.limit)),
   ], "Apply filters", async (v) => {
-    go("#/apps/" + enc(app) + "/deliveries" + qs({ subscription_id: v["f-sub"], status: v["f-status"], event_type: v["f-type"].trim(),
+    go("#/apps/" + enc(app) + "/deliveries" + qs({ message_id: f.message_id, subscription_id: v["f-sub"], status: v["f-status"], event_type: v["f-type"].trim(),
       since: toRFC3339(v["f-since"]), until: toRFC3339(v["f-until"]), limit: v["f-limit"] === "50" ? "" : v["f-limit"] }));
   });
   const list = h("div", {});
@@ -58,7 +58,10 @@ export async function deliveriesPage([app], params) {
     }
   }
   await load();
-  return h("section", {}, h("h1", {}, "Deliveries"), tabs(app, "Deliveries"), filters, list);
+  const ofMessage = f.message_id ? h("p", { class: "hint", "data-testid": "of-message" }, "Of message ",
+    h("a", { href: "#/apps/" + enc(app) + "/messages/" + enc(f.message_id) }, f.message_id), " only · ",
+    h("a", { href: "#/apps/" + enc(app) + "/deliveries" }, "all messages")) : null;
+  return h("section", {}, h("h1", {}, "Deliveries"), tabs(app, "Deliveries"), ofMessage, filters, list);
 }
 
 // describe turns one timeline event into the facts a person wants from it.

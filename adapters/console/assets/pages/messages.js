@@ -73,6 +73,8 @@ export async function messagePage([app, id]) {
         ": its data key was destroyed, so no one can read it any more. The ledger still proves it was published, delivered and erased (payload hash above).")
       : h("pre", { class: "payload", "data-testid": "payload" }, JSON.stringify(m.payload, null, 2)),
     h("h2", {}, "Deliveries"), deliveries,
+    m.more_deliveries ? h("p", { class: "hint", "data-testid": "more-deliveries" }, "The first " + (m.deliveries || []).length + " of " + m.delivery_count + " deliveries, in the order they were scheduled: ",
+      h("a", { href: "#/apps/" + enc(app) + "/deliveries" + qs({ message_id: id }) }, "all of them, page by page")) : null,
     h("h2", {}, "Explain"), h("p", { class: "hint" }, "Why it was or was not delivered to a subscription, from the subscription as it stood at the message's position."),
     explain, result);
 }
