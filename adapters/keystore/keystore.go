@@ -1,21 +1,17 @@
 package keystore
 
 import (
-	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -36,14 +32,14 @@ var ErrKeyMissing = errors.New("data key missing from the key store")
 var ErrInUse = errors.New("the key store is in use")
 
 // Store keeps the data keys, each wrapped (AES-256-GCM) by the master key,
-// in a Pebble instance of its own, outside the immutable ledger. It
-// implements domain.PayloadCipher. Safe for concurrent use.
+// in a Backend outside the immutable ledger. It implements
+// domain.PayloadCipher. Safe for concurrent use.
 //
 // A data key named by domain.DataKeyID (its "base") has generations: Destroy
 // removes every generation it names and the next Seal of that base creates a
 // new one, so messages published after an erasure are not born erased.
 type Store struct {
-	db       *pebble.DB
+	b        Backend
 	master   cipher.AEAD
 	masterID string
 	now      func() time.Time
@@ -53,8 +49,9 @@ type Store struct {
 	mu      sync.RWMutex
 	current map[string]current     // base -> its current generation's key (bounded: reset when full)
 	keys    map[string]cipher.AEAD // full key id -> its cipher (bounded: reset when full)
-	// epoch counts Destroy's cache purges: a key read from disk before a
-	// purge is not cached after it (it may be one the purge destroyed).
+	// epoch counts the cache's purges (Destroy, Forget): a key read
+	// before a purge is not cached after it (it may be one the purge
+	// destroyed).
 	epoch uint64
 }
 
@@ -90,68 +87,51 @@ func Open(dir string, master []byte, o Options) (*Store, error) {
 	if len(master) != MasterKeySize {
 		return nil, fmt.Errorf("%w: a master key is %d bytes", ErrWrongMasterKey, MasterKeySize)
 	}
+	l, err := openLocal(dir, o.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(context.Background(), l, master, o)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New is a key store over b with the master key (Open is New over the
+// local backend). Keys another master key wraps are refused with
+// ErrWrongMasterKey, naming both keys' ids; a backend that holds no key yet
+// records this master key's id (unless o.ReadOnly). Close closes b.
+func New(ctx context.Context, b Backend, master []byte, o Options) (*Store, error) {
+	if len(master) != MasterKeySize {
+		return nil, fmt.Errorf("%w: a master key is %d bytes", ErrWrongMasterKey, MasterKeySize)
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: o.ReadOnly, Logger: quietLogger{}})
-	if err != nil {
-		var pe *fs.PathError
-		if !errors.As(err, &pe) && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)) {
-			// The directory lock's refusal (not a file's permissions).
-			return nil, fmt.Errorf("open the key store %s: %w (another process, a running server or tool, has it open): %w", dir, ErrInUse, err)
-		}
-		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
-	}
 	aead, _ := newAEAD(master)
-	s := &Store{db: db, master: aead, masterID: MasterKeyID(master), now: o.Now, current: map[string]current{}, keys: map[string]cipher.AEAD{}}
-	v, closer, err := db.Get([]byte(metaMaster))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-		if !o.ReadOnly {
-			if err := db.Set([]byte(metaMaster), []byte(s.masterID), pebble.Sync); err != nil {
-				db.Close()
-				return nil, fmt.Errorf("key store: %w", err)
-			}
-		}
-	case err != nil:
-		db.Close()
+	s := &Store{b: b, master: aead, masterID: MasterKeyID(master), now: o.Now, current: map[string]current{}, keys: map[string]cipher.AEAD{}}
+	var have string
+	var err error
+	if o.ReadOnly {
+		have, err = b.Master(ctx)
+	} else {
+		have, err = b.InitMaster(ctx, s.masterID)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("key store: %w", err)
-	default:
-		have := string(v)
-		closer.Close()
-		if have != s.masterID {
-			db.Close()
-			return nil, fmt.Errorf("%w: the key store's data keys are wrapped by master key %s, the key given is %s: "+
-				"give the master key this key store was made with (HOOKLEDGER_MASTER_KEY or --master-key-file); without it its payloads cannot be read",
-				ErrWrongMasterKey, have, s.masterID)
-		}
+	}
+	if have != "" && have != s.masterID {
+		return nil, fmt.Errorf("%w: the key store's data keys are wrapped by master key %s, the key given is %s: "+
+			"give the master key this key store was made with (HOOKLEDGER_MASTER_KEY or --master-key-file); without it its payloads cannot be read",
+			ErrWrongMasterKey, have, s.masterID)
 	}
 	return s, nil
 }
 
 // Close releases the store.
-func (s *Store) Close() error { return s.db.Close() }
-
-// Keys of the store. Data keys under k/, tombstones of destroyed ones under
-// t/, each base's highest generation under g/.
-const (
-	metaMaster = "meta/master"
-	pKey       = "k/"
-	pTomb      = "t/"
-	pGen       = "g/"
-)
-
-type keyRecord struct {
-	Master    string    `json:"master"`
-	Nonce     []byte    `json:"nonce"`
-	Wrapped   []byte    `json:"wrapped"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-type tombstone struct {
-	ErasureID   string    `json:"erasure_id"`
-	DestroyedAt time.Time `json:"destroyed_at"`
-}
+func (s *Store) Close() error { return s.b.Close() }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
@@ -166,7 +146,7 @@ func wrapAAD(id string) []byte { return []byte("hookledger data key\x00" + id) }
 // Seal implements domain.PayloadCipher: plaintext encrypted under the
 // current generation of the data key base (created, durably, if needed).
 func (s *Store) Seal(ctx context.Context, base, aad string, plaintext []byte) (*domain.SealedValue, error) {
-	cur, err := s.currentKey(base)
+	cur, err := s.currentKey(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +161,7 @@ func (s *Store) Seal(ctx context.Context, base, aad string, plaintext []byte) (*
 // data key keyID (a full id, generation included), which must be live: a
 // destroyed one answers *domain.ErasedError.
 func (s *Store) SealUnder(ctx context.Context, keyID, aad string, plaintext []byte) (*domain.SealedValue, error) {
-	aead, err := s.key(keyID)
+	aead, err := s.key(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +178,7 @@ func (s *Store) Open(ctx context.Context, aad string, v *domain.SealedValue) ([]
 	if v.Alg != domain.SealAlgorithm {
 		return nil, fmt.Errorf("sealed with %q, which this build does not know", v.Alg)
 	}
-	aead, err := s.key(v.KeyID)
+	aead, err := s.key(ctx, v.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +197,7 @@ func (s *Store) stripe(base string) *sync.Mutex {
 
 // currentKey answers the current generation of base, creating the first or
 // next one durably (synced) before any value is sealed under it.
-func (s *Store) currentKey(base string) (current, error) {
+func (s *Store) currentKey(ctx context.Context, base string) (current, error) {
 	s.mu.RLock()
 	cur, ok := s.current[base]
 	s.mu.RUnlock()
@@ -235,7 +215,7 @@ func (s *Store) currentKey(base string) (current, error) {
 		if ok {
 			return cur, nil
 		}
-		cur, err := s.loadOrCreate(base)
+		cur, err := s.loadOrCreate(ctx, base)
 		if err != nil {
 			return current{}, err
 		}
@@ -256,24 +236,25 @@ func (s *Store) currentKey(base string) (current, error) {
 
 // loadOrCreate reads base's current generation, or creates the next one
 // durably when there is none or it was destroyed. The caller holds base's
-// stripe.
-func (s *Store) loadOrCreate(base string) (current, error) {
-	var cur current
-	gen, err := s.generation(base)
-	if err != nil {
-		return current{}, err
-	}
-	if gen > 0 {
-		id := base + "#" + strconv.FormatUint(gen, 10)
-		if aead, err := s.key(id); err == nil {
-			cur = current{id: id, aead: aead}
-		} else if !errors.Is(err, domain.ErrErased) {
+// stripe (another process sharing the backend may create it first: then
+// its key is the one read).
+func (s *Store) loadOrCreate(ctx context.Context, base string) (current, error) {
+	for {
+		gen, err := s.b.Generation(ctx, base)
+		if err != nil {
 			return current{}, err
 		}
-	}
-	if cur.id == "" { // none yet, or the current one was destroyed: a new generation
+		if gen > 0 {
+			id := base + "#" + strconv.FormatUint(gen, 10)
+			if aead, err := s.key(ctx, id); err == nil {
+				return current{id: id, aead: aead}, nil
+			} else if !errors.Is(err, domain.ErrErased) {
+				return current{}, err
+			}
+		}
+		// None yet, or the current one was destroyed: a new generation.
 		gen++
-		cur.id = base + "#" + strconv.FormatUint(gen, 10)
+		cur := current{id: base + "#" + strconv.FormatUint(gen, 10)}
 		key := make([]byte, 32)
 		if _, err := io.ReadFull(rand.Reader, key); err != nil {
 			return current{}, err
@@ -281,30 +262,17 @@ func (s *Store) loadOrCreate(base string) (current, error) {
 		if cur.aead, err = newAEAD(key); err != nil {
 			return current{}, err
 		}
-		rec := keyRecord{Master: s.masterID, Nonce: make([]byte, s.master.NonceSize()), CreatedAt: s.now().UTC()}
+		rec := Record{Master: s.masterID, Nonce: make([]byte, s.master.NonceSize()), CreatedAt: s.now().UTC()}
 		io.ReadFull(rand.Reader, rec.Nonce)
 		rec.Wrapped = s.master.Seal(nil, rec.Nonce, key, wrapAAD(cur.id))
-		b := s.db.NewBatch()
-		raw, _ := json.Marshal(rec)
-		b.Set([]byte(pKey+cur.id), raw, nil)
-		b.Set([]byte(pGen+base), []byte(strconv.FormatUint(gen, 10)), nil)
-		if err := b.Commit(pebble.Sync); err != nil {
-			return current{}, fmt.Errorf("key store: create %s: %w", cur.id, err)
+		switch err := s.b.Create(ctx, base, gen, cur.id, rec); {
+		case err == nil:
+			return cur, nil
+		case !errors.Is(err, ErrKeyExists):
+			return current{}, err
 		}
+		// Made first elsewhere: read that one.
 	}
-	return cur, nil
-}
-
-func (s *Store) generation(base string) (uint64, error) {
-	v, closer, err := s.db.Get([]byte(pGen + base))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer closer.Close()
-	return strconv.ParseUint(string(v), 10, 64)
 }
 
 // remember caches an unwrapped key's cipher; s.mu must be held for writing.
@@ -316,7 +284,7 @@ func (s *Store) remember(id string, aead cipher.AEAD) {
 }
 
 // key answers the cipher of the data key id (a full id, with its generation).
-func (s *Store) key(id string) (cipher.AEAD, error) {
+func (s *Store) key(ctx context.Context, id string) (cipher.AEAD, error) {
 	s.mu.RLock()
 	k, ok := s.keys[id]
 	epoch := s.epoch
@@ -324,23 +292,14 @@ func (s *Store) key(id string) (cipher.AEAD, error) {
 	if ok {
 		return k, nil
 	}
-	raw, closer, err := s.db.Get([]byte(pKey + id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		if t, ok, terr := s.tombstone(id); terr != nil {
-			return nil, terr
-		} else if ok {
-			return nil, &domain.ErasedError{KeyID: id, ErasureID: t.ErasureID, ErasedAt: t.DestroyedAt}
-		}
+	rec, tomb, err := s.b.Get(ctx, id)
+	switch {
+	case errors.Is(err, ErrNoKey):
 		return nil, fmt.Errorf("%w: %s", ErrKeyMissing, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key store: %w", err)
-	}
-	var rec keyRecord
-	err = json.Unmarshal(raw, &rec)
-	closer.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%w: key store record %s: %v", domain.ErrCorrupt, id, err)
+	case err != nil:
+		return nil, err
+	case tomb != nil:
+		return nil, &domain.ErasedError{KeyID: id, ErasureID: tomb.ErasureID, ErasedAt: tomb.DestroyedAt}
 	}
 	key, err := s.master.Open(nil, rec.Nonce, rec.Wrapped, wrapAAD(id))
 	if err != nil {
@@ -361,52 +320,32 @@ func (s *Store) key(id string) (cipher.AEAD, error) {
 // Keys lists the live data keys (full ids) whose id starts with prefix, in
 // order.
 func (s *Store) Keys(prefix string) ([]string, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pKey + prefix), UpperBound: upper([]byte(pKey + prefix))})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []string
-	for it.First(); it.Valid(); it.Next() {
-		out = append(out, string(it.Key()[len(pKey):]))
-	}
-	return out, it.Error()
-}
-
-func upper(p []byte) []byte {
-	u := bytes.Clone(p)
-	for i := len(u) - 1; i >= 0; i-- {
-		if u[i] < 0xff {
-			u[i]++
-			return u[:i+1]
-		}
-	}
-	return nil
+	return s.b.Keys(context.Background(), prefix)
 }
 
 // Destroy removes the data keys ids for ever, leaving tombstones that name
-// the erasure, synced; then flushes and compacts the key range so the
-// wrapped keys leave the store's tables too. Destroying a destroyed or
-// unknown key changes nothing (an interrupted erasure is simply run again).
+// the erasure; when it returns, no wrapped copy of them is readable from
+// the backend (the local one has also compacted them out of its files).
+// Destroying a destroyed or unknown key changes nothing (an interrupted
+// erasure is simply run again).
 func (s *Store) Destroy(ids []string, erasureID string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	b := s.db.NewBatch()
-	t, _ := json.Marshal(tombstone{ErasureID: erasureID, DestroyedAt: s.now().UTC()})
-	for _, id := range ids {
-		if _, ok, err := s.tombstone(id); err != nil {
-			return err
-		} else if ok {
-			continue
-		}
-		b.Delete([]byte(pKey+id), nil)
-		b.Set([]byte(pTomb+id), t, nil)
+	if err := s.b.Destroy(context.Background(), ids, Tombstone{ErasureID: erasureID, DestroyedAt: s.now().UTC()}); err != nil {
+		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("key store: destroy: %w", err)
-	}
+	s.Forget(ids)
+	return nil
+}
+
+// Forget drops keys ids from the caches, so that the next use reads them
+// from the backend: the nodes of a cluster call it for the keys another
+// node destroyed (its erasure.completed, folded), and stop opening values
+// under them.
+func (s *Store) Forget(ids []string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.epoch++
 	for _, id := range ids {
 		delete(s.keys, id)
@@ -415,50 +354,50 @@ func (s *Store) Destroy(ids []string, erasureID string) error {
 			delete(s.current, base)
 		}
 	}
-	s.mu.Unlock()
-	return s.purge()
 }
 
-// purge flushes the memtable and compacts the data keys' range, so that
-// deleted wrapped keys are no longer in any table of the store.
-func (s *Store) purge() error {
-	if err := s.db.Flush(); err != nil {
-		return fmt.Errorf("key store: flush: %w", err)
+// Destroyed answers the tombstone of a destroyed key id, if any.
+func (s *Store) Destroyed(id string) (erasureID string, at time.Time, ok bool, err error) {
+	return destroyed(s.b, id)
+}
+
+func destroyed(b Backend, id string) (string, time.Time, bool, error) {
+	_, t, err := b.Get(context.Background(), id)
+	switch {
+	case errors.Is(err, ErrNoKey):
+		return "", time.Time{}, false, nil
+	case err != nil:
+		return "", time.Time{}, false, err
+	case t == nil:
+		return "", time.Time{}, false, nil
 	}
-	if err := s.db.Compact(context.Background(), []byte(pKey), upper([]byte(pKey)), true); err != nil {
-		return fmt.Errorf("key store: compact: %w", err)
-	}
-	// Pebble deletes the tables a compaction made obsolete in the
-	// background: wait for it (briefly), so that when Destroy returns no
-	// table file holds a destroyed key.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		m := s.db.Metrics()
-		if m.Table.ObsoleteCount == 0 && m.Table.ZombieCount == 0 {
-			return nil
-		}
-	}
-	return errors.New("key store: the tables holding destroyed keys were not deleted within 5 s")
+	return t.ErasureID, t.DestroyedAt, true, nil
 }
 
 // MasterID is the id of the master key that wraps the store.
 func (s *Store) MasterID() string { return s.masterID }
 
-// quietLogger keeps Pebble's informational lines out of the process log;
-// errors surface as returned errors.
-type quietLogger struct{}
+// ErrNotLocal: the operation is the local key store's (a shared one is
+// copied and rotated with its ledger's tools).
+var ErrNotLocal = errors.New("not the key store of a data directory")
 
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("key store: "+format, args...))
+func (s *Store) local() (*local, error) {
+	if l, ok := s.b.(*local); ok {
+		return l, nil
+	}
+	return nil, ErrNotLocal
 }
 
-// Checkpoint writes a copy of the key store into dir (which must not exist)
-// while it serves (Pebble's checkpoint: tables hard-linked where possible,
-// the log copied after a sync). Every key created before the call is in it;
-// a key destroyed before the call is not.
+// Checkpoint writes a copy of the local key store into dir (which must not
+// exist) while it serves (Pebble's checkpoint: tables hard-linked where
+// possible, the log copied after a sync). Every key created before the call
+// is in it; a key destroyed before the call is not.
 func (s *Store) Checkpoint(dir string) error {
-	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+	l, err := s.local()
+	if err != nil {
+		return err
+	}
+	if err := l.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
 		return fmt.Errorf("checkpoint the key store into %s: %w", dir, err)
 	}
 	return nil

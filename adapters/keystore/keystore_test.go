@@ -59,11 +59,11 @@ func TestSealOpenDestroy(t *testing.T) {
 	if err != nil || len(keys) != 1 || keys[0] != v.KeyID {
 		t.Fatalf("keys %v %v", keys, err)
 	}
-	raw, closer, err := s.db.Get([]byte(pKey + v.KeyID))
+	raw, closer, err := s.b.(*local).db.Get([]byte(pKey + v.KeyID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec keyRecord
+	var rec Record
 	json.Unmarshal(raw, &rec)
 	closer.Close()
 	wrapped, _ := json.Marshal(rec.Wrapped) // as the record holds it (base64)

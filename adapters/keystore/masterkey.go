@@ -1,12 +1,12 @@
 package keystore
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -50,40 +50,37 @@ func MasterKeyID(master []byte) string {
 // MasterKeyIDOf reads which master key wraps the key store in dir, without
 // one ("" for a new store).
 func MasterKeyIDOf(dir string) (string, error) {
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Logger: quietLogger{}})
+	l, err := openLocal(dir, true)
 	if err != nil {
 		return "", err
 	}
-	defer db.Close()
-	v, closer, err := db.Get([]byte(metaMaster))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	defer closer.Close()
-	return string(v), nil
+	defer l.Close()
+	return l.Master(context.Background())
 }
 
 // RotateMaster re-wraps every data key under next and makes it the store's
 // master key, in one synced batch. The ledger is not touched. Afterwards the
-// old master key opens nothing in this store.
+// old master key opens nothing in this store. Only the local key store is
+// rotated here (ErrNotLocal otherwise).
 func (s *Store) RotateMaster(next []byte) (int, error) {
+	l, err := s.local()
+	if err != nil {
+		return 0, err
+	}
 	aead, err := newAEAD(next)
 	if err != nil || len(next) != MasterKeySize {
 		return 0, fmt.Errorf("the new master key must be %d bytes", MasterKeySize)
 	}
 	nextID := MasterKeyID(next)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pKey), UpperBound: upper([]byte(pKey))})
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte(pKey), UpperBound: upper([]byte(pKey))})
 	if err != nil {
 		return 0, err
 	}
-	b := s.db.NewBatch()
+	b := l.db.NewBatch()
 	n := 0
 	for it.First(); it.Valid(); it.Next() {
 		id := string(it.Key()[len(pKey):])
-		var rec keyRecord
+		var rec Record
 		if err := json.Unmarshal(it.Value(), &rec); err != nil {
 			it.Close()
 			return 0, fmt.Errorf("%w: key store record %s: %v", domain.ErrCorrupt, id, err)
@@ -107,6 +104,8 @@ func (s *Store) RotateMaster(next []byte) (int, error) {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return 0, fmt.Errorf("key store: rotate: %w", err)
 	}
+	s.mu.Lock()
 	s.master, s.masterID = aead, nextID
-	return n, s.purge()
+	s.mu.Unlock()
+	return n, l.purge()
 }

@@ -3,7 +3,8 @@
 // it would to a server. It implements what hookledger's adapter uses (append,
 // stream and $all reads, filtered catch-up subscriptions to $all, server
 // features) over an in-memory log and behaves as the real server does on the
-// points that matter to a client: `created` metadata on every event,
+// points that matter to a client: `created` metadata on every event, a
+// stream's $tb (truncate-before) honoured by its reads,
 // confirmation first on subscriptions, inclusive reads and exclusive
 // subscription starts, sparse positions, reads from a position that is not an
 // event's refused, wrong-expected-version answers, stream not found,
@@ -20,6 +21,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -548,12 +550,15 @@ func (st *streams) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 			return srv.Send(&api.ReadResp{Content: &api.ReadResp_StreamNotFound_{StreamNotFound: &api.ReadResp_StreamNotFound{
 				StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(name)}}}})
 		}
+		// Events before the stream's $tb are not read, as on a real server
+		// (whose scavenge then deletes them).
+		tb := s.truncateBeforeLocked(name)
 		if backward {
 			i := len(revs) - 1
 			if r, ok := so.GetRevisionOption().(*api.ReadReq_Options_StreamOptions_Revision); ok && r.Revision < uint64(len(revs)) {
 				i = int(r.Revision)
 			}
-			for ; i >= 0 && uint64(len(out)) < count; i-- {
+			for ; i >= tb && uint64(len(out)) < count; i-- {
 				out = append(out, revs[i])
 			}
 		} else {
@@ -564,7 +569,7 @@ func (st *streams) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 			case *api.ReadReq_Options_StreamOptions_End:
 				i = len(revs)
 			}
-			for ; i < len(revs) && uint64(len(out)) < count; i++ {
+			for i = max(i, tb); i < len(revs) && uint64(len(out)) < count; i++ {
 				out = append(out, revs[i])
 			}
 		}
@@ -597,6 +602,22 @@ func (st *streams) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 		return srv.Send(&api.ReadResp{Content: &api.ReadResp_LastStreamPosition{LastStreamPosition: 0}})
 	}
 	return nil
+}
+
+// truncateBeforeLocked answers the $tb of stream's metadata (its "$$"
+// stream's last event), 0 when none.
+func (s *Server) truncateBeforeLocked(stream string) int {
+	meta := s.streams["$$"+stream]
+	if len(meta) == 0 {
+		return 0
+	}
+	var m struct {
+		TB *uint64 `json:"$tb"`
+	}
+	if json.Unmarshal(meta[len(meta)-1].data, &m) != nil || m.TB == nil {
+		return 0
+	}
+	return int(min(*m.TB, uint64(len(s.streams[stream]))))
 }
 
 // allStartLocked returns the index in the log a $all read starts at: for a
