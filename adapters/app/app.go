@@ -88,7 +88,7 @@ func Build(cfg config.Config, store domain.EventStore, log zerolog.Logger, obser
 // delivery work is this node's, and worker names its attempts' actor.
 func BuildNode(cfg config.Config, store domain.EventStore, log zerolog.Logger, observer pipeline.Observer, own pipeline.Ownership, worker string) (*Ledger, error) {
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
-	keys, err := OpenKeys(cfg, log.With().Str("component", "keystore").Logger())
+	keys, err := OpenKeys(cfg, store, log.With().Str("component", "keystore").Logger())
 	if err != nil {
 		return nil, err
 	}

@@ -102,7 +102,18 @@ func checkKeyStore(ctx context.Context, cfg config.Config, store domain.EventSto
 	if cfg.NoPayloadEncryption {
 		return nil
 	}
-	if _, err := os.Stat(cfg.KeysDir()); err == nil || !errors.Is(err, fs.ErrNotExist) {
+	where := cfg.KeysDir()
+	if cfg.KeyStore == config.KeyStoreLedger {
+		b, err := ledgerKeyBackend(store)
+		if err != nil {
+			return err
+		}
+		var id string
+		if err := probe(ctx, func(ctx context.Context) (err error) { id, err = b.Master(ctx); return err }); err != nil || id != "" {
+			return err // there is one (OpenKeys checks its master key), or the server is down
+		}
+		where = "in the ledger (--key-store ledger)"
+	} else if _, err := os.Stat(cfg.KeysDir()); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return nil // there is one (OpenKeys checks its master key)
 	}
 	var head domain.Position
@@ -121,10 +132,16 @@ func checkKeyStore(ctx context.Context, cfg config.Config, store domain.EventSto
 	if keyID == "" {
 		return nil
 	}
+	if cfg.KeyStore == config.KeyStoreLedger {
+		return fmt.Errorf("%w: the ledger holds encrypted values (the first at position %d, under data key %s), and there is no key store %s: "+
+			"its data keys are in the keys/ of the data directory of the server that wrote them (--key-store local, the default of one process); "+
+			"serve it that way, or with --no-payload-encryption; a new key store could never read them",
+			ErrLedgerKeys, at, keyID, where)
+	}
 	return fmt.Errorf("%w: the ledger holds encrypted values (the first at position %d, under data key %s), and there is no key store at %s: "+
 		"serve it with the data directory it was written with, or bring that directory's keys/ along with the ledger and the same master key "+
 		"(HOOKLEDGER_MASTER_KEY, --master-key-file or its master.key); a new key store could never read them",
-		ErrLedgerKeys, at, keyID, cfg.KeysDir())
+		ErrLedgerKeys, at, keyID, where)
 }
 
 // firstSealed finds the first event up to head that holds a sealed value.

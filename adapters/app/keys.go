@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,16 +12,22 @@ import (
 
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/keystore"
+	"github.com/hookledger/hookledger/domain"
 )
 
 // OpenKeys opens the key store of payload encryption, or answers nil when
 // encryption is off and no key store exists (a ledger that never encrypted).
 //
-// The master key comes from --master-key (HOOKLEDGER_MASTER_KEY) or
-// --master-key-file; without either, from <data-dir>/master.key, which is
-// created only for a new key store: a key store whose master key is missing
-// is refused, never given a new one.
-func OpenKeys(cfg config.Config, log zerolog.Logger) (*keystore.Store, error) {
+// The local key store's master key comes from --master-key
+// (HOOKLEDGER_MASTER_KEY) or --master-key-file; without either, from
+// <data-dir>/master.key, which is created only for a new key store: a key
+// store whose master key is missing is refused, never given a new one. The
+// ledger key store (--key-store ledger, shared by a cluster's nodes) takes
+// the master key given, never one made on the spot.
+func OpenKeys(cfg config.Config, store domain.EventStore, log zerolog.Logger) (*keystore.Store, error) {
+	if cfg.KeyStore == config.KeyStoreLedger {
+		return openLedgerKeys(cfg, store, log)
+	}
 	dir := cfg.KeysDir()
 	_, statErr := os.Stat(dir)
 	exists := statErr == nil
@@ -32,6 +39,66 @@ func OpenKeys(cfg config.Config, log zerolog.Logger) (*keystore.Store, error) {
 		return nil, err
 	}
 	return keystore.Open(dir, master, keystore.Options{})
+}
+
+// keyBackender is a store that holds a key store beside its ledger
+// (eventstoredb.Store).
+type keyBackender interface {
+	KeyBackend() (keystore.Backend, error)
+}
+
+// ledgerKeyBackend finds the key backend of store, under its wrappers.
+func ledgerKeyBackend(store domain.EventStore) (keystore.Backend, error) {
+	for {
+		if kb, ok := store.(keyBackender); ok {
+			return kb.KeyBackend()
+		}
+		u, ok := store.(interface{ Unwrap() domain.EventStore })
+		if !ok {
+			return nil, errors.New("--key-store ledger: this ledger holds no key store (the ledger key store is EventStoreDB's)")
+		}
+		store = u.Unwrap()
+	}
+}
+
+// openLedgerKeys opens the key store in the ledger's streams. Its master
+// key is checked against the one the key store records before serving; a
+// server that does not answer within probeTimeout leaves the check to the
+// first use (a node starts while EventStoreDB is down, as it does without
+// its store).
+func openLedgerKeys(cfg config.Config, store domain.EventStore, log zerolog.Logger) (*keystore.Store, error) {
+	b, err := ledgerKeyBackend(store)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+		// Only with --no-payload-encryption (Validate): a key store with
+		// keys cannot be read without its master key.
+		var id string
+		err := probe(context.Background(), func(ctx context.Context) (err error) { id, err = b.Master(ctx); return err })
+		if err == nil && id != "" {
+			return nil, fmt.Errorf("%w: the ledger's key store is wrapped by master key %s, and no master key is given (HOOKLEDGER_MASTER_KEY or --master-key-file): "+
+				"without it the encrypted payloads cannot be read", keystore.ErrWrongMasterKey, id)
+		}
+		if err != nil {
+			log.Warn().Err(err).Msg("could not check whether the ledger's key store holds keys; payloads encrypted before are unreadable without the master key")
+		}
+		return nil, nil
+	}
+	master, err := masterKey(cfg, true, log)
+	if err != nil {
+		return nil, err
+	}
+	var ks *keystore.Store
+	err = probe(context.Background(), func(ctx context.Context) (err error) {
+		ks, err = keystore.New(ctx, b, master, keystore.Options{})
+		return err
+	})
+	if errors.Is(err, domain.ErrUnavailable) {
+		log.Warn().Err(err).Msg("the ledger's key store did not answer: its master key is checked at its first use")
+		return keystore.New(context.Background(), b, master, keystore.Options{CheckLater: true})
+	}
+	return ks, err
 }
 
 // MasterKey resolves the master key as OpenKeys does (creating the

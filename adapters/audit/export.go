@@ -315,6 +315,9 @@ func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.Privat
 	if err := ScopeExists(ctx, store, scope); err != nil {
 		return ExportSummary{}, err
 	}
+	if o.Erased != nil {
+		o.Erased = &erasedMemo{ErasedKeys: o.Erased, seen: map[string]erasedAnswer{}}
+	}
 	seals, err := readSeals(ctx, store)
 	if err != nil {
 		return ExportSummary{}, err
@@ -404,6 +407,34 @@ func ExportWith(ctx context.Context, store domain.EventStore, key ed25519.Privat
 		return sum, err
 	}
 	return sum, bw.Flush()
+}
+
+// erasedMemo answers each key once per export: the messages of a day share
+// its key, and a shared key store answers over the network.
+type erasedMemo struct {
+	ErasedKeys
+	seen map[string]erasedAnswer
+}
+
+type erasedAnswer struct {
+	id   string
+	at   time.Time
+	gone bool
+}
+
+func (m *erasedMemo) Destroyed(keyID string) (string, time.Time, bool, error) {
+	if a, ok := m.seen[keyID]; ok {
+		return a.id, a.at, a.gone, nil
+	}
+	id, at, gone, err := m.ErasedKeys.Destroyed(keyID)
+	if err != nil {
+		return "", time.Time{}, false, err
+	}
+	if len(m.seen) >= 1<<16 {
+		clear(m.seen)
+	}
+	m.seen[keyID] = erasedAnswer{id, at, gone}
+	return id, at, gone, nil
 }
 
 func erasedOf(rec domain.RecordedEvent, keys ErasedKeys) (*erasedMark, error) {

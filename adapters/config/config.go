@@ -46,15 +46,26 @@ type Config struct {
 	NoPayloadEncryption bool
 	MasterKey           string // base64 or hex; prefer HOOKLEDGER_MASTER_KEY
 	MasterKeyFile       string
-	ErasureScope        string
-	RetentionInterval   time.Duration // how often the retention sweeper runs
-	MaxIngestLag        int           // admission control: publishes refused (503) past this fold lag, in events (0: none)
+	// KeyStore is where the data keys are: KeyStoreLocal (the data
+	// directory, one process) or KeyStoreLedger (streams of the
+	// EventStoreDB ledger, shared by the nodes of a cluster). "" until
+	// Parse resolves it: ledger in a cluster, local otherwise.
+	KeyStore          string
+	ErasureScope      string
+	RetentionInterval time.Duration // how often the retention sweeper runs
+	MaxIngestLag      int           // admission control: publishes refused (503) past this fold lag, in events (0: none)
 	// A cluster of processes on one EventStoreDB ledger (docs/cluster.md).
 	Cluster    bool
 	NodeID     string        // "" with Cluster: host name plus a random suffix
 	Partitions int           // 0: the ledger's, or 64 for a new cluster
 	LeaseTime  time.Duration // how long a partition lease lasts unrenewed
 }
+
+// Where the data keys are (Config.KeyStore).
+const (
+	KeyStoreLocal  = "local"
+	KeyStoreLedger = "ledger"
+)
 
 // Defaults returns the configuration `make run` uses.
 func Defaults() Config {
@@ -105,6 +116,7 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	fs.BoolVar(&c.NoPayloadEncryption, "no-payload-encryption", c.NoPayloadEncryption, "store new payloads in the clear (no erasure possible for them)")
 	fs.StringVar(&c.MasterKey, "master-key", c.MasterKey, "the master key that wraps the data keys, 32 bytes in base64 or hex (prefer the environment variable)")
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key (default <data-dir>/master.key, created for a new key store)")
+	fs.StringVar(&c.KeyStore, "key-store", c.KeyStore, "where the data keys of payload encryption are: local (the data directory) or ledger (EventStoreDB streams beside the ledger, shared by a cluster's nodes; the default with --cluster)")
 	fs.StringVar(&c.ErasureScope, "erasure-scope", c.ErasureScope, "which payloads share a data key: application (per day), subject (per day) or message")
 	fs.DurationVar(&c.RetentionInterval, "retention-interval", c.RetentionInterval, "how often payloads past their application's retention are erased")
 	fs.IntVar(&c.MaxIngestLag, "max-ingest-lag", c.MaxIngestLag, "answer publishes 503 with Retry-After while the delivery pipeline is more than this many events behind (0: never)")
@@ -141,6 +153,12 @@ func Parse(name string, args []string, getenv func(string) string) (Config, erro
 	}
 	if c.NodeID != "" {
 		c.Cluster = true
+	}
+	if c.KeyStore == "" {
+		c.KeyStore = KeyStoreLocal
+		if c.Cluster {
+			c.KeyStore = KeyStoreLedger
+		}
 	}
 	// The connect timeout's default is a part of the request's: a shorter
 	// --request-timeout given alone shortens it too, rather than being
@@ -264,6 +282,18 @@ func (c Config) problems() []string {
 	if c.MasterKey != "" && c.MasterKeyFile != "" {
 		p = append(p, "--master-key and --master-key-file: give one")
 	}
+	switch c.KeyStore {
+	case "", KeyStoreLocal:
+	case KeyStoreLedger:
+		if c.StoreURL == "" {
+			p = append(p, "--key-store ledger: the embedded store's data keys are in its data directory (--key-store local); the ledger key store is EventStoreDB's (--store-url)")
+		}
+		if !c.NoPayloadEncryption && c.MasterKey == "" && c.MasterKeyFile == "" {
+			p = append(p, "--key-store ledger: give the master key (HOOKLEDGER_MASTER_KEY or --master-key-file), the same to every node: one made beside a node's data would wrap keys no other node can open")
+		}
+	default:
+		p = append(p, fmt.Sprintf("--key-store %q: want local or ledger", c.KeyStore))
+	}
 	if c.MaxIngestLag < 0 {
 		p = append(p, fmt.Sprintf("--max-ingest-lag %d: want 0 (no bound) or more", c.MaxIngestLag))
 	}
@@ -296,9 +326,9 @@ func (c Config) clusterProblems() []string {
 	if c.LeaseTime < 2*time.Second || c.LeaseTime > 5*time.Minute {
 		p = append(p, fmt.Sprintf("--lease-time %s: want 2s to 5m", c.LeaseTime))
 	}
-	if !c.NoPayloadEncryption {
-		p = append(p, "--cluster: payload encryption keeps its data keys in each node's data directory, where the other nodes cannot read them; "+
-			"a cluster runs with --no-payload-encryption for now (docs/cluster.md, \"Limits\")")
+	if !c.NoPayloadEncryption && c.KeyStore == KeyStoreLocal {
+		p = append(p, "--cluster with --key-store local: each node's data keys would be in its own data directory, where the other nodes cannot read them: "+
+			"use --key-store ledger (the default in a cluster) or --no-payload-encryption")
 	}
 	if c.SealKeyFile == "" {
 		p = append(p, "--cluster: give every node the same --seal-key-file (otherwise each creates its own key, and the seals of one do not verify with another's)")

@@ -150,7 +150,7 @@ func TestClusterSettings(t *testing.T) {
 	if err == nil {
 		t.Fatal("a node id on the embedded store accepted")
 	}
-	for _, want := range []string{"embedded store", "--node-id \"a b\"", "--partitions 5000", "--lease-time 1s", "--no-payload-encryption", "--seal-key-file"} {
+	for _, want := range []string{"embedded store", "--node-id \"a b\"", "--partitions 5000", "--lease-time 1s", "--key-store ledger: the embedded store", "--seal-key-file"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%s", want, err)
 		}
@@ -164,6 +164,41 @@ func TestClusterSettings(t *testing.T) {
 	}
 	if _, err := Parse("serve", []string{"--cluster"}, env(map[string]string{"HOOKLEDGER_STORE_URL": "esdb://h:2113?tls=false"})); err == nil || strings.Contains(err.Error(), "embedded") {
 		t.Fatalf("--cluster on EventStoreDB without the seal key and with encryption: %v", err)
+	}
+}
+
+// TestKeyStoreSettings: the data keys are local to one process, and in the
+// ledger (shared) for a cluster, where every node must be given the same
+// master key; a cluster cannot keep them locally.
+func TestKeyStoreSettings(t *testing.T) {
+	const esdb = "esdb://127.0.0.1:2113?tls=false"
+	c, err := Parse("serve", nil, env(nil))
+	if err != nil || c.KeyStore != KeyStoreLocal {
+		t.Fatalf("one process: %q %v", c.KeyStore, err)
+	}
+	c, err = Parse("serve", []string{"--store-url", esdb, "--node-id", "n1", "--seal-key-file", "/k", "--master-key-file", "/m"}, env(nil))
+	if err != nil || c.KeyStore != KeyStoreLedger {
+		t.Fatalf("a cluster node: %q %v", c.KeyStore, err)
+	}
+	c, err = Parse("serve", []string{"--store-url", esdb, "--key-store", "ledger"}, env(map[string]string{"HOOKLEDGER_MASTER_KEY": "x"}))
+	if err != nil || c.KeyStore != KeyStoreLedger || c.Cluster {
+		t.Fatalf("one process on EventStoreDB with the ledger key store: %+v %v", c, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--store-url", esdb, "--node-id", "n1", "--seal-key-file", "/k"}, "--key-store ledger: give the master key"},
+		{[]string{"--store-url", esdb, "--node-id", "n1", "--seal-key-file", "/k", "--key-store", "local"}, "--cluster with --key-store local"},
+		{[]string{"--key-store", "ledger", "--master-key-file", "/m"}, "--key-store ledger: the embedded store"},
+		{[]string{"--key-store", "vault"}, `--key-store "vault": want local or ledger`},
+	} {
+		if _, err := Parse("serve", tc.args, env(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	if _, err := Parse("serve", []string{"--store-url", esdb, "--node-id", "n1", "--seal-key-file", "/k", "--no-payload-encryption"}, env(nil)); err != nil {
+		t.Errorf("a cluster without payload encryption needs no master key: %v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -46,6 +47,11 @@ type Store struct {
 
 	stripes [64]sync.Mutex // creations of one base are serialised; others run alongside
 
+	readOnly bool
+	checked  atomic.Bool // the master key matches the backend's
+	checkMu  sync.Mutex
+	mismatch error // it does not (final)
+
 	mu      sync.RWMutex
 	current map[string]current     // base -> its current generation's key (bounded: reset when full)
 	keys    map[string]cipher.AEAD // full key id -> its cipher (bounded: reset when full)
@@ -78,6 +84,10 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens the store for reading (export, inspection).
 	ReadOnly bool
+	// CheckLater: New does not contact the backend; the first use that
+	// needs it checks the master key instead (a shared backend down while
+	// a node starts). Until that check passes, nothing is sealed or opened.
+	CheckLater bool
 }
 
 // Open opens (or creates) the key store in dir with the master key. A store
@@ -112,22 +122,46 @@ func New(ctx context.Context, b Backend, master []byte, o Options) (*Store, erro
 	}
 	aead, _ := newAEAD(master)
 	s := &Store{b: b, master: aead, masterID: MasterKeyID(master), now: o.Now, current: map[string]current{}, keys: map[string]cipher.AEAD{}}
-	var have string
-	var err error
-	if o.ReadOnly {
-		have, err = b.Master(ctx)
-	} else {
-		have, err = b.InitMaster(ctx, s.masterID)
+	s.readOnly = o.ReadOnly
+	if o.CheckLater {
+		return s, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("key store: %w", err)
-	}
-	if have != "" && have != s.masterID {
-		return nil, fmt.Errorf("%w: the key store's data keys are wrapped by master key %s, the key given is %s: "+
-			"give the master key this key store was made with (HOOKLEDGER_MASTER_KEY or --master-key-file); without it its payloads cannot be read",
-			ErrWrongMasterKey, have, s.masterID)
+	if err := s.verify(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// verify checks, once, that the backend's keys are wrapped by this master
+// key (recording it on a backend that holds none). A mismatch is final;
+// a backend that did not answer is asked again at the next use.
+func (s *Store) verify(ctx context.Context) error {
+	if s.checked.Load() {
+		return nil
+	}
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	if s.checked.Load() || s.mismatch != nil {
+		return s.mismatch
+	}
+	var have string
+	var err error
+	if s.readOnly {
+		have, err = s.b.Master(ctx)
+	} else {
+		have, err = s.b.InitMaster(ctx, s.masterID)
+	}
+	if err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	if have != "" && have != s.masterID {
+		s.mismatch = fmt.Errorf("%w: the key store's data keys are wrapped by master key %s, the key given is %s: "+
+			"give the master key this key store was made with (HOOKLEDGER_MASTER_KEY or --master-key-file); without it its payloads cannot be read",
+			ErrWrongMasterKey, have, s.masterID)
+		return s.mismatch
+	}
+	s.checked.Store(true)
+	return nil
 }
 
 // Close releases the store.
@@ -239,6 +273,9 @@ func (s *Store) currentKey(ctx context.Context, base string) (current, error) {
 // stripe (another process sharing the backend may create it first: then
 // its key is the one read).
 func (s *Store) loadOrCreate(ctx context.Context, base string) (current, error) {
+	if err := s.verify(ctx); err != nil {
+		return current{}, err
+	}
 	for {
 		gen, err := s.b.Generation(ctx, base)
 		if err != nil {
@@ -292,6 +329,9 @@ func (s *Store) key(ctx context.Context, id string) (cipher.AEAD, error) {
 	if ok {
 		return k, nil
 	}
+	if err := s.verify(ctx); err != nil {
+		return nil, err
+	}
 	rec, tomb, err := s.b.Get(ctx, id)
 	switch {
 	case errors.Is(err, ErrNoKey):
@@ -320,6 +360,9 @@ func (s *Store) key(ctx context.Context, id string) (cipher.AEAD, error) {
 // Keys lists the live data keys (full ids) whose id starts with prefix, in
 // order.
 func (s *Store) Keys(prefix string) ([]string, error) {
+	if err := s.verify(context.Background()); err != nil {
+		return nil, err
+	}
 	return s.b.Keys(context.Background(), prefix)
 }
 
@@ -331,6 +374,9 @@ func (s *Store) Keys(prefix string) ([]string, error) {
 func (s *Store) Destroy(ids []string, erasureID string) error {
 	if len(ids) == 0 {
 		return nil
+	}
+	if err := s.verify(context.Background()); err != nil {
+		return err
 	}
 	if err := s.b.Destroy(context.Background(), ids, Tombstone{ErasureID: erasureID, DestroyedAt: s.now().UTC()}); err != nil {
 		return err

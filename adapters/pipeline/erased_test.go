@@ -80,3 +80,85 @@ func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
 		t.Fatalf("the endpoint got %q", bodies)
 	}
 }
+
+// TestAnErasureByAnotherNodeStopsThisOnesCachedKey: two key stores over
+// one backend, as two nodes of a cluster share one; this node's store has
+// the message's key cached (it sealed the payload). Another node destroys
+// the key and records the erasure: when this node folds erasure.completed,
+// its cache forgets the key, and the delivery waiting for it is cancelled,
+// not sent with a key that no longer exists.
+func TestAnErasureByAnotherNodeStopsThisOnesCachedKey(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	master, _ := keystore.ParseMasterKey(keystore.NewMasterKey())
+	backend, err := keystore.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	ctx := context.Background()
+	here, err := keystore.New(ctx, backend, master, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	there, err := keystore.New(ctx, backend, master, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) { o.Cipher = here }})
+	h.cmds.Cipher, h.cmds.ErasureScope = here, domain.ScopeMessage
+	h.app("app")
+	h.sub("app", "sub_a", srv.URL, "*")
+	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.PauseSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	kept, _ := h.publish("app", "order.paid", `{"keep":"this"}`)
+	gone, _ := h.publish("app", "order.paid", `{"erase":"this"}`)
+	for _, m := range []string{kept, gone} {
+		id := domain.DeliveryIDFor(m, "sub_a")
+		waitUntil(t, 5*time.Second, "scheduled while paused", func() bool { return h.delivery(id).ID != "" })
+	}
+	recs, err := h.store.ReadStream(ctx, domain.MessageStream(gone), 0, domain.Forward, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := domain.DecodeEvent(recs[0])
+	key := ev.(domain.MessagePublished).Sealed.KeyID
+	// The other node: the key destroyed, the erasure recorded.
+	if err := there.Destroy([]string{key}, "era_other"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Open(ctx, domain.MessageAAD(gone), ev.(domain.MessagePublished).Sealed); err != nil {
+		t.Fatalf("the test proves nothing: this node's cache did not hold the key (%v)", err)
+	}
+	if _, _, err := h.cmds.ChangeErasure(ctx, "era_other", domain.RequestErasure{ErasureID: "era_other", ApplicationID: "app", Scope: domain.EraseMessages, MessageIDs: []string{gone}, Reason: "r"}, md); err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := h.cmds.ChangeErasure(ctx, "era_other", domain.CompleteErasure{KeyIDs: []string{key}}, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runner.WaitFor(ctx, out.Result.Position)
+	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.ResumeSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "the kept one delivered", func() bool {
+		return h.delivery(domain.DeliveryIDFor(kept, "sub_a")).Status == domain.DeliveryStatusAcknowledged
+	})
+	waitUntil(t, 5*time.Second, "the erased one cancelled", func() bool {
+		return h.delivery(domain.DeliveryIDFor(gone, "sub_a")).Status == domain.DeliveryStatusCancelled
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 1 || bodies[0] != `{"keep":"this"}` {
+		t.Fatalf("the endpoint got %q", bodies)
+	}
+}

@@ -12,6 +12,9 @@ import (
 	"github.com/hookledger/hookledger/projections"
 )
 
+// keyForgetter is a key store that caches keys (keystore.Store).
+type keyForgetter interface{ Forget(keyIDs []string) }
+
 func (r *Runner) markCaughtUp() { r.caughtMu.Do(func() { close(r.caughtUp) }) }
 
 // handle folds one ledger event and reacts to it.
@@ -57,6 +60,10 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 		r.requeueLocked(e.OfDelivery())
 	}
 	r.settleLocked(rec.Position)
+	var forget []string
+	if e, ok := ev.(domain.ErasureCompleted); ok {
+		forget = e.KeyIDs
+	}
 	var unfound []fanItem
 	if rec.Position >= r.startHead {
 		unfound = r.endReplayLocked()
@@ -73,6 +80,11 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	}
 	if commitErr != nil {
 		r.log.Error().Err(commitErr).Msg("views not committed (the next start replays more)")
+	}
+	if f, ok := r.opts.Cipher.(keyForgetter); ok && len(forget) > 0 {
+		// Destroyed by an erasure, perhaps another node's: this process's
+		// cache of the keys must not open anything under them any more.
+		f.Forget(forget)
 	}
 	if rec.Position >= r.startHead {
 		r.markCaughtUp()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -40,13 +42,19 @@ type clusterReceiver struct {
 	first    map[string]time.Time
 	arrivals map[string][]time.Time // subscription path -> request times
 	overlaps []string
+	bodies   []string // bodies that are not the payload published ({"k":N})
 }
 
+var publishedBody = regexp.MustCompile(`^\{"k":\d+\}$`)
+
 func (c *clusterReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	io.Copy(io.Discard, r.Body) // read as a real endpoint does (and so notice a client that leaves)
+	body, _ := io.ReadAll(r.Body) // read as a real endpoint does (and so notice a client that leaves)
 	key := r.Header.Get("webhook-id") + r.URL.Path
 	now := time.Now()
 	c.mu.Lock()
+	if !publishedBody.Match(body) {
+		c.bodies = append(c.bodies, string(body))
+	}
 	c.inflight[key]++
 	if c.inflight[key] > 1 {
 		c.overlaps = append(c.overlaps, key)
@@ -102,6 +110,12 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	}
 	prefix := fmt.Sprintf("hl-cluster-%d-", time.Now().UnixNano())
 	dir := t.TempDir()
+	// Payloads encrypted under keys in the ledger's key store, which every
+	// node opens with the same master key.
+	masterPath := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(masterPath, []byte(keystore.NewMasterKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	keyPath := filepath.Join(dir, "seal.key")
 	sealKey, _, err := audit.LoadOrCreateKey(keyPath)
 	if err != nil {
@@ -136,7 +150,7 @@ func TestClusterOfThreeNodes(t *testing.T) {
 			url = proxies[i].URL(storeURL)
 		}
 		n.cmd = exec.Command(binary(t), "serve", "--store-url", url, "--store-prefix", prefix, "--node-id", n.id, "--data-dir", n.dir,
-			"--listen", n.addr, "--allow-private-targets", "--no-payload-encryption", "--seal-key-file", keyPath, "--seal-interval", "1s",
+			"--listen", n.addr, "--allow-private-targets", "--master-key-file", masterPath, "--seal-key-file", keyPath, "--seal-interval", "1s",
 			"--log-format", "json", "--max-ingest-lag", "0")
 		n.cmd.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY="+adminKey)
 		n.log = &syncBuffer{}
@@ -526,6 +540,11 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	if len(overlaps) > 0 {
 		t.Fatalf("%d deliveries had two requests in flight at once: %v", len(overlaps), overlaps[:min(5, len(overlaps))])
 	}
+	recv.mu.Lock()
+	if len(recv.bodies) > 0 {
+		t.Fatalf("%d deliveries were not sent the payload published, e.g. %q", len(recv.bodies), recv.bodies[0])
+	}
+	recv.mu.Unlock()
 	sort.Strings(repeats)
 	for _, dlv := range repeats {
 		recs, err := ledger.ReadStream(context.Background(), domain.DeliveryStream(dlv), 0, domain.Forward, 100)
@@ -541,6 +560,28 @@ func TestClusterOfThreeNodes(t *testing.T) {
 		}
 	}
 	t.Logf("DELIVERED: %d messages, each to its subscription; %d repeated, each after an attempt_outcome_unknown; no overlap (partition test run: %v)", messages, len(repeats), cutDone)
+
+	// Payloads are encrypted in the ledger, and erased through one node
+	// for every node: the next read on another sees it erased.
+	accMu.Lock()
+	oneMsg := accepted[0]
+	accMu.Unlock()
+	if recs, err := ledger.ReadStream(context.Background(), domain.MessageStream(oneMsg), 0, domain.Forward, 1); err != nil || strings.Contains(string(recs[0].Data), `"k"`) {
+		t.Fatalf("message %s in the ledger: %v %s", oneMsg, err, recs[0].Data)
+	}
+	if got := api(nodes[2]).call("GET", "/v1/applications/app_cluster/messages/"+oneMsg, nil); fmt.Sprint(got["payload"]) != "map[k:0]" {
+		t.Fatalf("message %s read through n3: %v", oneMsg, got["payload"])
+	}
+	st, erasure, err := postJSON("http://"+nodes[0].addr+"/v1/applications/app_cluster/erasures", adminKey, map[string]any{"scope": "application", "reason": "the cluster test"})
+	if err != nil || st != 201 || erasure["status"] != "completed" {
+		t.Fatalf("an erasure through n1: %d %v %v", st, erasure, err)
+	}
+	waitFor("n3 reads the payload erased", 10*time.Second, func() bool {
+		_, got := api(nodes[2]).raw("GET", "/v1/applications/app_cluster/messages/"+oneMsg, nil)
+		pe, _ := got["payload_erased"].(map[string]any)
+		return pe != nil && pe["erasure_id"] == erasure["id"]
+	})
+	t.Logf("ERASURE: %s through n1 destroyed %v; n3 reads message %s erased", erasure["id"], erasure["keys_destroyed"], oneMsg)
 
 	// The ledger verifies, and its history tells who owned what.
 	api(nodes[0]).call("POST", "/v1/applications", map[string]any{"id": "app_last", "name": "last"}) // a last event to seal
@@ -560,6 +601,12 @@ func TestClusterOfThreeNodes(t *testing.T) {
 		t.Fatalf("verify: %d of %d events sealed: the seals stopped when the sealer's node was killed", rep.Sealed, rep.Events)
 	}
 	t.Logf("VERIFY: %d events, %d sealed, %d not sealed yet", rep.Events, rep.Sealed, rep.Unsealed)
+	// An export read straight from the ledger marks the erased payloads,
+	// from the ledger's key store (no master key).
+	exported, code := runCLI(t, "export", "--store-url", storeURL, "--store-prefix", prefix, "--seal-key-file", keyPath, "--application", "app_cluster", "--since", killAt.UTC().Format(time.RFC3339))
+	if code != 0 || !strings.Contains(exported, `"payload":{"erased":true,"erasure_id":"`+erasure["id"].(string)+`"`) {
+		t.Fatalf("hookledger export: exit %d, no erased payload marked\n%.2000s", code, exported)
+	}
 	hist, code := runCLI(t, "history", "cluster", "--store-url", storeURL, "--store-prefix", prefix)
 	if code != 0 || !strings.Contains(hist, "cluster.configured") || !strings.Contains(hist, "cluster.lease_acquired") || !strings.Contains(hist, `"previous_owner":"`+nodes[victim].id+`"`) {
 		t.Fatalf("hookledger history cluster: exit %d\n%.2000s", code, hist)

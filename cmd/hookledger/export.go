@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 
 	"github.com/hookledger/hookledger/adapters/audit"
-	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -90,14 +89,12 @@ func exportCmd(ctx context.Context, args []string) int {
 		return 2
 	}
 	var opts audit.ExportOptions
-	if _, err := os.Stat(filepath.Join(*dataDir, "keys")); err == nil {
-		// The key store's tombstones mark the erased payloads (no master
-		// key needed: an export never holds a decrypted payload).
-		ts, err := keystore.OpenTombstones(filepath.Join(*dataDir, "keys"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
-		}
+	// The key store's tombstones mark the erased payloads (no master key
+	// needed: an export never holds a decrypted payload).
+	if ts, err := openTombstones(ctx, *dataDir, store); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	} else if ts != nil {
 		defer ts.Close()
 		opts.Erased = ts
 	}

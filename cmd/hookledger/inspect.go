@@ -14,13 +14,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/hookledger/hookledger/adapters/audit"
-	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -239,7 +237,7 @@ func readViaStore(ctx context.Context, dataDir string, sf storeFlags, stream str
 			for i := range out {
 				out[i].ActorName = namer.Name(ctx, out[i].Actor)
 			}
-			return out, markErased(dataDir, out)
+			return out, markErased(ctx, dataDir, store, out)
 		}
 		from = recs[len(recs)-1].Revision + 1
 	}
@@ -308,13 +306,9 @@ func readViaAPI(ctx context.Context, base, key, name, target, stream string) ([]
 
 // markErased marks the messages whose payload was erased, from the key
 // store's tombstones (no master key needed); without a key store, nothing.
-func markErased(dataDir string, items []item) error {
-	dir := filepath.Join(dataDir, "keys")
-	if _, err := os.Stat(dir); err != nil {
-		return nil
-	}
-	ts, err := keystore.OpenTombstones(dir)
-	if err != nil {
+func markErased(ctx context.Context, dataDir string, store domain.EventStore, items []item) error {
+	ts, err := openTombstones(ctx, dataDir, store)
+	if err != nil || ts == nil {
 		return err
 	}
 	defer ts.Close()

@@ -4,18 +4,21 @@ package main
 // export, inspect, history): the embedded store or EventStoreDB.
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -132,4 +135,29 @@ func loadPublicKey(flagValue, dataDir string) (ed25519.PublicKey, bool, error) {
 		return nil, false, err
 	}
 	return priv.Public().(ed25519.PublicKey), false, nil
+}
+
+// openTombstones opens what tells which payloads were erased, without the
+// master key: the key store in the ledger (EventStoreDB, --key-store
+// ledger) when it has one, else the data directory's keys/; nil when there
+// is neither (a ledger that never encrypted).
+func openTombstones(ctx context.Context, dataDir string, store domain.EventStore) (*keystore.Tombstones, error) {
+	if es, ok := store.(*eventstoredb.Store); ok {
+		b, err := es.KeyBackend()
+		if err != nil {
+			return nil, err
+		}
+		id, err := b.Master(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the ledger's key store: %w", err)
+		}
+		if id != "" {
+			return keystore.TombstonesOf(b), nil
+		}
+	}
+	dir := filepath.Join(dataDir, "keys")
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil
+	}
+	return keystore.OpenTombstones(dir)
 }

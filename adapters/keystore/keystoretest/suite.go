@@ -199,6 +199,26 @@ func testStore(t *testing.T, o Options) {
 	if _, err := keystore.New(ctx, b, newMaster(t), keystore.Options{}); !errors.Is(err, keystore.ErrWrongMasterKey) {
 		t.Fatalf("a key store over the backend with another master key: %v", err)
 	}
+	// Checked later (a backend down at the start): the first use checks.
+	late, err := keystore.New(ctx, b, newMaster(t), keystore.Options{CheckLater: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := late.Seal(ctx, "app_1/d/20260310", "message:msg_9", []byte("x")); !errors.Is(err, keystore.ErrWrongMasterKey) {
+			t.Fatalf("a key store checked later sealed with another master key: %v", err)
+		}
+		if _, err := late.Open(ctx, "message:msg_1", v); !errors.Is(err, keystore.ErrWrongMasterKey) {
+			t.Fatalf("a key store checked later opened with another master key: %v", err)
+		}
+	}
+	right, err := keystore.New(ctx, b, m, keystore.Options{CheckLater: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := right.Open(ctx, "message:msg_1", v); err != nil || string(got) != `{"card":"4242"}` {
+		t.Fatalf("open, checked later with the right key: %q %v", got, err)
+	}
 	if err := s.Destroy([]string{v.KeyID}, "era_1"); err != nil {
 		t.Fatal(err)
 	}
