@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
@@ -250,29 +251,53 @@ func (b *keyBackend) Keys(ctx context.Context, prefix string) ([]string, error) 
 // Destroy appends each key's tombstone at its stream's revision (a key
 // created meanwhile is read again and destroyed too), sets the stream's
 // $tb past the key, then marks the keys destroyed in their applications'
-// indexes. Run again after a crash, it finishes what is left: a key with
-// a tombstone has its $tb set again.
+// indexes. Keys are destroyed destroyParallel at a time: an application's
+// erasure under --erasure-scope message destroys one key per message, three
+// round trips each. Run again after a crash, it finishes what is left: a
+// key with a tombstone has its $tb set again.
 func (b *keyBackend) Destroy(ctx context.Context, ids []string, t keystore.Tombstone) error {
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, destroyParallel)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = b.destroyAndTruncate(ctx, id, t)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	byIndex := map[string][]string{}
 	for _, id := range ids {
-		rev, err := b.destroyOne(ctx, id, t)
-		if err != nil {
-			return fmt.Errorf("destroy data key %s: %w", id, err)
-		}
-		var meta kurrentdb.StreamMetadata
-		meta.SetTruncateBefore(rev)
-		if err := b.s.call(ctx, "truncate a key stream", func(ctx context.Context, c *kurrentdb.Client) error {
-			_, err := c.SetStreamMetadata(ctx, b.keyStream(id), kurrentdb.AppendToStreamOptions{}, meta)
-			return err
-		}); err != nil {
-			return fmt.Errorf("destroy data key %s: truncate its stream: %w", id, err)
-		}
 		byIndex[b.indexStream(id)] = append(byIndex[b.indexStream(id)], id)
 	}
 	for stream, ids := range byIndex {
 		if _, err := b.appendRaw(ctx, stream, typeKeysDestroyed, kurrentdb.Any{}, keysDestroyed{IDs: ids, ErasureID: t.ErasureID}); err != nil {
 			return fmt.Errorf("mark destroyed keys in %s: %w", stream, err)
 		}
+	}
+	return nil
+}
+
+// destroyParallel bounds the keys one Destroy has in flight.
+const destroyParallel = 16
+
+func (b *keyBackend) destroyAndTruncate(ctx context.Context, id string, t keystore.Tombstone) error {
+	rev, err := b.destroyOne(ctx, id, t)
+	if err != nil {
+		return fmt.Errorf("destroy data key %s: %w", id, err)
+	}
+	var meta kurrentdb.StreamMetadata
+	meta.SetTruncateBefore(rev)
+	if err := b.s.call(ctx, "truncate a key stream", func(ctx context.Context, c *kurrentdb.Client) error {
+		_, err := c.SetStreamMetadata(ctx, b.keyStream(id), kurrentdb.AppendToStreamOptions{}, meta)
+		return err
+	}); err != nil {
+		return fmt.Errorf("destroy data key %s: truncate its stream: %w", id, err)
 	}
 	return nil
 }

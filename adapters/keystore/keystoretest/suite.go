@@ -165,6 +165,26 @@ func testDestroy(t *testing.T, o Options) {
 	if keys, _ := b.Keys(ctx, "app_1/"); fmt.Sprint(keys) != "["+base+"#2]" {
 		t.Fatalf("live keys: %v", keys)
 	}
+	// Many at once (an application's erasure under one key per message).
+	var many []string
+	for i := range 40 {
+		id := fmt.Sprintf("app_2/m/20260310/msg_%02d#1", i)
+		if err := b.Create(ctx, id[:len(id)-2], 1, id, record(byte(i))); err != nil {
+			t.Fatal(err)
+		}
+		many = append(many, id)
+	}
+	if err := b.Destroy(ctx, many, first); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range many {
+		if _, tomb, err := b.Get(ctx, id); err != nil || tomb == nil {
+			t.Fatalf("%s after destroying 40 keys: %v %v", id, tomb, err)
+		}
+	}
+	if keys, _ := b.Keys(ctx, "app_2/"); len(keys) != 0 {
+		t.Fatalf("live keys after destroying 40: %v", keys)
+	}
 }
 
 func newMaster(t *testing.T) []byte {
