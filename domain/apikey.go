@@ -162,8 +162,12 @@ func (c *Commands) CreateAPIKey(ctx context.Context, cmd CreateAPIKey, md Metada
 		if err := ValidateID("application", cmd.ApplicationID); err != nil {
 			return APIKey{}, Outcome{}, err
 		}
-		if _, err := c.GetApplication(ctx, cmd.ApplicationID); err != nil {
+		app, err := c.GetApplication(ctx, cmd.ApplicationID)
+		if err != nil {
 			return APIKey{}, Outcome{}, fmt.Errorf("application %s: %w", cmd.ApplicationID, err)
+		}
+		if app.Deleted() {
+			return APIKey{}, Outcome{}, &StateError{Aggregate: "application", ID: app.ID, State: "deleted", Command: "issue it a key"}
 		}
 	}
 	if err := ValidateID("id", cmd.KeyID); err != nil {

@@ -58,6 +58,9 @@ func TestDeleteApplication(t *testing.T) {
 	if r := e.do("GET", "/v1/me", own, nil); r.status != 401 {
 		t.Fatalf("the deleted application's key still authenticates: %d", r.status)
 	}
+	if r := e.do("POST", "/v1/keys", A, map[string]any{"role": "application", "application": "app_a"}); r.status != 409 || !strings.Contains(r.str("detail"), "deleted") {
+		t.Fatalf("a key issued to the deleted application: %d %s", r.status, r.body)
+	}
 	e.must(200, "GET", "/v1/me", other, nil)
 
 	for _, w := range []struct {

@@ -27,6 +27,9 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	var send []domain.ScheduleDelivery
 	r.mu.Lock()
 	op := r.operationalLocked(rec, ev)
+	if op == nil {
+		op = r.orphanLocked(rec, ev)
+	}
 	moved := r.movesEndpointLocked(ev)
 	r.views.ApplyDecoded(rec, ev)
 	if moved != "" {

@@ -23,6 +23,7 @@ type opAnnouncement struct {
 	eventID   string
 	eventType string
 	payload   []byte
+	orphan    *orphan // not an announcement: what orphans.go finishes
 }
 
 // operationalLocked returns the announcement ev calls for, judged on the
@@ -84,7 +85,7 @@ func (r *Runner) hasOperationalSubscriberLocked() bool {
 	return false
 }
 
-// opsWorker publishes announcements.
+// opsWorker publishes announcements (and finishes orphans, orphans.go).
 func (r *Runner) opsWorker(ctx context.Context) {
 	for {
 		var a *opAnnouncement
@@ -92,6 +93,10 @@ func (r *Runner) opsWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case a = <-r.opsCh:
+		}
+		if a.orphan != nil {
+			r.finishOrphan(ctx, a.eventID, a.orphan)
+			continue
 		}
 		key := domain.OperationalIdempotencyKey(a.eventID)
 		cmd := domain.PublishMessage{MessageID: domain.MessageIDForKey(domain.SystemApplicationID, key),
