@@ -20,15 +20,7 @@ import (
 // payload's key was destroyed while it waited is cancelled when it comes
 // due, naming the erasure, and nothing is sent for it.
 func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
-	var mu sync.Mutex
-	var bodies []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-	}))
-	defer srv.Close()
+	srv, bodies := recordingEndpoint(t)
 	master, _ := keystore.ParseMasterKey(keystore.NewMasterKey())
 	keys, err := keystore.Open(t.TempDir(), master, keystore.Options{})
 	if err != nil {
@@ -44,12 +36,7 @@ func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.start()
-	kept, _ := h.publish("app", "order.paid", `{"keep":"this"}`)
-	gone, _ := h.publish("app", "order.paid", `{"erase":"this"}`)
-	for _, m := range []string{kept, gone} {
-		id := domain.DeliveryIDFor(m, "sub_a")
-		waitUntil(t, 5*time.Second, "scheduled while paused", func() bool { return h.delivery(id).ID != "" })
-	}
+	kept, gone := publishTwoWhilePaused(t, h)
 	recs, err := h.store.ReadStream(ctx, domain.MessageStream(gone), 0, domain.Forward, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +61,8 @@ func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
 	if c, ok := tl[len(tl)-1].(domain.DeliveryCancelled); !ok || c.Reason != "payload erased by era_test" || types(tl) != "delivery.scheduled delivery.cancelled" {
 		t.Fatalf("the erased delivery's timeline: %s %+v", types(tl), tl[len(tl)-1])
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(bodies) != 1 || bodies[0] != `{"keep":"this"}` {
-		t.Fatalf("the endpoint got %q", bodies)
+	if got := bodies(); len(got) != 1 || got[0] != `{"keep":"this"}` {
+		t.Fatalf("the endpoint got %q", got)
 	}
 }
 
@@ -88,15 +73,7 @@ func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
 // its cache forgets the key, and the delivery waiting for it is cancelled,
 // not sent with a key that no longer exists.
 func TestAnErasureByAnotherNodeStopsThisOnesCachedKey(t *testing.T) {
-	var mu sync.Mutex
-	var bodies []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-	}))
-	defer srv.Close()
+	srv, bodies := recordingEndpoint(t)
 	master, _ := keystore.ParseMasterKey(keystore.NewMasterKey())
 	backend, err := keystore.OpenLocal(t.TempDir())
 	if err != nil {
@@ -120,12 +97,7 @@ func TestAnErasureByAnotherNodeStopsThisOnesCachedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.start()
-	kept, _ := h.publish("app", "order.paid", `{"keep":"this"}`)
-	gone, _ := h.publish("app", "order.paid", `{"erase":"this"}`)
-	for _, m := range []string{kept, gone} {
-		id := domain.DeliveryIDFor(m, "sub_a")
-		waitUntil(t, 5*time.Second, "scheduled while paused", func() bool { return h.delivery(id).ID != "" })
-	}
+	kept, gone := publishTwoWhilePaused(t, h)
 	recs, err := h.store.ReadStream(ctx, domain.MessageStream(gone), 0, domain.Forward, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +128,37 @@ func TestAnErasureByAnotherNodeStopsThisOnesCachedKey(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the erased one cancelled", func() bool {
 		return h.delivery(domain.DeliveryIDFor(gone, "sub_a")).Status == domain.DeliveryStatusCancelled
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if len(bodies) != 1 || bodies[0] != `{"keep":"this"}` {
-		t.Fatalf("the endpoint got %q", bodies)
+	if got := bodies(); len(got) != 1 || got[0] != `{"keep":"this"}` {
+		t.Fatalf("the endpoint got %q", got)
 	}
+}
+
+// recordingEndpoint answers 200 and records the bodies it was sent.
+func recordingEndpoint(t *testing.T) (*httptest.Server, func() []string) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), bodies...)
+	}
+}
+
+// publishTwoWhilePaused publishes a message to keep and one to erase to
+// the paused sub_a, and waits until both deliveries are scheduled.
+func publishTwoWhilePaused(t *testing.T, h *harness) (kept, gone string) {
+	kept, _ = h.publish("app", "order.paid", `{"keep":"this"}`)
+	gone, _ = h.publish("app", "order.paid", `{"erase":"this"}`)
+	for _, m := range []string{kept, gone} {
+		id := domain.DeliveryIDFor(m, "sub_a")
+		waitUntil(t, 5*time.Second, "scheduled while paused", func() bool { return h.delivery(id).ID != "" })
+	}
+	return kept, gone
 }
