@@ -276,11 +276,15 @@ func (s *Store) loadOrCreate(ctx context.Context, base string) (current, error) 
 	if err := s.verify(ctx); err != nil {
 		return current{}, err
 	}
+	// floor is a generation found to exist that Generation may not count
+	// yet (another process's, made between the two reads).
+	floor := uint64(0)
 	for {
 		gen, err := s.b.Generation(ctx, base)
 		if err != nil {
 			return current{}, err
 		}
+		gen = max(gen, floor)
 		if gen > 0 {
 			id := base + "#" + strconv.FormatUint(gen, 10)
 			if aead, err := s.key(ctx, id); err == nil {
@@ -308,7 +312,9 @@ func (s *Store) loadOrCreate(ctx context.Context, base string) (current, error) 
 		case !errors.Is(err, ErrKeyExists):
 			return current{}, err
 		}
-		// Made first elsewhere: read that one.
+		// Made first elsewhere, or destroyed before it was made here: read
+		// that one, or go past it.
+		floor = gen
 	}
 }
 
@@ -418,6 +424,16 @@ func destroyed(b Backend, id string) (string, time.Time, bool, error) {
 		return "", time.Time{}, false, nil
 	}
 	return t.ErasureID, t.DestroyedAt, true, nil
+}
+
+// splitKeyID reads a full key id back into its base and generation.
+func splitKeyID(id string) (string, uint64, bool) {
+	i := strings.LastIndexByte(id, '#')
+	if i < 0 {
+		return "", 0, false
+	}
+	gen, err := strconv.ParseUint(id[i+1:], 10, 64)
+	return id[:i], gen, err == nil && gen > 0
 }
 
 // MasterID is the id of the master key that wraps the store.

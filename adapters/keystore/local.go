@@ -136,9 +136,23 @@ func (l *local) Create(_ context.Context, base string, gen uint64, id string, re
 	b := l.db.NewBatch()
 	raw, _ := json.Marshal(rec)
 	b.Set([]byte(pKey+id), raw, nil)
-	b.Set([]byte(pGen+base), []byte(strconv.FormatUint(gen, 10)), nil)
+	if err := l.raiseGeneration(b, base, gen); err != nil {
+		return err
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("key store: create %s: %w", id, err)
+	}
+	return nil
+}
+
+// raiseGeneration sets base's generation to gen in b unless it is higher.
+func (l *local) raiseGeneration(b *pebble.Batch, base string, gen uint64) error {
+	have, err := l.Generation(context.Background(), base)
+	if err != nil {
+		return err
+	}
+	if gen > have {
+		b.Set([]byte(pGen+base), []byte(strconv.FormatUint(gen, 10)), nil)
 	}
 	return nil
 }
@@ -181,6 +195,14 @@ func (l *local) Destroy(_ context.Context, ids []string, t Tombstone) error {
 		}
 		b.Delete([]byte(pKey+id), nil)
 		b.Set([]byte(pTomb+id), raw, nil)
+		// A key destroyed without having been created here (a key store
+		// restored from an older backup, a copy) still takes its
+		// generation: the next one of its base is created after it.
+		if base, gen, ok := splitKeyID(id); ok {
+			if err := l.raiseGeneration(b, base, gen); err != nil {
+				return err
+			}
+		}
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("key store: destroy: %w", err)

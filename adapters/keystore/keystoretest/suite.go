@@ -165,6 +165,22 @@ func testDestroy(t *testing.T, o Options) {
 	if keys, _ := b.Keys(ctx, "app_1/"); fmt.Sprint(keys) != "["+base+"#2]" {
 		t.Fatalf("live keys: %v", keys)
 	}
+	// A key destroyed that this backend never held (a key store restored
+	// from an older backup) still takes its generation, and a store over
+	// the backend seals its base under the next one.
+	const lost = "app_3/d/20260310"
+	if err := b.Destroy(ctx, []string{lost + "#1"}, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, tomb, err := b.Get(ctx, lost+"#1"); err != nil || tomb == nil {
+		t.Fatalf("a key destroyed without being created: %v %v", tomb, err)
+	}
+	if g, _ := b.Generation(ctx, lost); g != 1 {
+		t.Fatalf("the generation of a base whose only key was destroyed unseen: %d", g)
+	}
+	if err := b.Create(ctx, lost, 1, lost+"#1", record(9)); !errors.Is(err, keystore.ErrKeyExists) {
+		t.Fatalf("creating a key destroyed unseen: %v", err)
+	}
 	// Many at once (an application's erasure under one key per message).
 	var many []string
 	for i := range 40 {
@@ -249,6 +265,13 @@ func testStore(t *testing.T, o Options) {
 	v2, err := s.Seal(ctx, "app_1/d/20260310", "message:msg_2", []byte(`{}`))
 	if err != nil || v2.KeyID == v.KeyID {
 		t.Fatalf("a seal after the destroy: %+v %v", v2, err)
+	}
+	// A base whose first key was destroyed before this store made it.
+	if err := b.Destroy(ctx, []string{"app_1/d/20260311#1"}, keystore.Tombstone{ErasureID: "era_0"}); err != nil {
+		t.Fatal(err)
+	}
+	if v3, err := s.Seal(ctx, "app_1/d/20260311", "message:msg_3", []byte(`{}`)); err != nil || v3.KeyID != "app_1/d/20260311#2" {
+		t.Fatalf("a seal under a base whose first key was destroyed unseen: %+v %v", v3, err)
 	}
 	if id, _, ok, err := keystore.TombstonesOf(b).Destroyed(v.KeyID); err != nil || !ok || id != "era_1" {
 		t.Fatalf("the tombstone without the master key: %q %v %v", id, ok, err)
