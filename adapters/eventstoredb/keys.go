@@ -197,8 +197,44 @@ func (b *keyBackend) Create(ctx context.Context, _ string, _ uint64, id string, 
 // ever destroyed (a refused Create lists an id again, after its tombstone;
 // a destroyed id never lives again).
 func (b *keyBackend) Keys(ctx context.Context, prefix string) ([]string, error) {
-	live, gone := map[string]bool{}, map[string]bool{}
-	stream := b.indexStream(prefix)
+	listed, gone, err := b.readIndex(ctx, b.indexStream(prefix))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(listed))
+	for id := range listed {
+		if strings.HasPrefix(id, prefix) && !gone[id] {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// KeyIDs lists every key of the applications named, live or destroyed
+// (keystore.KeyLister, for a copy).
+func (b *keyBackend) KeyIDs(ctx context.Context, applications []string) ([]string, error) {
+	var out []string
+	for _, app := range applications {
+		listed, gone, err := b.readIndex(ctx, b.indexStream(app+"/"))
+		if err != nil {
+			return nil, err
+		}
+		for id := range gone {
+			listed[id] = true
+		}
+		for id := range listed {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// readIndex reads an application's index: the ids listed, and those
+// destroyed.
+func (b *keyBackend) readIndex(ctx context.Context, stream string) (listed, gone map[string]bool, err error) {
+	listed, gone = map[string]bool{}, map[string]bool{}
 	var bad error
 	for from := uint64(0); ; {
 		n := 0
@@ -212,9 +248,8 @@ func (b *keyBackend) Keys(ctx context.Context, prefix string) ([]string, error) 
 				var l keyListed
 				if err := json.Unmarshal(e.Data, &l); err != nil {
 					bad = fmt.Errorf("%w: %s@%d: %v", domain.ErrCorrupt, stream, e.EventNumber, err)
-				} else if strings.HasPrefix(l.ID, prefix) {
-					live[l.ID] = true
 				}
+				listed[l.ID] = true
 			case typeKeysDestroyed:
 				var d keysDestroyed
 				if err := json.Unmarshal(e.Data, &d); err != nil {
@@ -226,26 +261,18 @@ func (b *keyBackend) Keys(ctx context.Context, prefix string) ([]string, error) 
 			}
 		})
 		if errors.Is(err, domain.ErrStreamNotFound) {
-			break
+			return listed, gone, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if bad != nil {
-			return nil, bad
+			return nil, nil, bad
 		}
 		if n < 4096 {
-			break
+			return listed, gone, nil
 		}
 	}
-	out := make([]string, 0, len(live))
-	for id := range live {
-		if !gone[id] {
-			out = append(out, id)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // Destroy appends each key's tombstone at its stream's revision (a key

@@ -136,3 +136,20 @@ func mustConfig(t *testing.T, url string) *kurrentdb.Configuration {
 	}
 	return cfg
 }
+
+// TestKeysCopyBetweenTheLocalAndTheLedgerKeyStore: a ledger moved from one
+// process to a cluster (and back) takes its keys along, erasures included.
+func TestKeysCopyBetweenTheLocalAndTheLedgerKeyStore(t *testing.T) {
+	url := emulator(t, esdbtest.Options{}).URL()
+	ledger := keyBackends(url).Open
+	local := func(t *testing.T) keystore.Backend {
+		b, err := keystore.OpenLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	t.Run("LocalToLedger", func(t *testing.T) { keystoretest.CheckCopy(t, local, ledger) })
+	t.Run("LedgerToLocal", func(t *testing.T) { keystoretest.CheckCopy(t, ledger, local) })
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -239,4 +240,24 @@ func (quietLogger) Infof(string, ...any)  {}
 func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("key store: "+format, args...))
+}
+
+// KeyIDs lists every key the store holds or destroyed, in order (the
+// applications are not needed: it holds them all).
+func (l *local) KeyIDs(_ context.Context, _ []string) ([]string, error) {
+	var out []string
+	for _, p := range []string{pKey, pTomb} {
+		it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte(p), UpperBound: upper([]byte(p))})
+		if err != nil {
+			return nil, err
+		}
+		for it.First(); it.Valid(); it.Next() {
+			out = append(out, string(it.Key()[len(p):]))
+		}
+		if err := it.Close(); err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
 	"github.com/hookledger/hookledger/adapters/receiver"
 	"github.com/hookledger/hookledger/domain"
@@ -55,6 +56,31 @@ func runLedger(t *testing.T, cfg config.Config, store domain.EventStore, key ed2
 		stopSeal()
 		<-sealDone
 		l.Sender.Close()
+	}
+}
+
+// firstPayload opens the first message of the ledger with keys.
+func firstPayload(t *testing.T, store domain.EventStore, keys domain.PayloadCipher) string {
+	t.Helper()
+	for from := domain.Position(1); ; {
+		recs, err := store.ReadAll(context.Background(), from, 256)
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("no message in the ledger: %v", err)
+		}
+		for _, r := range recs {
+			if r.Type == domain.TypeMessagePublished {
+				ev, err := domain.DecodeEvent(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := domain.OpenPayload(context.Background(), keys, ev.(domain.MessagePublished))
+				if err != nil {
+					t.Fatalf("open the first payload: %v", err)
+				}
+				return string(body)
+			}
+		}
+		from = recs[len(recs)-1].Position + 1
 	}
 }
 
@@ -155,6 +181,7 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	recv.Add("sub_c", secret)
 	publishAndWait(t, l1, recv, "app_c", 25)
 	stop1()
+	l1.Keys.Close() // as a stopped server leaves it
 	embedded := allEvents(t, store1)
 	verified(t, store1, pub, "source")
 	store1.Close()
@@ -169,7 +196,8 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	if rc := copyCmd(ctx, []string{"--from", dir1, "--to", emu.URL()}, &out, &errb); rc != 0 {
 		t.Fatalf("copy to esdb: rc %d: %s", rc, errb.String())
 	}
-	if !strings.Contains(out.String(), fmt.Sprintf("copied %d events (0 already there)", len(embedded))) {
+	if !strings.Contains(out.String(), fmt.Sprintf("copied %d events (0 already there)", len(embedded))) ||
+		!strings.Contains(out.String(), "copied 1 data keys and 0 tombstones of erased ones (0 already there) into the ledger's key store") {
 		t.Fatalf("copy said: %s", out.String())
 	}
 	es, err := eventstoredb.Open(eventstoredb.Options{URL: emu.URL(), Log: zerolog.Nop()})
@@ -179,15 +207,22 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	defer es.Close()
 	sameLedger(t, embedded, allEvents(t, es))
 	verified(t, es, pub, "EventStoreDB copy")
-	if emu.Events() != len(embedded) {
-		t.Fatalf("the server holds %d events, want %d", emu.Events(), len(embedded))
+	// The ledger, and beside it its key store: the master key's id, the
+	// one data key and its listing in its application's index.
+	if emu.Events() != len(embedded)+3 {
+		t.Fatalf("the server holds %d events, want the ledger's %d and the key store's 3", emu.Events(), len(embedded))
 	}
 
 	// 3. Serve on EventStoreDB: the views rebuild from the copy and a new
 	// message goes out through the EventStoreDB store.
 	cfg2 := config.Defaults()
 	cfg2.DataDir, cfg2.AllowPrivateTargets, cfg2.StoreURL = t.TempDir(), true, emu.URL()
+	// Its payloads open with the keys copied into the ledger's key store.
+	cfg2.KeyStore, cfg2.MasterKeyFile = config.KeyStoreLedger, filepath.Join(dir1, "master.key")
 	l2, stop2 := runLedger(t, cfg2, es, key)
+	if got := firstPayload(t, es, l2.Keys); got != `{"i":0}` {
+		t.Fatalf("the first payload, on EventStoreDB with the copied keys: %q", got)
+	}
 	var acked int
 	l2.Pipeline.Read(func(v *projections.Views) {
 		v.Records().WalkDeliveries(func(d *projections.DeliveryView) error {
@@ -226,6 +261,22 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	}
 	sameLedger(t, onESDB, allEvents(t, store2))
 	verified(t, store2, pub, "copied back")
+	if !strings.Contains(out.String(), "copied 1 data keys") {
+		t.Fatalf("copy back said: %s", out.String())
+	}
+	master, err := os.ReadFile(filepath.Join(dir1, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, _ := keystore.ParseMasterKey(string(master))
+	keys2, err := keystore.Open(filepath.Join(dir2, "keys"), mk, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := firstPayload(t, store2, keys2); got != `{"i":0}` {
+		t.Fatalf("the first payload, copied back with its keys: %q", got)
+	}
+	keys2.Close()
 	store2.Close()
 
 	// 5. Again: nothing to do. 6. A different ledger is not merged.

@@ -33,6 +33,7 @@ func Run(t *testing.T, o Options) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, o) })
 	t.Run("Destroy", func(t *testing.T) { testDestroy(t, o) })
 	t.Run("StoreOverIt", func(t *testing.T) { testStore(t, o) })
+	t.Run("Copy", func(t *testing.T) { CheckCopy(t, o.Open, o.Open) })
 	if o.Share != nil {
 		t.Run("Shared", func(t *testing.T) { testShared(t, o) })
 	}
@@ -328,5 +329,69 @@ func testShared(t *testing.T, o Options) {
 	n2, err2 := a.Seal(ctx, base, "message:msg_b", []byte("b"))
 	if err1 != nil || err2 != nil || n1.KeyID != n2.KeyID || n1.KeyID == vals[0].KeyID {
 		t.Fatalf("after the destroy: %v %v, %v %v", n1, err1, n2, err2)
+	}
+}
+
+// CheckCopy copies the keys of a backend opened by from into one opened by
+// to (the same kind, or another: a ledger moved between stores), and
+// checks that the copy opens what the source opened, keeps erased what
+// was erased, resumes when run again, and refuses a destination wrapped
+// by another master key.
+func CheckCopy(t *testing.T, from, to func(*testing.T) keystore.Backend) {
+	ctx, src, dst := ctxT(t), from(t), to(t)
+	m := newMaster(t)
+	s := newStore(t, src, m)
+	var vals []*domain.SealedValue
+	for i, base := range []string{"app_1/d/20260310", "app_1/m/20260310/msg_2", "app_2/d/20260310", "app_1/c"} {
+		v, err := s.Seal(ctx, base, fmt.Sprint("aad", i), []byte(fmt.Sprint("value ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals = append(vals, v)
+	}
+	if err := s.Destroy([]string{vals[1].KeyID}, "era_1"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Seal(ctx, "app_1/m/20260310/msg_2", "aad again", []byte("value again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := keystore.CopyKeys(ctx, src, dst, []string{"app_1", "app_2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Keys != 4 || rep.Tombstones != 1 || rep.AlreadyThere != 0 || rep.MasterID != keystore.MasterKeyID(m) {
+		t.Fatalf("copy: %+v", rep)
+	}
+	c := newStore(t, dst, m)
+	for i, v := range vals {
+		got, err := c.Open(ctx, fmt.Sprint("aad", i), v)
+		if i == 1 {
+			var erased *domain.ErasedError
+			if !errors.As(err, &erased) || erased.ErasureID != "era_1" {
+				t.Fatalf("the erased value, in the copy: %q %v", got, err)
+			}
+			continue
+		}
+		if err != nil || string(got) != fmt.Sprint("value ", i) {
+			t.Fatalf("value %d in the copy: %q %v", i, got, err)
+		}
+	}
+	if got, err := c.Open(ctx, "aad again", again); err != nil || string(got) != "value again" {
+		t.Fatalf("the next generation in the copy: %q %v", got, err)
+	}
+	// The copy seals new values past what it was given.
+	if v, err := c.Seal(ctx, "app_1/m/20260310/msg_2", "aad 3", []byte("x")); err != nil || v.KeyID != again.KeyID {
+		t.Fatalf("a seal in the copy: %+v %v", v, err)
+	}
+	if rep, err := keystore.CopyKeys(ctx, src, dst, []string{"app_1", "app_2"}); err != nil || rep.Keys != 0 || rep.AlreadyThere != 4 {
+		t.Fatalf("the copy run again: %+v %v", rep, err)
+	}
+	other := to(t)
+	if _, err := keystore.New(ctx, other, newMaster(t), keystore.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keystore.CopyKeys(ctx, src, other, []string{"app_1"}); !errors.Is(err, keystore.ErrWrongMasterKey) {
+		t.Fatalf("a copy into a key store of another master key: %v", err)
 	}
 }
