@@ -33,7 +33,7 @@ commands:
   export    write a verifiable export (all, --application or --subscription)
   timeline  print a delivery's events:   hookledger timeline <delivery-id> [--json]
   history   print a stream's events:     hookledger history <stream or id> [--json] (sub_, dlv_, msg_, app_, key_ ids too)
-  copy      copy a ledger between stores: hookledger copy --from DIR|esdb://... --to DIR|esdb://...
+  copy      copy a ledger (and its data keys) between stores: hookledger copy --from DIR|esdb://... --to DIR|esdb://...
   backup    a backup of a running server's ledger: hookledger backup --url URL --key ADMIN_KEY --out FILE.tar
   restore   a backup into a new data directory: hookledger restore --from FILE.tar --data-dir DIR
   keys      recovery: hookledger keys create-admin --data-dir DIR (server stopped) issues an admin key;
