@@ -355,5 +355,37 @@ func (b *keyBackend) destroyOne(ctx context.Context, id string, t keystore.Tombs
 	}
 }
 
+// Rewrap appends the key re-wrapped at its stream's revision and sets the
+// stream's $tb past the copy the old master key wrapped.
+func (b *keyBackend) Rewrap(ctx context.Context, id string, rec keystore.Record) error {
+	for {
+		e, err := b.last(ctx, b.keyStream(id))
+		if err != nil {
+			return err
+		}
+		if e == nil || e.EventType != typeKeyCreated {
+			return nil // never made, or destroyed
+		}
+		res, err := b.appendRaw(ctx, b.keyStream(id), typeKeyCreated, kurrentdb.Revision(e.EventNumber), rec)
+		if wrongVersion(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var meta kurrentdb.StreamMetadata
+		meta.SetTruncateBefore(res.NextExpectedVersion)
+		return b.s.call(ctx, "truncate a key stream", func(ctx context.Context, c *kurrentdb.Client) error {
+			_, err := c.SetStreamMetadata(ctx, b.keyStream(id), kurrentdb.AppendToStreamOptions{}, meta)
+			return err
+		})
+	}
+}
+
+func (b *keyBackend) SetMaster(ctx context.Context, id string) error {
+	_, err := b.appendRaw(ctx, b.root+"master", typeMasterRecorded, kurrentdb.Any{}, masterRecorded{MasterID: id})
+	return err
+}
+
 // Prefix is the stream prefix of the ledger on the server.
 func (s *Store) Prefix() string { return s.opts.Prefix }

@@ -96,35 +96,54 @@ func TestTheKeyStreamsStayOutOfTheLedger(t *testing.T) {
 	}
 	scancel()
 
-	// Destroyed: a raw read of the key's stream, from its start, holds the
-	// tombstone only.
-	if err := ks.Destroy([]string{v.KeyID}, "era_1"); err != nil {
+	// Re-wrapped by a new master key: the stream reads as the new copy
+	// alone (the old one is past $tb, for the scavenge).
+	kept, err := ks.Seal(ctx, "app_1/d/20260311", "message:msg_2", []byte("kept"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	m2, _ := keystore.ParseMasterKey(keystore.NewMasterKey())
+	if n, err := keystore.RotateMasterOf(ctx, b, m, m2, []string{"app_1"}); err != nil || n != 2 {
+		t.Fatalf("rotation: %d %v", n, err)
 	}
 	c, err := kurrentdb.NewClient(mustConfig(t, srv.URL()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	rs, err := c.ReadStream(ctx, eventstoredb.KeyStreamsPrefix(s.Prefix())+"key-"+v.KeyID, kurrentdb.ReadStreamOptions{From: kurrentdb.Start{}}, 100)
+	raw := func(id string) (types []string, masters []string) {
+		rs, err := c.ReadStream(ctx, eventstoredb.KeyStreamsPrefix(s.Prefix())+"key-"+id, kurrentdb.ReadStreamOptions{From: kurrentdb.Start{}}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		for {
+			ev, err := rs.Recv()
+			if err != nil {
+				return
+			}
+			types = append(types, ev.Event.EventType)
+			var rec keystore.Record
+			if json.Unmarshal(ev.Event.Data, &rec) == nil && len(rec.Wrapped) > 0 {
+				masters = append(masters, rec.Master)
+			}
+		}
+	}
+	if types, masters := raw(kept.KeyID); strings.Join(types, ",") != "data_key.created" || strings.Join(masters, ",") != keystore.MasterKeyID(m2) {
+		t.Fatalf("the re-wrapped key's stream reads %v wrapped by %v", types, masters)
+	}
+	ks, err = keystore.New(ctx, b, m2, keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rs.Close()
-	var types []string
-	for {
-		ev, err := rs.Recv()
-		if err != nil {
-			break
-		}
-		types = append(types, ev.Event.EventType)
-		var rec keystore.Record
-		if json.Unmarshal(ev.Event.Data, &rec) == nil && len(rec.Wrapped) > 0 {
-			t.Fatalf("the wrapped key is still read from its stream: %s", ev.Event.Data)
-		}
+
+	// Destroyed: a raw read of the key's stream, from its start, holds the
+	// tombstone only.
+	if err := ks.Destroy([]string{v.KeyID}, "era_1"); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Join(types, ",") != "data_key.destroyed" {
-		t.Fatalf("the destroyed key's stream reads %v", types)
+	if types, masters := raw(v.KeyID); strings.Join(types, ",") != "data_key.destroyed" || len(masters) > 0 {
+		t.Fatalf("the destroyed key's stream reads %v (wrapped copies: %v)", types, masters)
 	}
 }
 

@@ -35,6 +35,13 @@ type Backend interface {
 	// Destroy durably replaces the records of ids with t (ids destroyed
 	// already keep their tombstone; ids never created get one).
 	Destroy(ctx context.Context, ids []string, t Tombstone) error
+	// Rewrap durably replaces live key id's record by rec, the same key
+	// wrapped by another master key (a master key's rotation); a key
+	// destroyed meanwhile is left destroyed.
+	Rewrap(ctx context.Context, id string, rec Record) error
+	// SetMaster records id as the master key's, replacing the one
+	// recorded (the end of a rotation).
+	SetMaster(ctx context.Context, id string) error
 	Close() error
 }
 

@@ -261,3 +261,21 @@ func (l *local) KeyIDs(_ context.Context, _ []string) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+func (l *local) Rewrap(ctx context.Context, id string, rec Record) error {
+	if _, tomb, err := l.Get(ctx, id); err != nil || tomb != nil {
+		return err
+	}
+	raw, _ := json.Marshal(rec)
+	if err := l.db.Set([]byte(pKey+id), raw, pebble.Sync); err != nil {
+		return fmt.Errorf("key store: rewrap %s: %w", id, err)
+	}
+	return nil
+}
+
+func (l *local) SetMaster(_ context.Context, id string) error {
+	if err := l.db.Set([]byte(metaMaster), []byte(id), pebble.Sync); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	return nil
+}

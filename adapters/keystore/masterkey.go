@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -108,4 +109,66 @@ func (s *Store) RotateMaster(next []byte) (int, error) {
 	s.master, s.masterID = aead, nextID
 	s.mu.Unlock()
 	return n, l.purge()
+}
+
+// RotateMasterOf re-wraps every live key of b (of the applications named,
+// for a backend that finds keys through them) from the master key old to
+// next, key by key, then records next as the master key. Every process
+// using b must be stopped: one still running would wrap new keys with old.
+// Interrupted, it is run again with the same two keys: the keys wrapped by
+// next already are left, and until it has finished no key store over b
+// opens with either key alone (the master recorded is still old's, and
+// some keys are next's). It answers how many keys it re-wrapped.
+func RotateMasterOf(ctx context.Context, b Backend, old, next []byte, applications []string) (int, error) {
+	oldAEAD, err := newAEAD(old)
+	if err != nil || len(old) != MasterKeySize {
+		return 0, fmt.Errorf("the current master key must be %d bytes", MasterKeySize)
+	}
+	nextAEAD, err := newAEAD(next)
+	if err != nil || len(next) != MasterKeySize {
+		return 0, fmt.Errorf("the new master key must be %d bytes", MasterKeySize)
+	}
+	oldID, nextID := MasterKeyID(old), MasterKeyID(next)
+	have, err := b.Master(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if have != oldID && have != nextID {
+		return 0, fmt.Errorf("%w: the key store's keys are wrapped by master key %s, not by %s (the current key given)", ErrWrongMasterKey, have, oldID)
+	}
+	lister, ok := b.(KeyLister)
+	if !ok {
+		return 0, errors.New("the key store cannot list its keys")
+	}
+	ids, err := lister.KeyIDs(ctx, applications)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		rec, tomb, err := b.Get(ctx, id)
+		if errors.Is(err, ErrNoKey) || tomb != nil || (err == nil && rec.Master == nextID) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		key, err := oldAEAD.Open(nil, rec.Nonce, rec.Wrapped, wrapAAD(id))
+		if err != nil {
+			return n, fmt.Errorf("%w: data key %s does not unwrap with master key %s (wrapped by %s)", ErrWrongMasterKey, id, oldID, rec.Master)
+		}
+		rec.Master, rec.Nonce = nextID, make([]byte, nextAEAD.NonceSize())
+		io.ReadFull(rand.Reader, rec.Nonce)
+		rec.Wrapped = nextAEAD.Seal(nil, rec.Nonce, key, wrapAAD(id))
+		if err := b.Rewrap(ctx, id, rec); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if have != nextID {
+		if err := b.SetMaster(ctx, nextID); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 	"github.com/hookledger/hookledger/adapters/ids"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -467,6 +469,48 @@ func TestRotateMasterKey(t *testing.T) {
 	_, api, _ := startServer(t, e.dir, "--master-key-file", next)
 	p, _ := api.call("GET", "/v1/applications/app_e/messages/"+m, nil)["payload"].(map[string]any)
 	if p["note"] != "rotate-marker" {
+		t.Fatalf("the payload after the rotation: %v", p)
+	}
+}
+
+// TestRotateTheLedgerKeyStoresMasterKey: a ledger on EventStoreDB with its
+// keys in it (--key-store ledger) rotates its master key with the server
+// stopped: the payloads read back with the new key, the old one is refused.
+func TestRotateTheLedgerKeyStoresMasterKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary; skipped under -short")
+	}
+	emu, err := esdbtest.Start(esdbtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	dir := t.TempDir()
+	m1, next := filepath.Join(dir, "m1.key"), filepath.Join(dir, "m2.key")
+	if err := os.WriteFile(m1, []byte(keystore.NewMasterKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := []string{"--store-url", emu.URL(), "--key-store", "ledger"}
+	srv, api, _ := startServer(t, dir, append(store, "--master-key-file", m1)...)
+	api.call("POST", "/v1/applications", map[string]any{"id": "app_r", "name": "r"})
+	msg := api.call("POST", "/v1/applications/app_r/messages", map[string]any{"event_type": "a.b", "payload": map[string]any{"note": "rotate-marker"}})["id"].(string)
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+
+	rotate := []string{"keys", "rotate-master", "--store-url", emu.URL(), "--master-key-file", m1, "--new-master-key-file", next}
+	if out, code := runCLI(t, append(rotate, "--generate")...); code != 0 || !strings.Contains(out, "re-wrapped 1 data keys: the ledger's key store is now wrapped by master key") {
+		t.Fatalf("rotate-master --store-url: %d %s", code, out)
+	}
+	if out, code := runCLI(t, rotate...); code != 0 || !strings.Contains(out, "already wrapped") {
+		t.Fatalf("rotate-master --store-url once more: %d %s", code, out)
+	}
+	old := exec.Command(binary(t), append([]string{"serve", "--data-dir", dir, "--listen", freePort(t), "--master-key-file", m1}, store...)...)
+	old.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY=integrity-test-admin-key-0123456789")
+	if out, err := old.CombinedOutput(); err == nil || !strings.Contains(string(out), "wrong master key") {
+		t.Fatalf("serve with the old master key: %v\n%s", err, out)
+	}
+	_, api, _ = startServer(t, dir, append(store, "--master-key-file", next)...)
+	if p, _ := api.call("GET", "/v1/applications/app_r/messages/"+msg, nil)["payload"].(map[string]any); p["note"] != "rotate-marker" {
 		t.Fatalf("the payload after the rotation: %v", p)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookledger/hookledger/adapters/app"
 	"github.com/hookledger/hookledger/adapters/config"
+	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/httpapi"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/keystore"
@@ -32,6 +33,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "create-admin" {
 		fmt.Fprintln(stderr, "usage: hookledger keys create-admin --data-dir DIR [--name NAME]   (server stopped)")
 		fmt.Fprintln(stderr, "       hookledger keys rotate-master --data-dir DIR --new-master-key-file FILE [--generate]   (server stopped)")
+		fmt.Fprintln(stderr, "       hookledger keys rotate-master --store-url URL --master-key-file FILE --new-master-key-file FILE [--generate]   (every node stopped)")
 		return 2
 	}
 	fs := flag.NewFlagSet("keys create-admin", flag.ContinueOnError)
@@ -77,12 +79,19 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 	current := fs.String("master-key-file", os.Getenv("HOOKLEDGER_MASTER_KEY_FILE"), "the current master key's file (default: HOOKLEDGER_MASTER_KEY, else <data-dir>/master.key)")
 	next := fs.String("new-master-key-file", "", "the new master key's file (required)")
 	generate := fs.Bool("generate", false, "draw the new master key and write it to --new-master-key-file (which must not exist)")
+	// Not from the environment: a ledger on EventStoreDB may keep its keys
+	// in the data directory (--key-store local), rotated without it.
+	storeURL := fs.String("store-url", "", "rotate the key store in this EventStoreDB ledger (--key-store ledger) instead of the data directory's")
+	storePrefix := fs.String("store-prefix", eventstoredb.DefaultPrefix, "EventStoreDB: the ledger's stream prefix")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
 	if *next == "" {
 		fmt.Fprintln(stderr, "--new-master-key-file is required")
 		return 2
+	}
+	if *storeURL != "" {
+		return rotateLedgerMaster(*storeURL, *storePrefix, *current, *next, *generate, stdout, stderr)
 	}
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.MasterKeyFile, cfg.MasterKey = *dataDir, *current, os.Getenv("HOOKLEDGER_MASTER_KEY")
@@ -121,20 +130,8 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 	}
 	defer ks.Close()
 	if *generate {
-		f, err := os.OpenFile(*next, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			fmt.Fprintln(stderr, "write the new master key:", err)
-			return 1
-		}
-		_, err = fmt.Fprintln(f, keystore.NewMasterKey())
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "write the new master key:", err)
+		if err := writeNewMasterKey(*next); err != nil {
+			fmt.Fprintln(stderr, err)
 			return 1
 		}
 	}
@@ -151,6 +148,104 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "re-wrapped %d data keys: the key store is now wrapped by master key %s (was %s)\n", n, ks.MasterID(), oldID)
 	fmt.Fprintf(stdout, "from now on start serve with --master-key-file %s (or HOOKLEDGER_MASTER_KEY); then destroy the old master key and the backups of the key store wrapped by it\n", *next)
+	return 0
+}
+
+// writeNewMasterKey draws a master key into path, which must not exist.
+func writeNewMasterKey(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write the new master key: %w", err)
+	}
+	_, err = fmt.Fprintln(f, keystore.NewMasterKey())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write the new master key: %w", err)
+	}
+	return nil
+}
+
+// rotateLedgerMaster rotates the master key of the key store in an
+// EventStoreDB ledger (--key-store ledger), with every node stopped: a
+// node still running would wrap its new keys with the old master key.
+func rotateLedgerMaster(storeURL, prefix, current, next string, generate bool, stdout, stderr io.Writer) int {
+	ctx := context.Background()
+	cfg := config.Defaults()
+	cfg.MasterKeyFile, cfg.MasterKey = current, os.Getenv("HOOKLEDGER_MASTER_KEY")
+	if cfg.MasterKeyFile != "" {
+		cfg.MasterKey = ""
+	}
+	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+		fmt.Fprintln(stderr, "--store-url: give the current master key (--master-key-file or HOOKLEDGER_MASTER_KEY)")
+		return 2
+	}
+	old, err := app.MasterKey(cfg, zerolog.New(stderr).Level(zerolog.WarnLevel))
+	if err != nil {
+		fmt.Fprintln(stderr, "the current master key:", err)
+		return 1
+	}
+	store, err := eventstoredb.Open(eventstoredb.Options{URL: storeURL, Prefix: prefix, Log: zerolog.New(stderr).Level(zerolog.ErrorLevel)})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer store.Close()
+	if last, err := store.ReadStream(ctx, domain.ClusterStream, domain.RevisionEnd, domain.Backward, 1); err == nil && len(last) == 1 &&
+		time.Since(last[0].Created) < 5*time.Minute {
+		fmt.Fprintf(stderr, "a node of the cluster wrote to its lease stream at %s: stop every node first (a node still running would wrap new keys with the old master key), then wait until 5 minutes after that\n",
+			last[0].Created.UTC().Format(time.RFC3339))
+		return 1
+	}
+	b, err := store.KeyBackend()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	have, err := b.Master(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "read the ledger's key store:", err)
+		return 1
+	}
+	if have == "" {
+		fmt.Fprintln(stderr, "the ledger has no key store (--key-store ledger): nothing to rotate")
+		return 1
+	}
+	if have != keystore.MasterKeyID(old) {
+		if nk, rerr := readMasterKey(next); rerr == nil && have == keystore.MasterKeyID(nk) && !generate {
+			fmt.Fprintf(stdout, "the ledger's key store is already wrapped by master key %s (%s): nothing to do\n", have, next)
+			return 0
+		}
+		fmt.Fprintf(stderr, "the ledger's key store is wrapped by master key %s, not by the current key given (%s)\n", have, keystore.MasterKeyID(old))
+		return 1
+	}
+	if generate {
+		if err := writeNewMasterKey(next); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	nk, err := readMasterKey(next)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	apps, err := app.ApplicationIDs(ctx, store)
+	if err != nil {
+		fmt.Fprintln(stderr, "read the ledger's applications:", err)
+		return 1
+	}
+	n, err := keystore.RotateMasterOf(ctx, b, old, nk, apps)
+	if err != nil {
+		fmt.Fprintf(stderr, "rotate (after %d keys re-wrapped): %v\nrun it again with the same two keys to finish; start no node until it has\n", n, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "re-wrapped %d data keys: the ledger's key store is now wrapped by master key %s (was %s)\n", n, keystore.MasterKeyID(nk), have)
+	fmt.Fprintf(stdout, "start every node with --master-key-file %s (or HOOKLEDGER_MASTER_KEY); the old copies of the keys go at the server's next scavenge: then destroy the old master key\n", next)
 	return 0
 }
 

@@ -34,6 +34,7 @@ func Run(t *testing.T, o Options) {
 	t.Run("Destroy", func(t *testing.T) { testDestroy(t, o) })
 	t.Run("StoreOverIt", func(t *testing.T) { testStore(t, o) })
 	t.Run("Copy", func(t *testing.T) { CheckCopy(t, o.Open, o.Open) })
+	t.Run("RotateMaster", func(t *testing.T) { testRotate(t, o) })
 	if o.Share != nil {
 		t.Run("Shared", func(t *testing.T) { testShared(t, o) })
 	}
@@ -393,5 +394,56 @@ func CheckCopy(t *testing.T, from, to func(*testing.T) keystore.Backend) {
 	}
 	if _, err := keystore.CopyKeys(ctx, src, other, []string{"app_1"}); !errors.Is(err, keystore.ErrWrongMasterKey) {
 		t.Fatalf("a copy into a key store of another master key: %v", err)
+	}
+}
+
+// testRotate: a master key's rotation re-wraps every live key, leaves the
+// destroyed ones destroyed, and records the new master key; run again, it
+// changes nothing.
+func testRotate(t *testing.T, o Options) {
+	ctx, b := ctxT(t), o.Open(t)
+	m, m2 := newMaster(t), newMaster(t)
+	s := newStore(t, b, m)
+	var vals []*domain.SealedValue
+	for i, base := range []string{"app_1/d/20260310", "app_1/m/20260310/msg_2", "app_2/d/20260310"} {
+		v, err := s.Seal(ctx, base, fmt.Sprint("aad", i), []byte(fmt.Sprint("value ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals = append(vals, v)
+	}
+	if err := s.Destroy([]string{vals[1].KeyID}, "era_1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keystore.RotateMasterOf(ctx, b, newMaster(t), m2, []string{"app_1", "app_2"}); !errors.Is(err, keystore.ErrWrongMasterKey) {
+		t.Fatalf("a rotation from a key that is not the current one: %v", err)
+	}
+	n, err := keystore.RotateMasterOf(ctx, b, m, m2, []string{"app_1", "app_2"})
+	if err != nil || n != 2 {
+		t.Fatalf("rotation: %d keys re-wrapped, %v", n, err)
+	}
+	if _, err := keystore.New(ctx, b, m, keystore.Options{}); !errors.Is(err, keystore.ErrWrongMasterKey) {
+		t.Fatalf("the old master key after the rotation: %v", err)
+	}
+	r := newStore(t, b, m2)
+	for i, v := range vals {
+		got, err := r.Open(ctx, fmt.Sprint("aad", i), v)
+		if i == 1 {
+			if !errors.Is(err, domain.ErrErased) {
+				t.Fatalf("the erased value after the rotation: %q %v", got, err)
+			}
+			continue
+		}
+		if err != nil || string(got) != fmt.Sprint("value ", i) {
+			t.Fatalf("value %d after the rotation: %q %v", i, got, err)
+		}
+	}
+	for _, id := range []string{vals[0].KeyID, vals[2].KeyID} {
+		if rec, _, err := b.Get(ctx, id); err != nil || rec.Master != keystore.MasterKeyID(m2) {
+			t.Fatalf("%s after the rotation: wrapped by %s, %v", id, rec.Master, err)
+		}
+	}
+	if n, err := keystore.RotateMasterOf(ctx, b, m, m2, []string{"app_1", "app_2"}); err != nil || n != 0 {
+		t.Fatalf("the rotation run again: %d %v", n, err)
 	}
 }
