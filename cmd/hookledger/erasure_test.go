@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/keystore"
@@ -497,6 +501,22 @@ func TestRotateTheLedgerKeyStoresMasterKey(t *testing.T) {
 	srv.Process.Signal(os.Interrupt)
 	srv.Wait()
 
+	// A cluster whose node renewed its leases a moment ago: refused.
+	busy, err := eventstoredb.Open(eventstoredb.Options{URL: emu.URL(), Prefix: "busy-", Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewal, _ := domain.Encode(ids.NewEventID(), domain.LeaseRenewed{NodeID: "n1", ExpiresAt: time.Now().Add(10 * time.Second), RenewedAt: time.Now()}, domain.Metadata{Actor: "n1"})
+	if _, err := busy.Append(context.Background(), domain.ClusterStream, domain.Any, renewal); err != nil {
+		t.Fatal(err)
+	}
+	busy.Close()
+	if out, code := runCLI(t, "keys", "rotate-master", "--store-url", emu.URL(), "--store-prefix", "busy-", "--master-key-file", m1, "--new-master-key-file", next, "--generate"); code == 0 || !strings.Contains(out, "stop every node first") {
+		t.Fatalf("rotate-master beside a live cluster: %d %s", code, out)
+	}
+	if _, err := os.Stat(next); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused rotation left a new key file: %v", err)
+	}
 	rotate := []string{"keys", "rotate-master", "--store-url", emu.URL(), "--master-key-file", m1, "--new-master-key-file", next}
 	if out, code := runCLI(t, append(rotate, "--generate")...); code != 0 || !strings.Contains(out, "re-wrapped 1 data keys: the ledger's key store is now wrapped by master key") {
 		t.Fatalf("rotate-master --store-url: %d %s", code, out)
