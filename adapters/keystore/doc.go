@@ -6,10 +6,12 @@
 // ("Erasure") gives the design and the threat model.
 //
 // The key store's logic (keystore.go: generations, wrapping, the caches of
-// unwrapped keys) runs over a Backend (backend.go): the local one, a Pebble
+// unwrapped keys; open.go: the master key's check) runs over a Backend
+// (backend.go): the local one, a Pebble
 // instance of its own in `<data-dir>/keys` (local.go), or the streams of an
 // EventStoreDB ledger that the nodes of a cluster share
 // (eventstoredb.Store.KeyBackend). keystoretest is the conformance suite
 // every backend runs. masterkey.go: master keys and their rotation;
-// tombstones.go: which keys were destroyed, read without the master key.
+// copy.go: a key store copied into another with its ledger; tombstones.go:
+// which keys were destroyed, read without the master key.
 package keystore
