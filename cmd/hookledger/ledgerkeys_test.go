@@ -45,8 +45,9 @@ func TestServeRefusesACopiedLedgerWithoutItsKeys(t *testing.T) {
 	srv.Wait()
 
 	dst := filepath.Join(t.TempDir(), "copy")
-	out, code := runCLI(t, "copy", "--from", src, "--to", dst)
-	if code != 0 || !strings.Contains(out, "hookledger verify --data-dir "+dst+" --public-key @FILE") {
+	// The ledger alone (a copy takes the data keys along unless told not to).
+	out, code := runCLI(t, "copy", "--from", src, "--to", dst, "--no-keys")
+	if code != 0 || !strings.Contains(out, "hookledger verify --data-dir "+dst+" --public-key @FILE") || !strings.Contains(out, "the data keys were not copied (--no-keys)") {
 		t.Fatalf("copy: %d %s", code, out)
 	}
 	// The copy has no seal key: verify says what to pin, and pins the
@@ -124,6 +125,25 @@ func TestServeRefusesACopiedLedgerWithoutItsKeys(t *testing.T) {
 	}
 	if p, _ := got["payload"].(map[string]any); p["n"] != float64(7) {
 		t.Fatalf("the copy's payload: %v", got)
+	}
+
+	// A copy with its keys (the default) needs only the seal key and the
+	// master key beside it.
+	withKeys := filepath.Join(t.TempDir(), "with-keys")
+	if out, code := runCLI(t, "copy", "--from", src, "--to", withKeys); code != 0 || !strings.Contains(out, "copied 1 data keys and 0 tombstones of erased ones (0 already there) into "+filepath.Join(withKeys, "keys")) {
+		t.Fatalf("copy with its keys: %d %s", code, out)
+	}
+	copyFile(t, filepath.Join(src, "audit", "seal.key"), filepath.Join(withKeys, "audit", "seal.key"))
+	copyFile(t, filepath.Join(src, "master.key"), filepath.Join(withKeys, "master.key"))
+	_, api3, _ := startServer(t, withKeys)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		status, m := api3.raw("GET", "/v1/applications/app_k/messages/"+msg, nil)
+		if p, _ := m["payload"].(map[string]any); status == 200 && p["n"] == float64(7) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the payload of the copy made with its keys: %d %v", status, m)
+		}
 	}
 }
 

@@ -75,7 +75,7 @@ func TestProgressOnATerminalOnly(t *testing.T) {
 	}
 	out, code := runCLI(t, "copy", "--from", dir, "--to", filepath.Join(t.TempDir(), "copy2"))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || strings.Contains(out, "\r") || strings.Contains(out, "%") || len(lines) != 3 || !strings.HasPrefix(lines[0], "copied ") {
+	if code != 0 || strings.Contains(out, "\r") || strings.Contains(out, "%") || len(lines) != 4 || !strings.HasPrefix(lines[0], "copied ") || !strings.Contains(lines[1], "data keys") {
 		t.Errorf("copy redirected prints its summary and what to do next, no bar: %d %q", code, out)
 	}
 }
