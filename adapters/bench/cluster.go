@@ -29,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/audit"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 	"github.com/hookledger/hookledger/adapters/httpapi"
@@ -52,9 +53,13 @@ func (r *runner) cluster(ctx context.Context) ([]Result, error) {
 	if _, _, err := audit.LoadOrCreateKey(keyPath); err != nil {
 		return nil, err
 	}
+	masterPath := filepath.Join(r.root, "cluster-master.key")
+	if err := os.WriteFile(masterPath, []byte(keystore.NewMasterKey()), 0o600); err != nil {
+		return nil, err
+	}
 	var out []Result
 	for n := 1; n <= 3; n++ {
-		res, err := r.clusterOf(ctx, n, bin, emu.URL(), keyPath)
+		res, err := r.clusterOf(ctx, n, bin, emu.URL(), keyPath, masterPath)
 		if err != nil {
 			return out, fmt.Errorf("%d nodes: %w", n, err)
 		}
@@ -71,7 +76,7 @@ type benchNode struct {
 	log  bytes.Buffer
 }
 
-func (r *runner) clusterOf(ctx context.Context, n int, bin, storeURL, keyPath string) (Result, error) {
+func (r *runner) clusterOf(ctx context.Context, n int, bin, storeURL, keyPath, masterPath string) (Result, error) {
 	prefix := fmt.Sprintf("bench-%d-%d-", n, time.Now().UnixNano())
 	var got atomic.Int64
 	var mu sync.Mutex
@@ -111,8 +116,16 @@ func (r *runner) clusterOf(ctx context.Context, n int, bin, storeURL, keyPath st
 		nd := &benchNode{addr: addr}
 		args := []string{"serve", "--store-url", storeURL, "--store-prefix", prefix, "--node-id", fmt.Sprintf("bench-%d", i+1),
 			"--data-dir", filepath.Join(r.root, fmt.Sprintf("cluster-%d-%d", n, i+1)), "--listen", addr, "--allow-private-targets",
-			"--no-payload-encryption", "--seal-key-file", keyPath, "--log-level", "warn", "--log-format", "json", "--max-ingest-lag", "0",
+			"--seal-key-file", keyPath, "--log-level", "warn", "--log-format", "json", "--max-ingest-lag", "0",
 			"--workers", strconv.Itoa(r.cfg.Workers), "--per-subscription", strconv.Itoa(min(r.cfg.Workers, 64))}
+		// Payloads encrypted as a cluster runs by default (the data keys in
+		// the ledger, one master key for every node), unless measured
+		// without.
+		if r.cfg.NoPayloadEncryption {
+			args = append(args, "--no-payload-encryption")
+		} else {
+			args = append(args, "--master-key-file", masterPath)
+		}
 		if r.cfg.NoMetrics {
 			args = append(args, "--no-metrics")
 		}
