@@ -29,10 +29,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/audit"
-	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 	"github.com/hookledger/hookledger/adapters/httpapi"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/domain"
 )
 
