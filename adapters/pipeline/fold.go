@@ -84,10 +84,12 @@ func (r *Runner) handle(fanCtx context.Context, rec domain.RecordedEvent) error 
 	if commitErr != nil {
 		r.log.Error().Err(commitErr).Msg("views not committed (the next start replays more)")
 	}
-	if f, ok := r.opts.Cipher.(keyForgetter); ok && len(forget) > 0 {
+	if len(forget) > 0 {
 		// Destroyed by an erasure, perhaps another node's: this process's
 		// cache of the keys must not open anything under them any more.
-		f.Forget(forget)
+		if f, ok := r.opts.Cipher.(keyForgetter); ok {
+			f.Forget(forget)
+		}
 	}
 	if rec.Position >= r.startHead {
 		r.markCaughtUp()

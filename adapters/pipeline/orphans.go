@@ -24,22 +24,23 @@ type orphan struct {
 // orphanLocked returns the announcement that carries an orphan ev
 // creates, judged on the views before ev is applied (nil when none).
 func (r *Runner) orphanLocked(rec domain.RecordedEvent, ev domain.Event) *opAnnouncement {
-	var o orphan
+	// Plain values until an orphan is found: the fold calls this for
+	// every event, and an orphan whose address escaped would be allocated
+	// at each call.
+	var app, sub, key string
 	switch e := ev.(type) {
 	case domain.SubscriptionCreated:
-		o = orphan{app: e.ApplicationID, sub: e.SubscriptionID}
+		app, sub = e.ApplicationID, e.SubscriptionID
 	case domain.APIKeyCreated:
-		if e.ApplicationID == "" {
-			return nil
-		}
-		o = orphan{app: e.ApplicationID, key: e.KeyID}
-	default:
+		app, key = e.ApplicationID, e.KeyID
+	}
+	if app == "" {
 		return nil
 	}
-	if a, ok := r.views.Applications[o.app]; !ok || !a.Deleted() {
+	if a, ok := r.views.Applications[app]; !ok || !a.Deleted() {
 		return nil
 	}
-	return &opAnnouncement{eventID: rec.ID, orphan: &o}
+	return &opAnnouncement{eventID: rec.ID, orphan: &orphan{app: app, sub: sub, key: key}}
 }
 
 // finishOrphan deletes the subscription, or revokes the key, of a deleted
