@@ -146,30 +146,32 @@ func checkKeyStore(ctx context.Context, cfg config.Config, store domain.EventSto
 
 // firstSealed finds the first event up to head that holds a sealed value.
 func firstSealed(ctx context.Context, store domain.EventStore, head domain.Position) (domain.Position, string, error) {
-	const page = 1024
-	for from := domain.Position(1); from <= head; {
-		recs, err := store.ReadAll(ctx, from, page)
-		if err != nil {
-			return 0, "", err
-		}
-		if len(recs) == 0 {
-			return 0, "", nil
-		}
-		for _, rec := range recs {
-			if !mayBeSealed(rec.Type) {
-				continue
-			}
+	// The catch-up subscription, not pages of ReadAll: on EventStoreDB it
+	// filters on the server, so a ledger sharing its server with others
+	// (or with other ledgers' prefixes) is read without the others' events.
+	var at domain.Position
+	var keyID string
+	errStop := errors.New("stop")
+	err := store.SubscribeAll(ctx, 0, func(rec domain.RecordedEvent) error {
+		if mayBeSealed(rec.Type) {
 			ev, err := domain.DecodeEvent(rec)
 			if err != nil {
-				return 0, "", fmt.Errorf("position %d: %w", rec.Position, err)
+				return fmt.Errorf("position %d: %w", rec.Position, err)
 			}
 			if id := domain.SealedKeyOf(ev); id != "" {
-				return rec.Position, id, nil
+				at, keyID = rec.Position, id
+				return errStop
 			}
 		}
-		from = recs[len(recs)-1].Position + 1
+		if rec.Position >= head {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return 0, "", err
 	}
-	return 0, "", nil
+	return at, keyID, nil
 }
 
 // mayBeSealed: the event types that can hold a sealed value

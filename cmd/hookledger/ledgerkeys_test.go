@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 )
 
 // TestServeRefusesACopiedLedgerWithoutItsKeys: a ledger copied into a new
@@ -158,5 +160,33 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServeRefusesTheLedgerKeyStoreForALedgerWrittenWithLocalKeys: a ledger
+// on EventStoreDB whose payloads were encrypted under a data directory's
+// keys is not served with an empty ledger key store (it could never read
+// them): serve says where the keys are.
+func TestServeRefusesTheLedgerKeyStoreForALedgerWrittenWithLocalKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary; skipped under -short")
+	}
+	emu, err := esdbtest.Start(esdbtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	dir := t.TempDir()
+	srv, api, _ := startServer(t, dir, "--store-url", emu.URL()) // --key-store local: keys in dir
+	api.call("POST", "/v1/applications", map[string]any{"id": "app_l", "name": "l"})
+	api.call("POST", "/v1/applications/app_l/messages", map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}})
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+	cmd := exec.Command(binary(t), "serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--store-url", emu.URL(),
+		"--key-store", "ledger", "--master-key-file", filepath.Join(dir, "master.key"), "--seal-key-file", filepath.Join(dir, "audit", "seal.key"))
+	cmd.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY=integrity-test-admin-key-0123456789")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "the ledger holds encrypted values") || !strings.Contains(string(out), "no key store in the ledger (--key-store ledger)") {
+		t.Fatalf("serve --key-store ledger on a ledger written with local keys: %v\n%s", err, out)
 	}
 }
