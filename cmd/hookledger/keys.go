@@ -23,8 +23,9 @@ import (
 )
 
 // keysCmd is the operator's recovery path when no admin key works (lost, or
-// revoked): with the server stopped, it issues a new admin key straight into
-// the embedded ledger, recorded like any other key with actor
+// revoked): it issues a new admin key straight into the ledger (the
+// embedded one with its server stopped, or an EventStoreDB one, whose
+// nodes fold it as any write), recorded like any other key with actor
 // "local-operator", and prints the key once.
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "rotate-master" {
@@ -32,6 +33,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) == 0 || args[0] != "create-admin" {
 		fmt.Fprintln(stderr, "usage: hookledger keys create-admin --data-dir DIR [--name NAME]   (server stopped)")
+		fmt.Fprintln(stderr, "       hookledger keys create-admin --store-url URL [--store-prefix P] [--name NAME]   (nodes may run)")
 		fmt.Fprintln(stderr, "       hookledger keys rotate-master --data-dir DIR --new-master-key-file FILE [--generate]   (server stopped)")
 		fmt.Fprintln(stderr, "       hookledger keys rotate-master --store-url URL --master-key-file FILE --new-master-key-file FILE [--generate]   (every node stopped)")
 		return 2
@@ -40,20 +42,40 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", envOr("HOOKLEDGER_DATA_DIR", "./data"), "data directory of the ledger (the server must be stopped)")
 	name := fs.String("name", "recovery (hookledger keys create-admin)", "a name for the key")
+	storeURL := fs.String("store-url", "", "issue it into this EventStoreDB ledger instead (its servers may run: they fold it as any write)")
+	storePrefix := fs.String("store-prefix", eventstoredb.DefaultPrefix, "EventStoreDB: the ledger's stream prefix")
 	if code, ok := parseFlags(fs, args[1:], stderr); !ok {
 		return code
 	}
-	// MustExist: a key issued into a mistyped directory would be a key of
-	// a new, empty ledger, refused by the real one.
-	store, err := pebblestore.Open(*dataDir, pebblestore.Options{Logger: zerolog.New(stderr).Level(zerolog.ErrorLevel), MustExist: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "open the ledger in %s: %v\n", *dataDir, err)
-		if errors.Is(err, pebblestore.ErrInUse) {
-			fmt.Fprintln(stderr, "(stop the server first: the embedded store allows one process)")
+	var store domain.EventStore
+	if *storeURL != "" {
+		es, err := eventstoredb.Open(eventstoredb.Options{URL: *storeURL, Prefix: *storePrefix, Log: zerolog.New(stderr).Level(zerolog.ErrorLevel)})
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
 		}
-		return 1
+		defer es.Close()
+		// A key issued under a mistyped prefix would be a key of a new,
+		// empty ledger, refused by the real one.
+		if head, err := es.Head(ctx); err != nil || head == 0 {
+			fmt.Fprintf(stderr, "no ledger under the prefix %q on that server (%v): check --store-prefix\n", *storePrefix, err)
+			return 1
+		}
+		store = es
+	} else {
+		// MustExist: a key issued into a mistyped directory would be a key
+		// of a new, empty ledger, refused by the real one.
+		ps, err := pebblestore.Open(*dataDir, pebblestore.Options{Logger: zerolog.New(stderr).Level(zerolog.ErrorLevel), MustExist: true})
+		if err != nil {
+			fmt.Fprintf(stderr, "open the ledger in %s: %v\n", *dataDir, err)
+			if errors.Is(err, pebblestore.ErrInUse) {
+				fmt.Fprintln(stderr, "(stop the server first: the embedded store allows one process)")
+			}
+			return 1
+		}
+		defer ps.Close()
+		store = ps
 	}
-	defer store.Close()
 	key := httpapi.NewAPIKey()
 	hash := domain.HashAPIKey(key)
 	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}

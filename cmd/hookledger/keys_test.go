@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 )
 
 // TestKeysCreateAdminRecovers: with the server stopped, `keys create-admin`
@@ -83,5 +85,43 @@ func TestKeysCreateAdminNeedsALedger(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(base, "mistyped")); err == nil {
 		t.Error("create-admin created the mistyped directory")
+	}
+}
+
+// TestKeysCreateAdminOnEventStoreDB: a ledger on EventStoreDB gets its
+// recovery admin key while its server runs (it folds the write as any
+// other); a mistyped prefix names no ledger and is refused.
+func TestKeysCreateAdminOnEventStoreDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; skipped under -short")
+	}
+	emu, err := esdbtest.Start(esdbtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	_, api, _ := startServer(t, t.TempDir(), "--store-url", emu.URL())
+	if out, code := runCLI(t, "keys", "create-admin", "--store-url", emu.URL(), "--store-prefix", "typo-"); code != 1 || !strings.Contains(out, "no ledger under the prefix") {
+		t.Fatalf("create-admin under a mistyped prefix: %d %s", code, out)
+	}
+	out, code := runCLI(t, "keys", "create-admin", "--store-url", emu.URL())
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) < 2 || !strings.HasPrefix(lines[1], "hlk_") {
+		t.Fatalf("create-admin --store-url: %d %s", code, out)
+	}
+	recovered := apiClient{t: t, base: api.base, key: lines[1]}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		status, _ := recovered.raw("GET", "/v1/keys", nil)
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recovered key does not work on the running server: %d", status)
+		}
+	}
+	id := strings.Fields(lines[0])[2]
+	items, _ := api.call("GET", "/v1/ledger/streams/apikey-"+id, nil)["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["actor"] != "local-operator" {
+		t.Fatalf("the key's creation: %v", items)
 	}
 }
