@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 	"github.com/hookledger/hookledger/adapters/receiver"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -47,6 +48,17 @@ func binary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// startEmulator runs the EventStoreDB emulator for the test.
+func startEmulator(t *testing.T) *esdbtest.Server {
+	t.Helper()
+	emu, err := esdbtest.Start(esdbtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Stop)
+	return emu
 }
 
 func runCLI(t *testing.T, args ...string) (string, int) {

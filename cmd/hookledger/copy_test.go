@@ -187,11 +187,7 @@ func TestCopyEmbeddedToEventStoreDBAndBack(t *testing.T) {
 	store1.Close()
 
 	// 2. Copy into EventStoreDB.
-	emu, err := esdbtest.Start(esdbtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := startEmulator(t)
 	var out, errb bytes.Buffer
 	if rc := copyCmd(ctx, []string{"--from", dir1, "--to", emu.URL()}, &out, &errb); rc != 0 {
 		t.Fatalf("copy to esdb: rc %d: %s", rc, errb.String())
@@ -299,11 +295,7 @@ func TestServeOnEventStoreDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped under -short")
 	}
-	emu, err := esdbtest.Start(esdbtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := startEmulator(t)
 	addr := freePort(t)
 	const key = "esdb-serve-admin-key-0123456789"
 	srv := exec.Command(binary(t), "serve", "--store-url", emu.URL(), "--data-dir", t.TempDir(), "--listen", addr, "--log-level", "warn")
@@ -334,11 +326,7 @@ func TestServeWhileEventStoreDBIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped under -short")
 	}
-	emu, err := esdbtest.Start(esdbtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := startEmulator(t)
 	emu.Stop()
 	addr := freePort(t)
 	const key = "esdb-down-admin-key-0123456789"

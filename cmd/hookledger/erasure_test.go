@@ -20,7 +20,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
-	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 	"github.com/hookledger/hookledger/adapters/ids"
 	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/domain"
@@ -484,11 +483,7 @@ func TestRotateTheLedgerKeyStoresMasterKey(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary; skipped under -short")
 	}
-	emu, err := esdbtest.Start(esdbtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := startEmulator(t)
 	dir := t.TempDir()
 	m1, next := filepath.Join(dir, "m1.key"), filepath.Join(dir, "m2.key")
 	if err := os.WriteFile(m1, []byte(keystore.NewMasterKey()), 0o600); err != nil {

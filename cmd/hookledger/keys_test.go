@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 )
 
 // TestKeysCreateAdminRecovers: with the server stopped, `keys create-admin`
@@ -95,11 +93,7 @@ func TestKeysCreateAdminOnEventStoreDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped under -short")
 	}
-	emu, err := esdbtest.Start(esdbtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := startEmulator(t)
 	_, api, _ := startServer(t, t.TempDir(), "--store-url", emu.URL())
 	if out, code := runCLI(t, "keys", "create-admin", "--store-url", emu.URL(), "--store-prefix", "typo-"); code != 1 || !strings.Contains(out, "no ledger under the prefix") {
 		t.Fatalf("create-admin under a mistyped prefix: %d %s", code, out)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hookledger/hookledger/adapters/eventstoredb/esdbtest"
 )
 
 // TestServeRefusesACopiedLedgerWithoutItsKeys: a ledger copied into a new
@@ -171,11 +169,7 @@ func TestServeRefusesTheLedgerKeyStoreForALedgerWrittenWithLocalKeys(t *testing.
 	if testing.Short() {
 		t.Skip("runs the binary; skipped under -short")
 	}
-	emu, err := esdbtest.Start(esdbtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := startEmulator(t)
 	dir := t.TempDir()
 	srv, api, _ := startServer(t, dir, "--store-url", emu.URL()) // --key-store local: keys in dir
 	api.call("POST", "/v1/applications", map[string]any{"id": "app_l", "name": "l"})
