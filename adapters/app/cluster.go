@@ -12,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/cluster"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/ids"
@@ -82,21 +81,23 @@ func runNode(k *cluster.Keeper, p *pipeline.Runner) func() {
 	return func() { cancel(); <-done }
 }
 
-// sealUnderLease runs the sealer while this node holds the sealer's lease,
-// until ctx ends.
-func sealUnderLease(ctx context.Context, k *cluster.Keeper, s *audit.Sealer) error {
+// underSealerLease runs run while this node holds the sealer's lease (its
+// context ends with the lease), again each time the node takes the lease,
+// until ctx ends: the sealer, and the retention sweeper, which one node
+// runs for the cluster.
+func underSealerLease(ctx context.Context, k *cluster.Keeper, log zerolog.Logger, what string, run func(context.Context) error) error {
 	for {
 		if lease := k.Sealer(); lease != nil {
 			lctx, cancel := context.WithCancel(ctx)
 			stop := context.AfterFunc(lease, cancel)
-			s.Log.Info().Msg("sealing under the sealer's lease")
-			err := s.Run(lctx)
+			log.Info().Msg(what + " under the sealer's lease")
+			err := run(lctx)
 			stop()
 			cancel()
 			if ctx.Err() != nil {
 				return err
 			}
-			s.Log.Info().Msg("the sealer's lease ended: another node seals")
+			log.Info().Msg("the sealer's lease ended: another node runs " + what)
 		}
 		select {
 		case <-ctx.Done():

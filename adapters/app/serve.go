@@ -102,7 +102,7 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	defer stopPipe()
 	pipeErr := make(chan error, 1)
 	go func() { pipeErr <- l.Pipeline.Run(pipeCtx) }()
-	sweepDone := startSweeper(pipeCtx, sweeper, l.Pipeline)
+	sweepDone := startSweeper(pipeCtx, sweeper, l.Pipeline, node)
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.Serve(ln) }()
 	go bootstrapAdminKey(ctx, cfg, l, slog)
@@ -214,7 +214,7 @@ func startSealer(node *cluster.Keeper, sealer *audit.Sealer) (stop func()) {
 	go func() {
 		defer close(done)
 		if node != nil {
-			sealUnderLease(ctx, node, sealer)
+			underSealerLease(ctx, node, sealer.Log, "sealing", sealer.Run)
 		} else {
 			sealer.Run(ctx)
 		}
@@ -233,8 +233,10 @@ func serveMetrics(ln net.Listener, m *metrics.Metrics, log zerolog.Logger) (clos
 }
 
 // startSweeper runs the retention sweeper (when there is one) once the views
-// caught up, since the policies are in them; done closes when it ends.
-func startSweeper(ctx context.Context, sweeper *erasure.Sweeper, p *pipeline.Runner) (done chan struct{}) {
+// caught up, since the policies are in them; in a cluster, on the node that
+// holds the sealer's lease (one sweep for the cluster, not one per node);
+// done closes when it ends.
+func startSweeper(ctx context.Context, sweeper *erasure.Sweeper, p *pipeline.Runner, node *cluster.Keeper) (done chan struct{}) {
 	done = make(chan struct{})
 	go func() {
 		defer close(done)
@@ -247,6 +249,10 @@ func startSweeper(ctx context.Context, sweeper *erasure.Sweeper, p *pipeline.Run
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
+		}
+		if node != nil {
+			underSealerLease(ctx, node, sweeper.Eraser.Log, "the retention sweeps", sweeper.Run)
+			return
 		}
 		sweeper.Run(ctx)
 	}()

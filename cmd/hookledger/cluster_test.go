@@ -583,6 +583,17 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	})
 	t.Logf("ERASURE: %s through n1 destroyed %v; n3 reads message %s erased", erasure["id"], erasure["keys_destroyed"], oneMsg)
 
+	// One node at a time runs the retention sweeps, the one that seals.
+	sealing, sweeping := 0, 0
+	for _, n := range nodes {
+		log := n.log.String()
+		sealing += strings.Count(log, "sealing under the sealer's lease")
+		sweeping += strings.Count(log, "the retention sweeps under the sealer's lease")
+	}
+	if sealing == 0 || sweeping != sealing {
+		t.Fatalf("the nodes took the sealer's lease %d times and ran the retention sweeps under it %d times", sealing, sweeping)
+	}
+
 	// The ledger verifies, and its history tells who owned what.
 	api(nodes[0]).call("POST", "/v1/applications", map[string]any{"id": "app_last", "name": "last"}) // a last event to seal
 	time.Sleep(2 * time.Second)                                                                      // --seal-interval 1s
