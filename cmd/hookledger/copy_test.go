@@ -326,11 +326,26 @@ func TestServeWhileEventStoreDBIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped under -short")
 	}
+	t.Run("KeysInTheDataDirectory", func(t *testing.T) { serveWhileEventStoreDBIsDown(t, false) })
+	// The data keys in the ledger, as a cluster keeps them: the master key
+	// is checked at their first use, and payloads encrypt once it is up.
+	t.Run("KeysInTheLedger", func(t *testing.T) { serveWhileEventStoreDBIsDown(t, true) })
+}
+
+func serveWhileEventStoreDBIsDown(t *testing.T, ledgerKeys bool) {
 	emu := startEmulator(t)
 	emu.Stop()
 	addr := freePort(t)
 	const key = "esdb-down-admin-key-0123456789"
-	srv := exec.Command(binary(t), "serve", "--store-url", emu.URL(), "--data-dir", t.TempDir(), "--listen", addr, "--log-format", "json")
+	args := []string{"serve", "--store-url", emu.URL(), "--data-dir", t.TempDir(), "--listen", addr, "--log-format", "json"}
+	if ledgerKeys {
+		master := filepath.Join(t.TempDir(), "master.key")
+		if err := os.WriteFile(master, []byte(keystore.NewMasterKey()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--key-store", "ledger", "--master-key-file", master)
+	}
+	srv := exec.Command(binary(t), args...)
 	srv.Env = append(os.Environ(), "HOOKLEDGER_ADMIN_KEY="+key)
 	var srvLog syncBuffer
 	srv.Stdout, srv.Stderr = &srvLog, &srvLog
@@ -388,6 +403,15 @@ func TestServeWhileEventStoreDBIsDown(t *testing.T) {
 	}
 	if lines > 25 {
 		t.Fatalf("%d log lines while the store was down for a few seconds:\n%s", lines, srvLog.String())
+	}
+	if ledgerKeys {
+		api := apiClient{t: t, base: "http://" + addr, key: key}
+		api.call("POST", "/v1/applications", map[string]any{"id": "app_d", "name": "d"})
+		msg := api.call("POST", "/v1/applications/app_d/messages", map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 3}})["id"].(string)
+		got := api.call("GET", "/v1/applications/app_d/messages/"+msg, nil)
+		if p, _ := got["payload"].(map[string]any); p["n"] != float64(3) || got["encrypted"] != true {
+			t.Fatalf("a payload published once the store is up: %v", got)
+		}
 	}
 }
 
