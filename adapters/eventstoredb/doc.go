@@ -27,7 +27,9 @@
 //
 // Files: store.go (options, the client's life: opened, recreated, closed),
 // call.go (calls retried while transient, errors translated), append.go,
-// read.go, subscribe.go.
+// read.go, subscribe.go; keys.go, the key store of payload encryption that
+// a cluster's nodes share (keystore.Backend), in streams beside the
+// ledger's prefix.
 //
 // esdbtest holds an in-process emulator of the server's gRPC protocol that the
 // tests run the conformance suite against through the official client.
