@@ -1,6 +1,8 @@
 package keystore
 
 import (
+	"context"
+	"errors"
 	"time"
 )
 
@@ -24,6 +26,16 @@ func TombstonesOf(b Backend) *Tombstones { return &Tombstones{b: b} }
 // Destroyed answers whether the key id was destroyed, and by which erasure.
 func (t *Tombstones) Destroyed(id string) (string, time.Time, bool, error) {
 	return destroyed(t.b, id)
+}
+
+// KeyIDs lists the keys, live and destroyed (of the applications named,
+// for a key store that finds keys through them).
+func (t *Tombstones) KeyIDs(ctx context.Context, applications []string) ([]string, error) {
+	l, ok := t.b.(KeyLister)
+	if !ok {
+		return nil, errors.New("the key store cannot list its keys")
+	}
+	return l.KeyIDs(ctx, applications)
 }
 
 // Close releases the store.

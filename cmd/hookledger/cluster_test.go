@@ -597,15 +597,22 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	// The ledger verifies, and its history tells who owned what.
 	api(nodes[0]).call("POST", "/v1/applications", map[string]any{"id": "app_last", "name": "last"}) // a last event to seal
 	time.Sleep(2 * time.Second)                                                                      // --seal-interval 1s
-	out, code := runCLI(t, "verify", "--store-url", storeURL, "--store-prefix", prefix, "--public-key", pub, "--quiet", "--json")
+	// With --erasures: the erasure made through n1 destroyed its keys in
+	// the ledger's key store, and nothing else was destroyed there.
+	out, code := runCLI(t, "verify", "--store-url", storeURL, "--store-prefix", prefix, "--public-key", pub, "--quiet", "--json", "--erasures")
 	var rep struct {
 		OK       bool `json:"ok"`
 		Events   int  `json:"events"`
 		Sealed   int  `json:"sealed"`
 		Unsealed int  `json:"unsealed"`
+		Erasures struct {
+			OK         bool `json:"ok"`
+			Erasures   int  `json:"erasures"`
+			Tombstones int  `json:"tombstones"`
+		} `json:"erasures"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK {
-		t.Fatalf("hookledger verify: exit %d\n%s", code, out)
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || !rep.Erasures.OK || rep.Erasures.Erasures != 1 || rep.Erasures.Tombstones == 0 {
+		t.Fatalf("hookledger verify --erasures: exit %d\n%s", code, out)
 	}
 	// The sealer's lease moved with the kill: the seals went on to the end.
 	if rep.Sealed < rep.Events*95/100 {

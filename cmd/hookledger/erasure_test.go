@@ -529,3 +529,59 @@ func TestRotateTheLedgerKeyStoresMasterKey(t *testing.T) {
 		t.Fatalf("the payload after the rotation: %v", p)
 	}
 }
+
+// TestVerifyErasuresHoldsTheKeyStoreToTheLedger: `verify --erasures`, with
+// the server stopped, finds every key an erasure named destroyed; a key
+// destroyed behind the ledger's back (the key store's files at hand) fails
+// it, naming the key.
+func TestVerifyErasuresHoldsTheKeyStoreToTheLedger(t *testing.T) {
+	e := newErasureEnv(t, "message")
+	gone := e.publish("erased", "")
+	kept := e.publish("kept", "")
+	er := e.erase(map[string]any{"scope": "messages", "message_ids": []string{gone}, "reason": "r"})
+	e.srv.Process.Signal(os.Interrupt)
+	e.srv.Wait()
+	out, code := runCLI(t, "verify", "--data-dir", e.dir, "--public-key", e.pub, "--erasures")
+	if code != 0 || !strings.Contains(out, "erasures OK: 1 completed erasures name 1 keys, each destroyed in the key store; its 1 tombstones are each an erasure of the ledger") {
+		t.Fatalf("verify --erasures: %d %s", code, out)
+	}
+	// The kept message's key destroyed outside any erasure.
+	master, err := os.ReadFile(filepath.Join(e.dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, _ := keystore.ParseMasterKey(string(master))
+	ks, err := keystore.Open(filepath.Join(e.dir, "keys"), mk, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := ks.Keys("app_e/")
+	if err != nil || len(live) == 0 {
+		t.Fatalf("live keys: %v %v", live, err)
+	}
+	var keptKey string
+	for _, k := range live {
+		if strings.HasSuffix(strings.Split(k, "#")[0], "/"+kept) {
+			keptKey = k
+		}
+	}
+	if err := ks.Destroy([]string{keptKey}, "era_behind_the_ledger"); err != nil {
+		t.Fatal(err)
+	}
+	ks.Close()
+	out, code = runCLI(t, "verify", "--data-dir", e.dir, "--public-key", e.pub, "--erasures", "--json")
+	var rep struct {
+		OK       bool `json:"ok"`
+		Erasures struct {
+			OK       bool `json:"ok"`
+			Problems []struct {
+				Kind  string `json:"kind"`
+				KeyID string `json:"key_id"`
+			} `json:"problems"`
+		} `json:"erasures"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || !rep.OK || rep.Erasures.OK || len(rep.Erasures.Problems) != 1 ||
+		rep.Erasures.Problems[0].Kind != "key_destroyed_unrecorded" || rep.Erasures.Problems[0].KeyID != keptKey {
+		t.Fatalf("verify --erasures after a key destroyed outside an erasure: %d %s (%v)", code, out, er["id"])
+	}
+}

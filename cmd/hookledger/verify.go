@@ -56,6 +56,7 @@ func verifyCmd(ctx context.Context, args []string) int {
 	expectSeal := fs.String("expect-seal", "", "fail unless the seal with this hash (one you recorded earlier) is among the ledger's (or the export's) valid seals")
 	follows := fs.String("follows", "", "with --export: the export taken before it (of the same scope, the last period's): fail unless this one starts where that one ended, nothing left out between them")
 	quiet := fs.Bool("quiet", false, "no progress bar (there is none off a terminal either)")
+	erasures := fs.Bool("erasures", false, "also hold the key store to the ledger's erasures: every key a completed erasure names is destroyed, and no key was destroyed by an erasure the ledger does not record (no master key needed)")
 	sf := addStoreFlags(fs)
 	if code, ok := parseFlags(fs, args, os.Stderr); !ok {
 		return code
@@ -137,14 +138,69 @@ func verifyCmd(ctx context.Context, args []string) int {
 			return 1
 		}
 	}
-	printReport(rep, pinned, ownKey, *asJSON)
-	if !*asJSON {
-		fmt.Printf("  %.0f events/s\n", float64(rep.Events)/time.Since(start).Seconds())
+	elapsed := time.Since(start)
+	var er *audit.ErasureReport
+	if *erasures && rep.OK {
+		r, err := verifyErasures(ctx, *dataDir, store)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "verify --erasures:", err)
+			return 1
+		}
+		er = &r
 	}
-	if !rep.OK {
+	if *asJSON {
+		json.NewEncoder(os.Stdout).Encode(struct {
+			audit.Report
+			KeyPinned bool                 `json:"key_pinned"`
+			Erasures  *audit.ErasureReport `json:"erasures,omitempty"`
+		}{rep, pinned, er})
+	} else {
+		printReport(rep, pinned, ownKey, false)
+		fmt.Printf("  %.0f events/s\n", float64(rep.Events)/elapsed.Seconds())
+		if er != nil {
+			printErasures(*er)
+		}
+	}
+	if !rep.OK || (er != nil && !er.OK) {
 		return 1
 	}
 	return 0
+}
+
+// verifyErasures holds the key store (the ledger's, or the data
+// directory's) to the ledger's erasures; a ledger with no key store has
+// none of its recorded erasures carried out.
+func verifyErasures(ctx context.Context, dataDir string, store domain.EventStore) (audit.ErasureReport, error) {
+	ts, err := openTombstones(ctx, dataDir, store)
+	if err != nil {
+		return audit.ErasureReport{}, err
+	}
+	if ts == nil {
+		return audit.VerifyErasures(ctx, store, noKeyStore{})
+	}
+	defer ts.Close()
+	return audit.VerifyErasures(ctx, store, ts)
+}
+
+// noKeyStore is the key store of a ledger that never encrypted: it holds
+// no key, live or destroyed.
+type noKeyStore struct{}
+
+func (noKeyStore) Destroyed(string) (string, time.Time, bool, error) {
+	return "", time.Time{}, false, nil
+}
+func (noKeyStore) KeyIDs(context.Context, []string) ([]string, error) { return nil, nil }
+
+func printErasures(r audit.ErasureReport) {
+	if r.OK {
+		fmt.Printf("erasures OK: %d completed erasures name %d keys, each destroyed in the key store; its %d tombstones are each an erasure of the ledger\n",
+			r.Erasures, r.KeysNamed, r.Tombstones)
+		return
+	}
+	fmt.Printf("erasures FAILED: %d problems (%d completed erasures naming %d keys, %d tombstones)\n", len(r.Problems), r.Erasures, r.KeysNamed, r.Tombstones)
+	for _, p := range r.Problems {
+		fmt.Printf("  %s: %s\n", p.Kind, p.Detail)
+	}
 }
 
 // isTar says whether f starts with a tar header (its "ustar" magic), and
