@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -22,6 +23,15 @@ type KeyTombstones interface {
 	// applications named, for a key store that finds keys through them).
 	KeyIDs(ctx context.Context, applications []string) ([]string, error)
 }
+
+// NoKeyStore is the key store of a ledger that never encrypted: it holds no
+// key, live or destroyed (so an erasure it records was never carried out).
+type NoKeyStore struct{}
+
+func (NoKeyStore) Destroyed(string) (string, time.Time, bool, error) {
+	return "", time.Time{}, false, nil
+}
+func (NoKeyStore) KeyIDs(context.Context, []string) ([]string, error) { return nil, nil }
 
 // Kinds of an erasure problem.
 const (

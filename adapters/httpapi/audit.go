@@ -111,6 +111,15 @@ func (s *Server) auditVerify(c *gin.Context) {
 		s.fail(c, bad(CodeInvalidParameter, "to", "to is before from"))
 		return
 	}
+	var erasures bool
+	switch c.Query("erasures") {
+	case "", "false":
+	case "true":
+		erasures = true
+	default:
+		s.fail(c, bad(CodeInvalidParameter, "erasures", "erasures must be true or false"))
+		return
+	}
 	// A range that starts past the head has nothing to verify: it answered
 	// ok, with a head of 0, which reads as "this ledger verified".
 	if from > 1 {
@@ -139,10 +148,26 @@ func (s *Server) auditVerify(c *gin.Context) {
 		enc.Encode(gin.H{"kind": "error", "error": err.Error()})
 		return
 	}
+	var er *audit.ErasureReport
+	if erasures && rep.OK {
+		// The key store against the erasures the ledger records (the
+		// ledger verified first: its record is what the keys are held to).
+		var keys audit.KeyTombstones = audit.NoKeyStore{}
+		if k, ok := s.Cipher.(audit.KeyTombstones); ok {
+			keys = k
+		}
+		r, err := audit.VerifyErasures(c.Request.Context(), s.Store, keys)
+		if err != nil {
+			enc.Encode(gin.H{"kind": "error", "error": "erasures: " + err.Error()})
+			return
+		}
+		er = &r
+	}
 	enc.Encode(struct {
 		Kind string `json:"kind"`
 		audit.Report
-	}{"result", rep})
+		Erasures *audit.ErasureReport `json:"erasures,omitempty"`
+	}{"result", rep, er})
 }
 
 // auditExport streams a verifiable export. Application keys may export only

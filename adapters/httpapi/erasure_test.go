@@ -1,7 +1,11 @@
 package httpapi_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hookledger/hookledger/adapters/httpapi"
+	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/domain"
 )
 
@@ -195,5 +201,54 @@ func TestRecoveryLeavesErasedMessagesAlone(t *testing.T) {
 	waitFor(t, "the kept message acknowledged", func() bool { return e.do("GET", "/v1/deliveries/"+dlvs[0], A, nil).str("status") == "acknowledged" })
 	if st := e.must(200, "GET", "/v1/deliveries/"+dlvs[1], A, nil).str("status"); st != "exhausted" {
 		t.Fatalf("the erased message's delivery is %s, want it left exhausted", st)
+	}
+}
+
+// TestVerifyWithErasures: verify?erasures=true ends with the key store held
+// to the ledger's erasures: in agreement after an erasure, and naming a key
+// destroyed outside any erasure.
+func TestVerifyWithErasures(t *testing.T) {
+	_, sealKey, _ := ed25519.GenerateKey(nil)
+	e := newEnv(t, func(d *httpapi.Deps) { d.SealPublicKey, d.SealKey = sealKey.Public().(ed25519.PublicKey), sealKey })
+	A := e.admin
+	e.must(201, "POST", "/v1/applications", A, map[string]any{"id": "app_v", "name": "v"})
+	gone := e.must(202, "POST", "/v1/applications/app_v/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 1}}).str("id")
+	kept := e.must(202, "POST", "/v1/applications/app_v/messages", A, map[string]any{"event_type": "a.b", "payload": map[string]any{"n": 2}}).str("id")
+	e.must(201, "POST", "/v1/applications/app_v/erasures", A, map[string]any{"id": "era_v", "scope": "messages", "message_ids": []string{gone}, "reason": "r"})
+	result := func() map[string]any {
+		t.Helper()
+		r := e.must(200, "GET", "/v1/audit/verify?erasures=true", A, nil)
+		var last map[string]any
+		sc := bufio.NewScanner(bytes.NewReader(r.body))
+		for sc.Scan() {
+			last = nil
+			json.Unmarshal(sc.Bytes(), &last)
+		}
+		if last["kind"] != "result" || last["ok"] != true {
+			t.Fatalf("verify ended with %v", last)
+		}
+		er, _ := last["erasures"].(map[string]any)
+		if er == nil {
+			t.Fatalf("no erasures in the result: %v", last)
+		}
+		return er
+	}
+	if er := result(); er["ok"] != true || er["erasures"] != 1.0 || er["keys_named"] != 1.0 || er["tombstones"] != 1.0 {
+		t.Fatalf("after an erasure: %v", er)
+	}
+	recs, _ := e.store.ReadStream(context.Background(), domain.MessageStream(kept), 0, domain.Forward, 1)
+	ev, _ := domain.DecodeEvent(recs[0])
+	keptKey := ev.(domain.MessagePublished).Sealed.KeyID
+	if err := e.deps.Cipher.(*keystore.Store).Destroy([]string{keptKey}, "era_elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	er := result()
+	problems, _ := er["problems"].([]any)
+	if er["ok"] != false || len(problems) != 1 || problems[0].(map[string]any)["kind"] != "key_destroyed_unrecorded" || problems[0].(map[string]any)["key_id"] != keptKey {
+		t.Fatalf("after a key destroyed outside an erasure: %v", er)
+	}
+	e.must(400, "GET", "/v1/audit/verify?erasures=yes", A, nil)
+	if r := e.must(200, "GET", "/v1/audit/verify", A, nil); bytes.Contains(r.body, []byte(`"erasures"`)) {
+		t.Fatalf("verify without erasures=true checked them: %s", r.body)
 	}
 }

@@ -25,7 +25,7 @@ var queryParams = map[string][]string{
 	"GET /v1/applications/:app/messages":                 {"limit", "cursor", "since", "until", "event_type"},
 	"GET /v1/applications/:app/messages/:msg/explain":    {"subscription_id"},
 	"GET /v1/applications/:app/deliveries":               {"limit", "cursor", "since", "until", "status", "subscription_id", "message_id", "event_type"},
-	"GET /v1/audit/verify":                               {"from", "to"},
+	"GET /v1/audit/verify":                               {"from", "to", "erasures"},
 	"GET /v1/audit/export":                               {"application", "subscription", "subject", "from", "to", "since", "until"},
 	"GET /v1/ledger/events":                              {"limit", "cursor", "from"},
 	"GET /v1/ledger/streams/:stream":                     {"limit", "cursor", "direction"},

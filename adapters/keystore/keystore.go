@@ -302,6 +302,17 @@ func (s *Store) Destroy(ids []string, erasureID string) error {
 	return nil
 }
 
+// KeyIDs lists the keys, live and destroyed (of the applications named,
+// for a backend that finds keys through them): with Destroyed, what
+// audit.VerifyErasures reads.
+func (s *Store) KeyIDs(ctx context.Context, applications []string) ([]string, error) {
+	l, ok := s.b.(KeyLister)
+	if !ok {
+		return nil, errors.New("the key store cannot list its keys")
+	}
+	return l.KeyIDs(ctx, applications)
+}
+
 // Forget drops keys ids from the caches, so that the next use reads them
 // from the backend: the nodes of a cluster call it for the keys another
 // node destroyed (its erasure.completed, folded), and stop opening values

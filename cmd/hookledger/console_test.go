@@ -250,6 +250,7 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	b.open(base, "/audit", "[data-testid=public-key]")
 	b.click("#verify")
 	b.waitText("#verify-result", "Verified")
+	b.waitText("#verify-result", "Erasures verified") // none yet, none destroyed
 	b.shot("audit-verified")
 	b.do("export one application", setValue("#export-scope", "application"))
 	b.fill("#export-id", "app_shop")
@@ -336,6 +337,13 @@ func TestConsoleFollowsADeliveryEndToEnd(t *testing.T) {
 	}
 	if n := eval[int](b, `document.querySelectorAll("[data-testid=payload]").length`); n != 0 {
 		t.Fatal("an erased message still shows a payload block")
+	}
+	// The key store agrees with the erasure: its keys are destroyed.
+	b.open(base, "/audit", "#verify")
+	b.click("#verify")
+	b.waitText("[data-testid=erasures-ok]", "Erasures verified")
+	if txt := b.text("[data-testid=erasures-ok]"); !strings.Contains(txt, "Completed erasures\n1") && !strings.Contains(txt, "Completed erasures1") && !strings.Contains(txt, "Completed erasures 1") {
+		t.Fatalf("the audit page's erasures after one: %q", txt)
 	}
 
 	// Offboarding: the application deleted from its page; the page says

@@ -176,20 +176,11 @@ func verifyErasures(ctx context.Context, dataDir string, store domain.EventStore
 		return audit.ErasureReport{}, err
 	}
 	if ts == nil {
-		return audit.VerifyErasures(ctx, store, noKeyStore{})
+		return audit.VerifyErasures(ctx, store, audit.NoKeyStore{})
 	}
 	defer ts.Close()
 	return audit.VerifyErasures(ctx, store, ts)
 }
-
-// noKeyStore is the key store of a ledger that never encrypted: it holds
-// no key, live or destroyed.
-type noKeyStore struct{}
-
-func (noKeyStore) Destroyed(string) (string, time.Time, bool, error) {
-	return "", time.Time{}, false, nil
-}
-func (noKeyStore) KeyIDs(context.Context, []string) ([]string, error) { return nil, nil }
 
 func printErasures(r audit.ErasureReport) {
 	if r.OK {

@@ -32,10 +32,11 @@ export async function auditPage() {
   const progress = h("progress", { max: 1, value: 0, "aria-label": "verification progress" });
   const verifyOut = h("div", { id: "verify-result", "aria-live": "polite" });
   const verifyBtn = h("button", { type: "button", id: "verify" }, "Verify the ledger");
+  const withErasures = h("input", { type: "checkbox", id: "verify-erasures", checked: true });
   verifyBtn.addEventListener("click", () => act(verifyBtn, async () => {
     replace(verifyOut, progress, h("span", { class: "progress-text" }, " starting…"));
     let final = null;
-    await stream("/v1/audit/verify", (line) => {
+    await stream("/v1/audit/verify" + qs({ erasures: withErasures.checked ? "true" : "" }), (line) => {
       if (line.kind === "progress") {
         // line.head is the position verified so far; the ledger may grow meanwhile
         progress.max = Math.max(ledgerHead, line.head || 1);
@@ -47,9 +48,11 @@ export async function auditPage() {
     });
     if (!final) throw new Error("the verification ended without a result");
     if (final.kind === "error") throw new Error("verification could not run: " + final.error);
-    replace(verifyOut, verdict(final));
+    replace(verifyOut, verdict(final), final.erasures ? erasureVerdict(final.erasures) : null);
     await loadStatus();
-    return final.ok ? "The ledger verifies." : "The ledger does NOT verify.";
+    if (!final.ok) return "The ledger does NOT verify.";
+    if (final.erasures && !final.erasures.ok) return "The ledger verifies; the key store does NOT agree with its erasures.";
+    return "The ledger verifies.";
   }));
 
   const exportScope = h("select", {}, [["all", "the whole ledger"], ["application", "one application"], ["subscription", "one subscription"]].map(([v, l]) => h("option", { value: v }, l)));
@@ -91,7 +94,7 @@ export async function auditPage() {
     h("h1", {}, "Audit"),
     h("h2", {}, "Ledger and seals"), statusBox,
     h("h2", {}, "Verify"), h("p", { class: "hint" }, "Replays the ledger and recomputes the hash chain against every seal: a changed, removed or reordered event is reported with its position."),
-    h("div", { class: "actions" }, verifyBtn), verifyOut,
+    h("div", { class: "actions" }, verifyBtn, h("label", { for: "verify-erasures" }, withErasures, " and the key store against the erasures")), verifyOut,
     h("h2", {}, "Export"), h("p", { class: "hint" }, "A signed NDJSON export, verifiable offline with the public key above: the whole history, or the events of one period."), exportForm,
     h("h2", {}, "Point in time"), h("p", { class: "hint" }, "A subscription as it stood at a time or a ledger position."), pointInTime("", "", { pickSubscription: true }),
     h("h2", {}, "Copies taken"), h("p", { class: "hint" }, "Every export and backup taken through the API is recorded in the ledger (ledger-access): who took which data, and when."), taken);
@@ -105,6 +108,21 @@ function copyTaken(e) {
     d.application ? "application " + d.application : d.subscription ? "subscription " + d.subscription : "the whole ledger";
   const bounds = [d.from && "from position " + d.from, d.to && "to " + d.to, d.since && "recorded since " + d.since, d.until && "before " + d.until].filter(Boolean);
   return "an export of " + scope + (bounds.length ? ", " + bounds.join(", ") : "") + " (" + d.events + " events)";
+}
+
+// erasureVerdict says whether the key store agrees with the ledger's
+// erasures: every key an erasure names destroyed, no key destroyed without
+// one.
+function erasureVerdict(r) {
+  const facts = dl([
+    ["Completed erasures", String(r.erasures)],
+    ["Keys they name", String(r.keys_named)],
+    ["Destroyed keys in the key store", String(r.tombstones)],
+  ]);
+  if (r.ok) return h("div", { class: "verdict verdict-ok", "data-testid": "erasures-ok" }, h("p", {}, h("strong", {}, "Erasures verified: "), "every key an erasure names is destroyed, and no key was destroyed without one."), facts);
+  return h("div", { class: "verdict verdict-bad", role: "alert", "data-testid": "erasures-failed" },
+    h("p", {}, h("strong", {}, "Erasures not verified: "), (r.problems || []).length + " problem(s)"),
+    h("ul", {}, (r.problems || []).map((p) => h("li", {}, h("code", {}, p.kind), " " + p.detail))), facts);
 }
 
 function verdict(r) {
