@@ -27,16 +27,8 @@ func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer keys.Close()
-	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) { o.Cipher = keys }})
-	h.cmds.Cipher, h.cmds.ErasureScope = keys, domain.ScopeMessage
-	h.app("app")
-	h.sub("app", "sub_a", srv.URL, "*")
+	h, kept, gone := twoWhilePaused(t, keys, srv.URL)
 	ctx := context.Background()
-	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.PauseSubscription{}, md); err != nil {
-		t.Fatal(err)
-	}
-	h.start()
-	kept, gone := publishTwoWhilePaused(t, h)
 	recs, err := h.store.ReadStream(ctx, domain.MessageStream(gone), 0, domain.Forward, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -89,15 +81,7 @@ func TestAnErasureByAnotherNodeStopsThisOnesCachedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, harnessOpts{options: func(o *pipeline.Options) { o.Cipher = here }})
-	h.cmds.Cipher, h.cmds.ErasureScope = here, domain.ScopeMessage
-	h.app("app")
-	h.sub("app", "sub_a", srv.URL, "*")
-	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.PauseSubscription{}, md); err != nil {
-		t.Fatal(err)
-	}
-	h.start()
-	kept, gone := publishTwoWhilePaused(t, h)
+	h, kept, gone := twoWhilePaused(t, here, srv.URL)
 	recs, err := h.store.ReadStream(ctx, domain.MessageStream(gone), 0, domain.Forward, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -151,14 +135,23 @@ func recordingEndpoint(t *testing.T) (*httptest.Server, func() []string) {
 	}
 }
 
-// publishTwoWhilePaused publishes a message to keep and one to erase to
-// the paused sub_a, and waits until both deliveries are scheduled.
-func publishTwoWhilePaused(t *testing.T, h *harness) (kept, gone string) {
+// twoWhilePaused starts a pipeline encrypting under keys (a key per
+// message) with sub_a paused, publishes a message to keep and one to
+// erase, and waits until both deliveries are scheduled.
+func twoWhilePaused(t *testing.T, keys *keystore.Store, url string) (h *harness, kept, gone string) {
+	h = newHarness(t, harnessOpts{options: func(o *pipeline.Options) { o.Cipher = keys }})
+	h.cmds.Cipher, h.cmds.ErasureScope = keys, domain.ScopeMessage
+	h.app("app")
+	h.sub("app", "sub_a", url, "*")
+	if _, _, err := h.cmds.ChangeSubscription(context.Background(), "app", "sub_a", domain.PauseSubscription{}, md); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
 	kept, _ = h.publish("app", "order.paid", `{"keep":"this"}`)
 	gone, _ = h.publish("app", "order.paid", `{"erase":"this"}`)
 	for _, m := range []string{kept, gone} {
 		id := domain.DeliveryIDFor(m, "sub_a")
 		waitUntil(t, 5*time.Second, "scheduled while paused", func() bool { return h.delivery(id).ID != "" })
 	}
-	return kept, gone
+	return h, kept, gone
 }

@@ -342,17 +342,7 @@ func CheckCopy(t *testing.T, from, to func(*testing.T) keystore.Backend) {
 	ctx, src, dst := ctxT(t), from(t), to(t)
 	m := newMaster(t)
 	s := newStore(t, src, m)
-	var vals []*domain.SealedValue
-	for i, base := range []string{"app_1/d/20260310", "app_1/m/20260310/msg_2", "app_2/d/20260310", "app_1/c"} {
-		v, err := s.Seal(ctx, base, fmt.Sprint("aad", i), []byte(fmt.Sprint("value ", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals = append(vals, v)
-	}
-	if err := s.Destroy([]string{vals[1].KeyID}, "era_1"); err != nil {
-		t.Fatal(err)
-	}
+	vals := sealThenErase(t, s, "app_1/d/20260310", "app_1/m/20260310/msg_2", "app_2/d/20260310", "app_1/c")
 	again, err := s.Seal(ctx, "app_1/m/20260310/msg_2", "aad again", []byte("value again"))
 	if err != nil {
 		t.Fatal(err)
@@ -404,17 +394,7 @@ func testRotate(t *testing.T, o Options) {
 	ctx, b := ctxT(t), o.Open(t)
 	m, m2 := newMaster(t), newMaster(t)
 	s := newStore(t, b, m)
-	var vals []*domain.SealedValue
-	for i, base := range []string{"app_1/d/20260310", "app_1/m/20260310/msg_2", "app_2/d/20260310"} {
-		v, err := s.Seal(ctx, base, fmt.Sprint("aad", i), []byte(fmt.Sprint("value ", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals = append(vals, v)
-	}
-	if err := s.Destroy([]string{vals[1].KeyID}, "era_1"); err != nil {
-		t.Fatal(err)
-	}
+	vals := sealThenErase(t, s, "app_1/d/20260310", "app_1/m/20260310/msg_2", "app_2/d/20260310")
 	if _, err := keystore.RotateMasterOf(ctx, b, newMaster(t), m2, []string{"app_1", "app_2"}); !errors.Is(err, keystore.ErrWrongMasterKey) {
 		t.Fatalf("a rotation from a key that is not the current one: %v", err)
 	}
@@ -446,4 +426,22 @@ func testRotate(t *testing.T, o Options) {
 	if n, err := keystore.RotateMasterOf(ctx, b, m, m2, []string{"app_1", "app_2"}); err != nil || n != 0 {
 		t.Fatalf("the rotation run again: %d %v", n, err)
 	}
+}
+
+// sealThenErase seals "value i" under each base in turn (additional data
+// "aad i"), then destroys the second one's key by erasure era_1.
+func sealThenErase(t *testing.T, s *keystore.Store, bases ...string) []*domain.SealedValue {
+	t.Helper()
+	var vals []*domain.SealedValue
+	for i, base := range bases {
+		v, err := s.Seal(ctxT(t), base, fmt.Sprint("aad", i), []byte(fmt.Sprint("value ", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals = append(vals, v)
+	}
+	if err := s.Destroy([]string{vals[1].KeyID}, "era_1"); err != nil {
+		t.Fatal(err)
+	}
+	return vals
 }
