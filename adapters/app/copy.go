@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/hookledger/hookledger/domain"
@@ -114,37 +113,4 @@ func Copy(ctx context.Context, src, dst domain.EventStore, progress func(copied 
 func sameEvent(a, b domain.RecordedEvent) bool {
 	return a.ID == b.ID && a.Stream == b.Stream && a.Revision == b.Revision && a.Type == b.Type &&
 		bytes.Equal(a.Data, b.Data) && bytes.Equal(a.Metadata, b.Metadata)
-}
-
-// ApplicationIDs lists every application the ledger ever had (deleted ones
-// too) and hookledger's own, reading the whole ledger: a ledger key store
-// finds its keys through their applications.
-func ApplicationIDs(ctx context.Context, store domain.EventStore) ([]string, error) {
-	seen := map[string]bool{domain.SystemApplicationID: true}
-	for from := domain.Position(1); ; {
-		recs, err := store.ReadAll(ctx, from, 4096)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			if r.Type != domain.TypeApplicationCreated {
-				continue
-			}
-			ev, err := domain.DecodeEvent(r)
-			if err != nil {
-				return nil, err
-			}
-			seen[ev.(domain.ApplicationCreated).ApplicationID] = true
-		}
-		if len(recs) < 4096 {
-			break
-		}
-		from = recs[len(recs)-1].Position + 1
-	}
-	out := make([]string, 0, len(seen))
-	for id := range seen {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out, nil
 }

@@ -10,6 +10,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -73,34 +74,18 @@ func VerifyErasures(ctx context.Context, store domain.EventStore, keys KeyTombst
 	completed := map[string][]string{} // erasure -> keys it names
 	requested := map[string]bool{}
 	apps := map[string]bool{domain.SystemApplicationID: true}
-	for from := domain.Position(1); ; {
-		recs, err := store.ReadAll(ctx, from, 4096)
-		if err != nil {
-			return rep, err
+	err := eachOfTypes(ctx, store, func(ev domain.Event) {
+		switch e := ev.(type) {
+		case domain.ApplicationCreated:
+			apps[e.ApplicationID] = true
+		case domain.ErasureRequested:
+			requested[e.ErasureID] = true
+		case domain.ErasureCompleted:
+			completed[e.ErasureID] = append(completed[e.ErasureID], e.KeyIDs...)
 		}
-		for _, r := range recs {
-			switch r.Type {
-			case domain.TypeApplicationCreated, domain.TypeErasureRequested, domain.TypeErasureCompleted:
-			default:
-				continue
-			}
-			ev, err := domain.DecodeEvent(r)
-			if err != nil {
-				return rep, fmt.Errorf("position %d: %w", r.Position, err)
-			}
-			switch e := ev.(type) {
-			case domain.ApplicationCreated:
-				apps[e.ApplicationID] = true
-			case domain.ErasureRequested:
-				requested[e.ErasureID] = true
-			case domain.ErasureCompleted:
-				completed[e.ErasureID] = append(completed[e.ErasureID], e.KeyIDs...)
-			}
-		}
-		if len(recs) < 4096 {
-			break
-		}
-		from = recs[len(recs)-1].Position + 1
+	}, domain.TypeApplicationCreated, domain.TypeErasureRequested, domain.TypeErasureCompleted)
+	if err != nil {
+		return rep, err
 	}
 	fail := func(kind, key, erasure, format string, args ...any) {
 		rep.Problems = append(rep.Problems, ErasureProblem{Kind: kind, KeyID: key, ErasureID: erasure, Detail: fmt.Sprintf(format, args...)})
@@ -125,12 +110,7 @@ func VerifyErasures(ctx context.Context, store domain.EventStore, keys KeyTombst
 			}
 		}
 	}
-	names := make([]string, 0, len(apps))
-	for a := range apps {
-		names = append(names, a)
-	}
-	sort.Strings(names)
-	all, err := keys.KeyIDs(ctx, names)
+	all, err := keys.KeyIDs(ctx, sortedKeys(apps))
 	if err != nil {
 		return rep, err
 	}
@@ -153,4 +133,49 @@ func VerifyErasures(ctx context.Context, store domain.EventStore, keys KeyTombst
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
+}
+
+// ApplicationIDs lists every application the ledger ever had (deleted ones
+// too) and hookledger's own, reading the whole ledger: a ledger's key
+// store finds its keys through their applications.
+func ApplicationIDs(ctx context.Context, store domain.EventStore) ([]string, error) {
+	apps := map[string]bool{domain.SystemApplicationID: true}
+	err := eachOfTypes(ctx, store, func(ev domain.Event) {
+		apps[ev.(domain.ApplicationCreated).ApplicationID] = true
+	}, domain.TypeApplicationCreated)
+	return sortedKeys(apps), err
+}
+
+// eachOfTypes reads the whole ledger and hands fn the events of the types
+// named, decoded (the others are not).
+func eachOfTypes(ctx context.Context, store domain.EventStore, fn func(domain.Event), types ...string) error {
+	for from := domain.Position(1); ; {
+		recs, err := store.ReadAll(ctx, from, 4096)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if !slices.Contains(types, r.Type) {
+				continue
+			}
+			ev, err := domain.DecodeEvent(r)
+			if err != nil {
+				return fmt.Errorf("position %d: %w", r.Position, err)
+			}
+			fn(ev)
+		}
+		if len(recs) < 4096 {
+			return nil
+		}
+		from = recs[len(recs)-1].Position + 1
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -318,15 +318,21 @@ func (b *keyBackend) destroyAndTruncate(ctx context.Context, id string, t keysto
 	if err != nil {
 		return fmt.Errorf("destroy data key %s: %w", id, err)
 	}
-	var meta kurrentdb.StreamMetadata
-	meta.SetTruncateBefore(rev)
-	if err := b.s.call(ctx, "truncate a key stream", func(ctx context.Context, c *kurrentdb.Client) error {
-		_, err := c.SetStreamMetadata(ctx, b.keyStream(id), kurrentdb.AppendToStreamOptions{}, meta)
-		return err
-	}); err != nil {
+	if err := b.truncate(ctx, id, rev); err != nil {
 		return fmt.Errorf("destroy data key %s: truncate its stream: %w", id, err)
 	}
 	return nil
+}
+
+// truncate sets key id's stream's $tb to rev: the server reads nothing
+// before it again, and its scavenge deletes it.
+func (b *keyBackend) truncate(ctx context.Context, id string, rev uint64) error {
+	var meta kurrentdb.StreamMetadata
+	meta.SetTruncateBefore(rev)
+	return b.s.call(ctx, "truncate a key stream", func(ctx context.Context, c *kurrentdb.Client) error {
+		_, err := c.SetStreamMetadata(ctx, b.keyStream(id), kurrentdb.AppendToStreamOptions{}, meta)
+		return err
+	})
 }
 
 // destroyOne answers the revision of key id's tombstone, appending it
@@ -373,12 +379,7 @@ func (b *keyBackend) Rewrap(ctx context.Context, id string, rec keystore.Record)
 		if err != nil {
 			return err
 		}
-		var meta kurrentdb.StreamMetadata
-		meta.SetTruncateBefore(res.NextExpectedVersion)
-		return b.s.call(ctx, "truncate a key stream", func(ctx context.Context, c *kurrentdb.Client) error {
-			_, err := c.SetStreamMetadata(ctx, b.keyStream(id), kurrentdb.AppendToStreamOptions{}, meta)
-			return err
-		})
+		return b.truncate(ctx, id, res.NextExpectedVersion)
 	}
 }
 

@@ -34,11 +34,7 @@ func CopyKeys(ctx context.Context, src, dst Backend, applications []string) (Cop
 		return rep, err
 	}
 	rep.MasterID = id
-	lister, ok := src.(KeyLister)
-	if !ok {
-		return rep, errors.New("the source key store cannot list its keys")
-	}
-	ids, err := lister.KeyIDs(ctx, applications)
+	ids, err := keyIDs(ctx, src, applications)
 	if err != nil {
 		return rep, err
 	}
@@ -93,6 +89,15 @@ func CopyKeys(ctx context.Context, src, dst Backend, applications []string) (Cop
 		rep.Tombstones += len(destroyed[t])
 	}
 	return rep, nil
+}
+
+// keyIDs lists b's keys, live and destroyed, when b can.
+func keyIDs(ctx context.Context, b Backend, applications []string) ([]string, error) {
+	l, ok := b.(KeyLister)
+	if !ok {
+		return nil, errors.New("the key store cannot list its keys")
+	}
+	return l.KeyIDs(ctx, applications)
 }
 
 // OpenLocalReadOnly opens the local backend in dir for reading (a copy's

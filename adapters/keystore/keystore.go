@@ -306,11 +306,7 @@ func (s *Store) Destroy(ids []string, erasureID string) error {
 // for a backend that finds keys through them): with Destroyed, what
 // audit.VerifyErasures reads.
 func (s *Store) KeyIDs(ctx context.Context, applications []string) ([]string, error) {
-	l, ok := s.b.(KeyLister)
-	if !ok {
-		return nil, errors.New("the key store cannot list its keys")
-	}
-	return l.KeyIDs(ctx, applications)
+	return keyIDs(ctx, s.b, applications)
 }
 
 // Forget drops keys ids from the caches, so that the next use reads them

@@ -136,11 +136,7 @@ func RotateMasterOf(ctx context.Context, b Backend, old, next []byte, applicatio
 	if have != oldID && have != nextID {
 		return 0, fmt.Errorf("%w: the key store's keys are wrapped by master key %s, not by %s (the current key given)", ErrWrongMasterKey, have, oldID)
 	}
-	lister, ok := b.(KeyLister)
-	if !ok {
-		return 0, errors.New("the key store cannot list its keys")
-	}
-	ids, err := lister.KeyIDs(ctx, applications)
+	ids, err := keyIDs(ctx, b, applications)
 	if err != nil {
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package keystore
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -31,11 +30,7 @@ func (t *Tombstones) Destroyed(id string) (string, time.Time, bool, error) {
 // KeyIDs lists the keys, live and destroyed (of the applications named,
 // for a key store that finds keys through them).
 func (t *Tombstones) KeyIDs(ctx context.Context, applications []string) ([]string, error) {
-	l, ok := t.b.(KeyLister)
-	if !ok {
-		return nil, errors.New("the key store cannot list its keys")
-	}
-	return l.KeyIDs(ctx, applications)
+	return keyIDs(ctx, t.b, applications)
 }
 
 // Close releases the store.

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/app"
+	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/keystore"
 	"github.com/hookledger/hookledger/adapters/pebblestore"
@@ -150,7 +151,7 @@ func copyKeys(ctx context.Context, from, keysFrom, to string, src, dst domain.Ev
 	var apps []string
 	if keysFrom == "" && eventstoredb.IsURL(from) {
 		var err error
-		if apps, err = app.ApplicationIDs(ctx, dst); err != nil {
+		if apps, err = audit.ApplicationIDs(ctx, dst); err != nil {
 			return keystore.CopyReport{}, fmt.Errorf("read the applications of the copy: %w", err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/app"
+	"github.com/hookledger/hookledger/adapters/audit"
 	"github.com/hookledger/hookledger/adapters/config"
 	"github.com/hookledger/hookledger/adapters/eventstoredb"
 	"github.com/hookledger/hookledger/adapters/httpapi"
@@ -256,7 +257,7 @@ func rotateLedgerMaster(storeURL, prefix, current, next string, generate bool, s
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	apps, err := app.ApplicationIDs(ctx, store)
+	apps, err := audit.ApplicationIDs(ctx, store)
 	if err != nil {
 		fmt.Fprintln(stderr, "read the ledger's applications:", err)
 		return 1
