@@ -49,6 +49,7 @@ func oneOfEach() []domain.Event {
 		domain.LeaseReleased{NodeID: "n1", Lease: "partition-7", Partition: intp(7), Epoch: 3, Reason: "rebalance", ReleasedAt: t0},
 		domain.LedgerExported{Application: "app_1", From: 100, Since: "2026-07-01T00:00:00Z", Head: 900, Events: 40, Seals: 3, Complete: true, ExportedAt: t0},
 		domain.LedgerBackedUp{Head: 900, Files: 12, Bytes: 1 << 20, Complete: true, BackedUpAt: t0},
+		domain.MasterKeyRotated{KeyStore: "ledger", FromMasterID: "mk_0123456789abcdef", ToMasterID: "mk_fedcba9876543210", KeysRewrapped: 3, RotatedAt: t0},
 		domain.AuditSealed{Index: 1, FromSeq: 1, ToSeq: 2, Count: 2, FromPosition: 1, ToPosition: 2, ChainHash: "00", PrevSealHash: "00", Digests: make([]byte, 32), SealedAt: t0, KeyID: "ed25519:00", SealHash: "00", Signature: []byte{1, 2}},
 	}
 }

@@ -103,6 +103,7 @@ var decoders = map[string]func([]byte) (Event, error){
 	TypeLeaseReleased:             decodeAs[LeaseReleased],
 	TypeLedgerExported:            decodeAs[LedgerExported],
 	TypeLedgerBackedUp:            decodeAs[LedgerBackedUp],
+	TypeMasterKeyRotated:          decodeAs[MasterKeyRotated],
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {

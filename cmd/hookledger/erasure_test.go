@@ -474,6 +474,7 @@ func TestRotateMasterKey(t *testing.T) {
 	if p["note"] != "rotate-marker" {
 		t.Fatalf("the payload after the rotation: %v", p)
 	}
+	assertRotationRecorded(t, api, "local")
 }
 
 // TestRotateTheLedgerKeyStoresMasterKey: a ledger on EventStoreDB with its
@@ -527,6 +528,23 @@ func TestRotateTheLedgerKeyStoresMasterKey(t *testing.T) {
 	_, api, _ = startServer(t, dir, append(store, "--master-key-file", next)...)
 	if p, _ := api.call("GET", "/v1/applications/app_r/messages/"+msg, nil)["payload"].(map[string]any); p["note"] != "rotate-marker" {
 		t.Fatalf("the payload after the rotation: %v", p)
+	}
+	assertRotationRecorded(t, api, "ledger")
+}
+
+// assertRotationRecorded: one rotation in the ledger's key-store stream, by
+// the local operator, from one master key to another.
+func assertRotationRecorded(t *testing.T, api apiClient, keyStore string) {
+	t.Helper()
+	items, _ := api.call("GET", "/v1/ledger/streams/"+domain.KeyStoreStream, nil)["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("the key-store stream: %v", items)
+	}
+	ev := items[0].(map[string]any)
+	d, _ := ev["data"].(map[string]any)
+	if ev["type"] != domain.TypeMasterKeyRotated || ev["actor"] != "local-operator" || d["key_store"] != keyStore ||
+		d["keys_rewrapped"] != 1.0 || d["from_master_id"] == d["to_master_id"] || !strings.HasPrefix(d["to_master_id"].(string), "mk_") {
+		t.Fatalf("the rotation's record: %v", ev)
 	}
 }
 

@@ -170,8 +170,33 @@ func rotateMaster(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-wrapped %d data keys: the key store is now wrapped by master key %s (was %s)\n", n, ks.MasterID(), oldID)
+	// Recorded in the ledger when it is in the data directory (a ledger on
+	// EventStoreDB whose keys are local is recorded by no one here).
+	rec := domain.MasterKeyRotated{KeyStore: config.KeyStoreLocal, FromMasterID: oldID, ToMasterID: ks.MasterID(), KeysRewrapped: n}
+	if store, err := pebblestore.Open(*dataDir, pebblestore.Options{Logger: zerolog.New(stderr).Level(zerolog.ErrorLevel), MustExist: true}); err == nil {
+		err = recordRotation(store, rec, stdout)
+		store.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "the key store is rotated, but the rotation is not recorded in the ledger: %v\n", err)
+			return 1
+		}
+	} else {
+		fmt.Fprintf(stdout, "not recorded in a ledger: %s holds none (%v)\n", *dataDir, err)
+	}
 	fmt.Fprintf(stdout, "from now on start serve with --master-key-file %s (or HOOKLEDGER_MASTER_KEY); then destroy the old master key and the backups of the key store wrapped by it\n", *next)
 	return 0
+}
+
+// recordRotation records a master key's rotation in the ledger's
+// key-store stream, as the local operator.
+func recordRotation(store domain.EventStore, rec domain.MasterKeyRotated, stdout io.Writer) error {
+	cmds := &domain.Commands{Store: store, Now: time.Now, NewEventID: ids.NewEventID}
+	res, err := cmds.RecordMasterKeyRotation(context.Background(), rec, domain.Metadata{Actor: "local-operator"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "recorded in the ledger at position %d (%s, stream %s)\n", res.Position, domain.TypeMasterKeyRotated, domain.KeyStoreStream)
+	return nil
 }
 
 // writeNewMasterKey draws a master key into path, which must not exist.
@@ -268,6 +293,11 @@ func rotateLedgerMaster(storeURL, prefix, current, next string, generate bool, s
 		return 1
 	}
 	fmt.Fprintf(stdout, "re-wrapped %d data keys: the ledger's key store is now wrapped by master key %s (was %s)\n", n, keystore.MasterKeyID(nk), have)
+	rec := domain.MasterKeyRotated{KeyStore: config.KeyStoreLedger, FromMasterID: have, ToMasterID: keystore.MasterKeyID(nk), KeysRewrapped: n}
+	if err := recordRotation(store, rec, stdout); err != nil {
+		fmt.Fprintf(stderr, "the key store is rotated, but the rotation is not recorded in the ledger: %v\n", err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "start every node with --master-key-file %s (or HOOKLEDGER_MASTER_KEY); the old copies of the keys go at the server's next scavenge: then destroy the old master key\n", next)
 	return 0
 }
