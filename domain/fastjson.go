@@ -131,6 +131,35 @@ func fastAcknowledged(data []byte) (Event, bool) {
 	return e, s.done()
 }
 
+// cutBody finds the body of a message.published's Data (its payload or
+// payload_sealed member, with the comma before it) and returns what comes
+// before and after it: the two together are the Data without the body,
+// which DecodeEventWithoutBody decodes to the same event. ok is false when
+// the scanner cannot read all of data, it has no body, or the body is its
+// first member (never so as Encode writes it): the caller keeps data whole,
+// and a decoder meets whatever is wrong with it.
+func cutBody(data []byte) (head, tail []byte, ok bool) {
+	s := scanner{b: data}
+	from, to := -1, -1
+	for {
+		start := s.i
+		if !s.member() {
+			break
+		}
+		body := string(s.name) == "payload" || string(s.name) == "payload_sealed"
+		if !s.skip() {
+			return nil, nil, false
+		}
+		if body && start > 0 {
+			from, to = start, s.i
+		}
+	}
+	if s.state != scanEnded || s.i != len(data) || from < 0 {
+		return nil, nil, false
+	}
+	return data[:from], data[to:], true
+}
+
 // fastPublished reads a message.published, without its body, or with a
 // sealed body (what the live fold decodes once per message, body included,
 // for the attempts that follow); a body in the clear, wanted, is left to the

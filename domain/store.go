@@ -227,6 +227,16 @@ type PageReader interface {
 type Page struct {
 	// Events are those of the last read.
 	Events []RecordedEvent
+	// WithoutBodies lets the reader leave each message.published's body
+	// (its payload or payload_sealed member) out of the event's Data, for
+	// a caller that never uses one: a fold, which decodes with
+	// DecodeEventWithoutBody and gets the same events either way. The
+	// bodies are most of a ledger's bytes; left in the store's memory,
+	// they are neither copied nor kept in the page (a rebuild's pages are
+	// a quarter of its live heap, and on a fresh process every byte of
+	// heap is a page fault). A reader may ignore it: Data is then whole.
+	// The store checks its records as it always does, bodies included.
+	WithoutBodies bool
 	// chunks hold the records' bytes, filled in order and refilled after
 	// Reset: chunks of a fixed size, not one buffer grown by doubling,
 	// which copied every page over and over while it grew.
@@ -250,17 +260,32 @@ func (p *Page) Reset() {
 
 // Copy copies b into the page's memory and returns the copy, capped so that
 // an append to it cannot run into the next one.
-func (p *Page) Copy(b []byte) []byte {
-	if len(b) > pageChunk/4 {
-		return append([]byte(nil), b...)
+func (p *Page) Copy(b []byte) []byte { return p.copy2(b, nil) }
+
+// CopyData copies the Data of an event of type typ into the page as Copy
+// does, without the message's body if the page is WithoutBodies.
+func (p *Page) CopyData(typ string, data []byte) []byte {
+	if p.WithoutBodies && typ == TypeMessagePublished {
+		if head, tail, ok := cutBody(data); ok {
+			return p.copy2(head, tail)
+		}
+	}
+	return p.Copy(data)
+}
+
+// copy2 copies a and b, one after the other, as one value.
+func (p *Page) copy2(a, b []byte) []byte {
+	n := len(a) + len(b)
+	if n > pageChunk/4 {
+		return append(append(make([]byte, 0, n), a...), b...)
 	}
 	for ; ; p.next++ {
 		if p.next == len(p.chunks) {
 			p.chunks = append(p.chunks, make([]byte, 0, pageChunk))
 		}
-		if c := p.chunks[p.next]; cap(c)-len(c) >= len(b) {
-			p.chunks[p.next] = append(c, b...)
-			return p.chunks[p.next][len(c) : len(c)+len(b) : len(c)+len(b)]
+		if c := p.chunks[p.next]; cap(c)-len(c) >= n {
+			p.chunks[p.next] = append(append(c, a...), b...)
+			return p.chunks[p.next][len(c) : len(c)+n : len(c)+n]
 		}
 	}
 }

@@ -37,7 +37,7 @@ func (s *Store) ReadAll(ctx context.Context, from domain.Position, max int) ([]d
 	max = limitTo(max, from, head)
 	out := make([]domain.RecordedEvent, 0, max)
 	arena := newArena(max)
-	return s.readAll(from, head, max, out, arena.copy)
+	return s.readAll(from, head, max, out, func(_ string, b []byte) []byte { return arena.copy(b) })
 }
 
 // ReadAllInto implements domain.PageReader: ReadAll into page's memory.
@@ -50,7 +50,7 @@ func (s *Store) ReadAllInto(ctx context.Context, from domain.Position, max int, 
 	if err != nil || head == 0 {
 		return page.Events, err
 	}
-	page.Events, err = s.readAll(from, head, limitTo(max, from, head), page.Events, page.Copy)
+	page.Events, err = s.readAll(from, head, limitTo(max, from, head), page.Events, page.CopyData)
 	return page.Events, err
 }
 
@@ -79,9 +79,10 @@ func limitTo(limit int, from, head domain.Position) int {
 }
 
 // readAll appends to out the events from from up to head, at most limit,
-// each record copied by copyRecord (the decoded event's Data and Metadata
-// alias the copy).
-func (s *Store) readAll(from, head domain.Position, limit int, out []domain.RecordedEvent, copyRecord func([]byte) []byte) ([]domain.RecordedEvent, error) {
+// each event's Data and Metadata copied out of Pebble's memory by copyData
+// (given the event's type, "" for Metadata), which may leave a body out
+// (domain.Page.CopyData); the record is checked whole before.
+func (s *Store) readAll(from, head domain.Position, limit int, out []domain.RecordedEvent, copyData func(typ string, b []byte) []byte) ([]domain.RecordedEvent, error) {
 	from = max(from, 1)
 	err := s.reading(func() error {
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(head + 1)})
@@ -96,9 +97,15 @@ func (s *Store) readAll(from, head domain.Position, limit int, out []domain.Reco
 			if err != nil {
 				return translate(err, pos)
 			}
-			ev, err := decodeRecord(copyRecord(v), pos, types)
+			ev, err := decodeRecord(v, pos, types) // Data and Metadata alias v until copied
 			if err != nil {
 				return err
+			}
+			if ev.Metadata != nil {
+				ev.Metadata = copyData("", ev.Metadata)
+			}
+			if ev.Data != nil {
+				ev.Data = copyData(ev.Type, ev.Data)
 			}
 			out = append(out, ev)
 		}

@@ -254,11 +254,14 @@ type decodedPage struct {
 // into it. The ring holds as many pages as can be between the two (read,
 // decoding, queued, folded), so the reader never waits for one the fold
 // still needs. A rebuild allocated half as much and ran faster by what it
-// no longer faulted in and collected (docs/benchmarks.md).
+// no longer faulted in and collected (docs/benchmarks.md). The pages are
+// read without the messages' bodies, which the fold never decodes: a
+// fresh rebuild's live heap and what it copies are smaller by most of a
+// ledger's bytes (docs/benchmarks.md, twenty-sixth session).
 func decodedPages(ctx context.Context, store domain.EventStore, upTo domain.Position) (<-chan decodedPage, *storekit.PageRing) {
 	out := make(chan decodedPage, 2)
 	workers := max(1, runtime.GOMAXPROCS(0))
-	ring := storekit.NewPageRing(store, workers+cap(out)+3)
+	ring := storekit.NewPageRingWithoutBodies(store, workers+cap(out)+3) // DecodeEventWithoutBody below
 	go func() {
 		defer close(out)
 		// inflight holds the pages being decoded, in read order.

@@ -25,12 +25,23 @@ type PageRing struct {
 // between the reader and the scan at once (read, queued, being used), so
 // that the reader never waits for a page the scan still needs.
 func NewPageRing(store domain.EventStore, n int) *PageRing {
+	return newPageRing(store, n, false)
+}
+
+// NewPageRingWithoutBodies is NewPageRing for a scan that never uses a
+// message's body (a fold): its pages are domain.Page.WithoutBodies, so a
+// store may leave the bodies out of them.
+func NewPageRingWithoutBodies(store domain.EventStore, n int) *PageRing {
+	return newPageRing(store, n, true)
+}
+
+func newPageRing(store domain.EventStore, n int, withoutBodies bool) *PageRing {
 	r := &PageRing{store: store}
 	if paged, ok := store.(domain.PageReader); ok {
 		r.paged = paged
 		r.spare = make(chan *domain.Page, n)
 		for range n {
-			r.spare <- &domain.Page{}
+			r.spare <- &domain.Page{WithoutBodies: withoutBodies}
 		}
 	}
 	return r

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/hookledger/hookledger/domain"
 )
@@ -15,6 +17,7 @@ var pageTests = []optionalTest[domain.PageReader]{
 	{"ReadAllIntoReadsWhatReadAllReads", testPageReadsAsReadAll},
 	{"ReadAllIntoReusesThePage", testPageReused},
 	{"ReadAllIntoInvalidOrClosed", testPageInvalidOrClosed},
+	{"ReadAllIntoWithoutBodiesDecodesAsReadAll", testPageWithoutBodies},
 }
 
 // pageLedger appends events of every size a page handles differently:
@@ -113,6 +116,83 @@ func testPageReused(t *testing.T, s domain.EventStore, r domain.PageReader) {
 	for i, e := range again[1:] {
 		if !bytes.Equal(e.Data, before[i]) {
 			t.Fatalf("appending to an event's data overwrote position %d's", e.Position)
+		}
+	}
+}
+
+// BodiesLedger appends message.published events with bodies (sealed, in
+// the clear, large) between delivery events, and returns how many it
+// appended. For a store's own test that it leaves bodies out of a page
+// WithoutBodies, which the suite cannot require (a store may ignore it).
+func BodiesLedger(t *testing.T, s domain.EventStore) int {
+	t.Helper()
+	at := time.Date(2026, 12, 6, 17, 0, 0, 0, time.UTC)
+	sealed := &domain.SealedValue{Alg: domain.SealAlgorithm, KeyID: "app_1/d/20261206#1", Nonce: bytes.Repeat([]byte{7}, 12), Ciphertext: bytes.Repeat([]byte("c"), 1500)}
+	n := 0
+	for i := range 12 {
+		msg := domain.MessagePublished{MessageID: fmt.Sprintf("msg_%d", i), ApplicationID: "app_1", EventType: "order.paid",
+			PayloadHash: "sha256:ab", Subject: "cus_1", PublishedAt: at}
+		switch i % 3 {
+		case 0:
+			msg.Sealed = sealed
+		case 1:
+			msg.Payload = []byte(fmt.Sprintf(`{"order":%d,"pad":"%s"}`, i, bytes.Repeat([]byte("p"), 900)))
+		case 2:
+			msg.Payload = []byte(`{"big":"` + string(bytes.Repeat([]byte("B"), 100<<10)) + `"}`)
+		}
+		published, err := domain.Encode(fmt.Sprintf("evt_m%d", i), msg, domain.Metadata{RecordedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scheduled, err := domain.Encode(fmt.Sprintf("evt_s%d", i), domain.DeliveryScheduled{DeliveryID: fmt.Sprintf("dlv_%d", i),
+			MessageID: msg.MessageID, DueAt: at}, domain.Metadata{RecordedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAppend(t, s, "message-"+msg.MessageID, domain.NoStream, published)
+		mustAppend(t, s, fmt.Sprintf("delivery-dlv_%d", i), domain.NoStream, scheduled)
+		n += 2
+	}
+	return n
+}
+
+// A page WithoutBodies holds the events ReadAll reads, each decoded without
+// its body to the same event; a store may leave the bodies out, nothing
+// else: every other event's Data, and every Metadata, are whole.
+func testPageWithoutBodies(t *testing.T, s domain.EventStore, r domain.PageReader) {
+	n := BodiesLedger(t, s)
+	want, err := s.ReadAll(ctxT(t), 0, n+1)
+	if err != nil || len(want) != n {
+		t.Fatalf("ReadAll: %d events, %v", len(want), err)
+	}
+	page := domain.Page{WithoutBodies: true}
+	got, err := r.ReadAllInto(ctxT(t), 0, n+1, &page)
+	if err != nil || len(got) != n {
+		t.Fatalf("ReadAllInto: %d events, %v", len(got), err)
+	}
+	for i, g := range got {
+		w := want[i]
+		g2, w2 := g, w
+		g2.Data, w2.Data = nil, nil
+		if !sameRecorded(g2, w2) {
+			t.Fatalf("position %d: %s/%d %s, ReadAll %s/%d %s", w.Position, g.Stream, g.Revision, g.Type, w.Stream, w.Revision, w.Type)
+		}
+		if w.Type != domain.TypeMessagePublished {
+			if !bytes.Equal(g.Data, w.Data) {
+				t.Fatalf("position %d (%s): Data %q, ReadAll %q", w.Position, w.Type, g.Data, w.Data)
+			}
+			continue
+		}
+		gotEv, err := domain.DecodeEventWithoutBody(g)
+		if err != nil {
+			t.Fatalf("position %d: %v (Data %.200q)", w.Position, err, g.Data)
+		}
+		wantEv, err := domain.DecodeEventWithoutBody(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gotEv, wantEv) {
+			t.Fatalf("position %d: decodes to %#v, ReadAll's to %#v", w.Position, gotEv, wantEv)
 		}
 	}
 }
