@@ -58,6 +58,9 @@ func (s *Store) Prepare(v *projections.Views, state map[string][]byte) (write fu
 	if err = s.wait(); err != nil {
 		return nil, err
 	}
+	if err = s.dropLookup(); err != nil {
+		return nil, fmt.Errorf("view store: %w", err)
+	}
 	// A batch grown by doubling copies itself over and over, so it starts
 	// at about the size it will have. A serving store's commits are alike
 	// and small: as large as the last one. A bulk load's are tens of MB, the
@@ -133,6 +136,9 @@ func (s *Store) Pending() int { return len(s.msgs) + len(s.dels) }
 func (s *Store) Sync() error {
 	if err := s.wait(); err != nil {
 		return err
+	}
+	if err := s.dropLookup(); err != nil {
+		return fmt.Errorf("view store: %w", err)
 	}
 	return s.db.Flush()
 }

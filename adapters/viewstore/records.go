@@ -26,7 +26,7 @@ func (s *Store) Message(id string) *projections.MessageView {
 }
 
 func (s *Store) diskMessage(id string) *projections.MessageView {
-	b, closer, err := s.db.Get(key('m', id))
+	b, closer, err := s.get(key('m', id))
 	if err != nil {
 		s.readFailed(id, err)
 		return nil
@@ -70,7 +70,7 @@ func (s *Store) Delivery(id string) *projections.DeliveryView {
 }
 
 func (s *Store) diskDelivery(id string) *projections.DeliveryView {
-	b, closer, err := s.db.Get(key('d', id))
+	b, closer, err := s.get(key('d', id))
 	if err != nil {
 		s.readFailed(id, err)
 		return nil
@@ -115,7 +115,7 @@ func (s *Store) PutDelivery(d *projections.DeliveryView) {
 	c := &changedDelivery{d: d}
 	if cl, ok := s.cleanDels[d.ID]; ok {
 		c.base = cl.st
-	} else if b, closer, err := s.db.Get(key('d', d.ID)); err == nil {
+	} else if b, closer, err := s.get(key('d', d.ID)); err == nil {
 		c.base, err = decodeDeliveryHeader(b)
 		closer.Close()
 		if err != nil {

@@ -74,6 +74,8 @@ type Store struct {
 	bulk                 bool
 	// The options of the tables a bulk load writes (ingest.go).
 	tables sstable.WriterOptions
+	// lookup serves a bulk store's point reads (lookup.go).
+	lookup lookup
 	// unwritten is write-locked from Prepare to the end of its write: an
 	// iterator made in between would miss the batch's index entries, which
 	// are no longer among the changes in memory. Point reads need no lock
@@ -195,7 +197,7 @@ func (s *Store) Dir() string { return s.dir }
 // checkpoint).
 func (s *Store) Close() error {
 	err := s.Sync()
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.dropLookup(), s.db.Close())
 }
 
 // Load returns the views as of the store's checkpoint, folding messages and
