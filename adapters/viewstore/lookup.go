@@ -21,7 +21,8 @@ import (
 // dropped it: a tenth of such a rebuild's CPU. One iterator seeking from
 // key to key, mostly forward as deliveries are attempted in about the
 // order they were scheduled, spares that: a rebuild of 800,000 events of a
-// drained backlog 7% faster (docs/benchmarks.md, twenty-sixth session).
+// drained backlog 19% faster in the median of four runs
+// (docs/benchmarks.md, twenty-sixth session).
 //
 // A Pebble iterator reads the state at its creation, so it is dropped in
 // Prepare once the write before has ended: until then, the records of the
