@@ -98,6 +98,45 @@ func TestUnknownScenarioRefused(t *testing.T) {
 	}
 }
 
+// TestBacklogRebuildReplaysTheBacklogsLedger: the backlog-rebuild scenario
+// replays what the backlog scenario wrote (every message and delivery of
+// it), and is refused without the backlog before it.
+func TestBacklogRebuildReplaysTheBacklogsLedger(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the backlog scenario; skipped under -short")
+	}
+	cfg := Defaults()
+	cfg.Scenarios, cfg.BacklogMessages, cfg.RebuildPasses = []string{"backlog", "backlog-rebuild"}, 150, 2
+	cfg.Clients, cfg.Workers = 8, 16
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[1].Scenario != "backlog-rebuild" {
+		t.Fatalf("results %+v", results)
+	}
+	r := results[1]
+	if r.Messages != 150 || r.Deliveries != 150 || r.RebuildPasses != 2 || r.RebuildEventsPerS <= 0 || r.RebuildCPUUsPerEvent <= 0 {
+		t.Errorf("backlog-rebuild figures %+v", r)
+	}
+	// Each message's published event and three per delivery, plus the set-up.
+	if min := uint64(150 * 4); r.RebuildEvents < min {
+		t.Errorf("replayed %d events, fewer than the %d the backlog wrote", r.RebuildEvents, min)
+	}
+	if r.CPUMsPerDelivery != 0 {
+		t.Errorf("a rebuild delivers nothing, yet CPU per delivery %v", r.CPUMsPerDelivery)
+	}
+
+	for _, scenarios := range [][]string{{"backlog-rebuild"}, {"backlog-rebuild", "backlog"}} {
+		cfg.Scenarios = scenarios
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "run backlog before it") {
+			t.Errorf("%v: got %v", scenarios, err)
+		}
+	}
+}
+
 func TestRebuildPassesMustBePositive(t *testing.T) {
 	cfg := Defaults()
 	cfg.RebuildPasses = 0

@@ -23,8 +23,11 @@ func (c Config) Validate() error {
 	pos("--latency-rate", c.LatencyRate)
 	pos("--latency-seconds", c.LatencySeconds)
 	pos("--backlog-messages", c.BacklogMessages)
-	if slices.Contains(c.Scenarios, "rebuild") {
+	if slices.Contains(c.Scenarios, "rebuild") || slices.Contains(c.Scenarios, "backlog-rebuild") {
 		pos("--rebuild-passes", c.RebuildPasses)
+	}
+	if i := slices.Index(c.Scenarios, "backlog-rebuild"); i >= 0 && !slices.Contains(c.Scenarios[:i], "backlog") {
+		errs = append(errs, errors.New("backlog-rebuild replays the backlog scenario's ledger: run backlog before it"))
 	}
 	if slices.Contains(c.Scenarios, "sustained") {
 		pos("--sustained-seconds", c.SustainedSeconds)
@@ -58,7 +61,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "baseline2", "sustained", "rebuild", "backlog", "history", "cluster"}
+var allScenarios = []string{"throughput", "fanout", "latency", "baseline", "baseline2", "sustained", "rebuild", "backlog", "backlog-rebuild", "history", "cluster"}
 
 // Spread is a figure over several runs.
 type Spread struct{ Median, Min, Max float64 }
