@@ -40,15 +40,7 @@ func TestEncryptedPayloadsAreSentPlainAndErasedOnesCancelled(t *testing.T) {
 	if err := keys.Destroy([]string{ev.(domain.MessagePublished).Sealed.KeyID}, "era_test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.ResumeSubscription{}, md); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 5*time.Second, "the kept one delivered", func() bool {
-		return h.delivery(domain.DeliveryIDFor(kept, "sub_a")).Status == domain.DeliveryStatusAcknowledged
-	})
-	waitUntil(t, 5*time.Second, "the erased one cancelled", func() bool {
-		return h.delivery(domain.DeliveryIDFor(gone, "sub_a")).Status == domain.DeliveryStatusCancelled
-	})
+	resumeAndSettle(t, h, kept, gone)
 	tl := h.timeline(domain.DeliveryIDFor(gone, "sub_a"))
 	if c, ok := tl[len(tl)-1].(domain.DeliveryCancelled); !ok || c.Reason != "payload erased by era_test" || types(tl) != "delivery.scheduled delivery.cancelled" {
 		t.Fatalf("the erased delivery's timeline: %s %+v", types(tl), tl[len(tl)-1])
@@ -103,7 +95,18 @@ func TestAnErasureByAnotherNodeStopsThisOnesCachedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.runner.WaitFor(ctx, out.Result.Position)
-	if _, _, err := h.cmds.ChangeSubscription(ctx, "app", "sub_a", domain.ResumeSubscription{}, md); err != nil {
+	resumeAndSettle(t, h, kept, gone)
+	if got := bodies(); len(got) != 1 || got[0] != `{"keep":"this"}` {
+		t.Fatalf("the endpoint got %q", got)
+	}
+}
+
+// recordingEndpoint answers 200 and records the bodies it was sent.
+// resumeAndSettle resumes sub_a and waits until the kept message's delivery
+// is acknowledged and the erased one's cancelled.
+func resumeAndSettle(t *testing.T, h *harness, kept, gone string) {
+	t.Helper()
+	if _, _, err := h.cmds.ChangeSubscription(context.Background(), "app", "sub_a", domain.ResumeSubscription{}, md); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 5*time.Second, "the kept one delivered", func() bool {
@@ -112,12 +115,8 @@ func TestAnErasureByAnotherNodeStopsThisOnesCachedKey(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the erased one cancelled", func() bool {
 		return h.delivery(domain.DeliveryIDFor(gone, "sub_a")).Status == domain.DeliveryStatusCancelled
 	})
-	if got := bodies(); len(got) != 1 || got[0] != `{"keep":"this"}` {
-		t.Fatalf("the endpoint got %q", got)
-	}
 }
 
-// recordingEndpoint answers 200 and records the bodies it was sent.
 func recordingEndpoint(t *testing.T) (*httptest.Server, func() []string) {
 	var mu sync.Mutex
 	var bodies []string
