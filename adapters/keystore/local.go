@@ -13,14 +13,21 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/hookledger/hookledger/adapters/pebblebg"
 	"github.com/hookledger/hookledger/domain"
 )
 
 // local is the Backend of one process: a Pebble instance of its own in the
 // data directory (`<data-dir>/keys`). Data keys under k/, tombstones of
 // destroyed ones under t/, each base's highest generation under g/.
-type local struct{ db *pebble.DB }
+type local struct {
+	db *pebble.DB
+	// bg bounds purge's flush: Pebble retries a failed flush without end,
+	// and an erasure must fail rather than wait for ever (adapters/pebblebg).
+	bg *pebblebg.Watch
+}
 
 const (
 	metaMaster = "meta/master"
@@ -32,8 +39,15 @@ const (
 // OpenLocal opens (or creates) the local backend in dir, for New.
 func OpenLocal(dir string) (Backend, error) { return openLocal(dir, false) }
 
-func openLocal(dir string, readOnly bool) (*local, error) {
-	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: readOnly, Logger: quietLogger{}})
+func openLocal(dir string, readOnly bool) (*local, error) { return openLocalOn(dir, readOnly, nil) }
+
+// openLocalOn is openLocal on files (nil: the operating system's); the tests
+// bring one that fails.
+func openLocalOn(dir string, readOnly bool, files vfs.FS) (*local, error) {
+	// Errors surface as returned errors, so the watch logs nothing.
+	bg := pebblebg.New(func(error, int) {}, 0)
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: readOnly, Logger: quietLogger{}, FS: files,
+		EventListener: &pebble.EventListener{BackgroundError: bg.Report}})
 	if err != nil {
 		var pe *fs.PathError
 		if !errors.As(err, &pe) && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)) {
@@ -42,7 +56,7 @@ func openLocal(dir string, readOnly bool) (*local, error) {
 		}
 		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
 	}
-	return &local{db: db}, nil
+	return &local{db: db, bg: bg}, nil
 }
 
 func (l *local) Close() error { return l.db.Close() }
@@ -214,7 +228,7 @@ func (l *local) Destroy(_ context.Context, ids []string, t Tombstone) error {
 // purge flushes the memtable and compacts the data keys' range, so that
 // deleted wrapped keys are no longer in any table of the store.
 func (l *local) purge() error {
-	if err := l.db.Flush(); err != nil {
+	if err := l.bg.Flush(l.db); err != nil {
 		return fmt.Errorf("key store: flush: %w", err)
 	}
 	if err := l.db.Compact(context.Background(), []byte(pKey), upper([]byte(pKey)), true); err != nil {

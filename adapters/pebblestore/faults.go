@@ -65,13 +65,16 @@ func applyBatch(db *pebble.DB, b *pebble.Batch) (err error) {
 	return db.ApplyNoSyncWait(b, pebble.Sync)
 }
 
-func flushDB(db *pebble.DB) (err error) {
+// flushDB flushes the memtables, giving up at the first background error
+// rather than wait for Pebble's endless retries (pebblebg.Watch.Flush): on
+// close, what is not flushed is still in the log.
+func (s *Store) flushDB() (err error) {
 	defer func() {
 		if f := recoverFatal(recover()); f != nil {
 			err = f
 		}
 	}()
-	return db.Flush()
+	return s.bg.Flush(s.db)
 }
 
 func closeDB(db *pebble.DB) (err error) {
@@ -96,7 +99,7 @@ func (s *Store) eventListener() *pebble.EventListener {
 			if pebble.IsCorruptionError(err) {
 				s.corrupt.CompareAndSwap(nil, &err)
 			}
-			s.log.Error().Err(err).Msg("embedded store background error")
+			s.bg.Report(err)
 		},
 		// A flush frees a memtable, a compaction its buffers: give the C
 		// heap's free memory back, so that RSS stays flat as the ledger grows.

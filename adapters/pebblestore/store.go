@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/fsync"
+	"github.com/hookledger/hookledger/adapters/pebblebg"
 	"github.com/hookledger/hookledger/adapters/storekit"
 	"github.com/hookledger/hookledger/domain"
 )
@@ -116,6 +117,9 @@ type Store struct {
 	// corrupt is the first data corruption Pebble reported (reads of the
 	// damaged data fail on their own; this makes it visible to Health).
 	corrupt atomic.Pointer[error]
+	// bg logs Pebble's background errors, repeats throttled, and bounds the
+	// flush on close (adapters/pebblebg).
+	bg *pebblebg.Watch
 	// low is set while free space is under the reserve.
 	low       atomic.Pointer[error]
 	freeCheck atomic.Int64 // unix nanos of the last free-space check
@@ -238,6 +242,9 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		reqs: make(chan *appendReq, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
 		maxBatch: opts.MaxBatchEvents, fresh: newFresh(), headCacheMax: headCacheMax,
 	}
+	s.bg = pebblebg.New(func(err error, unlogged int) {
+		s.log.Error().Err(err).Int("unlogged_since_last", unlogged).Msg("embedded store background error (repeats are logged at most every 10 s)")
+	}, 0)
 	if !opts.ReadOnly {
 		// A restart on a full disk must fail once and clearly: Pebble would
 		// otherwise fail to write its new WAL and MANIFEST and may retry
@@ -544,7 +551,7 @@ func (s *Store) Close() error {
 	s.notify.Broadcast()
 	var errs []error
 	if !s.opts.ReadOnly && s.failed.Load() == nil {
-		if err := flushDB(s.db); err != nil {
+		if err := s.flushDB(); err != nil {
 			errs = append(errs, fmt.Errorf("flush on close: %w", err))
 		}
 	}

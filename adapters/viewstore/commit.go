@@ -131,8 +131,10 @@ func (s *Store) wait() error {
 func (s *Store) Pending() int { return len(s.msgs) + len(s.dels) }
 
 // Sync makes what was committed durable (at a clean stop: the next start
-// then replays nothing): the memtables are flushed to tables, so nothing
-// depends on the unsynced write-ahead log.
+// then replays nothing): the memtables are flushed to tables. A flush that
+// fails (an unwritable directory, a full disk) ends Sync with its error
+// instead of waiting for Pebble's retries: the store then opens next time
+// at its last flushed checkpoint, and the ledger replays the rest.
 func (s *Store) Sync() error {
 	if err := s.wait(); err != nil {
 		return err
@@ -140,5 +142,8 @@ func (s *Store) Sync() error {
 	if err := s.dropLookup(); err != nil {
 		return fmt.Errorf("view store: %w", err)
 	}
-	return s.db.Flush()
+	if err := s.bg.Flush(s.db); err != nil {
+		return fmt.Errorf("view store: %w", err)
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookledger/hookledger/adapters/cmalloc"
 	"github.com/hookledger/hookledger/adapters/fsync"
+	"github.com/hookledger/hookledger/adapters/pebblebg"
 )
 
 // liveL0CompactionThreshold is how many L0 tables of a serving store gather
@@ -40,7 +41,7 @@ func setServingFileSizes(o *pebble.Options) {
 	}
 }
 
-func openDB(dir string, opts Options) (*pebble.DB, *pebble.Options, error) {
+func openDB(dir string, opts Options, bg *pebblebg.Watch) (*pebble.DB, *pebble.Options, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("view store: %w", err)
 	}
@@ -53,8 +54,9 @@ func openDB(dir string, opts Options) (*pebble.DB, *pebble.Options, error) {
 		// As the ledger does (adapters/pebblestore): freed memtables and
 		// compaction buffers go back to the kernel.
 		EventListener: &pebble.EventListener{
-			FlushEnd:      func(pebble.FlushInfo) { cmalloc.Release() },
-			CompactionEnd: func(pebble.CompactionInfo) { cmalloc.Release() },
+			FlushEnd:        func(pebble.FlushInfo) { cmalloc.Release() },
+			CompactionEnd:   func(pebble.CompactionInfo) { cmalloc.Release() },
+			BackgroundError: bg.Report,
 		},
 		// A delivery's record and its open-index entries are written when it
 		// is scheduled, when its attempt starts and when it ends, and every

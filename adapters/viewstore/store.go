@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/rs/zerolog"
 
+	"github.com/hookledger/hookledger/adapters/pebblebg"
 	"github.com/hookledger/hookledger/domain"
 	"github.com/hookledger/hookledger/projections"
 )
@@ -47,6 +48,9 @@ type Store struct {
 	db  *pebble.DB
 	dir string
 	log zerolog.Logger
+	// bg logs Pebble's background errors, repeats throttled, and bounds
+	// Sync's flush (adapters/pebblebg).
+	bg *pebblebg.Watch
 
 	// What the fold changed since the last Commit.
 	msgs    map[string]*projections.MessageView
@@ -136,7 +140,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 16 << 20
 	}
-	db, popts, err := openDB(dir, opts)
+	bg := pebblebg.New(func(err error, unlogged int) {
+		opts.Logger.Error().Err(err).Int("unlogged_since_last", unlogged).Msg("view store background error (repeats are logged at most every 10 s)")
+	}, 0)
+	db, popts, err := openDB(dir, opts, bg)
 	if err != nil {
 		return nil, err
 	}
@@ -147,14 +154,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("view store: remove %s: %w", dir, err)
 		}
-		if db, popts, err = openDB(dir, opts); err != nil {
+		if db, popts, err = openDB(dir, opts, bg); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk}
+	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk, bg: bg}
 	if opts.Bulk {
 		// pebble.Open set the defaults on a copy of the options.
 		o := popts.Clone()

@@ -1,0 +1,45 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/hookledger/hookledger/adapters/pebblebg/pebblebgtest"
+)
+
+// TestDestroyFailsWhenItsFlushFails: destroying keys flushes the key store
+// so that no table keeps a destroyed key. When that flush fails, the
+// erasure must fail with the error, not wait for Pebble's retries.
+func TestDestroyFailsWhenItsFlushFails(t *testing.T) {
+	files := &pebblebgtest.FS{FS: vfs.Default}
+	l, err := openLocalOn(t.TempDir(), false, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rec := Record{Master: "m", Nonce: []byte("n"), Wrapped: []byte("w"), CreatedAt: time.Unix(1, 0)}
+	if err := l.Create(ctx, "app/2026-12-06", 1, "app/2026-12-06.1", rec); err != nil {
+		t.Fatal(err)
+	}
+	files.Refuse.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Destroy(ctx, []string{"app/2026-12-06.1"}, Tombstone{ErasureID: "e", DestroyedAt: time.Unix(2, 0)})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, pebblebgtest.ErrRefused) {
+			t.Fatalf("Destroy with a failing flush: %v; want the flush's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Destroy still waiting for a flush that cannot succeed after 10 s")
+	}
+	files.Refuse.Store(false) // the disk comes back: the store closes
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
