@@ -63,9 +63,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		cancelSub()
 		<-subErr
 		// Keep what the catch-up folded: the next start resumes there.
-		if err := r.commit(); err == nil && r.opts.ViewStore != nil {
-			r.opts.ViewStore.Sync()
-		}
+		r.saveViews()
 		return nil
 	}
 	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("views caught up")
@@ -114,11 +112,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	<-subErr
 	cancelFan()
 	fanWG.Wait()
-	if err := r.commit(); err == nil && r.opts.ViewStore != nil {
-		err = r.opts.ViewStore.Sync()
-	} else if err != nil {
-		r.log.Error().Err(err).Msg("last views commit failed (the next start replays more)")
-	}
+	r.saveViews()
 	r.log.Info().Uint64("checkpoint", uint64(r.Checkpoint())).Msg("pipeline stopped")
 	return runErr
 }
@@ -193,4 +187,18 @@ func (r *Runner) stopWorkers(wg *sync.WaitGroup, cancelHard context.CancelFunc) 
 	})
 	wg.Wait()
 	grace.Stop()
+}
+
+// saveViews commits what the fold holds and flushes the view store on the
+// way out, so that the next start replays little. A failure (a view store
+// that cannot write) is logged: the next start replays more, nothing is
+// lost.
+func (r *Runner) saveViews() {
+	err := r.commit()
+	if err == nil && r.opts.ViewStore != nil {
+		err = r.opts.ViewStore.Sync()
+	}
+	if err != nil {
+		r.log.Error().Err(err).Msg("last views commit failed (the next start replays more)")
+	}
 }
