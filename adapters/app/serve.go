@@ -57,7 +57,11 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer raw.Close()
+	defer func() {
+		if err := raw.Close(); err != nil {
+			slog.Error().Err(err).Msg("the ledger did not close cleanly")
+		}
+	}()
 	if err := CheckLedgerKeys(ctx, cfg, store, slog); errors.Is(err, domain.ErrUnavailable) {
 		// A remote store may be down at the start: serve all the same (503s
 		// until it is back). The sealer still refuses another key.
@@ -73,7 +77,11 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer l.Close()
+	defer func() {
+		if err := l.Close(); err != nil {
+			slog.Error().Err(err).Msg("the views did not close cleanly (the next start replays more of the ledger)")
+		}
+	}()
 	stopNode := func() {}
 	if node != nil {
 		stopNode = runNode(node, l.Pipeline)

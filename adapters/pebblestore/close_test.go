@@ -3,6 +3,8 @@ package pebblestore
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +50,26 @@ func TestCloseEndsWhenItsFlushFails(t *testing.T) {
 	}
 	if len(recs) != 20 {
 		t.Fatalf("after a close whose flush failed, %d events read back; want 20", len(recs))
+	}
+}
+
+// TestCloseOfARemovedDirectoryEndsWithAnError: a data directory removed
+// from under a running store. Pebble would treat the log file it cannot
+// create as fatal and take the process down; Close says what happened
+// instead.
+func TestCloseOfARemovedDirectoryEndsWithAnError(t *testing.T) {
+	dir := t.TempDir() + "/ledger"
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(context.Background(), "s", domain.Any, numberedEvent(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Close of a store whose directory is gone: %v; want it said", err)
 	}
 }

@@ -551,7 +551,11 @@ func (s *Store) Close() error {
 	s.notify.Broadcast()
 	var errs []error
 	if !s.opts.ReadOnly && s.failed.Load() == nil {
-		if err := s.flushDB(); err != nil {
+		// A directory removed from under the store: Pebble would fail to
+		// create the next log file and treat it as fatal.
+		if _, err := os.Stat(s.dir); err != nil {
+			errs = append(errs, fmt.Errorf("flush on close: %w", err))
+		} else if err := s.flushDB(); err != nil {
 			errs = append(errs, fmt.Errorf("flush on close: %w", err))
 		}
 	}
