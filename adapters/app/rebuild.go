@@ -72,7 +72,9 @@ func Rebuild(ctx context.Context, cfg config.Config, log zerolog.Logger, progres
 	rep.Unscheduled = len(res.Unscheduled)
 	rep.ViewBytes = DirBytes(fresh)
 
-	if _, err := os.Stat(live); err == nil {
+	if viewstore.MarkedDamaged(live) {
+		log.Warn().Str("dir", live).Msg("the live view store was found damaged while serving; not compared, replaced")
+	} else if _, err := os.Stat(live); err == nil {
 		old, err := viewstore.Open(live, vopts)
 		if err != nil {
 			log.Warn().Err(err).Msg("the live view store is unreadable; not compared")

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,4 +81,19 @@ func TestPublishIsRefusedWhileThePipelineIsBehind(t *testing.T) {
 	}
 	stuck.Store(false)
 	e.must(202, "POST", "/v1/applications/app_a/messages", A, msg)
+}
+
+// damagedViews reports its view store damaged.
+type damagedViews struct{ httpapi.Views }
+
+func (damagedViews) Damaged() error { return errors.New("data corruption in 000007.sst") }
+
+// TestReadyzSaysTheViewsAreDamaged: a view store found corrupt answers
+// /readyz 503 naming the damage and the remedy.
+func TestReadyzSaysTheViewsAreDamaged(t *testing.T) {
+	e := newEnv(t, func(d *httpapi.Deps) { d.Views = damagedViews{Views: d.Views} })
+	r := e.do("GET", "/readyz", "", nil)
+	if r.status != 503 || !strings.Contains(r.str("detail"), "000007.sst") || !strings.Contains(r.str("detail"), "restart") {
+		t.Fatalf("readyz with damaged views: %d %s", r.status, r.body)
+	}
 }

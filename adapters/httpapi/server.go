@@ -361,6 +361,13 @@ func (s *Server) readyz(c *gin.Context) {
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the views are still catching up with the ledger", "")
 		return
 	}
+	if d, ok := s.Views.(interface{ Damaged() error }); ok {
+		if err := d.Damaged(); err != nil {
+			writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable,
+				"the views are damaged ("+err.Error()+"): reads may fail or miss records; restart hookledger to rebuild them from the ledger", "")
+			return
+		}
+	}
 	if l, ok := s.Views.(interface {
 		Lag(context.Context) (domain.Position, domain.Position, time.Duration, error)
 	}); ok {

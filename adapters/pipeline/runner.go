@@ -220,6 +220,16 @@ func (r *Runner) Ready() bool {
 	}
 }
 
+// Damaged says why the view store cannot be trusted (nil: it can): data
+// corruption found in it since it opened. A damaged store is rebuilt from
+// the ledger at the next start.
+func (r *Runner) Damaged() error {
+	if d, ok := r.opts.ViewStore.(interface{ Damaged() error }); ok {
+		return d.Damaged()
+	}
+	return nil
+}
+
 // Checkpoint is the position of the last event folded into the views.
 func (r *Runner) Checkpoint() domain.Position {
 	r.mu.RLock()

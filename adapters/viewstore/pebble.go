@@ -41,7 +41,7 @@ func setServingFileSizes(o *pebble.Options) {
 	}
 }
 
-func openDB(dir string, opts Options, bg *pebblebg.Watch) (*pebble.DB, *pebble.Options, error) {
+func openDB(dir string, opts Options, bg *pebblebg.Watch, dmg *damage) (*pebble.DB, *pebble.Options, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("view store: %w", err)
 	}
@@ -57,6 +57,7 @@ func openDB(dir string, opts Options, bg *pebblebg.Watch) (*pebble.DB, *pebble.O
 			FlushEnd:        func(pebble.FlushInfo) { cmalloc.Release() },
 			CompactionEnd:   func(pebble.CompactionInfo) { cmalloc.Release() },
 			BackgroundError: bg.Report,
+			DataCorruption:  dmg.report,
 		},
 		// A delivery's record and its open-index entries are written when it
 		// is scheduled, when its attempt starts and when it ends, and every

@@ -50,7 +50,8 @@ type Store struct {
 	log zerolog.Logger
 	// bg logs Pebble's background errors, repeats throttled, and bounds
 	// Sync's flush (adapters/pebblebg).
-	bg *pebblebg.Watch
+	bg     *pebblebg.Watch
+	damage *damage
 
 	// What the fold changed since the last Commit.
 	msgs    map[string]*projections.MessageView
@@ -140,10 +141,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 16 << 20
 	}
+	if err := discardIfDamaged(dir, opts.Logger); err != nil {
+		return nil, err
+	}
 	bg := pebblebg.New(func(err error, unlogged int) {
 		opts.Logger.Error().Err(err).Int("unlogged_since_last", unlogged).Msg("view store background error (repeats are logged at most every 10 s)")
 	}, 0)
-	db, popts, err := openDB(dir, opts, bg)
+	dmg := &damage{dir: dir, log: opts.Logger}
+	db, popts, err := openDB(dir, opts, bg, dmg)
 	if err != nil {
 		return nil, err
 	}
@@ -154,14 +159,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("view store: remove %s: %w", dir, err)
 		}
-		if db, popts, err = openDB(dir, opts, bg); err != nil {
+		if db, popts, err = openDB(dir, opts, bg, dmg); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk, bg: bg}
+	s := &Store{db: db, dir: dir, log: opts.Logger, bulk: opts.Bulk, bg: bg, damage: dmg}
 	if opts.Bulk {
 		// pebble.Open set the defaults on a copy of the options.
 		o := popts.Clone()
