@@ -44,10 +44,12 @@ func openLocal(dir string, readOnly bool) (*local, error) { return openLocalOn(d
 // openLocalOn is openLocal on files (nil: the operating system's); the tests
 // bring one that fails.
 func openLocalOn(dir string, readOnly bool, files vfs.FS) (*local, error) {
-	// Errors surface as returned errors, so the watch logs nothing.
+	// Errors surface as returned errors, so the watch logs nothing. A
+	// damaged table too: Pebble's default would end the process from inside
+	// the read; without it, the read returns the corruption error.
 	bg := pebblebg.New(func(error, int) {}, 0)
 	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: readOnly, Logger: quietLogger{}, FS: files,
-		EventListener: &pebble.EventListener{BackgroundError: bg.Report}})
+		EventListener: &pebble.EventListener{BackgroundError: bg.Report, DataCorruption: func(pebble.DataCorruptionInfo) {}}})
 	if err != nil {
 		var pe *fs.PathError
 		if !errors.As(err, &pe) && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)) {

@@ -3,6 +3,8 @@ package keystore
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -41,5 +43,53 @@ func TestDestroyFailsWhenItsFlushFails(t *testing.T) {
 	files.Refuse.Store(false) // the disk comes back: the store closes
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+// TestADamagedTableFailsTheReadNotTheProcess: a byte flipped in a table of
+// the key store. Reading a key in it returns an error (which fails the
+// attempt that needed it, and is retried), where Pebble's default would end
+// the process from inside the read.
+func TestADamagedTableFailsTheReadNotTheProcess(t *testing.T) {
+	dir := t.TempDir()
+	l, err := openLocal(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rec := Record{Master: "m", Nonce: []byte("n"), Wrapped: []byte("w"), CreatedAt: time.Unix(1, 0)}
+	for _, id := range []string{"app/2026-12-06.1", "app/2026-12-07.1"} {
+		if err := l.Create(ctx, id[:len(id)-2], 1, id, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Destroying one key flushes the store: the other is then in a table.
+	if err := l.Destroy(ctx, []string{"app/2026-12-07.1"}, Tombstone{ErasureID: "e", DestroyedAt: time.Unix(2, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tables, _ := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if len(tables) == 0 {
+		t.Fatal("no table to damage")
+	}
+	for _, p := range tables {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[20] ^= 0x10 // in the first data block
+		if err := os.WriteFile(p, b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err = openLocal(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, _, err := l.Get(ctx, "app/2026-12-06.1"); err == nil {
+		t.Fatal("a key read back from a damaged table")
 	}
 }
