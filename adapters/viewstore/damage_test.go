@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/hookledger/hookledger/adapters/viewstore"
 	"github.com/hookledger/hookledger/projections"
 	"github.com/hookledger/hookledger/projections/projectionstest"
@@ -16,19 +18,7 @@ import (
 // next open discards the store, so that the ledger's fold rebuilds it.
 func TestADamagedStoreIsReportedAndRebuiltAtTheNextOpen(t *testing.T) {
 	dir := t.TempDir() + "/views"
-	s := open(t, dir)
-	v, _, err := s.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range projectionstest.History() {
-		if err := v.Apply(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(v, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := openFolded(t, dir, viewstore.Options{Logger: zerolog.Nop()})
 	if err := s.Close(); err != nil { // flushed: every record is in a table
 		t.Fatal(err)
 	}
@@ -38,7 +28,7 @@ func TestADamagedStoreIsReportedAndRebuiltAtTheNextOpen(t *testing.T) {
 	if s.Damaged() != nil {
 		t.Fatal("damaged before anything was read")
 	}
-	v, _, err = s.Load()
+	v, _, err := s.Load()
 	if err == nil {
 		walkErr := v.Records().WalkMessages(func(*projections.MessageView) error { return nil })
 		if err = walkErr; err == nil {
@@ -68,6 +58,29 @@ func TestADamagedStoreIsReportedAndRebuiltAtTheNextOpen(t *testing.T) {
 	if v.Checkpoint != 0 || viewstore.MarkedDamaged(dir) {
 		t.Fatalf("the damaged store was kept (checkpoint %d); want it discarded, to be rebuilt", v.Checkpoint)
 	}
+}
+
+// openFolded opens a store in dir and commits the fold of
+// projectionstest.History into it.
+func openFolded(t *testing.T, dir string, opts viewstore.Options) *viewstore.Store {
+	t.Helper()
+	s, err := viewstore.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range projectionstest.History() {
+		if err := v.Apply(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Commit(v, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // flipInLargestTable flips a bit early in the largest table of the store in

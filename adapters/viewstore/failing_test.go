@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hookledger/hookledger/adapters/viewstore"
-	"github.com/hookledger/hookledger/projections/projectionstest"
 )
 
 // within runs f and fails the test if it has not returned within d.
@@ -36,22 +35,7 @@ func within(t *testing.T, d time.Duration, what string, f func() error) error {
 func TestSyncEndsWhenTheStoreCannotWrite(t *testing.T) {
 	dir := t.TempDir() + "/views"
 	var logs bytes.Buffer
-	s, err := viewstore.Open(dir, viewstore.Options{Logger: zerolog.New(&logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, _, err := s.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range projectionstest.History() {
-		if err := v.Apply(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Commit(v, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := openFolded(t, dir, viewstore.Options{Logger: zerolog.New(&logs)})
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
