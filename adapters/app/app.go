@@ -136,5 +136,10 @@ func OpenViews(cfg config.Config, log zerolog.Logger) (*viewstore.Store, error) 
 			log.Info().Str("path", p).Msg("removed the views snapshot of an earlier version: the view store replaces it")
 		}
 	}
-	return viewstore.Open(cfg.ViewsDir(), viewstore.Options{Logger: log.With().Str("component", "views").Logger()})
+	s, err := viewstore.Open(cfg.ViewsDir(), viewstore.Options{Logger: log.With().Str("component", "views").Logger()})
+	if err != nil {
+		// The views are a cache of the ledger: say how to replace them.
+		return nil, fmt.Errorf("%w (the views are a cache of the ledger: `hookledger rebuild`, with the flags given here, replaces them)", err)
+	}
+	return s, nil
 }
