@@ -274,6 +274,12 @@ func Open(dir string, opts Options) (st *Store, err error) {
 		return nil, &domain.TruncatedError{Head: head, Known: domain.Position(marked),
 			Source: "the head mark (" + filepath.Join(dir, HeadMarkFile) + ")"}
 	}
+	if !hasMark && head > 0 {
+		// The mark is what tells a cut ledger from a whole one: without it
+		// this open cannot check, and an audit-first ledger says so.
+		s.log.Warn().Uint64("head", uint64(head)).Str("mark", filepath.Join(dir, HeadMarkFile)).
+			Msg("the ledger has events but no head mark: its length is not checked against what was acknowledged (a copy made without ledger-head, or the mark removed; docs/operations.md)")
+	}
 	s.head.Store(uint64(head))
 	s.next = head
 	s.turns = make(chan *turn) // one turn decided while one is applied (commit.go)
