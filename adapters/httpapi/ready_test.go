@@ -97,3 +97,18 @@ func TestReadyzSaysTheViewsAreDamaged(t *testing.T) {
 		t.Fatalf("readyz with damaged views: %d %s", r.status, r.body)
 	}
 }
+
+// damagedCipher is a payload cipher whose key store reports damage.
+type damagedCipher struct{ domain.PayloadCipher }
+
+func (damagedCipher) Damaged() error { return errors.New("data corruption in keys/000006.sst") }
+
+// TestReadyzSaysTheKeyStoreIsDamaged: a key store that met a damaged table
+// answers /readyz 503 naming it and the remedy.
+func TestReadyzSaysTheKeyStoreIsDamaged(t *testing.T) {
+	e := newEnv(t, func(d *httpapi.Deps) { d.Cipher = damagedCipher{PayloadCipher: d.Cipher} })
+	r := e.do("GET", "/readyz", "", nil)
+	if r.status != 503 || !strings.Contains(r.str("detail"), "keys/000006.sst") || !strings.Contains(r.str("detail"), "restore") {
+		t.Fatalf("readyz with a damaged key store: %d %s", r.status, r.body)
+	}
+}

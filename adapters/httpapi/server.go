@@ -361,6 +361,13 @@ func (s *Server) readyz(c *gin.Context) {
 		writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable, "the views are still catching up with the ledger", "")
 		return
 	}
+	if d, ok := s.Cipher.(interface{ Damaged() error }); ok {
+		if err := d.Damaged(); err != nil {
+			writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable,
+				"the key store is damaged ("+err.Error()+"): payloads under the damaged keys cannot be opened; restore keys/ from a backup (docs/operations.md)", "")
+			return
+		}
+	}
 	if d, ok := s.Views.(interface{ Damaged() error }); ok {
 		if err := d.Damaged(); err != nil {
 			writeProblem(c, http.StatusServiceUnavailable, CodeUnavailable,

@@ -382,3 +382,13 @@ func (s *Store) Checkpoint(dir string) error {
 	}
 	return nil
 }
+
+// Damaged says whether the key store's backend found its data damaged (nil:
+// it did not, or it cannot tell). Reads of the damaged keys fail; the data
+// keys are not a cache, so the remedy is a restore (docs/operations.md).
+func (s *Store) Damaged() error {
+	if d, ok := s.b.(interface{ Damaged() error }); ok {
+		return d.Damaged()
+	}
+	return nil
+}

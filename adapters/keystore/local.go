@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,8 @@ type local struct {
 	// bg bounds purge's flush: Pebble retries a failed flush without end,
 	// and an erasure must fail rather than wait for ever (adapters/pebblebg).
 	bg *pebblebg.Watch
+	// damaged is the first data corruption a read met (Damaged).
+	damaged *atomic.Pointer[error]
 }
 
 const (
@@ -46,10 +49,16 @@ func openLocal(dir string, readOnly bool) (*local, error) { return openLocalOn(d
 func openLocalOn(dir string, readOnly bool, files vfs.FS) (*local, error) {
 	// Errors surface as returned errors, so the watch logs nothing. A
 	// damaged table too: Pebble's default would end the process from inside
-	// the read; without it, the read returns the corruption error.
+	// the read; with a listener, the read returns the corruption error, and
+	// Damaged keeps the first for the API's /readyz.
 	bg := pebblebg.New(func(error, int) {}, 0)
+	damaged := new(atomic.Pointer[error])
+	corrupt := func(info pebble.DataCorruptionInfo) {
+		err := fmt.Errorf("data corruption in %s: %v", info.Path, info.Details)
+		damaged.CompareAndSwap(nil, &err)
+	}
 	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: readOnly, Logger: quietLogger{}, FS: files,
-		EventListener: &pebble.EventListener{BackgroundError: bg.Report, DataCorruption: func(pebble.DataCorruptionInfo) {}}})
+		EventListener: &pebble.EventListener{BackgroundError: bg.Report, DataCorruption: corrupt}})
 	if err != nil {
 		var pe *fs.PathError
 		if !errors.As(err, &pe) && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES)) {
@@ -58,10 +67,19 @@ func openLocalOn(dir string, readOnly bool, files vfs.FS) (*local, error) {
 		}
 		return nil, fmt.Errorf("open the key store %s: %w", dir, err)
 	}
-	return &local{db: db, bg: bg}, nil
+	return &local{db: db, bg: bg, damaged: damaged}, nil
 }
 
 func (l *local) Close() error { return l.db.Close() }
+
+// Damaged says whether a read met a damaged table since the store opened
+// (nil: none).
+func (l *local) Damaged() error {
+	if p := l.damaged.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 func (l *local) Master(context.Context) (string, error) {
 	v, closer, err := l.db.Get([]byte(metaMaster))

@@ -89,7 +89,13 @@ func TestADamagedTableFailsTheReadNotTheProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	if l.Damaged() != nil {
+		t.Fatal("damaged before anything was read")
+	}
 	if _, _, err := l.Get(ctx, "app/2026-12-06.1"); err == nil {
 		t.Fatal("a key read back from a damaged table")
+	}
+	if l.Damaged() == nil {
+		t.Fatal("a read met a damaged table and the store does not say it is damaged")
 	}
 }
