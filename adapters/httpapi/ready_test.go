@@ -88,27 +88,27 @@ type damagedViews struct{ httpapi.Views }
 
 func (damagedViews) Damaged() error { return errors.New("data corruption in 000007.sst") }
 
-// TestReadyzSaysTheViewsAreDamaged: a view store found corrupt answers
-// /readyz 503 naming the damage and the remedy.
-func TestReadyzSaysTheViewsAreDamaged(t *testing.T) {
-	e := newEnv(t, func(d *httpapi.Deps) { d.Views = damagedViews{Views: d.Views} })
-	r := e.do("GET", "/readyz", "", nil)
-	if r.status != 503 || !strings.Contains(r.str("detail"), "000007.sst") || !strings.Contains(r.str("detail"), "restart") {
-		t.Fatalf("readyz with damaged views: %d %s", r.status, r.body)
-	}
-}
-
 // damagedCipher is a payload cipher whose key store reports damage.
 type damagedCipher struct{ domain.PayloadCipher }
 
 func (damagedCipher) Damaged() error { return errors.New("data corruption in keys/000006.sst") }
 
-// TestReadyzSaysTheKeyStoreIsDamaged: a key store that met a damaged table
-// answers /readyz 503 naming it and the remedy.
-func TestReadyzSaysTheKeyStoreIsDamaged(t *testing.T) {
-	e := newEnv(t, func(d *httpapi.Deps) { d.Cipher = damagedCipher{PayloadCipher: d.Cipher} })
-	r := e.do("GET", "/readyz", "", nil)
-	if r.status != 503 || !strings.Contains(r.str("detail"), "keys/000006.sst") || !strings.Contains(r.str("detail"), "restore") {
-		t.Fatalf("readyz with a damaged key store: %d %s", r.status, r.body)
+// TestReadyzSaysWhatIsDamaged: a view store found corrupt, or a key store
+// that met a damaged table, answers /readyz 503 naming the file and the
+// remedy (a restart rebuilds the views; keys are restored from a backup).
+func TestReadyzSaysWhatIsDamaged(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		damage       func(d *httpapi.Deps)
+		file, remedy string
+	}{
+		{"views", func(d *httpapi.Deps) { d.Views = damagedViews{Views: d.Views} }, "000007.sst", "restart"},
+		{"key store", func(d *httpapi.Deps) { d.Cipher = damagedCipher{PayloadCipher: d.Cipher} }, "keys/000006.sst", "restore"},
+	} {
+		e := newEnv(t, c.damage)
+		r := e.do("GET", "/readyz", "", nil)
+		if r.status != 503 || !strings.Contains(r.str("detail"), c.file) || !strings.Contains(r.str("detail"), c.remedy) {
+			t.Fatalf("readyz with damaged %s: %d %s", c.name, r.status, r.body)
+		}
 	}
 }
